@@ -1,0 +1,12 @@
+DROP TABLE activity_log;
+DROP TABLE playlist_snapshots;
+DROP TABLE job_executions;
+DROP TABLE schedules;
+DROP TABLE upstream_sources;
+DROP TABLE workshop_sessions;
+DROP TABLE playlist_tracks;
+DROP TABLE playlists;
+DROP TABLE tracks;
+DROP TABLE user_settings;
+DROP TABLE auth_sessions;
+DROP TABLE users;

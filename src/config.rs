@@ -1,0 +1,109 @@
+//! Run-time configuration, read once from the environment (and a `.env` file
+//! when one is present).
+//!
+//! | variable | default | meaning |
+//! |---|---|---|
+//! | `DATABASE_URL` | `sqlite://shuffify.db` | `sqlite://PATH`, `sqlite::memory:` or `postgres://...`; the scheme picks the backend |
+//! | `BIND_ADDR` | `127.0.0.1:8080` | where `serve` listens |
+//! | `DB_POOL_SIZE` | `8` | r2d2 pool size |
+//! | `SCHEDULER_ENABLED` | `true` | run the schedule loop inside `serve` |
+//! | `SCHEDULER_TICK_SECS` | `30` | how often the loop looks for due schedules |
+//! | `SESSION_TTL_HOURS` | `720` | lifetime of a login token |
+//! | `ACTIVITY_RETENTION_DAYS` | `0` | 0 keeps activity forever; N > 0 prunes older rows once a day |
+//! | `CORS_ALLOWED_ORIGINS` | empty | comma-separated origins allowed to call the API from a browser |
+//! | `RUST_LOG` | `info` | env_logger filter (read by env_logger itself) |
+//!
+//! An invalid value stops start-up with a message naming the variable, rather
+//! than silently falling back to the default.
+
+use std::env;
+use std::str::FromStr;
+
+/// Everything the service reads from its environment.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database_url: String,
+    pub bind_addr: String,
+    pub db_pool_size: u32,
+    pub scheduler_enabled: bool,
+    pub scheduler_tick_secs: u64,
+    pub session_ttl_hours: i64,
+    pub activity_retention_days: u32,
+    pub cors_allowed_origins: Vec<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            database_url: "sqlite://shuffify.db".into(),
+            bind_addr: "127.0.0.1:8080".into(),
+            db_pool_size: 8,
+            scheduler_enabled: true,
+            scheduler_tick_secs: 30,
+            session_ttl_hours: 720,
+            activity_retention_days: 0,
+            cors_allowed_origins: Vec::new(),
+        }
+    }
+}
+
+impl Settings {
+    /// Reads every variable; an unset or empty one takes its default.
+    pub fn from_env() -> Result<Self, String> {
+        let defaults = Settings::default();
+        let settings = Settings {
+            database_url: var("DATABASE_URL").unwrap_or(defaults.database_url),
+            bind_addr: var("BIND_ADDR").unwrap_or(defaults.bind_addr),
+            db_pool_size: parsed("DB_POOL_SIZE", defaults.db_pool_size)?,
+            scheduler_enabled: boolean("SCHEDULER_ENABLED", defaults.scheduler_enabled)?,
+            scheduler_tick_secs: parsed("SCHEDULER_TICK_SECS", defaults.scheduler_tick_secs)?,
+            session_ttl_hours: parsed("SESSION_TTL_HOURS", defaults.session_ttl_hours)?,
+            activity_retention_days: parsed(
+                "ACTIVITY_RETENTION_DAYS",
+                defaults.activity_retention_days,
+            )?,
+            cors_allowed_origins: var("CORS_ALLOWED_ORIGINS")
+                .map(|v| {
+                    v.split(',')
+                        .map(str::trim)
+                        .filter(|o| !o.is_empty())
+                        .map(String::from)
+                        .collect()
+                })
+                .unwrap_or_default(),
+        };
+        if settings.db_pool_size == 0 {
+            return Err("DB_POOL_SIZE must be at least 1".into());
+        }
+        if settings.scheduler_tick_secs == 0 {
+            return Err("SCHEDULER_TICK_SECS must be at least 1".into());
+        }
+        if settings.session_ttl_hours <= 0 {
+            return Err("SESSION_TTL_HOURS must be at least 1".into());
+        }
+        Ok(settings)
+    }
+}
+
+fn var(name: &str) -> Option<String> {
+    env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn parsed<T: FromStr>(name: &str, default: T) -> Result<T, String> {
+    match var(name) {
+        None => Ok(default),
+        Some(v) => v
+            .trim()
+            .parse()
+            .map_err(|_| format!("{name} has an invalid value: {v:?}")),
+    }
+}
+
+fn boolean(name: &str, default: bool) -> Result<bool, String> {
+    match var(name).map(|v| v.trim().to_ascii_lowercase()) {
+        None => Ok(default),
+        Some(v) if matches!(v.as_str(), "1" | "true" | "yes" | "on") => Ok(true),
+        Some(v) if matches!(v.as_str(), "0" | "false" | "no" | "off") => Ok(false),
+        Some(v) => Err(format!("{name} must be true or false, got {v:?}")),
+    }
+}

@@ -1,0 +1,138 @@
+//! The r2d2 connection manager. It builds connections by URL scheme itself
+//! (the derived `MultiConnection::establish` tries each backend in turn and
+//! hides the real error), and applies the per-connection settings:
+//! SQLite `busy_timeout` first, then WAL, `synchronous=NORMAL` and
+//! `foreign_keys=ON`; PostgreSQL `TimeZone=UTC`.
+
+use diesel::connection::{SimpleConnection, TransactionManager};
+use diesel::prelude::*;
+
+use super::DbConnection;
+
+/// A parsed `DATABASE_URL`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// A path or `file:` URI handed to SQLite as is.
+    Sqlite(String),
+    Postgres(String),
+}
+
+impl DatabaseUrl {
+    /// Accepts `sqlite://PATH`, `sqlite:PATH`, `sqlite::memory:`, a bare
+    /// `file:` URI, and `postgres://` / `postgresql://` URLs.
+    pub fn parse(url: &str) -> Result<Self, String> {
+        let url = url.trim();
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(DatabaseUrl::Postgres(url.to_string()));
+        }
+        if url.starts_with("file:") {
+            return Ok(DatabaseUrl::Sqlite(url.to_string()));
+        }
+        if let Some(rest) = url.strip_prefix("sqlite:") {
+            let path = rest.strip_prefix("//").unwrap_or(rest);
+            if path.is_empty() {
+                return Err("DATABASE_URL names no SQLite file".into());
+            }
+            return Ok(DatabaseUrl::Sqlite(path.to_string()));
+        }
+        let scheme = url.split(':').next().unwrap_or_default();
+        Err(format!(
+            "DATABASE_URL scheme {scheme:?} is not supported: use sqlite:// or postgres://"
+        ))
+    }
+
+    /// `:memory:`: a database private to its one connection.
+    pub fn is_private_memory(&self) -> bool {
+        matches!(self, DatabaseUrl::Sqlite(p) if p == ":memory:")
+    }
+
+    /// A shared-cache in-memory URI: gone when its last connection closes.
+    pub fn is_shared_memory(&self) -> bool {
+        matches!(self, DatabaseUrl::Sqlite(p) if p.starts_with("file:") && p.contains("mode=memory"))
+    }
+}
+
+#[derive(Debug)]
+pub struct ConnectionManager {
+    url: DatabaseUrl,
+}
+
+impl ConnectionManager {
+    pub fn new(url: DatabaseUrl) -> Self {
+        ConnectionManager { url }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ManagerError {
+    #[error("{0}")]
+    Connection(#[from] diesel::ConnectionError),
+    #[error("{0}")]
+    Query(#[from] diesel::result::Error),
+}
+
+impl r2d2::ManageConnection for ConnectionManager {
+    type Connection = DbConnection;
+    type Error = ManagerError;
+
+    fn connect(&self) -> Result<DbConnection, ManagerError> {
+        match &self.url {
+            DatabaseUrl::Sqlite(path) => {
+                let mut conn = diesel::SqliteConnection::establish(path)?;
+                // busy_timeout must come first: switching to WAL itself
+                // needs the lock another connection may hold.
+                conn.batch_execute(
+                    "PRAGMA busy_timeout = 5000;
+                     PRAGMA journal_mode = WAL;
+                     PRAGMA synchronous = NORMAL;
+                     PRAGMA foreign_keys = ON;",
+                )?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+            DatabaseUrl::Postgres(url) => {
+                let mut conn = diesel::PgConnection::establish(url)?;
+                conn.batch_execute("SET TIME ZONE 'UTC'")?;
+                Ok(DbConnection::Postgres(conn))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), ManagerError> {
+        conn.batch_execute("SELECT 1").map_err(Into::into)
+    }
+
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        std::thread::panicking()
+            || <DbConnection as Connection>::TransactionManager::is_broken_transaction_manager(conn)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DatabaseUrl;
+
+    #[test]
+    fn parses_the_documented_forms() {
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://shuffify.db").unwrap(),
+            DatabaseUrl::Sqlite("shuffify.db".into())
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite:///var/lib/s.db").unwrap(),
+            DatabaseUrl::Sqlite("/var/lib/s.db".into())
+        );
+        assert!(DatabaseUrl::parse("sqlite::memory:")
+            .unwrap()
+            .is_private_memory());
+        assert!(DatabaseUrl::parse("file:x?mode=memory&cache=shared")
+            .unwrap()
+            .is_shared_memory());
+        assert!(matches!(
+            DatabaseUrl::parse("postgres://u@h/db").unwrap(),
+            DatabaseUrl::Postgres(_)
+        ));
+        assert!(DatabaseUrl::parse("mysql://x")
+            .unwrap_err()
+            .contains("mysql"));
+    }
+}

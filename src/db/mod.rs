@@ -1,0 +1,142 @@
+//! The database layer: one connection type for SQLite and PostgreSQL, chosen
+//! at run time by the `DATABASE_URL` scheme; the r2d2 pool with its
+//! per-connection settings; embedded migrations; and the helpers through which
+//! the rest of the service touches a connection.
+//!
+//! Handlers never hold a connection on an async worker: they call [`run`],
+//! which checks one out on actix's blocking pool. Writes that read first go
+//! through [`write_transaction`], which begins SQLite transactions with
+//! `BEGIN IMMEDIATE` (a deferred `BEGIN` that later writes fails with
+//! SQLITE_BUSY under WAL, whatever the busy timeout).
+
+pub mod json;
+mod manager;
+pub mod migrations;
+pub mod schema;
+
+use diesel::connection::{AnsiTransactionManager, TransactionManager};
+use diesel::prelude::*;
+
+pub use json::Json;
+pub use manager::{ConnectionManager, DatabaseUrl};
+
+/// A connection to whichever backend `DATABASE_URL` names.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Postgres(diesel::PgConnection),
+    Sqlite(diesel::SqliteConnection),
+}
+
+pub type Pool = r2d2::Pool<ConnectionManager>;
+pub type PooledConnection = r2d2::PooledConnection<ConnectionManager>;
+
+/// Runs one diesel statement on the concrete connection inside `conn`, with
+/// `$c` bound to it. For what `MultiBackend` cannot express: `RETURNING`
+/// clauses and inserts with optional values are walked per backend.
+#[macro_export]
+macro_rules! with_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::db::DbConnection::Sqlite($c) => $body,
+            $crate::db::DbConnection::Postgres($c) => $body,
+        }
+    };
+}
+
+/// Which backend a connection talks to, for the few places whose SQL differs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl DbConnection {
+    pub fn backend(&self) -> Backend {
+        match self {
+            DbConnection::Sqlite(_) => Backend::Sqlite,
+            DbConnection::Postgres(_) => Backend::Postgres,
+        }
+    }
+}
+
+/// Builds the pool for `url`. An in-memory SQLite database lives in its one
+/// connection, so that pool holds exactly one and never recycles it.
+pub fn build_pool(url: &str, size: u32) -> Result<Pool, String> {
+    let url = DatabaseUrl::parse(url)?;
+    let in_memory = url.is_private_memory();
+    let builder = r2d2::Pool::builder()
+        .connection_timeout(std::time::Duration::from_secs(10))
+        .test_on_check_out(false);
+    let builder = if in_memory {
+        builder.max_size(1).max_lifetime(None).idle_timeout(None)
+    } else if url.is_shared_memory() {
+        // The database exists while one connection is open: keep them all.
+        builder
+            .max_size(size)
+            .min_idle(Some(size))
+            .max_lifetime(None)
+            .idle_timeout(None)
+    } else {
+        builder.max_size(size)
+    };
+    builder
+        .build(ConnectionManager::new(url))
+        .map_err(|e| format!("cannot open the database: {e}"))
+}
+
+/// Runs `f` with a pooled connection on the blocking thread pool, so no
+/// diesel call ever runs on an async worker.
+pub async fn run<T, F>(pool: &Pool, f: F) -> crate::error::AppResult<T>
+where
+    F: FnOnce(&mut DbConnection) -> crate::error::AppResult<T> + Send + 'static,
+    T: Send + 'static,
+{
+    let pool = pool.clone();
+    actix_web::web::block(move || {
+        let mut conn = pool.get()?;
+        f(&mut conn)
+    })
+    .await?
+}
+
+/// Runs `f` in a transaction that takes the write lock up front on SQLite
+/// (`BEGIN IMMEDIATE`) and is a plain transaction on PostgreSQL. Nested
+/// `conn.transaction(..)` calls inside `f` become savepoints.
+pub fn write_transaction<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    match conn {
+        DbConnection::Postgres(_) => return conn.transaction(f),
+        DbConnection::Sqlite(inner) => {
+            AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?
+        }
+    }
+    match f(conn) {
+        Ok(value) => {
+            <DbConnection as Connection>::TransactionManager::commit_transaction(conn)?;
+            Ok(value)
+        }
+        Err(err) => {
+            // The caller's error is the one worth reporting; a failed
+            // rollback leaves the transaction manager marked broken, and
+            // the pool discards the connection.
+            let _ = <DbConnection as Connection>::TransactionManager::rollback_transaction(conn);
+            Err(err)
+        }
+    }
+}
+
+/// The current time as the service stores it: UTC, whole microseconds, so
+/// that SQLite's text timestamps sort as time does and both backends hold
+/// exactly the same value.
+pub fn now() -> chrono::NaiveDateTime {
+    truncate_to_micros(chrono::Utc::now().naive_utc())
+}
+
+pub fn truncate_to_micros(t: chrono::NaiveDateTime) -> chrono::NaiveDateTime {
+    use chrono::Timelike;
+    let nanos = t.nanosecond();
+    t.with_nanosecond(nanos - nanos % 1_000).unwrap_or(t)
+}

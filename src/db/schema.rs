@@ -1,0 +1,195 @@
+//! The diesel schema shared by both backends. Written by hand, with only
+//! types every backend maps the same way: integer keys are `BigInt`, JSON
+//! columns are `Text` (read through [`crate::db::Json`]), timestamps are
+//! `Timestamp` holding UTC.
+
+diesel::table! {
+    users (id) {
+        id -> BigInt,
+        username -> Text,
+        display_name -> Text,
+        email -> Nullable<Text>,
+        password_hash -> Text,
+        is_active -> Bool,
+        login_count -> Integer,
+        last_login_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    auth_sessions (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        token_hash -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+        ip_address -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    user_settings (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        default_algorithm -> Text,
+        default_algorithm_params -> Text,
+        auto_snapshot_enabled -> Bool,
+        max_snapshots_per_playlist -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    tracks (id) {
+        id -> BigInt,
+        uri -> Text,
+        name -> Text,
+        artists -> Text,
+        album_name -> Nullable<Text>,
+        duration_ms -> Integer,
+        tempo -> Nullable<Double>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    playlists (id) {
+        id -> Text,
+        owner_id -> BigInt,
+        name -> Text,
+        description -> Text,
+        is_public -> Bool,
+        version -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    playlist_tracks (playlist_id, position) {
+        playlist_id -> Text,
+        position -> Integer,
+        track_uri -> Text,
+    }
+}
+
+diesel::table! {
+    workshop_sessions (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        playlist_id -> Text,
+        session_name -> Text,
+        track_uris -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    upstream_sources (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        target_playlist_id -> Text,
+        source_playlist_id -> Text,
+        source_type -> Text,
+        source_url -> Nullable<Text>,
+        source_name -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    schedules (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        job_type -> Text,
+        target_playlist_id -> Text,
+        target_playlist_name -> Text,
+        source_playlist_ids -> Text,
+        algorithm_name -> Nullable<Text>,
+        algorithm_params -> Text,
+        schedule_type -> Text,
+        schedule_value -> Text,
+        is_enabled -> Bool,
+        next_run_at -> Nullable<Timestamp>,
+        last_run_at -> Nullable<Timestamp>,
+        last_status -> Nullable<Text>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    job_executions (id) {
+        id -> BigInt,
+        schedule_id -> BigInt,
+        triggered_by -> Text,
+        started_at -> Timestamp,
+        completed_at -> Nullable<Timestamp>,
+        status -> Text,
+        tracks_added -> Integer,
+        tracks_total -> Integer,
+        error_message -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    playlist_snapshots (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        playlist_id -> Text,
+        playlist_name -> Text,
+        track_uris -> Text,
+        track_count -> Integer,
+        snapshot_type -> Text,
+        trigger_description -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    activity_log (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        activity_type -> Text,
+        description -> Text,
+        playlist_id -> Nullable<Text>,
+        playlist_name -> Nullable<Text>,
+        actor_type -> Text,
+        actor_name -> Nullable<Text>,
+        metadata -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(auth_sessions -> users (user_id));
+diesel::joinable!(user_settings -> users (user_id));
+diesel::joinable!(playlists -> users (owner_id));
+diesel::joinable!(playlist_tracks -> playlists (playlist_id));
+diesel::joinable!(workshop_sessions -> users (user_id));
+diesel::joinable!(upstream_sources -> users (user_id));
+diesel::joinable!(schedules -> users (user_id));
+diesel::joinable!(job_executions -> schedules (schedule_id));
+diesel::joinable!(playlist_snapshots -> users (user_id));
+diesel::joinable!(activity_log -> users (user_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    auth_sessions,
+    user_settings,
+    tracks,
+    playlists,
+    playlist_tracks,
+    workshop_sessions,
+    upstream_sources,
+    schedules,
+    job_executions,
+    playlist_snapshots,
+    activity_log,
+);

@@ -1,0 +1,185 @@
+//! The one error type of the service, and how it reaches a client.
+//!
+//! Policy: every failure, from a handler, an extractor, the router or the
+//! database, leaves as the JSON body of SPEC §5,
+//! `{"error": {"code", "message", "details", "request_id"}}`. Client mistakes
+//! are 4xx with a message that names what was wrong; anything unexpected is a
+//! 500 `internal` whose message says nothing about internals (the cause goes
+//! to the server log, tagged with the request id). Diesel's `NotFound` maps to
+//! 404 and unique violations to 409, so a model can let them bubble up.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use serde::Serialize;
+
+/// One invalid input: which field, and what is wrong with it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        FieldError {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// 400: the request was understood but its values are not acceptable.
+    #[error("{message}")]
+    Validation {
+        message: String,
+        details: Vec<FieldError>,
+    },
+    #[error("authentication required")]
+    Unauthorized,
+    /// 401 for a failed login: one message for an unknown user and a wrong
+    /// password alike.
+    #[error("invalid username or password")]
+    BadCredentials,
+    #[error("not found")]
+    NotFound,
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("{0}")]
+    Conflict(String),
+    #[error("the resource has changed since it was read")]
+    PreconditionFailed,
+    #[error("request body too large")]
+    PayloadTooLarge,
+    #[error("too many attempts, try again later")]
+    RateLimited { retry_after_secs: u64 },
+    /// 500: the string is logged, never sent.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl AppError {
+    /// A 400 with one field error.
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        let detail = FieldError::new(field, message);
+        AppError::Validation {
+            message: format!("{}: {}", detail.field, detail.message),
+            details: vec![detail],
+        }
+    }
+
+    /// A 400 listing several field errors; `None` when there are none.
+    pub fn from_field_errors(details: Vec<FieldError>) -> Option<Self> {
+        if details.is_empty() {
+            return None;
+        }
+        Some(AppError::Validation {
+            message: "the request has invalid fields".into(),
+            details,
+        })
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::Validation { .. } => "validation_failed",
+            AppError::Unauthorized | AppError::BadCredentials => "unauthorized",
+            AppError::NotFound => "not_found",
+            AppError::MethodNotAllowed => "method_not_allowed",
+            AppError::Conflict(_) => "conflict",
+            AppError::PreconditionFailed => "precondition_failed",
+            AppError::PayloadTooLarge => "payload_too_large",
+            AppError::RateLimited { .. } => "rate_limited",
+            AppError::Internal(_) => "internal",
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: ErrorContent<'a>,
+}
+
+#[derive(Serialize)]
+struct ErrorContent<'a> {
+    code: &'a str,
+    message: String,
+    details: &'a [FieldError],
+    request_id: String,
+}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            AppError::Validation { .. } => StatusCode::BAD_REQUEST,
+            AppError::Unauthorized | AppError::BadCredentials => StatusCode::UNAUTHORIZED,
+            AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+            AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let request_id = crate::request_id::current().unwrap_or_default();
+        let message = match self {
+            AppError::Internal(cause) => {
+                log::error!("request {request_id} failed: {cause}");
+                "internal server error".to_string()
+            }
+            other => other.to_string(),
+        };
+        let details: &[FieldError] = match self {
+            AppError::Validation { details, .. } => details,
+            _ => &[],
+        };
+        let mut response = HttpResponse::build(self.status_code());
+        match self {
+            AppError::Unauthorized | AppError::BadCredentials => {
+                response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+            }
+            AppError::RateLimited { retry_after_secs } => {
+                response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+            }
+            _ => {}
+        }
+        response.json(ErrorBody {
+            error: ErrorContent {
+                code: self.code(),
+                message,
+                details,
+                request_id,
+            },
+        })
+    }
+}
+
+impl From<DieselError> for AppError {
+    fn from(err: DieselError) -> Self {
+        match err {
+            DieselError::NotFound => AppError::NotFound,
+            DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
+                AppError::Conflict("a resource with these values already exists".into())
+            }
+            other => AppError::Internal(format!("database: {other}")),
+        }
+    }
+}
+
+impl From<r2d2::Error> for AppError {
+    fn from(err: r2d2::Error) -> Self {
+        AppError::Internal(format!("connection pool: {err}"))
+    }
+}
+
+impl From<actix_web::error::BlockingError> for AppError {
+    fn from(err: actix_web::error::BlockingError) -> Self {
+        AppError::Internal(format!("blocking task: {err}"))
+    }
+}
+
+pub type AppResult<T> = Result<T, AppError>;

@@ -1,0 +1,90 @@
+//! Shuffify: a playlist service with a unified activity log.
+//!
+//! The binary (`src/main.rs`) is a thin clap front; everything lives here so
+//! that integration tests build the very same [`app`].
+
+pub mod config;
+pub mod db;
+pub mod enums;
+pub mod error;
+pub mod metrics;
+pub mod models;
+pub mod request_id;
+pub mod routes;
+pub mod services;
+pub mod state;
+pub mod timestamp;
+
+use std::time::Instant;
+
+use actix_cors::Cors;
+use actix_web::body::MessageBody;
+use actix_web::dev::{Service, ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::{http::header, middleware, web, App, Error};
+
+pub use state::AppState;
+
+/// CORS from `CORS_ALLOWED_ORIGINS`: none allowed when the list is empty.
+fn cors(origins: &[String]) -> Cors {
+    let mut cors = Cors::default()
+        .allowed_methods(["GET", "POST", "PATCH", "DELETE"])
+        .allowed_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::IF_MATCH,
+            header::HeaderName::from_static(request_id::HEADER),
+        ])
+        .expose_headers([
+            header::ETAG,
+            header::LOCATION,
+            header::RETRY_AFTER,
+            header::HeaderName::from_static(request_id::HEADER),
+        ])
+        .max_age(3600);
+    for origin in origins {
+        cors = cors.allowed_origin(origin);
+    }
+    cors
+}
+
+/// The whole application: routes, extractor settings and middleware.
+pub fn app(
+    state: web::Data<AppState>,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = Error,
+        InitError = (),
+    >,
+> {
+    let cors = cors(&state.settings.cors_allowed_origins);
+    App::new()
+        .app_data(state)
+        .configure(routes::configure)
+        .wrap_fn(|req, srv| {
+            let started = Instant::now();
+            let method = req.method().to_string();
+            let fut = srv.call(req);
+            async move {
+                let res = fut.await?;
+                let route = res
+                    .request()
+                    .match_pattern()
+                    .unwrap_or_else(|| "unmatched".to_string());
+                metrics::global().http_request(
+                    &route,
+                    &method,
+                    res.status().as_u16(),
+                    started.elapsed(),
+                );
+                Ok(res)
+            }
+        })
+        .wrap(cors)
+        .wrap(request_id::RequestIdMiddleware)
+        .wrap(middleware::Logger::new(
+            "%a \"%r\" %s %b %Dms request_id=%{x-request-id}o",
+        ))
+}

@@ -1,0 +1,88 @@
+//! `auth_sessions`: one row per login. Only the SHA-256 of a token is stored;
+//! the rows double as login history ("since my last login").
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::schema::{auth_sessions, users};
+use crate::db::DbConnection;
+use crate::models::User;
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = auth_sessions)]
+pub struct AuthSession {
+    pub id: i64,
+    pub user_id: i64,
+    pub token_hash: String,
+    pub created_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+    pub revoked_at: Option<NaiveDateTime>,
+    pub ip_address: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl AuthSession {
+    /// The live session for a token hash, with its active user.
+    pub fn find_active(
+        conn: &mut DbConnection,
+        token_hash: &str,
+        now: NaiveDateTime,
+    ) -> QueryResult<Option<(AuthSession, User)>> {
+        auth_sessions::table
+            .inner_join(users::table)
+            .filter(auth_sessions::token_hash.eq(token_hash))
+            .filter(auth_sessions::revoked_at.is_null())
+            .filter(auth_sessions::expires_at.gt(now))
+            .filter(users::is_active.eq(true))
+            .select((AuthSession::as_select(), User::as_select()))
+            .first(conn)
+            .optional()
+    }
+
+    /// Ends a session; a second call changes nothing.
+    pub fn revoke(conn: &mut DbConnection, id: i64, at: NaiveDateTime) -> QueryResult<usize> {
+        diesel::update(
+            auth_sessions::table
+                .find(id)
+                .filter(auth_sessions::revoked_at.is_null()),
+        )
+        .set(auth_sessions::revoked_at.eq(Some(at)))
+        .execute(conn)
+    }
+
+    /// When the user's login before `current_session_id` began, if any.
+    /// Sessions are numbered in login order, so "before" is a smaller id.
+    pub fn previous_login_at(
+        conn: &mut DbConnection,
+        user_id: i64,
+        current_session_id: i64,
+    ) -> QueryResult<Option<NaiveDateTime>> {
+        auth_sessions::table
+            .filter(auth_sessions::user_id.eq(user_id))
+            .filter(auth_sessions::id.lt(current_session_id))
+            .order(auth_sessions::id.desc())
+            .select(auth_sessions::created_at)
+            .first(conn)
+            .optional()
+    }
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = auth_sessions)]
+pub struct NewAuthSession<'a> {
+    pub user_id: i64,
+    pub token_hash: &'a str,
+    pub created_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+    pub ip_address: Option<&'a str>,
+    pub user_agent: Option<&'a str>,
+}
+
+impl NewAuthSession<'_> {
+    pub fn insert(&self, conn: &mut DbConnection) -> QueryResult<AuthSession> {
+        crate::with_backend!(conn, |c| diesel::insert_into(auth_sessions::table)
+            .values(self)
+            .returning(AuthSession::as_returning())
+            .get_result(c))
+    }
+}

@@ -1,0 +1,12 @@
+//! One module per table: the row struct, its insert/update structs, and the
+//! queries that touch only that table.
+
+pub mod activity_log;
+pub mod auth_session;
+pub mod user;
+pub mod user_settings;
+
+pub use activity_log::{ActivityLog, NewActivity};
+pub use auth_session::{AuthSession, NewAuthSession};
+pub use user::{NewUser, User};
+pub use user_settings::UserSettings;

@@ -1,0 +1,106 @@
+//! `users`: accounts. The password hash never leaves this module's struct in
+//! any serialized form; [`User::public`] is what clients see.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Serialize;
+
+use crate::db::schema::users;
+use crate::db::DbConnection;
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = users)]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub email: Option<String>,
+    pub password_hash: String,
+    pub is_active: bool,
+    pub login_count: i32,
+    pub last_login_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// The user as `GET /api/me` and login answer it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PublicUser {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub email: Option<String>,
+    #[serde(serialize_with = "crate::timestamp::serialize")]
+    pub created_at: NaiveDateTime,
+    #[serde(serialize_with = "crate::timestamp::serialize_option")]
+    pub last_login_at: Option<NaiveDateTime>,
+    pub login_count: i32,
+}
+
+impl User {
+    pub fn public(&self) -> PublicUser {
+        PublicUser {
+            id: self.id,
+            username: self.username.clone(),
+            display_name: self.display_name.clone(),
+            email: self.email.clone(),
+            created_at: self.created_at,
+            last_login_at: self.last_login_at,
+            login_count: self.login_count,
+        }
+    }
+
+    pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<User>> {
+        users::table
+            .find(id)
+            .select(User::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    pub fn find_by_username(conn: &mut DbConnection, username: &str) -> QueryResult<Option<User>> {
+        users::table
+            .filter(users::username.eq(username))
+            .select(User::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    /// Counts a successful login.
+    pub fn record_login(conn: &mut DbConnection, id: i64, at: NaiveDateTime) -> QueryResult<User> {
+        crate::with_backend!(conn, |c| diesel::update(users::table.find(id))
+            .set((
+                users::login_count.eq(users::login_count + 1),
+                users::last_login_at.eq(Some(at)),
+                users::updated_at.eq(at),
+            ))
+            .returning(User::as_returning())
+            .get_result(c))
+    }
+
+    pub fn delete(conn: &mut DbConnection, id: i64) -> QueryResult<usize> {
+        diesel::delete(users::table.find(id)).execute(conn)
+    }
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = users)]
+pub struct NewUser<'a> {
+    pub username: &'a str,
+    pub display_name: &'a str,
+    pub email: Option<&'a str>,
+    pub password_hash: &'a str,
+    pub is_active: bool,
+    pub login_count: i32,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+impl NewUser<'_> {
+    pub fn insert(&self, conn: &mut DbConnection) -> QueryResult<User> {
+        crate::with_backend!(conn, |c| diesel::insert_into(users::table)
+            .values(self)
+            .returning(User::as_returning())
+            .get_result(c))
+    }
+}

@@ -1,0 +1,66 @@
+//! `user_settings`: one row per user, created with the account.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::schema::user_settings;
+use crate::db::{DbConnection, Json};
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = user_settings)]
+pub struct UserSettings {
+    pub id: i64,
+    pub user_id: i64,
+    pub default_algorithm: String,
+    pub default_algorithm_params: Json,
+    pub auto_snapshot_enabled: bool,
+    pub max_snapshots_per_playlist: i32,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = user_settings)]
+struct NewUserSettings {
+    user_id: i64,
+    default_algorithm: String,
+    default_algorithm_params: Json,
+    auto_snapshot_enabled: bool,
+    max_snapshots_per_playlist: i32,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
+impl UserSettings {
+    /// The defaults of SPEC §2: `basic` shuffle, auto snapshots on, 10 kept.
+    pub fn create_default(
+        conn: &mut DbConnection,
+        user_id: i64,
+        at: NaiveDateTime,
+    ) -> QueryResult<UserSettings> {
+        let row = NewUserSettings {
+            user_id,
+            default_algorithm: "basic".into(),
+            default_algorithm_params: Json(serde_json::json!({})),
+            auto_snapshot_enabled: true,
+            max_snapshots_per_playlist: 10,
+            created_at: at,
+            updated_at: at,
+        };
+        crate::with_backend!(conn, |c| diesel::insert_into(user_settings::table)
+            .values(&row)
+            .returning(UserSettings::as_returning())
+            .get_result(c))
+    }
+
+    pub fn find_for_user(
+        conn: &mut DbConnection,
+        user_id: i64,
+    ) -> QueryResult<Option<UserSettings>> {
+        user_settings::table
+            .filter(user_settings::user_id.eq(user_id))
+            .select(UserSettings::as_select())
+            .first(conn)
+            .optional()
+    }
+}

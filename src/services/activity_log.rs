@@ -1,0 +1,214 @@
+//! `ActivityLogService`: the one way rows enter `activity_log`, and the reads
+//! behind the activity endpoints.
+//!
+//! Writing never fails the action it records: [`ActivityLogService::log`]
+//! runs its insert in a savepoint when the caller is inside a transaction
+//! (so on PostgreSQL a failed insert does not abort the caller's
+//! transaction), and on any error it logs a warning, bumps
+//! `shuffify_activity_log_write_failures_total` and returns `None`. Reads
+//! likewise answer empty results on a database error, with a warning.
+//!
+//! Ordering everywhere is `created_at DESC, id DESC`, so rows written within
+//! the same microsecond still come out newest first.
+
+use std::collections::BTreeMap;
+
+use chrono::{Duration, NaiveDateTime, Utc};
+use diesel::dsl::count_star;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text, Timestamp};
+
+use crate::db::schema::activity_log;
+use crate::db::{self, DbConnection, Json};
+use crate::enums::ActivityType;
+use crate::metrics;
+use crate::models::activity_log::ActivityLogInsert;
+use crate::models::{ActivityLog, NewActivity};
+
+/// Longest description kept, in characters.
+pub const MAX_DESCRIPTION_CHARS: usize = 500;
+
+pub struct ActivityLogService;
+
+/// Cuts `text` to at most `max` characters, on a character boundary.
+pub fn truncate_chars(text: &str, max: usize) -> &str {
+    match text.char_indices().nth(max) {
+        Some((byte_index, _)) => &text[..byte_index],
+        None => text,
+    }
+}
+
+/// One day's count in a summary, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DayCount {
+    pub date: chrono::NaiveDate,
+    pub count: i64,
+}
+
+#[derive(QueryableByName)]
+struct DayRow {
+    #[diesel(sql_type = Text)]
+    day: String,
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+impl ActivityLogService {
+    /// Records one activity. Never panics, never errors: `None` means the
+    /// row was not written (and the failure was logged and counted).
+    pub fn log(conn: &mut DbConnection, activity: NewActivity) -> Option<ActivityLog> {
+        let row = ActivityLogInsert {
+            user_id: activity.user_id,
+            activity_type: activity.activity_type,
+            description: truncate_chars(&activity.description, MAX_DESCRIPTION_CHARS),
+            playlist_id: activity.playlist_id.as_deref(),
+            playlist_name: activity.playlist_name.as_deref(),
+            actor_type: activity.actor_type,
+            actor_name: activity.actor_name.as_deref(),
+            metadata: activity.metadata.clone().map(Json),
+            created_at: db::now(),
+        };
+        // Inside a transaction this is a savepoint; outside, a transaction
+        // of its own. Either way a failure rolls back only this insert.
+        let result = conn.transaction(|conn| {
+            crate::with_backend!(conn, |c| diesel::insert_into(activity_log::table)
+                .values(&row)
+                .returning(ActivityLog::as_returning())
+                .get_result(c))
+        });
+        match result {
+            Ok(logged) => {
+                metrics::global().activity_written();
+                Some(logged)
+            }
+            Err(err) => {
+                metrics::global().activity_write_failed();
+                log::warn!(
+                    "activity log write failed (type {}, user {}): {err}",
+                    activity.activity_type,
+                    activity.user_id
+                );
+                None
+            }
+        }
+    }
+
+    /// The newest `limit` rows of a user, optionally of one type.
+    pub fn get_recent(
+        conn: &mut DbConnection,
+        user_id: i64,
+        limit: i64,
+        activity_type: Option<ActivityType>,
+    ) -> Vec<ActivityLog> {
+        let mut query = activity_log::table
+            .filter(activity_log::user_id.eq(user_id))
+            .into_boxed();
+        if let Some(t) = activity_type {
+            query = query.filter(activity_log::activity_type.eq(t));
+        }
+        let result = query
+            .order((activity_log::created_at.desc(), activity_log::id.desc()))
+            .limit(limit.max(0))
+            .select(ActivityLog::as_select())
+            .load(conn);
+        or_empty(result, "recent", user_id)
+    }
+
+    /// Every row of a user with `created_at >= since`, newest first.
+    pub fn get_activity_since(
+        conn: &mut DbConnection,
+        user_id: i64,
+        since: NaiveDateTime,
+    ) -> Vec<ActivityLog> {
+        let result = activity_log::table
+            .filter(activity_log::user_id.eq(user_id))
+            .filter(activity_log::created_at.ge(since))
+            .order((activity_log::created_at.desc(), activity_log::id.desc()))
+            .select(ActivityLog::as_select())
+            .load(conn);
+        or_empty(result, "since", user_id)
+    }
+
+    /// The start of the summary window: midnight UTC `days - 1` days ago,
+    /// so the window is `days` calendar days including today.
+    pub fn summary_start(days: u32) -> NaiveDateTime {
+        let today = Utc::now().date_naive();
+        let first = today - Duration::days(i64::from(days.max(1)) - 1);
+        first.and_hms_opt(0, 0, 0).unwrap_or_default()
+    }
+
+    /// Rows per type over the last `days` calendar days, counted by the
+    /// database; types with no rows are absent.
+    pub fn get_activity_summary(
+        conn: &mut DbConnection,
+        user_id: i64,
+        days: u32,
+    ) -> BTreeMap<ActivityType, i64> {
+        let result = activity_log::table
+            .filter(activity_log::user_id.eq(user_id))
+            .filter(activity_log::created_at.ge(Self::summary_start(days)))
+            .group_by(activity_log::activity_type)
+            .select((activity_log::activity_type, count_star()))
+            .load::<(ActivityType, i64)>(conn);
+        or_empty(result, "summary", user_id).into_iter().collect()
+    }
+
+    /// Rows per UTC day over the last `days` calendar days, every day
+    /// present (zeros included), oldest first.
+    pub fn get_activity_per_day(conn: &mut DbConnection, user_id: i64, days: u32) -> Vec<DayCount> {
+        let start = Self::summary_start(days);
+        // The day of a timestamp is spelled differently on each backend;
+        // SQLite stores "YYYY-MM-DD HH:MM:SS[.ffffff]" text.
+        let sql = match conn.backend() {
+            db::Backend::Sqlite => {
+                "SELECT substr(created_at, 1, 10) AS day, COUNT(*) AS n FROM activity_log \
+                 WHERE user_id = ? AND created_at >= ? GROUP BY substr(created_at, 1, 10)"
+            }
+            db::Backend::Postgres => {
+                "SELECT to_char(created_at, 'YYYY-MM-DD') AS day, COUNT(*) AS n FROM activity_log \
+                 WHERE user_id = $1 AND created_at >= $2 GROUP BY to_char(created_at, 'YYYY-MM-DD')"
+            }
+        };
+        let rows = diesel::sql_query(sql)
+            .bind::<BigInt, _>(user_id)
+            .bind::<Timestamp, _>(start)
+            .load::<DayRow>(conn);
+        let counts: BTreeMap<String, i64> = or_empty(rows, "per-day summary", user_id)
+            .into_iter()
+            .map(|r| (r.day, r.n))
+            .collect();
+        let first = start.date();
+        (0..i64::from(days.max(1)))
+            .map(|offset| {
+                let date = first + Duration::days(offset);
+                let key = date.format("%Y-%m-%d").to_string();
+                DayCount {
+                    date,
+                    count: counts.get(&key).copied().unwrap_or(0),
+                }
+            })
+            .collect()
+    }
+}
+
+pub(crate) fn or_empty<T>(result: QueryResult<Vec<T>>, what: &str, user_id: i64) -> Vec<T> {
+    result.unwrap_or_else(|err| {
+        log::warn!("activity {what} read failed for user {user_id}: {err}");
+        Vec::new()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::truncate_chars;
+
+    #[test]
+    fn truncation_counts_characters_not_bytes() {
+        let ascii = "a".repeat(600);
+        assert_eq!(truncate_chars(&ascii, 500).len(), 500);
+        let multi = "é🎵".repeat(300);
+        let cut = truncate_chars(&multi, 500);
+        assert_eq!(cut.chars().count(), 500);
+        assert_eq!(truncate_chars("short", 500), "short");
+    }
+}

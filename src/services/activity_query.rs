@@ -1,0 +1,344 @@
+//! The filtered activity listing of SPEC §6 (`GET /api/activity`):
+//! [`ActivityQuery`] in, [`ActivityPage`] out, through
+//! [`ActivityLogService::query`].
+//!
+//! Paging is keyset on `(created_at, id)` by default, with an opaque cursor,
+//! or offset (`page=N`) with a total. A cursor is base64url of
+//! `v1.<user>.<micros>.<id>` plus a 12-byte SHA-256 check, so a cursor that
+//! was edited, cut, or made for another user is refused. The check is not a
+//! secret MAC: it need not be, because every query is scoped to the caller,
+//! so a forged cursor can only move within the caller's own rows.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use chrono::{DateTime, Duration, NaiveDateTime};
+use diesel::prelude::*;
+use sha2::{Digest, Sha256};
+use strum::{Display, EnumString};
+
+use crate::db::schema::activity_log;
+use crate::db::{DbConnection, MultiBackend};
+use crate::enums::{ActivityType, ActorType};
+use crate::models::ActivityLog;
+use crate::services::activity_log::{or_empty, ActivityLogService};
+
+diesel::define_sql_function! {
+    /// SQL `lower()` on text.
+    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+diesel::define_sql_function! {
+    /// SQL `lower()` on nullable text.
+    #[sql_name = "lower"]
+    fn lower_nullable(x: diesel::sql_types::Nullable<diesel::sql_types::Text>) -> diesel::sql_types::Nullable<diesel::sql_types::Text>;
+}
+
+/// `range=`: how far back the listing reaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Display, EnumString)]
+pub enum ActivityRange {
+    #[strum(serialize = "24h")]
+    Day,
+    #[strum(serialize = "7d")]
+    Week,
+    #[strum(serialize = "30d")]
+    Month,
+    #[strum(serialize = "90d")]
+    Quarter,
+    #[strum(serialize = "all")]
+    All,
+}
+
+impl ActivityRange {
+    /// The earliest `created_at` this range admits, from `now`.
+    pub fn start(self, now: NaiveDateTime) -> Option<NaiveDateTime> {
+        let back = match self {
+            ActivityRange::Day => Duration::hours(24),
+            ActivityRange::Week => Duration::days(7),
+            ActivityRange::Month => Duration::days(30),
+            ActivityRange::Quarter => Duration::days(90),
+            ActivityRange::All => return None,
+        };
+        Some(now - back)
+    }
+}
+
+/// A position in the keyset order: the last row a page returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ActivityCursor {
+    pub created_at: NaiveDateTime,
+    pub id: i64,
+}
+
+const CURSOR_VERSION: &str = "v1";
+const CURSOR_CHECK_BYTES: usize = 12;
+
+fn cursor_check(payload: &str) -> [u8; CURSOR_CHECK_BYTES] {
+    let digest = Sha256::new()
+        .chain_update(b"shuffify-activity-cursor\0")
+        .chain_update(payload.as_bytes())
+        .finalize();
+    let mut check = [0u8; CURSOR_CHECK_BYTES];
+    check.copy_from_slice(&digest[..CURSOR_CHECK_BYTES]);
+    check
+}
+
+impl ActivityCursor {
+    pub fn of(row: &ActivityLog) -> Self {
+        ActivityCursor {
+            created_at: row.created_at,
+            id: row.id,
+        }
+    }
+
+    pub fn encode(&self, user_id: i64) -> String {
+        let micros = self.created_at.and_utc().timestamp_micros();
+        let payload = format!("{CURSOR_VERSION}.{user_id}.{micros}.{}", self.id);
+        let mut bytes = payload.into_bytes();
+        let check = cursor_check(std::str::from_utf8(&bytes).unwrap_or_default());
+        bytes.extend_from_slice(&check);
+        URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    /// `None` for anything not made by [`encode`](Self::encode) for `user_id`.
+    pub fn decode(text: &str, user_id: i64) -> Option<Self> {
+        let bytes = URL_SAFE_NO_PAD.decode(text.trim()).ok()?;
+        let split = bytes.len().checked_sub(CURSOR_CHECK_BYTES)?;
+        let (payload, check) = bytes.split_at(split);
+        let payload = std::str::from_utf8(payload).ok()?;
+        if cursor_check(payload) != check {
+            return None;
+        }
+        let mut parts = payload.split('.');
+        if parts.next()? != CURSOR_VERSION || parts.next()?.parse::<i64>().ok()? != user_id {
+            return None;
+        }
+        let micros: i64 = parts.next()?.parse().ok()?;
+        let id: i64 = parts.next()?.parse().ok()?;
+        if parts.next().is_some() {
+            return None;
+        }
+        let created_at = DateTime::from_timestamp_micros(micros)?.naive_utc();
+        Some(ActivityCursor { created_at, id })
+    }
+}
+
+/// How the listing pages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Paging {
+    /// Keyset: rows after the cursor (from the newest when `None`).
+    Cursor(Option<ActivityCursor>),
+    /// Offset: page N, from 1, with a total.
+    Page(u32),
+}
+
+/// The filters of `GET /api/activity`; all combine with AND.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActivityQuery {
+    pub types: Vec<ActivityType>,
+    pub actors: Vec<ActorType>,
+    /// Inclusive lower bound (already folded with `range` by the caller,
+    /// or use [`ActivityQuery::with_range`]).
+    pub since: Option<NaiveDateTime>,
+    /// Exclusive upper bound.
+    pub until: Option<NaiveDateTime>,
+    pub playlist_id: Option<String>,
+    /// Case-insensitive (ASCII) substring of description or playlist name,
+    /// `%` and `_` taken literally.
+    pub q: Option<String>,
+    pub limit: i64,
+    pub paging: Paging,
+}
+
+impl Default for ActivityQuery {
+    fn default() -> Self {
+        ActivityQuery {
+            types: Vec::new(),
+            actors: Vec::new(),
+            since: None,
+            until: None,
+            playlist_id: None,
+            q: None,
+            limit: 20,
+            paging: Paging::Cursor(None),
+        }
+    }
+}
+
+impl ActivityQuery {
+    /// Narrows `since` by a range: the later of the two bounds wins.
+    pub fn with_range(mut self, range: ActivityRange, now: NaiveDateTime) -> Self {
+        if let Some(start) = range.start(now) {
+            self.since = Some(self.since.map_or(start, |s| s.max(start)));
+        }
+        self
+    }
+}
+
+/// A page of the listing.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ActivityPage {
+    Keyset {
+        items: Vec<ActivityLog>,
+        next_cursor: Option<String>,
+    },
+    Offset {
+        items: Vec<ActivityLog>,
+        total: i64,
+        page: u32,
+        limit: i64,
+    },
+}
+
+impl ActivityPage {
+    pub fn items(&self) -> &[ActivityLog] {
+        match self {
+            ActivityPage::Keyset { items, .. } | ActivityPage::Offset { items, .. } => items,
+        }
+    }
+}
+
+/// `%`, `_` and the escape character itself, escaped for `LIKE ... ESCAPE '\'`.
+pub fn like_pattern(q: &str) -> String {
+    let mut pattern = String::with_capacity(q.len() + 2);
+    pattern.push('%');
+    for c in q.to_ascii_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+fn filtered<'a>(user_id: i64, q: &'a ActivityQuery) -> activity_log::BoxedQuery<'a, MultiBackend> {
+    let mut query = activity_log::table
+        .filter(activity_log::user_id.eq(user_id))
+        .into_boxed();
+    if !q.types.is_empty() {
+        query = query.filter(activity_log::activity_type.eq_any(&q.types));
+    }
+    if !q.actors.is_empty() {
+        query = query.filter(activity_log::actor_type.eq_any(&q.actors));
+    }
+    if let Some(since) = q.since {
+        query = query.filter(activity_log::created_at.ge(since));
+    }
+    if let Some(until) = q.until {
+        query = query.filter(activity_log::created_at.lt(until));
+    }
+    if let Some(playlist_id) = &q.playlist_id {
+        query = query.filter(activity_log::playlist_id.eq(playlist_id));
+    }
+    if let Some(text) = q.q.as_deref().filter(|t| !t.is_empty()) {
+        let pattern = like_pattern(text);
+        query = query.filter(
+            lower(activity_log::description)
+                .like(pattern.clone())
+                .escape('\\')
+                .or(lower_nullable(activity_log::playlist_name)
+                    .like(pattern)
+                    .escape('\\')
+                    .assume_not_null()),
+        );
+    }
+    query
+}
+
+impl ActivityLogService {
+    /// The filtered listing, one page of it. On a database error the page
+    /// is empty (and the error logged), like every activity read.
+    pub fn query(conn: &mut DbConnection, user_id: i64, q: &ActivityQuery) -> ActivityPage {
+        let limit = q.limit.clamp(1, 1000);
+        let newest_first = (activity_log::created_at.desc(), activity_log::id.desc());
+        match &q.paging {
+            Paging::Cursor(after) => {
+                let mut query = filtered(user_id, q);
+                if let Some(c) = after {
+                    // No row-value comparison in diesel: spell it out.
+                    query = query.filter(
+                        activity_log::created_at
+                            .lt(c.created_at)
+                            .or(activity_log::created_at
+                                .eq(c.created_at)
+                                .and(activity_log::id.lt(c.id))),
+                    );
+                }
+                let rows = query
+                    .order(newest_first)
+                    .limit(limit + 1)
+                    .select(ActivityLog::as_select())
+                    .load(conn);
+                let mut items = or_empty(rows, "listing", user_id);
+                let more = items.len() as i64 > limit;
+                items.truncate(limit as usize);
+                let next_cursor = if more {
+                    items.last().map(|r| ActivityCursor::of(r).encode(user_id))
+                } else {
+                    None
+                };
+                ActivityPage::Keyset { items, next_cursor }
+            }
+            Paging::Page(page) => {
+                let page = (*page).max(1);
+                let total = filtered(user_id, q)
+                    .count()
+                    .get_result::<i64>(conn)
+                    .unwrap_or_else(|err| {
+                        log::warn!("activity count failed for user {user_id}: {err}");
+                        0
+                    });
+                let rows = filtered(user_id, q)
+                    .order(newest_first)
+                    .limit(limit)
+                    .offset(i64::from(page - 1) * limit)
+                    .select(ActivityLog::as_select())
+                    .load(conn);
+                ActivityPage::Offset {
+                    items: or_empty(rows, "listing", user_id),
+                    total,
+                    page,
+                    limit,
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_pattern_escapes_wildcards() {
+        assert_eq!(like_pattern("50%_OFF\\"), "%50\\%\\_off\\\\%");
+    }
+
+    #[test]
+    fn cursor_round_trips_and_refuses_tampering() {
+        let c = ActivityCursor {
+            created_at: crate::db::now(),
+            id: 42,
+        };
+        let text = c.encode(7);
+        assert_eq!(ActivityCursor::decode(&text, 7), Some(c));
+        assert_eq!(ActivityCursor::decode(&text, 8), None);
+        let mut bytes = URL_SAFE_NO_PAD.decode(&text).unwrap();
+        bytes[5] ^= 1;
+        assert_eq!(
+            ActivityCursor::decode(&URL_SAFE_NO_PAD.encode(bytes), 7),
+            None
+        );
+        assert_eq!(ActivityCursor::decode("garbage", 7), None);
+        assert_eq!(ActivityCursor::decode("", 7), None);
+    }
+
+    #[test]
+    fn range_spellings() {
+        assert_eq!("24h".parse::<ActivityRange>().unwrap(), ActivityRange::Day);
+        assert_eq!(
+            "90d".parse::<ActivityRange>().unwrap(),
+            ActivityRange::Quarter
+        );
+        assert!("1y".parse::<ActivityRange>().is_err());
+    }
+}

@@ -1,0 +1,351 @@
+//! Accounts and sessions: registration, password checks (argon2id), opaque
+//! bearer tokens of which only a SHA-256 hash is stored, and the login
+//! throttle.
+//!
+//! The throttle counts failed logins per username (known or not) in this
+//! process's memory: 10 failures within 15 minutes and further attempts are
+//! refused before any password check. Several instances behind one database
+//! each keep their own count, so the effective limit there is 10 per
+//! instance; the data model has no table for it, on purpose (failed attempts
+//! for unknown names would otherwise need storing).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{LazyLock, Mutex};
+use std::time::{Duration, Instant};
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use rand::rngs::OsRng;
+use rand::RngCore;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::db::{self, write_transaction, DbConnection};
+use crate::enums::{ActivityType, ActorType};
+use crate::error::{AppError, AppResult, FieldError};
+use crate::models::{AuthSession, NewActivity, NewAuthSession, NewUser, User, UserSettings};
+use crate::services::ActivityLogService;
+
+pub const MAX_FAILURES: usize = 10;
+pub const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
+
+pub fn hash_password(password: &str) -> AppResult<String> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| AppError::Internal(format!("password hashing: {e}")))
+}
+
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash)
+        .map(|parsed| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+/// Checked against when the username is unknown, so that answer takes as
+/// long as a wrong password does.
+static DUMMY_HASH: LazyLock<String> =
+    LazyLock::new(|| hash_password("not-a-real-password").unwrap_or_default());
+
+/// A new opaque token: 32 random bytes, 43 characters of unpadded base64url.
+pub fn new_token() -> String {
+    let mut bytes = [0u8; 32];
+    OsRng.fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// What is stored for a token: its SHA-256, hex.
+pub fn token_hash(token: &str) -> String {
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Failed logins per username, in memory.
+#[derive(Default)]
+pub struct LoginThrottle {
+    failures: Mutex<HashMap<String, VecDeque<Instant>>>,
+}
+
+impl LoginThrottle {
+    /// `Err(seconds until a slot frees)` while the name is locked out.
+    pub fn check(&self, username: &str) -> Result<(), u64> {
+        let now = Instant::now();
+        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(times) = map.get_mut(username) else {
+            return Ok(());
+        };
+        while times
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= FAILURE_WINDOW)
+        {
+            times.pop_front();
+        }
+        if times.len() < MAX_FAILURES {
+            return Ok(());
+        }
+        let oldest = times.front().copied().unwrap_or(now);
+        let wait = FAILURE_WINDOW.saturating_sub(now.duration_since(oldest));
+        Err(wait.as_secs().max(1))
+    }
+
+    pub fn record_failure(&self, username: &str) {
+        let now = Instant::now();
+        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        // Keep the map from growing without bound under a spray of names.
+        if map.len() > 10_000 {
+            map.retain(|_, t| {
+                t.back()
+                    .is_some_and(|t| now.duration_since(*t) < FAILURE_WINDOW)
+            });
+        }
+        let times = map.entry(username.to_string()).or_default();
+        times.push_back(now);
+        while times.len() > MAX_FAILURES {
+            times.pop_front();
+        }
+    }
+
+    pub fn clear(&self, username: &str) {
+        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        map.remove(username);
+    }
+}
+
+/// A registration request, validated by [`Registration::validate`].
+#[derive(Debug, Clone)]
+pub struct Registration {
+    pub username: String,
+    pub password: String,
+    pub display_name: Option<String>,
+    pub email: Option<String>,
+}
+
+pub fn validate_username(username: &str) -> Option<&'static str> {
+    let len = username.chars().count();
+    if !(3..=32).contains(&len) {
+        return Some("must be 3 to 32 characters");
+    }
+    if !username
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '.' | '-'))
+    {
+        return Some("may contain only a-z, 0-9, '_', '.' and '-'");
+    }
+    None
+}
+
+impl Registration {
+    pub fn validate(&self) -> AppResult<()> {
+        let mut errors = Vec::new();
+        if let Some(msg) = validate_username(&self.username) {
+            errors.push(FieldError::new("username", msg));
+        }
+        let len = self.password.chars().count();
+        if !(8..=128).contains(&len) {
+            errors.push(FieldError::new("password", "must be 8 to 128 characters"));
+        }
+        if let Some(name) = &self.display_name {
+            let n = name.trim().chars().count();
+            if n == 0 || n > 100 {
+                errors.push(FieldError::new(
+                    "display_name",
+                    "must be 1 to 100 characters",
+                ));
+            }
+        }
+        if let Some(email) = &self.email {
+            let valid = email.len() <= 254
+                && email
+                    .split_once('@')
+                    .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))
+                && !email.chars().any(char::is_whitespace);
+            if !valid {
+                errors.push(FieldError::new("email", "must be an email address"));
+            }
+        }
+        match AppError::from_field_errors(errors) {
+            Some(err) => Err(err),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The outcome of a login attempt, for the caller to answer and throttle.
+pub enum LoginOutcome {
+    Success {
+        token: String,
+        session: AuthSession,
+        user: User,
+    },
+    /// Wrong password for an existing user (a `login_failed` row was written).
+    WrongPassword,
+    /// No such active user (nothing written).
+    UnknownUser,
+}
+
+/// Where a login came from, recorded on its session.
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    pub ip_address: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+pub struct AuthService;
+
+impl AuthService {
+    /// Creates a user and their settings. No activity row: registration has
+    /// no type.
+    pub fn register(conn: &mut DbConnection, reg: &Registration) -> AppResult<User> {
+        reg.validate()?;
+        let hash = hash_password(&reg.password)?;
+        write_transaction(conn, |conn| {
+            if User::find_by_username(conn, &reg.username)?.is_some() {
+                return Err(AppError::Conflict("username is already taken".into()));
+            }
+            let now = db::now();
+            let user = NewUser {
+                username: &reg.username,
+                display_name: reg
+                    .display_name
+                    .as_deref()
+                    .map(str::trim)
+                    .unwrap_or(&reg.username),
+                email: reg.email.as_deref(),
+                password_hash: &hash,
+                is_active: true,
+                login_count: 0,
+                created_at: now,
+                updated_at: now,
+            }
+            .insert(conn)
+            .map_err(|e| match AppError::from(e) {
+                AppError::Conflict(_) => AppError::Conflict("username is already taken".into()),
+                other => other,
+            })?;
+            UserSettings::create_default(conn, user.id, now)?;
+            Ok(user)
+        })
+    }
+
+    /// Checks a password and, when it matches, opens a session.
+    pub fn login(
+        conn: &mut DbConnection,
+        username: &str,
+        password: &str,
+        client: &ClientInfo,
+        ttl: chrono::Duration,
+    ) -> AppResult<LoginOutcome> {
+        let user = User::find_by_username(conn, username)?.filter(|u| u.is_active);
+        let Some(user) = user else {
+            verify_password(password, &DUMMY_HASH);
+            return Ok(LoginOutcome::UnknownUser);
+        };
+        if !verify_password(password, &user.password_hash) {
+            ActivityLogService::log(
+                conn,
+                NewActivity::new(user.id, ActivityType::LoginFailed, "Failed login attempt")
+                    .actor(ActorType::User, &user.username),
+            );
+            return Ok(LoginOutcome::WrongPassword);
+        }
+        let token = new_token();
+        let hash = token_hash(&token);
+        write_transaction(conn, |conn| {
+            let now = db::now();
+            let session = NewAuthSession {
+                user_id: user.id,
+                token_hash: &hash,
+                created_at: now,
+                expires_at: now + ttl,
+                ip_address: client.ip_address.as_deref(),
+                user_agent: client.user_agent.as_deref(),
+            }
+            .insert(conn)?;
+            let user = User::record_login(conn, user.id, now)?;
+            ActivityLogService::log(
+                conn,
+                NewActivity::new(user.id, ActivityType::Login, "Logged in")
+                    .actor(ActorType::User, &user.username)
+                    .metadata(json!({ "session_id": session.id })),
+            );
+            Ok(LoginOutcome::Success {
+                token,
+                session,
+                user,
+            })
+        })
+    }
+
+    /// The session and user a bearer token stands for, if it is live.
+    pub fn authenticate(
+        conn: &mut DbConnection,
+        token: &str,
+    ) -> AppResult<Option<(AuthSession, User)>> {
+        Ok(AuthSession::find_active(
+            conn,
+            &token_hash(token),
+            db::now(),
+        )?)
+    }
+
+    /// Ends a session and records it.
+    pub fn logout(conn: &mut DbConnection, session: &AuthSession, user: &User) -> AppResult<()> {
+        write_transaction(conn, |conn| {
+            AuthSession::revoke(conn, session.id, db::now())?;
+            ActivityLogService::log(
+                conn,
+                NewActivity::new(user.id, ActivityType::Logout, "Logged out")
+                    .actor(ActorType::User, &user.username)
+                    .metadata(json!({ "session_id": session.id })),
+            );
+            Ok(())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_43_chars_of_base64url() {
+        let t = new_token();
+        assert_eq!(t.len(), 43);
+        assert!(t
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+        assert_ne!(t, new_token());
+        assert_eq!(token_hash(&t).len(), 64);
+    }
+
+    #[test]
+    fn throttle_locks_after_ten_failures() {
+        let throttle = LoginThrottle::default();
+        for _ in 0..MAX_FAILURES {
+            assert!(throttle.check("bob").is_ok());
+            throttle.record_failure("bob");
+        }
+        let wait = throttle.check("bob").unwrap_err();
+        assert!(wait > 0 && wait <= FAILURE_WINDOW.as_secs());
+        assert!(throttle.check("alice").is_ok());
+        throttle.clear("bob");
+        assert!(throttle.check("bob").is_ok());
+    }
+
+    #[test]
+    fn usernames_follow_the_spec() {
+        assert!(validate_username("good_name.1-x").is_none());
+        assert!(validate_username("ab").is_some());
+        assert!(validate_username("Upper").is_some());
+        assert!(validate_username(&"a".repeat(33)).is_some());
+    }
+}
