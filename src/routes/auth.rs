@@ -89,16 +89,12 @@ pub async fn login(
     })
     .await?;
     match outcome {
-        LoginOutcome::Success {
-            token,
-            session,
-            user,
-        } => {
+        LoginOutcome::Success(login) => {
             state.throttle.clear(&username);
             Ok(HttpResponse::Ok().json(LoginResponse {
-                token,
-                expires_at: session.expires_at,
-                user: user.public(),
+                expires_at: login.session.expires_at,
+                user: login.user.public(),
+                token: login.token,
             }))
         }
         LoginOutcome::WrongPassword | LoginOutcome::UnknownUser => {

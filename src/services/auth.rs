@@ -179,13 +179,17 @@ impl Registration {
     }
 }
 
+/// A session just opened: the token (shown to the client once), its row and
+/// the user as updated by the login.
+pub struct NewLogin {
+    pub token: String,
+    pub session: AuthSession,
+    pub user: User,
+}
+
 /// The outcome of a login attempt, for the caller to answer and throttle.
 pub enum LoginOutcome {
-    Success {
-        token: String,
-        session: AuthSession,
-        user: User,
-    },
+    Success(Box<NewLogin>),
     /// Wrong password for an existing user (a `login_failed` row was written).
     WrongPassword,
     /// No such active user (nothing written).
@@ -277,11 +281,11 @@ impl AuthService {
                     .actor(ActorType::User, &user.username)
                     .metadata(json!({ "session_id": session.id })),
             );
-            Ok(LoginOutcome::Success {
+            Ok(LoginOutcome::Success(Box::new(NewLogin {
                 token,
                 session,
                 user,
-            })
+            })))
         })
     }
 

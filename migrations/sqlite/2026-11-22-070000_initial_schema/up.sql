@@ -150,7 +150,7 @@ CREATE TABLE activity_log (
     user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
     activity_type VARCHAR(50) NOT NULL,
     description VARCHAR(500) NOT NULL,
-    playlist_id VARCHAR(22),
+    playlist_id TEXT,
     playlist_name TEXT,
     actor_type VARCHAR(20) NOT NULL,
     actor_name TEXT,

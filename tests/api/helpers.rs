@@ -1,0 +1,308 @@
+//! Test scaffolding: a fresh database per test, the real app over it, request
+//! helpers and logged-in users.
+//!
+//! Backend: in-memory SQLite (a shared-cache URI, so the pool's connections
+//! see one database) unless `TEST_DATABASE_URL` names a PostgreSQL server;
+//! then each test gets a schema of its own there, dropped when it ends. When
+//! `TEST_DATABASE_URL` is set but the server cannot be reached, tests fail
+//! rather than quietly running on SQLite.
+
+// Shared by every test file; not every file uses every helper.
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use actix_http::Request;
+use actix_web::body::MessageBody;
+use actix_web::dev::{Service, ServiceResponse};
+use actix_web::http::{header::HeaderMap, Method, StatusCode};
+use actix_web::{test, web, Error};
+use chrono::NaiveDateTime;
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use serde_json::Value;
+
+use shuffify::config::Settings;
+use shuffify::db::schema::activity_log;
+use shuffify::db::{self, DbConnection, Json, Pool, PooledConnection};
+use shuffify::enums::{ActivityType, ActorType};
+use shuffify::models::NewUser;
+use shuffify::AppState;
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// A database of a test's own, and how to reach it.
+pub struct TestDb {
+    pub pool: Pool,
+    pub url: String,
+    /// `(server url, schema)` to drop at the end, on PostgreSQL.
+    pg_schema: Option<(String, String)>,
+}
+
+pub fn postgres_url() -> Option<String> {
+    std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+}
+
+fn unique_name() -> String {
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nonce: u32 = rand::random();
+    format!("t_{}_{n}_{nonce:08x}", std::process::id())
+}
+
+impl TestDb {
+    /// A migrated, empty database.
+    pub fn new() -> TestDb {
+        let db = Self::unmigrated();
+        let mut conn = db.conn();
+        db::migrations::run_pending(&mut conn).expect("migrations apply");
+        drop(conn);
+        db
+    }
+
+    /// An empty database with no tables at all.
+    pub fn unmigrated() -> TestDb {
+        let name = unique_name();
+        match postgres_url() {
+            Some(server) => {
+                let mut admin = diesel::PgConnection::establish(&server)
+                    .unwrap_or_else(|e| panic!("TEST_DATABASE_URL is set but unreachable: {e}"));
+                admin
+                    .batch_execute(&format!("CREATE SCHEMA {name}"))
+                    .expect("create test schema");
+                let sep = if server.contains('?') { '&' } else { '?' };
+                let url = format!("{server}{sep}options=-csearch_path%3D{name}");
+                let pool = db::build_pool(&url, 4).expect("pool");
+                TestDb {
+                    pool,
+                    url,
+                    pg_schema: Some((server, name)),
+                }
+            }
+            None => {
+                let url = format!("file:{name}?mode=memory&cache=shared");
+                let pool = db::build_pool(&url, 2).expect("pool");
+                TestDb {
+                    pool,
+                    url,
+                    pg_schema: None,
+                }
+            }
+        }
+    }
+
+    pub fn conn(&self) -> PooledConnection {
+        self.pool.get().expect("a pooled connection")
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.pg_schema.is_some()
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((server, schema)) = &self.pg_schema {
+            if let Ok(mut admin) = diesel::PgConnection::establish(server) {
+                let _ = admin.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+            }
+        }
+    }
+}
+
+/// Inserts a user directly (no password hashing), returning its id.
+pub fn create_user(conn: &mut DbConnection, username: &str) -> i64 {
+    let now = db::now();
+    NewUser {
+        username,
+        display_name: username,
+        email: None,
+        password_hash: "not-a-hash",
+        is_active: true,
+        login_count: 0,
+        created_at: now,
+        updated_at: now,
+    }
+    .insert(conn)
+    .expect("insert user")
+    .id
+}
+
+/// Inserts an activity row with a chosen time, bypassing the service.
+pub fn insert_activity_at(
+    conn: &mut DbConnection,
+    user_id: i64,
+    activity_type: ActivityType,
+    created_at: NaiveDateTime,
+) -> i64 {
+    shuffify::with_backend!(conn, |c| diesel::insert_into(activity_log::table)
+        .values((
+            activity_log::user_id.eq(user_id),
+            activity_log::activity_type.eq(activity_type),
+            activity_log::description.eq(format!("{activity_type} at {created_at}")),
+            activity_log::actor_type.eq(ActorType::User),
+            activity_log::metadata.eq(None::<Json>),
+            activity_log::created_at.eq(created_at),
+        ))
+        .returning(activity_log::id)
+        .get_result(c))
+    .expect("insert activity")
+}
+
+/// A response as a client sees it.
+#[derive(Debug)]
+pub struct TestResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl TestResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts the SPEC §5 error body and returns its `error` object.
+    pub fn error(&self, status: u16, code: &str) -> &Value {
+        assert_eq!(self.status.as_u16(), status, "body: {}", self.text);
+        let error = &self.body["error"];
+        assert_eq!(error["code"], code, "body: {}", self.text);
+        assert!(error["message"].is_string(), "body: {}", self.text);
+        assert!(error["details"].is_array(), "body: {}", self.text);
+        assert!(
+            error["request_id"].as_str().is_some_and(|s| !s.is_empty()),
+            "body: {}",
+            self.text
+        );
+        error
+    }
+}
+
+/// A registered, logged-in user.
+#[derive(Debug, Clone)]
+pub struct TestUser {
+    pub id: i64,
+    pub username: String,
+    pub password: String,
+    pub token: String,
+}
+
+pub struct TestApp<S> {
+    pub db: TestDb,
+    pub state: web::Data<AppState>,
+    service: S,
+}
+
+pub fn test_settings(db: &TestDb) -> Settings {
+    Settings {
+        database_url: db.url.clone(),
+        scheduler_enabled: false,
+        scheduler_tick_secs: 1,
+        ..Settings::default()
+    }
+}
+
+/// The real application over a fresh database.
+pub async fn spawn_app(
+) -> TestApp<impl Service<Request, Response = ServiceResponse<impl MessageBody>, Error = Error>> {
+    let db = TestDb::new();
+    let state = web::Data::new(AppState::new(db.pool.clone(), test_settings(&db)));
+    let service = test::init_service(shuffify::app(state.clone())).await;
+    TestApp { db, state, service }
+}
+
+impl<S, B> TestApp<S>
+where
+    S: Service<Request, Response = ServiceResponse<B>, Error = Error>,
+    B: MessageBody,
+{
+    /// Sends a request; `body` is sent as JSON text when given.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> TestResponse {
+        let mut req = test::TestRequest::default()
+            .method(method)
+            .uri(path)
+            .peer_addr("127.0.0.1:40000".parse().unwrap());
+        if let Some(token) = token {
+            req = req.insert_header(("Authorization", format!("Bearer {token}")));
+        }
+        for (name, value) in headers {
+            req = req.insert_header((*name, *value));
+        }
+        if let Some(body) = body {
+            req = req
+                .insert_header(("Content-Type", "application/json"))
+                .set_payload(body.to_string());
+        }
+        self.call(req.to_request()).await
+    }
+
+    /// Sends a prepared request.
+    pub async fn call(&self, req: Request) -> TestResponse {
+        let res = test::call_service(&self.service, req).await;
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = test::read_body(res).await;
+        let text = String::from_utf8_lossy(&bytes).to_string();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        TestResponse {
+            status,
+            headers,
+            body,
+            text,
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> TestResponse {
+        self.send(Method::GET, path, token, None, &[]).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> TestResponse {
+        self.send(Method::POST, path, token, Some(body), &[]).await
+    }
+
+    pub async fn register(&self, username: &str, password: &str) -> TestResponse {
+        self.post(
+            "/api/auth/register",
+            None,
+            serde_json::json!({ "username": username, "password": password }),
+        )
+        .await
+    }
+
+    pub async fn login(&self, username: &str, password: &str) -> TestResponse {
+        self.post(
+            "/api/auth/login",
+            None,
+            serde_json::json!({ "username": username, "password": password }),
+        )
+        .await
+    }
+
+    /// Registers and logs in a user.
+    pub async fn user(&self, username: &str) -> TestUser {
+        let password = format!("{username}-secret-pw");
+        let reg = self.register(username, &password).await;
+        assert_eq!(reg.status, StatusCode::CREATED, "{}", reg.text);
+        let login = self.login(username, &password).await;
+        assert_eq!(login.status, StatusCode::OK, "{}", login.text);
+        TestUser {
+            id: reg.body["id"].as_i64().unwrap(),
+            username: username.to_string(),
+            password,
+            token: login.body["token"].as_str().unwrap().to_string(),
+        }
+    }
+
+    pub fn conn(&self) -> PooledConnection {
+        self.db.conn()
+    }
+}

@@ -1,0 +1,11 @@
+//! The integration suite: one binary, a file per area. Every test builds a
+//! fresh database (in-memory SQLite, or a fresh schema on the PostgreSQL
+//! server named by `TEST_DATABASE_URL`) and, where it speaks HTTP, the real
+//! application with its real routing.
+
+mod accounts;
+mod activity_log;
+mod activity_query;
+mod helpers;
+mod http_conventions;
+mod schema;
