@@ -10,6 +10,7 @@ pub mod error;
 pub mod metrics;
 pub mod models;
 pub mod request_id;
+pub mod retention;
 pub mod routes;
 pub mod services;
 pub mod state;

@@ -9,7 +9,10 @@ use clap::{Parser, Subcommand};
 
 use shuffify::config::Settings;
 use shuffify::db;
+use shuffify::models::User;
+use shuffify::retention;
 use shuffify::services::auth::{AuthService, Registration};
+use shuffify::services::{ActivityExport, ActivityQuery, ExportFormat};
 use shuffify::AppState;
 
 #[derive(Parser)]
@@ -33,6 +36,32 @@ enum Command {
     User {
         #[command(subcommand)]
         command: UserCommand,
+    },
+    /// Prune or export the activity log
+    Activity {
+        #[command(subcommand)]
+        command: ActivityCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ActivityCommand {
+    /// Delete activity older than an age (in batches) and print the count
+    Prune {
+        /// An age such as 90d or 12h
+        #[arg(long, value_parser = retention::parse_age)]
+        older_than: chrono::Duration,
+    },
+    /// Write one user's activity to stdout, newest first
+    Export {
+        /// The username
+        #[arg(long)]
+        user: String,
+        #[arg(long, default_value = "ndjson", value_parser = ["ndjson", "csv"])]
+        format: String,
+        /// Only rows at or after this RFC 3339 time
+        #[arg(long)]
+        since: Option<String>,
     },
 }
 
@@ -62,6 +91,17 @@ fn main() -> ExitCode {
                     password_stdin,
                 },
         }) => create_user(&settings, username, password_stdin),
+        Some(Command::Activity {
+            command: ActivityCommand::Prune { older_than },
+        }) => prune_activity(&settings, older_than),
+        Some(Command::Activity {
+            command:
+                ActivityCommand::Export {
+                    user,
+                    format,
+                    since,
+                },
+        }) => export_activity(&settings, &user, &format, since.as_deref()),
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -124,13 +164,65 @@ fn create_user(settings: &Settings, username: String, password_stdin: bool) -> R
     Ok(())
 }
 
+fn prune_activity(settings: &Settings, older_than: chrono::Duration) -> Result<(), String> {
+    let pool = open_database(settings)?;
+    let count = retention::prune_older_than(&pool, older_than)?;
+    println!("{count}");
+    Ok(())
+}
+
+fn export_activity(
+    settings: &Settings,
+    username: &str,
+    format: &str,
+    since: Option<&str>,
+) -> Result<(), String> {
+    use std::io::Write;
+    let format: ExportFormat = format.parse().map_err(|_| "format must be ndjson or csv")?;
+    let since = since
+        .map(|s| shuffify::timestamp::parse(s).ok_or("--since must be an RFC 3339 timestamp"))
+        .transpose()?;
+    let pool = open_database(settings)?;
+    let user = {
+        let mut conn = pool.get().map_err(|e| e.to_string())?;
+        User::find_by_username(&mut conn, username)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("no user named {username:?}"))?
+    };
+    let query = ActivityQuery {
+        since,
+        ..ActivityQuery::default()
+    };
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut write_error = None;
+    let _ = out.write_all(format.header().as_bytes());
+    ActivityExport::for_each_batch(&pool, user.id, &query, 500, |rows| {
+        match out.write_all(format.render_batch(&rows).as_bytes()) {
+            Ok(()) => true,
+            Err(e) => {
+                write_error = Some(e);
+                false
+            }
+        }
+    })
+    .map_err(|e| e.to_string())?;
+    if let Some(e) = write_error {
+        return Err(format!("cannot write the export: {e}"));
+    }
+    out.flush().map_err(|e| e.to_string())
+}
+
 fn serve(settings: Settings) -> Result<(), String> {
     let pool = open_database(&settings)?;
     let bind_addr = settings.bind_addr.clone();
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let state = web::Data::new(AppState::new(pool, settings));
+    let retention_days = settings.activity_retention_days;
+    let state = web::Data::new(AppState::new(pool.clone(), settings));
     log::info!("listening on http://{bind_addr}");
     actix_web::rt::System::new().block_on(async move {
+        if retention_days > 0 {
+            actix_web::rt::spawn(retention::run_daily(pool, retention_days));
+        }
         // actix stops accepting on SIGINT/SIGTERM and lets in-flight
         // requests finish (up to the shutdown timeout).
         HttpServer::new(move || shuffify::app(state.clone()))

@@ -2,6 +2,7 @@
 //! answer. [`configure`] registers every route and the extractor settings;
 //! the binary and the tests both use it, so tests exercise the real routing.
 
+pub mod activity;
 pub mod auth;
 pub mod authenticated;
 pub mod errors;
@@ -33,7 +34,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(resource("/auth/register").route(web::post().to(auth::register)))
                 .service(resource("/auth/login").route(web::post().to(auth::login)))
                 .service(resource("/auth/logout").route(web::post().to(auth::logout)))
-                .service(resource("/me").route(web::get().to(me::get_me))),
+                .service(resource("/me").route(web::get().to(me::get_me)))
+                .service(resource("/activity").route(web::get().to(activity::list_activity)))
+                .service(
+                    resource("/activity/recent").route(web::get().to(activity::recent_activity)),
+                )
+                .service(resource("/activity/since").route(web::get().to(activity::activity_since)))
+                .service(
+                    resource("/activity/summary").route(web::get().to(activity::activity_summary)),
+                )
+                .service(
+                    resource("/activity/export").route(web::get().to(activity::export_activity)),
+                ),
         )
         .default_service(web::to(errors::not_found));
 }

@@ -1,9 +1,11 @@
 //! Logic that spans tables, as unit structs with associated functions over a
 //! `&mut DbConnection`, so that a write can join the caller's transaction.
 
+pub mod activity_export;
 pub mod activity_log;
 pub mod activity_query;
 pub mod auth;
 
+pub use activity_export::{ActivityExport, ExportFormat};
 pub use activity_log::ActivityLogService;
 pub use activity_query::{ActivityCursor, ActivityPage, ActivityQuery, ActivityRange, Paging};

@@ -4,6 +4,7 @@
 //! application with its real routing.
 
 mod accounts;
+mod activity_api;
 mod activity_log;
 mod activity_query;
 mod helpers;

@@ -1,0 +1,354 @@
+//! `GET /api/activity` and its siblings: the caller's own trail.
+//!
+//! Query values: unknown parameters are ignored and an empty value counts as
+//! absent; an invalid value of a known one is a 400 naming it.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+use actix_web::{http::header, web, HttpResponse};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::db;
+use crate::enums::{ActivityType, ActorType};
+use crate::error::{AppError, AppResult, FieldError};
+use crate::models::{ActivityLog, AuthSession};
+use crate::routes::authenticated::AuthUser;
+use crate::services::activity_export::EXPORT_BATCH_SIZE;
+use crate::services::{
+    ActivityCursor, ActivityExport, ActivityLogService, ActivityPage, ActivityQuery, ActivityRange,
+    ExportFormat, Paging,
+};
+use crate::state::AppState;
+
+/// Raw query values of the listing (and export); validated by [`parse`](Self::parse).
+#[derive(Debug, Default, Deserialize)]
+pub struct ListingParams {
+    limit: Option<String>,
+    cursor: Option<String>,
+    page: Option<String>,
+    types: Option<String>,
+    actors: Option<String>,
+    range: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+    playlist_id: Option<String>,
+    q: Option<String>,
+    format: Option<String>,
+}
+
+fn present(value: &Option<String>) -> Option<&str> {
+    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
+
+fn names<T: strum::IntoEnumIterator + AsRef<str>>() -> String {
+    T::iter()
+        .map(|v| v.as_ref().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A comma-separated list of enum values; an unknown one is an error naming the valid ones.
+fn parse_list<T>(field: &str, raw: Option<&str>, errors: &mut Vec<FieldError>) -> Vec<T>
+where
+    T: FromStr + strum::IntoEnumIterator + AsRef<str>,
+{
+    let mut values = Vec::new();
+    for item in raw
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        match item.parse() {
+            Ok(v) => values.push(v),
+            Err(_) => errors.push(FieldError::new(
+                field,
+                format!("unknown value {item:?}; valid values: {}", names::<T>()),
+            )),
+        }
+    }
+    values
+}
+
+fn parse_int<T: FromStr + PartialOrd + std::fmt::Display>(
+    field: &str,
+    raw: Option<&str>,
+    default: T,
+    min: T,
+    max: T,
+    errors: &mut Vec<FieldError>,
+) -> T {
+    match raw {
+        None => default,
+        Some(text) => match text.parse::<T>() {
+            Ok(v) if v >= min && v <= max => v,
+            _ => {
+                errors.push(FieldError::new(
+                    field,
+                    format!("must be an integer from {min} to {max}"),
+                ));
+                default
+            }
+        },
+    }
+}
+
+fn parse_time(
+    field: &str,
+    raw: Option<&str>,
+    errors: &mut Vec<FieldError>,
+) -> Option<chrono::NaiveDateTime> {
+    let text = raw?;
+    let parsed = crate::timestamp::parse(text);
+    if parsed.is_none() {
+        errors.push(FieldError::new(field, "must be an RFC 3339 timestamp"));
+    }
+    parsed
+}
+
+impl ListingParams {
+    /// The validated listing query of `user_id`.
+    pub fn parse(&self, user_id: i64) -> AppResult<ActivityQuery> {
+        let mut errors = Vec::new();
+        let limit = parse_int("limit", present(&self.limit), 20i64, 1, 100, &mut errors);
+        let paging = match (present(&self.cursor), present(&self.page)) {
+            (Some(_), Some(_)) => {
+                errors.push(FieldError::new("page", "cannot be combined with cursor"));
+                Paging::Cursor(None)
+            }
+            (Some(cursor), None) => match ActivityCursor::decode(cursor, user_id) {
+                Some(c) => Paging::Cursor(Some(c)),
+                None => {
+                    errors.push(FieldError::new(
+                        "cursor",
+                        "is not a valid cursor for this listing",
+                    ));
+                    Paging::Cursor(None)
+                }
+            },
+            (None, Some(_)) => Paging::Page(parse_int(
+                "page",
+                present(&self.page),
+                1u32,
+                1,
+                1_000_000,
+                &mut errors,
+            )),
+            (None, None) => Paging::Cursor(None),
+        };
+        let range = match present(&self.range) {
+            None => None,
+            Some(text) => match text.parse::<ActivityRange>() {
+                Ok(r) => Some(r),
+                Err(_) => {
+                    errors.push(FieldError::new(
+                        "range",
+                        "must be one of 24h, 7d, 30d, 90d, all",
+                    ));
+                    None
+                }
+            },
+        };
+        let query = ActivityQuery {
+            types: parse_list::<ActivityType>("types", present(&self.types), &mut errors),
+            actors: parse_list::<ActorType>("actors", present(&self.actors), &mut errors),
+            since: parse_time("since", present(&self.since), &mut errors),
+            until: parse_time("until", present(&self.until), &mut errors),
+            playlist_id: present(&self.playlist_id).map(String::from),
+            q: present(&self.q).map(String::from),
+            limit,
+            paging,
+        };
+        if let Some(err) = AppError::from_field_errors(errors) {
+            return Err(err);
+        }
+        Ok(match range {
+            Some(range) => query.with_range(range, db::now()),
+            None => query,
+        })
+    }
+}
+
+#[derive(Serialize)]
+struct Items {
+    items: Vec<ActivityLog>,
+}
+
+pub async fn list_activity(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    params: web::Query<ListingParams>,
+) -> AppResult<HttpResponse> {
+    let query = params.parse(auth.id())?;
+    let page = db::run(&state.pool, move |conn| {
+        Ok(ActivityLogService::query(conn, auth.id(), &query))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(match page {
+        ActivityPage::Keyset { items, next_cursor } => {
+            json!({ "items": items, "next_cursor": next_cursor })
+        }
+        ActivityPage::Offset {
+            items,
+            total,
+            page,
+            limit,
+        } => {
+            json!({ "items": items, "total": total, "page": page, "limit": limit })
+        }
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RecentParams {
+    limit: Option<String>,
+    #[serde(rename = "type")]
+    activity_type: Option<String>,
+}
+
+pub async fn recent_activity(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    params: web::Query<RecentParams>,
+) -> AppResult<HttpResponse> {
+    let mut errors = Vec::new();
+    let limit = parse_int("limit", present(&params.limit), 20i64, 1, 100, &mut errors);
+    let types = parse_list::<ActivityType>("type", present(&params.activity_type), &mut errors);
+    if types.len() > 1 {
+        errors.push(FieldError::new("type", "takes one activity type"));
+    }
+    if let Some(err) = AppError::from_field_errors(errors) {
+        return Err(err);
+    }
+    let activity_type = types.first().copied();
+    let items = db::run(&state.pool, move |conn| {
+        Ok(ActivityLogService::get_recent(
+            conn,
+            auth.id(),
+            limit,
+            activity_type,
+        ))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(Items { items }))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SinceParams {
+    since: Option<String>,
+}
+
+/// `since=ISO`, or `since=last_login`: when the caller's previous login
+/// session began (every row when there was none).
+pub async fn activity_since(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    params: web::Query<SinceParams>,
+) -> AppResult<HttpResponse> {
+    let explicit = match present(&params.since) {
+        None => {
+            return Err(AppError::invalid(
+                "since",
+                "is required: an RFC 3339 timestamp or last_login",
+            ))
+        }
+        Some("last_login") => None,
+        Some(text) => Some(crate::timestamp::parse(text).ok_or_else(|| {
+            AppError::invalid("since", "must be an RFC 3339 timestamp or last_login")
+        })?),
+    };
+    let items = db::run(&state.pool, move |conn| {
+        let since = match explicit {
+            Some(t) => Some(t),
+            None => AuthSession::previous_login_at(conn, auth.id(), auth.session.id)?,
+        };
+        Ok(match since {
+            Some(t) => ActivityLogService::get_activity_since(conn, auth.id(), t),
+            None => ActivityLogService::get_recent(conn, auth.id(), i64::MAX, None),
+        })
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(Items { items }))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SummaryParams {
+    days: Option<String>,
+}
+
+pub async fn activity_summary(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    params: web::Query<SummaryParams>,
+) -> AppResult<HttpResponse> {
+    let mut errors = Vec::new();
+    let days = parse_int("days", present(&params.days), 30u32, 1, 365, &mut errors);
+    if let Some(err) = AppError::from_field_errors(errors) {
+        return Err(err);
+    }
+    let (counts, per_day) = db::run(&state.pool, move |conn| {
+        Ok((
+            ActivityLogService::get_activity_summary(conn, auth.id(), days),
+            ActivityLogService::get_activity_per_day(conn, auth.id(), days),
+        ))
+    })
+    .await?;
+    let total: i64 = counts.values().sum();
+    let counts: BTreeMap<String, i64> = counts
+        .into_iter()
+        .map(|(t, n)| (t.to_string(), n))
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({
+        "days": days,
+        "total": total,
+        "counts": counts,
+        "per_day": per_day,
+    })))
+}
+
+/// Streams every matching row; the listing's paging parameters are ignored.
+pub async fn export_activity(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    params: web::Query<ListingParams>,
+) -> AppResult<HttpResponse> {
+    let format = match present(&params.format) {
+        None => ExportFormat::default(),
+        Some(text) => text
+            .parse()
+            .map_err(|_| AppError::invalid("format", "must be ndjson or csv"))?,
+    };
+    let query = params.parse(auth.id())?;
+    let (tx, rx) = tokio::sync::mpsc::channel::<web::Bytes>(4);
+    let pool = state.pool.clone();
+    let user_id = auth.id();
+    actix_web::rt::task::spawn_blocking(move || {
+        let header = format.header();
+        if !header.is_empty() && tx.blocking_send(web::Bytes::from(header)).is_err() {
+            return;
+        }
+        let result =
+            ActivityExport::for_each_batch(&pool, user_id, &query, EXPORT_BATCH_SIZE, |rows| {
+                tx.blocking_send(web::Bytes::from(format.render_batch(&rows)))
+                    .is_ok()
+            });
+        if let Err(err) = result {
+            log::warn!("activity export for user {user_id} stopped: {err}");
+        }
+    });
+    let body = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv()
+            .await
+            .map(|chunk| (Ok::<_, actix_web::Error>(chunk), rx))
+    });
+    let extension = format.to_string();
+    Ok(HttpResponse::Ok()
+        .content_type(format.content_type())
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"activity.{extension}\""),
+        ))
+        .streaming(body))
+}
