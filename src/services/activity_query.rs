@@ -254,7 +254,10 @@ impl ActivityLogService {
             Paging::Cursor(after) => {
                 let mut query = filtered(user_id, q);
                 if let Some(c) = after {
-                    // No row-value comparison in diesel: spell it out.
+                    // No row-value comparison in diesel: spell it out. The
+                    // redundant `created_at <= t` gives PostgreSQL an index
+                    // range to scan backwards instead of an OR it cannot.
+                    query = query.filter(activity_log::created_at.le(c.created_at));
                     query = query.filter(
                         activity_log::created_at
                             .lt(c.created_at)

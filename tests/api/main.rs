@@ -9,4 +9,5 @@ mod activity_log;
 mod activity_query;
 mod helpers;
 mod http_conventions;
+mod query_plans;
 mod schema;
