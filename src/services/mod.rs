@@ -5,6 +5,7 @@ pub mod activity_export;
 pub mod activity_log;
 pub mod activity_query;
 pub mod auth;
+pub mod shuffle;
 
 pub use activity_export::{ActivityExport, ExportFormat};
 pub use activity_log::ActivityLogService;

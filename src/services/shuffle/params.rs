@@ -1,0 +1,162 @@
+//! Parameter schemas and their validation. Integers must be whole JSON
+//! numbers within their range; options must be one of the listed strings;
+//! unknown names are refused, naming the valid ones.
+
+use serde_json::{json, Map, Value};
+
+#[derive(Debug, Clone, Copy)]
+pub enum ParamKind {
+    Integer {
+        min: i64,
+        max: i64,
+        default: i64,
+    },
+    Options {
+        options: &'static [&'static str],
+        default: &'static str,
+    },
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct ParamSpec {
+    pub name: &'static str,
+    pub kind: ParamKind,
+    pub description: &'static str,
+}
+
+impl ParamSpec {
+    /// The `{type, default, min?, max?, options?, description}` of `GET /api/algorithms`.
+    pub fn schema(&self) -> Value {
+        match self.kind {
+            ParamKind::Integer { min, max, default } => json!({
+                "type": "integer", "default": default, "min": min, "max": max,
+                "description": self.description,
+            }),
+            ParamKind::Options { options, default } => json!({
+                "type": "string", "default": default, "options": options,
+                "description": self.description,
+            }),
+        }
+    }
+
+    fn default_value(&self) -> Value {
+        match self.kind {
+            ParamKind::Integer { default, .. } => json!(default),
+            ParamKind::Options { default, .. } => json!(default),
+        }
+    }
+
+    fn check(&self, value: &Value) -> Result<Value, String> {
+        match self.kind {
+            ParamKind::Integer { min, max, .. } => match value.as_i64() {
+                Some(v) if (min..=max).contains(&v) => Ok(json!(v)),
+                _ => Err(format!("must be an integer from {min} to {max}")),
+            },
+            ParamKind::Options { options, .. } => match value.as_str() {
+                Some(v) if options.contains(&v) => Ok(json!(v)),
+                _ => Err(format!("must be one of: {}", options.join(", "))),
+            },
+        }
+    }
+}
+
+pub const KEEP_FIRST: ParamSpec = ParamSpec {
+    name: "keep_first",
+    kind: ParamKind::Integer {
+        min: 0,
+        max: 10_000,
+        default: 0,
+    },
+    description: "How many tracks at the start stay where they are",
+};
+
+pub fn validate(
+    specs: &[ParamSpec],
+    given: &Value,
+) -> Result<Map<String, Value>, Vec<(String, String)>> {
+    let empty = Map::new();
+    let given = match given {
+        Value::Null => &empty,
+        Value::Object(map) => map,
+        _ => return Err(vec![("params".into(), "must be an object".into())]),
+    };
+    let mut errors = Vec::new();
+    for name in given.keys() {
+        if !specs.iter().any(|s| s.name == name) {
+            let valid: Vec<&str> = specs.iter().map(|s| s.name).collect();
+            let valid = if valid.is_empty() {
+                "none".to_string()
+            } else {
+                valid.join(", ")
+            };
+            errors.push((
+                format!("params.{name}"),
+                format!("unknown parameter; valid parameters: {valid}"),
+            ));
+        }
+    }
+    let mut params = Map::new();
+    for spec in specs {
+        match given.get(spec.name) {
+            None => {
+                params.insert(spec.name.into(), spec.default_value());
+            }
+            Some(value) => match spec.check(value) {
+                Ok(v) => {
+                    params.insert(spec.name.into(), v);
+                }
+                Err(message) => errors.push((format!("params.{}", spec.name), message)),
+            },
+        }
+    }
+    if errors.is_empty() {
+        Ok(params)
+    } else {
+        Err(errors)
+    }
+}
+
+/// A validated integer parameter (0 if absent, which validation prevents).
+pub fn int(params: &Map<String, Value>, name: &str) -> usize {
+    params.get(name).and_then(Value::as_i64).unwrap_or(0).max(0) as usize
+}
+
+/// A validated option parameter.
+pub fn option<'a>(params: &'a Map<String, Value>, name: &str) -> &'a str {
+    params.get(name).and_then(Value::as_str).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECTIONS: ParamSpec = ParamSpec {
+        name: "section_count",
+        kind: ParamKind::Integer {
+            min: 2,
+            max: 10,
+            default: 4,
+        },
+        description: "",
+    };
+
+    #[test]
+    fn defaults_fill_in_and_bad_values_are_named() {
+        let ok = validate(&[KEEP_FIRST, SECTIONS], &json!({"section_count": 3})).unwrap();
+        assert_eq!(
+            Value::Object(ok),
+            json!({"keep_first": 0, "section_count": 3})
+        );
+        let err = validate(
+            &[KEEP_FIRST, SECTIONS],
+            &json!({"section_count": 11, "x": 1, "keep_first": 1.5}),
+        )
+        .unwrap_err();
+        let fields: Vec<&str> = err.iter().map(|(f, _)| f.as_str()).collect();
+        assert_eq!(
+            fields,
+            ["params.x", "params.keep_first", "params.section_count"]
+        );
+        assert!(validate(&[KEEP_FIRST], &json!([1])).is_err());
+    }
+}
