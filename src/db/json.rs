@@ -83,3 +83,25 @@ impl FromSql<Text, MultiBackend> for Json {
         bytes.from_sql::<Json, Text>()
     }
 }
+
+impl Json {
+    /// A JSON array of strings, as track URI lists are stored.
+    pub fn from_strings(items: &[String]) -> Json {
+        Json(serde_json::Value::Array(
+            items.iter().cloned().map(serde_json::Value::String).collect(),
+        ))
+    }
+
+    /// The strings of a JSON array (anything else reads as empty).
+    pub fn strings(&self) -> Vec<String> {
+        self.0
+            .as_array()
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(|v| v.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}

@@ -13,6 +13,7 @@ pub mod json;
 mod manager;
 pub mod migrations;
 pub mod schema;
+pub mod text_search;
 
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::prelude::*;

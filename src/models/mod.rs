@@ -3,8 +3,12 @@
 
 pub mod activity_log;
 pub mod auth_session;
+pub mod playlist;
+pub mod snapshot;
+pub mod track;
 pub mod user;
 pub mod user_settings;
+pub mod workshop_session;
 
 pub use activity_log::{ActivityLog, NewActivity};
 pub use auth_session::{AuthSession, NewAuthSession};

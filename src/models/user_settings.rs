@@ -64,3 +64,22 @@ impl UserSettings {
             .optional()
     }
 }
+
+impl UserSettings {
+    /// Writes every changeable field back.
+    pub fn save(&self, conn: &mut DbConnection) -> QueryResult<UserSettings> {
+        diesel::update(user_settings::table.find(self.id))
+            .set((
+                user_settings::default_algorithm.eq(&self.default_algorithm),
+                user_settings::default_algorithm_params.eq(&self.default_algorithm_params),
+                user_settings::auto_snapshot_enabled.eq(self.auto_snapshot_enabled),
+                user_settings::max_snapshots_per_playlist.eq(self.max_snapshots_per_playlist),
+                user_settings::updated_at.eq(self.updated_at),
+            ))
+            .execute(conn)?;
+        user_settings::table
+            .find(self.id)
+            .select(UserSettings::as_select())
+            .first(conn)
+    }
+}

@@ -17,20 +17,11 @@ use sha2::{Digest, Sha256};
 use strum::{Display, EnumString};
 
 use crate::db::schema::activity_log;
+use crate::db::text_search::{like_pattern, lower, lower_nullable};
 use crate::db::{DbConnection, MultiBackend};
 use crate::enums::{ActivityType, ActorType};
 use crate::models::ActivityLog;
 use crate::services::activity_log::{or_empty, ActivityLogService};
-
-diesel::define_sql_function! {
-    /// SQL `lower()` on text.
-    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
-}
-diesel::define_sql_function! {
-    /// SQL `lower()` on nullable text.
-    #[sql_name = "lower"]
-    fn lower_nullable(x: diesel::sql_types::Nullable<diesel::sql_types::Text>) -> diesel::sql_types::Nullable<diesel::sql_types::Text>;
-}
 
 /// `range=`: how far back the listing reaches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Display, EnumString)]
@@ -196,20 +187,6 @@ impl ActivityPage {
     }
 }
 
-/// `%`, `_` and the escape character itself, escaped for `LIKE ... ESCAPE '\'`.
-pub fn like_pattern(q: &str) -> String {
-    let mut pattern = String::with_capacity(q.len() + 2);
-    pattern.push('%');
-    for c in q.to_ascii_lowercase().chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            pattern.push('\\');
-        }
-        pattern.push(c);
-    }
-    pattern.push('%');
-    pattern
-}
-
 fn filtered<'a>(user_id: i64, q: &'a ActivityQuery) -> activity_log::BoxedQuery<'a, MultiBackend> {
     let mut query = activity_log::table
         .filter(activity_log::user_id.eq(user_id))
@@ -310,11 +287,6 @@ impl ActivityLogService {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn like_pattern_escapes_wildcards() {
-        assert_eq!(like_pattern("50%_OFF\\"), "%50\\%\\_off\\\\%");
-    }
 
     #[test]
     fn cursor_round_trips_and_refuses_tampering() {

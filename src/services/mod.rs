@@ -5,7 +5,11 @@ pub mod activity_export;
 pub mod activity_log;
 pub mod activity_query;
 pub mod auth;
+pub mod playlists;
 pub mod shuffle;
+pub mod settings;
+pub mod snapshots;
+pub mod workshop;
 
 pub use activity_export::{ActivityExport, ExportFormat};
 pub use activity_log::ActivityLogService;

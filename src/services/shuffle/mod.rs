@@ -14,6 +14,7 @@ mod balanced;
 mod basic;
 mod params;
 mod percentage;
+pub mod service;
 mod stratified;
 mod tempo_gradient;
 

@@ -1,0 +1,118 @@
+//! `playlist_snapshots`: saved track orders to restore from.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Serialize;
+
+use crate::db::schema::playlist_snapshots as snapshots;
+use crate::db::{DbConnection, Json};
+use crate::enums::SnapshotType;
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Serialize)]
+#[diesel(table_name = snapshots)]
+pub struct Snapshot {
+    pub id: i64,
+    #[serde(skip)]
+    pub user_id: i64,
+    pub playlist_id: String,
+    pub playlist_name: String,
+    pub track_uris: Json,
+    pub track_count: i32,
+    pub snapshot_type: SnapshotType,
+    pub trigger_description: Option<String>,
+    #[serde(serialize_with = "crate::timestamp::serialize")]
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = snapshots)]
+pub struct NewSnapshot {
+    pub user_id: i64,
+    pub playlist_id: String,
+    pub playlist_name: String,
+    pub track_uris: Json,
+    pub track_count: i32,
+    pub snapshot_type: SnapshotType,
+    pub trigger_description: Option<String>,
+    pub created_at: NaiveDateTime,
+}
+
+const AUTOMATIC: [SnapshotType; 5] = [
+    SnapshotType::AutoPreShuffle,
+    SnapshotType::AutoPreCommit,
+    SnapshotType::AutoPreRaid,
+    SnapshotType::AutoPreRestore,
+    SnapshotType::ScheduledPreExecution,
+];
+
+impl NewSnapshot {
+    pub fn insert(&self, conn: &mut DbConnection) -> QueryResult<Snapshot> {
+        crate::with_backend!(&mut *conn, |c| diesel::insert_into(snapshots::table)
+            .values(self)
+            .returning(Snapshot::as_returning())
+            .get_result(c))
+    }
+}
+
+impl Snapshot {
+    pub fn find_owned(conn: &mut DbConnection, user_id: i64, id: i64) -> QueryResult<Option<Snapshot>> {
+        snapshots::table
+            .find(id)
+            .filter(snapshots::user_id.eq(user_id))
+            .select(Snapshot::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    /// Newest first.
+    pub fn list_for_playlist(conn: &mut DbConnection, playlist_id: &str, limit: i64) -> QueryResult<Vec<Snapshot>> {
+        snapshots::table
+            .filter(snapshots::playlist_id.eq(playlist_id))
+            .order((snapshots::created_at.desc(), snapshots::id.desc()))
+            .limit(limit)
+            .select(Snapshot::as_select())
+            .load(conn)
+    }
+
+    pub fn count_manual(conn: &mut DbConnection, playlist_id: &str) -> QueryResult<i64> {
+        snapshots::table
+            .filter(snapshots::playlist_id.eq(playlist_id))
+            .filter(snapshots::snapshot_type.eq(SnapshotType::Manual))
+            .count()
+            .get_result(conn)
+    }
+
+    /// The newest automatic snapshot that `undo` may restore: any but an
+    /// `auto_pre_restore` one.
+    pub fn newest_undoable(conn: &mut DbConnection, playlist_id: &str) -> QueryResult<Option<Snapshot>> {
+        snapshots::table
+            .filter(snapshots::playlist_id.eq(playlist_id))
+            .filter(snapshots::snapshot_type.eq_any(AUTOMATIC))
+            .filter(snapshots::snapshot_type.ne(SnapshotType::AutoPreRestore))
+            .order((snapshots::created_at.desc(), snapshots::id.desc()))
+            .select(Snapshot::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    /// Deletes the oldest automatic snapshots beyond `keep`; manual ones
+    /// are never touched. Returns how many went.
+    pub fn prune_automatic(conn: &mut DbConnection, playlist_id: &str, keep: i64) -> QueryResult<usize> {
+        let doomed: Vec<i64> = snapshots::table
+            .filter(snapshots::playlist_id.eq(playlist_id))
+            .filter(snapshots::snapshot_type.eq_any(AUTOMATIC))
+            .order((snapshots::created_at.desc(), snapshots::id.desc()))
+            .offset(keep.max(0))
+            .limit(i64::MAX)
+            .select(snapshots::id)
+            .load(conn)?;
+        if doomed.is_empty() {
+            return Ok(0);
+        }
+        diesel::delete(snapshots::table.filter(snapshots::id.eq_any(doomed))).execute(conn)
+    }
+
+    pub fn delete(conn: &mut DbConnection, id: i64) -> QueryResult<usize> {
+        diesel::delete(snapshots::table.find(id)).execute(conn)
+    }
+}

@@ -1,0 +1,128 @@
+//! The owner's settings: default algorithm and parameters, and snapshot
+//! policy. A change that changes nothing writes and logs nothing;
+//! `changed_fields` lists only values that really changed.
+
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::db::{self, write_transaction, DbConnection, Json};
+use crate::enums::{ActivityType, ActorType};
+use crate::error::{AppError, AppResult};
+use crate::models::{NewActivity, User, UserSettings};
+use crate::services::shuffle::service::{algorithm, params};
+use crate::services::ActivityLogService;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SettingsView {
+    pub default_algorithm: String,
+    pub default_algorithm_params: Value,
+    pub auto_snapshot_enabled: bool,
+    pub max_snapshots_per_playlist: i32,
+    #[serde(serialize_with = "crate::timestamp::serialize")]
+    pub updated_at: chrono::NaiveDateTime,
+}
+
+impl From<UserSettings> for SettingsView {
+    fn from(s: UserSettings) -> Self {
+        SettingsView {
+            default_algorithm: s.default_algorithm,
+            default_algorithm_params: s.default_algorithm_params.0,
+            auto_snapshot_enabled: s.auto_snapshot_enabled,
+            max_snapshots_per_playlist: s.max_snapshots_per_playlist,
+            updated_at: s.updated_at,
+        }
+    }
+}
+
+/// A validated-by-type change; absent fields stay as they are.
+#[derive(Debug, Clone, Default)]
+pub struct SettingsChange {
+    pub default_algorithm: Option<String>,
+    pub default_algorithm_params: Option<Value>,
+    pub auto_snapshot_enabled: Option<bool>,
+    pub max_snapshots_per_playlist: Option<i64>,
+}
+
+pub struct SettingsService;
+
+impl SettingsService {
+    pub fn get(conn: &mut DbConnection, user_id: i64) -> AppResult<UserSettings> {
+        match UserSettings::find_for_user(conn, user_id)? {
+            Some(s) => Ok(s),
+            // Accounts always get settings; this heals one that lost them.
+            None => Ok(UserSettings::create_default(conn, user_id, db::now())?),
+        }
+    }
+
+    pub fn update(conn: &mut DbConnection, user: &User, change: &SettingsChange) -> AppResult<UserSettings> {
+        if let Some(n) = change.max_snapshots_per_playlist {
+            if !(1..=50).contains(&n) {
+                return Err(AppError::invalid("max_snapshots_per_playlist", "must be an integer from 1 to 50"));
+            }
+        }
+        write_transaction(conn, |conn| {
+            let current = Self::get(conn, user.id)?;
+            let algorithm_key = change.default_algorithm.clone().unwrap_or(current.default_algorithm.clone());
+            let chosen = algorithm(&algorithm_key)
+                .map_err(|_| AppError::invalid("default_algorithm", format!("unknown algorithm {algorithm_key:?}; valid algorithms: {}", crate::services::shuffle::keys().join(", "))))?;
+            // New parameters are checked against the (new) algorithm; a new
+            // algorithm without parameters starts from its defaults.
+            let algorithm_changed = algorithm_key != current.default_algorithm;
+            let new_params = match (&change.default_algorithm_params, algorithm_changed) {
+                (Some(p), _) => {
+                    params(chosen, Some(p)).map_err(|e| rename_params_error(e))?;
+                    p.clone()
+                }
+                (None, true) => json!({}),
+                (None, false) => current.default_algorithm_params.0.clone(),
+            };
+            let mut next = current.clone();
+            let mut changed = Vec::new();
+            if algorithm_changed {
+                next.default_algorithm = algorithm_key;
+                changed.push("default_algorithm");
+            }
+            if new_params != current.default_algorithm_params.0 {
+                next.default_algorithm_params = Json(new_params);
+                changed.push("default_algorithm_params");
+            }
+            if let Some(v) = change.auto_snapshot_enabled.filter(|v| *v != current.auto_snapshot_enabled) {
+                next.auto_snapshot_enabled = v;
+                changed.push("auto_snapshot_enabled");
+            }
+            if let Some(n) = change.max_snapshots_per_playlist.filter(|n| *n != i64::from(current.max_snapshots_per_playlist)) {
+                next.max_snapshots_per_playlist = n as i32;
+                changed.push("max_snapshots_per_playlist");
+            }
+            if changed.is_empty() {
+                return Ok(current);
+            }
+            next.updated_at = db::now();
+            let saved = next.save(conn)?;
+            ActivityLogService::log(
+                conn,
+                NewActivity::new(user.id, ActivityType::SettingsChange, format!("Changed settings: {}", changed.join(", ")))
+                    .actor(ActorType::User, &user.username)
+                    .metadata(json!({ "changed_fields": changed })),
+            );
+            Ok(saved)
+        })
+    }
+}
+
+/// Parameter errors of a settings change name `default_algorithm_params.x`.
+fn rename_params_error(err: AppError) -> AppError {
+    match err {
+        AppError::Validation { message, details } => AppError::Validation {
+            message,
+            details: details
+                .into_iter()
+                .map(|mut d| {
+                    d.field = d.field.replacen("params", "default_algorithm_params", 1);
+                    d
+                })
+                .collect(),
+        },
+        other => other,
+    }
+}
