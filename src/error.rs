@@ -125,9 +125,9 @@ impl ResponseError for AppError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let request_id = crate::request_id::current().unwrap_or_default();
         let message = match self {
             AppError::Internal(cause) => {
+                let request_id = crate::request_id::current().unwrap_or_default();
                 log::error!("request {request_id} failed: {cause}");
                 "internal server error".to_string()
             }
@@ -137,24 +137,55 @@ impl ResponseError for AppError {
             AppError::Validation { details, .. } => details,
             _ => &[],
         };
-        let mut response = HttpResponse::build(self.status_code());
-        match self {
+        let mut response = error_body(self.status_code(), self.code(), message, details);
+        let extra = match self {
             AppError::Unauthorized | AppError::BadCredentials => {
-                response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+                Some((header::WWW_AUTHENTICATE, "Bearer".to_string()))
             }
             AppError::RateLimited { retry_after_secs } => {
-                response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+                Some((header::RETRY_AFTER, retry_after_secs.to_string()))
             }
-            _ => {}
+            _ => None,
+        };
+        if let Some((name, value)) = extra {
+            if let Ok(value) = header::HeaderValue::from_str(&value) {
+                response.headers_mut().insert(name, value);
+            }
         }
-        response.json(ErrorBody {
-            error: ErrorContent {
-                code: self.code(),
-                message,
-                details,
-                request_id,
-            },
-        })
+        response
+    }
+}
+
+/// The SPEC §5 error body, for a given status, code and message.
+pub fn error_body(
+    status: StatusCode,
+    code: &str,
+    message: String,
+    details: &[FieldError],
+) -> HttpResponse {
+    HttpResponse::build(status).json(ErrorBody {
+        error: ErrorContent {
+            code,
+            message,
+            details,
+            request_id: crate::request_id::current().unwrap_or_default(),
+        },
+    })
+}
+
+/// The code that goes with a status no handler chose (a framework error).
+pub fn code_for_status(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => "validation_failed",
+        401 => "unauthorized",
+        404 => "not_found",
+        405 => "method_not_allowed",
+        409 => "conflict",
+        412 => "precondition_failed",
+        413 => "payload_too_large",
+        429 => "rate_limited",
+        500..=599 => "internal",
+        _ => "error",
     }
 }
 

@@ -84,6 +84,7 @@ pub fn app(
             }
         })
         .wrap(cors)
+        .wrap(middleware::from_fn(routes::errors::json_errors))
         .wrap(request_id::RequestIdMiddleware)
         .wrap(middleware::Logger::new(
             "%a \"%r\" %s %b %Dms request_id=%{x-request-id}o",

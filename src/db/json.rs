@@ -88,7 +88,11 @@ impl Json {
     /// A JSON array of strings, as track URI lists are stored.
     pub fn from_strings(items: &[String]) -> Json {
         Json(serde_json::Value::Array(
-            items.iter().cloned().map(serde_json::Value::String).collect(),
+            items
+                .iter()
+                .cloned()
+                .map(serde_json::Value::String)
+                .collect(),
         ))
     }
 

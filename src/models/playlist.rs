@@ -62,12 +62,20 @@ impl Playlist {
     }
 
     /// The caller's own playlist; someone else's reads as missing.
-    pub fn find_owned(conn: &mut DbConnection, owner_id: i64, id: &str) -> QueryResult<Option<Playlist>> {
+    pub fn find_owned(
+        conn: &mut DbConnection,
+        owner_id: i64,
+        id: &str,
+    ) -> QueryResult<Option<Playlist>> {
         Ok(Self::find(conn, id)?.filter(|p| p.owner_id == owner_id))
     }
 
     /// Own, or another user's public playlist.
-    pub fn find_readable(conn: &mut DbConnection, user_id: i64, id: &str) -> QueryResult<Option<Playlist>> {
+    pub fn find_readable(
+        conn: &mut DbConnection,
+        user_id: i64,
+        id: &str,
+    ) -> QueryResult<Option<Playlist>> {
         Ok(Self::find(conn, id)?.filter(|p| p.owner_id == user_id || p.is_public))
     }
 
@@ -129,7 +137,8 @@ impl Playlist {
 
     /// Replaces the whole order. The URIs must be in the catalog.
     pub fn replace_tracks(conn: &mut DbConnection, id: &str, uris: &[String]) -> QueryResult<()> {
-        diesel::delete(playlist_tracks::table.filter(playlist_tracks::playlist_id.eq(id))).execute(conn)?;
+        diesel::delete(playlist_tracks::table.filter(playlist_tracks::playlist_id.eq(id)))
+            .execute(conn)?;
         let rows: Vec<PlaylistTrackRow> = uris
             .iter()
             .enumerate()
@@ -149,16 +158,27 @@ impl Playlist {
 
     /// Stamps a change; `new_version` bumps `version` (name, description or
     /// tracks changed).
-    pub fn touch(conn: &mut DbConnection, id: &str, new_version: bool, at: NaiveDateTime) -> QueryResult<Playlist> {
+    pub fn touch(
+        conn: &mut DbConnection,
+        id: &str,
+        new_version: bool,
+        at: NaiveDateTime,
+    ) -> QueryResult<Playlist> {
         let bump = if new_version { 1 } else { 0 };
         diesel::update(playlists::table.find(id))
-            .set((playlists::version.eq(playlists::version + bump), playlists::updated_at.eq(at)))
+            .set((
+                playlists::version.eq(playlists::version + bump),
+                playlists::updated_at.eq(at),
+            ))
             .execute(conn)?;
         Self::find(conn, id)?.ok_or(diesel::result::Error::NotFound)
     }
 
     pub fn apply(conn: &mut DbConnection, id: &str, changes: &PlaylistChanges) -> QueryResult<()> {
-        diesel::update(playlists::table.find(id)).set(changes).execute(conn).map(|_| ())
+        diesel::update(playlists::table.find(id))
+            .set(changes)
+            .execute(conn)
+            .map(|_| ())
     }
 
     pub fn delete(conn: &mut DbConnection, id: &str) -> QueryResult<usize> {

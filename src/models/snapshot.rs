@@ -55,7 +55,11 @@ impl NewSnapshot {
 }
 
 impl Snapshot {
-    pub fn find_owned(conn: &mut DbConnection, user_id: i64, id: i64) -> QueryResult<Option<Snapshot>> {
+    pub fn find_owned(
+        conn: &mut DbConnection,
+        user_id: i64,
+        id: i64,
+    ) -> QueryResult<Option<Snapshot>> {
         snapshots::table
             .find(id)
             .filter(snapshots::user_id.eq(user_id))
@@ -65,7 +69,11 @@ impl Snapshot {
     }
 
     /// Newest first.
-    pub fn list_for_playlist(conn: &mut DbConnection, playlist_id: &str, limit: i64) -> QueryResult<Vec<Snapshot>> {
+    pub fn list_for_playlist(
+        conn: &mut DbConnection,
+        playlist_id: &str,
+        limit: i64,
+    ) -> QueryResult<Vec<Snapshot>> {
         snapshots::table
             .filter(snapshots::playlist_id.eq(playlist_id))
             .order((snapshots::created_at.desc(), snapshots::id.desc()))
@@ -84,7 +92,10 @@ impl Snapshot {
 
     /// The newest automatic snapshot that `undo` may restore: any but an
     /// `auto_pre_restore` one.
-    pub fn newest_undoable(conn: &mut DbConnection, playlist_id: &str) -> QueryResult<Option<Snapshot>> {
+    pub fn newest_undoable(
+        conn: &mut DbConnection,
+        playlist_id: &str,
+    ) -> QueryResult<Option<Snapshot>> {
         snapshots::table
             .filter(snapshots::playlist_id.eq(playlist_id))
             .filter(snapshots::snapshot_type.eq_any(AUTOMATIC))
@@ -97,7 +108,11 @@ impl Snapshot {
 
     /// Deletes the oldest automatic snapshots beyond `keep`; manual ones
     /// are never touched. Returns how many went.
-    pub fn prune_automatic(conn: &mut DbConnection, playlist_id: &str, keep: i64) -> QueryResult<usize> {
+    pub fn prune_automatic(
+        conn: &mut DbConnection,
+        playlist_id: &str,
+        keep: i64,
+    ) -> QueryResult<usize> {
         let doomed: Vec<i64> = snapshots::table
             .filter(snapshots::playlist_id.eq(playlist_id))
             .filter(snapshots::snapshot_type.eq_any(AUTOMATIC))

@@ -57,7 +57,10 @@ impl Track {
     }
 
     /// The catalog rows for `uris` (each once), keyed by URI.
-    pub fn find_by_uris(conn: &mut DbConnection, uris: &[String]) -> QueryResult<HashMap<String, Track>> {
+    pub fn find_by_uris(
+        conn: &mut DbConnection,
+        uris: &[String],
+    ) -> QueryResult<HashMap<String, Track>> {
         let mut unique: Vec<&String> = uris.iter().collect();
         unique.sort();
         unique.dedup();
@@ -73,7 +76,12 @@ impl Track {
     }
 
     /// Catalog search by name, artist or album, case-insensitive (ASCII).
-    pub fn search(conn: &mut DbConnection, q: Option<&str>, limit: i64, offset: i64) -> QueryResult<Vec<Track>> {
+    pub fn search(
+        conn: &mut DbConnection,
+        q: Option<&str>,
+        limit: i64,
+        offset: i64,
+    ) -> QueryResult<Vec<Track>> {
         use crate::db::text_search::{like_pattern, lower, lower_nullable};
         let mut query = tracks::table.into_boxed();
         if let Some(q) = q.filter(|q| !q.is_empty()) {
@@ -83,7 +91,10 @@ impl Track {
                     .like(pattern.clone())
                     .escape('\\')
                     .or(lower(tracks::artists).like(pattern.clone()).escape('\\'))
-                    .or(lower_nullable(tracks::album_name).like(pattern).escape('\\').assume_not_null()),
+                    .or(lower_nullable(tracks::album_name)
+                        .like(pattern)
+                        .escape('\\')
+                        .assume_not_null()),
             );
         }
         query
@@ -129,16 +140,26 @@ impl NewTrack {
                 .execute(c))?;
         }
         for t in unique {
-            let Some(stored) = existing.get(&t.uri) else { continue };
+            let Some(stored) = existing.get(&t.uri) else {
+                continue;
+            };
             if stored.album_name.is_none() && t.album_name.is_some() {
-                diesel::update(tracks::table.filter(tracks::uri.eq(&t.uri)).filter(tracks::album_name.is_null()))
-                    .set(tracks::album_name.eq(&t.album_name))
-                    .execute(conn)?;
+                diesel::update(
+                    tracks::table
+                        .filter(tracks::uri.eq(&t.uri))
+                        .filter(tracks::album_name.is_null()),
+                )
+                .set(tracks::album_name.eq(&t.album_name))
+                .execute(conn)?;
             }
             if stored.tempo.is_none() && t.tempo.is_some() {
-                diesel::update(tracks::table.filter(tracks::uri.eq(&t.uri)).filter(tracks::tempo.is_null()))
-                    .set(tracks::tempo.eq(t.tempo))
-                    .execute(conn)?;
+                diesel::update(
+                    tracks::table
+                        .filter(tracks::uri.eq(&t.uri))
+                        .filter(tracks::tempo.is_null()),
+                )
+                .set(tracks::tempo.eq(t.tempo))
+                .execute(conn)?;
             }
         }
         Ok(())

@@ -43,7 +43,11 @@ impl NewWorkshopSession {
 }
 
 impl WorkshopSession {
-    pub fn find_owned(conn: &mut DbConnection, user_id: i64, id: i64) -> QueryResult<Option<WorkshopSession>> {
+    pub fn find_owned(
+        conn: &mut DbConnection,
+        user_id: i64,
+        id: i64,
+    ) -> QueryResult<Option<WorkshopSession>> {
         sessions::table
             .find(id)
             .filter(sessions::user_id.eq(user_id))
@@ -53,7 +57,11 @@ impl WorkshopSession {
     }
 
     /// Newest first.
-    pub fn list(conn: &mut DbConnection, user_id: i64, playlist_id: &str) -> QueryResult<Vec<WorkshopSession>> {
+    pub fn list(
+        conn: &mut DbConnection,
+        user_id: i64,
+        playlist_id: &str,
+    ) -> QueryResult<Vec<WorkshopSession>> {
         sessions::table
             .filter(sessions::user_id.eq(user_id))
             .filter(sessions::playlist_id.eq(playlist_id))

@@ -15,6 +15,7 @@ use crate::enums::{ActivityType, ActorType};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::models::{ActivityLog, AuthSession};
 use crate::routes::authenticated::AuthUser;
+use crate::routes::params::{parse_int, present};
 use crate::services::activity_export::EXPORT_BATCH_SIZE;
 use crate::services::{
     ActivityCursor, ActivityExport, ActivityLogService, ActivityPage, ActivityQuery, ActivityRange,
@@ -36,10 +37,6 @@ pub struct ListingParams {
     playlist_id: Option<String>,
     q: Option<String>,
     format: Option<String>,
-}
-
-fn present(value: &Option<String>) -> Option<&str> {
-    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
 }
 
 fn names<T: strum::IntoEnumIterator + AsRef<str>>() -> String {
@@ -70,29 +67,6 @@ where
         }
     }
     values
-}
-
-fn parse_int<T: FromStr + PartialOrd + std::fmt::Display>(
-    field: &str,
-    raw: Option<&str>,
-    default: T,
-    min: T,
-    max: T,
-    errors: &mut Vec<FieldError>,
-) -> T {
-    match raw {
-        None => default,
-        Some(text) => match text.parse::<T>() {
-            Ok(v) if v >= min && v <= max => v,
-            _ => {
-                errors.push(FieldError::new(
-                    field,
-                    format!("must be an integer from {min} to {max}"),
-                ));
-                default
-            }
-        },
-    }
 }
 
 fn parse_time(

@@ -75,3 +75,29 @@ pub fn path_config() -> web::PathConfig {
         serde_error("path", message).into()
     })
 }
+
+/// The safety net: any 4xx/5xx that did not come from [`AppError`] (a body
+/// over a raw payload limit, a framework error) still leaves as the JSON
+/// error body, with its status kept.
+pub async fn json_errors(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    let res = next.call(req).await?;
+    let status = res.status();
+    let is_json = res
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if status.as_u16() < 400 || is_json {
+        return Ok(res.map_into_left_body());
+    }
+    let code = crate::error::code_for_status(status);
+    let message = status
+        .canonical_reason()
+        .unwrap_or("error")
+        .to_ascii_lowercase();
+    let (request, _) = res.into_parts();
+    let body = crate::error::error_body(status, code, message, &[]);
+    Ok(actix_web::dev::ServiceResponse::new(request, body).map_into_right_body())
+}

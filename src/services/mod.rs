@@ -6,8 +6,8 @@ pub mod activity_log;
 pub mod activity_query;
 pub mod auth;
 pub mod playlists;
-pub mod shuffle;
 pub mod settings;
+pub mod shuffle;
 pub mod snapshots;
 pub mod workshop;
 

@@ -93,7 +93,9 @@ pub fn new_playlist_id() -> String {
     use rand::Rng;
     const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
     let mut rng = rand::rngs::OsRng;
-    (0..22).map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char).collect()
+    (0..22)
+        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+        .collect()
 }
 
 pub fn validate_name(name: &str, errors: &mut Vec<FieldError>) {
@@ -105,7 +107,10 @@ pub fn validate_name(name: &str, errors: &mut Vec<FieldError>) {
 
 pub fn validate_description(description: &str, errors: &mut Vec<FieldError>) {
     if description.chars().count() > 5000 {
-        errors.push(FieldError::new("description", "must be at most 5000 characters"));
+        errors.push(FieldError::new(
+            "description",
+            "must be at most 5000 characters",
+        ));
     }
 }
 
@@ -127,7 +132,10 @@ impl PlaylistService {
     pub fn view(conn: &mut DbConnection, playlist: &Playlist) -> AppResult<PlaylistView> {
         let tracks = Playlist::tracks(conn, &playlist.id)?
             .into_iter()
-            .map(|(position, track)| PlaylistTrackView { position, track: track.view() })
+            .map(|(position, track)| PlaylistTrackView {
+                position,
+                track: track.view(),
+            })
             .collect();
         Ok(PlaylistView {
             id: playlist.id.clone(),
@@ -141,7 +149,12 @@ impl PlaylistService {
         })
     }
 
-    pub fn list(conn: &mut DbConnection, owner_id: i64, limit: i64, offset: i64) -> AppResult<(Vec<PlaylistSummary>, i64)> {
+    pub fn list(
+        conn: &mut DbConnection,
+        owner_id: i64,
+        limit: i64,
+        offset: i64,
+    ) -> AppResult<(Vec<PlaylistSummary>, i64)> {
         let (rows, total) = Playlist::list_owned(conn, owner_id, limit, offset)?;
         let items = rows
             .into_iter()
@@ -165,7 +178,12 @@ impl PlaylistService {
 
     /// Creates a playlist, adds its tracks to the catalog, logs
     /// `playlist_create` (when `log` is set; the demo data is not logged).
-    pub fn create(conn: &mut DbConnection, owner: &User, input: &NewPlaylistInput, log: bool) -> AppResult<PlaylistView> {
+    pub fn create(
+        conn: &mut DbConnection,
+        owner: &User,
+        input: &NewPlaylistInput,
+        log: bool,
+    ) -> AppResult<PlaylistView> {
         write_transaction(conn, |conn| {
             let now = db::now();
             let catalog: Vec<NewTrack> = input
@@ -198,10 +216,14 @@ impl PlaylistService {
             if log {
                 ActivityLogService::log(
                     conn,
-                    NewActivity::new(owner.id, ActivityType::PlaylistCreate, format!("Created playlist \"{}\"", playlist.name))
-                        .playlist(&playlist.id, &playlist.name)
-                        .actor(crate::enums::ActorType::User, &owner.username)
-                        .metadata(json!({ "track_count": uris.len() })),
+                    NewActivity::new(
+                        owner.id,
+                        ActivityType::PlaylistCreate,
+                        format!("Created playlist \"{}\"", playlist.name),
+                    )
+                    .playlist(&playlist.id, &playlist.name)
+                    .actor(crate::enums::ActorType::User, &owner.username)
+                    .metadata(json!({ "track_count": uris.len() })),
                 );
             }
             Self::view(conn, &playlist)
@@ -221,7 +243,10 @@ impl PlaylistService {
             let playlist = Self::owned(conn, user.id, id)?;
             check_version(&playlist, if_match)?;
             let changes = PlaylistChanges {
-                name: changes.name.map(|n| n.trim().to_string()).filter(|n| *n != playlist.name),
+                name: changes
+                    .name
+                    .map(|n| n.trim().to_string())
+                    .filter(|n| *n != playlist.name),
                 description: changes.description.filter(|d| *d != playlist.description),
                 is_public: changes.is_public.filter(|p| *p != playlist.is_public),
             };
@@ -244,16 +269,25 @@ impl PlaylistService {
             let track_count = Playlist::track_uris(conn, id)?.len();
             ActivityLogService::log(
                 conn,
-                NewActivity::new(user.id, ActivityType::PlaylistUpdate, format!("Updated playlist \"{}\"", updated.name))
-                    .playlist(&updated.id, &updated.name)
-                    .actor(crate::enums::ActorType::User, &user.username)
-                    .metadata(json!({ "track_count": track_count, "changed_fields": changed })),
+                NewActivity::new(
+                    user.id,
+                    ActivityType::PlaylistUpdate,
+                    format!("Updated playlist \"{}\"", updated.name),
+                )
+                .playlist(&updated.id, &updated.name)
+                .actor(crate::enums::ActorType::User, &user.username)
+                .metadata(json!({ "track_count": track_count, "changed_fields": changed })),
             );
             Self::view(conn, &updated)
         })
     }
 
-    pub fn delete(conn: &mut DbConnection, user: &User, id: &str, if_match: Option<IfMatch>) -> AppResult<()> {
+    pub fn delete(
+        conn: &mut DbConnection,
+        user: &User,
+        id: &str,
+        if_match: Option<IfMatch>,
+    ) -> AppResult<()> {
         write_transaction(conn, |conn| {
             let playlist = Self::owned(conn, user.id, id)?;
             check_version(&playlist, if_match)?;
@@ -261,10 +295,14 @@ impl PlaylistService {
             Playlist::delete(conn, id)?;
             ActivityLogService::log(
                 conn,
-                NewActivity::new(user.id, ActivityType::PlaylistDelete, format!("Deleted playlist \"{}\"", playlist.name))
-                    .playlist(&playlist.id, &playlist.name)
-                    .actor(crate::enums::ActorType::User, &user.username)
-                    .metadata(json!({ "track_count": track_count })),
+                NewActivity::new(
+                    user.id,
+                    ActivityType::PlaylistDelete,
+                    format!("Deleted playlist \"{}\"", playlist.name),
+                )
+                .playlist(&playlist.id, &playlist.name)
+                .actor(crate::enums::ActorType::User, &user.username)
+                .metadata(json!({ "track_count": track_count })),
             );
             Ok(())
         })
@@ -272,13 +310,21 @@ impl PlaylistService {
 
     /// Writes a new order (a new version). The caller holds the
     /// transaction and has checked the URIs against the catalog.
-    pub fn write_order(conn: &mut DbConnection, playlist: &Playlist, uris: &[String]) -> AppResult<Playlist> {
+    pub fn write_order(
+        conn: &mut DbConnection,
+        playlist: &Playlist,
+        uris: &[String],
+    ) -> AppResult<Playlist> {
         Playlist::replace_tracks(conn, &playlist.id, uris)?;
         Ok(Playlist::touch(conn, &playlist.id, true, db::now())?)
     }
 
     /// 400 naming the URIs that are not in the catalog.
-    pub fn require_in_catalog(conn: &mut DbConnection, field: &str, uris: &[String]) -> AppResult<std::collections::HashMap<String, Track>> {
+    pub fn require_in_catalog(
+        conn: &mut DbConnection,
+        field: &str,
+        uris: &[String],
+    ) -> AppResult<std::collections::HashMap<String, Track>> {
         let found = Track::find_by_uris(conn, uris)?;
         let mut unknown: Vec<&String> = uris.iter().filter(|u| !found.contains_key(*u)).collect();
         unknown.sort();

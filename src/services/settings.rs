@@ -54,17 +54,34 @@ impl SettingsService {
         }
     }
 
-    pub fn update(conn: &mut DbConnection, user: &User, change: &SettingsChange) -> AppResult<UserSettings> {
+    pub fn update(
+        conn: &mut DbConnection,
+        user: &User,
+        change: &SettingsChange,
+    ) -> AppResult<UserSettings> {
         if let Some(n) = change.max_snapshots_per_playlist {
             if !(1..=50).contains(&n) {
-                return Err(AppError::invalid("max_snapshots_per_playlist", "must be an integer from 1 to 50"));
+                return Err(AppError::invalid(
+                    "max_snapshots_per_playlist",
+                    "must be an integer from 1 to 50",
+                ));
             }
         }
         write_transaction(conn, |conn| {
             let current = Self::get(conn, user.id)?;
-            let algorithm_key = change.default_algorithm.clone().unwrap_or(current.default_algorithm.clone());
-            let chosen = algorithm(&algorithm_key)
-                .map_err(|_| AppError::invalid("default_algorithm", format!("unknown algorithm {algorithm_key:?}; valid algorithms: {}", crate::services::shuffle::keys().join(", "))))?;
+            let algorithm_key = change
+                .default_algorithm
+                .clone()
+                .unwrap_or(current.default_algorithm.clone());
+            let chosen = algorithm(&algorithm_key).map_err(|_| {
+                AppError::invalid(
+                    "default_algorithm",
+                    format!(
+                        "unknown algorithm {algorithm_key:?}; valid algorithms: {}",
+                        crate::services::shuffle::keys().join(", ")
+                    ),
+                )
+            })?;
             // New parameters are checked against the (new) algorithm; a new
             // algorithm without parameters starts from its defaults.
             let algorithm_changed = algorithm_key != current.default_algorithm;
@@ -86,11 +103,17 @@ impl SettingsService {
                 next.default_algorithm_params = Json(new_params);
                 changed.push("default_algorithm_params");
             }
-            if let Some(v) = change.auto_snapshot_enabled.filter(|v| *v != current.auto_snapshot_enabled) {
+            if let Some(v) = change
+                .auto_snapshot_enabled
+                .filter(|v| *v != current.auto_snapshot_enabled)
+            {
                 next.auto_snapshot_enabled = v;
                 changed.push("auto_snapshot_enabled");
             }
-            if let Some(n) = change.max_snapshots_per_playlist.filter(|n| *n != i64::from(current.max_snapshots_per_playlist)) {
+            if let Some(n) = change
+                .max_snapshots_per_playlist
+                .filter(|n| *n != i64::from(current.max_snapshots_per_playlist))
+            {
                 next.max_snapshots_per_playlist = n as i32;
                 changed.push("max_snapshots_per_playlist");
             }
@@ -101,9 +124,13 @@ impl SettingsService {
             let saved = next.save(conn)?;
             ActivityLogService::log(
                 conn,
-                NewActivity::new(user.id, ActivityType::SettingsChange, format!("Changed settings: {}", changed.join(", ")))
-                    .actor(ActorType::User, &user.username)
-                    .metadata(json!({ "changed_fields": changed })),
+                NewActivity::new(
+                    user.id,
+                    ActivityType::SettingsChange,
+                    format!("Changed settings: {}", changed.join(", ")),
+                )
+                .actor(ActorType::User, &user.username)
+                .metadata(json!({ "changed_fields": changed })),
             );
             Ok(saved)
         })

@@ -79,10 +79,16 @@ impl SnapshotService {
             let snapshot = Self::insert(conn, &playlist, &uris, SnapshotType::Manual, description)?;
             ActivityLogService::log(
                 conn,
-                NewActivity::new(user.id, ActivityType::SnapshotCreate, format!("Saved a snapshot of \"{}\"", playlist.name))
-                    .playlist(&playlist.id, &playlist.name)
-                    .actor(ActorType::User, &user.username)
-                    .metadata(json!({ "snapshot_id": snapshot.id, "track_count": snapshot.track_count })),
+                NewActivity::new(
+                    user.id,
+                    ActivityType::SnapshotCreate,
+                    format!("Saved a snapshot of \"{}\"", playlist.name),
+                )
+                .playlist(&playlist.id, &playlist.name)
+                .actor(ActorType::User, &user.username)
+                .metadata(
+                    json!({ "snapshot_id": snapshot.id, "track_count": snapshot.track_count }),
+                ),
             );
             Ok(snapshot)
         })
@@ -98,10 +104,16 @@ impl SnapshotService {
             Snapshot::delete(conn, id)?;
             ActivityLogService::log(
                 conn,
-                NewActivity::new(user.id, ActivityType::SnapshotDelete, format!("Deleted a snapshot of \"{}\"", snapshot.playlist_name))
-                    .playlist(&snapshot.playlist_id, &snapshot.playlist_name)
-                    .actor(ActorType::User, &user.username)
-                    .metadata(json!({ "snapshot_id": snapshot.id, "track_count": snapshot.track_count })),
+                NewActivity::new(
+                    user.id,
+                    ActivityType::SnapshotDelete,
+                    format!("Deleted a snapshot of \"{}\"", snapshot.playlist_name),
+                )
+                .playlist(&snapshot.playlist_id, &snapshot.playlist_name)
+                .actor(ActorType::User, &user.username)
+                .metadata(
+                    json!({ "snapshot_id": snapshot.id, "track_count": snapshot.track_count }),
+                ),
             );
             Ok(())
         })
@@ -109,7 +121,12 @@ impl SnapshotService {
 
     /// Puts a snapshot's order back, after an `auto_pre_restore` snapshot of
     /// the current one; logged as `snapshot_restore`.
-    pub fn restore(conn: &mut DbConnection, user: &User, id: i64, if_match: Option<IfMatch>) -> AppResult<PlaylistView> {
+    pub fn restore(
+        conn: &mut DbConnection,
+        user: &User,
+        id: i64,
+        if_match: Option<IfMatch>,
+    ) -> AppResult<PlaylistView> {
         write_transaction(conn, |conn| {
             let snapshot = Self::owned(conn, user.id, id)?;
             Self::restore_snapshot(conn, user, snapshot, if_match)
@@ -118,10 +135,16 @@ impl SnapshotService {
 
     /// Restores the newest automatic snapshot other than an
     /// `auto_pre_restore` one; 404 when there is none.
-    pub fn undo(conn: &mut DbConnection, user: &User, playlist_id: &str, if_match: Option<IfMatch>) -> AppResult<PlaylistView> {
+    pub fn undo(
+        conn: &mut DbConnection,
+        user: &User,
+        playlist_id: &str,
+        if_match: Option<IfMatch>,
+    ) -> AppResult<PlaylistView> {
         write_transaction(conn, |conn| {
             PlaylistService::owned(conn, user.id, playlist_id)?;
-            let snapshot = Snapshot::newest_undoable(conn, playlist_id)?.ok_or(AppError::NotFound)?;
+            let snapshot =
+                Snapshot::newest_undoable(conn, playlist_id)?.ok_or(AppError::NotFound)?;
             Self::restore_snapshot(conn, user, snapshot, if_match)
         })
     }
@@ -147,14 +170,18 @@ impl SnapshotService {
         let updated = PlaylistService::write_order(conn, &playlist, &target)?;
         ActivityLogService::log(
             conn,
-            NewActivity::new(user.id, ActivityType::SnapshotRestore, format!("Restored \"{}\" from a snapshot", updated.name))
-                .playlist(&updated.id, &updated.name)
-                .actor(ActorType::User, &user.username)
-                .metadata(json!({
-                    "snapshot_id": snapshot.id,
-                    "track_count": target.len(),
-                    "pre_restore_snapshot_id": pre_restore,
-                })),
+            NewActivity::new(
+                user.id,
+                ActivityType::SnapshotRestore,
+                format!("Restored \"{}\" from a snapshot", updated.name),
+            )
+            .playlist(&updated.id, &updated.name)
+            .actor(ActorType::User, &user.username)
+            .metadata(json!({
+                "snapshot_id": snapshot.id,
+                "track_count": target.len(),
+                "pre_restore_snapshot_id": pre_restore,
+            })),
         );
         PlaylistService::view(conn, &updated)
     }

@@ -12,7 +12,9 @@ use crate::models::playlist::Playlist;
 use crate::models::track::Track;
 use crate::models::workshop_session::{NewWorkshopSession, WorkshopSession};
 use crate::models::{NewActivity, User};
-use crate::services::playlists::{check_version, IfMatch, PlaylistService, PlaylistView, MAX_TRACKS};
+use crate::services::playlists::{
+    check_version, IfMatch, PlaylistService, PlaylistView, MAX_TRACKS,
+};
 use crate::services::shuffle::service::{algorithm, params, ShuffleService};
 use crate::services::snapshots::SnapshotService;
 use crate::services::ActivityLogService;
@@ -23,17 +25,29 @@ pub const MAX_SESSIONS: i64 = 10;
 /// Checks a URI list's size and entries.
 pub fn validate_uris(field: &str, uris: &[String], errors: &mut Vec<FieldError>) {
     if uris.len() > MAX_TRACKS {
-        errors.push(FieldError::new(field, format!("at most {MAX_TRACKS} tracks")));
+        errors.push(FieldError::new(
+            field,
+            format!("at most {MAX_TRACKS} tracks"),
+        ));
     }
-    if uris.iter().any(|u| u.trim().is_empty() || u.chars().count() > 255) {
-        errors.push(FieldError::new(field, "every URI must be 1 to 255 characters"));
+    if uris
+        .iter()
+        .any(|u| u.trim().is_empty() || u.chars().count() > 255)
+    {
+        errors.push(FieldError::new(
+            field,
+            "every URI must be 1 to 255 characters",
+        ));
     }
 }
 
 pub fn validate_session_name(name: &str, errors: &mut Vec<FieldError>) {
     let n = name.trim().chars().count();
     if n == 0 || n > 100 {
-        errors.push(FieldError::new("session_name", "must be 1 to 100 characters"));
+        errors.push(FieldError::new(
+            "session_name",
+            "must be 1 to 100 characters",
+        ));
     }
 }
 
@@ -46,8 +60,16 @@ pub fn added_removed(before: &[String], after: &[String]) -> (usize, usize) {
     for uri in after {
         *counts.entry(uri).or_default() += 1;
     }
-    let added = counts.values().filter(|n| **n > 0).map(|n| *n as usize).sum();
-    let removed = counts.values().filter(|n| **n < 0).map(|n| (-*n) as usize).sum();
+    let added = counts
+        .values()
+        .filter(|n| **n > 0)
+        .map(|n| *n as usize)
+        .sum();
+    let removed = counts
+        .values()
+        .filter(|n| **n < 0)
+        .map(|n| (-*n) as usize)
+        .sum();
     (added, removed)
 }
 
@@ -97,44 +119,79 @@ impl WorkshopService {
             PlaylistService::require_in_catalog(conn, "track_uris", uris)?;
             let current = Playlist::track_uris(conn, playlist_id)?;
             if current == uris {
-                return Ok(CommitOutcome { playlist: PlaylistService::view(conn, &playlist)?, changed: false, snapshot_id: None });
+                return Ok(CommitOutcome {
+                    playlist: PlaylistService::view(conn, &playlist)?,
+                    changed: false,
+                    snapshot_id: None,
+                });
             }
-            let snapshot_id =
-                SnapshotService::take_automatic(conn, &playlist, &current, SnapshotType::AutoPreCommit, "Before workshop commit")?;
+            let snapshot_id = SnapshotService::take_automatic(
+                conn,
+                &playlist,
+                &current,
+                SnapshotType::AutoPreCommit,
+                "Before workshop commit",
+            )?;
             let updated = PlaylistService::write_order(conn, &playlist, uris)?;
             let (added, removed) = added_removed(&current, uris);
             ActivityLogService::log(
                 conn,
-                NewActivity::new(user.id, ActivityType::WorkshopCommit, format!("Committed workshop changes to \"{}\"", updated.name))
-                    .playlist(&updated.id, &updated.name)
-                    .actor(ActorType::User, &user.username)
-                    .metadata(json!({
-                        "track_count": uris.len(),
-                        "added": added,
-                        "removed": removed,
-                        "snapshot_id": snapshot_id,
-                    })),
+                NewActivity::new(
+                    user.id,
+                    ActivityType::WorkshopCommit,
+                    format!("Committed workshop changes to \"{}\"", updated.name),
+                )
+                .playlist(&updated.id, &updated.name)
+                .actor(ActorType::User, &user.username)
+                .metadata(json!({
+                    "track_count": uris.len(),
+                    "added": added,
+                    "removed": removed,
+                    "snapshot_id": snapshot_id,
+                })),
             );
-            Ok(CommitOutcome { playlist: PlaylistService::view(conn, &updated)?, changed: true, snapshot_id })
+            Ok(CommitOutcome {
+                playlist: PlaylistService::view(conn, &updated)?,
+                changed: true,
+                snapshot_id,
+            })
         })
     }
 
-    fn log_session(conn: &mut DbConnection, user: &User, kind: ActivityType, session: &WorkshopSession, playlist_name: &str) {
-        let verb = if kind == ActivityType::WorkshopSessionDelete { "Deleted" } else { "Saved" };
+    fn log_session(
+        conn: &mut DbConnection,
+        user: &User,
+        kind: ActivityType,
+        session: &WorkshopSession,
+        playlist_name: &str,
+    ) {
+        let verb = if kind == ActivityType::WorkshopSessionDelete {
+            "Deleted"
+        } else {
+            "Saved"
+        };
         ActivityLogService::log(
             conn,
-            NewActivity::new(user.id, kind, format!("{verb} workshop session \"{}\"", session.session_name))
-                .playlist(&session.playlist_id, playlist_name)
-                .actor(ActorType::User, &user.username)
-                .metadata(json!({
-                    "session_id": session.id,
-                    "session_name": session.session_name,
-                    "track_count": session.track_uris.strings().len(),
-                })),
+            NewActivity::new(
+                user.id,
+                kind,
+                format!("{verb} workshop session \"{}\"", session.session_name),
+            )
+            .playlist(&session.playlist_id, playlist_name)
+            .actor(ActorType::User, &user.username)
+            .metadata(json!({
+                "session_id": session.id,
+                "session_name": session.session_name,
+                "track_count": session.track_uris.strings().len(),
+            })),
         );
     }
 
-    pub fn list_sessions(conn: &mut DbConnection, user: &User, playlist_id: &str) -> AppResult<Vec<WorkshopSession>> {
+    pub fn list_sessions(
+        conn: &mut DbConnection,
+        user: &User,
+        playlist_id: &str,
+    ) -> AppResult<Vec<WorkshopSession>> {
         PlaylistService::owned(conn, user.id, playlist_id)?;
         Ok(WorkshopSession::list(conn, user.id, playlist_id)?)
     }
@@ -163,7 +220,13 @@ impl WorkshopService {
                 updated_at: now,
             }
             .insert(conn)?;
-            Self::log_session(conn, user, ActivityType::WorkshopSessionSave, &session, &playlist.name);
+            Self::log_session(
+                conn,
+                user,
+                ActivityType::WorkshopSessionSave,
+                &session,
+                &playlist.name,
+            );
             Ok(session)
         })
     }
@@ -196,8 +259,16 @@ impl WorkshopService {
             }
             session.updated_at = db::now();
             session.save(conn)?;
-            let playlist_name = Playlist::find(conn, &session.playlist_id)?.map(|p| p.name).unwrap_or_default();
-            Self::log_session(conn, user, ActivityType::WorkshopSessionSave, &session, &playlist_name);
+            let playlist_name = Playlist::find(conn, &session.playlist_id)?
+                .map(|p| p.name)
+                .unwrap_or_default();
+            Self::log_session(
+                conn,
+                user,
+                ActivityType::WorkshopSessionSave,
+                &session,
+                &playlist_name,
+            );
             Ok(session)
         })
     }
@@ -206,8 +277,16 @@ impl WorkshopService {
         write_transaction(conn, |conn| {
             let session = Self::session(conn, user, id)?;
             WorkshopSession::delete(conn, id)?;
-            let playlist_name = Playlist::find(conn, &session.playlist_id)?.map(|p| p.name).unwrap_or_default();
-            Self::log_session(conn, user, ActivityType::WorkshopSessionDelete, &session, &playlist_name);
+            let playlist_name = Playlist::find(conn, &session.playlist_id)?
+                .map(|p| p.name)
+                .unwrap_or_default();
+            Self::log_session(
+                conn,
+                user,
+                ActivityType::WorkshopSessionDelete,
+                &session,
+                &playlist_name,
+            );
             Ok(())
         })
     }
@@ -220,7 +299,10 @@ mod tests {
     #[test]
     fn counts_duplicates() {
         let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
-        assert_eq!(added_removed(&s(&["a", "b", "b"]), &s(&["b", "c", "c", "a"])), (2, 1));
+        assert_eq!(
+            added_removed(&s(&["a", "b", "b"]), &s(&["b", "c", "c", "a"])),
+            (2, 1)
+        );
         assert_eq!(added_removed(&s(&["a", "b"]), &s(&["b", "a"])), (0, 0));
     }
 }

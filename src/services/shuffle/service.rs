@@ -24,13 +24,24 @@ pub fn parse_seed(value: &Value) -> Result<u64, FieldError> {
         Value::String(s) => s.trim().parse::<u64>().ok(),
         _ => None,
     };
-    parsed.ok_or_else(|| FieldError::new("seed", "must be an unsigned 64-bit integer or a decimal string of one"))
+    parsed.ok_or_else(|| {
+        FieldError::new(
+            "seed",
+            "must be an unsigned 64-bit integer or a decimal string of one",
+        )
+    })
 }
 
 /// An algorithm by key, or a 400 listing the valid ones.
 pub fn algorithm(key: &str) -> AppResult<&'static dyn Algorithm> {
     find(key).ok_or_else(|| {
-        AppError::invalid("algorithm", format!("unknown algorithm {key:?}; valid algorithms: {}", keys().join(", ")))
+        AppError::invalid(
+            "algorithm",
+            format!(
+                "unknown algorithm {key:?}; valid algorithms: {}",
+                keys().join(", ")
+            ),
+        )
     })
 }
 
@@ -42,9 +53,16 @@ pub fn params(algorithm: &dyn Algorithm, given: Option<&Value>) -> AppResult<Par
             message: format!(
                 "invalid parameters for {}; its parameters are: {}",
                 algorithm.key(),
-                if valid.is_empty() { "none".to_string() } else { valid.join(", ") }
+                if valid.is_empty() {
+                    "none".to_string()
+                } else {
+                    valid.join(", ")
+                }
             ),
-            details: errors.into_iter().map(|(f, m)| FieldError::new(f, m)).collect(),
+            details: errors
+                .into_iter()
+                .map(|(f, m)| FieldError::new(f, m))
+                .collect(),
         }
     })
 }
@@ -67,7 +85,10 @@ pub struct ShuffleService;
 
 impl ShuffleService {
     /// The request's algorithm and parameters, or the owner's defaults.
-    pub fn resolve(settings: Option<&UserSettings>, request: &ShuffleRequest) -> AppResult<(&'static dyn Algorithm, Params)> {
+    pub fn resolve(
+        settings: Option<&UserSettings>,
+        request: &ShuffleRequest,
+    ) -> AppResult<(&'static dyn Algorithm, Params)> {
         match (&request.algorithm, settings) {
             (Some(key), _) => {
                 let a = algorithm(key)?;
@@ -75,7 +96,10 @@ impl ShuffleService {
             }
             (None, Some(s)) => {
                 let a = algorithm(&s.default_algorithm)?;
-                let given = request.params.as_ref().unwrap_or(&s.default_algorithm_params.0);
+                let given = request
+                    .params
+                    .as_ref()
+                    .unwrap_or(&s.default_algorithm_params.0);
                 Ok((a, params(a, Some(given))?))
             }
             (None, None) => {
@@ -86,7 +110,12 @@ impl ShuffleService {
     }
 
     /// The new order of `tracks`, as URIs.
-    pub fn order(algorithm: &dyn Algorithm, params: &Params, tracks: &[&Track], seed: Option<u64>) -> Vec<String> {
+    pub fn order(
+        algorithm: &dyn Algorithm,
+        params: &Params,
+        tracks: &[&Track],
+        seed: Option<u64>,
+    ) -> Vec<String> {
         let seed = seed.unwrap_or_else(rand::random);
         let order = algorithm.order(&facts(tracks), params, &mut ShuffleRng::from_seed(seed));
         order.into_iter().map(|i| tracks[i].uri.clone()).collect()
@@ -135,15 +164,19 @@ impl ShuffleService {
             let updated = PlaylistService::write_order(conn, &playlist, &new_order)?;
             ActivityLogService::log(
                 conn,
-                NewActivity::new(user.id, ActivityType::Shuffle, format!("Shuffled \"{}\" with {}", updated.name, algorithm.name()))
-                    .playlist(&updated.id, &updated.name)
-                    .actor(ActorType::User, &user.username)
-                    .metadata(json!({
-                        "algorithm": algorithm.key(),
-                        "params": Self::logged_params(&params, request.seed),
-                        "track_count": new_order.len(),
-                        "snapshot_id": snapshot_id,
-                    })),
+                NewActivity::new(
+                    user.id,
+                    ActivityType::Shuffle,
+                    format!("Shuffled \"{}\" with {}", updated.name, algorithm.name()),
+                )
+                .playlist(&updated.id, &updated.name)
+                .actor(ActorType::User, &user.username)
+                .metadata(json!({
+                    "algorithm": algorithm.key(),
+                    "params": Self::logged_params(&params, request.seed),
+                    "track_count": new_order.len(),
+                    "snapshot_id": snapshot_id,
+                })),
             );
             Ok(ShuffleOutcome {
                 playlist: PlaylistService::view(conn, &updated)?,

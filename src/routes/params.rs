@@ -1,0 +1,82 @@
+//! Small parsers shared by handlers: query values (an empty value counts as
+//! absent), `If-Match`, and PATCH fields that tell absent from `null`.
+
+use std::str::FromStr;
+
+use actix_web::{http::header, HttpRequest};
+use serde::{Deserialize, Deserializer};
+
+use crate::error::FieldError;
+use crate::services::playlists::IfMatch;
+
+/// A query value, trimmed, with empty meaning absent.
+pub fn present(value: &Option<String>) -> Option<&str> {
+    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
+
+/// An integer query value within `min..=max`; records an error otherwise.
+pub fn parse_int<T: FromStr + PartialOrd + std::fmt::Display>(
+    field: &str,
+    raw: Option<&str>,
+    default: T,
+    min: T,
+    max: T,
+    errors: &mut Vec<FieldError>,
+) -> T {
+    match raw {
+        None => default,
+        Some(text) => match text.parse::<T>() {
+            Ok(v) if v >= min && v <= max => v,
+            _ => {
+                errors.push(FieldError::new(
+                    field,
+                    format!("must be an integer from {min} to {max}"),
+                ));
+                default
+            }
+        },
+    }
+}
+
+/// The `If-Match` precondition: `"3"` (or `3`, or `W/"3"`), `*`, or a value
+/// that can match nothing.
+pub fn if_match(req: &HttpRequest) -> Option<IfMatch> {
+    let value = req.headers().get(header::IF_MATCH)?;
+    let text = value.to_str().unwrap_or_default().trim();
+    if text == "*" {
+        return Some(IfMatch::Any);
+    }
+    let tag = text.strip_prefix("W/").unwrap_or(text).trim_matches('"');
+    Some(tag.parse().map(IfMatch::Version).unwrap_or(IfMatch::Never))
+}
+
+/// The `ETag` of a playlist version.
+pub fn etag(version: i32) -> (header::HeaderName, String) {
+    (header::ETAG, format!("\"{version}\""))
+}
+
+/// For `#[serde(default, deserialize_with = "nullable")]` on an
+/// `Option<Option<T>>`: absent is `None`, `null` is `Some(None)`.
+pub fn nullable<'de, T, D>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    T: Deserialize<'de>,
+    D: Deserializer<'de>,
+{
+    Ok(Some(Option::deserialize(deserializer)?))
+}
+
+/// A PATCH value of a field that cannot be null: `Err` for `null`.
+pub fn not_null<T>(
+    field: &str,
+    value: Option<Option<T>>,
+    errors: &mut Vec<FieldError>,
+) -> Option<T> {
+    match value {
+        Some(None) => {
+            errors.push(FieldError::new(field, "cannot be null"));
+            None
+        }
+        Some(Some(v)) => Some(v),
+        None => None,
+    }
+}

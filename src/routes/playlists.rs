@@ -1,0 +1,334 @@
+//! `/api/playlists`: create, list, read, update, delete, and shuffle/undo.
+
+use actix_web::{http::header, web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::db;
+use crate::error::{AppError, AppResult, FieldError};
+use crate::models::playlist::{Playlist, PlaylistChanges};
+use crate::routes::authenticated::AuthUser;
+use crate::routes::params::{etag, if_match, not_null, nullable, parse_int, present};
+use crate::services::playlists::{
+    validate_description, validate_name, NewPlaylistInput, PlaylistService, TrackInput, MAX_TRACKS,
+};
+use crate::services::shuffle::service::{parse_seed, ShuffleRequest, ShuffleService};
+use crate::services::snapshots::SnapshotService;
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrackBody {
+    uri: String,
+    name: String,
+    #[serde(default)]
+    artists: Vec<String>,
+    album_name: Option<String>,
+    duration_ms: Option<i64>,
+    tempo: Option<f64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateBody {
+    name: String,
+    description: Option<String>,
+    is_public: Option<bool>,
+    #[serde(default)]
+    tracks: Vec<TrackBody>,
+}
+
+fn validate_track(i: usize, t: TrackBody, errors: &mut Vec<FieldError>) -> TrackInput {
+    let field = |name: &str| format!("tracks[{i}].{name}");
+    let uri = t.uri.trim().to_string();
+    if uri.is_empty() || uri.chars().count() > 255 {
+        errors.push(FieldError::new(field("uri"), "must be 1 to 255 characters"));
+    }
+    let n = t.name.trim().chars().count();
+    if n == 0 || n > 500 {
+        errors.push(FieldError::new(
+            field("name"),
+            "must be 1 to 500 characters",
+        ));
+    }
+    if t.artists.len() > 50
+        || t.artists
+            .iter()
+            .any(|a| a.trim().is_empty() || a.chars().count() > 200)
+    {
+        errors.push(FieldError::new(
+            field("artists"),
+            "at most 50 names of 1 to 200 characters",
+        ));
+    }
+    if t.album_name
+        .as_ref()
+        .is_some_and(|a| a.chars().count() > 500)
+    {
+        errors.push(FieldError::new(
+            field("album_name"),
+            "must be at most 500 characters",
+        ));
+    }
+    let duration_ms = t.duration_ms.unwrap_or(0);
+    if !(0..=i64::from(i32::MAX)).contains(&duration_ms) {
+        errors.push(FieldError::new(
+            field("duration_ms"),
+            "must be a non-negative integer",
+        ));
+    }
+    if t.tempo
+        .is_some_and(|v| !v.is_finite() || !(0.0..=1000.0).contains(&v))
+    {
+        errors.push(FieldError::new(
+            field("tempo"),
+            "must be a number from 0 to 1000",
+        ));
+    }
+    TrackInput {
+        uri,
+        name: t.name.trim().to_string(),
+        artists: t
+            .artists
+            .into_iter()
+            .map(|a| a.trim().to_string())
+            .collect(),
+        album_name: t
+            .album_name
+            .map(|a| a.trim().to_string())
+            .filter(|a| !a.is_empty()),
+        duration_ms: duration_ms.clamp(0, i64::from(i32::MAX)) as i32,
+        tempo: t.tempo,
+    }
+}
+
+pub async fn create_playlist(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    body: web::Json<CreateBody>,
+) -> AppResult<HttpResponse> {
+    let body = body.into_inner();
+    let mut errors = Vec::new();
+    validate_name(&body.name, &mut errors);
+    let description = body.description.unwrap_or_default();
+    validate_description(&description, &mut errors);
+    if body.tracks.len() > MAX_TRACKS {
+        errors.push(FieldError::new(
+            "tracks",
+            format!("at most {MAX_TRACKS} tracks"),
+        ));
+    }
+    let tracks: Vec<TrackInput> = if errors.is_empty() {
+        body.tracks
+            .into_iter()
+            .enumerate()
+            .map(|(i, t)| validate_track(i, t, &mut errors))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    errors.truncate(50);
+    if let Some(err) = AppError::from_field_errors(errors) {
+        return Err(err);
+    }
+    let input = NewPlaylistInput {
+        name: body.name,
+        description,
+        is_public: body.is_public.unwrap_or(false),
+        tracks,
+    };
+    let view = db::run(&state.pool, move |conn| {
+        PlaylistService::create(conn, &auth.user, &input, true)
+    })
+    .await?;
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, format!("/api/playlists/{}", view.id)))
+        .insert_header(etag(view.version))
+        .json(view))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ListParams {
+    limit: Option<String>,
+    offset: Option<String>,
+}
+
+pub async fn list_playlists(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    params: web::Query<ListParams>,
+) -> AppResult<HttpResponse> {
+    let mut errors = Vec::new();
+    let limit = parse_int("limit", present(&params.limit), 50i64, 1, 100, &mut errors);
+    let offset = parse_int(
+        "offset",
+        present(&params.offset),
+        0i64,
+        0,
+        i64::from(i32::MAX),
+        &mut errors,
+    );
+    if let Some(err) = AppError::from_field_errors(errors) {
+        return Err(err);
+    }
+    let (items, total) = db::run(&state.pool, move |conn| {
+        PlaylistService::list(conn, auth.id(), limit, offset)
+    })
+    .await?;
+    Ok(HttpResponse::Ok()
+        .json(json!({ "items": items, "total": total, "limit": limit, "offset": offset })))
+}
+
+/// Own playlists, and other users' public ones.
+pub async fn get_playlist(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    path: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    let id = path.into_inner();
+    let view = db::run(&state.pool, move |conn| {
+        let playlist = Playlist::find_readable(conn, auth.id(), &id)?.ok_or(AppError::NotFound)?;
+        PlaylistService::view(conn, &playlist)
+    })
+    .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(etag(view.version))
+        .json(view))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateBody {
+    #[serde(default, deserialize_with = "nullable")]
+    name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    description: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    is_public: Option<Option<bool>>,
+}
+
+pub async fn update_playlist(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    path: web::Path<String>,
+    body: web::Json<UpdateBody>,
+) -> AppResult<HttpResponse> {
+    let body = body.into_inner();
+    let mut errors = Vec::new();
+    let changes = PlaylistChanges {
+        name: not_null("name", body.name, &mut errors),
+        description: not_null("description", body.description, &mut errors),
+        is_public: not_null("is_public", body.is_public, &mut errors),
+    };
+    if let Some(name) = &changes.name {
+        validate_name(name, &mut errors);
+    }
+    if let Some(description) = &changes.description {
+        validate_description(description, &mut errors);
+    }
+    if let Some(err) = AppError::from_field_errors(errors) {
+        return Err(err);
+    }
+    let precondition = if_match(&req);
+    let id = path.into_inner();
+    let view = db::run(&state.pool, move |conn| {
+        PlaylistService::update(conn, &auth.user, &id, changes, precondition)
+    })
+    .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(etag(view.version))
+        .json(view))
+}
+
+pub async fn delete_playlist(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    path: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    let precondition = if_match(&req);
+    let id = path.into_inner();
+    db::run(&state.pool, move |conn| {
+        PlaylistService::delete(conn, &auth.user, &id, precondition)
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShuffleBody {
+    algorithm: Option<String>,
+    params: Option<Value>,
+    seed: Option<Value>,
+}
+
+/// Reads an optional JSON body: empty means `T::default()`.
+pub fn optional_body<T: serde::de::DeserializeOwned + Default>(body: &web::Bytes) -> AppResult<T> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        let message = e.to_string();
+        let field = if message.starts_with("unknown field") || message.starts_with("missing field")
+        {
+            message.split('`').nth(1).unwrap_or("body").to_string()
+        } else {
+            "body".to_string()
+        };
+        AppError::Validation {
+            message: format!("invalid body: {message}"),
+            details: vec![FieldError::new(field, message)],
+        }
+    })
+}
+
+pub async fn shuffle_playlist(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> AppResult<HttpResponse> {
+    let body: ShuffleBody = optional_body(&body)?;
+    let seed = match &body.seed {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(parse_seed(v).map_err(|e| AppError::invalid(e.field, e.message))?),
+    };
+    let request = ShuffleRequest {
+        algorithm: body.algorithm,
+        params: body.params,
+        seed,
+    };
+    let precondition = if_match(&req);
+    let id = path.into_inner();
+    let outcome = db::run(&state.pool, move |conn| {
+        ShuffleService::shuffle(conn, &auth.user, &id, &request, precondition)
+    })
+    .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(etag(outcome.playlist.version))
+        .json(json!({
+            "playlist": outcome.playlist,
+            "changed": outcome.changed,
+            "snapshot_id": outcome.snapshot_id,
+        })))
+}
+
+pub async fn undo_playlist(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    path: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    let precondition = if_match(&req);
+    let id = path.into_inner();
+    let view = db::run(&state.pool, move |conn| {
+        SnapshotService::undo(conn, &auth.user, &id, precondition)
+    })
+    .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(etag(view.version))
+        .json(view))
+}

@@ -1,0 +1,148 @@
+//! Snapshots: `GET|POST /api/playlists/{id}/snapshots`,
+//! `GET|DELETE /api/snapshots/{sid}`, `POST /api/snapshots/{sid}/restore`.
+//!
+//! The list leaves out each snapshot's `track_uris` (up to 10,000 each);
+//! `GET /api/snapshots/{sid}` has them.
+
+use actix_web::{http::header, web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::db;
+use crate::error::{AppError, AppResult};
+use crate::models::snapshot::Snapshot;
+use crate::routes::authenticated::AuthUser;
+use crate::routes::params::{etag, if_match, parse_int, present};
+use crate::routes::playlists::optional_body;
+use crate::services::playlists::PlaylistService;
+use crate::services::snapshots::SnapshotService;
+use crate::state::AppState;
+
+/// A snapshot in a list: everything but the track URIs.
+#[derive(Serialize)]
+struct SnapshotSummary<'a> {
+    id: i64,
+    playlist_id: &'a str,
+    playlist_name: &'a str,
+    track_count: i32,
+    snapshot_type: crate::enums::SnapshotType,
+    trigger_description: Option<&'a str>,
+    #[serde(serialize_with = "crate::timestamp::serialize")]
+    created_at: chrono::NaiveDateTime,
+}
+
+impl<'a> From<&'a Snapshot> for SnapshotSummary<'a> {
+    fn from(s: &'a Snapshot) -> Self {
+        SnapshotSummary {
+            id: s.id,
+            playlist_id: &s.playlist_id,
+            playlist_name: &s.playlist_name,
+            track_count: s.track_count,
+            snapshot_type: s.snapshot_type,
+            trigger_description: s.trigger_description.as_deref(),
+            created_at: s.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ListParams {
+    limit: Option<String>,
+}
+
+pub async fn list_snapshots(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    path: web::Path<String>,
+    params: web::Query<ListParams>,
+) -> AppResult<HttpResponse> {
+    let mut errors = Vec::new();
+    let limit = parse_int("limit", present(&params.limit), 20i64, 1, 100, &mut errors);
+    if let Some(err) = AppError::from_field_errors(errors) {
+        return Err(err);
+    }
+    let id = path.into_inner();
+    let snapshots = db::run(&state.pool, move |conn| {
+        PlaylistService::owned(conn, auth.id(), &id)?;
+        Ok(Snapshot::list_for_playlist(conn, &id, limit)?)
+    })
+    .await?;
+    let items: Vec<SnapshotSummary> = snapshots.iter().map(SnapshotSummary::from).collect();
+    Ok(HttpResponse::Ok().json(json!({ "items": items })))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateBody {
+    trigger_description: Option<String>,
+}
+
+pub async fn create_snapshot(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> AppResult<HttpResponse> {
+    let body: CreateBody = optional_body(&body)?;
+    if body
+        .trigger_description
+        .as_ref()
+        .is_some_and(|d| d.chars().count() > 500)
+    {
+        return Err(AppError::invalid(
+            "trigger_description",
+            "must be at most 500 characters",
+        ));
+    }
+    let id = path.into_inner();
+    let snapshot = db::run(&state.pool, move |conn| {
+        SnapshotService::create_manual(conn, &auth.user, &id, body.trigger_description)
+    })
+    .await?;
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, format!("/api/snapshots/{}", snapshot.id)))
+        .json(snapshot))
+}
+
+pub async fn get_snapshot(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    path: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    let id = path.into_inner();
+    let snapshot = db::run(&state.pool, move |conn| {
+        SnapshotService::owned(conn, auth.id(), id)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(snapshot))
+}
+
+pub async fn delete_snapshot(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    path: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    let id = path.into_inner();
+    db::run(&state.pool, move |conn| {
+        SnapshotService::delete(conn, &auth.user, id)
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+pub async fn restore_snapshot(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    path: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    let precondition = if_match(&req);
+    let id = path.into_inner();
+    let view = db::run(&state.pool, move |conn| {
+        SnapshotService::restore(conn, &auth.user, id, precondition)
+    })
+    .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(etag(view.version))
+        .json(view))
+}

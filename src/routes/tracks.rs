@@ -1,0 +1,48 @@
+//! `GET /api/tracks`: the shared catalog, searched by name, artist or album.
+
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::db;
+use crate::error::{AppError, AppResult};
+use crate::models::track::{Track, TrackView};
+use crate::routes::authenticated::AuthUser;
+use crate::routes::params::{parse_int, present};
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize)]
+pub struct TrackSearch {
+    q: Option<String>,
+    limit: Option<String>,
+    offset: Option<String>,
+}
+
+pub async fn search_tracks(
+    state: web::Data<AppState>,
+    _auth: AuthUser,
+    params: web::Query<TrackSearch>,
+) -> AppResult<HttpResponse> {
+    let mut errors = Vec::new();
+    let limit = parse_int("limit", present(&params.limit), 20i64, 1, 100, &mut errors);
+    let offset = parse_int(
+        "offset",
+        present(&params.offset),
+        0i64,
+        0,
+        i64::from(i32::MAX),
+        &mut errors,
+    );
+    if let Some(err) = AppError::from_field_errors(errors) {
+        return Err(err);
+    }
+    let q = present(&params.q).map(String::from);
+    let items: Vec<TrackView> = db::run(&state.pool, move |conn| {
+        Ok(Track::search(conn, q.as_deref(), limit, offset)?
+            .iter()
+            .map(Track::view)
+            .collect())
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(json!({ "items": items, "limit": limit, "offset": offset })))
+}

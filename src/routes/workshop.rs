@@ -1,0 +1,205 @@
+//! The workshop: preview, commit, and sessions.
+
+use actix_web::{http::header, web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::db;
+use crate::error::{AppError, AppResult};
+use crate::routes::authenticated::AuthUser;
+use crate::routes::params::{etag, if_match, not_null, nullable};
+use crate::services::shuffle::service::parse_seed;
+use crate::services::workshop::{validate_session_name, validate_uris, WorkshopService};
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PreviewBody {
+    algorithm: String,
+    params: Option<Value>,
+    seed: Option<Value>,
+    track_uris: Option<Vec<String>>,
+}
+
+pub async fn preview(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    path: web::Path<String>,
+    body: web::Json<PreviewBody>,
+) -> AppResult<HttpResponse> {
+    let body = body.into_inner();
+    let mut errors = Vec::new();
+    if let Some(uris) = &body.track_uris {
+        validate_uris("track_uris", uris, &mut errors);
+    }
+    let seed = match &body.seed {
+        None | Some(Value::Null) => None,
+        Some(v) => match parse_seed(v) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                errors.push(e);
+                None
+            }
+        },
+    };
+    if let Some(err) = AppError::from_field_errors(errors) {
+        return Err(err);
+    }
+    let id = path.into_inner();
+    let order = db::run(&state.pool, move |conn| {
+        WorkshopService::preview(
+            conn,
+            &auth.user,
+            &id,
+            &body.algorithm,
+            body.params.as_ref(),
+            seed,
+            body.track_uris.as_deref(),
+        )
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(json!({ "track_uris": order })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommitBody {
+    track_uris: Vec<String>,
+}
+
+pub async fn commit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    path: web::Path<String>,
+    body: web::Json<CommitBody>,
+) -> AppResult<HttpResponse> {
+    let uris = body.into_inner().track_uris;
+    let mut errors = Vec::new();
+    validate_uris("track_uris", &uris, &mut errors);
+    if let Some(err) = AppError::from_field_errors(errors) {
+        return Err(err);
+    }
+    let precondition = if_match(&req);
+    let id = path.into_inner();
+    let outcome = db::run(&state.pool, move |conn| {
+        WorkshopService::commit(conn, &auth.user, &id, &uris, precondition)
+    })
+    .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(etag(outcome.playlist.version))
+        .json(json!({
+            "playlist": outcome.playlist,
+            "changed": outcome.changed,
+            "snapshot_id": outcome.snapshot_id,
+        })))
+}
+
+pub async fn list_sessions(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    path: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    let id = path.into_inner();
+    let items = db::run(&state.pool, move |conn| {
+        WorkshopService::list_sessions(conn, &auth.user, &id)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(json!({ "items": items })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateSessionBody {
+    session_name: String,
+    #[serde(default)]
+    track_uris: Vec<String>,
+}
+
+pub async fn create_session(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    path: web::Path<String>,
+    body: web::Json<CreateSessionBody>,
+) -> AppResult<HttpResponse> {
+    let body = body.into_inner();
+    let mut errors = Vec::new();
+    validate_session_name(&body.session_name, &mut errors);
+    validate_uris("track_uris", &body.track_uris, &mut errors);
+    if let Some(err) = AppError::from_field_errors(errors) {
+        return Err(err);
+    }
+    let id = path.into_inner();
+    let session = db::run(&state.pool, move |conn| {
+        WorkshopService::create_session(conn, &auth.user, &id, &body.session_name, &body.track_uris)
+    })
+    .await?;
+    Ok(HttpResponse::Created()
+        .insert_header((
+            header::LOCATION,
+            format!("/api/workshop/sessions/{}", session.id),
+        ))
+        .json(session))
+}
+
+pub async fn get_session(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    path: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    let id = path.into_inner();
+    let session = db::run(&state.pool, move |conn| {
+        WorkshopService::session(conn, &auth.user, id)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(session))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateSessionBody {
+    #[serde(default, deserialize_with = "nullable")]
+    session_name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    track_uris: Option<Option<Vec<String>>>,
+}
+
+pub async fn update_session(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    path: web::Path<i64>,
+    body: web::Json<UpdateSessionBody>,
+) -> AppResult<HttpResponse> {
+    let body = body.into_inner();
+    let mut errors = Vec::new();
+    let name = not_null("session_name", body.session_name, &mut errors);
+    let uris = not_null("track_uris", body.track_uris, &mut errors);
+    if let Some(name) = &name {
+        validate_session_name(name, &mut errors);
+    }
+    if let Some(uris) = &uris {
+        validate_uris("track_uris", uris, &mut errors);
+    }
+    if let Some(err) = AppError::from_field_errors(errors) {
+        return Err(err);
+    }
+    let id = path.into_inner();
+    let session = db::run(&state.pool, move |conn| {
+        WorkshopService::update_session(conn, &auth.user, id, name.as_deref(), uris.as_deref())
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(session))
+}
+
+pub async fn delete_session(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    path: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    let id = path.into_inner();
+    db::run(&state.pool, move |conn| {
+        WorkshopService::delete_session(conn, &auth.user, id)
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
