@@ -269,6 +269,35 @@ where
         self.send(Method::POST, path, token, Some(body), &[]).await
     }
 
+    pub async fn patch(&self, path: &str, token: Option<&str>, body: Value) -> TestResponse {
+        self.send(Method::PATCH, path, token, Some(body), &[]).await
+    }
+
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> TestResponse {
+        self.send(Method::DELETE, path, token, None, &[]).await
+    }
+
+    /// POST with no body at all.
+    pub async fn post_empty(&self, path: &str, token: Option<&str>) -> TestResponse {
+        self.send(Method::POST, path, token, None, &[]).await
+    }
+
+    /// Creates a playlist of `tracks` (see [`sample_tracks`]); returns its JSON.
+    pub async fn playlist(&self, user: &TestUser, name: &str, tracks: Value) -> Value {
+        let res = self
+            .post("/api/playlists", Some(&user.token), serde_json::json!({"name": name, "tracks": tracks}))
+            .await;
+        assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
+        res.body
+    }
+
+    /// The caller's activity rows, newest first, as the API shows them.
+    pub async fn activity(&self, user: &TestUser) -> Vec<Value> {
+        let res = self.get("/api/activity?limit=100", Some(&user.token)).await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+        res.body["items"].as_array().unwrap().clone()
+    }
+
     pub async fn register(&self, username: &str, password: &str) -> TestResponse {
         self.post(
             "/api/auth/register",
@@ -305,4 +334,33 @@ where
     pub fn conn(&self) -> PooledConnection {
         self.db.conn()
     }
+}
+
+/// `n` catalog tracks with URIs `prefix:0..n`, a few artists and albums, and
+/// tempos on all but every fifth.
+pub fn sample_tracks(prefix: &str, n: usize) -> Value {
+    Value::Array(
+        (0..n)
+            .map(|i| {
+                serde_json::json!({
+                    "uri": format!("{prefix}:{i}"),
+                    "name": format!("Song {i}"),
+                    "artists": [format!("Artist {}", i % 4)],
+                    "album_name": format!("Album {}", i % 3),
+                    "duration_ms": 180_000 + i,
+                    "tempo": if i % 5 == 4 { Value::Null } else { serde_json::json!(80 + (i * 7) % 90) },
+                })
+            })
+            .collect(),
+    )
+}
+
+/// The URIs of a playlist response, in order.
+pub fn uris(playlist: &Value) -> Vec<String> {
+    playlist["tracks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["uri"].as_str().unwrap().to_string())
+        .collect()
 }

@@ -9,5 +9,6 @@ mod activity_log;
 mod activity_query;
 mod helpers;
 mod http_conventions;
+mod playlists;
 mod query_plans;
 mod schema;
