@@ -12,3 +12,4 @@ mod http_conventions;
 mod playlists;
 mod query_plans;
 mod schema;
+mod shuffle;
