@@ -12,4 +12,7 @@ mod http_conventions;
 mod playlists;
 mod query_plans;
 mod schema;
+mod settings;
 mod shuffle;
+mod snapshots;
+mod workshop;
