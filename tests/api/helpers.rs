@@ -285,7 +285,11 @@ where
     /// Creates a playlist of `tracks` (see [`sample_tracks`]); returns its JSON.
     pub async fn playlist(&self, user: &TestUser, name: &str, tracks: Value) -> Value {
         let res = self
-            .post("/api/playlists", Some(&user.token), serde_json::json!({"name": name, "tracks": tracks}))
+            .post(
+                "/api/playlists",
+                Some(&user.token),
+                serde_json::json!({"name": name, "tracks": tracks}),
+            )
             .await;
         assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
         res.body

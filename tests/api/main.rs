@@ -9,6 +9,8 @@ mod activity_log;
 mod activity_query;
 mod helpers;
 mod http_conventions;
+mod isolation;
+mod log_failures;
 mod playlists;
 mod query_plans;
 mod schema;

@@ -11,21 +11,34 @@ async fn create_stores_tracks_in_order_and_logs_it() {
     let app = spawn_app().await;
     let user = app.user("maker").await;
     let mut tracks = sample_tracks("mk", 5);
-    tracks.as_array_mut().unwrap().push(json!({"uri": "mk:0", "name": "dup"})); // duplicates allowed
+    tracks
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"uri": "mk:0", "name": "dup"})); // duplicates allowed
     let res = app
-        .post("/api/playlists", Some(&user.token), json!({"name": "  Road Trip ", "description": "for the car", "tracks": tracks}))
+        .post(
+            "/api/playlists",
+            Some(&user.token),
+            json!({"name": "  Road Trip ", "description": "for the car", "tracks": tracks}),
+        )
         .await;
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
     let id = res.body["id"].as_str().unwrap();
     assert_eq!(id.len(), 22);
     assert!(id.chars().all(|c| c.is_ascii_alphanumeric()));
-    assert_eq!(res.header("location"), Some(format!("/api/playlists/{id}").as_str()));
+    assert_eq!(
+        res.header("location"),
+        Some(format!("/api/playlists/{id}").as_str())
+    );
     assert_eq!(res.header("etag"), Some("\"1\""));
     assert_eq!(res.body["name"], "Road Trip");
     assert_eq!(res.body["version"], 1);
     assert_eq!(res.body["is_public"], false);
     assert_eq!(res.body["owner_id"], user.id);
-    assert_eq!(uris(&res.body), ["mk:0", "mk:1", "mk:2", "mk:3", "mk:4", "mk:0"]);
+    assert_eq!(
+        uris(&res.body),
+        ["mk:0", "mk:1", "mk:2", "mk:3", "mk:4", "mk:0"]
+    );
     let first = &res.body["tracks"][0];
     assert_eq!(first["position"], 0);
     assert_eq!(first["artists"], json!(["Artist 0"]));
@@ -34,7 +47,9 @@ async fn create_stores_tracks_in_order_and_logs_it() {
     // The first entry of a URI defines the catalog entry.
     assert_eq!(res.body["tracks"][5]["name"], "Song 0");
 
-    let got = app.get(&format!("/api/playlists/{id}"), Some(&user.token)).await;
+    let got = app
+        .get(&format!("/api/playlists/{id}"), Some(&user.token))
+        .await;
     assert_eq!(got.status, StatusCode::OK);
     assert_eq!(got.header("etag"), Some("\"1\""));
     assert_eq!(uris(&got.body), uris(&res.body));
@@ -52,7 +67,12 @@ async fn the_catalog_keeps_stored_fields_and_fills_only_nulls() {
     let app = spawn_app().await;
     let alice = app.user("alice").await;
     let mallory = app.user("mallory").await;
-    app.playlist(&alice, "A", json!([{"uri": "cat:1", "name": "Real Name", "artists": ["Real"]}])).await;
+    app.playlist(
+        &alice,
+        "A",
+        json!([{"uri": "cat:1", "name": "Real Name", "artists": ["Real"]}]),
+    )
+    .await;
     let hijack = json!([{"uri": "cat:1", "name": "Rewritten", "artists": ["Fake"], "album_name": "Filled", "tempo": 99.5}]);
     let theirs = app.playlist(&mallory, "M", hijack).await;
     let track = &theirs["tracks"][0];
@@ -64,9 +84,22 @@ async fn the_catalog_keeps_stored_fields_and_fills_only_nulls() {
     let found = app.get("/api/tracks?q=REAL", Some(&alice.token)).await;
     assert_eq!(found.body["items"].as_array().unwrap().len(), 1);
     assert_eq!(found.body["limit"], 20);
-    assert_eq!(app.get("/api/tracks?q=filled", Some(&alice.token)).await.body["items"][0]["uri"], "cat:1");
-    assert!(app.get("/api/tracks?q=rewritten", Some(&alice.token)).await.body["items"].as_array().unwrap().is_empty());
-    app.get("/api/tracks?limit=0", Some(&alice.token)).await.error(400, "validation_failed");
+    assert_eq!(
+        app.get("/api/tracks?q=filled", Some(&alice.token))
+            .await
+            .body["items"][0]["uri"],
+        "cat:1"
+    );
+    assert!(app
+        .get("/api/tracks?q=rewritten", Some(&alice.token))
+        .await
+        .body["items"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    app.get("/api/tracks?limit=0", Some(&alice.token))
+        .await
+        .error(400, "validation_failed");
 }
 
 #[actix_web::test]
@@ -84,16 +117,25 @@ async fn list_shows_own_playlists_with_counts() {
     let items = res.body["items"].as_array().unwrap();
     let counts: Vec<(String, i64)> = items
         .iter()
-        .map(|i| (i["name"].as_str().unwrap().to_string(), i["track_count"].as_i64().unwrap()))
+        .map(|i| {
+            (
+                i["name"].as_str().unwrap().to_string(),
+                i["track_count"].as_i64().unwrap(),
+            )
+        })
         .collect();
     assert!(counts.contains(&("One".into(), 3)) && counts.contains(&("Two".into(), 0)));
     for field in ["id", "description", "is_public", "version", "updated_at"] {
         assert!(items[0].get(field).is_some(), "{field}");
     }
-    let page = app.get("/api/playlists?limit=1&offset=1", Some(&user.token)).await;
+    let page = app
+        .get("/api/playlists?limit=1&offset=1", Some(&user.token))
+        .await;
     assert_eq!(page.body["items"].as_array().unwrap().len(), 1);
     assert_eq!(page.body["total"], 2);
-    app.get("/api/playlists?limit=101", Some(&user.token)).await.error(400, "validation_failed");
+    app.get("/api/playlists?limit=101", Some(&user.token))
+        .await
+        .error(400, "validation_failed");
 }
 
 #[actix_web::test]
@@ -103,7 +145,13 @@ async fn patch_changes_only_what_changed_and_bumps_the_version() {
     let p = app.playlist(&user, "Old", sample_tracks("ed", 2)).await;
     let path = format!("/api/playlists/{}", p["id"].as_str().unwrap());
 
-    let res = app.patch(&path, Some(&user.token), json!({"name": "New", "description": "desc"})).await;
+    let res = app
+        .patch(
+            &path,
+            Some(&user.token),
+            json!({"name": "New", "description": "desc"}),
+        )
+        .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text);
     assert_eq!(res.body["name"], "New");
     assert_eq!(res.body["version"], 2);
@@ -111,25 +159,40 @@ async fn patch_changes_only_what_changed_and_bumps_the_version() {
     let row = &app.activity(&user).await[0];
     assert_eq!(row["activity_type"], "playlist_update");
     assert_eq!(row["metadata"]["track_count"], 2);
-    assert_eq!(row["metadata"]["changed_fields"], json!(["name", "description"]));
+    assert_eq!(
+        row["metadata"]["changed_fields"],
+        json!(["name", "description"])
+    );
 
     // Making it public is a change, but not a new version.
-    let res = app.patch(&path, Some(&user.token), json!({"is_public": true})).await;
+    let res = app
+        .patch(&path, Some(&user.token), json!({"is_public": true}))
+        .await;
     assert_eq!(res.body["version"], 2);
     assert_eq!(res.body["is_public"], true);
 
     // A PATCH that changes nothing answers 200 and logs nothing.
     let before = app.activity(&user).await.len();
-    let res = app.patch(&path, Some(&user.token), json!({"name": "New"})).await;
+    let res = app
+        .patch(&path, Some(&user.token), json!({"name": "New"}))
+        .await;
     assert_eq!(res.status, StatusCode::OK);
     assert_eq!(res.body["version"], 2);
     assert_eq!(app.activity(&user).await.len(), before);
 
     // null is a 400 on fields that are not nullable; nothing changes.
-    app.patch(&path, Some(&user.token), json!({"name": null})).await.error(400, "validation_failed");
-    app.patch(&path, Some(&user.token), json!({"name": ""})).await.error(400, "validation_failed");
-    app.patch(&path, Some(&user.token), json!({"name": "x".repeat(201)})).await.error(400, "validation_failed");
-    app.patch(&path, Some(&user.token), json!({"owner_id": 5})).await.error(400, "validation_failed");
+    app.patch(&path, Some(&user.token), json!({"name": null}))
+        .await
+        .error(400, "validation_failed");
+    app.patch(&path, Some(&user.token), json!({"name": ""}))
+        .await
+        .error(400, "validation_failed");
+    app.patch(&path, Some(&user.token), json!({"name": "x".repeat(201)}))
+        .await
+        .error(400, "validation_failed");
+    app.patch(&path, Some(&user.token), json!({"owner_id": 5}))
+        .await
+        .error(400, "validation_failed");
     assert_eq!(app.get(&path, Some(&user.token)).await.body["name"], "New");
 }
 
@@ -142,18 +205,44 @@ async fn if_match_guards_every_change() {
     let path = format!("/api/playlists/{id}");
     let t = Some(user.token.as_str());
     let stale = [("If-Match", "\"7\"")];
-    let res = app.send(Method::PATCH, &path, t, Some(json!({"name": "x"})), &stale).await;
+    let res = app
+        .send(Method::PATCH, &path, t, Some(json!({"name": "x"})), &stale)
+        .await;
     res.error(412, "precondition_failed");
-    let res = app.send(Method::POST, &format!("{path}/shuffle"), t, Some(json!({"seed": 1})), &stale).await;
+    let res = app
+        .send(
+            Method::POST,
+            &format!("{path}/shuffle"),
+            t,
+            Some(json!({"seed": 1})),
+            &stale,
+        )
+        .await;
     res.error(412, "precondition_failed");
     let commit = json!({"track_uris": ["gd:1", "gd:0"]});
-    let res = app.send(Method::POST, &format!("{path}/workshop/commit"), t, Some(commit.clone()), &stale).await;
+    let res = app
+        .send(
+            Method::POST,
+            &format!("{path}/workshop/commit"),
+            t,
+            Some(commit.clone()),
+            &stale,
+        )
+        .await;
     res.error(412, "precondition_failed");
     let got = app.get(&path, t).await;
     assert_eq!(got.body["version"], 1);
     assert_eq!(uris(&got.body), uris(&p));
     // The current version passes.
-    let res = app.send(Method::POST, &format!("{path}/workshop/commit"), t, Some(commit), &[("If-Match", "\"1\"")]).await;
+    let res = app
+        .send(
+            Method::POST,
+            &format!("{path}/workshop/commit"),
+            t,
+            Some(commit),
+            &[("If-Match", "\"1\"")],
+        )
+        .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text);
     assert_eq!(res.body["playlist"]["version"], 2);
 }
@@ -166,12 +255,16 @@ async fn delete_answers_204_and_logs() {
     let path = format!("/api/playlists/{}", p["id"].as_str().unwrap());
     let res = app.delete(&path, Some(&user.token)).await;
     assert_eq!(res.status, StatusCode::NO_CONTENT);
-    app.get(&path, Some(&user.token)).await.error(404, "not_found");
+    app.get(&path, Some(&user.token))
+        .await
+        .error(404, "not_found");
     let row = &app.activity(&user).await[0];
     assert_eq!(row["activity_type"], "playlist_delete");
     assert_eq!(row["playlist_name"], "Doomed");
     assert_eq!(row["metadata"]["track_count"], 3);
-    app.delete(&path, Some(&user.token)).await.error(404, "not_found");
+    app.delete(&path, Some(&user.token))
+        .await
+        .error(404, "not_found");
 }
 
 #[actix_web::test]
@@ -181,12 +274,24 @@ async fn public_playlists_are_readable_but_not_writable_by_others() {
     let other = app.user("visitor").await;
     let p = app.playlist(&owner, "Shared", sample_tracks("pb", 2)).await;
     let path = format!("/api/playlists/{}", p["id"].as_str().unwrap());
-    app.get(&path, Some(&other.token)).await.error(404, "not_found");
-    app.patch(&path, Some(&owner.token), json!({"is_public": true})).await;
-    assert_eq!(app.get(&path, Some(&other.token)).await.status, StatusCode::OK);
-    app.patch(&path, Some(&other.token), json!({"name": "mine"})).await.error(404, "not_found");
-    app.delete(&path, Some(&other.token)).await.error(404, "not_found");
-    app.post(&format!("{path}/shuffle"), Some(&other.token), json!({})).await.error(404, "not_found");
+    app.get(&path, Some(&other.token))
+        .await
+        .error(404, "not_found");
+    app.patch(&path, Some(&owner.token), json!({"is_public": true}))
+        .await;
+    assert_eq!(
+        app.get(&path, Some(&other.token)).await.status,
+        StatusCode::OK
+    );
+    app.patch(&path, Some(&other.token), json!({"name": "mine"}))
+        .await
+        .error(404, "not_found");
+    app.delete(&path, Some(&other.token))
+        .await
+        .error(404, "not_found");
+    app.post(&format!("{path}/shuffle"), Some(&other.token), json!({}))
+        .await
+        .error(404, "not_found");
 }
 
 #[actix_web::test]
@@ -200,9 +305,18 @@ async fn bad_playlist_bodies_are_refused_and_store_nothing() {
         (json!({"name": "", "tracks": []}), "name"),
         (json!({"name": "x".repeat(201), "tracks": []}), "name"),
         (json!({"name": 5, "tracks": []}), "body"),
-        (json!({"name": "ok", "tracks": [{"uri": "", "name": "n"}]}), "tracks[0].uri"),
-        (json!({"name": "ok", "tracks": [{"uri": "u", "name": "n", "tempo": -3}]}), "tracks[0].tempo"),
-        (json!({"name": "ok", "tracks": [{"uri": "u", "name": "n", "duration_ms": -1}]}), "tracks[0].duration_ms"),
+        (
+            json!({"name": "ok", "tracks": [{"uri": "", "name": "n"}]}),
+            "tracks[0].uri",
+        ),
+        (
+            json!({"name": "ok", "tracks": [{"uri": "u", "name": "n", "tempo": -3}]}),
+            "tracks[0].tempo",
+        ),
+        (
+            json!({"name": "ok", "tracks": [{"uri": "u", "name": "n", "duration_ms": -1}]}),
+            "tracks[0].duration_ms",
+        ),
         (json!({"name": "ok", "tracks": [{"uri": "u"}]}), "name"),
         (json!({"name": "ok", "tracks": too_many}), "tracks"),
     ];
@@ -212,13 +326,33 @@ async fn bad_playlist_bodies_are_refused_and_store_nothing() {
         assert_eq!(error["details"][0]["field"], field, "{}", res.text);
     }
     let res = app
-        .send(Method::POST, "/api/playlists", t, None, &[("Content-Type", "application/json")])
+        .send(
+            Method::POST,
+            "/api/playlists",
+            t,
+            None,
+            &[("Content-Type", "application/json")],
+        )
         .await;
     res.error(400, "validation_failed");
     assert_eq!(app.get("/api/playlists", t).await.body["total"], 0);
-    assert!(app.get("/api/tracks", t).await.body["items"].as_array().unwrap().is_empty());
+    assert!(app.get("/api/tracks", t).await.body["items"]
+        .as_array()
+        .unwrap()
+        .is_empty());
     // Exactly 10,000 tracks is fine (and over 2 MiB, under the 8 MiB limit).
-    let res = app.post("/api/playlists", t, json!({"name": "Max", "tracks": sample_tracks("max", 10_000)})).await;
-    assert_eq!(res.status, StatusCode::CREATED, "{}", &res.text[..200.min(res.text.len())]);
+    let res = app
+        .post(
+            "/api/playlists",
+            t,
+            json!({"name": "Max", "tracks": sample_tracks("max", 10_000)}),
+        )
+        .await;
+    assert_eq!(
+        res.status,
+        StatusCode::CREATED,
+        "{}",
+        &res.text[..200.min(res.text.len())]
+    );
     assert_eq!(res.body["tracks"].as_array().unwrap().len(), 10_000);
 }

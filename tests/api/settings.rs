@@ -22,13 +22,25 @@ async fn defaults_then_changes_that_log_only_what_changed() {
         .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text);
     assert_eq!(res.body["default_algorithm"], "balanced");
-    assert_eq!(res.body["default_algorithm_params"], json!({"section_count": 3}));
+    assert_eq!(
+        res.body["default_algorithm_params"],
+        json!({"section_count": 3})
+    );
     let row = &app.activity(&user).await[0];
     assert_eq!(row["activity_type"], "settings_change");
-    assert_eq!(row["metadata"]["changed_fields"], json!(["default_algorithm", "default_algorithm_params"]));
+    assert_eq!(
+        row["metadata"]["changed_fields"],
+        json!(["default_algorithm", "default_algorithm_params"])
+    );
 
     let before = app.activity(&user).await.len();
-    let res = app.patch("/api/settings", t, json!({"default_algorithm": "balanced", "max_snapshots_per_playlist": 10})).await;
+    let res = app
+        .patch(
+            "/api/settings",
+            t,
+            json!({"default_algorithm": "balanced", "max_snapshots_per_playlist": 10}),
+        )
+        .await;
     assert_eq!(res.status, StatusCode::OK);
     assert_eq!(app.activity(&user).await.len(), before);
 }
@@ -40,16 +52,39 @@ async fn invalid_settings_are_refused() {
     let t = Some(user.token.as_str());
     for (body, field) in [
         (json!({"default_algorithm": "nope"}), "default_algorithm"),
-        (json!({"default_algorithm": "balanced", "default_algorithm_params": {"section_count": 1}}), "default_algorithm_params.section_count"),
-        (json!({"default_algorithm_params": {"unknown": 1}}), "default_algorithm_params.unknown"),
-        (json!({"max_snapshots_per_playlist": 0}), "max_snapshots_per_playlist"),
-        (json!({"max_snapshots_per_playlist": 51}), "max_snapshots_per_playlist"),
-        (json!({"auto_snapshot_enabled": null}), "auto_snapshot_enabled"),
+        (
+            json!({"default_algorithm": "balanced", "default_algorithm_params": {"section_count": 1}}),
+            "default_algorithm_params.section_count",
+        ),
+        (
+            json!({"default_algorithm_params": {"unknown": 1}}),
+            "default_algorithm_params.unknown",
+        ),
+        (
+            json!({"max_snapshots_per_playlist": 0}),
+            "max_snapshots_per_playlist",
+        ),
+        (
+            json!({"max_snapshots_per_playlist": 51}),
+            "max_snapshots_per_playlist",
+        ),
+        (
+            json!({"auto_snapshot_enabled": null}),
+            "auto_snapshot_enabled",
+        ),
         (json!({"auto_snapshot_enabled": "yes"}), "body"),
         (json!({"theme": "dark"}), "theme"),
     ] {
         let res = app.patch("/api/settings", t, body).await;
-        assert_eq!(res.error(400, "validation_failed")["details"][0]["field"], field, "{}", res.text);
+        assert_eq!(
+            res.error(400, "validation_failed")["details"][0]["field"],
+            field,
+            "{}",
+            res.text
+        );
     }
-    assert_eq!(app.get("/api/settings", t).await.body["default_algorithm"], "basic");
+    assert_eq!(
+        app.get("/api/settings", t).await.body["default_algorithm"],
+        "basic"
+    );
 }

@@ -13,14 +13,31 @@ async fn algorithms_describe_their_parameters() {
     assert_eq!(res.status, StatusCode::OK);
     let list = res.body.as_array().unwrap();
     let keys: Vec<&str> = list.iter().map(|a| a["key"].as_str().unwrap()).collect();
-    assert_eq!(keys, ["basic", "balanced", "stratified", "percentage", "artist_spacing", "album_sequence", "tempo_gradient"]);
+    assert_eq!(
+        keys,
+        [
+            "basic",
+            "balanced",
+            "stratified",
+            "percentage",
+            "artist_spacing",
+            "album_sequence",
+            "tempo_gradient"
+        ]
+    );
     let balanced = &list[1];
     assert!(balanced["name"].is_string() && balanced["description"].is_string());
-    assert_eq!(balanced["parameters"]["section_count"], json!({
-        "type": "integer", "default": 4, "min": 2, "max": 10,
-        "description": balanced["parameters"]["section_count"]["description"],
-    }));
-    assert_eq!(list[3]["parameters"]["shuffle_location"]["options"], json!(["front", "back"]));
+    assert_eq!(
+        balanced["parameters"]["section_count"],
+        json!({
+            "type": "integer", "default": 4, "min": 2, "max": 10,
+            "description": balanced["parameters"]["section_count"]["description"],
+        })
+    );
+    assert_eq!(
+        list[3]["parameters"]["shuffle_location"]["options"],
+        json!(["front", "back"])
+    );
 }
 
 #[actix_web::test]
@@ -30,7 +47,11 @@ async fn shuffle_reorders_snapshots_first_and_logs() {
     let p = app.playlist(&user, "Mix", sample_tracks("sh", 20)).await;
     let id = p["id"].as_str().unwrap();
     let res = app
-        .post(&format!("/api/playlists/{id}/shuffle"), Some(&user.token), json!({"algorithm": "basic", "params": {"keep_first": 3}, "seed": 99}))
+        .post(
+            &format!("/api/playlists/{id}/shuffle"),
+            Some(&user.token),
+            json!({"algorithm": "basic", "params": {"keep_first": 3}, "seed": 99}),
+        )
         .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text);
     assert_eq!(res.body["changed"], true);
@@ -43,7 +64,9 @@ async fn shuffle_reorders_snapshots_first_and_logs() {
     original.sort();
     assert_eq!(sorted, original);
     let snapshot_id = res.body["snapshot_id"].as_i64().unwrap();
-    let snapshot = app.get(&format!("/api/snapshots/{snapshot_id}"), Some(&user.token)).await;
+    let snapshot = app
+        .get(&format!("/api/snapshots/{snapshot_id}"), Some(&user.token))
+        .await;
     assert_eq!(snapshot.body["snapshot_type"], "auto_pre_shuffle");
     assert_eq!(snapshot.body["track_uris"], json!(uris(&p)));
 
@@ -51,12 +74,15 @@ async fn shuffle_reorders_snapshots_first_and_logs() {
     assert_eq!(row["activity_type"], "shuffle");
     assert_eq!(row["playlist_id"], id);
     assert_eq!(row["actor_type"], "user");
-    assert_eq!(row["metadata"], json!({
-        "algorithm": "basic",
-        "params": {"keep_first": 3, "seed": 99},
-        "track_count": 20,
-        "snapshot_id": snapshot_id,
-    }));
+    assert_eq!(
+        row["metadata"],
+        json!({
+            "algorithm": "basic",
+            "params": {"keep_first": 3, "seed": 99},
+            "track_count": 20,
+            "snapshot_id": snapshot_id,
+        })
+    );
 }
 
 #[actix_web::test]
@@ -66,10 +92,16 @@ async fn the_same_seed_gives_the_same_order() {
     let a = app.playlist(&user, "A", sample_tracks("sd", 30)).await;
     let b = app.playlist(&user, "B", sample_tracks("sd", 30)).await;
     let mut orders = Vec::new();
-    for (p, seed) in [(&a, json!(12345678901234567u64)), (&b, json!("12345678901234567"))] {
+    for (p, seed) in [
+        (&a, json!(12345678901234567u64)),
+        (&b, json!("12345678901234567")),
+    ] {
         let path = format!("/api/playlists/{}/shuffle", p["id"].as_str().unwrap());
-        let body = json!({"algorithm": "artist_spacing", "params": {"min_spacing": 2}, "seed": seed});
-        orders.push(uris(&app.post(&path, Some(&user.token), body).await.body["playlist"]));
+        let body =
+            json!({"algorithm": "artist_spacing", "params": {"min_spacing": 2}, "seed": seed});
+        orders.push(uris(
+            &app.post(&path, Some(&user.token), body).await.body["playlist"],
+        ));
     }
     assert_eq!(orders[0], orders[1]);
     let preview = app
@@ -95,14 +127,28 @@ async fn an_unchanged_order_writes_and_logs_nothing() {
     assert!(res.body["snapshot_id"].is_null());
     assert_eq!(res.body["playlist"]["version"], 1);
     // tempo_gradient on an already sorted list is unchanged too.
-    let sorted = json!([{"uri": "s:1", "name": "a", "tempo": 80}, {"uri": "s:2", "name": "b", "tempo": 90}]);
+    let sorted =
+        json!([{"uri": "s:1", "name": "a", "tempo": 80}, {"uri": "s:2", "name": "b", "tempo": 90}]);
     let q = app.playlist(&user, "Sorted", sorted).await;
     let res = app
-        .post(&format!("/api/playlists/{}/shuffle", q["id"].as_str().unwrap()), Some(&user.token), json!({"algorithm": "tempo_gradient"}))
+        .post(
+            &format!("/api/playlists/{}/shuffle", q["id"].as_str().unwrap()),
+            Some(&user.token),
+            json!({"algorithm": "tempo_gradient"}),
+        )
         .await;
     assert_eq!(res.body["changed"], false);
-    assert_eq!(app.activity(&user).await.len(), before + 1, "only the second playlist_create");
-    let snapshots = app.get(&format!("/api/playlists/{}/snapshots", q["id"].as_str().unwrap()), Some(&user.token)).await;
+    assert_eq!(
+        app.activity(&user).await.len(),
+        before + 1,
+        "only the second playlist_create"
+    );
+    let snapshots = app
+        .get(
+            &format!("/api/playlists/{}/snapshots", q["id"].as_str().unwrap()),
+            Some(&user.token),
+        )
+        .await;
     assert!(snapshots.body["items"].as_array().unwrap().is_empty());
 }
 
@@ -115,19 +161,57 @@ async fn bad_algorithms_and_parameters_are_400s_naming_the_valid_ones() {
     let t = Some(user.token.as_str());
     let res = app.post(&path, t, json!({"algorithm": "quantum"})).await;
     let error = res.error(400, "validation_failed");
-    assert!(error["message"].as_str().unwrap().contains("artist_spacing"));
-    let res = app.post(&path, t, json!({"algorithm": "balanced", "params": {"section_count": 11}})).await;
-    assert_eq!(res.error(400, "validation_failed")["details"][0]["field"], "params.section_count");
-    let res = app.post(&path, t, json!({"algorithm": "balanced", "params": {"sections": 3}})).await;
+    assert!(error["message"]
+        .as_str()
+        .unwrap()
+        .contains("artist_spacing"));
+    let res = app
+        .post(
+            &path,
+            t,
+            json!({"algorithm": "balanced", "params": {"section_count": 11}}),
+        )
+        .await;
+    assert_eq!(
+        res.error(400, "validation_failed")["details"][0]["field"],
+        "params.section_count"
+    );
+    let res = app
+        .post(
+            &path,
+            t,
+            json!({"algorithm": "balanced", "params": {"sections": 3}}),
+        )
+        .await;
     let error = res.error(400, "validation_failed");
     assert_eq!(error["details"][0]["field"], "params.sections");
-    assert!(error["details"][0]["message"].as_str().unwrap().contains("section_count"));
-    let res = app.post(&path, t, json!({"algorithm": "percentage", "params": {"shuffle_location": "middle"}})).await;
+    assert!(error["details"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("section_count"));
+    let res = app
+        .post(
+            &path,
+            t,
+            json!({"algorithm": "percentage", "params": {"shuffle_location": "middle"}}),
+        )
+        .await;
     res.error(400, "validation_failed");
-    app.post(&path, t, json!({"seed": -1})).await.error(400, "validation_failed");
-    app.post(&path, t, json!({"seed": "abc"})).await.error(400, "validation_failed");
-    app.post(&path, t, json!({"shuffle": true})).await.error(400, "validation_failed");
-    assert_eq!(app.get(&format!("/api/playlists/{}", p["id"].as_str().unwrap()), t).await.body["version"], 1);
+    app.post(&path, t, json!({"seed": -1}))
+        .await
+        .error(400, "validation_failed");
+    app.post(&path, t, json!({"seed": "abc"}))
+        .await
+        .error(400, "validation_failed");
+    app.post(&path, t, json!({"shuffle": true}))
+        .await
+        .error(400, "validation_failed");
+    assert_eq!(
+        app.get(&format!("/api/playlists/{}", p["id"].as_str().unwrap()), t)
+            .await
+            .body["version"],
+        1
+    );
 }
 
 #[actix_web::test]
@@ -139,14 +223,27 @@ async fn without_an_algorithm_the_owners_default_applies() {
         .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text);
     let p = app.playlist(&user, "Tempo", sample_tracks("tp", 10)).await;
-    let res = app.post_empty(&format!("/api/playlists/{}/shuffle", p["id"].as_str().unwrap()), Some(&user.token)).await;
-    let tempos: Vec<f64> = res.body["playlist"]["tracks"].as_array().unwrap().iter().filter_map(|t| t["tempo"].as_f64()).collect();
+    let res = app
+        .post_empty(
+            &format!("/api/playlists/{}/shuffle", p["id"].as_str().unwrap()),
+            Some(&user.token),
+        )
+        .await;
+    let tempos: Vec<f64> = res.body["playlist"]["tracks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["tempo"].as_f64())
+        .collect();
     assert!(tempos.windows(2).all(|w| w[0] >= w[1]), "{tempos:?}");
     let tracks = res.body["playlist"]["tracks"].as_array().unwrap();
     assert!(tracks[8]["tempo"].is_null() && tracks[9]["tempo"].is_null());
     let row = &app.activity(&user).await[0];
     assert_eq!(row["metadata"]["algorithm"], "tempo_gradient");
-    assert_eq!(row["metadata"]["params"], json!({"direction": "descending"}));
+    assert_eq!(
+        row["metadata"]["params"],
+        json!({"direction": "descending"})
+    );
 }
 
 #[actix_web::test]
@@ -156,10 +253,20 @@ async fn undo_restores_the_newest_automatic_snapshot() {
     let p = app.playlist(&user, "U", sample_tracks("un", 12)).await;
     let id = p["id"].as_str().unwrap();
     let t = Some(user.token.as_str());
-    app.post_empty(&format!("/api/playlists/{id}/undo"), t).await.error(404, "not_found");
-    let shuffled = app.post(&format!("/api/playlists/{id}/shuffle"), t, json!({"seed": 5})).await;
+    app.post_empty(&format!("/api/playlists/{id}/undo"), t)
+        .await
+        .error(404, "not_found");
+    let shuffled = app
+        .post(
+            &format!("/api/playlists/{id}/shuffle"),
+            t,
+            json!({"seed": 5}),
+        )
+        .await;
     let snapshot_id = shuffled.body["snapshot_id"].as_i64().unwrap();
-    let res = app.post_empty(&format!("/api/playlists/{id}/undo"), t).await;
+    let res = app
+        .post_empty(&format!("/api/playlists/{id}/undo"), t)
+        .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text);
     assert_eq!(uris(&res.body), uris(&p));
     assert_eq!(res.body["version"], 3);
@@ -169,20 +276,36 @@ async fn undo_restores_the_newest_automatic_snapshot() {
     let pre = row["metadata"]["pre_restore_snapshot_id"].as_i64().unwrap();
     let pre_snapshot = app.get(&format!("/api/snapshots/{pre}"), t).await;
     assert_eq!(pre_snapshot.body["snapshot_type"], "auto_pre_restore");
-    assert_eq!(pre_snapshot.body["track_uris"], json!(uris(&shuffled.body["playlist"])));
+    assert_eq!(
+        pre_snapshot.body["track_uris"],
+        json!(uris(&shuffled.body["playlist"]))
+    );
 }
 
 #[actix_web::test]
 async fn with_auto_snapshots_off_no_snapshot_is_taken() {
     let app = spawn_app().await;
     let user = app.user("bold").await;
-    app.patch("/api/settings", Some(&user.token), json!({"auto_snapshot_enabled": false})).await;
+    app.patch(
+        "/api/settings",
+        Some(&user.token),
+        json!({"auto_snapshot_enabled": false}),
+    )
+    .await;
     let p = app.playlist(&user, "Bold", sample_tracks("bd", 8)).await;
     let id = p["id"].as_str().unwrap();
-    let res = app.post(&format!("/api/playlists/{id}/shuffle"), Some(&user.token), json!({"seed": 3})).await;
+    let res = app
+        .post(
+            &format!("/api/playlists/{id}/shuffle"),
+            Some(&user.token),
+            json!({"seed": 3}),
+        )
+        .await;
     assert_eq!(res.body["changed"], true);
     assert!(res.body["snapshot_id"].is_null());
     assert!(app.activity(&user).await[0]["metadata"]["snapshot_id"].is_null());
-    let list = app.get(&format!("/api/playlists/{id}/snapshots"), Some(&user.token)).await;
+    let list = app
+        .get(&format!("/api/playlists/{id}/snapshots"), Some(&user.token))
+        .await;
     assert!(list.body["items"].as_array().unwrap().is_empty());
 }

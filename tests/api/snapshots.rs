@@ -14,26 +14,45 @@ async fn manual_snapshot_restore_and_delete() {
     let t = Some(user.token.as_str());
 
     // An empty body is fine.
-    let res = app.post_empty(&format!("/api/playlists/{id}/snapshots"), t).await;
+    let res = app
+        .post_empty(&format!("/api/playlists/{id}/snapshots"), t)
+        .await;
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
     let sid = res.body["id"].as_i64().unwrap();
-    assert_eq!(res.header("location"), Some(format!("/api/snapshots/{sid}").as_str()));
+    assert_eq!(
+        res.header("location"),
+        Some(format!("/api/snapshots/{sid}").as_str())
+    );
     assert_eq!(res.body["snapshot_type"], "manual");
     assert_eq!(res.body["track_count"], 6);
     assert_eq!(res.body["track_uris"], json!(uris(&p)));
     let row = &app.activity(&user).await[0];
     assert_eq!(row["activity_type"], "snapshot_create");
-    assert_eq!(row["metadata"], json!({"snapshot_id": sid, "track_count": 6}));
+    assert_eq!(
+        row["metadata"],
+        json!({"snapshot_id": sid, "track_count": 6})
+    );
 
     let described = app
-        .post(&format!("/api/playlists/{id}/snapshots"), t, json!({"trigger_description": "before the party"}))
+        .post(
+            &format!("/api/playlists/{id}/snapshots"),
+            t,
+            json!({"trigger_description": "before the party"}),
+        )
         .await;
     assert_eq!(described.body["trigger_description"], "before the party");
 
     // Change the order, then restore the manual snapshot.
     let reversed: Vec<String> = uris(&p).into_iter().rev().collect();
-    app.post(&format!("/api/playlists/{id}/workshop/commit"), t, json!({"track_uris": reversed})).await;
-    let res = app.post_empty(&format!("/api/snapshots/{sid}/restore"), t).await;
+    app.post(
+        &format!("/api/playlists/{id}/workshop/commit"),
+        t,
+        json!({"track_uris": reversed}),
+    )
+    .await;
+    let res = app
+        .post_empty(&format!("/api/snapshots/{sid}/restore"), t)
+        .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text);
     assert_eq!(uris(&res.body), uris(&p));
     let row = &app.activity(&user).await[0];
@@ -41,20 +60,31 @@ async fn manual_snapshot_restore_and_delete() {
     assert_eq!(row["metadata"]["snapshot_id"], sid);
     assert!(row["metadata"]["pre_restore_snapshot_id"].is_i64());
 
-    let list = app.get(&format!("/api/playlists/{id}/snapshots?limit=2"), t).await;
+    let list = app
+        .get(&format!("/api/playlists/{id}/snapshots?limit=2"), t)
+        .await;
     let items = list.body["items"].as_array().unwrap();
     assert_eq!(items.len(), 2);
     assert_eq!(items[0]["snapshot_type"], "auto_pre_restore");
     assert!(items[0].get("track_uris").is_none());
-    app.get(&format!("/api/playlists/{id}/snapshots?limit=101"), t).await.error(400, "validation_failed");
+    app.get(&format!("/api/playlists/{id}/snapshots?limit=101"), t)
+        .await
+        .error(400, "validation_failed");
 
     let res = app.delete(&format!("/api/snapshots/{sid}"), t).await;
     assert_eq!(res.status, StatusCode::NO_CONTENT);
     let row = &app.activity(&user).await[0];
     assert_eq!(row["activity_type"], "snapshot_delete");
-    assert_eq!(row["metadata"], json!({"snapshot_id": sid, "track_count": 6}));
-    app.get(&format!("/api/snapshots/{sid}"), t).await.error(404, "not_found");
-    app.get("/api/snapshots/not-a-number", t).await.error(400, "validation_failed");
+    assert_eq!(
+        row["metadata"],
+        json!({"snapshot_id": sid, "track_count": 6})
+    );
+    app.get(&format!("/api/snapshots/{sid}"), t)
+        .await
+        .error(404, "not_found");
+    app.get("/api/snapshots/not-a-number", t)
+        .await
+        .error(400, "validation_failed");
 }
 
 #[actix_web::test]
@@ -62,17 +92,34 @@ async fn automatic_snapshots_are_pruned_beyond_the_limit_and_manual_ones_kept() 
     let app = spawn_app().await;
     let user = app.user("pruner").await;
     let t = Some(user.token.as_str());
-    app.patch("/api/settings", t, json!({"max_snapshots_per_playlist": 2})).await;
+    app.patch("/api/settings", t, json!({"max_snapshots_per_playlist": 2}))
+        .await;
     let p = app.playlist(&user, "Busy", sample_tracks("bz", 15)).await;
     let id = p["id"].as_str().unwrap();
-    let manual = app.post_empty(&format!("/api/playlists/{id}/snapshots"), t).await.body["id"].as_i64().unwrap();
+    let manual = app
+        .post_empty(&format!("/api/playlists/{id}/snapshots"), t)
+        .await
+        .body["id"]
+        .as_i64()
+        .unwrap();
     let mut auto_ids = Vec::new();
     for seed in 0..4 {
-        let res = app.post(&format!("/api/playlists/{id}/shuffle"), t, json!({"seed": seed})).await;
+        let res = app
+            .post(
+                &format!("/api/playlists/{id}/shuffle"),
+                t,
+                json!({"seed": seed}),
+            )
+            .await;
         auto_ids.push(res.body["snapshot_id"].as_i64().unwrap());
     }
     let list = app.get(&format!("/api/playlists/{id}/snapshots"), t).await;
-    let ids: Vec<i64> = list.body["items"].as_array().unwrap().iter().map(|s| s["id"].as_i64().unwrap()).collect();
+    let ids: Vec<i64> = list.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_i64().unwrap())
+        .collect();
     assert_eq!(ids, vec![auto_ids[3], auto_ids[2], manual]);
 }
 
@@ -83,7 +130,12 @@ async fn at_most_fifty_manual_snapshots() {
     let p = app.playlist(&user, "H", sample_tracks("ho", 2)).await;
     let path = format!("/api/playlists/{}/snapshots", p["id"].as_str().unwrap());
     for _ in 0..50 {
-        assert_eq!(app.post_empty(&path, Some(&user.token)).await.status, StatusCode::CREATED);
+        assert_eq!(
+            app.post_empty(&path, Some(&user.token)).await.status,
+            StatusCode::CREATED
+        );
     }
-    app.post_empty(&path, Some(&user.token)).await.error(409, "conflict");
+    app.post_empty(&path, Some(&user.token))
+        .await
+        .error(409, "conflict");
 }

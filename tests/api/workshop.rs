@@ -13,7 +13,11 @@ async fn preview_stores_and_logs_nothing() {
     let id = p["id"].as_str().unwrap();
     let before = app.activity(&user).await.len();
     let res = app
-        .post(&format!("/api/playlists/{id}/workshop/preview"), Some(&user.token), json!({"algorithm": "stratified", "seed": 4}))
+        .post(
+            &format!("/api/playlists/{id}/workshop/preview"),
+            Some(&user.token),
+            json!({"algorithm": "stratified", "seed": 4}),
+        )
         .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text);
     let mut order: Vec<String> = serde_json::from_value(res.body["track_uris"].clone()).unwrap();
@@ -21,12 +25,18 @@ async fn preview_stores_and_logs_nothing() {
     let mut original = uris(&p);
     original.sort();
     assert_eq!(order, original);
-    let after = app.get(&format!("/api/playlists/{id}"), Some(&user.token)).await;
+    let after = app
+        .get(&format!("/api/playlists/{id}"), Some(&user.token))
+        .await;
     assert_eq!(after.body["version"], 1);
     assert_eq!(uris(&after.body), uris(&p));
     assert_eq!(app.activity(&user).await.len(), before);
     let res = app
-        .post(&format!("/api/playlists/{id}/workshop/preview"), Some(&user.token), json!({"algorithm": "basic", "track_uris": ["nope:1"]}))
+        .post(
+            &format!("/api/playlists/{id}/workshop/preview"),
+            Some(&user.token),
+            json!({"algorithm": "basic", "track_uris": ["nope:1"]}),
+        )
         .await;
     res.error(400, "validation_failed");
 }
@@ -36,22 +46,32 @@ async fn commit_writes_the_order_and_counts_changes() {
     let app = spawn_app().await;
     let user = app.user("committer").await;
     let p = app.playlist(&user, "Edit", sample_tracks("cm", 5)).await;
-    app.playlist(&user, "Other", sample_tracks("extra", 2)).await;
+    app.playlist(&user, "Other", sample_tracks("extra", 2))
+        .await;
     let id = p["id"].as_str().unwrap();
     let new_order = ["cm:4", "cm:2", "extra:0", "cm:2", "extra:1"];
     let res = app
-        .post(&format!("/api/playlists/{id}/workshop/commit"), Some(&user.token), json!({"track_uris": new_order}))
+        .post(
+            &format!("/api/playlists/{id}/workshop/commit"),
+            Some(&user.token),
+            json!({"track_uris": new_order}),
+        )
         .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text);
     assert_eq!(res.body["changed"], true);
     assert_eq!(uris(&res.body["playlist"]), new_order);
     assert_eq!(res.body["playlist"]["version"], 2);
     let snapshot_id = res.body["snapshot_id"].as_i64().unwrap();
-    let snapshot = app.get(&format!("/api/snapshots/{snapshot_id}"), Some(&user.token)).await;
+    let snapshot = app
+        .get(&format!("/api/snapshots/{snapshot_id}"), Some(&user.token))
+        .await;
     assert_eq!(snapshot.body["snapshot_type"], "auto_pre_commit");
     let row = &app.activity(&user).await[0];
     assert_eq!(row["activity_type"], "workshop_commit");
-    assert_eq!(row["metadata"], json!({"track_count": 5, "added": 3, "removed": 3, "snapshot_id": snapshot_id}));
+    assert_eq!(
+        row["metadata"],
+        json!({"track_count": 5, "added": 3, "removed": 3, "snapshot_id": snapshot_id})
+    );
 }
 
 #[actix_web::test]
@@ -61,14 +81,34 @@ async fn commit_refuses_unknown_uris_naming_them() {
     let p = app.playlist(&user, "S", sample_tracks("st", 3)).await;
     let id = p["id"].as_str().unwrap();
     let res = app
-        .post(&format!("/api/playlists/{id}/workshop/commit"), Some(&user.token), json!({"track_uris": ["st:0", "ghost:1", "ghost:2"]}))
+        .post(
+            &format!("/api/playlists/{id}/workshop/commit"),
+            Some(&user.token),
+            json!({"track_uris": ["st:0", "ghost:1", "ghost:2"]}),
+        )
         .await;
     let error = res.error(400, "validation_failed");
     let message = error["message"].as_str().unwrap();
-    assert!(message.contains("ghost:1") && message.contains("ghost:2"), "{message}");
+    assert!(
+        message.contains("ghost:1") && message.contains("ghost:2"),
+        "{message}"
+    );
     assert_eq!(error["details"][0]["field"], "track_uris");
-    assert_eq!(uris(&app.get(&format!("/api/playlists/{id}"), Some(&user.token)).await.body), uris(&p));
-    app.post(&format!("/api/playlists/{id}/workshop/commit"), Some(&user.token), json!({})).await.error(400, "validation_failed");
+    assert_eq!(
+        uris(
+            &app.get(&format!("/api/playlists/{id}"), Some(&user.token))
+                .await
+                .body
+        ),
+        uris(&p)
+    );
+    app.post(
+        &format!("/api/playlists/{id}/workshop/commit"),
+        Some(&user.token),
+        json!({}),
+    )
+    .await
+    .error(400, "validation_failed");
 }
 
 #[actix_web::test]
@@ -80,21 +120,35 @@ async fn sessions_save_list_update_and_delete() {
     let t = Some(user.token.as_str());
     let base = format!("/api/playlists/{id}/workshop/sessions");
 
-    let res = app.post(&base, t, json!({"session_name": "Idea", "track_uris": ["dr:1", "dr:0"]})).await;
+    let res = app
+        .post(
+            &base,
+            t,
+            json!({"session_name": "Idea", "track_uris": ["dr:1", "dr:0"]}),
+        )
+        .await;
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
     let sid = res.body["id"].as_i64().unwrap();
-    assert_eq!(res.header("location"), Some(format!("/api/workshop/sessions/{sid}").as_str()));
+    assert_eq!(
+        res.header("location"),
+        Some(format!("/api/workshop/sessions/{sid}").as_str())
+    );
     assert_eq!(res.body["track_uris"], json!(["dr:1", "dr:0"]));
     let row = &app.activity(&user).await[0];
     assert_eq!(row["activity_type"], "workshop_session_save");
-    assert_eq!(row["metadata"], json!({"session_id": sid, "session_name": "Idea", "track_count": 2}));
+    assert_eq!(
+        row["metadata"],
+        json!({"session_id": sid, "session_name": "Idea", "track_count": 2})
+    );
 
     let list = app.get(&base, t).await;
     assert_eq!(list.body["items"].as_array().unwrap().len(), 1);
 
     // Only the name changes; the URIs stay.
     let path = format!("/api/workshop/sessions/{sid}");
-    let res = app.patch(&path, t, json!({"session_name": "Better idea"})).await;
+    let res = app
+        .patch(&path, t, json!({"session_name": "Better idea"}))
+        .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text);
     assert_eq!(res.body["session_name"], "Better idea");
     assert_eq!(res.body["track_uris"], json!(["dr:1", "dr:0"]));
@@ -104,8 +158,12 @@ async fn sessions_save_list_update_and_delete() {
     let before = app.activity(&user).await.len();
     app.patch(&path, t, json!({"track_uris": ["dr:3"]})).await;
     assert_eq!(app.activity(&user).await.len(), before, "no change, no row");
-    app.patch(&path, t, json!({"session_name": null})).await.error(400, "validation_failed");
-    app.patch(&path, t, json!({"session_name": ""})).await.error(400, "validation_failed");
+    app.patch(&path, t, json!({"session_name": null}))
+        .await
+        .error(400, "validation_failed");
+    app.patch(&path, t, json!({"session_name": ""}))
+        .await
+        .error(400, "validation_failed");
     assert_eq!(app.get(&path, t).await.body["session_name"], "Better idea");
 
     let res = app.delete(&path, t).await;
@@ -121,10 +179,25 @@ async fn at_most_ten_sessions_per_playlist() {
     let app = spawn_app().await;
     let user = app.user("busy").await;
     let p = app.playlist(&user, "B", sample_tracks("bs", 1)).await;
-    let base = format!("/api/playlists/{}/workshop/sessions", p["id"].as_str().unwrap());
+    let base = format!(
+        "/api/playlists/{}/workshop/sessions",
+        p["id"].as_str().unwrap()
+    );
     for i in 0..10 {
-        let res = app.post(&base, Some(&user.token), json!({"session_name": format!("s{i}")})).await;
+        let res = app
+            .post(
+                &base,
+                Some(&user.token),
+                json!({"session_name": format!("s{i}")}),
+            )
+            .await;
         assert_eq!(res.status, StatusCode::CREATED);
     }
-    app.post(&base, Some(&user.token), json!({"session_name": "eleventh"})).await.error(409, "conflict");
+    app.post(
+        &base,
+        Some(&user.token),
+        json!({"session_name": "eleventh"}),
+    )
+    .await
+    .error(409, "conflict");
 }
