@@ -29,7 +29,11 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the HTTP API (the default when no command is given)
-    Serve,
+    Serve {
+        /// First create user `demo` with three sample playlists (once) and print a walkthrough
+        #[arg(long)]
+        demo: bool,
+    },
     /// Apply pending database migrations and exit
     Migrate,
     /// Manage accounts
@@ -82,7 +86,8 @@ fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let cli = Cli::parse();
     let result = Settings::from_env().and_then(|settings| match cli.command {
-        None | Some(Command::Serve) => serve(settings),
+        None => serve(settings, false),
+        Some(Command::Serve { demo }) => serve(settings, demo),
         Some(Command::Migrate) => migrate(&settings),
         Some(Command::User {
             command:
@@ -212,8 +217,23 @@ fn export_activity(
     out.flush().map_err(|e| e.to_string())
 }
 
-fn serve(settings: Settings) -> Result<(), String> {
+fn serve(settings: Settings, demo: bool) -> Result<(), String> {
     let pool = open_database(&settings)?;
+    if demo {
+        let mut conn = pool.get().map_err(|e| e.to_string())?;
+        match shuffify::services::demo::ensure_demo(&mut conn).map_err(|e| e.to_string())? {
+            Some(password) => println!(
+                "{}",
+                shuffify::services::demo::walkthrough(
+                    &format!("http://{}", settings.bind_addr),
+                    &password
+                )
+            ),
+            None => println!(
+                "Demo user \"demo\" already exists; its password was shown when it was created."
+            ),
+        }
+    }
     let bind_addr = settings.bind_addr.clone();
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     let retention_days = settings.activity_retention_days;

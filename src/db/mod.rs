@@ -80,8 +80,16 @@ pub fn build_pool(url: &str, size: u32) -> Result<Pool, String> {
     } else {
         builder.max_size(size)
     };
+    let manager = ConnectionManager::new(url);
+    if !in_memory {
+        // Switching a file to WAL takes an exclusive lock, and r2d2 opens
+        // its first connections in parallel: do it once, alone, first.
+        // (WAL is persistent, so later connections find it already set.)
+        r2d2::ManageConnection::connect(&manager)
+            .map_err(|e| format!("cannot open the database: {e}"))?;
+    }
     builder
-        .build(ConnectionManager::new(url))
+        .build(manager)
         .map_err(|e| format!("cannot open the database: {e}"))
 }
 

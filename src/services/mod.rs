@@ -5,6 +5,7 @@ pub mod activity_export;
 pub mod activity_log;
 pub mod activity_query;
 pub mod auth;
+pub mod demo;
 pub mod playlists;
 pub mod settings;
 pub mod shuffle;

@@ -230,8 +230,8 @@ impl PlaylistService {
         })
     }
 
-    /// Applies a metadata change; `None` when nothing really changed
-    /// (then nothing is written or logged).
+    /// Applies a metadata change. A change that changes nothing writes and
+    /// logs nothing; `version` moves only when the name or description did.
     pub fn update(
         conn: &mut DbConnection,
         user: &User,

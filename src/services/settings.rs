@@ -87,7 +87,7 @@ impl SettingsService {
             let algorithm_changed = algorithm_key != current.default_algorithm;
             let new_params = match (&change.default_algorithm_params, algorithm_changed) {
                 (Some(p), _) => {
-                    params(chosen, Some(p)).map_err(|e| rename_params_error(e))?;
+                    params(chosen, Some(p)).map_err(rename_params_error)?;
                     p.clone()
                 }
                 (None, true) => json!({}),
