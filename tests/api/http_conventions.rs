@@ -113,3 +113,36 @@ async fn metrics_count_requests_by_route_pattern_and_activity_writes() {
         .text
         .contains("shuffify_activity_log_write_failures_total "));
 }
+
+#[actix_web::test]
+async fn raw_bodies_over_two_mebibytes_are_413_with_the_error_body() {
+    let app = spawn_app().await;
+    let user = app.user("bigbody").await;
+    let huge = "a".repeat(2 * 1024 * 1024 + 1);
+    let req = TestRequest::post()
+        .uri("/api/playlists/whatever/shuffle")
+        .insert_header(("Authorization", format!("Bearer {}", user.token)))
+        .set_payload(huge.clone())
+        .to_request();
+    app.call(req).await.error(413, "payload_too_large");
+    let req = TestRequest::patch()
+        .uri("/api/settings")
+        .insert_header(("Authorization", format!("Bearer {}", user.token)))
+        .set_payload(format!("{{\"default_algorithm\": \"{huge}\"}}"))
+        .to_request();
+    app.call(req).await.error(413, "payload_too_large");
+    assert_eq!(
+        app.get("/api/settings", Some(&user.token)).await.body["default_algorithm"],
+        "basic"
+    );
+}
+
+#[actix_web::test]
+async fn unparseable_path_values_are_400s() {
+    let app = spawn_app().await;
+    let user = app.user("pathy").await;
+    let res = app.get("/api/snapshots/12abc", Some(&user.token)).await;
+    res.error(400, "validation_failed");
+    let res = app.get("/api/workshop/sessions/-", Some(&user.token)).await;
+    res.error(400, "validation_failed");
+}

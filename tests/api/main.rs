@@ -7,6 +7,7 @@ mod accounts;
 mod activity_api;
 mod activity_log;
 mod activity_query;
+mod demo;
 mod helpers;
 mod http_conventions;
 mod isolation;

@@ -139,3 +139,61 @@ async fn at_most_fifty_manual_snapshots() {
         .await
         .error(409, "conflict");
 }
+
+#[actix_web::test]
+async fn restore_and_undo_honour_if_match() {
+    let app = spawn_app().await;
+    let user = app.user("careful").await;
+    let p = app.playlist(&user, "C", sample_tracks("cf", 8)).await;
+    let id = p["id"].as_str().unwrap();
+    let t = Some(user.token.as_str());
+    let sid = app
+        .post_empty(&format!("/api/playlists/{id}/snapshots"), t)
+        .await
+        .body["id"]
+        .as_i64()
+        .unwrap();
+    app.post(
+        &format!("/api/playlists/{id}/shuffle"),
+        t,
+        json!({"seed": 1}),
+    )
+    .await;
+    let stale = [("If-Match", "\"1\"")];
+    let res = app
+        .send(
+            actix_web::http::Method::POST,
+            &format!("/api/snapshots/{sid}/restore"),
+            t,
+            None,
+            &stale,
+        )
+        .await;
+    res.error(412, "precondition_failed");
+    let res = app
+        .send(
+            actix_web::http::Method::POST,
+            &format!("/api/playlists/{id}/undo"),
+            t,
+            None,
+            &stale,
+        )
+        .await;
+    res.error(412, "precondition_failed");
+    assert_eq!(
+        app.get(&format!("/api/playlists/{id}"), t).await.body["version"],
+        2
+    );
+    let fresh = [("If-Match", "\"2\"")];
+    let res = app
+        .send(
+            actix_web::http::Method::POST,
+            &format!("/api/snapshots/{sid}/restore"),
+            t,
+            None,
+            &fresh,
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+    assert_eq!(res.header("etag"), Some("\"3\""));
+}
