@@ -3,9 +3,12 @@
 
 pub mod activity_log;
 pub mod auth_session;
+pub mod job_execution;
 pub mod playlist;
+pub mod schedule;
 pub mod snapshot;
 pub mod track;
+pub mod upstream_source;
 pub mod user;
 pub mod user_settings;
 pub mod workshop_session;

@@ -7,8 +7,10 @@ pub mod activity_query;
 pub mod auth;
 pub mod demo;
 pub mod playlists;
+pub mod schedules;
 pub mod settings;
 pub mod shuffle;
+pub mod upstream;
 pub mod snapshots;
 pub mod workshop;
 

@@ -1,0 +1,175 @@
+//! `schedules`: jobs that run on an interval or a cron expression.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Serialize;
+
+use crate::db::schema::schedules;
+use crate::db::{DbConnection, Json};
+use crate::enums::{JobType, ScheduleType};
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Serialize)]
+#[diesel(table_name = schedules)]
+pub struct Schedule {
+    pub id: i64,
+    #[serde(skip)]
+    pub user_id: i64,
+    pub job_type: JobType,
+    pub target_playlist_id: String,
+    pub target_playlist_name: String,
+    pub source_playlist_ids: Json,
+    pub algorithm_name: Option<String>,
+    pub algorithm_params: Json,
+    pub schedule_type: ScheduleType,
+    pub schedule_value: String,
+    pub is_enabled: bool,
+    #[serde(serialize_with = "crate::timestamp::serialize_option")]
+    pub next_run_at: Option<NaiveDateTime>,
+    #[serde(serialize_with = "crate::timestamp::serialize_option")]
+    pub last_run_at: Option<NaiveDateTime>,
+    pub last_status: Option<String>,
+    pub last_error: Option<String>,
+    #[serde(serialize_with = "crate::timestamp::serialize")]
+    pub created_at: NaiveDateTime,
+    #[serde(serialize_with = "crate::timestamp::serialize")]
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = schedules, treat_none_as_default_value = false)]
+pub struct NewSchedule {
+    pub user_id: i64,
+    pub job_type: JobType,
+    pub target_playlist_id: String,
+    pub target_playlist_name: String,
+    pub source_playlist_ids: Json,
+    pub algorithm_name: Option<String>,
+    pub algorithm_params: Json,
+    pub schedule_type: ScheduleType,
+    pub schedule_value: String,
+    pub is_enabled: bool,
+    pub next_run_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// Every field a PATCH, toggle or run may change.
+#[derive(Debug, AsChangeset)]
+#[diesel(table_name = schedules, treat_none_as_null = true)]
+struct ScheduleChanges<'a> {
+    job_type: JobType,
+    target_playlist_id: &'a str,
+    target_playlist_name: &'a str,
+    source_playlist_ids: &'a Json,
+    algorithm_name: Option<&'a str>,
+    algorithm_params: &'a Json,
+    schedule_type: ScheduleType,
+    schedule_value: &'a str,
+    is_enabled: bool,
+    next_run_at: Option<NaiveDateTime>,
+    last_run_at: Option<NaiveDateTime>,
+    last_status: Option<&'a str>,
+    last_error: Option<&'a str>,
+    updated_at: NaiveDateTime,
+}
+
+impl NewSchedule {
+    pub fn insert(&self, conn: &mut DbConnection) -> QueryResult<Schedule> {
+        crate::with_backend!(&mut *conn, |c| diesel::insert_into(schedules::table)
+            .values(self)
+            .returning(Schedule::as_returning())
+            .get_result(c))
+    }
+}
+
+impl Schedule {
+    pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Schedule>> {
+        schedules::table.find(id).select(Schedule::as_select()).first(conn).optional()
+    }
+
+    pub fn find_owned(conn: &mut DbConnection, user_id: i64, id: i64) -> QueryResult<Option<Schedule>> {
+        Ok(Self::find(conn, id)?.filter(|s| s.user_id == user_id))
+    }
+
+    pub fn list(conn: &mut DbConnection, user_id: i64) -> QueryResult<Vec<Schedule>> {
+        schedules::table
+            .filter(schedules::user_id.eq(user_id))
+            .order(schedules::id.asc())
+            .select(Schedule::as_select())
+            .load(conn)
+    }
+
+    pub fn count(conn: &mut DbConnection, user_id: i64) -> QueryResult<i64> {
+        schedules::table.filter(schedules::user_id.eq(user_id)).count().get_result(conn)
+    }
+
+    /// Writes every changeable field back.
+    pub fn save(&self, conn: &mut DbConnection) -> QueryResult<()> {
+        diesel::update(schedules::table.find(self.id))
+            .set(ScheduleChanges {
+                job_type: self.job_type,
+                target_playlist_id: &self.target_playlist_id,
+                target_playlist_name: &self.target_playlist_name,
+                source_playlist_ids: &self.source_playlist_ids,
+                algorithm_name: self.algorithm_name.as_deref(),
+                algorithm_params: &self.algorithm_params,
+                schedule_type: self.schedule_type,
+                schedule_value: &self.schedule_value,
+                is_enabled: self.is_enabled,
+                next_run_at: self.next_run_at,
+                last_run_at: self.last_run_at,
+                last_status: self.last_status.as_deref(),
+                last_error: self.last_error.as_deref(),
+                updated_at: self.updated_at,
+            })
+            .execute(conn)
+            .map(|_| ())
+    }
+
+    /// Records how a run ended, leaving every other field alone.
+    pub fn record_run(
+        conn: &mut DbConnection,
+        id: i64,
+        at: NaiveDateTime,
+        status: &str,
+        error: Option<&str>,
+    ) -> QueryResult<()> {
+        diesel::update(schedules::table.find(id))
+            .set((
+                schedules::last_run_at.eq(Some(at)),
+                schedules::last_status.eq(Some(status)),
+                schedules::last_error.eq(error),
+            ))
+            .execute(conn)
+            .map(|_| ())
+    }
+
+    pub fn delete(conn: &mut DbConnection, id: i64) -> QueryResult<usize> {
+        diesel::delete(schedules::table.find(id)).execute(conn)
+    }
+
+    /// Enabled schedules whose `next_run_at` has come, oldest first.
+    pub fn due(conn: &mut DbConnection, now: NaiveDateTime, limit: i64) -> QueryResult<Vec<Schedule>> {
+        schedules::table
+            .filter(schedules::is_enabled.eq(true))
+            .filter(schedules::next_run_at.le(now))
+            .order((schedules::next_run_at.asc(), schedules::id.asc()))
+            .limit(limit)
+            .select(Schedule::as_select())
+            .load(conn)
+    }
+
+    /// Moves `next_run_at` from `seen` to `next` only if it still holds
+    /// `seen`: exactly one of several racing processes wins the run.
+    pub fn claim(conn: &mut DbConnection, id: i64, seen: NaiveDateTime, next: Option<NaiveDateTime>) -> QueryResult<bool> {
+        let updated = diesel::update(
+            schedules::table
+                .find(id)
+                .filter(schedules::is_enabled.eq(true))
+                .filter(schedules::next_run_at.eq(seen)),
+        )
+        .set(schedules::next_run_at.eq(next))
+        .execute(conn)?;
+        Ok(updated == 1)
+    }
+}
