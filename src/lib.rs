@@ -12,6 +12,7 @@ pub mod models;
 pub mod request_id;
 pub mod retention;
 pub mod routes;
+pub mod scheduler;
 pub mod services;
 pub mod state;
 pub mod timestamp;

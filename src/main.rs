@@ -234,6 +234,16 @@ fn serve(settings: Settings, demo: bool) -> Result<(), String> {
             ),
         }
     }
+    let interrupted = shuffify::scheduler::recover_interrupted(&pool)?;
+    if interrupted > 0 {
+        log::warn!("marked {interrupted} job run(s) left running by a crash as interrupted");
+    }
+    let scheduler = settings.scheduler_enabled.then(|| {
+        shuffify::scheduler::spawn(
+            pool.clone(),
+            std::time::Duration::from_secs(settings.scheduler_tick_secs),
+        )
+    });
     let bind_addr = settings.bind_addr.clone();
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     let retention_days = settings.activity_retention_days;
@@ -253,5 +263,11 @@ fn serve(settings: Settings, demo: bool) -> Result<(), String> {
             .run()
             .await
             .map_err(|e| format!("server error: {e}"))
-    })
+    })?;
+    // The HTTP server has drained; let the job in hand finish.
+    if let Some(scheduler) = scheduler {
+        log::info!("stopping the scheduler");
+        scheduler.stop();
+    }
+    Ok(())
 }

@@ -37,7 +37,12 @@ struct NewJobExecution {
 
 impl JobExecution {
     /// A new `running` execution.
-    pub fn start(conn: &mut DbConnection, schedule_id: i64, by: TriggeredBy, at: NaiveDateTime) -> QueryResult<JobExecution> {
+    pub fn start(
+        conn: &mut DbConnection,
+        schedule_id: i64,
+        by: TriggeredBy,
+        at: NaiveDateTime,
+    ) -> QueryResult<JobExecution> {
         let row = NewJobExecution {
             schedule_id,
             triggered_by: by,
@@ -70,7 +75,10 @@ impl JobExecution {
                 executions::completed_at.eq(Some(at)),
             ))
             .execute(conn)?;
-        executions::table.find(id).select(JobExecution::as_select()).first(conn)
+        executions::table
+            .find(id)
+            .select(JobExecution::as_select())
+            .first(conn)
     }
 
     pub fn is_running(conn: &mut DbConnection, schedule_id: i64) -> QueryResult<bool> {
@@ -83,7 +91,11 @@ impl JobExecution {
     }
 
     /// Newest first.
-    pub fn history(conn: &mut DbConnection, schedule_id: i64, limit: i64) -> QueryResult<Vec<JobExecution>> {
+    pub fn history(
+        conn: &mut DbConnection,
+        schedule_id: i64,
+        limit: i64,
+    ) -> QueryResult<Vec<JobExecution>> {
         executions::table
             .filter(executions::schedule_id.eq(schedule_id))
             .order((executions::started_at.desc(), executions::id.desc()))
@@ -93,7 +105,10 @@ impl JobExecution {
     }
 
     pub fn count_for(conn: &mut DbConnection, schedule_id: i64) -> QueryResult<i64> {
-        executions::table.filter(executions::schedule_id.eq(schedule_id)).count().get_result(conn)
+        executions::table
+            .filter(executions::schedule_id.eq(schedule_id))
+            .count()
+            .get_result(conn)
     }
 
     /// At start-up: runs left `running` by a crash become `failed` with

@@ -84,10 +84,18 @@ impl NewSchedule {
 
 impl Schedule {
     pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Schedule>> {
-        schedules::table.find(id).select(Schedule::as_select()).first(conn).optional()
+        schedules::table
+            .find(id)
+            .select(Schedule::as_select())
+            .first(conn)
+            .optional()
     }
 
-    pub fn find_owned(conn: &mut DbConnection, user_id: i64, id: i64) -> QueryResult<Option<Schedule>> {
+    pub fn find_owned(
+        conn: &mut DbConnection,
+        user_id: i64,
+        id: i64,
+    ) -> QueryResult<Option<Schedule>> {
         Ok(Self::find(conn, id)?.filter(|s| s.user_id == user_id))
     }
 
@@ -100,7 +108,10 @@ impl Schedule {
     }
 
     pub fn count(conn: &mut DbConnection, user_id: i64) -> QueryResult<i64> {
-        schedules::table.filter(schedules::user_id.eq(user_id)).count().get_result(conn)
+        schedules::table
+            .filter(schedules::user_id.eq(user_id))
+            .count()
+            .get_result(conn)
     }
 
     /// Writes every changeable field back.
@@ -149,7 +160,11 @@ impl Schedule {
     }
 
     /// Enabled schedules whose `next_run_at` has come, oldest first.
-    pub fn due(conn: &mut DbConnection, now: NaiveDateTime, limit: i64) -> QueryResult<Vec<Schedule>> {
+    pub fn due(
+        conn: &mut DbConnection,
+        now: NaiveDateTime,
+        limit: i64,
+    ) -> QueryResult<Vec<Schedule>> {
         schedules::table
             .filter(schedules::is_enabled.eq(true))
             .filter(schedules::next_run_at.le(now))
@@ -161,7 +176,12 @@ impl Schedule {
 
     /// Moves `next_run_at` from `seen` to `next` only if it still holds
     /// `seen`: exactly one of several racing processes wins the run.
-    pub fn claim(conn: &mut DbConnection, id: i64, seen: NaiveDateTime, next: Option<NaiveDateTime>) -> QueryResult<bool> {
+    pub fn claim(
+        conn: &mut DbConnection,
+        id: i64,
+        seen: NaiveDateTime,
+        next: Option<NaiveDateTime>,
+    ) -> QueryResult<bool> {
         let updated = diesel::update(
             schedules::table
                 .find(id)

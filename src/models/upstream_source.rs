@@ -48,7 +48,12 @@ impl NewUpstreamSource {
 }
 
 impl UpstreamSource {
-    pub fn find(conn: &mut DbConnection, user_id: i64, target: &str, source: &str) -> QueryResult<Option<UpstreamSource>> {
+    pub fn find(
+        conn: &mut DbConnection,
+        user_id: i64,
+        target: &str,
+        source: &str,
+    ) -> QueryResult<Option<UpstreamSource>> {
         sources::table
             .filter(sources::user_id.eq(user_id))
             .filter(sources::target_playlist_id.eq(target))
@@ -58,7 +63,11 @@ impl UpstreamSource {
             .optional()
     }
 
-    pub fn find_owned(conn: &mut DbConnection, user_id: i64, id: i64) -> QueryResult<Option<UpstreamSource>> {
+    pub fn find_owned(
+        conn: &mut DbConnection,
+        user_id: i64,
+        id: i64,
+    ) -> QueryResult<Option<UpstreamSource>> {
         sources::table
             .find(id)
             .filter(sources::user_id.eq(user_id))
@@ -68,7 +77,11 @@ impl UpstreamSource {
     }
 
     /// In the order they were added.
-    pub fn list_for_target(conn: &mut DbConnection, user_id: i64, target: &str) -> QueryResult<Vec<UpstreamSource>> {
+    pub fn list_for_target(
+        conn: &mut DbConnection,
+        user_id: i64,
+        target: &str,
+    ) -> QueryResult<Vec<UpstreamSource>> {
         sources::table
             .filter(sources::user_id.eq(user_id))
             .filter(sources::target_playlist_id.eq(target))

@@ -11,9 +11,11 @@ pub mod health;
 pub mod me;
 pub mod params;
 pub mod playlists;
+pub mod schedules;
 pub mod settings;
 pub mod snapshots;
 pub mod tracks;
+pub mod upstream;
 pub mod workshop;
 
 use actix_web::web;
@@ -97,6 +99,37 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     resource("/playlists/{id}/workshop/sessions")
                         .route(web::get().to(workshop::list_sessions))
                         .route(web::post().to(workshop::create_session)),
+                )
+                .service(
+                    resource("/playlists/{id}/upstream-sources")
+                        .route(web::get().to(upstream::list_sources))
+                        .route(web::post().to(upstream::add_source)),
+                )
+                .service(
+                    resource("/upstream-sources/{sid}")
+                        .route(web::delete().to(upstream::delete_source)),
+                )
+                .service(
+                    resource("/schedules")
+                        .route(web::get().to(schedules::list_schedules))
+                        .route(web::post().to(schedules::create_schedule)),
+                )
+                .service(
+                    resource("/schedules/{id}")
+                        .route(web::get().to(schedules::get_schedule))
+                        .route(web::patch().to(schedules::update_schedule))
+                        .route(web::delete().to(schedules::delete_schedule)),
+                )
+                .service(
+                    resource("/schedules/{id}/toggle")
+                        .route(web::post().to(schedules::toggle_schedule)),
+                )
+                .service(
+                    resource("/schedules/{id}/run").route(web::post().to(schedules::run_schedule)),
+                )
+                .service(
+                    resource("/schedules/{id}/history")
+                        .route(web::get().to(schedules::schedule_history)),
                 )
                 .service(
                     resource("/workshop/sessions/{sid}")

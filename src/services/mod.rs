@@ -6,12 +6,13 @@ pub mod activity_log;
 pub mod activity_query;
 pub mod auth;
 pub mod demo;
+pub mod job_executor;
 pub mod playlists;
 pub mod schedules;
 pub mod settings;
 pub mod shuffle;
-pub mod upstream;
 pub mod snapshots;
+pub mod upstream;
 pub mod workshop;
 
 pub use activity_export::{ActivityExport, ExportFormat};

@@ -26,13 +26,21 @@ pub const MAX_SCHEDULES: i64 = 5;
 pub fn parse_cron(value: &str) -> Result<croner::Cron, String> {
     let fields = value.split_whitespace().count();
     if fields != 5 {
-        return Err(format!("a cron expression has 5 fields (minute hour day month weekday), this one has {fields}"));
+        return Err(format!(
+            "a cron expression has 5 fields (minute hour day month weekday), this one has {fields}"
+        ));
     }
-    croner::Cron::new(value).parse().map_err(|e| format!("invalid cron expression: {e}"))
+    croner::Cron::new(value)
+        .parse()
+        .map_err(|e| format!("invalid cron expression: {e}"))
 }
 
 /// When a schedule runs next, counting from `after`.
-pub fn next_run(schedule_type: ScheduleType, value: &str, after: NaiveDateTime) -> Result<NaiveDateTime, String> {
+pub fn next_run(
+    schedule_type: ScheduleType,
+    value: &str,
+    after: NaiveDateTime,
+) -> Result<NaiveDateTime, String> {
     match schedule_type {
         ScheduleType::Interval => {
             let interval: IntervalValue = value.parse().map_err(|_| interval_error())?;
@@ -49,7 +57,9 @@ pub fn next_run(schedule_type: ScheduleType, value: &str, after: NaiveDateTime) 
 }
 
 fn interval_error() -> String {
-    let values: Vec<String> = <IntervalValue as strum::IntoEnumIterator>::iter().map(|v| v.to_string()).collect();
+    let values: Vec<String> = <IntervalValue as strum::IntoEnumIterator>::iter()
+        .map(|v| v.to_string())
+        .collect();
     format!("must be one of: {}", values.join(", "))
 }
 
@@ -99,7 +109,10 @@ fn validate(conn: &mut DbConnection, user: &User, input: &ScheduleInput) -> AppR
     let mut errors = Vec::new();
     let target = Playlist::find_owned(conn, user.id, &input.target_playlist_id)?;
     if target.is_none() {
-        errors.push(FieldError::new("target_playlist_id", "is not one of your playlists"));
+        errors.push(FieldError::new(
+            "target_playlist_id",
+            "is not one of your playlists",
+        ));
     }
     match input.schedule_type {
         ScheduleType::Interval if input.schedule_value.parse::<IntervalValue>().is_err() => {
@@ -117,9 +130,15 @@ fn validate(conn: &mut DbConnection, user: &User, input: &ScheduleInput) -> AppR
     }
     for id in &input.source_playlist_ids {
         if *id == input.target_playlist_id {
-            errors.push(FieldError::new("source_playlist_ids", "a playlist cannot be its own source"));
+            errors.push(FieldError::new(
+                "source_playlist_ids",
+                "a playlist cannot be its own source",
+            ));
         } else if Playlist::find_readable(conn, user.id, id)?.is_none() {
-            errors.push(FieldError::new("source_playlist_ids", format!("{id:?} is not a playlist you can read")));
+            errors.push(FieldError::new(
+                "source_playlist_ids",
+                format!("{id:?} is not a playlist you can read"),
+            ));
         }
     }
     let raids = matches!(input.job_type, JobType::Raid | JobType::RaidAndShuffle);
@@ -136,12 +155,19 @@ fn validate(conn: &mut DbConnection, user: &User, input: &ScheduleInput) -> AppR
     match (&input.algorithm_name, shuffles) {
         (None, true) => errors.push(FieldError::new(
             "algorithm_name",
-            format!("a {} job needs an algorithm: one of {}", input.job_type, algorithm_keys().join(", ")),
+            format!(
+                "a {} job needs an algorithm: one of {}",
+                input.job_type,
+                algorithm_keys().join(", ")
+            ),
         )),
         (Some(key), _) => match find_algorithm(key) {
             None => errors.push(FieldError::new(
                 "algorithm_name",
-                format!("unknown algorithm {key:?}; valid algorithms: {}", algorithm_keys().join(", ")),
+                format!(
+                    "unknown algorithm {key:?}; valid algorithms: {}",
+                    algorithm_keys().join(", ")
+                ),
             )),
             Some(algorithm) => {
                 if let Err(problems) = validate_params(algorithm, &input.algorithm_params) {
@@ -152,8 +178,15 @@ fn validate(conn: &mut DbConnection, user: &User, input: &ScheduleInput) -> AppR
             }
         },
         (None, false) => {
-            if input.algorithm_params.as_object().is_some_and(|p| !p.is_empty()) {
-                errors.push(FieldError::new("algorithm_params", "given without an algorithm_name"));
+            if input
+                .algorithm_params
+                .as_object()
+                .is_some_and(|p| !p.is_empty())
+            {
+                errors.push(FieldError::new(
+                    "algorithm_params",
+                    "given without an algorithm_name",
+                ));
             }
         }
     }
@@ -166,7 +199,14 @@ fn validate(conn: &mut DbConnection, user: &User, input: &ScheduleInput) -> AppR
     target.ok_or(AppError::NotFound)
 }
 
-fn log(conn: &mut DbConnection, user: &User, kind: ActivityType, s: &Schedule, description: String, extra: Value) {
+fn log(
+    conn: &mut DbConnection,
+    user: &User,
+    kind: ActivityType,
+    s: &Schedule,
+    description: String,
+    extra: Value,
+) {
     let mut metadata = json!({ "schedule_id": s.id, "job_type": s.job_type });
     if let (Some(m), Value::Object(more)) = (metadata.as_object_mut(), extra) {
         m.extend(more);
@@ -196,10 +236,16 @@ impl ScheduleService {
         Schedule::find_owned(conn, user_id, id)?.ok_or(AppError::NotFound)
     }
 
-    pub fn create(conn: &mut DbConnection, user: &User, input: &ScheduleInput) -> AppResult<Schedule> {
+    pub fn create(
+        conn: &mut DbConnection,
+        user: &User,
+        input: &ScheduleInput,
+    ) -> AppResult<Schedule> {
         write_transaction(conn, |conn| {
             if Schedule::count(conn, user.id)? >= MAX_SCHEDULES {
-                return Err(AppError::Conflict(format!("at most {MAX_SCHEDULES} schedules per user; delete one first")));
+                return Err(AppError::Conflict(format!(
+                    "at most {MAX_SCHEDULES} schedules per user; delete one first"
+                )));
             }
             let target = validate(conn, user, input)?;
             let now = db::now();
@@ -219,12 +265,24 @@ impl ScheduleService {
                 updated_at: now,
             }
             .insert(conn)?;
-            log(conn, user, ActivityType::ScheduleCreate, &schedule, format!("Created schedule #{} ({})", schedule.id, schedule.job_type), json!({}));
+            log(
+                conn,
+                user,
+                ActivityType::ScheduleCreate,
+                &schedule,
+                format!("Created schedule #{} ({})", schedule.id, schedule.job_type),
+                json!({}),
+            );
             Ok(schedule)
         })
     }
 
-    pub fn update(conn: &mut DbConnection, user: &User, id: i64, patch: &SchedulePatch) -> AppResult<Schedule> {
+    pub fn update(
+        conn: &mut DbConnection,
+        user: &User,
+        id: i64,
+        patch: &SchedulePatch,
+    ) -> AppResult<Schedule> {
         write_transaction(conn, |conn| {
             let current = Self::owned(conn, user.id, id)?;
             let before = ScheduleInput::of(&current);
@@ -256,12 +314,27 @@ impl ScheduleService {
             let mut updated_fields = Vec::new();
             for (field, changed) in [
                 ("job_type", after.job_type != before.job_type),
-                ("target_playlist_id", after.target_playlist_id != before.target_playlist_id),
+                (
+                    "target_playlist_id",
+                    after.target_playlist_id != before.target_playlist_id,
+                ),
                 ("schedule_type", after.schedule_type != before.schedule_type),
-                ("schedule_value", after.schedule_value != before.schedule_value),
-                ("source_playlist_ids", after.source_playlist_ids != before.source_playlist_ids),
-                ("algorithm_name", after.algorithm_name != before.algorithm_name),
-                ("algorithm_params", after.algorithm_params != before.algorithm_params),
+                (
+                    "schedule_value",
+                    after.schedule_value != before.schedule_value,
+                ),
+                (
+                    "source_playlist_ids",
+                    after.source_playlist_ids != before.source_playlist_ids,
+                ),
+                (
+                    "algorithm_name",
+                    after.algorithm_name != before.algorithm_name,
+                ),
+                (
+                    "algorithm_params",
+                    after.algorithm_params != before.algorithm_params,
+                ),
                 ("is_enabled", after.is_enabled != before.is_enabled),
             ] {
                 if changed {
@@ -273,7 +346,9 @@ impl ScheduleService {
             }
             let target = validate(conn, user, &after)?;
             let now = db::now();
-            let timing_changed = updated_fields.iter().any(|f| matches!(*f, "schedule_type" | "schedule_value" | "is_enabled"));
+            let timing_changed = updated_fields
+                .iter()
+                .any(|f| matches!(*f, "schedule_type" | "schedule_value" | "is_enabled"));
             let mut next = current.clone();
             next.job_type = after.job_type;
             next.target_playlist_id = target.id.clone();
@@ -294,7 +369,11 @@ impl ScheduleService {
                 user,
                 ActivityType::ScheduleUpdate,
                 &next,
-                format!("Updated schedule #{}: {}", next.id, updated_fields.join(", ")),
+                format!(
+                    "Updated schedule #{}: {}",
+                    next.id,
+                    updated_fields.join(", ")
+                ),
                 json!({ "updated_fields": updated_fields }),
             );
             Ok(next)
@@ -309,7 +388,11 @@ impl ScheduleService {
             schedule.next_run_at = next_if_enabled(&ScheduleInput::of(&schedule), now)?;
             schedule.updated_at = now;
             schedule.save(conn)?;
-            let verb = if schedule.is_enabled { "Enabled" } else { "Disabled" };
+            let verb = if schedule.is_enabled {
+                "Enabled"
+            } else {
+                "Disabled"
+            };
             log(
                 conn,
                 user,
@@ -326,7 +409,14 @@ impl ScheduleService {
         write_transaction(conn, |conn| {
             let schedule = Self::owned(conn, user.id, id)?;
             Schedule::delete(conn, id)?;
-            log(conn, user, ActivityType::ScheduleDelete, &schedule, format!("Deleted schedule #{}", schedule.id), json!({}));
+            log(
+                conn,
+                user,
+                ActivityType::ScheduleDelete,
+                &schedule,
+                format!("Deleted schedule #{}", schedule.id),
+                json!({}),
+            );
             Ok(())
         })
     }
@@ -343,10 +433,22 @@ mod tests {
     #[test]
     fn intervals_and_cron() {
         let base = t("2026-05-01 10:30:00");
-        assert_eq!(next_run(ScheduleType::Interval, "every_6h", base).unwrap(), t("2026-05-01 16:30:00"));
-        assert_eq!(next_run(ScheduleType::Interval, "weekly", base).unwrap(), t("2026-05-08 10:30:00"));
-        assert_eq!(next_run(ScheduleType::Cron, "0 12 * * *", base).unwrap(), t("2026-05-01 12:00:00"));
-        assert_eq!(next_run(ScheduleType::Cron, "*/15 * * * *", base).unwrap(), t("2026-05-01 10:45:00"));
+        assert_eq!(
+            next_run(ScheduleType::Interval, "every_6h", base).unwrap(),
+            t("2026-05-01 16:30:00")
+        );
+        assert_eq!(
+            next_run(ScheduleType::Interval, "weekly", base).unwrap(),
+            t("2026-05-08 10:30:00")
+        );
+        assert_eq!(
+            next_run(ScheduleType::Cron, "0 12 * * *", base).unwrap(),
+            t("2026-05-01 12:00:00")
+        );
+        assert_eq!(
+            next_run(ScheduleType::Cron, "*/15 * * * *", base).unwrap(),
+            t("2026-05-01 10:45:00")
+        );
         assert!(next_run(ScheduleType::Interval, "hourly", base).is_err());
         assert!(parse_cron("0 0 12 * * *").unwrap_err().contains("has 6"));
         assert!(parse_cron("61 * * * *").is_err());

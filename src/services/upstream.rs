@@ -25,24 +25,42 @@ pub struct SourceInput {
 pub struct UpstreamService;
 
 impl UpstreamService {
-    pub fn list(conn: &mut DbConnection, user: &User, target: &str) -> AppResult<Vec<UpstreamSource>> {
+    pub fn list(
+        conn: &mut DbConnection,
+        user: &User,
+        target: &str,
+    ) -> AppResult<Vec<UpstreamSource>> {
         PlaylistService::owned(conn, user.id, target)?;
         Ok(UpstreamSource::list_for_target(conn, user.id, target)?)
     }
 
     /// `(source, created)`.
-    pub fn add(conn: &mut DbConnection, user: &User, target: &str, input: &SourceInput) -> AppResult<(UpstreamSource, bool)> {
+    pub fn add(
+        conn: &mut DbConnection,
+        user: &User,
+        target: &str,
+        input: &SourceInput,
+    ) -> AppResult<(UpstreamSource, bool)> {
         write_transaction(conn, |conn| {
             let target_playlist = PlaylistService::owned(conn, user.id, target)?;
             if input.source_playlist_id == target {
-                return Err(AppError::invalid("source_playlist_id", "a playlist cannot be its own source"));
+                return Err(AppError::invalid(
+                    "source_playlist_id",
+                    "a playlist cannot be its own source",
+                ));
             }
             let source = Playlist::find_readable(conn, user.id, &input.source_playlist_id)?
-                .ok_or_else(|| AppError::invalid("source_playlist_id", "is not a playlist you can read"))?;
+                .ok_or_else(|| {
+                    AppError::invalid("source_playlist_id", "is not a playlist you can read")
+                })?;
             if let Some(existing) = UpstreamSource::find(conn, user.id, target, &source.id)? {
                 return Ok((existing, false));
             }
-            let default_type = if source.owner_id == user.id { SourceType::Own } else { SourceType::External };
+            let default_type = if source.owner_id == user.id {
+                SourceType::Own
+            } else {
+                SourceType::External
+            };
             let new = NewUpstreamSource {
                 user_id: user.id,
                 target_playlist_id: target.to_string(),
@@ -54,7 +72,8 @@ impl UpstreamService {
             };
             let Some(created) = new.insert_if_new(conn)? else {
                 // Added by a concurrent request after our look-up.
-                let existing = UpstreamSource::find(conn, user.id, target, &source.id)?.ok_or(AppError::NotFound)?;
+                let existing = UpstreamSource::find(conn, user.id, target, &source.id)?
+                    .ok_or(AppError::NotFound)?;
                 return Ok((existing, false));
             };
             ActivityLogService::log(
@@ -62,7 +81,10 @@ impl UpstreamService {
                 NewActivity::new(
                     user.id,
                     ActivityType::UpstreamSourceAdd,
-                    format!("Added \"{}\" as a source of \"{}\"", source.name, target_playlist.name),
+                    format!(
+                        "Added \"{}\" as a source of \"{}\"",
+                        source.name, target_playlist.name
+                    ),
                 )
                 .playlist(&target_playlist.id, &target_playlist.name)
                 .actor(ActorType::User, &user.username)
@@ -78,19 +100,26 @@ impl UpstreamService {
 
     pub fn delete(conn: &mut DbConnection, user: &User, id: i64) -> AppResult<()> {
         write_transaction(conn, |conn| {
-            let source = UpstreamSource::find_owned(conn, user.id, id)?.ok_or(AppError::NotFound)?;
+            let source =
+                UpstreamSource::find_owned(conn, user.id, id)?.ok_or(AppError::NotFound)?;
             UpstreamSource::delete(conn, id)?;
-            let target_name = Playlist::find(conn, &source.target_playlist_id)?.map(|p| p.name).unwrap_or_default();
+            let target_name = Playlist::find(conn, &source.target_playlist_id)?
+                .map(|p| p.name)
+                .unwrap_or_default();
             ActivityLogService::log(
                 conn,
-                NewActivity::new(user.id, ActivityType::UpstreamSourceDelete, format!("Removed a source of \"{target_name}\""))
-                    .playlist(&source.target_playlist_id, &target_name)
-                    .actor(ActorType::User, &user.username)
-                    .metadata(json!({
-                        "source_id": source.id,
-                        "source_playlist_id": source.source_playlist_id,
-                        "source_type": source.source_type,
-                    })),
+                NewActivity::new(
+                    user.id,
+                    ActivityType::UpstreamSourceDelete,
+                    format!("Removed a source of \"{target_name}\""),
+                )
+                .playlist(&source.target_playlist_id, &target_name)
+                .actor(ActorType::User, &user.username)
+                .metadata(json!({
+                    "source_id": source.id,
+                    "source_playlist_id": source.source_playlist_id,
+                    "source_type": source.source_type,
+                })),
             );
             Ok(())
         })

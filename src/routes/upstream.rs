@@ -1,0 +1,104 @@
+//! Upstream sources: `GET|POST /api/playlists/{id}/upstream-sources`,
+//! `DELETE /api/upstream-sources/{sid}`.
+
+use actix_web::{http::header, web, HttpResponse};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::db;
+use crate::enums::SourceType;
+use crate::error::{AppError, AppResult, FieldError};
+use crate::routes::authenticated::AuthUser;
+use crate::services::upstream::{SourceInput, UpstreamService};
+use crate::state::AppState;
+
+pub async fn list_sources(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    path: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    let id = path.into_inner();
+    let items = db::run(&state.pool, move |conn| {
+        UpstreamService::list(conn, &auth.user, &id)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(json!({ "items": items })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddBody {
+    source_playlist_id: String,
+    source_type: Option<SourceType>,
+    source_url: Option<String>,
+    source_name: Option<String>,
+}
+
+/// 201 with a new source, 200 with the one that already existed.
+pub async fn add_source(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    path: web::Path<String>,
+    body: web::Json<AddBody>,
+) -> AppResult<HttpResponse> {
+    let body = body.into_inner();
+    let mut errors = Vec::new();
+    if body
+        .source_url
+        .as_ref()
+        .is_some_and(|u| u.chars().count() > 2000)
+    {
+        errors.push(FieldError::new(
+            "source_url",
+            "must be at most 2000 characters",
+        ));
+    }
+    if body
+        .source_name
+        .as_ref()
+        .is_some_and(|n| n.chars().count() > 200)
+    {
+        errors.push(FieldError::new(
+            "source_name",
+            "must be at most 200 characters",
+        ));
+    }
+    if let Some(err) = AppError::from_field_errors(errors) {
+        return Err(err);
+    }
+    let input = SourceInput {
+        source_playlist_id: body.source_playlist_id.trim().to_string(),
+        source_type: body.source_type,
+        source_url: body.source_url,
+        source_name: body.source_name,
+    };
+    let id = path.into_inner();
+    let (source, created) = db::run(&state.pool, move |conn| {
+        UpstreamService::add(conn, &auth.user, &id, &input)
+    })
+    .await?;
+    let mut response = if created {
+        HttpResponse::Created()
+    } else {
+        HttpResponse::Ok()
+    };
+    Ok(response
+        .insert_header((
+            header::LOCATION,
+            format!("/api/upstream-sources/{}", source.id),
+        ))
+        .json(source))
+}
+
+pub async fn delete_source(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    path: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    let id = path.into_inner();
+    db::run(&state.pool, move |conn| {
+        UpstreamService::delete(conn, &auth.user, id)
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
