@@ -37,6 +37,8 @@ pub struct TestDb {
     pub url: String,
     /// `(server url, schema)` to drop at the end, on PostgreSQL.
     pg_schema: Option<(String, String)>,
+    /// A temporary SQLite file to remove at the end.
+    sqlite_file: Option<std::path::PathBuf>,
 }
 
 pub fn postgres_url() -> Option<String> {
@@ -78,6 +80,7 @@ impl TestDb {
                     pool,
                     url,
                     pg_schema: Some((server, name)),
+                    sqlite_file: None,
                 }
             }
             None => {
@@ -87,9 +90,34 @@ impl TestDb {
                     pool,
                     url,
                     pg_schema: None,
+                    sqlite_file: None,
                 }
             }
         }
+    }
+
+    /// A migrated database that several connections really share, for
+    /// race tests: a temporary SQLite file (WAL), or a schema on PostgreSQL.
+    pub fn shared_file() -> TestDb {
+        if postgres_url().is_some() {
+            return Self::new();
+        }
+        let path = std::env::temp_dir().join(format!("{}.db", unique_name()));
+        let url = format!("sqlite://{}", path.display());
+        let pool = db::build_pool(&url, 4).expect("pool");
+        let db = TestDb {
+            pool,
+            url,
+            pg_schema: None,
+            sqlite_file: Some(path),
+        };
+        db::migrations::run_pending(&mut db.conn()).expect("migrations apply");
+        db
+    }
+
+    /// A separate pool on the same database.
+    pub fn another_pool(&self, size: u32) -> Pool {
+        db::build_pool(&self.url, size).expect("pool")
     }
 
     pub fn conn(&self) -> PooledConnection {
@@ -103,6 +131,11 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
+        if let Some(path) = &self.sqlite_file {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+            }
+        }
         if let Some((server, schema)) = &self.pg_schema {
             if let Ok(mut admin) = diesel::PgConnection::establish(server) {
                 let _ = admin.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
