@@ -14,6 +14,7 @@ mod isolation;
 mod log_failures;
 mod playlists;
 mod query_plans;
+mod scheduler;
 mod schedules;
 mod schema;
 mod settings;

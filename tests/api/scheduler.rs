@@ -1,0 +1,244 @@
+//! The schedule loop: due schedules run as the scheduler, disabled ones do
+//! not, `next_run_at` moves on, failures do not stop the loop, two processes
+//! never run one due schedule twice, and crashed runs are recovered.
+
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde_json::json;
+
+use shuffify::db::schema::{job_executions, schedules};
+use shuffify::db::{self, DbConnection, Json};
+use shuffify::enums::{ExecutionStatus, JobType, ScheduleType, TriggeredBy};
+use shuffify::models::job_execution::JobExecution;
+use shuffify::models::playlist::Playlist;
+use shuffify::models::schedule::{NewSchedule, Schedule};
+use shuffify::scheduler;
+use shuffify::services::playlists::{NewPlaylistInput, PlaylistService, TrackInput};
+
+use crate::helpers::{create_user, spawn_app, TestDb};
+
+fn make_due(conn: &mut DbConnection, id: i64, at: NaiveDateTime) {
+    diesel::update(schedules::table.find(id))
+        .set(schedules::next_run_at.eq(Some(at)))
+        .execute(conn)
+        .unwrap();
+}
+
+/// A playlist of `n` tracks and a shuffle schedule on it, inserted directly
+/// (no per-user limit), due a minute ago.
+fn due_shuffle(
+    conn: &mut DbConnection,
+    user_id: i64,
+    n: usize,
+    kind: ScheduleType,
+    value: &str,
+) -> Schedule {
+    let user = shuffify::models::User::find(conn, user_id)
+        .unwrap()
+        .unwrap();
+    let tracks = (0..n)
+        .map(|i| TrackInput {
+            uri: format!("due:{i}"),
+            name: format!("t{i}"),
+            artists: vec![],
+            album_name: None,
+            duration_ms: 0,
+            tempo: None,
+        })
+        .collect();
+    let input = NewPlaylistInput {
+        name: "Due".into(),
+        description: String::new(),
+        is_public: false,
+        tracks,
+    };
+    let playlist = PlaylistService::create(conn, &user, &input, false).unwrap();
+    let now = db::now();
+    NewSchedule {
+        user_id,
+        job_type: JobType::Shuffle,
+        target_playlist_id: playlist.id,
+        target_playlist_name: "Due".into(),
+        source_playlist_ids: Json(json!([])),
+        algorithm_name: Some("basic".into()),
+        algorithm_params: Json(json!({})),
+        schedule_type: kind,
+        schedule_value: value.into(),
+        is_enabled: true,
+        next_run_at: Some(now - chrono::Duration::minutes(1)),
+        created_at: now,
+        updated_at: now,
+    }
+    .insert(conn)
+    .unwrap()
+}
+
+#[actix_web::test]
+async fn a_due_schedule_runs_as_the_scheduler_and_moves_on() {
+    let app = spawn_app().await;
+    let user = app.user("sleeper").await;
+    let mut conn = app.conn();
+    let interval = due_shuffle(&mut conn, user.id, 10, ScheduleType::Interval, "every_6h");
+    let cron = due_shuffle(&mut conn, user.id, 10, ScheduleType::Cron, "15 3 * * *");
+    let disabled = due_shuffle(&mut conn, user.id, 10, ScheduleType::Interval, "daily");
+    diesel::update(schedules::table.find(disabled.id))
+        .set(schedules::is_enabled.eq(false))
+        .execute(&mut conn)
+        .unwrap();
+
+    let before = db::now();
+    assert_eq!(scheduler::tick(&mut conn), 2);
+    let after = db::now();
+    // Nothing more is due now.
+    assert_eq!(scheduler::tick(&mut conn), 0);
+
+    let interval = Schedule::find(&mut conn, interval.id).unwrap().unwrap();
+    let next = interval.next_run_at.unwrap();
+    assert!(
+        next >= before + chrono::Duration::hours(6) && next <= after + chrono::Duration::hours(6)
+    );
+    assert_eq!(interval.last_status.as_deref(), Some("success"));
+    let cron = Schedule::find(&mut conn, cron.id).unwrap().unwrap();
+    let next = cron.next_run_at.unwrap();
+    assert_eq!(next.format("%H:%M:%S%.f").to_string(), "03:15:00");
+    assert!(next > after && next <= after + chrono::Duration::days(1));
+    assert_eq!(JobExecution::count_for(&mut conn, disabled.id).unwrap(), 0);
+
+    let history = JobExecution::history(&mut conn, interval.id, 10).unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].triggered_by, TriggeredBy::Scheduler);
+    assert_eq!(history[0].status, ExecutionStatus::Success);
+    drop(conn);
+    let runs: Vec<serde_json::Value> = app
+        .activity(&user)
+        .await
+        .into_iter()
+        .filter(|r| r["activity_type"] == "schedule_run")
+        .collect();
+    assert_eq!(runs.len(), 2);
+    assert!(runs.iter().all(|r| r["actor_type"] == "scheduler"));
+    assert!(runs
+        .iter()
+        .any(|r| r["actor_name"] == format!("Schedule #{}", interval.id)));
+}
+
+#[actix_web::test]
+async fn a_failing_job_does_not_stop_the_next_one() {
+    let app = spawn_app().await;
+    let user = app.user("unlucky").await;
+    let mut conn = app.conn();
+    let broken = due_shuffle(&mut conn, user.id, 5, ScheduleType::Interval, "daily");
+    let fine = due_shuffle(&mut conn, user.id, 5, ScheduleType::Interval, "daily");
+    make_due(&mut conn, broken.id, db::now() - chrono::Duration::hours(2));
+    Playlist::delete(&mut conn, &broken.target_playlist_id).unwrap();
+    assert_eq!(scheduler::tick(&mut conn), 2);
+    let broken_run = &JobExecution::history(&mut conn, broken.id, 1).unwrap()[0];
+    assert_eq!(broken_run.status, ExecutionStatus::Failed);
+    assert!(broken_run
+        .error_message
+        .as_deref()
+        .unwrap()
+        .contains("no longer exists"));
+    let fine_run = &JobExecution::history(&mut conn, fine.id, 1).unwrap()[0];
+    assert_eq!(fine_run.status, ExecutionStatus::Success);
+    // The failed schedule still moved on: it is not retried every tick.
+    assert!(
+        Schedule::find(&mut conn, broken.id)
+            .unwrap()
+            .unwrap()
+            .next_run_at
+            .unwrap()
+            > db::now()
+    );
+}
+
+#[actix_web::test]
+async fn the_loop_runs_a_due_schedule_within_a_few_ticks() {
+    let app = spawn_app().await;
+    let user = app.user("looper").await;
+    let schedule = due_shuffle(&mut app.conn(), user.id, 8, ScheduleType::Interval, "daily");
+    let handle = scheduler::spawn(app.db.pool.clone(), Duration::from_millis(200));
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut runs = 0;
+    while Instant::now() < deadline {
+        runs = JobExecution::count_for(&mut app.conn(), schedule.id).unwrap();
+        if runs > 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    handle.stop();
+    assert_eq!(runs, 1);
+    let history = JobExecution::history(&mut app.conn(), schedule.id, 5).unwrap();
+    assert_eq!(history.len(), 1, "ran once, not once per tick");
+    assert_eq!(history[0].triggered_by, TriggeredBy::Scheduler);
+}
+
+#[test]
+fn two_processes_never_run_one_due_schedule_twice() {
+    // A real shared database (a WAL file, or PostgreSQL) and two pools, as
+    // two server processes would have.
+    let db = TestDb::shared_file();
+    let mut conn = db.conn();
+    let mut ids = Vec::new();
+    for u in 0..10 {
+        let user = create_user(&mut conn, &format!("racer{u}"));
+        for _ in 0..5 {
+            ids.push(due_shuffle(&mut conn, user, 4, ScheduleType::Interval, "daily").id);
+        }
+    }
+    drop(conn);
+    assert_eq!(ids.len(), 50);
+    let barrier = Arc::new(Barrier::new(2));
+    let workers: Vec<_> = (0..2)
+        .map(|_| {
+            let pool = db.another_pool(1);
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                let mut conn = pool.get().unwrap();
+                barrier.wait();
+                scheduler::tick(&mut conn)
+            })
+        })
+        .collect();
+    let ran: Vec<usize> = workers.into_iter().map(|w| w.join().unwrap()).collect();
+    assert_eq!(
+        ran.iter().sum::<usize>(),
+        50,
+        "each due schedule ran exactly once: {ran:?}"
+    );
+    let mut conn = db.conn();
+    for id in ids {
+        assert_eq!(
+            JobExecution::count_for(&mut conn, id).unwrap(),
+            1,
+            "schedule {id}"
+        );
+    }
+    let failed: i64 = job_executions::table
+        .filter(job_executions::status.ne(ExecutionStatus::Success))
+        .count()
+        .get_result(&mut conn)
+        .unwrap();
+    assert_eq!(failed, 0);
+}
+
+#[test]
+fn start_up_marks_crashed_runs_interrupted() {
+    let db = TestDb::new();
+    let mut conn = db.conn();
+    let user = create_user(&mut conn, "crashy");
+    let schedule = due_shuffle(&mut conn, user, 3, ScheduleType::Interval, "daily");
+    let left =
+        JobExecution::start(&mut conn, schedule.id, TriggeredBy::Scheduler, db::now()).unwrap();
+    drop(conn);
+    assert_eq!(scheduler::recover_interrupted(&db.pool).unwrap(), 1);
+    let row = &JobExecution::history(&mut db.conn(), schedule.id, 1).unwrap()[0];
+    assert_eq!(row.id, left.id);
+    assert_eq!(row.status, ExecutionStatus::Failed);
+    assert_eq!(row.error_message.as_deref(), Some("interrupted"));
+    assert!(row.completed_at.is_some());
+}
