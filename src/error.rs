@@ -81,6 +81,14 @@ impl AppError {
         })
     }
 
+    /// `Ok` when `details` is empty, else the 400 listing them all.
+    pub fn ensure_valid(details: Vec<FieldError>) -> AppResult<()> {
+        match Self::from_field_errors(details) {
+            Some(err) => Err(err),
+            None => Ok(()),
+        }
+    }
+
     pub fn code(&self) -> &'static str {
         match self {
             AppError::Validation { .. } => "validation_failed",

@@ -135,9 +135,7 @@ impl ListingParams {
             limit,
             paging,
         };
-        if let Some(err) = AppError::from_field_errors(errors) {
-            return Err(err);
-        }
+        AppError::ensure_valid(errors)?;
         Ok(match range {
             Some(range) => query.with_range(range, db::now()),
             None => query,
@@ -193,9 +191,7 @@ pub async fn recent_activity(
     if types.len() > 1 {
         errors.push(FieldError::new("type", "takes one activity type"));
     }
-    if let Some(err) = AppError::from_field_errors(errors) {
-        return Err(err);
-    }
+    AppError::ensure_valid(errors)?;
     let activity_type = types.first().copied();
     let items = db::run(&state.pool, move |conn| {
         Ok(ActivityLogService::get_recent(
@@ -259,9 +255,7 @@ pub async fn activity_summary(
 ) -> AppResult<HttpResponse> {
     let mut errors = Vec::new();
     let days = parse_int("days", present(&params.days), 30u32, 1, 365, &mut errors);
-    if let Some(err) = AppError::from_field_errors(errors) {
-        return Err(err);
-    }
+    AppError::ensure_valid(errors)?;
     let (counts, per_day) = db::run(&state.pool, move |conn| {
         Ok((
             ActivityLogService::get_activity_summary(conn, auth.id(), days),

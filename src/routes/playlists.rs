@@ -128,9 +128,7 @@ pub async fn create_playlist(
         Vec::new()
     };
     errors.truncate(50);
-    if let Some(err) = AppError::from_field_errors(errors) {
-        return Err(err);
-    }
+    AppError::ensure_valid(errors)?;
     let input = NewPlaylistInput {
         name: body.name,
         description,
@@ -168,9 +166,7 @@ pub async fn list_playlists(
         i64::from(i32::MAX),
         &mut errors,
     );
-    if let Some(err) = AppError::from_field_errors(errors) {
-        return Err(err);
-    }
+    AppError::ensure_valid(errors)?;
     let (items, total) = db::run(&state.pool, move |conn| {
         PlaylistService::list(conn, auth.id(), limit, offset)
     })
@@ -227,9 +223,7 @@ pub async fn update_playlist(
     if let Some(description) = &changes.description {
         validate_description(description, &mut errors);
     }
-    if let Some(err) = AppError::from_field_errors(errors) {
-        return Err(err);
-    }
+    AppError::ensure_valid(errors)?;
     let precondition = if_match(&req);
     let id = path.into_inner();
     let view = db::run(&state.pool, move |conn| {

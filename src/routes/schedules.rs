@@ -119,9 +119,7 @@ pub async fn update_schedule(
         algorithm_params: not_null("algorithm_params", body.algorithm_params, &mut errors),
         is_enabled: not_null("is_enabled", body.is_enabled, &mut errors),
     };
-    if let Some(err) = AppError::from_field_errors(errors) {
-        return Err(err);
-    }
+    AppError::ensure_valid(errors)?;
     let id = path.into_inner();
     let schedule = db::run(&state.pool, move |conn| {
         ScheduleService::update(conn, &auth.user, id, &patch)
@@ -184,9 +182,7 @@ pub async fn schedule_history(
 ) -> AppResult<HttpResponse> {
     let mut errors = Vec::new();
     let limit = parse_int("limit", present(&params.limit), 10i64, 1, 100, &mut errors);
-    if let Some(err) = AppError::from_field_errors(errors) {
-        return Err(err);
-    }
+    AppError::ensure_valid(errors)?;
     let id = path.into_inner();
     let items = db::run(&state.pool, move |conn| {
         ScheduleService::owned(conn, auth.id(), id)?;

@@ -57,9 +57,7 @@ pub async fn update_settings(
             &mut errors,
         ),
     };
-    if let Some(err) = AppError::from_field_errors(errors) {
-        return Err(err);
-    }
+    AppError::ensure_valid(errors)?;
     let settings = db::run(&state.pool, move |conn| {
         SettingsService::update(conn, &auth.user, &change)
     })

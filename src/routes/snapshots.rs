@@ -58,9 +58,7 @@ pub async fn list_snapshots(
 ) -> AppResult<HttpResponse> {
     let mut errors = Vec::new();
     let limit = parse_int("limit", present(&params.limit), 20i64, 1, 100, &mut errors);
-    if let Some(err) = AppError::from_field_errors(errors) {
-        return Err(err);
-    }
+    AppError::ensure_valid(errors)?;
     let id = path.into_inner();
     let snapshots = db::run(&state.pool, move |conn| {
         PlaylistService::owned(conn, auth.id(), &id)?;

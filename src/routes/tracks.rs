@@ -33,9 +33,7 @@ pub async fn search_tracks(
         i64::from(i32::MAX),
         &mut errors,
     );
-    if let Some(err) = AppError::from_field_errors(errors) {
-        return Err(err);
-    }
+    AppError::ensure_valid(errors)?;
     let q = present(&params.q).map(String::from);
     let items: Vec<TrackView> = db::run(&state.pool, move |conn| {
         Ok(Track::search(conn, q.as_deref(), limit, offset)?

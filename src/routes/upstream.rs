@@ -63,9 +63,7 @@ pub async fn add_source(
             "must be at most 200 characters",
         ));
     }
-    if let Some(err) = AppError::from_field_errors(errors) {
-        return Err(err);
-    }
+    AppError::ensure_valid(errors)?;
     let input = SourceInput {
         source_playlist_id: body.source_playlist_id.trim().to_string(),
         source_type: body.source_type,

@@ -42,9 +42,7 @@ pub async fn preview(
             }
         },
     };
-    if let Some(err) = AppError::from_field_errors(errors) {
-        return Err(err);
-    }
+    AppError::ensure_valid(errors)?;
     let id = path.into_inner();
     let order = db::run(&state.pool, move |conn| {
         WorkshopService::preview(
@@ -77,9 +75,7 @@ pub async fn commit(
     let uris = body.into_inner().track_uris;
     let mut errors = Vec::new();
     validate_uris("track_uris", &uris, &mut errors);
-    if let Some(err) = AppError::from_field_errors(errors) {
-        return Err(err);
-    }
+    AppError::ensure_valid(errors)?;
     let precondition = if_match(&req);
     let id = path.into_inner();
     let outcome = db::run(&state.pool, move |conn| {
@@ -126,9 +122,7 @@ pub async fn create_session(
     let mut errors = Vec::new();
     validate_session_name(&body.session_name, &mut errors);
     validate_uris("track_uris", &body.track_uris, &mut errors);
-    if let Some(err) = AppError::from_field_errors(errors) {
-        return Err(err);
-    }
+    AppError::ensure_valid(errors)?;
     let id = path.into_inner();
     let session = db::run(&state.pool, move |conn| {
         WorkshopService::create_session(conn, &auth.user, &id, &body.session_name, &body.track_uris)
@@ -180,9 +174,7 @@ pub async fn update_session(
     if let Some(uris) = &uris {
         validate_uris("track_uris", uris, &mut errors);
     }
-    if let Some(err) = AppError::from_field_errors(errors) {
-        return Err(err);
-    }
+    AppError::ensure_valid(errors)?;
     let id = path.into_inner();
     let session = db::run(&state.pool, move |conn| {
         WorkshopService::update_session(conn, &auth.user, id, name.as_deref(), uris.as_deref())

@@ -172,10 +172,7 @@ impl Registration {
                 errors.push(FieldError::new("email", "must be an email address"));
             }
         }
-        match AppError::from_field_errors(errors) {
-            Some(err) => Err(err),
-            None => Ok(()),
-        }
+        AppError::ensure_valid(errors)
     }
 }
 

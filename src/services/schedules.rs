@@ -193,9 +193,7 @@ fn validate(conn: &mut DbConnection, user: &User, input: &ScheduleInput) -> AppR
     if !input.algorithm_params.is_object() {
         errors.push(FieldError::new("algorithm_params", "must be an object"));
     }
-    if let Some(err) = AppError::from_field_errors(errors) {
-        return Err(err);
-    }
+    AppError::ensure_valid(errors)?;
     target.ok_or(AppError::NotFound)
 }
 

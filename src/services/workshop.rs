@@ -158,13 +158,16 @@ impl WorkshopService {
         })
     }
 
+    /// Logs a session save or delete, with its playlist's current name.
     fn log_session(
         conn: &mut DbConnection,
         user: &User,
         kind: ActivityType,
         session: &WorkshopSession,
-        playlist_name: &str,
-    ) {
+    ) -> AppResult<()> {
+        let playlist_name = Playlist::find(conn, &session.playlist_id)?
+            .map(|p| p.name)
+            .unwrap_or_default();
         let verb = if kind == ActivityType::WorkshopSessionDelete {
             "Deleted"
         } else {
@@ -185,6 +188,7 @@ impl WorkshopService {
                 "track_count": session.track_uris.strings().len(),
             })),
         );
+        Ok(())
     }
 
     pub fn list_sessions(
@@ -220,13 +224,7 @@ impl WorkshopService {
                 updated_at: now,
             }
             .insert(conn)?;
-            Self::log_session(
-                conn,
-                user,
-                ActivityType::WorkshopSessionSave,
-                &session,
-                &playlist.name,
-            );
+            Self::log_session(conn, user, ActivityType::WorkshopSessionSave, &session)?;
             Ok(session)
         })
     }
@@ -259,16 +257,7 @@ impl WorkshopService {
             }
             session.updated_at = db::now();
             session.save(conn)?;
-            let playlist_name = Playlist::find(conn, &session.playlist_id)?
-                .map(|p| p.name)
-                .unwrap_or_default();
-            Self::log_session(
-                conn,
-                user,
-                ActivityType::WorkshopSessionSave,
-                &session,
-                &playlist_name,
-            );
+            Self::log_session(conn, user, ActivityType::WorkshopSessionSave, &session)?;
             Ok(session)
         })
     }
@@ -277,16 +266,7 @@ impl WorkshopService {
         write_transaction(conn, |conn| {
             let session = Self::session(conn, user, id)?;
             WorkshopSession::delete(conn, id)?;
-            let playlist_name = Playlist::find(conn, &session.playlist_id)?
-                .map(|p| p.name)
-                .unwrap_or_default();
-            Self::log_session(
-                conn,
-                user,
-                ActivityType::WorkshopSessionDelete,
-                &session,
-                &playlist_name,
-            );
+            Self::log_session(conn, user, ActivityType::WorkshopSessionDelete, &session)?;
             Ok(())
         })
     }

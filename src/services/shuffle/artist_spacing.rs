@@ -46,26 +46,26 @@ impl Algorithm for ArtistSpacing {
         // Group by first artist; a track with no artist is its own group.
         let mut index: HashMap<&str, usize> = HashMap::new();
         let mut artists: Vec<Artist> = Vec::new();
+        let new_group = |artists: &mut Vec<Artist>| {
+            artists.push(Artist {
+                tracks: Vec::new(),
+                next: 0,
+                last_position: None,
+                rank: 0,
+            });
+            artists.len() - 1
+        };
         for (i, track) in tracks.iter().enumerate() {
             let group = match track.artist.as_deref() {
-                Some(name) => *index.entry(name).or_insert_with(|| {
-                    artists.push(Artist {
-                        tracks: Vec::new(),
-                        next: 0,
-                        last_position: None,
-                        rank: 0,
-                    });
-                    artists.len() - 1
-                }),
-                None => {
-                    artists.push(Artist {
-                        tracks: Vec::new(),
-                        next: 0,
-                        last_position: None,
-                        rank: 0,
-                    });
-                    artists.len() - 1
-                }
+                Some(name) => match index.get(name) {
+                    Some(&group) => group,
+                    None => {
+                        let group = new_group(&mut artists);
+                        index.insert(name, group);
+                        group
+                    }
+                },
+                None => new_group(&mut artists),
             };
             artists[group].tracks.push(i);
         }
