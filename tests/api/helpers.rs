@@ -240,8 +240,17 @@ pub fn test_settings(db: &TestDb) -> Settings {
 /// The real application over a fresh database.
 pub async fn spawn_app(
 ) -> TestApp<impl Service<Request, Response = ServiceResponse<impl MessageBody>, Error = Error>> {
+    spawn_app_with(|_| {}).await
+}
+
+/// The real application, with settings adjusted by `adjust`.
+pub async fn spawn_app_with(
+    adjust: impl FnOnce(&mut Settings),
+) -> TestApp<impl Service<Request, Response = ServiceResponse<impl MessageBody>, Error = Error>> {
     let db = TestDb::new();
-    let state = web::Data::new(AppState::new(db.pool.clone(), test_settings(&db)));
+    let mut settings = test_settings(&db);
+    adjust(&mut settings);
+    let state = web::Data::new(AppState::new(db.pool.clone(), settings));
     let service = test::init_service(shuffify::app(state.clone())).await;
     TestApp { db, state, service }
 }

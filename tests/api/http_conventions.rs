@@ -146,3 +146,37 @@ async fn unparseable_path_values_are_400s() {
     let res = app.get("/api/workshop/sessions/-", Some(&user.token)).await;
     res.error(400, "validation_failed");
 }
+
+#[actix_web::test]
+async fn cors_allows_only_the_configured_origins() {
+    let app = crate::helpers::spawn_app_with(|s| {
+        s.cors_allowed_origins = vec!["https://app.example".into()]
+    })
+    .await;
+    let preflight = |origin: &'static str| {
+        TestRequest::default()
+            .method(Method::OPTIONS)
+            .uri("/api/me")
+            .insert_header(("Origin", origin))
+            .insert_header(("Access-Control-Request-Method", "GET"))
+            .insert_header(("Access-Control-Request-Headers", "authorization"))
+            .to_request()
+    };
+    let allowed = app.call(preflight("https://app.example")).await;
+    assert_eq!(allowed.status, StatusCode::OK, "{}", allowed.text);
+    assert_eq!(
+        allowed.header("access-control-allow-origin"),
+        Some("https://app.example")
+    );
+    let refused = app.call(preflight("https://evil.example")).await;
+    assert_ne!(
+        refused.header("access-control-allow-origin"),
+        Some("https://evil.example")
+    );
+    assert!(refused.status.is_client_error());
+
+    // With no origins configured, none is allowed.
+    let closed = spawn_app().await;
+    let res = closed.call(preflight("https://app.example")).await;
+    assert!(res.header("access-control-allow-origin").is_none());
+}
