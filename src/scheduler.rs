@@ -18,7 +18,7 @@ use crate::db::{self, DbConnection, Pool};
 use crate::models::job_execution::JobExecution;
 use crate::models::schedule::Schedule;
 use crate::services::job_executor::{JobExecutor, Trigger};
-use crate::services::schedules::next_run;
+use crate::services::schedule_rules::next_run;
 
 /// Most schedules looked at per tick; the rest wait for the next one.
 const DUE_BATCH: i64 = 100;

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod demo;
 pub mod job_executor;
 pub mod playlists;
+pub mod schedule_rules;
 pub mod schedules;
 pub mod settings;
 pub mod shuffle;
