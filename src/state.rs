@@ -2,7 +2,7 @@
 
 use crate::config::Settings;
 use crate::db::Pool;
-use crate::services::auth::LoginThrottle;
+use crate::services::login_throttle::LoginThrottle;
 
 pub struct AppState {
     pub pool: Pool,

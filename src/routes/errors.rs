@@ -21,7 +21,8 @@ fn named_field(message: &str) -> Option<&str> {
     Some(&message[start..start + len])
 }
 
-fn serde_error(source: &str, message: String) -> AppError {
+/// A 400 for a value serde could not read, naming the field when serde does.
+pub(crate) fn serde_error(source: &str, message: String) -> AppError {
     let field = if message.starts_with("missing field") || message.starts_with("unknown field") {
         named_field(&message).unwrap_or(source).to_string()
     } else {

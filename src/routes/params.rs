@@ -6,7 +6,7 @@ use std::str::FromStr;
 use actix_web::{http::header, HttpRequest};
 use serde::{Deserialize, Deserializer};
 
-use crate::error::FieldError;
+use crate::error::{AppResult, FieldError};
 use crate::services::playlists::IfMatch;
 
 /// A query value, trimmed, with empty meaning absent.
@@ -79,4 +79,15 @@ pub fn not_null<T>(
         Some(Some(v)) => Some(v),
         None => None,
     }
+}
+
+/// Reads an optional JSON body: empty means `T::default()`.
+pub fn optional_body<T: serde::de::DeserializeOwned + Default>(
+    body: &actix_web::web::Bytes,
+) -> AppResult<T> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| crate::routes::errors::serde_error("body", e.to_string()))
 }

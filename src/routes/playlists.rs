@@ -8,7 +8,9 @@ use crate::db;
 use crate::error::{AppError, AppResult, FieldError};
 use crate::models::playlist::{Playlist, PlaylistChanges};
 use crate::routes::authenticated::AuthUser;
-use crate::routes::params::{etag, if_match, not_null, nullable, parse_int, present};
+use crate::routes::params::{
+    etag, if_match, not_null, nullable, optional_body, parse_int, present,
+};
 use crate::services::playlists::{
     validate_description, validate_name, NewPlaylistInput, PlaylistService, TrackInput, MAX_TRACKS,
 };
@@ -256,26 +258,6 @@ pub struct ShuffleBody {
     algorithm: Option<String>,
     params: Option<Value>,
     seed: Option<Value>,
-}
-
-/// Reads an optional JSON body: empty means `T::default()`.
-pub fn optional_body<T: serde::de::DeserializeOwned + Default>(body: &web::Bytes) -> AppResult<T> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(T::default());
-    }
-    serde_json::from_slice(body).map_err(|e| {
-        let message = e.to_string();
-        let field = if message.starts_with("unknown field") || message.starts_with("missing field")
-        {
-            message.split('`').nth(1).unwrap_or("body").to_string()
-        } else {
-            "body".to_string()
-        };
-        AppError::Validation {
-            message: format!("invalid body: {message}"),
-            details: vec![FieldError::new(field, message)],
-        }
-    })
 }
 
 pub async fn shuffle_playlist(

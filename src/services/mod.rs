@@ -7,6 +7,7 @@ pub mod activity_query;
 pub mod auth;
 pub mod demo;
 pub mod job_executor;
+pub mod login_throttle;
 pub mod playlists;
 pub mod schedule_rules;
 pub mod schedules;
