@@ -38,6 +38,18 @@ pub fn parse_int<T: FromStr + PartialOrd + std::fmt::Display>(
     }
 }
 
+/// `limit` (1–100) and `offset` (from 0) of a paged list.
+pub fn limit_offset(
+    limit: &Option<String>,
+    offset: &Option<String>,
+    default_limit: i64,
+    errors: &mut Vec<FieldError>,
+) -> (i64, i64) {
+    let limit = parse_int("limit", present(limit), default_limit, 1, 100, errors);
+    let offset = parse_int("offset", present(offset), 0, 0, i64::from(i32::MAX), errors);
+    (limit, offset)
+}
+
 /// The `If-Match` precondition: `"3"` (or `3`, or `W/"3"`), `*`, or a value
 /// that can match nothing.
 pub fn if_match(req: &HttpRequest) -> Option<IfMatch> {

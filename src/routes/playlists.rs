@@ -8,13 +8,11 @@ use crate::db;
 use crate::error::{AppError, AppResult, FieldError};
 use crate::models::playlist::{Playlist, PlaylistChanges};
 use crate::routes::authenticated::AuthUser;
-use crate::routes::params::{
-    etag, if_match, not_null, nullable, optional_body, parse_int, present,
-};
+use crate::routes::params::{etag, if_match, limit_offset, not_null, nullable, optional_body};
 use crate::services::playlists::{
     validate_description, validate_name, NewPlaylistInput, PlaylistService, TrackInput, MAX_TRACKS,
 };
-use crate::services::shuffle::service::{parse_seed, ShuffleRequest, ShuffleService};
+use crate::services::shuffle::service::{parse_optional_seed, ShuffleRequest, ShuffleService};
 use crate::services::snapshots::SnapshotService;
 use crate::state::AppState;
 
@@ -159,15 +157,7 @@ pub async fn list_playlists(
     params: web::Query<ListParams>,
 ) -> AppResult<HttpResponse> {
     let mut errors = Vec::new();
-    let limit = parse_int("limit", present(&params.limit), 50i64, 1, 100, &mut errors);
-    let offset = parse_int(
-        "offset",
-        present(&params.offset),
-        0i64,
-        0,
-        i64::from(i32::MAX),
-        &mut errors,
-    );
+    let (limit, offset) = limit_offset(&params.limit, &params.offset, 50, &mut errors);
     AppError::ensure_valid(errors)?;
     let (items, total) = db::run(&state.pool, move |conn| {
         PlaylistService::list(conn, auth.id(), limit, offset)
@@ -268,10 +258,8 @@ pub async fn shuffle_playlist(
     body: web::Bytes,
 ) -> AppResult<HttpResponse> {
     let body: ShuffleBody = optional_body(&body)?;
-    let seed = match &body.seed {
-        None | Some(Value::Null) => None,
-        Some(v) => Some(parse_seed(v).map_err(|e| AppError::invalid(e.field, e.message))?),
-    };
+    let seed = parse_optional_seed(body.seed.as_ref())
+        .map_err(|e| AppError::invalid(e.field, e.message))?;
     let request = ShuffleRequest {
         algorithm: body.algorithm,
         params: body.params,
@@ -285,11 +273,7 @@ pub async fn shuffle_playlist(
     .await?;
     Ok(HttpResponse::Ok()
         .insert_header(etag(outcome.playlist.version))
-        .json(json!({
-            "playlist": outcome.playlist,
-            "changed": outcome.changed,
-            "snapshot_id": outcome.snapshot_id,
-        })))
+        .json(outcome))
 }
 
 pub async fn undo_playlist(

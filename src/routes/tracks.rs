@@ -8,7 +8,7 @@ use crate::db;
 use crate::error::{AppError, AppResult};
 use crate::models::track::{Track, TrackView};
 use crate::routes::authenticated::AuthUser;
-use crate::routes::params::{parse_int, present};
+use crate::routes::params::{limit_offset, present};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize)]
@@ -24,15 +24,7 @@ pub async fn search_tracks(
     params: web::Query<TrackSearch>,
 ) -> AppResult<HttpResponse> {
     let mut errors = Vec::new();
-    let limit = parse_int("limit", present(&params.limit), 20i64, 1, 100, &mut errors);
-    let offset = parse_int(
-        "offset",
-        present(&params.offset),
-        0i64,
-        0,
-        i64::from(i32::MAX),
-        &mut errors,
-    );
+    let (limit, offset) = limit_offset(&params.limit, &params.offset, 20, &mut errors);
     AppError::ensure_valid(errors)?;
     let q = present(&params.q).map(String::from);
     let items: Vec<TrackView> = db::run(&state.pool, move |conn| {

@@ -8,7 +8,7 @@ use crate::db;
 use crate::error::{AppError, AppResult};
 use crate::routes::authenticated::AuthUser;
 use crate::routes::params::{etag, if_match, not_null, nullable};
-use crate::services::shuffle::service::parse_seed;
+use crate::services::shuffle::service::parse_optional_seed;
 use crate::services::workshop::{validate_session_name, validate_uris, WorkshopService};
 use crate::state::AppState;
 
@@ -32,16 +32,10 @@ pub async fn preview(
     if let Some(uris) = &body.track_uris {
         validate_uris("track_uris", uris, &mut errors);
     }
-    let seed = match &body.seed {
-        None | Some(Value::Null) => None,
-        Some(v) => match parse_seed(v) {
-            Ok(s) => Some(s),
-            Err(e) => {
-                errors.push(e);
-                None
-            }
-        },
-    };
+    let seed = parse_optional_seed(body.seed.as_ref()).unwrap_or_else(|e| {
+        errors.push(e);
+        None
+    });
     AppError::ensure_valid(errors)?;
     let id = path.into_inner();
     let order = db::run(&state.pool, move |conn| {
@@ -84,11 +78,7 @@ pub async fn commit(
     .await?;
     Ok(HttpResponse::Ok()
         .insert_header(etag(outcome.playlist.version))
-        .json(json!({
-            "playlist": outcome.playlist,
-            "changed": outcome.changed,
-            "snapshot_id": outcome.snapshot_id,
-        })))
+        .json(outcome))
 }
 
 pub async fn list_sessions(

@@ -56,6 +56,16 @@ pub struct PlaylistView {
     pub updated_at: chrono::NaiveDateTime,
 }
 
+/// The answer to a request that may rewrite a playlist's order (shuffle,
+/// workshop commit): the playlist as it now is, whether the order changed,
+/// and the automatic snapshot taken first, if any.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlaylistChange {
+    pub playlist: PlaylistView,
+    pub changed: bool,
+    pub snapshot_id: Option<i64>,
+}
+
 /// A playlist in a listing.
 #[derive(Debug, Clone, Serialize)]
 pub struct PlaylistSummary {

@@ -13,7 +13,7 @@ use crate::models::track::Track;
 use crate::models::workshop_session::{NewWorkshopSession, WorkshopSession};
 use crate::models::{NewActivity, User};
 use crate::services::playlists::{
-    check_version, IfMatch, PlaylistService, PlaylistView, MAX_TRACKS,
+    check_version, IfMatch, PlaylistChange, PlaylistService, MAX_TRACKS,
 };
 use crate::services::shuffle::service::{algorithm, params, ShuffleService};
 use crate::services::snapshots::SnapshotService;
@@ -73,12 +73,6 @@ pub fn added_removed(before: &[String], after: &[String]) -> (usize, usize) {
     (added, removed)
 }
 
-pub struct CommitOutcome {
-    pub playlist: PlaylistView,
-    pub changed: bool,
-    pub snapshot_id: Option<i64>,
-}
-
 pub struct WorkshopService;
 
 impl WorkshopService {
@@ -112,14 +106,14 @@ impl WorkshopService {
         playlist_id: &str,
         uris: &[String],
         if_match: Option<IfMatch>,
-    ) -> AppResult<CommitOutcome> {
+    ) -> AppResult<PlaylistChange> {
         write_transaction(conn, |conn| {
             let playlist = PlaylistService::owned(conn, user.id, playlist_id)?;
             check_version(&playlist, if_match)?;
             PlaylistService::require_in_catalog(conn, "track_uris", uris)?;
             let current = Playlist::track_uris(conn, playlist_id)?;
             if current == uris {
-                return Ok(CommitOutcome {
+                return Ok(PlaylistChange {
                     playlist: PlaylistService::view(conn, &playlist)?,
                     changed: false,
                     snapshot_id: None,
@@ -150,7 +144,7 @@ impl WorkshopService {
                     "snapshot_id": snapshot_id,
                 })),
             );
-            Ok(CommitOutcome {
+            Ok(PlaylistChange {
                 playlist: PlaylistService::view(conn, &updated)?,
                 changed: true,
                 snapshot_id,

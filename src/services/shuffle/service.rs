@@ -12,7 +12,7 @@ use crate::error::{AppError, AppResult, FieldError};
 use crate::models::playlist::Playlist;
 use crate::models::track::Track;
 use crate::models::{NewActivity, User, UserSettings};
-use crate::services::playlists::{check_version, facts, IfMatch, PlaylistService, PlaylistView};
+use crate::services::playlists::{check_version, facts, IfMatch, PlaylistChange, PlaylistService};
 use crate::services::snapshots::SnapshotService;
 use crate::services::ActivityLogService;
 
@@ -30,6 +30,14 @@ pub fn parse_seed(value: &Value) -> Result<u64, FieldError> {
             "must be an unsigned 64-bit integer or a decimal string of one",
         )
     })
+}
+
+/// An optional seed (`null` counts as absent).
+pub fn parse_optional_seed(value: Option<&Value>) -> Result<Option<u64>, FieldError> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => parse_seed(v).map(Some),
+    }
 }
 
 /// An algorithm by key, or a 400 listing the valid ones.
@@ -73,12 +81,6 @@ pub struct ShuffleRequest {
     pub algorithm: Option<String>,
     pub params: Option<Value>,
     pub seed: Option<u64>,
-}
-
-pub struct ShuffleOutcome {
-    pub playlist: PlaylistView,
-    pub changed: bool,
-    pub snapshot_id: Option<i64>,
 }
 
 pub struct ShuffleService;
@@ -137,7 +139,7 @@ impl ShuffleService {
         playlist_id: &str,
         request: &ShuffleRequest,
         if_match: Option<IfMatch>,
-    ) -> AppResult<ShuffleOutcome> {
+    ) -> AppResult<PlaylistChange> {
         write_transaction(conn, |conn| {
             let playlist = PlaylistService::owned(conn, user.id, playlist_id)?;
             check_version(&playlist, if_match)?;
@@ -148,7 +150,7 @@ impl ShuffleService {
             let current: Vec<String> = tracks.iter().map(|t| t.uri.clone()).collect();
             let new_order = Self::order(algorithm, &params, &tracks, request.seed);
             if new_order == current {
-                return Ok(ShuffleOutcome {
+                return Ok(PlaylistChange {
                     playlist: PlaylistService::view(conn, &playlist)?,
                     changed: false,
                     snapshot_id: None,
@@ -178,7 +180,7 @@ impl ShuffleService {
                     "snapshot_id": snapshot_id,
                 })),
             );
-            Ok(ShuffleOutcome {
+            Ok(PlaylistChange {
                 playlist: PlaylistService::view(conn, &updated)?,
                 changed: true,
                 snapshot_id,
