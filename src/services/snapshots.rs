@@ -26,6 +26,7 @@ impl SnapshotService {
         uris: &[String],
         kind: SnapshotType,
         description: Option<String>,
+        keep_automatic: i64,
     ) -> AppResult<Snapshot> {
         let snapshot = NewSnapshot {
             user_id: playlist.owner_id,
@@ -38,9 +39,7 @@ impl SnapshotService {
             created_at: db::now(),
         }
         .insert(conn)?;
-        let keep = UserSettings::find_for_user(conn, playlist.owner_id)?
-            .map_or(10, |s| i64::from(s.max_snapshots_per_playlist));
-        Snapshot::prune_automatic(conn, &playlist.id, keep)?;
+        Snapshot::prune_automatic(conn, &playlist.id, keep_automatic)?;
         Ok(snapshot)
     }
 
@@ -53,12 +52,19 @@ impl SnapshotService {
         kind: SnapshotType,
         description: &str,
     ) -> AppResult<Option<i64>> {
-        let enabled = UserSettings::find_for_user(conn, playlist.owner_id)?
-            .is_some_and(|s| s.auto_snapshot_enabled);
-        if !enabled {
+        let settings = UserSettings::find_for_user(conn, playlist.owner_id)?;
+        let Some(settings) = settings.filter(|s| s.auto_snapshot_enabled) else {
             return Ok(None);
-        }
-        let snapshot = Self::insert(conn, playlist, uris, kind, Some(description.to_string()))?;
+        };
+        let keep = i64::from(settings.max_snapshots_per_playlist);
+        let snapshot = Self::insert(
+            conn,
+            playlist,
+            uris,
+            kind,
+            Some(description.to_string()),
+            keep,
+        )?;
         Ok(Some(snapshot.id))
     }
 
@@ -76,7 +82,16 @@ impl SnapshotService {
                 )));
             }
             let uris = Playlist::track_uris(conn, playlist_id)?;
-            let snapshot = Self::insert(conn, &playlist, &uris, SnapshotType::Manual, description)?;
+            let keep = UserSettings::find_for_user(conn, user.id)?
+                .map_or(10, |s| i64::from(s.max_snapshots_per_playlist));
+            let snapshot = Self::insert(
+                conn,
+                &playlist,
+                &uris,
+                SnapshotType::Manual,
+                description,
+                keep,
+            )?;
             ActivityLogService::log(
                 conn,
                 NewActivity::new(
