@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::db::schema::activity_log;
 use crate::db::Json;
 use crate::enums::{ActivityType, ActorType};
+use crate::models::User;
 
 /// One row, serialized exactly as an activity item of SPEC §6.
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Serialize)]
@@ -55,6 +56,12 @@ impl NewActivity {
             actor_name: None,
             metadata: None,
         }
+    }
+
+    /// An activity by `user` through the API: actor `user`, named by the
+    /// username.
+    pub fn by(user: &User, activity_type: ActivityType, description: impl Into<String>) -> Self {
+        Self::new(user.id, activity_type, description).actor(ActorType::User, &user.username)
     }
 
     pub fn playlist(mut self, id: impl Into<String>, name: impl Into<String>) -> Self {

@@ -14,7 +14,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::db::{self, write_transaction, DbConnection};
-use crate::enums::{ActivityType, ActorType};
+use crate::enums::ActivityType;
 use crate::error::{AppError, AppResult, FieldError};
 use crate::models::{AuthSession, NewActivity, NewAuthSession, NewUser, User, UserSettings};
 use crate::services::ActivityLogService;
@@ -190,8 +190,7 @@ impl AuthService {
         if !verify_password(password, &user.password_hash) {
             ActivityLogService::log(
                 conn,
-                NewActivity::new(user.id, ActivityType::LoginFailed, "Failed login attempt")
-                    .actor(ActorType::User, &user.username),
+                NewActivity::by(&user, ActivityType::LoginFailed, "Failed login attempt"),
             );
             return Ok(LoginOutcome::WrongPassword);
         }
@@ -211,8 +210,7 @@ impl AuthService {
             let user = User::record_login(conn, user.id, now)?;
             ActivityLogService::log(
                 conn,
-                NewActivity::new(user.id, ActivityType::Login, "Logged in")
-                    .actor(ActorType::User, &user.username)
+                NewActivity::by(&user, ActivityType::Login, "Logged in")
                     .metadata(json!({ "session_id": session.id })),
             );
             Ok(LoginOutcome::Success(Box::new(NewLogin {
@@ -241,8 +239,7 @@ impl AuthService {
             AuthSession::revoke(conn, session.id, db::now())?;
             ActivityLogService::log(
                 conn,
-                NewActivity::new(user.id, ActivityType::Logout, "Logged out")
-                    .actor(ActorType::User, &user.username)
+                NewActivity::by(user, ActivityType::Logout, "Logged out")
                     .metadata(json!({ "session_id": session.id })),
             );
             Ok(())

@@ -226,13 +226,12 @@ impl PlaylistService {
             if log {
                 ActivityLogService::log(
                     conn,
-                    NewActivity::new(
-                        owner.id,
+                    NewActivity::by(
+                        owner,
                         ActivityType::PlaylistCreate,
                         format!("Created playlist \"{}\"", playlist.name),
                     )
                     .playlist(&playlist.id, &playlist.name)
-                    .actor(crate::enums::ActorType::User, &owner.username)
                     .metadata(json!({ "track_count": uris.len() })),
                 );
             }
@@ -279,13 +278,12 @@ impl PlaylistService {
             let track_count = Playlist::track_uris(conn, id)?.len();
             ActivityLogService::log(
                 conn,
-                NewActivity::new(
-                    user.id,
+                NewActivity::by(
+                    user,
                     ActivityType::PlaylistUpdate,
                     format!("Updated playlist \"{}\"", updated.name),
                 )
                 .playlist(&updated.id, &updated.name)
-                .actor(crate::enums::ActorType::User, &user.username)
                 .metadata(json!({ "track_count": track_count, "changed_fields": changed })),
             );
             Self::view(conn, &updated)
@@ -305,13 +303,12 @@ impl PlaylistService {
             Playlist::delete(conn, id)?;
             ActivityLogService::log(
                 conn,
-                NewActivity::new(
-                    user.id,
+                NewActivity::by(
+                    user,
                     ActivityType::PlaylistDelete,
                     format!("Deleted playlist \"{}\"", playlist.name),
                 )
                 .playlist(&playlist.id, &playlist.name)
-                .actor(crate::enums::ActorType::User, &user.username)
                 .metadata(json!({ "track_count": track_count })),
             );
             Ok(())

@@ -7,7 +7,7 @@ use chrono::NaiveDateTime;
 use serde_json::{json, Value};
 
 use crate::db::{self, write_transaction, DbConnection, Json};
-use crate::enums::{ActivityType, ActorType, JobType, ScheduleType};
+use crate::enums::{ActivityType, JobType, ScheduleType};
 use crate::error::{AppError, AppResult};
 use crate::models::schedule::{NewSchedule, Schedule};
 use crate::models::{NewActivity, User};
@@ -45,9 +45,8 @@ fn log(
     }
     ActivityLogService::log(
         conn,
-        NewActivity::new(user.id, kind, description)
+        NewActivity::by(user, kind, description)
             .playlist(&s.target_playlist_id, &s.target_playlist_name)
-            .actor(ActorType::User, &user.username)
             .metadata(metadata),
     );
 }

@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::db::{self, write_transaction, DbConnection, Json};
-use crate::enums::{ActivityType, ActorType};
+use crate::enums::ActivityType;
 use crate::error::{AppError, AppResult};
 use crate::models::{NewActivity, User, UserSettings};
 use crate::services::shuffle::service::{algorithm, params};
@@ -124,12 +124,11 @@ impl SettingsService {
             let saved = next.save(conn)?;
             ActivityLogService::log(
                 conn,
-                NewActivity::new(
-                    user.id,
+                NewActivity::by(
+                    user,
                     ActivityType::SettingsChange,
                     format!("Changed settings: {}", changed.join(", ")),
                 )
-                .actor(ActorType::User, &user.username)
                 .metadata(json!({ "changed_fields": changed })),
             );
             Ok(saved)

@@ -6,7 +6,7 @@
 use serde_json::json;
 
 use crate::db::{self, write_transaction, DbConnection, Json};
-use crate::enums::{ActivityType, ActorType, SnapshotType};
+use crate::enums::{ActivityType, SnapshotType};
 use crate::error::{AppError, AppResult};
 use crate::models::playlist::Playlist;
 use crate::models::snapshot::{NewSnapshot, Snapshot};
@@ -94,13 +94,12 @@ impl SnapshotService {
             )?;
             ActivityLogService::log(
                 conn,
-                NewActivity::new(
-                    user.id,
+                NewActivity::by(
+                    user,
                     ActivityType::SnapshotCreate,
                     format!("Saved a snapshot of \"{}\"", playlist.name),
                 )
                 .playlist(&playlist.id, &playlist.name)
-                .actor(ActorType::User, &user.username)
                 .metadata(
                     json!({ "snapshot_id": snapshot.id, "track_count": snapshot.track_count }),
                 ),
@@ -119,13 +118,12 @@ impl SnapshotService {
             Snapshot::delete(conn, id)?;
             ActivityLogService::log(
                 conn,
-                NewActivity::new(
-                    user.id,
+                NewActivity::by(
+                    user,
                     ActivityType::SnapshotDelete,
                     format!("Deleted a snapshot of \"{}\"", snapshot.playlist_name),
                 )
                 .playlist(&snapshot.playlist_id, &snapshot.playlist_name)
-                .actor(ActorType::User, &user.username)
                 .metadata(
                     json!({ "snapshot_id": snapshot.id, "track_count": snapshot.track_count }),
                 ),
@@ -185,13 +183,12 @@ impl SnapshotService {
         let updated = PlaylistService::write_order(conn, &playlist, &target)?;
         ActivityLogService::log(
             conn,
-            NewActivity::new(
-                user.id,
+            NewActivity::by(
+                user,
                 ActivityType::SnapshotRestore,
                 format!("Restored \"{}\" from a snapshot", updated.name),
             )
             .playlist(&updated.id, &updated.name)
-            .actor(ActorType::User, &user.username)
             .metadata(json!({
                 "snapshot_id": snapshot.id,
                 "track_count": target.len(),

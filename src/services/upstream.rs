@@ -6,7 +6,7 @@
 use serde_json::json;
 
 use crate::db::{self, write_transaction, DbConnection};
-use crate::enums::{ActivityType, ActorType, SourceType};
+use crate::enums::{ActivityType, SourceType};
 use crate::error::{AppError, AppResult};
 use crate::models::playlist::Playlist;
 use crate::models::upstream_source::{NewUpstreamSource, UpstreamSource};
@@ -78,8 +78,8 @@ impl UpstreamService {
             };
             ActivityLogService::log(
                 conn,
-                NewActivity::new(
-                    user.id,
+                NewActivity::by(
+                    user,
                     ActivityType::UpstreamSourceAdd,
                     format!(
                         "Added \"{}\" as a source of \"{}\"",
@@ -87,7 +87,6 @@ impl UpstreamService {
                     ),
                 )
                 .playlist(&target_playlist.id, &target_playlist.name)
-                .actor(ActorType::User, &user.username)
                 .metadata(json!({
                     "source_id": created.id,
                     "source_playlist_id": created.source_playlist_id,
@@ -108,13 +107,12 @@ impl UpstreamService {
                 .unwrap_or_default();
             ActivityLogService::log(
                 conn,
-                NewActivity::new(
-                    user.id,
+                NewActivity::by(
+                    user,
                     ActivityType::UpstreamSourceDelete,
                     format!("Removed a source of \"{target_name}\""),
                 )
                 .playlist(&source.target_playlist_id, &target_name)
-                .actor(ActorType::User, &user.username)
                 .metadata(json!({
                     "source_id": source.id,
                     "source_playlist_id": source.source_playlist_id,

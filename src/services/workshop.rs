@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use serde_json::{json, Value};
 
 use crate::db::{self, write_transaction, DbConnection, Json};
-use crate::enums::{ActivityType, ActorType, SnapshotType};
+use crate::enums::{ActivityType, SnapshotType};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::models::playlist::Playlist;
 use crate::models::track::Track;
@@ -130,13 +130,12 @@ impl WorkshopService {
             let (added, removed) = added_removed(&current, uris);
             ActivityLogService::log(
                 conn,
-                NewActivity::new(
-                    user.id,
+                NewActivity::by(
+                    user,
                     ActivityType::WorkshopCommit,
                     format!("Committed workshop changes to \"{}\"", updated.name),
                 )
                 .playlist(&updated.id, &updated.name)
-                .actor(ActorType::User, &user.username)
                 .metadata(json!({
                     "track_count": uris.len(),
                     "added": added,
@@ -169,13 +168,12 @@ impl WorkshopService {
         };
         ActivityLogService::log(
             conn,
-            NewActivity::new(
-                user.id,
+            NewActivity::by(
+                user,
                 kind,
                 format!("{verb} workshop session \"{}\"", session.session_name),
             )
             .playlist(&session.playlist_id, playlist_name)
-            .actor(ActorType::User, &user.username)
             .metadata(json!({
                 "session_id": session.id,
                 "session_name": session.session_name,

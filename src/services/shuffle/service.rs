@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use super::{find, keys, validate_params, Algorithm, Params, ShuffleRng};
 use crate::db::{write_transaction, DbConnection};
-use crate::enums::{ActivityType, ActorType, SnapshotType};
+use crate::enums::{ActivityType, SnapshotType};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::models::playlist::Playlist;
 use crate::models::track::Track;
@@ -166,13 +166,12 @@ impl ShuffleService {
             let updated = PlaylistService::write_order(conn, &playlist, &new_order)?;
             ActivityLogService::log(
                 conn,
-                NewActivity::new(
-                    user.id,
+                NewActivity::by(
+                    user,
                     ActivityType::Shuffle,
                     format!("Shuffled \"{}\" with {}", updated.name, algorithm.name()),
                 )
                 .playlist(&updated.id, &updated.name)
-                .actor(ActorType::User, &user.username)
                 .metadata(json!({
                     "algorithm": algorithm.key(),
                     "params": Self::logged_params(&params, request.seed),
