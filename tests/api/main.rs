@@ -9,6 +9,7 @@ mod activity_log;
 mod activity_query;
 mod demo;
 mod helpers;
+mod hostile;
 mod http_conventions;
 mod isolation;
 mod log_failures;
