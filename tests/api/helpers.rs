@@ -247,7 +247,23 @@ pub async fn spawn_app(
 pub async fn spawn_app_with(
     adjust: impl FnOnce(&mut Settings),
 ) -> TestApp<impl Service<Request, Response = ServiceResponse<impl MessageBody>, Error = Error>> {
-    let db = TestDb::new();
+    spawn_app_on(TestDb::new(), adjust).await
+}
+
+/// The real application over a database several connections really share
+/// (a temp-file SQLite database, or a PostgreSQL schema): for tests with
+/// parallel clients, which an in-memory SQLite database would serialize
+/// (or fail with "table is locked") instead of racing.
+pub async fn spawn_shared_app(
+) -> TestApp<impl Service<Request, Response = ServiceResponse<impl MessageBody>, Error = Error>> {
+    spawn_app_on(TestDb::shared_file(), |_| {}).await
+}
+
+/// The real application over `db`, with settings adjusted by `adjust`.
+pub async fn spawn_app_on(
+    db: TestDb,
+    adjust: impl FnOnce(&mut Settings),
+) -> TestApp<impl Service<Request, Response = ServiceResponse<impl MessageBody>, Error = Error>> {
     let mut settings = test_settings(&db);
     adjust(&mut settings);
     let state = web::Data::new(AppState::new(db.pool.clone(), settings));
