@@ -1,0 +1,293 @@
+//! Parallel writers on one aggregate: every rewrite without `If-Match`
+//! succeeds one after another, a stale `If-Match` is a 412 (never a 409 or
+//! a 500), and count caps hold under parallel creates. On PostgreSQL's READ
+//! COMMITTED these fail unless the aggregate's row is locked; on SQLite the
+//! file database's single writer must not answer "database is locked".
+
+use actix_web::http::Method;
+use futures_util::future::join_all;
+use serde_json::{json, Value};
+
+use crate::helpers::{sample_tracks, spawn_shared_app, uris, TestResponse};
+
+fn statuses(results: &[TestResponse]) -> Vec<u16> {
+    results.iter().map(|r| r.status.as_u16()).collect()
+}
+
+fn count(results: &[TestResponse], status: u16) -> usize {
+    results
+        .iter()
+        .filter(|r| r.status.as_u16() == status)
+        .count()
+}
+
+/// Tracks by `n` distinct artists, so `artist_spacing` has real work.
+fn many_artists(prefix: &str, n: usize) -> Value {
+    Value::Array(
+        (0..n)
+            .map(|i| {
+                json!({
+                    "uri": format!("{prefix}:{i}"),
+                    "name": format!("Song {i}"),
+                    "artists": [format!("{prefix} artist {}", i % (n / 2).max(1))],
+                    "duration_ms": 1000,
+                })
+            })
+            .collect(),
+    )
+}
+
+#[actix_web::test]
+async fn parallel_shuffles_of_one_playlist_all_succeed_one_after_another() {
+    let app = spawn_shared_app().await;
+    let user = app.user("racer").await;
+    let playlist = app.playlist(&user, "Race", sample_tracks("race", 30)).await;
+    let id = playlist["id"].as_str().unwrap();
+    let path = format!("/api/playlists/{id}/shuffle");
+
+    let results = join_all((0..40).map(|seed| {
+        app.post(
+            &path,
+            Some(&user.token),
+            json!({"algorithm": "basic", "seed": seed}),
+        )
+    }))
+    .await;
+
+    assert!(
+        results.iter().all(|r| r.status == 200),
+        "{:?}",
+        statuses(&results)
+    );
+    let changed = results.iter().filter(|r| r.body["changed"] == true).count();
+    let now = app.get(&format!("/api/playlists/{id}"), Some(&user.token)).await;
+    assert_eq!(now.body["version"], json!(1 + changed as i64));
+    let mut order = uris(&now.body);
+    order.sort();
+    let mut original = uris(&playlist);
+    original.sort();
+    assert_eq!(order, original, "the order is still a permutation");
+    let shuffles = app
+        .activity(&user)
+        .await
+        .iter()
+        .filter(|row| row["activity_type"] == "shuffle")
+        .count();
+    assert_eq!(shuffles, changed, "one row per shuffle that changed the order");
+}
+
+#[actix_web::test]
+async fn parallel_patches_with_one_if_match_let_exactly_one_through() {
+    let app = spawn_shared_app().await;
+    let user = app.user("patcher").await;
+    let playlist = app.playlist(&user, "Patch me", sample_tracks("pm", 3)).await;
+    let path = format!("/api/playlists/{}", playlist["id"].as_str().unwrap());
+
+    let results = join_all((0..20).map(|i| {
+        app.send(
+            Method::PATCH,
+            &path,
+            Some(&user.token),
+            Some(json!({ "name": format!("Name {i}") })),
+            &[("If-Match", "\"1\"")],
+        )
+    }))
+    .await;
+
+    assert_eq!(count(&results, 200), 1, "{:?}", statuses(&results));
+    assert_eq!(count(&results, 412), 19, "{:?}", statuses(&results));
+    for r in results.iter().filter(|r| r.status == 412) {
+        r.error(412, "precondition_failed");
+    }
+    let now = app.get(&path, Some(&user.token)).await;
+    assert_eq!(now.body["version"], 2);
+    let updates = app
+        .activity(&user)
+        .await
+        .iter()
+        .filter(|row| row["activity_type"] == "playlist_update")
+        .count();
+    assert_eq!(updates, 1);
+}
+
+#[actix_web::test]
+async fn parallel_commits_with_a_stale_or_shared_if_match_answer_412_never_409() {
+    let app = spawn_shared_app().await;
+    let user = app.user("committer").await;
+    let playlist = app.playlist(&user, "Commit", sample_tracks("cm", 12)).await;
+    let id = playlist["id"].as_str().unwrap();
+    let path = format!("/api/playlists/{id}/workshop/commit");
+    let original = uris(&playlist);
+
+    // Each commit rotates the order differently; all claim version 1.
+    let results = join_all((1..=20).map(|k| {
+        let mut order = original.clone();
+        order.rotate_left(k % original.len());
+        app.send(
+            Method::POST,
+            &path,
+            Some(&user.token),
+            Some(json!({ "track_uris": order })),
+            &[("If-Match", "\"1\"")],
+        )
+    }))
+    .await;
+
+    assert_eq!(count(&results, 200), 1, "{:?}", statuses(&results));
+    assert_eq!(count(&results, 412), 19, "{:?}", statuses(&results));
+    let now = app.get(&format!("/api/playlists/{id}"), Some(&user.token)).await;
+    assert_eq!(now.body["version"], 2);
+}
+
+#[actix_web::test]
+async fn mixed_parallel_rewrites_without_if_match_all_succeed() {
+    let app = spawn_shared_app().await;
+    let user = app.user("mixer").await;
+    let playlist = app.playlist(&user, "Mixed", sample_tracks("mx", 20)).await;
+    let id = playlist["id"].as_str().unwrap().to_string();
+    let snapshot = app
+        .post_empty(&format!("/api/playlists/{id}/snapshots"), Some(&user.token))
+        .await;
+    assert_eq!(snapshot.status, 201, "{}", snapshot.text);
+    let snapshot_id = snapshot.body["id"].as_i64().unwrap();
+    let mut reversed = uris(&playlist);
+    reversed.reverse();
+
+    let shuffle_path = format!("/api/playlists/{id}/shuffle");
+    let commit_path = format!("/api/playlists/{id}/workshop/commit");
+    let restore_path = format!("/api/snapshots/{snapshot_id}/restore");
+    let requests = (0..24).map(|i| match i % 3 {
+        0 => app.post(&shuffle_path, Some(&user.token), json!({ "seed": i })),
+        1 => app.post(
+            &commit_path,
+            Some(&user.token),
+            json!({ "track_uris": reversed }),
+        ),
+        _ => app.post(&restore_path, Some(&user.token), json!({})),
+    });
+    let results = join_all(requests).await;
+
+    assert!(
+        results.iter().all(|r| r.status == 200),
+        "{:?}",
+        results
+            .iter()
+            .filter(|r| r.status != 200)
+            .map(|r| &r.text)
+            .collect::<Vec<_>>()
+    );
+}
+
+#[actix_web::test]
+async fn heavy_artist_spacing_shuffles_in_parallel_give_no_errors() {
+    let app = spawn_shared_app().await;
+    let user = app.user("heavy").await;
+    let other = app.user("bystander").await;
+    let mut ids = Vec::new();
+    for i in 0..4 {
+        let p = app
+            .playlist(&user, &format!("Heavy {i}"), many_artists(&format!("h{i}"), 2000))
+            .await;
+        ids.push(p["id"].as_str().unwrap().to_string());
+    }
+    let paths: Vec<String> = ids
+        .iter()
+        .map(|id| format!("/api/playlists/{id}/shuffle"))
+        .collect();
+
+    let shuffles = join_all((0..8).map(|i| {
+        app.post(
+            &paths[i % paths.len()],
+            Some(&user.token),
+            json!({"algorithm": "artist_spacing", "params": {"min_spacing": 3}}),
+        )
+    }));
+    let bystander = async {
+        app.post(
+            "/api/playlists",
+            Some(&other.token),
+            json!({"name": "Meanwhile", "tracks": sample_tracks("mw", 5)}),
+        )
+        .await
+    };
+    let (results, created) = futures_util::join!(shuffles, bystander);
+
+    assert!(
+        results.iter().all(|r| r.status == 200),
+        "{:?}",
+        statuses(&results)
+    );
+    assert_eq!(created.status, 201, "{}", created.text);
+}
+
+#[actix_web::test]
+async fn parallel_schedule_creates_at_four_let_exactly_one_through() {
+    let app = spawn_shared_app().await;
+    let user = app.user("scheduler").await;
+    let playlist = app.playlist(&user, "Target", sample_tracks("st", 5)).await;
+    let body = json!({
+        "job_type": "shuffle",
+        "target_playlist_id": playlist["id"],
+        "algorithm_name": "basic",
+    });
+    for _ in 0..4 {
+        let r = app
+            .post("/api/schedules", Some(&user.token), body.clone())
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+
+    let results = join_all(
+        (0..20).map(|_| app.post("/api/schedules", Some(&user.token), body.clone())),
+    )
+    .await;
+
+    assert_eq!(count(&results, 201), 1, "{:?}", statuses(&results));
+    assert_eq!(count(&results, 409), 19, "{:?}", statuses(&results));
+    let listed = app.get("/api/schedules", Some(&user.token)).await;
+    assert_eq!(listed.body["items"].as_array().unwrap().len(), 5);
+}
+
+#[actix_web::test]
+async fn parallel_workshop_session_creates_at_nine_let_exactly_one_through() {
+    let app = spawn_shared_app().await;
+    let user = app.user("drafter").await;
+    let playlist = app.playlist(&user, "Drafts", sample_tracks("dr", 3)).await;
+    let path = format!(
+        "/api/playlists/{}/workshop/sessions",
+        playlist["id"].as_str().unwrap()
+    );
+    let body = |i: usize| json!({"session_name": format!("Draft {i}"), "track_uris": uris(&playlist)});
+    for i in 0..9 {
+        let r = app.post(&path, Some(&user.token), body(i)).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+
+    let results =
+        join_all((10..30).map(|i| app.post(&path, Some(&user.token), body(i)))).await;
+
+    assert_eq!(count(&results, 201), 1, "{:?}", statuses(&results));
+    assert_eq!(count(&results, 409), 19, "{:?}", statuses(&results));
+    let listed = app.get(&path, Some(&user.token)).await;
+    assert_eq!(listed.body["items"].as_array().unwrap().len(), 10);
+}
+
+#[actix_web::test]
+async fn parallel_manual_snapshots_at_forty_nine_let_exactly_one_through() {
+    let app = spawn_shared_app().await;
+    let user = app.user("snapper").await;
+    let playlist = app.playlist(&user, "Snaps", sample_tracks("sn", 3)).await;
+    let path = format!(
+        "/api/playlists/{}/snapshots",
+        playlist["id"].as_str().unwrap()
+    );
+    for _ in 0..49 {
+        let r = app.post_empty(&path, Some(&user.token)).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+
+    let results = join_all((0..12).map(|_| app.post_empty(&path, Some(&user.token)))).await;
+
+    assert_eq!(count(&results, 201), 1, "{:?}", statuses(&results));
+    assert_eq!(count(&results, 409), 11, "{:?}", statuses(&results));
+}
