@@ -30,6 +30,27 @@ pub struct Settings {
     pub session_ttl_hours: i64,
     pub activity_retention_days: u32,
     pub cors_allowed_origins: Vec<String>,
+    /// The job lease of SPEC §10.6; not read from the environment.
+    pub lease: Lease,
+}
+
+/// How a running job keeps its claim (SPEC §10.6): its process renews
+/// `heartbeat_at` every `renew_every`; an execution whose heartbeat is
+/// older than `expires_after` is taken for dead. Fixed by the spec; only
+/// tests shorten them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lease {
+    pub renew_every: std::time::Duration,
+    pub expires_after: std::time::Duration,
+}
+
+impl Default for Lease {
+    fn default() -> Self {
+        Lease {
+            renew_every: std::time::Duration::from_secs(10),
+            expires_after: std::time::Duration::from_secs(60),
+        }
+    }
 }
 
 impl Default for Settings {
@@ -43,6 +64,7 @@ impl Default for Settings {
             session_ttl_hours: 720,
             activity_retention_days: 0,
             cors_allowed_origins: Vec::new(),
+            lease: Lease::default(),
         }
     }
 }
@@ -71,6 +93,7 @@ impl Settings {
                         .collect()
                 })
                 .unwrap_or_default(),
+            lease: defaults.lease,
         };
         if settings.db_pool_size == 0 {
             return Err("DB_POOL_SIZE must be at least 1".into());

@@ -234,16 +234,18 @@ fn serve(settings: Settings, demo: bool) -> Result<(), String> {
             ),
         }
     }
-    let interrupted = shuffify::scheduler::recover_interrupted(&pool)?;
+    let interrupted = shuffify::scheduler::recover_interrupted(&pool, settings.lease)?;
     if interrupted > 0 {
-        log::warn!("marked {interrupted} job run(s) left running by a crash as interrupted");
+        log::warn!("marked {interrupted} job run(s) whose lease expired as interrupted");
     }
     let scheduler = settings.scheduler_enabled.then(|| {
         shuffify::scheduler::spawn(
             pool.clone(),
             std::time::Duration::from_secs(settings.scheduler_tick_secs),
+            settings.lease,
         )
     });
+    let scheduler_stop = scheduler.as_ref().map(|s| s.stop_signal());
     let bind_addr = settings.bind_addr.clone();
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     let retention_days = settings.activity_retention_days;
@@ -253,21 +255,56 @@ fn serve(settings: Settings, demo: bool) -> Result<(), String> {
         if retention_days > 0 {
             actix_web::rt::spawn(retention::run_daily(pool, retention_days));
         }
-        // actix stops accepting on SIGINT/SIGTERM and lets in-flight
-        // requests finish (up to the shutdown timeout).
-        HttpServer::new(move || shuffify::app(state.clone()))
+        let server = HttpServer::new(move || shuffify::app(state.clone()))
             .workers(workers)
             .shutdown_timeout(30)
+            .disable_signals()
             .bind(&bind_addr)
             .map_err(|e| format!("cannot listen on {bind_addr}: {e}"))?
-            .run()
-            .await
-            .map_err(|e| format!("server error: {e}"))
+            .run();
+        // Our own signal handling, so that the scheduler stops starting
+        // runs as soon as shutdown begins, while actix stops accepting and
+        // lets in-flight requests finish (up to the shutdown timeout).
+        let handle = server.handle();
+        actix_web::rt::spawn(async move {
+            shutdown_signal().await;
+            log::info!("shutting down: no new scheduled runs; draining requests");
+            if let Some(stop) = scheduler_stop {
+                stop.send();
+            }
+            handle.stop(true).await;
+        });
+        server.await.map_err(|e| format!("server error: {e}"))
     })?;
     // The HTTP server has drained; let the job in hand finish.
     if let Some(scheduler) = scheduler {
-        log::info!("stopping the scheduler");
+        log::info!("waiting for the scheduler's job in hand");
         scheduler.stop();
     }
     Ok(())
+}
+
+/// SIGINT (Ctrl-C) or, on Unix, SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(err) => {
+                    log::warn!("cannot listen for SIGTERM: {err}");
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
 }

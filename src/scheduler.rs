@@ -7,15 +7,19 @@
 //! each due occurrence. The new `next_run_at` counts from the claim (the
 //! run's time), so runs missed during downtime are coalesced into one.
 //!
-//! The loop runs on a thread of its own and blocks only on the database; on
-//! shutdown it finishes the job in hand, then stops.
+//! The loop runs on a thread of its own and blocks only on the database.
+//! Each tick first marks runs whose lease expired (SPEC §10.6) as
+//! `interrupted`. On shutdown it starts no new run, finishes the job in
+//! hand, then stops.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use crate::config::Lease;
 use crate::db::{self, DbConnection, Pool};
-use crate::models::job_execution::JobExecution;
 use crate::models::schedule::Schedule;
 use crate::services::job_executor::{JobExecutor, Trigger};
 use crate::services::schedule_rules::next_run;
@@ -23,8 +27,13 @@ use crate::services::schedule_rules::next_run;
 /// Most schedules looked at per tick; the rest wait for the next one.
 const DUE_BATCH: i64 = 100;
 
-/// Claims and runs every due schedule once; returns how many ran.
-pub fn tick(conn: &mut DbConnection) -> usize {
+/// Marks runs whose lease expired `interrupted` (see
+/// [`JobExecutor::recover`]), then claims and runs every due schedule once;
+/// returns how many ran. Once `stopping` is set, no new run starts.
+pub fn tick(conn: &mut DbConnection, executor: &JobExecutor, stopping: &AtomicBool) -> usize {
+    if let Err(err) = executor.recover(conn) {
+        log::warn!("scheduler: cannot recover interrupted runs: {err}");
+    }
     let now = db::now();
     let due = match Schedule::due(conn, now, DUE_BATCH) {
         Ok(due) => due,
@@ -35,6 +44,10 @@ pub fn tick(conn: &mut DbConnection) -> usize {
     };
     let mut ran = 0;
     for schedule in due {
+        if stopping.load(Ordering::SeqCst) {
+            log::info!("scheduler: shutting down; the remaining due schedules wait");
+            break;
+        }
         let Some(seen) = schedule.next_run_at else {
             continue;
         };
@@ -58,7 +71,7 @@ pub fn tick(conn: &mut DbConnection) -> usize {
                 continue;
             }
         }
-        match JobExecutor::run(conn, &schedule, &Trigger::Scheduler) {
+        match executor.run(conn, &schedule, &Trigger::Scheduler) {
             Ok(execution) => {
                 ran += 1;
                 log::info!(
@@ -74,41 +87,73 @@ pub fn tick(conn: &mut DbConnection) -> usize {
     ran
 }
 
-/// Marks runs left `running` by a crash as failed (`interrupted`).
-pub fn recover_interrupted(pool: &Pool) -> Result<usize, String> {
+/// At start-up: marks runs whose lease expired (a crash) `interrupted`.
+/// A run of another live instance keeps its lease and is left alone.
+pub fn recover_interrupted(pool: &Pool, lease: Lease) -> Result<usize, String> {
     let mut conn = pool.get().map_err(|e| e.to_string())?;
-    JobExecution::mark_interrupted(&mut conn, db::now()).map_err(|e| e.to_string())
+    JobExecutor::new(pool.clone(), lease)
+        .recover(&mut conn)
+        .map_err(|e| e.to_string())
 }
 
-/// The running loop; [`stop`](Self::stop) ends it after the job in hand.
+/// Tells the loop to start no new run; cloneable, so shutdown handling can
+/// hold one while `main` keeps the [`SchedulerHandle`].
+#[derive(Clone)]
+pub struct StopSignal {
+    stopping: Arc<AtomicBool>,
+    wake: mpsc::Sender<()>,
+}
+
+impl StopSignal {
+    pub fn send(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        let _ = self.wake.send(());
+    }
+}
+
+/// The running loop. Send its [`StopSignal`] when shutdown begins (before
+/// the HTTP drain); [`stop`](Self::stop) then waits for the job in hand.
 pub struct SchedulerHandle {
-    stop: mpsc::Sender<()>,
+    signal: StopSignal,
     thread: JoinHandle<()>,
 }
 
 impl SchedulerHandle {
+    pub fn stop_signal(&self) -> StopSignal {
+        self.signal.clone()
+    }
+
     pub fn stop(self) {
-        let _ = self.stop.send(());
+        self.signal.send();
         let _ = self.thread.join();
     }
 }
 
-pub fn spawn(pool: Pool, tick: Duration) -> SchedulerHandle {
-    let (stop, stopped) = mpsc::channel::<()>();
+pub fn spawn(pool: Pool, tick: Duration, lease: Lease) -> SchedulerHandle {
+    let (wake, woken) = mpsc::channel::<()>();
+    let stopping = Arc::new(AtomicBool::new(false));
+    let flag = stopping.clone();
+    let executor = JobExecutor::new(pool.clone(), lease);
     let thread = std::thread::Builder::new()
         .name("scheduler".into())
         .spawn(move || loop {
             match pool.get() {
                 Ok(mut conn) => {
-                    self::tick(&mut conn);
+                    self::tick(&mut conn, &executor, &flag);
                 }
                 Err(err) => log::warn!("scheduler: no database connection: {err}"),
             }
-            match stopped.recv_timeout(tick) {
+            if flag.load(Ordering::SeqCst) {
+                break;
+            }
+            match woken.recv_timeout(tick) {
                 Err(RecvTimeoutError::Timeout) => continue,
                 Ok(()) | Err(RecvTimeoutError::Disconnected) => break,
             }
         })
         .expect("the scheduler thread starts");
-    SchedulerHandle { stop, thread }
+    SchedulerHandle {
+        signal: StopSignal { stopping, wake },
+        thread,
+    }
 }

@@ -136,6 +136,7 @@ diesel::table! {
         tracks_added -> Integer,
         tracks_total -> Integer,
         error_message -> Nullable<Text>,
+        heartbeat_at -> Nullable<Timestamp>,
     }
 }
 

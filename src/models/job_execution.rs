@@ -1,4 +1,9 @@
 //! `job_executions`: one row per run of a schedule.
+//!
+//! A `running` execution holds a lease (SPEC §10.6): `heartbeat_at` is set
+//! when it starts and renewed by its process; once neither `heartbeat_at`
+//! nor, on rows without one, `started_at` is newer than the expiry cutoff,
+//! any instance may mark it `failed` with `interrupted`.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -7,6 +12,9 @@ use serde::Serialize;
 use crate::db::schema::job_executions as executions;
 use crate::db::DbConnection;
 use crate::enums::{ExecutionStatus, TriggeredBy};
+
+/// The error message of an execution whose lease expired.
+pub const INTERRUPTED: &str = "interrupted";
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Serialize)]
 #[diesel(table_name = executions)]
@@ -33,6 +41,20 @@ struct NewJobExecution {
     status: ExecutionStatus,
     tracks_added: i32,
     tracks_total: i32,
+    heartbeat_at: Option<NaiveDateTime>,
+}
+
+/// Running executions whose lease expired before `cutoff`.
+macro_rules! expired_before {
+    ($cutoff:expr) => {
+        executions::status.eq(ExecutionStatus::Running).and(
+            executions::heartbeat_at
+                .lt($cutoff)
+                .or(executions::heartbeat_at
+                    .is_null()
+                    .and(executions::started_at.lt($cutoff))),
+        )
+    };
 }
 
 impl JobExecution {
@@ -50,6 +72,7 @@ impl JobExecution {
             status: ExecutionStatus::Running,
             tracks_added: 0,
             tracks_total: 0,
+            heartbeat_at: Some(at),
         };
         crate::with_backend!(&mut *conn, |c| diesel::insert_into(executions::table)
             .values(&row)
@@ -81,6 +104,56 @@ impl JobExecution {
             .first(conn)
     }
 
+    /// Renews a running execution's lease; `false` once it is no longer
+    /// running (finished, or interrupted by another instance).
+    pub fn renew(conn: &mut DbConnection, id: i64, at: NaiveDateTime) -> QueryResult<bool> {
+        let updated = diesel::update(
+            executions::table
+                .find(id)
+                .filter(executions::status.eq(ExecutionStatus::Running)),
+        )
+        .set(executions::heartbeat_at.eq(Some(at)))
+        .execute(conn)?;
+        Ok(updated == 1)
+    }
+
+    /// Running executions whose lease expired before `cutoff`, oldest
+    /// first; of one schedule when `schedule_id` is given.
+    pub fn expired(
+        conn: &mut DbConnection,
+        cutoff: NaiveDateTime,
+        schedule_id: Option<i64>,
+    ) -> QueryResult<Vec<JobExecution>> {
+        let mut query = executions::table
+            .filter(expired_before!(cutoff))
+            .order(executions::id.asc())
+            .select(JobExecution::as_select())
+            .into_boxed();
+        if let Some(id) = schedule_id {
+            query = query.filter(executions::schedule_id.eq(id));
+        }
+        query.load(conn)
+    }
+
+    /// Marks one execution `failed` with `interrupted`, if its lease is
+    /// still expired before `cutoff` (it may have been renewed, finished or
+    /// interrupted by another instance since it was read). Whether it did.
+    pub fn interrupt(
+        conn: &mut DbConnection,
+        id: i64,
+        cutoff: NaiveDateTime,
+        at: NaiveDateTime,
+    ) -> QueryResult<bool> {
+        let updated = diesel::update(executions::table.find(id).filter(expired_before!(cutoff)))
+            .set((
+                executions::status.eq(ExecutionStatus::Failed),
+                executions::error_message.eq(Some(INTERRUPTED)),
+                executions::completed_at.eq(Some(at)),
+            ))
+            .execute(conn)?;
+        Ok(updated == 1)
+    }
+
     pub fn is_running(conn: &mut DbConnection, schedule_id: i64) -> QueryResult<bool> {
         let n: i64 = executions::table
             .filter(executions::schedule_id.eq(schedule_id))
@@ -109,17 +182,5 @@ impl JobExecution {
             .filter(executions::schedule_id.eq(schedule_id))
             .count()
             .get_result(conn)
-    }
-
-    /// At start-up: runs left `running` by a crash become `failed` with
-    /// the message `interrupted`. Returns how many.
-    pub fn mark_interrupted(conn: &mut DbConnection, at: NaiveDateTime) -> QueryResult<usize> {
-        diesel::update(executions::table.filter(executions::status.eq(ExecutionStatus::Running)))
-            .set((
-                executions::status.eq(ExecutionStatus::Failed),
-                executions::error_message.eq(Some("interrupted")),
-                executions::completed_at.eq(Some(at)),
-            ))
-            .execute(conn)
     }
 }

@@ -61,6 +61,24 @@ impl Playlist {
             .optional()
     }
 
+    /// The playlist's row, locked until the transaction ends: every write
+    /// to a playlist's aggregate (tracks, snapshots, sessions, sources)
+    /// takes it first, so writers of one playlist serialize on PostgreSQL
+    /// (`FOR UPDATE`) as they do on SQLite, whose `BEGIN IMMEDIATE` already
+    /// holds the one write lock.
+    pub fn lock(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Playlist>> {
+        // `as_select` is typed per backend, so each arm builds its own.
+        let query = playlists::table.find(id);
+        match conn {
+            DbConnection::Postgres(pg) => query
+                .select(Playlist::as_select())
+                .for_update()
+                .first(pg)
+                .optional(),
+            DbConnection::Sqlite(c) => query.select(Playlist::as_select()).first(c).optional(),
+        }
+    }
+
     /// The caller's own playlist; someone else's reads as missing.
     pub fn find_owned(
         conn: &mut DbConnection,
@@ -77,6 +95,13 @@ impl Playlist {
         id: &str,
     ) -> QueryResult<Option<Playlist>> {
         Ok(Self::find(conn, id)?.filter(|p| p.owner_id == user_id || p.is_public))
+    }
+
+    pub fn count_owned(conn: &mut DbConnection, owner_id: i64) -> QueryResult<i64> {
+        playlists::table
+            .filter(playlists::owner_id.eq(owner_id))
+            .count()
+            .get_result(conn)
     }
 
     /// A page of the owner's playlists, most recently changed first, each

@@ -107,6 +107,21 @@ impl Schedule {
             .load(conn)
     }
 
+    /// The schedule's row, locked until the transaction ends (see
+    /// `User::lock` for the lock order).
+    pub fn lock(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Schedule>> {
+        // `as_select` is typed per backend, so each arm builds its own.
+        let query = schedules::table.find(id);
+        match conn {
+            DbConnection::Postgres(pg) => query
+                .select(Schedule::as_select())
+                .for_update()
+                .first(pg)
+                .optional(),
+            DbConnection::Sqlite(c) => query.select(Schedule::as_select()).first(c).optional(),
+        }
+    }
+
     pub fn count(conn: &mut DbConnection, user_id: i64) -> QueryResult<i64> {
         schedules::table
             .filter(schedules::user_id.eq(user_id))

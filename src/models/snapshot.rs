@@ -7,6 +7,7 @@ use serde::Serialize;
 use crate::db::schema::playlist_snapshots as snapshots;
 use crate::db::{DbConnection, Json};
 use crate::enums::SnapshotType;
+use crate::models::playlist::Playlist;
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Serialize)]
 #[diesel(table_name = snapshots)]
@@ -55,6 +56,31 @@ impl NewSnapshot {
 }
 
 impl Snapshot {
+    /// Saves `uris` as a snapshot of `playlist`, then deletes the oldest
+    /// automatic snapshots of that playlist beyond `keep_automatic`.
+    pub fn take(
+        conn: &mut DbConnection,
+        playlist: &Playlist,
+        uris: &[String],
+        kind: SnapshotType,
+        description: Option<String>,
+        keep_automatic: i64,
+    ) -> QueryResult<Snapshot> {
+        let snapshot = NewSnapshot {
+            user_id: playlist.owner_id,
+            playlist_id: playlist.id.clone(),
+            playlist_name: playlist.name.clone(),
+            track_uris: Json::from_strings(uris),
+            track_count: uris.len() as i32,
+            snapshot_type: kind,
+            trigger_description: description,
+            created_at: crate::db::now(),
+        }
+        .insert(conn)?;
+        Self::prune_automatic(conn, &playlist.id, keep_automatic)?;
+        Ok(snapshot)
+    }
+
     pub fn find_owned(
         conn: &mut DbConnection,
         user_id: i64,

@@ -66,6 +66,21 @@ impl User {
             .optional()
     }
 
+    /// Locks the user's row until the transaction ends, so per-user caps
+    /// (playlists, schedules, workshop sessions) are counted and written
+    /// atomically. Write transactions lock user, then schedule, then
+    /// playlist, so two of them never wait on each other in a circle.
+    /// PostgreSQL takes `FOR UPDATE`; on SQLite the `BEGIN IMMEDIATE` of
+    /// `db::write_transaction` already holds the one write lock.
+    pub fn lock(conn: &mut DbConnection, id: i64) -> QueryResult<()> {
+        let query = users::table.find(id).select(users::id);
+        match conn {
+            DbConnection::Postgres(pg) => query.for_update().first::<i64>(pg),
+            DbConnection::Sqlite(c) => query.first::<i64>(c),
+        }
+        .map(|_| ())
+    }
+
     /// Counts a successful login.
     pub fn record_login(conn: &mut DbConnection, id: i64, at: NaiveDateTime) -> QueryResult<User> {
         crate::with_backend!(conn, |c| diesel::update(users::table.find(id))

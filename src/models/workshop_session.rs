@@ -78,6 +78,14 @@ impl WorkshopSession {
             .get_result(conn)
     }
 
+    /// Every session the user keeps, over all playlists.
+    pub fn count_for_user(conn: &mut DbConnection, user_id: i64) -> QueryResult<i64> {
+        sessions::table
+            .filter(sessions::user_id.eq(user_id))
+            .count()
+            .get_result(conn)
+    }
+
     pub fn save(&self, conn: &mut DbConnection) -> QueryResult<()> {
         diesel::update(sessions::table.find(self.id))
             .set((

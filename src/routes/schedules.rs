@@ -161,9 +161,10 @@ pub async fn run_schedule(
     path: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
     let id = path.into_inner();
+    let executor = JobExecutor::new(state.pool.clone(), state.settings.lease);
     let execution = db::run(&state.pool, move |conn| {
         let schedule = ScheduleService::owned(conn, auth.id(), id)?;
-        JobExecutor::run(conn, &schedule, &Trigger::Manual(auth.user.clone()))
+        executor.run(conn, &schedule, &Trigger::Manual(auth.user.clone()))
     })
     .await?;
     Ok(HttpResponse::Ok().json(execution))

@@ -1,31 +1,42 @@
 //! The job executor: runs one schedule's job (raid, shuffle or both) as
 //! SPEC §8 describes, records the execution and the schedule's `last_*`
-//! fields, and logs exactly one `schedule_run` row per run, success or
-//! failure.
+//! fields, and logs exactly one `schedule_run` row per run: success,
+//! failure, refusal or interruption.
 //!
-//! A run is two transactions: a short one that inserts the `running`
-//! execution (so a concurrent run-now sees it and answers 409), then the job
-//! itself with its bookkeeping. When the job fails, its changes roll back
-//! and a third transaction records the failure.
+//! A run is two transactions: a short one that locks the schedule, marks a
+//! dead predecessor `interrupted` and inserts the `running` execution (so a
+//! concurrent run-now sees it and answers 409), then the job itself with its
+//! bookkeeping, holding the target playlist's row lock. When the job fails,
+//! its changes roll back and a third transaction records the failure.
+//!
+//! While a run is in hand, a heartbeat thread renews its lease on a
+//! connection of its own (SPEC §10.6), outside the job's transaction; when
+//! the process dies, the lease expires and any instance's scheduler marks
+//! the run `interrupted` with its `schedule_run` row ([`JobExecutor::recover`]).
+//! Scheduled jobs compute their order under the playlist lock rather than
+//! before it, as user rewrites do: a raid and its shuffle must land
+//! together, and the shuffle of at most 10,000 tracks takes milliseconds.
 
 use std::collections::HashSet;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::thread::JoinHandle;
 
 use serde_json::json;
 
-use crate::db::{self, write_transaction, DbConnection};
+use crate::config::Lease;
+use crate::db::{self, write_transaction, DbConnection, Pool};
 use crate::enums::{ActivityType, ActorType, ExecutionStatus, JobType, SnapshotType, TriggeredBy};
 use crate::error::{AppError, AppResult};
 use crate::metrics;
-use crate::models::job_execution::JobExecution;
+use crate::models::job_execution::{JobExecution, INTERRUPTED};
 use crate::models::playlist::Playlist;
 use crate::models::schedule::Schedule;
 use crate::models::track::Track;
 use crate::models::upstream_source::UpstreamSource;
 use crate::models::{NewActivity, User};
 use crate::services::activity_log::truncate_chars;
-use crate::services::playlists::PlaylistService;
+use crate::services::playlists::{PlaylistService, MAX_TRACKS};
 use crate::services::shuffle::service::{algorithm, params, ShuffleService};
-use crate::services::snapshots::SnapshotService;
 use crate::services::ActivityLogService;
 
 /// Longest stored error message, in characters.
@@ -47,59 +58,139 @@ impl Trigger {
             Trigger::Scheduler => TriggeredBy::Scheduler,
         }
     }
+
+    fn actor(&self, schedule_id: i64) -> (ActorType, String) {
+        match self {
+            Trigger::Manual(user) => (ActorType::User, user.username.clone()),
+            Trigger::Scheduler => (ActorType::Scheduler, format!("Schedule #{schedule_id}")),
+        }
+    }
 }
 
+/// What a job did, for its execution row and its `schedule_run` row.
+#[derive(Debug, Default)]
 struct Outcome {
     added: usize,
+    /// Source tracks a raid could not add: the playlist was full.
+    left_out: usize,
     total: usize,
     playlist_name: String,
+    /// The automatic snapshots the run took, in the order taken.
+    snapshot_ids: Vec<i64>,
 }
 
-pub struct JobExecutor;
+/// Renews one execution's lease until dropped.
+pub struct Heartbeat {
+    stop: Option<mpsc::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Heartbeat {
+    fn start(pool: Pool, execution_id: i64, every: std::time::Duration) -> Heartbeat {
+        let (stop, stopped) = mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name(format!("lease-{execution_id}"))
+            .spawn(move || loop {
+                match stopped.recv_timeout(every) {
+                    Err(RecvTimeoutError::Timeout) => {}
+                    Ok(()) | Err(RecvTimeoutError::Disconnected) => return,
+                }
+                // A short checkout of its own: never the job's connection,
+                // never inside the job's transaction.
+                let renewed = pool.get().map_err(|e| e.to_string()).and_then(|mut c| {
+                    JobExecution::renew(&mut c, execution_id, db::now()).map_err(|e| e.to_string())
+                });
+                match renewed {
+                    Ok(true) => {}
+                    Ok(false) => return, // no longer running
+                    Err(err) => log::warn!("run #{execution_id}: lease not renewed: {err}"),
+                }
+            })
+            .ok();
+        if thread.is_none() {
+            log::warn!("run #{execution_id}: no heartbeat thread; its lease will expire");
+        }
+        Heartbeat {
+            stop: Some(stop),
+            thread,
+        }
+    }
+}
+
+impl Drop for Heartbeat {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Runs jobs; holds what a run needs beyond the connection it runs on.
+#[derive(Clone)]
+pub struct JobExecutor {
+    pool: Pool,
+    lease: Lease,
+}
 
 impl JobExecutor {
-    /// Runs `schedule` now and returns its finished execution. A run while
-    /// another of the same schedule is `running` is a 409.
+    pub fn new(pool: Pool, lease: Lease) -> Self {
+        JobExecutor { pool, lease }
+    }
+
+    /// Renews `execution_id`'s lease on a connection of its own until the
+    /// returned guard is dropped.
+    pub fn keep_alive(&self, execution_id: i64) -> Heartbeat {
+        Heartbeat::start(self.pool.clone(), execution_id, self.lease.renew_every)
+    }
+
+    fn lease_cutoff(&self, now: chrono::NaiveDateTime) -> chrono::NaiveDateTime {
+        let expiry = chrono::Duration::from_std(self.lease.expires_after)
+            .unwrap_or(chrono::Duration::seconds(60));
+        now - expiry
+    }
+
+    /// Runs `schedule` now and returns its finished execution. While
+    /// another run of it holds a live lease, a run-now is a 409 and a
+    /// scheduled run is recorded as a `failed` execution saying why; a
+    /// predecessor whose lease expired is marked `interrupted` first.
     pub fn run(
+        &self,
         conn: &mut DbConnection,
         schedule: &Schedule,
         trigger: &Trigger,
     ) -> AppResult<JobExecution> {
-        let execution = write_transaction(conn, |conn| {
-            if let DbConnection::Postgres(pg) = conn {
-                // Serialize run starts per schedule (SQLite's IMMEDIATE
-                // transaction already does).
-                use diesel::RunQueryDsl;
-                diesel::sql_query("SELECT id FROM schedules WHERE id = $1 FOR UPDATE")
-                    .bind::<diesel::sql_types::BigInt, _>(schedule.id)
-                    .execute(pg)?;
+        let started = write_transaction(conn, |conn| {
+            let schedule = Schedule::lock(conn, schedule.id)?.ok_or(AppError::NotFound)?;
+            let now = db::now();
+            for dead in JobExecution::expired(conn, self.lease_cutoff(now), Some(schedule.id))? {
+                Self::interrupt(conn, &schedule, &dead, self.lease_cutoff(now), now)?;
             }
             if JobExecution::is_running(conn, schedule.id)? {
-                return Err(AppError::Conflict(format!(
-                    "schedule #{} is already running",
-                    schedule.id
-                )));
+                return Ok(None);
             }
-            Ok(JobExecution::start(
-                conn,
-                schedule.id,
-                trigger.triggered_by(),
-                db::now(),
-            )?)
+            let execution =
+                JobExecution::start(conn, schedule.id, trigger.triggered_by(), db::now())?;
+            Ok::<_, AppError>(Some(execution))
         })?;
+        let Some(execution) = started else {
+            let refusal = format!("schedule #{} is already running", schedule.id);
+            if let Trigger::Manual(_) = trigger {
+                return Err(AppError::Conflict(refusal));
+            }
+            let refused = write_transaction(conn, |conn| {
+                let execution =
+                    JobExecution::start(conn, schedule.id, trigger.triggered_by(), db::now())?;
+                Self::finish(conn, schedule, trigger, &execution, Err(&refusal))
+            })?;
+            metrics::global().job_run(refused.status.as_ref());
+            return Ok(refused);
+        };
 
+        let heartbeat = self.keep_alive(execution.id);
         let succeeded = write_transaction(conn, |conn| {
             let outcome = Self::perform(conn, schedule)?;
-            let finished = Self::finish(
-                conn,
-                schedule,
-                trigger,
-                &execution,
-                ExecutionStatus::Success,
-                &outcome,
-                None,
-            )?;
-            Ok::<_, AppError>(finished)
+            Self::finish(conn, schedule, trigger, &execution, Ok(&outcome))
         });
         let finished = match succeeded {
             Ok(finished) => finished,
@@ -111,39 +202,102 @@ impl JobExecutor {
                     }
                     other => other.to_string(),
                 };
-                let message = truncate_chars(&message, MAX_ERROR_CHARS).to_string();
-                let outcome = Outcome {
-                    added: 0,
-                    total: 0,
-                    playlist_name: schedule.target_playlist_name.clone(),
-                };
+                // If even this fails, the heartbeat stops with this run and
+                // the lease expires: the run is then recorded `interrupted`.
                 write_transaction(conn, |conn| {
-                    Self::finish(
-                        conn,
-                        schedule,
-                        trigger,
-                        &execution,
-                        ExecutionStatus::Failed,
-                        &outcome,
-                        Some(&message),
-                    )
+                    Self::finish(conn, schedule, trigger, &execution, Err(&message))
                 })?
             }
         };
+        drop(heartbeat);
         metrics::global().job_run(finished.status.as_ref());
         Ok(finished)
     }
 
+    /// Marks every running execution whose lease expired `interrupted`,
+    /// each with its `schedule_run` row and its schedule's `last_*` fields,
+    /// one transaction per execution. Returns how many. Run at start-up and
+    /// on every scheduler tick, by every instance; a renewed or finished
+    /// run is left alone.
+    pub fn recover(&self, conn: &mut DbConnection) -> AppResult<usize> {
+        let cutoff = self.lease_cutoff(db::now());
+        let mut recovered = 0;
+        for dead in JobExecution::expired(conn, cutoff, None)? {
+            let done = write_transaction(conn, |conn| {
+                let Some(schedule) = Schedule::lock(conn, dead.schedule_id)? else {
+                    return Ok(false);
+                };
+                Self::interrupt(conn, &schedule, &dead, cutoff, db::now())
+            })?;
+            if done {
+                recovered += 1;
+                metrics::global().job_run(ExecutionStatus::Failed.as_ref());
+            }
+        }
+        Ok(recovered)
+    }
+
+    /// Marks `dead` interrupted if its lease is still expired, with its
+    /// row and the schedule's `last_*` fields; the schedule is locked.
+    fn interrupt(
+        conn: &mut DbConnection,
+        schedule: &Schedule,
+        dead: &JobExecution,
+        cutoff: chrono::NaiveDateTime,
+        now: chrono::NaiveDateTime,
+    ) -> AppResult<bool> {
+        if !JobExecution::interrupt(conn, dead.id, cutoff, now)? {
+            return Ok(false);
+        }
+        log::warn!(
+            "schedule #{}: run #{} lost its lease; marked {INTERRUPTED}",
+            schedule.id,
+            dead.id
+        );
+        Schedule::record_run(
+            conn,
+            schedule.id,
+            now,
+            ExecutionStatus::Failed.as_ref(),
+            Some(INTERRUPTED),
+        )?;
+        let trigger = Trigger::Scheduler;
+        Self::log_run(
+            conn,
+            schedule,
+            &trigger,
+            dead.id,
+            Err(INTERRUPTED),
+            &Outcome {
+                playlist_name: schedule.target_playlist_name.clone(),
+                ..Outcome::default()
+            },
+        );
+        Ok(true)
+    }
+
+    /// Records how a run ended: its execution, the schedule's `last_*`
+    /// fields and its one `schedule_run` row.
     fn finish(
         conn: &mut DbConnection,
         schedule: &Schedule,
         trigger: &Trigger,
         execution: &JobExecution,
-        status: ExecutionStatus,
-        outcome: &Outcome,
-        error: Option<&str>,
+        result: Result<&Outcome, &str>,
     ) -> AppResult<JobExecution> {
         let now = db::now();
+        let failed_outcome = Outcome {
+            playlist_name: schedule.target_playlist_name.clone(),
+            ..Outcome::default()
+        };
+        let (status, outcome, error) = match result {
+            Ok(outcome) => (ExecutionStatus::Success, outcome, None),
+            Err(message) => (
+                ExecutionStatus::Failed,
+                &failed_outcome,
+                Some(truncate_chars(message, MAX_ERROR_CHARS)),
+            ),
+        };
         let finished = JobExecution::finish(
             conn,
             execution.id,
@@ -154,26 +308,49 @@ impl JobExecutor {
             now,
         )?;
         Schedule::record_run(conn, schedule.id, now, status.as_ref(), error)?;
-        let (actor, actor_name) = match trigger {
-            Trigger::Manual(user) => (ActorType::User, user.username.clone()),
-            Trigger::Scheduler => (ActorType::Scheduler, format!("Schedule #{}", schedule.id)),
+        Self::log_run(
+            conn,
+            schedule,
+            trigger,
+            finished.id,
+            error.map_or(Ok(()), Err),
+            outcome,
+        );
+        Ok(finished)
+    }
+
+    /// The `schedule_run` row of one run (SPEC §4).
+    fn log_run(
+        conn: &mut DbConnection,
+        schedule: &Schedule,
+        trigger: &Trigger,
+        execution_id: i64,
+        result: Result<(), &str>,
+        outcome: &Outcome,
+    ) {
+        let (actor, actor_name) = trigger.actor(schedule.id);
+        let status = match result {
+            Ok(()) => ExecutionStatus::Success,
+            Err(_) => ExecutionStatus::Failed,
         };
-        let description = match error {
-            None => format!(
+        let description = match result {
+            Ok(()) => format!(
                 "Schedule #{} ran {} on \"{}\": {} tracks added, {} in total",
                 schedule.id, schedule.job_type, outcome.playlist_name, outcome.added, outcome.total
             ),
-            Some(message) => format!("Schedule #{} failed: {message}", schedule.id),
+            Err(message) => format!("Schedule #{} failed: {message}", schedule.id),
         };
         let mut metadata = json!({
             "schedule_id": schedule.id,
-            "execution_id": finished.id,
+            "execution_id": execution_id,
             "job_type": schedule.job_type,
             "status": status,
             "tracks_added": outcome.added,
             "tracks_total": outcome.total,
+            "tracks_left_out": outcome.left_out,
+            "snapshot_ids": outcome.snapshot_ids,
         });
-        if let Some(message) = error {
+        if let Err(message) = result {
             metadata["error"] = json!(message);
         }
         ActivityLogService::log(
@@ -183,47 +360,44 @@ impl JobExecutor {
                 .actor(actor, actor_name)
                 .metadata(metadata),
         );
-        Ok(finished)
     }
 
-    /// The job itself; an `Err` rolls its changes back.
+    /// The job itself, holding the target playlist's lock; an `Err` rolls
+    /// its changes back.
     fn perform(conn: &mut DbConnection, schedule: &Schedule) -> AppResult<Outcome> {
         let mut target =
-            Playlist::find_owned(conn, schedule.user_id, &schedule.target_playlist_id)?
-                .ok_or_else(|| {
-                    AppError::Conflict(format!(
+            PlaylistService::lock_owned(conn, schedule.user_id, &schedule.target_playlist_id)
+                .map_err(|err| match err {
+                    AppError::NotFound => AppError::Conflict(format!(
                         "target playlist {} no longer exists",
                         schedule.target_playlist_id
-                    ))
+                    )),
+                    other => other,
                 })?;
-        let mut added = 0;
+        let mut outcome = Outcome::default();
         if matches!(schedule.job_type, JobType::Raid | JobType::RaidAndShuffle) {
-            let (playlist, count) = Self::raid(conn, schedule, target)?;
-            target = playlist;
-            added = count;
+            target = Self::raid(conn, schedule, target, &mut outcome)?;
         }
         if matches!(
             schedule.job_type,
             JobType::Shuffle | JobType::RaidAndShuffle
         ) {
-            target = Self::shuffle(conn, schedule, target)?;
+            target = Self::shuffle(conn, schedule, target, &mut outcome)?;
         }
-        let total = Playlist::track_uris(conn, &target.id)?.len();
-        Ok(Outcome {
-            added,
-            total,
-            playlist_name: target.name,
-        })
+        outcome.total = Playlist::track_uris(conn, &target.id)?.len();
+        outcome.playlist_name = target.name;
+        Ok(outcome)
     }
 
     /// Appends the sources' tracks that the target lacks, once each, in
-    /// source order. A source that no longer exists (or is no longer
-    /// readable) is skipped.
+    /// source order, up to the playlist's track limit. A source that no
+    /// longer exists (or is no longer readable) is skipped.
     fn raid(
         conn: &mut DbConnection,
         schedule: &Schedule,
         target: Playlist,
-    ) -> AppResult<(Playlist, usize)> {
+        outcome: &mut Outcome,
+    ) -> AppResult<Playlist> {
         let mut source_ids = schedule.source_playlist_ids.strings();
         if source_ids.is_empty() {
             source_ids = UpstreamSource::list_for_target(conn, schedule.user_id, &target.id)?
@@ -248,26 +422,32 @@ impl JobExecutor {
                 }
             }
         }
+        let room = MAX_TRACKS.saturating_sub(current.len());
+        outcome.left_out = fresh.len().saturating_sub(room);
+        fresh.truncate(room);
         if fresh.is_empty() {
-            return Ok((target, 0));
+            return Ok(target);
         }
-        SnapshotService::take_automatic(
+        let mut order = current.clone();
+        order.extend(fresh.iter().cloned());
+        let written = PlaylistService::write_order(
             conn,
             &target,
             &current,
+            &order,
             SnapshotType::AutoPreRaid,
             &format!("Before schedule #{} raid", schedule.id),
         )?;
-        let mut order = current;
-        order.extend(fresh.iter().cloned());
-        let updated = PlaylistService::write_order(conn, &target, &order)?;
-        Ok((updated, fresh.len()))
+        outcome.added = fresh.len();
+        outcome.snapshot_ids.extend(written.snapshot_id);
+        Ok(written.playlist)
     }
 
     fn shuffle(
         conn: &mut DbConnection,
         schedule: &Schedule,
         target: Playlist,
+        outcome: &mut Outcome,
     ) -> AppResult<Playlist> {
         let key = schedule
             .algorithm_name
@@ -282,13 +462,15 @@ impl JobExecutor {
         if order == current {
             return Ok(target);
         }
-        SnapshotService::take_automatic(
+        let written = PlaylistService::write_order(
             conn,
             &target,
             &current,
+            &order,
             SnapshotType::ScheduledPreExecution,
             &format!("Before schedule #{} shuffle", schedule.id),
         )?;
-        PlaylistService::write_order(conn, &target, &order)
+        outcome.snapshot_ids.extend(written.snapshot_id);
+        Ok(written.playlist)
     }
 }

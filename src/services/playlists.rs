@@ -1,21 +1,39 @@
-//! Playlists: the one module through which playlist contents are read and
-//! written, so that a second provider (SPEC §9) can slot in behind the same
-//! handlers. Versions, `If-Match` and the playlist activity hooks live here.
+//! Playlists: versions, `If-Match`, the playlist activity hooks, and the
+//! two mechanisms every write to a playlist goes through:
+//!
+//! - [`PlaylistService::with_locked`]: a write transaction holding the
+//!   playlist's row lock, for every write to its aggregate (metadata,
+//!   snapshots, sessions, sources), so writers of one playlist serialize on
+//!   PostgreSQL's READ COMMITTED as they do under SQLite's single writer,
+//!   and check-then-write rules (version, count caps) are atomic.
+//! - [`PlaylistService::rewrite`]: the one way an order is replaced
+//!   (shuffle, commit, restore, undo), as SPEC §10.5 decides: the new order
+//!   is computed outside the write lock, written under a version check,
+//!   recomputed once if the version moved, and if it moved again computed
+//!   and written holding the row lock. [`PlaylistService::write_order`]
+//!   takes the automatic snapshot before every rewrite, so that rule is
+//!   structure rather than a convention of each caller.
 
 use serde::Serialize;
 use serde_json::json;
 
 use crate::db::{self, write_transaction, DbConnection, Json};
-use crate::enums::ActivityType;
+use crate::enums::{ActivityType, SnapshotType};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::models::playlist::{Playlist, PlaylistChanges};
+use crate::models::snapshot::Snapshot;
 use crate::models::track::{NewTrack, Track, TrackView};
-use crate::models::{NewActivity, User};
+use crate::models::{NewActivity, User, UserSettings};
 use crate::services::shuffle::TrackFacts;
 use crate::services::ActivityLogService;
 
 /// Most tracks a playlist (or a commit) may hold.
 pub const MAX_TRACKS: usize = 10_000;
+/// Most playlists one user may keep (SPEC §10.9).
+pub const MAX_PLAYLISTS: i64 = 500;
+/// Rewrites computed outside the write lock before one is computed under
+/// it (SPEC §10.5: the first try, and one recompute).
+const OPTIMISTIC_TRIES: usize = 2;
 
 /// An `If-Match` precondition on a playlist's version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +42,22 @@ pub enum IfMatch {
     Version(i32),
     /// A value that can match no version (malformed).
     Never,
+}
+
+impl IfMatch {
+    /// Whether the client pinned a version, so a version that moved under
+    /// it is a 412 rather than a reason to recompute.
+    fn pins_version(if_match: Option<IfMatch>) -> bool {
+        matches!(if_match, Some(IfMatch::Version(_) | IfMatch::Never))
+    }
+}
+
+/// A playlist after its order was rewritten, and the automatic snapshot
+/// of the order it replaced (when the owner keeps them).
+#[derive(Debug, Clone)]
+pub struct Rewritten {
+    pub playlist: Playlist,
+    pub snapshot_id: Option<i64>,
 }
 
 /// 412 unless the precondition holds for `playlist`.
@@ -186,6 +220,74 @@ impl PlaylistService {
         Playlist::find_owned(conn, user_id, id)?.ok_or(AppError::NotFound)
     }
 
+    /// The caller's own playlist, its row locked until the transaction
+    /// ends; 404 when it is not theirs. The caller holds a write
+    /// transaction.
+    pub fn lock_owned(conn: &mut DbConnection, user_id: i64, id: &str) -> AppResult<Playlist> {
+        Playlist::lock(conn, id)?
+            .filter(|p| p.owner_id == user_id)
+            .ok_or(AppError::NotFound)
+    }
+
+    /// Runs `f` in a write transaction that holds the caller's playlist
+    /// `id` locked (404 when it is not theirs). Every write to a
+    /// playlist's aggregate goes through here or through [`Self::rewrite`].
+    pub fn with_locked<T>(
+        conn: &mut DbConnection,
+        user_id: i64,
+        id: &str,
+        f: impl FnOnce(&mut DbConnection, Playlist) -> AppResult<T>,
+    ) -> AppResult<T> {
+        write_transaction(conn, |conn| {
+            let playlist = Self::lock_owned(conn, user_id, id)?;
+            f(conn, playlist)
+        })
+    }
+
+    /// Rewrites the order of the caller's playlist `id` (SPEC §10.5).
+    ///
+    /// `plan` reads what it needs and computes (the expensive part: a
+    /// shuffle of 10,000 tracks), given the playlist as read; the first
+    /// tries run it outside the write lock. `write` runs in the write
+    /// transaction, with the playlist locked and its version unchanged
+    /// since `plan` read it, and writes through [`Self::write_order`].
+    /// Without `If-Match`, a version that moved under a try means
+    /// recompute; the last try plans under the lock and cannot be
+    /// overtaken. With `If-Match`, a version that moved is a 412.
+    pub fn rewrite<P, T>(
+        conn: &mut DbConnection,
+        user_id: i64,
+        id: &str,
+        if_match: Option<IfMatch>,
+        mut plan: impl FnMut(&mut DbConnection, &Playlist) -> AppResult<P>,
+        mut write: impl FnMut(&mut DbConnection, Playlist, P) -> AppResult<T>,
+    ) -> AppResult<T> {
+        for _ in 0..OPTIMISTIC_TRIES {
+            let read = Self::owned(conn, user_id, id)?;
+            check_version(&read, if_match)?;
+            let planned = plan(conn, &read)?;
+            let written = write_transaction(conn, |conn| {
+                let locked = Self::lock_owned(conn, user_id, id)?;
+                if locked.version != read.version {
+                    return Ok(None);
+                }
+                write(conn, locked, planned).map(Some)
+            })?;
+            match written {
+                Some(done) => return Ok(done),
+                None if IfMatch::pins_version(if_match) => {
+                    return Err(AppError::PreconditionFailed)
+                }
+                None => continue,
+            }
+        }
+        write_transaction(conn, |conn| {
+            let locked = Self::lock_owned(conn, user_id, id)?;
+            check_version(&locked, if_match)?;
+            let planned = plan(conn, &locked)?;
+            write(conn, locked, planned)
+        })
+    }
     /// Creates a playlist, adds its tracks to the catalog, logs
     /// `playlist_create` (when `log` is set; the demo data is not logged).
     pub fn create(
@@ -195,6 +297,12 @@ impl PlaylistService {
         log: bool,
     ) -> AppResult<PlaylistView> {
         write_transaction(conn, |conn| {
+            User::lock(conn, owner.id)?;
+            if Playlist::count_owned(conn, owner.id)? >= MAX_PLAYLISTS {
+                return Err(AppError::Conflict(format!(
+                    "at most {MAX_PLAYLISTS} playlists per user; delete one first"
+                )));
+            }
             let now = db::now();
             let catalog: Vec<NewTrack> = input
                 .tracks
@@ -248,8 +356,7 @@ impl PlaylistService {
         changes: PlaylistChanges,
         if_match: Option<IfMatch>,
     ) -> AppResult<PlaylistView> {
-        write_transaction(conn, |conn| {
-            let playlist = Self::owned(conn, user.id, id)?;
+        Self::with_locked(conn, user.id, id, |conn, playlist| {
             check_version(&playlist, if_match)?;
             let changes = PlaylistChanges {
                 name: changes
@@ -296,8 +403,7 @@ impl PlaylistService {
         id: &str,
         if_match: Option<IfMatch>,
     ) -> AppResult<()> {
-        write_transaction(conn, |conn| {
-            let playlist = Self::owned(conn, user.id, id)?;
+        Self::with_locked(conn, user.id, id, |conn, playlist| {
             check_version(&playlist, if_match)?;
             let track_count = Playlist::track_uris(conn, id)?.len();
             Playlist::delete(conn, id)?;
@@ -315,15 +421,41 @@ impl PlaylistService {
         })
     }
 
-    /// Writes a new order (a new version). The caller holds the
-    /// transaction and has checked the URIs against the catalog.
+    /// Replaces the order `current` of a locked playlist with `order`:
+    /// first an automatic snapshot of `current` of the given kind (while
+    /// the owner's `auto_snapshot_enabled` is on; the owner's settings are
+    /// read once, here), then the new order and a new version. The caller
+    /// holds the write transaction and the lock, and has checked the URIs
+    /// against the catalog.
     pub fn write_order(
         conn: &mut DbConnection,
         playlist: &Playlist,
-        uris: &[String],
-    ) -> AppResult<Playlist> {
-        Playlist::replace_tracks(conn, &playlist.id, uris)?;
-        Ok(Playlist::touch(conn, &playlist.id, true, db::now())?)
+        current: &[String],
+        order: &[String],
+        snapshot: SnapshotType,
+        description: &str,
+    ) -> AppResult<Rewritten> {
+        let settings = UserSettings::find_for_user(conn, playlist.owner_id)?;
+        let snapshot_id = match settings.filter(|s| s.auto_snapshot_enabled) {
+            Some(s) => Some(
+                Snapshot::take(
+                    conn,
+                    playlist,
+                    current,
+                    snapshot,
+                    Some(description.to_string()),
+                    i64::from(s.max_snapshots_per_playlist),
+                )?
+                .id,
+            ),
+            None => None,
+        };
+        Playlist::replace_tracks(conn, &playlist.id, order)?;
+        let playlist = Playlist::touch(conn, &playlist.id, true, db::now())?;
+        Ok(Rewritten {
+            playlist,
+            snapshot_id,
+        })
     }
 
     /// 400 naming the URIs that are not in the catalog.

@@ -67,12 +67,21 @@ impl ScheduleService {
         Schedule::find_owned(conn, user_id, id)?.ok_or(AppError::NotFound)
     }
 
+    /// The caller's own schedule, its row locked until the transaction
+    /// ends, so a PATCH, toggle, delete and a run's start serialize.
+    fn lock_owned(conn: &mut DbConnection, user_id: i64, id: i64) -> AppResult<Schedule> {
+        Schedule::lock(conn, id)?
+            .filter(|s| s.user_id == user_id)
+            .ok_or(AppError::NotFound)
+    }
+
     pub fn create(
         conn: &mut DbConnection,
         user: &User,
         input: &ScheduleInput,
     ) -> AppResult<Schedule> {
         write_transaction(conn, |conn| {
+            User::lock(conn, user.id)?;
             if Schedule::count(conn, user.id)? >= MAX_SCHEDULES {
                 return Err(AppError::Conflict(format!(
                     "at most {MAX_SCHEDULES} schedules per user; delete one first"
@@ -115,7 +124,7 @@ impl ScheduleService {
         patch: &SchedulePatch,
     ) -> AppResult<Schedule> {
         write_transaction(conn, |conn| {
-            let current = Self::owned(conn, user.id, id)?;
+            let current = Self::lock_owned(conn, user.id, id)?;
             let before = ScheduleInput::of(&current);
             let mut after = before.clone();
             if let Some(v) = patch.job_type {
@@ -213,7 +222,7 @@ impl ScheduleService {
 
     pub fn toggle(conn: &mut DbConnection, user: &User, id: i64) -> AppResult<Schedule> {
         write_transaction(conn, |conn| {
-            let mut schedule = Self::owned(conn, user.id, id)?;
+            let mut schedule = Self::lock_owned(conn, user.id, id)?;
             schedule.is_enabled = !schedule.is_enabled;
             let now = db::now();
             schedule.next_run_at = next_if_enabled(&ScheduleInput::of(&schedule), now)?;
@@ -238,7 +247,7 @@ impl ScheduleService {
 
     pub fn delete(conn: &mut DbConnection, user: &User, id: i64) -> AppResult<()> {
         write_transaction(conn, |conn| {
-            let schedule = Self::owned(conn, user.id, id)?;
+            let schedule = Self::lock_owned(conn, user.id, id)?;
             Schedule::delete(conn, id)?;
             log(
                 conn,

@@ -68,6 +68,7 @@ impl SettingsService {
             }
         }
         write_transaction(conn, |conn| {
+            User::lock(conn, user.id)?;
             let current = Self::get(conn, user.id)?;
             let algorithm_key = change
                 .default_algorithm

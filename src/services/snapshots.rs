@@ -1,81 +1,36 @@
-//! Snapshots: automatic ones before every rewrite of a playlist's order
-//! (while the owner's `auto_snapshot_enabled` is on, and never logged),
-//! manual ones, restore, undo and delete, and pruning of automatic
+//! Snapshots: manual ones, restore, undo and delete. Automatic snapshots
+//! (before every rewrite of an order, while the owner's
+//! `auto_snapshot_enabled` is on, never logged) are taken by
+//! `PlaylistService::write_order`; `Snapshot::take` prunes automatic
 //! snapshots beyond the owner's `max_snapshots_per_playlist`.
 
 use serde_json::json;
 
-use crate::db::{self, write_transaction, DbConnection, Json};
+use crate::db::DbConnection;
 use crate::enums::{ActivityType, SnapshotType};
 use crate::error::{AppError, AppResult};
 use crate::models::playlist::Playlist;
-use crate::models::snapshot::{NewSnapshot, Snapshot};
+use crate::models::snapshot::Snapshot;
 use crate::models::{NewActivity, User, UserSettings};
-use crate::services::playlists::{check_version, IfMatch, PlaylistService, PlaylistView};
+use crate::services::playlists::{IfMatch, PlaylistService, PlaylistView, Rewritten};
 use crate::services::ActivityLogService;
 
 /// Manual snapshots one playlist may keep.
 pub const MAX_MANUAL: i64 = 50;
+/// Automatic snapshots kept per playlist when the owner has no settings
+/// row (every user gets one at registration; this is the column default).
+const DEFAULT_MAX_SNAPSHOTS: i64 = 10;
 
 pub struct SnapshotService;
 
 impl SnapshotService {
-    fn insert(
-        conn: &mut DbConnection,
-        playlist: &Playlist,
-        uris: &[String],
-        kind: SnapshotType,
-        description: Option<String>,
-        keep_automatic: i64,
-    ) -> AppResult<Snapshot> {
-        let snapshot = NewSnapshot {
-            user_id: playlist.owner_id,
-            playlist_id: playlist.id.clone(),
-            playlist_name: playlist.name.clone(),
-            track_uris: Json::from_strings(uris),
-            track_count: uris.len() as i32,
-            snapshot_type: kind,
-            trigger_description: description,
-            created_at: db::now(),
-        }
-        .insert(conn)?;
-        Snapshot::prune_automatic(conn, &playlist.id, keep_automatic)?;
-        Ok(snapshot)
-    }
-
-    /// Saves `uris` (the order about to be replaced) when the owner wants
-    /// automatic snapshots; returns the new snapshot's id, if any.
-    pub fn take_automatic(
-        conn: &mut DbConnection,
-        playlist: &Playlist,
-        uris: &[String],
-        kind: SnapshotType,
-        description: &str,
-    ) -> AppResult<Option<i64>> {
-        let settings = UserSettings::find_for_user(conn, playlist.owner_id)?;
-        let Some(settings) = settings.filter(|s| s.auto_snapshot_enabled) else {
-            return Ok(None);
-        };
-        let keep = i64::from(settings.max_snapshots_per_playlist);
-        let snapshot = Self::insert(
-            conn,
-            playlist,
-            uris,
-            kind,
-            Some(description.to_string()),
-            keep,
-        )?;
-        Ok(Some(snapshot.id))
-    }
-
     pub fn create_manual(
         conn: &mut DbConnection,
         user: &User,
         playlist_id: &str,
         description: Option<String>,
     ) -> AppResult<Snapshot> {
-        write_transaction(conn, |conn| {
-            let playlist = PlaylistService::owned(conn, user.id, playlist_id)?;
+        PlaylistService::with_locked(conn, user.id, playlist_id, |conn, playlist| {
             if Snapshot::count_manual(conn, playlist_id)? >= MAX_MANUAL {
                 return Err(AppError::Conflict(format!(
                     "a playlist keeps at most {MAX_MANUAL} manual snapshots; delete one first"
@@ -83,8 +38,10 @@ impl SnapshotService {
             }
             let uris = Playlist::track_uris(conn, playlist_id)?;
             let keep = UserSettings::find_for_user(conn, user.id)?
-                .map_or(10, |s| i64::from(s.max_snapshots_per_playlist));
-            let snapshot = Self::insert(
+                .map_or(DEFAULT_MAX_SNAPSHOTS, |s| {
+                    i64::from(s.max_snapshots_per_playlist)
+                });
+            let snapshot = Snapshot::take(
                 conn,
                 &playlist,
                 &uris,
@@ -113,7 +70,9 @@ impl SnapshotService {
     }
 
     pub fn delete(conn: &mut DbConnection, user: &User, id: i64) -> AppResult<()> {
-        write_transaction(conn, |conn| {
+        let playlist_id = Self::owned(conn, user.id, id)?.playlist_id;
+        PlaylistService::with_locked(conn, user.id, &playlist_id, |conn, _| {
+            // Read again under the lock: a parallel delete may have won.
             let snapshot = Self::owned(conn, user.id, id)?;
             Snapshot::delete(conn, id)?;
             ActivityLogService::log(
@@ -140,9 +99,9 @@ impl SnapshotService {
         id: i64,
         if_match: Option<IfMatch>,
     ) -> AppResult<PlaylistView> {
-        write_transaction(conn, |conn| {
-            let snapshot = Self::owned(conn, user.id, id)?;
-            Self::restore_snapshot(conn, user, snapshot, if_match)
+        let playlist_id = Self::owned(conn, user.id, id)?.playlist_id;
+        Self::restore_into(conn, user, &playlist_id, if_match, |conn| {
+            Self::owned(conn, user.id, id)
         })
     }
 
@@ -154,47 +113,58 @@ impl SnapshotService {
         playlist_id: &str,
         if_match: Option<IfMatch>,
     ) -> AppResult<PlaylistView> {
-        write_transaction(conn, |conn| {
-            PlaylistService::owned(conn, user.id, playlist_id)?;
-            let snapshot =
-                Snapshot::newest_undoable(conn, playlist_id)?.ok_or(AppError::NotFound)?;
-            Self::restore_snapshot(conn, user, snapshot, if_match)
+        Self::restore_into(conn, user, playlist_id, if_match, |conn| {
+            Snapshot::newest_undoable(conn, playlist_id)?.ok_or(AppError::NotFound)
         })
     }
 
-    fn restore_snapshot(
+    /// Rewrites `playlist_id` to the order of the snapshot `find` picks
+    /// (read again on every try of the rewrite, so it is never stale).
+    fn restore_into(
         conn: &mut DbConnection,
         user: &User,
-        snapshot: Snapshot,
+        playlist_id: &str,
         if_match: Option<IfMatch>,
+        find: impl Fn(&mut DbConnection) -> AppResult<Snapshot>,
     ) -> AppResult<PlaylistView> {
-        let playlist = PlaylistService::owned(conn, user.id, &snapshot.playlist_id)?;
-        check_version(&playlist, if_match)?;
-        let current = Playlist::track_uris(conn, &playlist.id)?;
-        let target = snapshot.track_uris.strings();
-        PlaylistService::require_in_catalog(conn, "track_uris", &target)?;
-        let pre_restore = Self::take_automatic(
-            conn,
-            &playlist,
-            &current,
-            SnapshotType::AutoPreRestore,
-            &format!("Before restoring snapshot #{}", snapshot.id),
-        )?;
-        let updated = PlaylistService::write_order(conn, &playlist, &target)?;
-        ActivityLogService::log(
-            conn,
-            NewActivity::by(
-                user,
-                ActivityType::SnapshotRestore,
-                format!("Restored \"{}\" from a snapshot", updated.name),
-            )
-            .playlist(&updated.id, &updated.name)
-            .metadata(json!({
-                "snapshot_id": snapshot.id,
-                "track_count": target.len(),
-                "pre_restore_snapshot_id": pre_restore,
-            })),
-        );
-        PlaylistService::view(conn, &updated)
+        let plan = |conn: &mut DbConnection, playlist: &Playlist| {
+            let snapshot = find(conn)?;
+            let current = Playlist::track_uris(conn, &playlist.id)?;
+            let target = snapshot.track_uris.strings();
+            PlaylistService::require_in_catalog(conn, "track_uris", &target)?;
+            Ok((snapshot, current, target))
+        };
+        let write =
+            |conn: &mut DbConnection,
+             playlist: Playlist,
+             (snapshot, current, target): (Snapshot, Vec<String>, Vec<String>)| {
+                let Rewritten {
+                    playlist: updated,
+                    snapshot_id: pre_restore,
+                } = PlaylistService::write_order(
+                    conn,
+                    &playlist,
+                    &current,
+                    &target,
+                    SnapshotType::AutoPreRestore,
+                    &format!("Before restoring snapshot #{}", snapshot.id),
+                )?;
+                ActivityLogService::log(
+                    conn,
+                    NewActivity::by(
+                        user,
+                        ActivityType::SnapshotRestore,
+                        format!("Restored \"{}\" from a snapshot", updated.name),
+                    )
+                    .playlist(&updated.id, &updated.name)
+                    .metadata(json!({
+                        "snapshot_id": snapshot.id,
+                        "track_count": target.len(),
+                        "pre_restore_snapshot_id": pre_restore,
+                    })),
+                );
+                PlaylistService::view(conn, &updated)
+            };
+        PlaylistService::rewrite(conn, user.id, playlist_id, if_match, plan, write)
     }
 }

@@ -5,7 +5,7 @@
 
 use serde_json::json;
 
-use crate::db::{self, write_transaction, DbConnection};
+use crate::db::{self, DbConnection};
 use crate::enums::{ActivityType, SourceType};
 use crate::error::{AppError, AppResult};
 use crate::models::playlist::Playlist;
@@ -21,6 +21,9 @@ pub struct SourceInput {
     pub source_url: Option<String>,
     pub source_name: Option<String>,
 }
+
+/// Upstream sources one playlist may take (SPEC §10.9).
+pub const MAX_SOURCES: usize = 20;
 
 pub struct UpstreamService;
 
@@ -41,8 +44,7 @@ impl UpstreamService {
         target: &str,
         input: &SourceInput,
     ) -> AppResult<(UpstreamSource, bool)> {
-        write_transaction(conn, |conn| {
-            let target_playlist = PlaylistService::owned(conn, user.id, target)?;
+        PlaylistService::with_locked(conn, user.id, target, |conn, target_playlist| {
             if input.source_playlist_id == target {
                 return Err(AppError::invalid(
                     "source_playlist_id",
@@ -55,6 +57,11 @@ impl UpstreamService {
                 })?;
             if let Some(existing) = UpstreamSource::find(conn, user.id, target, &source.id)? {
                 return Ok((existing, false));
+            }
+            if UpstreamSource::list_for_target(conn, user.id, target)?.len() >= MAX_SOURCES {
+                return Err(AppError::Conflict(format!(
+                    "a playlist takes at most {MAX_SOURCES} upstream sources; remove one first"
+                )));
             }
             let default_type = if source.owner_id == user.id {
                 SourceType::Own
@@ -98,13 +105,13 @@ impl UpstreamService {
     }
 
     pub fn delete(conn: &mut DbConnection, user: &User, id: i64) -> AppResult<()> {
-        write_transaction(conn, |conn| {
+        let source = UpstreamSource::find_owned(conn, user.id, id)?.ok_or(AppError::NotFound)?;
+        PlaylistService::with_locked(conn, user.id, &source.target_playlist_id, |conn, target| {
+            // Read again under the lock: a parallel delete may have won.
             let source =
                 UpstreamSource::find_owned(conn, user.id, id)?.ok_or(AppError::NotFound)?;
             UpstreamSource::delete(conn, id)?;
-            let target_name = Playlist::find(conn, &source.target_playlist_id)?
-                .map(|p| p.name)
-                .unwrap_or_default();
+            let target_name = target.name;
             ActivityLogService::log(
                 conn,
                 NewActivity::by(

@@ -12,15 +12,14 @@ use crate::models::playlist::Playlist;
 use crate::models::track::Track;
 use crate::models::workshop_session::{NewWorkshopSession, WorkshopSession};
 use crate::models::{NewActivity, User};
-use crate::services::playlists::{
-    check_version, IfMatch, PlaylistChange, PlaylistService, MAX_TRACKS,
-};
+use crate::services::playlists::{IfMatch, PlaylistChange, PlaylistService, Rewritten, MAX_TRACKS};
 use crate::services::shuffle::service::{algorithm, params, ShuffleService};
-use crate::services::snapshots::SnapshotService;
 use crate::services::ActivityLogService;
 
 /// Sessions one user may keep per playlist.
 pub const MAX_SESSIONS: i64 = 10;
+/// Sessions one user may keep over all playlists (SPEC §10.9).
+pub const MAX_SESSIONS_PER_USER: i64 = 100;
 
 /// Checks a URI list's size and entries.
 pub fn validate_uris(field: &str, uris: &[String], errors: &mut Vec<FieldError>) {
@@ -107,11 +106,11 @@ impl WorkshopService {
         uris: &[String],
         if_match: Option<IfMatch>,
     ) -> AppResult<PlaylistChange> {
-        write_transaction(conn, |conn| {
-            let playlist = PlaylistService::owned(conn, user.id, playlist_id)?;
-            check_version(&playlist, if_match)?;
+        let plan = |conn: &mut DbConnection, playlist: &Playlist| {
             PlaylistService::require_in_catalog(conn, "track_uris", uris)?;
-            let current = Playlist::track_uris(conn, playlist_id)?;
+            Ok(Playlist::track_uris(conn, &playlist.id)?)
+        };
+        let write = |conn: &mut DbConnection, playlist: Playlist, current: Vec<String>| {
             if current == uris {
                 return Ok(PlaylistChange {
                     playlist: PlaylistService::view(conn, &playlist)?,
@@ -119,14 +118,17 @@ impl WorkshopService {
                     snapshot_id: None,
                 });
             }
-            let snapshot_id = SnapshotService::take_automatic(
+            let Rewritten {
+                playlist: updated,
+                snapshot_id,
+            } = PlaylistService::write_order(
                 conn,
                 &playlist,
                 &current,
+                uris,
                 SnapshotType::AutoPreCommit,
                 "Before workshop commit",
             )?;
-            let updated = PlaylistService::write_order(conn, &playlist, uris)?;
             let (added, removed) = added_removed(&current, uris);
             ActivityLogService::log(
                 conn,
@@ -148,7 +150,8 @@ impl WorkshopService {
                 changed: true,
                 snapshot_id,
             })
-        })
+        };
+        PlaylistService::rewrite(conn, user.id, playlist_id, if_match, plan, write)
     }
 
     /// Logs a session save or delete, with its playlist's current name.
@@ -200,10 +203,17 @@ impl WorkshopService {
         uris: &[String],
     ) -> AppResult<WorkshopSession> {
         write_transaction(conn, |conn| {
-            let playlist = PlaylistService::owned(conn, user.id, playlist_id)?;
+            // Lock order: user (the per-user cap), then playlist.
+            User::lock(conn, user.id)?;
+            let playlist = PlaylistService::lock_owned(conn, user.id, playlist_id)?;
             if WorkshopSession::count(conn, user.id, playlist_id)? >= MAX_SESSIONS {
                 return Err(AppError::Conflict(format!(
                     "a playlist keeps at most {MAX_SESSIONS} workshop sessions; delete one first"
+                )));
+            }
+            if WorkshopSession::count_for_user(conn, user.id)? >= MAX_SESSIONS_PER_USER {
+                return Err(AppError::Conflict(format!(
+                    "at most {MAX_SESSIONS_PER_USER} workshop sessions per user; delete one first"
                 )));
             }
             let now = db::now();
@@ -233,7 +243,8 @@ impl WorkshopService {
         name: Option<&str>,
         uris: Option<&[String]>,
     ) -> AppResult<WorkshopSession> {
-        write_transaction(conn, |conn| {
+        let playlist_id = Self::session(conn, user, id)?.playlist_id;
+        PlaylistService::with_locked(conn, user.id, &playlist_id, |conn, _| {
             let mut session = Self::session(conn, user, id)?;
             let mut changed = false;
             if let Some(name) = name.map(str::trim).filter(|n| *n != session.session_name) {
@@ -255,7 +266,8 @@ impl WorkshopService {
     }
 
     pub fn delete_session(conn: &mut DbConnection, user: &User, id: i64) -> AppResult<()> {
-        write_transaction(conn, |conn| {
+        let playlist_id = Self::session(conn, user, id)?.playlist_id;
+        PlaylistService::with_locked(conn, user.id, &playlist_id, |conn, _| {
             let session = Self::session(conn, user, id)?;
             WorkshopSession::delete(conn, id)?;
             Self::log_session(conn, user, ActivityType::WorkshopSessionDelete, &session)?;

@@ -2,6 +2,7 @@
 //! not, `next_run_at` moves on, failures do not stop the loop, two processes
 //! never run one due schedule twice, and crashed runs are recovered.
 
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
@@ -9,16 +10,25 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde_json::json;
 
+use shuffify::config::Lease;
 use shuffify::db::schema::{job_executions, schedules};
+use shuffify::db::Pool;
 use shuffify::db::{self, DbConnection, Json};
 use shuffify::enums::{ExecutionStatus, JobType, ScheduleType, TriggeredBy};
 use shuffify::models::job_execution::JobExecution;
 use shuffify::models::playlist::Playlist;
 use shuffify::models::schedule::{NewSchedule, Schedule};
 use shuffify::scheduler;
+use shuffify::services::job_executor::JobExecutor;
 use shuffify::services::playlists::{NewPlaylistInput, PlaylistService, TrackInput};
 
 use crate::helpers::{create_user, spawn_app, TestDb};
+
+/// One scheduler tick over `pool`'s database, not shutting down.
+fn tick(pool: &Pool, conn: &mut DbConnection) -> usize {
+    let executor = JobExecutor::new(pool.clone(), Lease::default());
+    scheduler::tick(conn, &executor, &AtomicBool::new(false))
+}
 
 fn make_due(conn: &mut DbConnection, id: i64, at: NaiveDateTime) {
     diesel::update(schedules::table.find(id))
@@ -90,10 +100,10 @@ async fn a_due_schedule_runs_as_the_scheduler_and_moves_on() {
         .unwrap();
 
     let before = db::now();
-    assert_eq!(scheduler::tick(&mut conn), 2);
+    assert_eq!(tick(&app.db.pool, &mut conn), 2);
     let after = db::now();
     // Nothing more is due now.
-    assert_eq!(scheduler::tick(&mut conn), 0);
+    assert_eq!(tick(&app.db.pool, &mut conn), 0);
 
     let interval = Schedule::find(&mut conn, interval.id).unwrap().unwrap();
     let next = interval.next_run_at.unwrap();
@@ -134,7 +144,7 @@ async fn a_failing_job_does_not_stop_the_next_one() {
     let fine = due_shuffle(&mut conn, user.id, 5, ScheduleType::Interval, "daily");
     make_due(&mut conn, broken.id, db::now() - chrono::Duration::hours(2));
     Playlist::delete(&mut conn, &broken.target_playlist_id).unwrap();
-    assert_eq!(scheduler::tick(&mut conn), 2);
+    assert_eq!(tick(&app.db.pool, &mut conn), 2);
     let broken_run = &JobExecution::history(&mut conn, broken.id, 1).unwrap()[0];
     assert_eq!(broken_run.status, ExecutionStatus::Failed);
     assert!(broken_run
@@ -160,7 +170,11 @@ async fn the_loop_runs_a_due_schedule_within_a_few_ticks() {
     let app = spawn_app().await;
     let user = app.user("looper").await;
     let schedule = due_shuffle(&mut app.conn(), user.id, 8, ScheduleType::Interval, "daily");
-    let handle = scheduler::spawn(app.db.pool.clone(), Duration::from_millis(200));
+    let handle = scheduler::spawn(
+        app.db.pool.clone(),
+        Duration::from_millis(200),
+        Lease::default(),
+    );
     let deadline = Instant::now() + Duration::from_secs(15);
     let mut runs = 0;
     while Instant::now() < deadline {
@@ -200,7 +214,7 @@ fn two_processes_never_run_one_due_schedule_twice() {
             std::thread::spawn(move || {
                 let mut conn = pool.get().unwrap();
                 barrier.wait();
-                scheduler::tick(&mut conn)
+                tick(&pool, &mut conn)
             })
         })
         .collect();
@@ -226,19 +240,191 @@ fn two_processes_never_run_one_due_schedule_twice() {
     assert_eq!(failed, 0);
 }
 
-#[test]
-fn start_up_marks_crashed_runs_interrupted() {
-    let db = TestDb::new();
-    let mut conn = db.conn();
-    let user = create_user(&mut conn, "crashy");
-    let schedule = due_shuffle(&mut conn, user, 3, ScheduleType::Interval, "daily");
-    let left =
-        JobExecution::start(&mut conn, schedule.id, TriggeredBy::Scheduler, db::now()).unwrap();
+/// A `running` execution of `schedule` that started (and last renewed
+/// its lease) `age` ago.
+fn running_since(
+    conn: &mut DbConnection,
+    schedule: &Schedule,
+    age: chrono::Duration,
+) -> JobExecution {
+    let at = db::now() - age;
+    let execution = JobExecution::start(conn, schedule.id, TriggeredBy::Scheduler, at).unwrap();
+    diesel::update(job_executions::table.find(execution.id))
+        .set(job_executions::heartbeat_at.eq(Some(at)))
+        .execute(conn)
+        .unwrap();
+    execution
+}
+
+#[actix_web::test]
+async fn start_up_marks_runs_whose_lease_expired_interrupted_and_leaves_live_ones() {
+    let app = spawn_app().await;
+    let user = app.user("crashy").await;
+    let mut conn = app.conn();
+    let crashed = due_shuffle(&mut conn, user.id, 3, ScheduleType::Interval, "daily");
+    let alive = due_shuffle(&mut conn, user.id, 3, ScheduleType::Interval, "daily");
+    let dead = running_since(&mut conn, &crashed, chrono::Duration::seconds(90));
+    let live = running_since(&mut conn, &alive, chrono::Duration::seconds(5));
     drop(conn);
-    assert_eq!(scheduler::recover_interrupted(&db.pool).unwrap(), 1);
-    let row = &JobExecution::history(&mut db.conn(), schedule.id, 1).unwrap()[0];
-    assert_eq!(row.id, left.id);
+
+    assert_eq!(
+        scheduler::recover_interrupted(&app.db.pool, Lease::default()).unwrap(),
+        1
+    );
+
+    let mut conn = app.conn();
+    let row = &JobExecution::history(&mut conn, crashed.id, 1).unwrap()[0];
+    assert_eq!(row.id, dead.id);
     assert_eq!(row.status, ExecutionStatus::Failed);
     assert_eq!(row.error_message.as_deref(), Some("interrupted"));
     assert!(row.completed_at.is_some());
+    let schedule = Schedule::find(&mut conn, crashed.id).unwrap().unwrap();
+    assert_eq!(schedule.last_status.as_deref(), Some("failed"));
+    assert_eq!(schedule.last_error.as_deref(), Some("interrupted"));
+    let other = &JobExecution::history(&mut conn, alive.id, 1).unwrap()[0];
+    assert_eq!(other.id, live.id);
+    assert_eq!(
+        other.status,
+        ExecutionStatus::Running,
+        "a live lease is kept"
+    );
+    drop(conn);
+    let runs: Vec<serde_json::Value> = app
+        .activity(&user)
+        .await
+        .into_iter()
+        .filter(|r| r["activity_type"] == "schedule_run")
+        .collect();
+    assert_eq!(
+        runs.len(),
+        1,
+        "one schedule_run row for the interrupted run"
+    );
+    assert_eq!(runs[0]["metadata"]["execution_id"], dead.id);
+    assert_eq!(runs[0]["metadata"]["status"], "failed");
+    assert_eq!(runs[0]["metadata"]["error"], "interrupted");
+    assert_eq!(runs[0]["metadata"]["snapshot_ids"], json!([]));
+    assert_eq!(runs[0]["actor_type"], "scheduler");
+}
+
+#[actix_web::test]
+async fn every_tick_recovers_expired_leases_and_a_scheduled_run_that_meets_a_live_one_is_recorded()
+{
+    let app = spawn_app().await;
+    let user = app.user("busy").await;
+    let mut conn = app.conn();
+    let busy = due_shuffle(&mut conn, user.id, 4, ScheduleType::Interval, "daily");
+    let stale = due_shuffle(&mut conn, user.id, 4, ScheduleType::Interval, "daily");
+    let holder = running_since(&mut conn, &busy, chrono::Duration::seconds(1));
+    let dead = running_since(&mut conn, &stale, chrono::Duration::minutes(5));
+
+    // Both are due: `busy` meets a live run, `stale` first loses its dead one.
+    assert_eq!(tick(&app.db.pool, &mut conn), 2);
+
+    let history = JobExecution::history(&mut conn, busy.id, 5).unwrap();
+    assert_eq!(history.len(), 2);
+    let refused = history.iter().find(|e| e.id != holder.id).unwrap();
+    assert_eq!(refused.status, ExecutionStatus::Failed);
+    assert!(
+        refused
+            .error_message
+            .as_deref()
+            .unwrap()
+            .contains("already running"),
+        "{refused:?}"
+    );
+    let stale_history = JobExecution::history(&mut conn, stale.id, 5).unwrap();
+    let old = stale_history.iter().find(|e| e.id == dead.id).unwrap();
+    assert_eq!(old.error_message.as_deref(), Some("interrupted"));
+    assert!(stale_history
+        .iter()
+        .any(|e| e.id != dead.id && e.status == ExecutionStatus::Success));
+}
+
+#[actix_web::test]
+async fn run_now_refuses_a_live_lease_and_replaces_an_expired_one() {
+    let app = spawn_app().await;
+    let user = app.user("impatient").await;
+    let mut conn = app.conn();
+    let schedule = due_shuffle(&mut conn, user.id, 6, ScheduleType::Interval, "daily");
+    let live = running_since(&mut conn, &schedule, chrono::Duration::seconds(2));
+    drop(conn);
+    let path = format!("/api/schedules/{}/run", schedule.id);
+
+    let refused = app.post_empty(&path, Some(&user.token)).await;
+    let error = refused.error(409, "conflict");
+    assert!(error["message"]
+        .as_str()
+        .unwrap()
+        .contains("already running"));
+
+    diesel::update(job_executions::table.find(live.id))
+        .set(job_executions::heartbeat_at.eq(Some(db::now() - chrono::Duration::minutes(2))))
+        .execute(&mut app.conn())
+        .unwrap();
+    let ran = app.post_empty(&path, Some(&user.token)).await;
+    assert_eq!(ran.status, 200, "{}", ran.text);
+    assert_eq!(ran.body["status"], "success");
+    let old = JobExecution::history(&mut app.conn(), schedule.id, 5)
+        .unwrap()
+        .into_iter()
+        .find(|e| e.id == live.id)
+        .unwrap();
+    assert_eq!(old.error_message.as_deref(), Some("interrupted"));
+}
+
+#[actix_web::test]
+async fn a_tick_that_begins_after_shutdown_started_runs_nothing() {
+    let app = spawn_app().await;
+    let user = app.user("drained").await;
+    let mut conn = app.conn();
+    let schedule = due_shuffle(&mut conn, user.id, 4, ScheduleType::Interval, "daily");
+    let executor = JobExecutor::new(app.db.pool.clone(), Lease::default());
+
+    assert_eq!(
+        scheduler::tick(&mut conn, &executor, &AtomicBool::new(true)),
+        0
+    );
+
+    assert_eq!(JobExecution::count_for(&mut conn, schedule.id).unwrap(), 0);
+    let unchanged = Schedule::find(&mut conn, schedule.id).unwrap().unwrap();
+    assert_eq!(unchanged.next_run_at, schedule.next_run_at, "not claimed");
+}
+
+#[actix_web::test]
+async fn a_run_keeps_renewing_its_lease_while_it_holds_it() {
+    // A lease renewed every 50 ms: a run that another instance would take
+    // for dead after 100 ms keeps it while the job's transaction is open.
+    let app = spawn_app().await;
+    let user = app.user("heartbeat").await;
+    let mut conn = app.conn();
+    let schedule = due_shuffle(&mut conn, user.id, 4, ScheduleType::Interval, "daily");
+    drop(conn);
+    let lease = Lease {
+        renew_every: Duration::from_millis(50),
+        expires_after: Duration::from_millis(100),
+    };
+    let executor = JobExecutor::new(app.db.pool.clone(), lease);
+    let execution = JobExecution::start(
+        &mut app.conn(),
+        schedule.id,
+        TriggeredBy::Scheduler,
+        db::now(),
+    )
+    .unwrap();
+    let started = execution.started_at;
+    let heartbeat = executor.keep_alive(execution.id);
+    std::thread::sleep(Duration::from_millis(400));
+    // Not taken for dead by another instance's recovery…
+    assert_eq!(executor.recover(&mut app.conn()).unwrap(), 0);
+    drop(heartbeat);
+    let renewed: Option<NaiveDateTime> = job_executions::table
+        .find(execution.id)
+        .select(job_executions::heartbeat_at)
+        .first(&mut app.conn())
+        .unwrap();
+    assert!(renewed.unwrap() > started, "the heartbeat moved on");
+    // …but once nobody renews it, it is.
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(executor.recover(&mut app.conn()).unwrap(), 1);
 }

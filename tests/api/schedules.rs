@@ -368,6 +368,14 @@ async fn run_now_raids_new_tracks_once_in_source_order() {
         .await;
     assert_eq!(uris(&after.body), ["r:1", "r:2", "r:3", "r:4", "r:5"]);
 
+    let snapshots = app
+        .get(
+            &format!("/api/playlists/{tid}/snapshots"),
+            Some(&user.token),
+        )
+        .await;
+    let pre_raid = &snapshots.body["items"][0];
+    assert_eq!(pre_raid["snapshot_type"], "auto_pre_raid");
     let row = &app.activity(&user).await[0];
     assert_eq!(row["activity_type"], "schedule_run");
     assert_eq!(row["actor_type"], "user");
@@ -377,6 +385,7 @@ async fn run_now_raids_new_tracks_once_in_source_order() {
         json!({
             "schedule_id": schedule["id"], "execution_id": exec.body["id"], "job_type": "raid",
             "status": "success", "tracks_added": 3, "tracks_total": 5,
+            "tracks_left_out": 0, "snapshot_ids": [pre_raid["id"]],
         })
     );
     let snapshots = app

@@ -6,14 +6,13 @@
 use serde_json::{json, Value};
 
 use super::{find, keys, validate_params, Algorithm, Params, ShuffleRng};
-use crate::db::{write_transaction, DbConnection};
+use crate::db::DbConnection;
 use crate::enums::{ActivityType, SnapshotType};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::models::playlist::Playlist;
 use crate::models::track::Track;
 use crate::models::{NewActivity, User, UserSettings};
-use crate::services::playlists::{check_version, facts, IfMatch, PlaylistChange, PlaylistService};
-use crate::services::snapshots::SnapshotService;
+use crate::services::playlists::{facts, IfMatch, PlaylistChange, PlaylistService, Rewritten};
 use crate::services::ActivityLogService;
 
 /// A seed: a JSON integer, or a decimal string (JavaScript loses integers
@@ -133,6 +132,9 @@ impl ShuffleService {
         Value::Object(logged)
     }
 
+    /// Shuffles the caller's playlist. The order is computed outside the
+    /// write lock (see `PlaylistService::rewrite`), so a long shuffle never
+    /// holds SQLite's write lock or a PostgreSQL row lock.
     pub fn shuffle(
         conn: &mut DbConnection,
         user: &User,
@@ -140,15 +142,29 @@ impl ShuffleService {
         request: &ShuffleRequest,
         if_match: Option<IfMatch>,
     ) -> AppResult<PlaylistChange> {
-        write_transaction(conn, |conn| {
-            let playlist = PlaylistService::owned(conn, user.id, playlist_id)?;
-            check_version(&playlist, if_match)?;
-            let settings = UserSettings::find_for_user(conn, user.id)?;
+        // The same seed on every try, so a recompute after a concurrent
+        // change shuffles as the client asked.
+        let seed = request.seed.unwrap_or_else(rand::random);
+        let plan = |conn: &mut DbConnection, playlist: &Playlist| {
+            let settings = match request.algorithm {
+                Some(_) => None,
+                None => UserSettings::find_for_user(conn, user.id)?,
+            };
             let (algorithm, params) = Self::resolve(settings.as_ref(), request)?;
-            let rows = Playlist::tracks(conn, playlist_id)?;
+            let rows = Playlist::tracks(conn, &playlist.id)?;
             let tracks: Vec<&Track> = rows.iter().map(|(_, t)| t).collect();
             let current: Vec<String> = tracks.iter().map(|t| t.uri.clone()).collect();
-            let new_order = Self::order(algorithm, &params, &tracks, request.seed);
+            let new_order = Self::order(algorithm, &params, &tracks, Some(seed));
+            Ok((algorithm, params, current, new_order))
+        };
+        let write = |conn: &mut DbConnection,
+                     playlist: Playlist,
+                     (algorithm, params, current, new_order): (
+            &'static dyn Algorithm,
+            Params,
+            Vec<String>,
+            Vec<String>,
+        )| {
             if new_order == current {
                 return Ok(PlaylistChange {
                     playlist: PlaylistService::view(conn, &playlist)?,
@@ -156,14 +172,17 @@ impl ShuffleService {
                     snapshot_id: None,
                 });
             }
-            let snapshot_id = SnapshotService::take_automatic(
+            let Rewritten {
+                playlist: updated,
+                snapshot_id,
+            } = PlaylistService::write_order(
                 conn,
                 &playlist,
                 &current,
+                &new_order,
                 SnapshotType::AutoPreShuffle,
                 &format!("Before {} shuffle", algorithm.key()),
             )?;
-            let updated = PlaylistService::write_order(conn, &playlist, &new_order)?;
             ActivityLogService::log(
                 conn,
                 NewActivity::by(
@@ -184,6 +203,7 @@ impl ShuffleService {
                 changed: true,
                 snapshot_id,
             })
-        })
+        };
+        PlaylistService::rewrite(conn, user.id, playlist_id, if_match, plan, write)
     }
 }

@@ -60,7 +60,9 @@ async fn parallel_shuffles_of_one_playlist_all_succeed_one_after_another() {
         statuses(&results)
     );
     let changed = results.iter().filter(|r| r.body["changed"] == true).count();
-    let now = app.get(&format!("/api/playlists/{id}"), Some(&user.token)).await;
+    let now = app
+        .get(&format!("/api/playlists/{id}"), Some(&user.token))
+        .await;
     assert_eq!(now.body["version"], json!(1 + changed as i64));
     let mut order = uris(&now.body);
     order.sort();
@@ -73,14 +75,19 @@ async fn parallel_shuffles_of_one_playlist_all_succeed_one_after_another() {
         .iter()
         .filter(|row| row["activity_type"] == "shuffle")
         .count();
-    assert_eq!(shuffles, changed, "one row per shuffle that changed the order");
+    assert_eq!(
+        shuffles, changed,
+        "one row per shuffle that changed the order"
+    );
 }
 
 #[actix_web::test]
 async fn parallel_patches_with_one_if_match_let_exactly_one_through() {
     let app = spawn_shared_app().await;
     let user = app.user("patcher").await;
-    let playlist = app.playlist(&user, "Patch me", sample_tracks("pm", 3)).await;
+    let playlist = app
+        .playlist(&user, "Patch me", sample_tracks("pm", 3))
+        .await;
     let path = format!("/api/playlists/{}", playlist["id"].as_str().unwrap());
 
     let results = join_all((0..20).map(|i| {
@@ -135,7 +142,9 @@ async fn parallel_commits_with_a_stale_or_shared_if_match_answer_412_never_409()
 
     assert_eq!(count(&results, 200), 1, "{:?}", statuses(&results));
     assert_eq!(count(&results, 412), 19, "{:?}", statuses(&results));
-    let now = app.get(&format!("/api/playlists/{id}"), Some(&user.token)).await;
+    let now = app
+        .get(&format!("/api/playlists/{id}"), Some(&user.token))
+        .await;
     assert_eq!(now.body["version"], 2);
 }
 
@@ -186,7 +195,11 @@ async fn heavy_artist_spacing_shuffles_in_parallel_give_no_errors() {
     let mut ids = Vec::new();
     for i in 0..4 {
         let p = app
-            .playlist(&user, &format!("Heavy {i}"), many_artists(&format!("h{i}"), 2000))
+            .playlist(
+                &user,
+                &format!("Heavy {i}"),
+                many_artists(&format!("h{i}"), 2000),
+            )
             .await;
         ids.push(p["id"].as_str().unwrap().to_string());
     }
@@ -237,10 +250,9 @@ async fn parallel_schedule_creates_at_four_let_exactly_one_through() {
         assert_eq!(r.status, 201, "{}", r.text);
     }
 
-    let results = join_all(
-        (0..20).map(|_| app.post("/api/schedules", Some(&user.token), body.clone())),
-    )
-    .await;
+    let results =
+        join_all((0..20).map(|_| app.post("/api/schedules", Some(&user.token), body.clone())))
+            .await;
 
     assert_eq!(count(&results, 201), 1, "{:?}", statuses(&results));
     assert_eq!(count(&results, 409), 19, "{:?}", statuses(&results));
@@ -257,14 +269,14 @@ async fn parallel_workshop_session_creates_at_nine_let_exactly_one_through() {
         "/api/playlists/{}/workshop/sessions",
         playlist["id"].as_str().unwrap()
     );
-    let body = |i: usize| json!({"session_name": format!("Draft {i}"), "track_uris": uris(&playlist)});
+    let body =
+        |i: usize| json!({"session_name": format!("Draft {i}"), "track_uris": uris(&playlist)});
     for i in 0..9 {
         let r = app.post(&path, Some(&user.token), body(i)).await;
         assert_eq!(r.status, 201, "{}", r.text);
     }
 
-    let results =
-        join_all((10..30).map(|i| app.post(&path, Some(&user.token), body(i)))).await;
+    let results = join_all((10..30).map(|i| app.post(&path, Some(&user.token), body(i)))).await;
 
     assert_eq!(count(&results, 201), 1, "{:?}", statuses(&results));
     assert_eq!(count(&results, 409), 19, "{:?}", statuses(&results));
