@@ -159,3 +159,53 @@ fn summary_uses_the_index() {
     let (db, sql) = seeded(SUMMARY);
     assert_uses_user_created_index(&mut db.conn(), &sql, false);
 }
+
+/// Snapshot reads filter on `playlist_id` alone (list, manual count, undo,
+/// prune); the schema's first snapshot index starts with `user_id`, so they
+/// need `ix_snapshots_playlist_created`.
+#[test]
+fn snapshot_reads_use_the_playlist_index() {
+    use shuffify::enums::SnapshotType;
+    use shuffify::models::playlist::Playlist;
+    use shuffify::models::snapshot::Snapshot;
+
+    let db = TestDb::new();
+    let mut conn = db.conn();
+    let now = db::now();
+    let mut playlists = Vec::new();
+    for u in 0..5 {
+        let owner = create_user(&mut conn, &format!("snapper{u}"));
+        for p in 0..4 {
+            let playlist = Playlist {
+                id: format!("plan{u}x{p}"),
+                owner_id: owner,
+                name: "Planned".into(),
+                description: String::new(),
+                is_public: false,
+                version: 1,
+                created_at: now,
+                updated_at: now,
+            };
+            playlist.insert(&mut conn).unwrap();
+            for _ in 0..10 {
+                Snapshot::take(&mut conn, &playlist, &[], SnapshotType::Manual, None, 10).unwrap();
+            }
+            playlists.push(playlist.id);
+        }
+    }
+    if conn.backend() == Backend::Postgres {
+        conn.batch_execute("ANALYZE playlist_snapshots").unwrap();
+    }
+    for sql in [
+        "SELECT id FROM playlist_snapshots WHERE playlist_id = 'plan2x1' \
+         ORDER BY created_at DESC, id DESC LIMIT 20",
+        "SELECT COUNT(*) FROM playlist_snapshots WHERE playlist_id = 'plan2x1' \
+         AND snapshot_type = 'manual'",
+    ] {
+        let plan = plan(&mut conn, sql);
+        assert!(
+            plan.contains("ix_snapshots_playlist_created"),
+            "no playlist index in:\n{plan}\nfor {sql}"
+        );
+    }
+}
