@@ -150,6 +150,13 @@ impl Playlist {
             .load(conn)
     }
 
+    pub fn track_count(conn: &mut DbConnection, id: &str) -> QueryResult<i64> {
+        playlist_tracks::table
+            .filter(playlist_tracks::playlist_id.eq(id))
+            .count()
+            .get_result(conn)
+    }
+
     /// The tracks in order, with their catalog entries.
     pub fn tracks(conn: &mut DbConnection, id: &str) -> QueryResult<Vec<(i32, Track)>> {
         playlist_tracks::table

@@ -14,6 +14,8 @@
 //!   takes the automatic snapshot before every rewrite, so that rule is
 //!   structure rather than a convention of each caller.
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 use serde_json::json;
 
@@ -181,7 +183,27 @@ impl PlaylistService {
                 track: track.view(),
             })
             .collect();
-        Ok(PlaylistView {
+        Ok(Self::view_with(playlist, tracks))
+    }
+
+    /// The view of `playlist` holding `order`, from catalog entries already
+    /// read: a rewrite answers with it without reading 10,000 tracks again
+    /// while it holds the write lock.
+    pub fn view_of(playlist: &Playlist, order: &[String], catalog: &HashMap<String, Track>) -> PlaylistView {
+        let tracks = order
+            .iter()
+            .filter_map(|uri| catalog.get(uri))
+            .enumerate()
+            .map(|(position, track)| PlaylistTrackView {
+                position: position as i32,
+                track: track.view(),
+            })
+            .collect();
+        Self::view_with(playlist, tracks)
+    }
+
+    fn view_with(playlist: &Playlist, tracks: Vec<PlaylistTrackView>) -> PlaylistView {
+        PlaylistView {
             id: playlist.id.clone(),
             name: playlist.name.clone(),
             description: playlist.description.clone(),
@@ -190,7 +212,7 @@ impl PlaylistService {
             version: playlist.version,
             tracks,
             updated_at: playlist.updated_at,
-        })
+        }
     }
 
     pub fn list(
@@ -382,7 +404,7 @@ impl PlaylistService {
             Playlist::apply(conn, id, &changes)?;
             let new_version = changes.name.is_some() || changes.description.is_some();
             let updated = Playlist::touch(conn, id, new_version, db::now())?;
-            let track_count = Playlist::track_uris(conn, id)?.len();
+            let track_count = Playlist::track_count(conn, id)?;
             ActivityLogService::log(
                 conn,
                 NewActivity::by(
@@ -405,7 +427,7 @@ impl PlaylistService {
     ) -> AppResult<()> {
         Self::with_locked(conn, user.id, id, |conn, playlist| {
             check_version(&playlist, if_match)?;
-            let track_count = Playlist::track_uris(conn, id)?.len();
+            let track_count = Playlist::track_count(conn, id)?;
             Playlist::delete(conn, id)?;
             ActivityLogService::log(
                 conn,
@@ -463,7 +485,7 @@ impl PlaylistService {
         conn: &mut DbConnection,
         field: &str,
         uris: &[String],
-    ) -> AppResult<std::collections::HashMap<String, Track>> {
+    ) -> AppResult<HashMap<String, Track>> {
         let found = Track::find_by_uris(conn, uris)?;
         let mut unknown: Vec<&String> = uris.iter().filter(|u| !found.contains_key(*u)).collect();
         unknown.sort();

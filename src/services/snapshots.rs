@@ -4,6 +4,8 @@
 //! `PlaylistService::write_order`; `Snapshot::take` prunes automatic
 //! snapshots beyond the owner's `max_snapshots_per_playlist`.
 
+use std::collections::HashMap;
+
 use serde_json::json;
 
 use crate::db::DbConnection;
@@ -11,6 +13,7 @@ use crate::enums::{ActivityType, SnapshotType};
 use crate::error::{AppError, AppResult};
 use crate::models::playlist::Playlist;
 use crate::models::snapshot::Snapshot;
+use crate::models::track::Track;
 use crate::models::{NewActivity, User, UserSettings};
 use crate::services::playlists::{IfMatch, PlaylistService, PlaylistView, Rewritten};
 use crate::services::ActivityLogService;
@@ -20,6 +23,14 @@ pub const MAX_MANUAL: i64 = 50;
 /// Automatic snapshots kept per playlist when the owner has no settings
 /// row (every user gets one at registration; this is the column default).
 const DEFAULT_MAX_SNAPSHOTS: i64 = 10;
+
+/// A restore computed from the playlist as read.
+struct Restore {
+    snapshot: Snapshot,
+    current: Vec<String>,
+    target: Vec<String>,
+    catalog: HashMap<String, Track>,
+}
 
 pub struct SnapshotService;
 
@@ -131,40 +142,48 @@ impl SnapshotService {
             let snapshot = find(conn)?;
             let current = Playlist::track_uris(conn, &playlist.id)?;
             let target = snapshot.track_uris.strings();
-            PlaylistService::require_in_catalog(conn, "track_uris", &target)?;
-            Ok((snapshot, current, target))
+            let catalog = PlaylistService::require_in_catalog(conn, "track_uris", &target)?;
+            Ok(Restore {
+                snapshot,
+                current,
+                target,
+                catalog,
+            })
         };
-        let write =
-            |conn: &mut DbConnection,
-             playlist: Playlist,
-             (snapshot, current, target): (Snapshot, Vec<String>, Vec<String>)| {
-                let Rewritten {
-                    playlist: updated,
-                    snapshot_id: pre_restore,
-                } = PlaylistService::write_order(
-                    conn,
-                    &playlist,
-                    &current,
-                    &target,
-                    SnapshotType::AutoPreRestore,
-                    &format!("Before restoring snapshot #{}", snapshot.id),
-                )?;
-                ActivityLogService::log(
-                    conn,
-                    NewActivity::by(
-                        user,
-                        ActivityType::SnapshotRestore,
-                        format!("Restored \"{}\" from a snapshot", updated.name),
-                    )
-                    .playlist(&updated.id, &updated.name)
-                    .metadata(json!({
-                        "snapshot_id": snapshot.id,
-                        "track_count": target.len(),
-                        "pre_restore_snapshot_id": pre_restore,
-                    })),
-                );
-                PlaylistService::view(conn, &updated)
-            };
+        let write = |conn: &mut DbConnection, playlist: Playlist, restore: Restore| {
+            let Restore {
+                snapshot,
+                current,
+                target,
+                catalog,
+            } = restore;
+            let Rewritten {
+                playlist: updated,
+                snapshot_id: pre_restore,
+            } = PlaylistService::write_order(
+                conn,
+                &playlist,
+                &current,
+                &target,
+                SnapshotType::AutoPreRestore,
+                &format!("Before restoring snapshot #{}", snapshot.id),
+            )?;
+            ActivityLogService::log(
+                conn,
+                NewActivity::by(
+                    user,
+                    ActivityType::SnapshotRestore,
+                    format!("Restored \"{}\" from a snapshot", updated.name),
+                )
+                .playlist(&updated.id, &updated.name)
+                .metadata(json!({
+                    "snapshot_id": snapshot.id,
+                    "track_count": target.len(),
+                    "pre_restore_snapshot_id": pre_restore,
+                })),
+            );
+            Ok(PlaylistService::view_of(&updated, &target, &catalog))
+        };
         PlaylistService::rewrite(conn, user.id, playlist_id, if_match, plan, write)
     }
 }

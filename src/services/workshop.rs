@@ -107,13 +107,15 @@ impl WorkshopService {
         if_match: Option<IfMatch>,
     ) -> AppResult<PlaylistChange> {
         let plan = |conn: &mut DbConnection, playlist: &Playlist| {
-            PlaylistService::require_in_catalog(conn, "track_uris", uris)?;
-            Ok(Playlist::track_uris(conn, &playlist.id)?)
+            let catalog = PlaylistService::require_in_catalog(conn, "track_uris", uris)?;
+            Ok((Playlist::track_uris(conn, &playlist.id)?, catalog))
         };
-        let write = |conn: &mut DbConnection, playlist: Playlist, current: Vec<String>| {
+        let write = |conn: &mut DbConnection,
+                     playlist: Playlist,
+                     (current, catalog): (Vec<String>, HashMap<String, Track>)| {
             if current == uris {
                 return Ok(PlaylistChange {
-                    playlist: PlaylistService::view(conn, &playlist)?,
+                    playlist: PlaylistService::view_of(&playlist, uris, &catalog),
                     changed: false,
                     snapshot_id: None,
                 });
@@ -146,7 +148,7 @@ impl WorkshopService {
                 })),
             );
             Ok(PlaylistChange {
-                playlist: PlaylistService::view(conn, &updated)?,
+                playlist: PlaylistService::view_of(&updated, uris, &catalog),
                 changed: true,
                 snapshot_id,
             })

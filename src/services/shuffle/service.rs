@@ -3,6 +3,8 @@
 //! with its snapshot and `shuffle` activity row, or nothing at all when the
 //! order did not change.
 
+use std::collections::HashMap;
+
 use serde_json::{json, Value};
 
 use super::{find, keys, validate_params, Algorithm, Params, ShuffleRng};
@@ -82,6 +84,15 @@ pub struct ShuffleRequest {
     pub seed: Option<u64>,
 }
 
+/// A shuffle computed from the playlist as read.
+struct Planned {
+    algorithm: &'static dyn Algorithm,
+    params: Params,
+    current: Vec<String>,
+    new_order: Vec<String>,
+    catalog: HashMap<String, Track>,
+}
+
 pub struct ShuffleService;
 
 impl ShuffleService {
@@ -155,19 +166,27 @@ impl ShuffleService {
             let tracks: Vec<&Track> = rows.iter().map(|(_, t)| t).collect();
             let current: Vec<String> = tracks.iter().map(|t| t.uri.clone()).collect();
             let new_order = Self::order(algorithm, &params, &tracks, Some(seed));
-            Ok((algorithm, params, current, new_order))
+            let catalog: HashMap<String, Track> =
+                rows.into_iter().map(|(_, t)| (t.uri.clone(), t)).collect();
+            Ok(Planned {
+                algorithm,
+                params,
+                current,
+                new_order,
+                catalog,
+            })
         };
-        let write = |conn: &mut DbConnection,
-                     playlist: Playlist,
-                     (algorithm, params, current, new_order): (
-            &'static dyn Algorithm,
-            Params,
-            Vec<String>,
-            Vec<String>,
-        )| {
+        let write = |conn: &mut DbConnection, playlist: Playlist, planned: Planned| {
+            let Planned {
+                algorithm,
+                params,
+                current,
+                new_order,
+                catalog,
+            } = planned;
             if new_order == current {
                 return Ok(PlaylistChange {
-                    playlist: PlaylistService::view(conn, &playlist)?,
+                    playlist: PlaylistService::view_of(&playlist, &current, &catalog),
                     changed: false,
                     snapshot_id: None,
                 });
@@ -199,7 +218,7 @@ impl ShuffleService {
                 })),
             );
             Ok(PlaylistChange {
-                playlist: PlaylistService::view(conn, &updated)?,
+                playlist: PlaylistService::view_of(&updated, &new_order, &catalog),
                 changed: true,
                 snapshot_id,
             })
