@@ -189,7 +189,11 @@ impl PlaylistService {
     /// The view of `playlist` holding `order`, from catalog entries already
     /// read: a rewrite answers with it without reading 10,000 tracks again
     /// while it holds the write lock.
-    pub fn view_of(playlist: &Playlist, order: &[String], catalog: &HashMap<String, Track>) -> PlaylistView {
+    pub fn view_of(
+        playlist: &Playlist,
+        order: &[String],
+        catalog: &HashMap<String, Track>,
+    ) -> PlaylistView {
         let tracks = order
             .iter()
             .filter_map(|uri| catalog.get(uri))

@@ -110,49 +110,50 @@ impl WorkshopService {
             let catalog = PlaylistService::require_in_catalog(conn, "track_uris", uris)?;
             Ok((Playlist::track_uris(conn, &playlist.id)?, catalog))
         };
-        let write = |conn: &mut DbConnection,
-                     playlist: Playlist,
-                     (current, catalog): (Vec<String>, HashMap<String, Track>)| {
-            if current == uris {
-                return Ok(PlaylistChange {
-                    playlist: PlaylistService::view_of(&playlist, uris, &catalog),
-                    changed: false,
-                    snapshot_id: None,
-                });
-            }
-            let Rewritten {
-                playlist: updated,
-                snapshot_id,
-            } = PlaylistService::write_order(
-                conn,
-                &playlist,
-                &current,
-                uris,
-                SnapshotType::AutoPreCommit,
-                "Before workshop commit",
-            )?;
-            let (added, removed) = added_removed(&current, uris);
-            ActivityLogService::log(
-                conn,
-                NewActivity::by(
-                    user,
-                    ActivityType::WorkshopCommit,
-                    format!("Committed workshop changes to \"{}\"", updated.name),
-                )
-                .playlist(&updated.id, &updated.name)
-                .metadata(json!({
-                    "track_count": uris.len(),
-                    "added": added,
-                    "removed": removed,
-                    "snapshot_id": snapshot_id,
-                })),
-            );
-            Ok(PlaylistChange {
-                playlist: PlaylistService::view_of(&updated, uris, &catalog),
-                changed: true,
-                snapshot_id,
-            })
-        };
+        let write =
+            |conn: &mut DbConnection,
+             playlist: Playlist,
+             (current, catalog): (Vec<String>, HashMap<String, Track>)| {
+                if current == uris {
+                    return Ok(PlaylistChange {
+                        playlist: PlaylistService::view_of(&playlist, uris, &catalog),
+                        changed: false,
+                        snapshot_id: None,
+                    });
+                }
+                let Rewritten {
+                    playlist: updated,
+                    snapshot_id,
+                } = PlaylistService::write_order(
+                    conn,
+                    &playlist,
+                    &current,
+                    uris,
+                    SnapshotType::AutoPreCommit,
+                    "Before workshop commit",
+                )?;
+                let (added, removed) = added_removed(&current, uris);
+                ActivityLogService::log(
+                    conn,
+                    NewActivity::by(
+                        user,
+                        ActivityType::WorkshopCommit,
+                        format!("Committed workshop changes to \"{}\"", updated.name),
+                    )
+                    .playlist(&updated.id, &updated.name)
+                    .metadata(json!({
+                        "track_count": uris.len(),
+                        "added": added,
+                        "removed": removed,
+                        "snapshot_id": snapshot_id,
+                    })),
+                );
+                Ok(PlaylistChange {
+                    playlist: PlaylistService::view_of(&updated, uris, &catalog),
+                    changed: true,
+                    snapshot_id,
+                })
+            };
         PlaylistService::rewrite(conn, user.id, playlist_id, if_match, plan, write)
     }
 
