@@ -104,7 +104,9 @@ impl Settings {
             return Err("STREAM_SEND_TIMEOUT_SECS must be at least 1".into());
         }
         if settings.max_exports_per_user == 0 || settings.max_exports_per_instance == 0 {
-            return Err("MAX_EXPORTS_PER_USER and MAX_EXPORTS_PER_INSTANCE must be at least 1".into());
+            return Err(
+                "MAX_EXPORTS_PER_USER and MAX_EXPORTS_PER_INSTANCE must be at least 1".into(),
+            );
         }
         Ok(settings)
     }

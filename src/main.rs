@@ -11,8 +11,8 @@ use shuffify::config::Settings;
 use shuffify::db;
 use shuffify::models::User;
 use shuffify::retention;
-use shuffify::services::auth::{AuthService, Registration};
 use shuffify::services::activity_export::EXPORT_BATCH_SIZE;
+use shuffify::services::auth::{AuthService, Registration};
 use shuffify::services::{ActivityExport, ActivityQuery, ExportFormat};
 use shuffify::AppState;
 
@@ -203,8 +203,10 @@ fn export_activity(
     let mut write_error = None;
     let mut rows_written = 0usize;
     let _ = out.write_all(format.header().as_bytes());
-    let read = ActivityExport::for_each_batch(&pool, user.id, &query, EXPORT_BATCH_SIZE, |rows| {
-        match out.write_all(format.render_batch(&rows).as_bytes()) {
+    let read =
+        ActivityExport::for_each_batch(&pool, user.id, &query, EXPORT_BATCH_SIZE, |rows| match out
+            .write_all(format.render_batch(&rows).as_bytes())
+        {
             Ok(()) => {
                 rows_written += rows.len();
                 true
@@ -213,8 +215,7 @@ fn export_activity(
                 write_error = Some(e);
                 false
             }
-        }
-    });
+        });
     if let Some(e) = write_error {
         return Err(format!("cannot write the export: {e}"));
     }

@@ -142,7 +142,9 @@ mod tests {
         let a1 = limiter.try_acquire(1).unwrap();
         let _a2 = limiter.try_acquire(1).unwrap();
         let refused = limiter.try_acquire(1).err().unwrap();
-        assert!(refused.to_string().contains("at most 2 concurrent exports per user"));
+        assert!(refused
+            .to_string()
+            .contains("at most 2 concurrent exports per user"));
         let _b1 = limiter.try_acquire(2).unwrap();
         let refused = limiter.try_acquire(3).err().unwrap();
         assert!(refused

@@ -263,7 +263,9 @@ pub async fn activity_since(
     });
     AppError::ensure_valid(errors)?;
     let Some(cutoff) = cutoff else {
-        return Err(AppError::Internal("since: no cutoff after validation".into()));
+        return Err(AppError::Internal(
+            "since: no cutoff after validation".into(),
+        ));
     };
     let page = db::run(&state.pool, move |conn| {
         Ok(ActivityLogService::since_page(

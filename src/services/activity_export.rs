@@ -239,7 +239,9 @@ impl ActivityExport {
                     send_timeout.as_secs()
                 ),
                 Err(Stop::Failed(err)) => {
-                    log::warn!("activity export for user {user_id} failed, response aborted: {err}");
+                    log::warn!(
+                        "activity export for user {user_id} failed, response aborted: {err}"
+                    );
                     // Best effort: without it the client still sees an
                     // abort, only with a vaguer reason in the server log.
                     let _ = tx.send_timeout(Message::Failed(err), send_timeout).await;

@@ -305,7 +305,12 @@ async fn since_a_time_and_since_last_login() {
         .unwrap()["created_at"]
         .clone();
     assert!(res.body["since"].as_str().unwrap() <= first_login.as_str().unwrap());
-    assert_eq!(res.body["since"].as_str().unwrap().len(), 27, "{}", res.text);
+    assert_eq!(
+        res.body["since"].as_str().unwrap().len(),
+        27,
+        "{}",
+        res.text
+    );
 
     let cutoff = (Utc::now() - Duration::hours(4)).to_rfc3339();
     let res = app

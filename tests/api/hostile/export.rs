@@ -149,7 +149,10 @@ async fn exports_are_capped_per_user_and_per_instance() {
     let error = refused.error(429, "rate_limited");
     assert!(refused.header("retry-after").is_some());
     let message = error["message"].as_str().unwrap();
-    assert!(message.contains("2 concurrent exports per user"), "{message}");
+    assert!(
+        message.contains("2 concurrent exports per user"),
+        "{message}"
+    );
 
     // Another user is not held up by Alice's cap.
     let bobs = app.call_raw(export_request(&bob)).await;
@@ -175,7 +178,10 @@ async fn exports_are_capped_per_user_and_per_instance() {
     assert_eq!(carols.status, StatusCode::OK);
     assert_eq!(carols.text.lines().count(), ROWS + 1);
     drop(bobs);
-    wait_until("every slot released", || app.state.exports.active_total() == 0).await;
+    wait_until("every slot released", || {
+        app.state.exports.active_total() == 0
+    })
+    .await;
 }
 
 fn break_the_table(app_conn: &mut db::DbConnection) {
@@ -209,7 +215,10 @@ async fn a_database_failure_mid_export_breaks_the_transfer() {
     break_the_table(&mut app.conn());
     let (rest, end) = drain(&mut body).await;
     let delivered = first.iter().filter(|b| **b == b'\n').count() + rest;
-    assert!(end.is_err(), "the transfer ended cleanly after {delivered} rows");
+    assert!(
+        end.is_err(),
+        "the transfer ended cleanly after {delivered} rows"
+    );
     assert!(delivered < total, "{delivered} rows");
     mend_the_table(&mut app.conn());
     wait_until("the failed export's slot released", || {
