@@ -12,6 +12,9 @@
 //! | `ACTIVITY_RETENTION_DAYS` | `0` | 0 keeps activity forever; N > 0 prunes older rows once a day |
 //! | `CORS_ALLOWED_ORIGINS` | empty | comma-separated origins allowed to call the API from a browser |
 //! | `RUST_LOG` | `info` | env_logger filter (read by env_logger itself) |
+//! | `STREAM_SEND_TIMEOUT_SECS` | `10` | a streamed response (export) whose client takes no chunk for this long is dropped, releasing its slot |
+//! | `MAX_EXPORTS_PER_USER` | `2` | concurrent exports one user may run; beyond, 429 `rate_limited` |
+//! | `MAX_EXPORTS_PER_INSTANCE` | `32` | concurrent exports this process serves; beyond, 429 `rate_limited` |
 //!
 //! An invalid value stops start-up with a message naming the variable, rather
 //! than silently falling back to the default.
@@ -30,6 +33,10 @@ pub struct Settings {
     pub session_ttl_hours: i64,
     pub activity_retention_days: u32,
     pub cors_allowed_origins: Vec<String>,
+    /// Seconds a streamed response may wait for its client to take a chunk.
+    pub stream_send_timeout_secs: u64,
+    pub max_exports_per_user: usize,
+    pub max_exports_per_instance: usize,
     /// The job lease of SPEC §10.6; not read from the environment.
     pub lease: Lease,
 }
@@ -64,6 +71,9 @@ impl Default for Settings {
             session_ttl_hours: 720,
             activity_retention_days: 0,
             cors_allowed_origins: Vec::new(),
+            stream_send_timeout_secs: 10,
+            max_exports_per_user: 2,
+            max_exports_per_instance: 32,
             lease: Lease::default(),
         }
     }
@@ -93,6 +103,15 @@ impl Settings {
                         .collect()
                 })
                 .unwrap_or_default(),
+            stream_send_timeout_secs: parsed(
+                "STREAM_SEND_TIMEOUT_SECS",
+                defaults.stream_send_timeout_secs,
+            )?,
+            max_exports_per_user: parsed("MAX_EXPORTS_PER_USER", defaults.max_exports_per_user)?,
+            max_exports_per_instance: parsed(
+                "MAX_EXPORTS_PER_INSTANCE",
+                defaults.max_exports_per_instance,
+            )?,
             lease: defaults.lease,
         };
         if settings.db_pool_size == 0 {
@@ -103,6 +122,14 @@ impl Settings {
         }
         if settings.session_ttl_hours <= 0 {
             return Err("SESSION_TTL_HOURS must be at least 1".into());
+        }
+        if settings.stream_send_timeout_secs == 0 {
+            return Err("STREAM_SEND_TIMEOUT_SECS must be at least 1".into());
+        }
+        if settings.max_exports_per_user == 0 || settings.max_exports_per_instance == 0 {
+            return Err(
+                "MAX_EXPORTS_PER_USER and MAX_EXPORTS_PER_INSTANCE must be at least 1".into(),
+            );
         }
         Ok(settings)
     }

@@ -55,6 +55,13 @@ pub enum AppError {
     PayloadTooLarge,
     #[error("too many attempts, try again later")]
     RateLimited { retry_after_secs: u64 },
+    /// 429 for a cap on concurrent things (exports, streams): the message
+    /// names the cap and its number.
+    #[error("{message}")]
+    CapReached {
+        message: String,
+        retry_after_secs: u64,
+    },
     /// 500: the string is logged, never sent.
     #[error("internal error: {0}")]
     Internal(String),
@@ -99,6 +106,7 @@ impl AppError {
             AppError::PreconditionFailed => "precondition_failed",
             AppError::PayloadTooLarge => "payload_too_large",
             AppError::RateLimited { .. } => "rate_limited",
+            AppError::CapReached { .. } => "rate_limited",
             AppError::Internal(_) => "internal",
         }
     }
@@ -128,6 +136,7 @@ impl ResponseError for AppError {
             AppError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::CapReached { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -153,6 +162,9 @@ impl ResponseError for AppError {
             AppError::RateLimited { retry_after_secs } => {
                 Some((header::RETRY_AFTER, retry_after_secs.to_string()))
             }
+            AppError::CapReached {
+                retry_after_secs, ..
+            } => Some((header::RETRY_AFTER, retry_after_secs.to_string())),
             _ => None,
         };
         if let Some((name, value)) = extra {

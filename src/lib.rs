@@ -15,6 +15,7 @@ pub mod routes;
 pub mod scheduler;
 pub mod services;
 pub mod state;
+pub mod streams;
 pub mod timestamp;
 
 use std::time::Instant;

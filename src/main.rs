@@ -11,6 +11,7 @@ use shuffify::config::Settings;
 use shuffify::db;
 use shuffify::models::User;
 use shuffify::retention;
+use shuffify::services::activity_export::EXPORT_BATCH_SIZE;
 use shuffify::services::auth::{AuthService, Registration};
 use shuffify::services::{ActivityExport, ActivityQuery, ExportFormat};
 use shuffify::AppState;
@@ -200,21 +201,31 @@ fn export_activity(
     };
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut write_error = None;
+    let mut rows_written = 0usize;
     let _ = out.write_all(format.header().as_bytes());
-    ActivityExport::for_each_batch(&pool, user.id, &query, 500, |rows| {
-        match out.write_all(format.render_batch(&rows).as_bytes()) {
-            Ok(()) => true,
+    let read =
+        ActivityExport::for_each_batch(&pool, user.id, &query, EXPORT_BATCH_SIZE, |rows| match out
+            .write_all(format.render_batch(&rows).as_bytes())
+        {
+            Ok(()) => {
+                rows_written += rows.len();
+                true
+            }
             Err(e) => {
                 write_error = Some(e);
                 false
             }
-        }
-    })
-    .map_err(|e| e.to_string())?;
+        });
     if let Some(e) = write_error {
         return Err(format!("cannot write the export: {e}"));
     }
-    out.flush().map_err(|e| e.to_string())
+    let flushed = out.flush();
+    if let Err(e) = read {
+        return Err(format!(
+            "the export is incomplete: it stopped after {rows_written} row(s): {e}"
+        ));
+    }
+    flushed.map_err(|e| format!("cannot write the export: {e}"))
 }
 
 fn serve(settings: Settings, demo: bool) -> Result<(), String> {

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::str::FromStr;
+use std::time::Duration;
 
 use actix_web::{http::header, web, HttpResponse};
 use serde::{Deserialize, Serialize};
@@ -13,13 +14,13 @@ use serde_json::json;
 use crate::db;
 use crate::enums::{ActivityType, ActorType};
 use crate::error::{AppError, AppResult, FieldError};
-use crate::models::{ActivityLog, AuthSession};
+use crate::models::ActivityLog;
 use crate::routes::authenticated::AuthUser;
 use crate::routes::params::{parse_int, present};
-use crate::services::activity_export::EXPORT_BATCH_SIZE;
+use crate::services::activity_since::{SINCE_DEFAULT_LIMIT, SINCE_MAX_LIMIT};
 use crate::services::{
     ActivityCursor, ActivityExport, ActivityLogService, ActivityPage, ActivityQuery, ActivityRange,
-    ExportFormat, Paging,
+    ExportFormat, Paging, SinceCutoff,
 };
 use crate::state::AppState;
 
@@ -208,39 +209,75 @@ pub async fn recent_activity(
 #[derive(Debug, Deserialize)]
 pub struct SinceParams {
     since: Option<String>,
+    limit: Option<String>,
+    cursor: Option<String>,
 }
 
-/// `since=ISO`, or `since=last_login`: when the caller's previous login
-/// session began (every row when there was none).
+/// `since=ISO` or `since=last_login`, paged by `limit` and `cursor`; the
+/// service resolves the cutoff (SPEC §10.4).
 pub async fn activity_since(
     state: web::Data<AppState>,
     auth: AuthUser,
     params: web::Query<SinceParams>,
 ) -> AppResult<HttpResponse> {
-    let explicit = match present(&params.since) {
+    let mut errors = Vec::new();
+    let cutoff = match present(&params.since) {
         None => {
-            return Err(AppError::invalid(
+            errors.push(FieldError::new(
                 "since",
                 "is required: an RFC 3339 timestamp or last_login",
-            ))
+            ));
+            None
         }
-        Some("last_login") => None,
-        Some(text) => Some(crate::timestamp::parse(text).ok_or_else(|| {
-            AppError::invalid("since", "must be an RFC 3339 timestamp or last_login")
-        })?),
+        Some("last_login") => Some(SinceCutoff::LastLogin {
+            session_id: auth.session.id,
+        }),
+        Some(text) => match crate::timestamp::parse(text) {
+            Some(t) => Some(SinceCutoff::At(t)),
+            None => {
+                errors.push(FieldError::new(
+                    "since",
+                    "must be an RFC 3339 timestamp or last_login",
+                ));
+                None
+            }
+        },
     };
-    let items = db::run(&state.pool, move |conn| {
-        let since = match explicit {
-            Some(t) => Some(t),
-            None => AuthSession::previous_login_at(conn, auth.id(), auth.session.id)?,
-        };
-        Ok(match since {
-            Some(t) => ActivityLogService::get_activity_since(conn, auth.id(), t),
-            None => ActivityLogService::get_recent(conn, auth.id(), i64::MAX, None),
-        })
+    let limit = parse_int(
+        "limit",
+        present(&params.limit),
+        SINCE_DEFAULT_LIMIT,
+        1,
+        SINCE_MAX_LIMIT,
+        &mut errors,
+    );
+    let after = present(&params.cursor).and_then(|text| {
+        let cursor = ActivityCursor::decode(text, auth.id());
+        if cursor.is_none() {
+            errors.push(FieldError::new(
+                "cursor",
+                "is not a valid cursor for this listing",
+            ));
+        }
+        cursor
+    });
+    AppError::ensure_valid(errors)?;
+    let Some(cutoff) = cutoff else {
+        return Err(AppError::Internal(
+            "since: no cutoff after validation".into(),
+        ));
+    };
+    let page = db::run(&state.pool, move |conn| {
+        Ok(ActivityLogService::since_page(
+            conn,
+            auth.id(),
+            cutoff,
+            limit,
+            after,
+        )?)
     })
     .await?;
-    Ok(HttpResponse::Ok().json(Items { items }))
+    Ok(HttpResponse::Ok().json(page))
 }
 
 #[derive(Debug, Deserialize)]
@@ -276,7 +313,9 @@ pub async fn activity_summary(
     })))
 }
 
-/// Streams every matching row; the listing's paging parameters are ignored.
+/// Streams every matching row; the listing's paging parameters are
+/// ignored. Takes one of the caller's export slots (429 when none is free);
+/// the body's producer holds it until the export ends, however it ends.
 pub async fn export_activity(
     state: web::Data<AppState>,
     auth: AuthUser,
@@ -289,28 +328,15 @@ pub async fn export_activity(
             .map_err(|_| AppError::invalid("format", "must be ndjson or csv"))?,
     };
     let query = params.parse(auth.id())?;
-    let (tx, rx) = tokio::sync::mpsc::channel::<web::Bytes>(4);
-    let pool = state.pool.clone();
-    let user_id = auth.id();
-    actix_web::rt::task::spawn_blocking(move || {
-        let header = format.header();
-        if !header.is_empty() && tx.blocking_send(web::Bytes::from(header)).is_err() {
-            return;
-        }
-        let result =
-            ActivityExport::for_each_batch(&pool, user_id, &query, EXPORT_BATCH_SIZE, |rows| {
-                tx.blocking_send(web::Bytes::from(format.render_batch(&rows)))
-                    .is_ok()
-            });
-        if let Err(err) = result {
-            log::warn!("activity export for user {user_id} stopped: {err}");
-        }
-    });
-    let body = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv()
-            .await
-            .map(|chunk| (Ok::<_, actix_web::Error>(chunk), rx))
-    });
+    let slot = state.exports.try_acquire(auth.id())?;
+    let body = ActivityExport::stream(
+        state.pool.clone(),
+        auth.id(),
+        query,
+        format,
+        Duration::from_secs(state.settings.stream_send_timeout_secs),
+        slot,
+    );
     let extension = format.to_string();
     Ok(HttpResponse::Ok()
         .content_type(format.content_type())

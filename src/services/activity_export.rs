@@ -1,22 +1,35 @@
 //! Export of a user's activity as NDJSON or CSV, and retention pruning.
 //!
 //! Export reads in keyset batches, each batch on its own short pool checkout,
-//! and hands each to a sink (the HTTP route feeds a bounded channel, the CLI
-//! writes to stdout), so exporting a million rows never holds them all, nor
-//! a connection for the whole export.
+//! so exporting a million rows never holds them all, nor a connection for
+//! the whole export. Over HTTP an async producer feeds a small bounded
+//! channel and gives up on a client that stops reading (issue 8 item 4);
+//! the CLI writes each batch to stdout. Both read through the fallible
+//! listing query: a database error ends an export as a visible failure,
+//! never as a shorter file that looks complete (item 5).
 
+use std::time::Duration;
+
+use actix_web::web::Bytes;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use futures_util::Stream;
 use strum::{Display, EnumString};
+use tokio::sync::mpsc::{self, error::SendTimeoutError, Sender};
 
 use crate::db::schema::activity_log;
-use crate::db::{DbConnection, Pool};
+use crate::db::{self, DbConnection, Pool};
+use crate::error::AppError;
 use crate::models::ActivityLog;
 use crate::services::activity_query::{ActivityCursor, ActivityPage, ActivityQuery, Paging};
 use crate::services::ActivityLogService;
+use crate::streams::StreamGuard;
 
 /// Rows per export batch.
 pub const EXPORT_BATCH_SIZE: i64 = 500;
+/// Rendered batches waiting for the client, at most: with the batch the
+/// producer holds, an export buffers at most three batches.
+pub const EXPORT_CHANNEL_CHUNKS: usize = 2;
 /// Rows per prune `DELETE`.
 pub const PRUNE_BATCH_SIZE: i64 = 1000;
 
@@ -106,37 +119,185 @@ impl ExportFormat {
     }
 }
 
+/// Why an export stopped before its end. The HTTP body yields it as its
+/// last item (actix then aborts the chunked response, so the client sees an
+/// incomplete transfer); the CLI prints it and exits non-zero.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("reading the activity failed: {0}")]
+    Read(#[from] AppError),
+    #[error("reading the activity failed: {0}")]
+    Database(#[from] diesel::result::Error),
+    #[error("no database connection: {0}")]
+    Pool(#[from] r2d2::Error),
+    /// The producer stopped without saying why (it gave up on a client that
+    /// did not read, or it died); the rows after this point are missing.
+    #[error("the export stopped before its end")]
+    Abandoned,
+}
+
+/// What the producer hands the body: data, a failure, or the explicit end.
+/// A channel that closes without [`Message::End`] means the export was cut
+/// short, so an early close can never pass for a complete one.
+enum Message {
+    Chunk(Bytes),
+    Failed(ExportError),
+    End,
+}
+
+/// Why the producer stopped early.
+enum Stop {
+    /// The client went away: nobody left to tell.
+    ClientGone,
+    /// The client took nothing for the send timeout.
+    Stalled,
+    Failed(ExportError),
+}
+
 pub struct ActivityExport;
+
+/// The listing query that reads `query`'s rows from the newest,
+/// `batch_size` at a time.
+fn first_batch(query: &ActivityQuery, batch_size: i64) -> ActivityQuery {
+    ActivityQuery {
+        limit: batch_size,
+        paging: Paging::Cursor(None),
+        ..query.clone()
+    }
+}
+
+/// One batch of rows, and where the next one starts (`None`: this was the last).
+fn read_batch(
+    conn: &mut DbConnection,
+    user_id: i64,
+    q: &ActivityQuery,
+) -> QueryResult<(Vec<ActivityLog>, Option<ActivityCursor>)> {
+    match ActivityLogService::try_query(conn, user_id, q)? {
+        ActivityPage::Keyset { items, next_cursor } => {
+            let next = next_cursor.and(items.last().map(ActivityCursor::of));
+            Ok((items, next))
+        }
+        ActivityPage::Offset { items, .. } => Ok((items, None)),
+    }
+}
 
 impl ActivityExport {
     /// Feeds every row matching `query` (its paging ignored) to `sink`, newest
-    /// first, `batch_size` rows at a time. Stops early when `sink` answers
-    /// `false` (the client went away).
+    /// first, `batch_size` rows at a time, each batch on its own checkout.
+    /// Stops early, with `Ok`, when `sink` answers `false`; any failure to
+    /// read is an `Err`, never a short `Ok`. For the CLI, which writes to a
+    /// local stream and so never waits on a remote reader.
     pub fn for_each_batch(
         pool: &Pool,
         user_id: i64,
         query: &ActivityQuery,
         batch_size: i64,
         mut sink: impl FnMut(Vec<ActivityLog>) -> bool,
-    ) -> Result<(), r2d2::Error> {
-        let mut q = ActivityQuery {
-            limit: batch_size,
-            paging: Paging::Cursor(None),
-            ..query.clone()
-        };
+    ) -> Result<(), ExportError> {
+        let mut q = first_batch(query, batch_size);
         loop {
-            let page = {
-                let mut conn = pool.get()?;
-                ActivityLogService::query(&mut conn, user_id, &q)
-            };
-            let ActivityPage::Keyset { items, next_cursor } = page else {
-                return Ok(());
-            };
-            let last = items.last().map(ActivityCursor::of);
-            if items.is_empty() || !sink(items) || next_cursor.is_none() {
+            let (items, next) = read_batch(&mut *pool.get()?, user_id, &q)?;
+            if items.is_empty() || !sink(items) {
                 return Ok(());
             }
-            q.paging = Paging::Cursor(last);
+            match next {
+                Some(cursor) => q.paging = Paging::Cursor(Some(cursor)),
+                None => return Ok(()),
+            }
+        }
+    }
+
+    /// The body of an HTTP export: starts a producer task on the current
+    /// (actix) runtime and returns the stream it feeds.
+    ///
+    /// The producer reads a batch through its own short [`db::run`] (one
+    /// checkout per batch), renders it, and offers it to a channel of
+    /// [`EXPORT_CHANNEL_CHUNKS`] chunks. If the client takes no chunk for
+    /// `send_timeout`, the producer gives up; it holds no thread and no
+    /// connection while it waits, and it owns `slot`, so the export's slot
+    /// frees whenever it stops: at the end, when the client goes away, on a
+    /// send timeout or on an error. The stream ends cleanly only after the
+    /// last row; otherwise its last item is an `Err`.
+    pub fn stream(
+        pool: Pool,
+        user_id: i64,
+        query: ActivityQuery,
+        format: ExportFormat,
+        send_timeout: Duration,
+        slot: StreamGuard,
+    ) -> impl Stream<Item = Result<Bytes, ExportError>> + 'static {
+        let (tx, rx) = mpsc::channel(EXPORT_CHANNEL_CHUNKS);
+        actix_web::rt::spawn(async move {
+            let _slot = slot;
+            match produce(&pool, user_id, &query, format, &tx, send_timeout).await {
+                Ok(()) => {}
+                Err(Stop::ClientGone) => {
+                    log::debug!("activity export for user {user_id}: client went away")
+                }
+                Err(Stop::Stalled) => log::warn!(
+                    "activity export for user {user_id} dropped: the client took no data for {} s",
+                    send_timeout.as_secs()
+                ),
+                Err(Stop::Failed(err)) => {
+                    log::warn!(
+                        "activity export for user {user_id} failed, response aborted: {err}"
+                    );
+                    // Best effort: without it the client still sees an
+                    // abort, only with a vaguer reason in the server log.
+                    let _ = tx.send_timeout(Message::Failed(err), send_timeout).await;
+                }
+            }
+        });
+        futures_util::stream::unfold(Some(rx), |rx| async move {
+            let mut rx = rx?;
+            match rx.recv().await {
+                Some(Message::Chunk(bytes)) => Some((Ok(bytes), Some(rx))),
+                Some(Message::End) => None,
+                Some(Message::Failed(err)) => Some((Err(err), None)),
+                None => Some((Err(ExportError::Abandoned), None)),
+            }
+        })
+    }
+}
+
+/// Offers `message` to the client for at most `timeout`.
+async fn send(tx: &Sender<Message>, message: Message, timeout: Duration) -> Result<(), Stop> {
+    tx.send_timeout(message, timeout)
+        .await
+        .map_err(|err| match err {
+            SendTimeoutError::Timeout(_) => Stop::Stalled,
+            SendTimeoutError::Closed(_) => Stop::ClientGone,
+        })
+}
+
+async fn produce(
+    pool: &Pool,
+    user_id: i64,
+    query: &ActivityQuery,
+    format: ExportFormat,
+    tx: &Sender<Message>,
+    timeout: Duration,
+) -> Result<(), Stop> {
+    let header = format.header();
+    if !header.is_empty() {
+        send(tx, Message::Chunk(Bytes::from(header)), timeout).await?;
+    }
+    let mut q = first_batch(query, EXPORT_BATCH_SIZE);
+    loop {
+        let batch_query = q.clone();
+        let (items, next) = db::run(pool, move |conn| {
+            Ok(read_batch(conn, user_id, &batch_query)?)
+        })
+        .await
+        .map_err(|err| Stop::Failed(ExportError::Read(err)))?;
+        // Rendered here, after the connection went back to the pool.
+        if !items.is_empty() {
+            let chunk = Bytes::from(format.render_batch(&items));
+            send(tx, Message::Chunk(chunk), timeout).await?;
+        }
+        match next {
+            Some(cursor) => q.paging = Paging::Cursor(Some(cursor)),
+            None => return send(tx, Message::End, timeout).await,
         }
     }
 }

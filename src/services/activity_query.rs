@@ -21,7 +21,10 @@ use crate::db::text_search::{like_pattern, lower, lower_nullable};
 use crate::db::{DbConnection, MultiBackend};
 use crate::enums::{ActivityType, ActorType};
 use crate::models::ActivityLog;
-use crate::services::activity_log::{or_empty, ActivityLogService};
+use crate::services::activity_log::ActivityLogService;
+
+/// The most rows one page (or one export batch) may ask for.
+pub const MAX_PAGE_ROWS: i64 = 1000;
 
 /// `range=`: how far back the listing reaches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Display, EnumString)]
@@ -223,9 +226,34 @@ fn filtered<'a>(user_id: i64, q: &'a ActivityQuery) -> activity_log::BoxedQuery<
 
 impl ActivityLogService {
     /// The filtered listing, one page of it. On a database error the page
-    /// is empty (and the error logged), like every activity read.
+    /// is empty (and the error logged), like every activity read that feeds
+    /// a screen; a download uses [`try_query`](Self::try_query) instead, so
+    /// that a failure is never mistaken for the end of the data.
     pub fn query(conn: &mut DbConnection, user_id: i64, q: &ActivityQuery) -> ActivityPage {
-        let limit = q.limit.clamp(1, 1000);
+        Self::try_query(conn, user_id, q).unwrap_or_else(|err| {
+            log::warn!("activity listing read failed for user {user_id}: {err}");
+            match q.paging {
+                Paging::Cursor(_) => ActivityPage::Keyset {
+                    items: Vec::new(),
+                    next_cursor: None,
+                },
+                Paging::Page(page) => ActivityPage::Offset {
+                    items: Vec::new(),
+                    total: 0,
+                    page: page.max(1),
+                    limit: q.limit.clamp(1, MAX_PAGE_ROWS),
+                },
+            }
+        })
+    }
+
+    /// The filtered listing, one page of it, or the database's error.
+    pub fn try_query(
+        conn: &mut DbConnection,
+        user_id: i64,
+        q: &ActivityQuery,
+    ) -> QueryResult<ActivityPage> {
+        let limit = q.limit.clamp(1, MAX_PAGE_ROWS);
         let newest_first = (activity_log::created_at.desc(), activity_log::id.desc());
         match &q.paging {
             Paging::Cursor(after) => {
@@ -243,12 +271,11 @@ impl ActivityLogService {
                                 .and(activity_log::id.lt(c.id))),
                     );
                 }
-                let rows = query
+                let mut items = query
                     .order(newest_first)
                     .limit(limit + 1)
                     .select(ActivityLog::as_select())
-                    .load(conn);
-                let mut items = or_empty(rows, "listing", user_id);
+                    .load(conn)?;
                 let more = items.len() as i64 > limit;
                 items.truncate(limit as usize);
                 let next_cursor = if more {
@@ -256,31 +283,30 @@ impl ActivityLogService {
                 } else {
                     None
                 };
-                ActivityPage::Keyset { items, next_cursor }
+                Ok(ActivityPage::Keyset { items, next_cursor })
             }
             Paging::Page(page) => {
                 let page = (*page).max(1);
-                let total = filtered(user_id, q)
-                    .count()
-                    .get_result::<i64>(conn)
-                    .unwrap_or_else(|err| {
-                        log::warn!("activity count failed for user {user_id}: {err}");
-                        0
-                    });
-                let rows = filtered(user_id, q)
+                let total = Self::try_count(conn, user_id, q)?;
+                let items = filtered(user_id, q)
                     .order(newest_first)
                     .limit(limit)
                     .offset(i64::from(page - 1) * limit)
                     .select(ActivityLog::as_select())
-                    .load(conn);
-                ActivityPage::Offset {
-                    items: or_empty(rows, "listing", user_id),
+                    .load(conn)?;
+                Ok(ActivityPage::Offset {
+                    items,
                     total,
                     page,
                     limit,
-                }
+                })
             }
         }
+    }
+
+    /// How many rows match `q`'s filters (its paging ignored).
+    pub fn try_count(conn: &mut DbConnection, user_id: i64, q: &ActivityQuery) -> QueryResult<i64> {
+        filtered(user_id, q).count().get_result(conn)
     }
 }
 

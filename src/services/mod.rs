@@ -4,6 +4,7 @@
 pub mod activity_export;
 pub mod activity_log;
 pub mod activity_query;
+pub mod activity_since;
 pub mod auth;
 pub mod demo;
 pub mod job_executor;
@@ -17,6 +18,7 @@ pub mod snapshots;
 pub mod upstream;
 pub mod workshop;
 
-pub use activity_export::{ActivityExport, ExportFormat};
+pub use activity_export::{ActivityExport, ExportError, ExportFormat};
 pub use activity_log::ActivityLogService;
 pub use activity_query::{ActivityCursor, ActivityPage, ActivityQuery, ActivityRange, Paging};
+pub use activity_since::{SinceCutoff, SincePage};

@@ -269,7 +269,10 @@ async fn since_a_time_and_since_last_login() {
     let res = app
         .get("/api/activity/since?since=last_login", Some(&user.token))
         .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text);
     assert_eq!(res.body["items"].as_array().unwrap().len(), 1);
+    assert_eq!(res.body["since"], Value::Null);
+    assert_eq!(res.body["next_cursor"], Value::Null);
 
     let mut conn = app.conn();
     let before = insert_activity_at(
@@ -293,6 +296,21 @@ async fn since_a_time_and_since_last_login() {
         .collect();
     assert_eq!(types, vec!["login", "login"]);
     assert!(!item_ids(&res.body).contains(&before));
+    // The cutoff is named: the first session's start, to the microsecond.
+    let rows = app.activity(&user).await;
+    let first_login = rows
+        .iter()
+        .rev()
+        .find(|r| r["activity_type"] == "login")
+        .unwrap()["created_at"]
+        .clone();
+    assert!(res.body["since"].as_str().unwrap() <= first_login.as_str().unwrap());
+    assert_eq!(
+        res.body["since"].as_str().unwrap().len(),
+        27,
+        "{}",
+        res.text
+    );
 
     let cutoff = (Utc::now() - Duration::hours(4)).to_rfc3339();
     let res = app
@@ -303,12 +321,146 @@ async fn since_a_time_and_since_last_login() {
         .await;
     assert!(item_ids(&res.body).contains(&before));
     assert_eq!(item_ids(&res.body).len(), 3);
+    assert_eq!(
+        res.body["since"],
+        shuffify::timestamp::format(&shuffify::timestamp::parse(&cutoff).unwrap())
+    );
     app.get("/api/activity/since", Some(token))
         .await
         .error(400, "validation_failed");
     app.get("/api/activity/since?since=soon", Some(token))
         .await
         .error(400, "validation_failed");
+}
+
+/// `since` pages like the listing: every row once, newest first, the same
+/// cutoff named on every page (SPEC §6, §10.4).
+#[actix_web::test]
+async fn since_pages_through_every_row_once() {
+    let app = spawn_app().await;
+    let user = app.user("pager").await;
+    let mut conn = app.conn();
+    let start = db::now() - Duration::hours(1);
+    for i in 0..249 {
+        insert_activity_at(
+            &mut conn,
+            user.id,
+            ActivityType::Shuffle,
+            start - Duration::seconds(i),
+        );
+    }
+    // Older than the cutoff: never listed.
+    let too_old = insert_activity_at(
+        &mut conn,
+        user.id,
+        ActivityType::Shuffle,
+        start - Duration::days(2),
+    );
+    drop(conn);
+    let t = Some(user.token.as_str());
+    let since = urlencode(&(Utc::now() - Duration::days(1)).to_rfc3339());
+
+    let mut seen: Vec<i64> = Vec::new();
+    let mut cutoffs = HashSet::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let mut path = format!("/api/activity/since?since={since}&limit=100");
+        if let Some(c) = &cursor {
+            path.push_str(&format!("&cursor={c}"));
+        }
+        let res = app.get(&path, t).await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+        pages += 1;
+        seen.extend(item_ids(&res.body));
+        cutoffs.insert(res.body["since"].as_str().unwrap().to_string());
+        match res.body["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_string()),
+            None => break,
+        }
+        assert!(pages < 10, "paging does not end");
+    }
+    // 249 rows and the login, in 3 pages: none twice, none missing.
+    assert_eq!(pages, 3);
+    assert_eq!(seen.len(), 250);
+    assert_eq!(seen.iter().collect::<HashSet<_>>().len(), 250);
+    assert!(!seen.contains(&too_old));
+    assert_eq!(cutoffs.len(), 1, "{cutoffs:?}");
+    // Newest first, as the listing orders them.
+    let listing: Vec<i64> = app.activity(&user).await[..100]
+        .iter()
+        .map(|i| i["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(seen[..100], listing[..]);
+
+    // The default page is 100 rows; cursors are the listing's.
+    let first = app
+        .get(&format!("/api/activity/since?since={since}"), t)
+        .await;
+    assert_eq!(item_ids(&first.body).len(), 100);
+    let shared = app.get("/api/activity?limit=5", t).await;
+    let cursor = shared.body["next_cursor"].as_str().unwrap();
+    let after = app
+        .get(
+            &format!("/api/activity/since?since={since}&limit=2&cursor={cursor}"),
+            t,
+        )
+        .await;
+    assert_eq!(item_ids(&after.body), seen[5..7]);
+
+    for bad in ["limit=0", "limit=501", "limit=ten", "cursor=junk"] {
+        let res = app
+            .get(&format!("/api/activity/since?since={since}&{bad}"), t)
+            .await;
+        res.error(400, "validation_failed");
+    }
+    // A cursor made for another user is refused.
+    let other = app.user("other").await;
+    let foreign = app
+        .get(
+            &format!("/api/activity/since?since={since}&cursor={cursor}"),
+            Some(&other.token),
+        )
+        .await;
+    foreign.error(400, "validation_failed");
+}
+
+/// `last_login` names the same cutoff on every page, even after a newer
+/// login: it resolves against the session of the calling token.
+#[actix_web::test]
+async fn since_last_login_keeps_its_cutoff_across_pages() {
+    let app = spawn_app().await;
+    let user = app.user("keeper").await;
+    let second = app.login("keeper", &user.password).await;
+    let token = second.body["token"].as_str().unwrap().to_string();
+    let mut conn = app.conn();
+    for _ in 0..3 {
+        log(
+            &mut conn,
+            NewActivity::new(user.id, ActivityType::Shuffle, "after"),
+        );
+    }
+    drop(conn);
+    let first = app
+        .get("/api/activity/since?since=last_login&limit=2", Some(&token))
+        .await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text);
+    let cursor = first.body["next_cursor"].as_str().unwrap().to_string();
+    // A third login in between changes nothing for this token.
+    app.login("keeper", &user.password).await;
+    let next = app
+        .get(
+            &format!("/api/activity/since?since=last_login&limit=2&cursor={cursor}"),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(next.status, StatusCode::OK, "{}", next.text);
+    assert!(first.body["since"].is_string());
+    assert_eq!(first.body["since"], next.body["since"]);
+    // 3 shuffles and 2 logins since the first session began; the third
+    // login's row is newer than the cursor and so not on page 2.
+    assert_eq!(item_ids(&next.body).len(), 2);
+    assert_eq!(first.body["total"], 5);
 }
 
 #[actix_web::test]

@@ -303,6 +303,12 @@ where
         self.call(req.to_request()).await
     }
 
+    /// Sends a prepared request and hands back the response unread, for
+    /// tests that read a streamed body chunk by chunk, or never.
+    pub async fn call_raw(&self, req: Request) -> ServiceResponse<B> {
+        test::call_service(&self.service, req).await
+    }
+
     /// Sends a prepared request.
     pub async fn call(&self, req: Request) -> TestResponse {
         let res = test::call_service(&self.service, req).await;

@@ -3,5 +3,7 @@
 //! nothing was stored; concurrency cases use real parallel clients and run
 //! on both backends (a temp-file SQLite database, or PostgreSQL when
 //! `TEST_DATABASE_URL` is set).
+
 mod caps;
 mod concurrency;
+mod export;

@@ -1,0 +1,84 @@
+//! `GET /api/activity/since` (SPEC §6 and §10.4): the caller's rows at or
+//! after a cutoff, paged exactly like the listing.
+//!
+//! The cutoff is a time the client names, or `last_login`: the creation
+//! time of the session before the calling token's own. Resolving it against
+//! that session (not "the latest login") means every page of one walk names
+//! the same cutoff, even if the user logs in elsewhere meanwhile. Paging is
+//! the listing's keyset machinery and its cursors, so a cursor from
+//! `/api/activity` works here too and a foreign one is refused the same way.
+
+use chrono::NaiveDateTime;
+use diesel::QueryResult;
+use serde::Serialize;
+
+use crate::db::DbConnection;
+use crate::models::{ActivityLog, AuthSession};
+use crate::services::activity_query::{ActivityCursor, ActivityPage, ActivityQuery, Paging};
+use crate::services::ActivityLogService;
+
+/// Default and largest page of `/since`.
+pub const SINCE_DEFAULT_LIMIT: i64 = 100;
+pub const SINCE_MAX_LIMIT: i64 = 500;
+
+/// Where `/since` starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SinceCutoff {
+    /// An explicit time (inclusive).
+    At(NaiveDateTime),
+    /// When the session before `session_id` (the caller's token) began;
+    /// every row when there was none.
+    LastLogin { session_id: i64 },
+}
+
+/// One page of `/since`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SincePage {
+    pub items: Vec<ActivityLog>,
+    pub next_cursor: Option<String>,
+    /// The cutoff used; `None` when `last_login` found no earlier session.
+    #[serde(serialize_with = "crate::timestamp::serialize_option")]
+    pub since: Option<NaiveDateTime>,
+    /// Rows at or after the cutoff, all pages together.
+    pub total: i64,
+}
+
+impl ActivityLogService {
+    /// The page of rows at or after `cutoff` that follows `after`, newest
+    /// first. Like the listing, a failed read of the rows answers an empty
+    /// page (with a warning); only resolving `last_login` can fail.
+    pub fn since_page(
+        conn: &mut DbConnection,
+        user_id: i64,
+        cutoff: SinceCutoff,
+        limit: i64,
+        after: Option<ActivityCursor>,
+    ) -> QueryResult<SincePage> {
+        let since = match cutoff {
+            SinceCutoff::At(t) => Some(t),
+            SinceCutoff::LastLogin { session_id } => {
+                AuthSession::previous_login_at(conn, user_id, session_id)?
+            }
+        };
+        let query = ActivityQuery {
+            since,
+            limit: limit.clamp(1, SINCE_MAX_LIMIT),
+            paging: Paging::Cursor(after),
+            ..ActivityQuery::default()
+        };
+        let total = Self::try_count(conn, user_id, &query).unwrap_or_else(|err| {
+            log::warn!("activity since count failed for user {user_id}: {err}");
+            0
+        });
+        let (items, next_cursor) = match Self::query(conn, user_id, &query) {
+            ActivityPage::Keyset { items, next_cursor } => (items, next_cursor),
+            ActivityPage::Offset { items, .. } => (items, None),
+        };
+        Ok(SincePage {
+            items,
+            next_cursor,
+            since,
+            total,
+        })
+    }
+}

@@ -1,0 +1,166 @@
+//! Caps on long-lived responses: how many a user, and the whole instance,
+//! may hold open at once (SPEC §10.9).
+//!
+//! A response that streams (an export today, the live activity stream
+//! next) takes a [`StreamGuard`] from its [`StreamLimiter`] before it
+//! answers, and whatever produces its body holds the guard; the slot frees
+//! when the guard drops, so completion, a client that went away, a send
+//! timeout, an error and a panic all release it alike.
+//!
+//! Hand-written rather than a semaphore crate: two counters under one
+//! mutex decide both caps atomically, and the per-user map forgets a user
+//! as soon as their count falls to zero, so it holds at most as many
+//! entries as there are open streams.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::error::AppError;
+
+/// Concurrent slots for one kind of stream, per user and per instance.
+#[derive(Clone)]
+pub struct StreamLimiter {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// What a slot is, plural, for messages ("concurrent exports").
+    what: &'static str,
+    per_user: usize,
+    per_instance: usize,
+    /// How long a refused client is told to wait.
+    retry_after_secs: u64,
+    counts: Mutex<Counts>,
+}
+
+#[derive(Default)]
+struct Counts {
+    total: usize,
+    by_user: HashMap<i64, usize>,
+}
+
+impl Inner {
+    /// The counts stay consistent even if a holder panicked mid-update
+    /// (every update is a single increment or decrement).
+    fn counts(&self) -> MutexGuard<'_, Counts> {
+        self.counts.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl StreamLimiter {
+    pub fn new(
+        what: &'static str,
+        per_user: usize,
+        per_instance: usize,
+        retry_after_secs: u64,
+    ) -> Self {
+        StreamLimiter {
+            inner: Arc::new(Inner {
+                what,
+                per_user,
+                per_instance,
+                retry_after_secs,
+                counts: Mutex::new(Counts::default()),
+            }),
+        }
+    }
+
+    /// A slot for `user_id`, or 429 `rate_limited` naming the cap that is full.
+    pub fn try_acquire(&self, user_id: i64) -> Result<StreamGuard, AppError> {
+        let inner = &self.inner;
+        let mut counts = inner.counts();
+        let mine = counts.by_user.get(&user_id).copied().unwrap_or(0);
+        let message = if mine >= inner.per_user {
+            Some(format!(
+                "at most {} {} per user are allowed; wait for one to finish",
+                inner.per_user, inner.what
+            ))
+        } else if counts.total >= inner.per_instance {
+            Some(format!(
+                "at most {} {} per instance are allowed and the server is at that cap; try again later",
+                inner.per_instance, inner.what
+            ))
+        } else {
+            None
+        };
+        if let Some(message) = message {
+            return Err(AppError::CapReached {
+                message,
+                retry_after_secs: inner.retry_after_secs,
+            });
+        }
+        counts.total += 1;
+        *counts.by_user.entry(user_id).or_insert(0) += 1;
+        Ok(StreamGuard {
+            inner: Arc::clone(&self.inner),
+            user_id,
+        })
+    }
+
+    /// Slots `user_id` holds now.
+    pub fn active(&self, user_id: i64) -> usize {
+        self.inner
+            .counts()
+            .by_user
+            .get(&user_id)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Slots held now, all users together.
+    pub fn active_total(&self) -> usize {
+        self.inner.counts().total
+    }
+}
+
+/// One open slot; dropping it frees the slot.
+pub struct StreamGuard {
+    inner: Arc<Inner>,
+    user_id: i64,
+}
+
+impl Drop for StreamGuard {
+    fn drop(&mut self) {
+        let mut counts = self.inner.counts();
+        counts.total = counts.total.saturating_sub(1);
+        if let Some(n) = counts.by_user.get_mut(&self.user_id) {
+            *n -= 1;
+            if *n == 0 {
+                counts.by_user.remove(&self.user_id);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn caps_per_user_and_per_instance_and_frees_on_drop() {
+        let limiter = StreamLimiter::new("concurrent exports", 2, 3, 10);
+        let a1 = limiter.try_acquire(1).unwrap();
+        let _a2 = limiter.try_acquire(1).unwrap();
+        let refused = limiter.try_acquire(1).err().unwrap();
+        assert!(refused
+            .to_string()
+            .contains("at most 2 concurrent exports per user"));
+        let _b1 = limiter.try_acquire(2).unwrap();
+        let refused = limiter.try_acquire(3).err().unwrap();
+        assert!(refused
+            .to_string()
+            .contains("at most 3 concurrent exports per instance"));
+        drop(a1);
+        assert_eq!(limiter.active(1), 1);
+        let _c1 = limiter.try_acquire(3).unwrap();
+        assert_eq!(limiter.active_total(), 3);
+    }
+
+    #[test]
+    fn a_user_with_no_slots_leaves_no_entry() {
+        let limiter = StreamLimiter::new("concurrent exports", 2, 3, 10);
+        drop(limiter.try_acquire(7).unwrap());
+        assert_eq!(limiter.active(7), 0);
+        assert!(limiter.inner.counts().by_user.is_empty());
+    }
+}
