@@ -1,8 +1,10 @@
 //! What every handler shares: the pool, the settings, the login throttle,
-//! the caps on concurrent exports.
+//! the caps on concurrent exports, and the share of the pool that order
+//! rewrites may take.
 
 use crate::config::Settings;
-use crate::db::Pool;
+use crate::db::{self, DbConnection, Pool};
+use crate::error::AppResult;
 use crate::services::login_throttle::LoginThrottle;
 use crate::streams::StreamLimiter;
 
@@ -12,6 +14,11 @@ pub struct AppState {
     pub throttle: LoginThrottle,
     /// Concurrent `GET /api/activity/export` responses (SPEC §10.9).
     pub exports: StreamLimiter,
+    /// Order rewrites running at once: half the pool, so a burst of heavy
+    /// shuffles (10,000 tracks read, written and snapshotted each) queues
+    /// here, holding no thread or connection, and leaves the other half of
+    /// the pool to everyone else.
+    rewrites: tokio::sync::Semaphore,
 }
 
 impl AppState {
@@ -22,11 +29,24 @@ impl AppState {
             settings.max_exports_per_instance,
             settings.stream_send_timeout_secs,
         );
+        let rewrites = tokio::sync::Semaphore::new((pool.max_size() as usize / 2).max(1));
         AppState {
             pool,
             settings,
             throttle: LoginThrottle::default(),
             exports,
+            rewrites,
         }
+    }
+
+    /// [`db::run`] for a request that rewrites a playlist's order (shuffle,
+    /// commit, restore, undo): it first waits its turn among rewrites.
+    pub async fn run_rewrite<T, F>(&self, f: F) -> AppResult<T>
+    where
+        F: FnOnce(&mut DbConnection) -> AppResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let _turn = self.rewrites.acquire().await;
+        db::run(&self.pool, f).await
     }
 }

@@ -267,10 +267,11 @@ pub async fn shuffle_playlist(
     };
     let precondition = if_match(&req);
     let id = path.into_inner();
-    let outcome = db::run(&state.pool, move |conn| {
-        ShuffleService::shuffle(conn, &auth.user, &id, &request, precondition)
-    })
-    .await?;
+    let outcome = state
+        .run_rewrite(move |conn| {
+            ShuffleService::shuffle(conn, &auth.user, &id, &request, precondition)
+        })
+        .await?;
     Ok(HttpResponse::Ok()
         .insert_header(etag(outcome.playlist.version))
         .json(outcome))
@@ -284,10 +285,9 @@ pub async fn undo_playlist(
 ) -> AppResult<HttpResponse> {
     let precondition = if_match(&req);
     let id = path.into_inner();
-    let view = db::run(&state.pool, move |conn| {
-        SnapshotService::undo(conn, &auth.user, &id, precondition)
-    })
-    .await?;
+    let view = state
+        .run_rewrite(move |conn| SnapshotService::undo(conn, &auth.user, &id, precondition))
+        .await?;
     Ok(HttpResponse::Ok()
         .insert_header(etag(view.version))
         .json(view))

@@ -135,10 +135,9 @@ pub async fn restore_snapshot(
 ) -> AppResult<HttpResponse> {
     let precondition = if_match(&req);
     let id = path.into_inner();
-    let view = db::run(&state.pool, move |conn| {
-        SnapshotService::restore(conn, &auth.user, id, precondition)
-    })
-    .await?;
+    let view = state
+        .run_rewrite(move |conn| SnapshotService::restore(conn, &auth.user, id, precondition))
+        .await?;
     Ok(HttpResponse::Ok()
         .insert_header(etag(view.version))
         .json(view))

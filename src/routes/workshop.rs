@@ -72,10 +72,11 @@ pub async fn commit(
     AppError::ensure_valid(errors)?;
     let precondition = if_match(&req);
     let id = path.into_inner();
-    let outcome = db::run(&state.pool, move |conn| {
-        WorkshopService::commit(conn, &auth.user, &id, &uris, precondition)
-    })
-    .await?;
+    let outcome = state
+        .run_rewrite(move |conn| {
+            WorkshopService::commit(conn, &auth.user, &id, &uris, precondition)
+        })
+        .await?;
     Ok(HttpResponse::Ok()
         .insert_header(etag(outcome.playlist.version))
         .json(outcome))
