@@ -39,6 +39,16 @@ pub struct Settings {
     pub max_exports_per_instance: usize,
     /// The job lease of SPEC §10.6; not read from the environment.
     pub lease: Lease,
+    /// Per-address token buckets of SPEC §10.8 (login 20/s, bursts of 100;
+    /// register 10/s, bursts of 100); fixed by the spec, not read from the
+    /// environment; tests lower them.
+    pub login_per_second: u32,
+    pub login_burst: u32,
+    pub register_per_second: u32,
+    pub register_burst: u32,
+    /// How long a request waits for a password-hashing slot before 429
+    /// (SPEC §10.8: 5 s); not read from the environment.
+    pub hash_wait: std::time::Duration,
 }
 
 /// How a running job keeps its claim (SPEC §10.6): its process renews
@@ -75,6 +85,11 @@ impl Default for Settings {
             max_exports_per_user: 2,
             max_exports_per_instance: 32,
             lease: Lease::default(),
+            login_per_second: 20,
+            login_burst: 100,
+            register_per_second: 10,
+            register_burst: 100,
+            hash_wait: std::time::Duration::from_secs(5),
         }
     }
 }
@@ -113,6 +128,11 @@ impl Settings {
                 defaults.max_exports_per_instance,
             )?,
             lease: defaults.lease,
+            login_per_second: defaults.login_per_second,
+            login_burst: defaults.login_burst,
+            register_per_second: defaults.register_per_second,
+            register_burst: defaults.register_burst,
+            hash_wait: defaults.hash_wait,
         };
         if settings.db_pool_size == 0 {
             return Err("DB_POOL_SIZE must be at least 1".into());

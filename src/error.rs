@@ -53,12 +53,10 @@ pub enum AppError {
     PreconditionFailed,
     #[error("request body too large")]
     PayloadTooLarge,
-    #[error("too many attempts, try again later")]
-    RateLimited { retry_after_secs: u64 },
-    /// 429 for a cap on concurrent things (exports, streams): the message
-    /// names the cap and its number.
+    /// 429: a rate, a lockout or a cap on concurrent things; the message
+    /// names the limit and its number.
     #[error("{message}")]
-    CapReached {
+    RateLimited {
         message: String,
         retry_after_secs: u64,
     },
@@ -106,7 +104,6 @@ impl AppError {
             AppError::PreconditionFailed => "precondition_failed",
             AppError::PayloadTooLarge => "payload_too_large",
             AppError::RateLimited { .. } => "rate_limited",
-            AppError::CapReached { .. } => "rate_limited",
             AppError::Internal(_) => "internal",
         }
     }
@@ -136,7 +133,6 @@ impl ResponseError for AppError {
             AppError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            AppError::CapReached { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -159,10 +155,7 @@ impl ResponseError for AppError {
             AppError::Unauthorized | AppError::BadCredentials => {
                 Some((header::WWW_AUTHENTICATE, "Bearer".to_string()))
             }
-            AppError::RateLimited { retry_after_secs } => {
-                Some((header::RETRY_AFTER, retry_after_secs.to_string()))
-            }
-            AppError::CapReached {
+            AppError::RateLimited {
                 retry_after_secs, ..
             } => Some((header::RETRY_AFTER, retry_after_secs.to_string())),
             _ => None,

@@ -5,13 +5,19 @@
 use crate::config::Settings;
 use crate::db::{self, DbConnection, Pool};
 use crate::error::AppResult;
-use crate::services::login_throttle::LoginThrottle;
+use crate::login_throttle::LoginThrottle;
+use crate::password::PasswordHashing;
+use crate::rate_limit::AddressLimits;
 use crate::streams::StreamLimiter;
 
 pub struct AppState {
     pub pool: Pool,
     pub settings: Settings,
     pub throttle: LoginThrottle,
+    /// Per-address buckets for login and registration (SPEC §10.8).
+    pub address_limits: AddressLimits,
+    /// Bounded password hashing, away from the pool (SPEC §10.8).
+    pub passwords: PasswordHashing,
     /// Concurrent `GET /api/activity/export` responses (SPEC §10.9).
     pub exports: StreamLimiter,
     /// Order rewrites running at once: half the pool, so a burst of heavy
@@ -30,10 +36,14 @@ impl AppState {
             settings.stream_send_timeout_secs,
         );
         let rewrites = tokio::sync::Semaphore::new((pool.max_size() as usize / 2).max(1));
+        let address_limits = AddressLimits::new(&settings);
+        let passwords = PasswordHashing::new(settings.hash_wait);
         AppState {
             pool,
             settings,
             throttle: LoginThrottle::default(),
+            address_limits,
+            passwords,
             exports,
             rewrites,
         }

@@ -84,7 +84,7 @@ impl StreamLimiter {
             None
         };
         if let Some(message) = message {
-            return Err(AppError::CapReached {
+            return Err(AppError::RateLimited {
                 message,
                 retry_after_secs: inner.retry_after_secs,
             });

@@ -5,10 +5,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::db;
 use crate::error::{AppError, AppResult};
+use crate::login_throttle::{FAILURE_WINDOW, MAX_FAILURES};
 use crate::models::user::PublicUser;
 use crate::routes::authenticated::AuthUser;
 use crate::services::activity_log::truncate_chars;
-use crate::services::auth::{AuthService, ClientInfo, LoginOutcome, Registration};
+use crate::services::auth::{validate_login, AuthService, ClientInfo, NewLogin, Registration};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize)]
@@ -20,7 +21,10 @@ pub struct RegisterBody {
     email: Option<String>,
 }
 
+/// Validates, draws from the address's registration bucket, hashes the
+/// password outside any connection, then stores the user.
 pub async fn register(
+    req: HttpRequest,
     state: web::Data<AppState>,
     body: web::Json<RegisterBody>,
 ) -> AppResult<HttpResponse> {
@@ -32,8 +36,10 @@ pub async fn register(
         email: body.email,
     };
     registration.validate()?;
+    state.address_limits.check_register(peer_ip(&req))?;
+    let hash = state.passwords.hash(registration.password.clone()).await?;
     let user = db::run(&state.pool, move |conn| {
-        AuthService::register(conn, &registration)
+        AuthService::register_hashed(conn, &registration, &hash)
     })
     .await?;
     Ok(HttpResponse::Created()
@@ -72,24 +78,37 @@ fn client_info(req: &HttpRequest) -> ClientInfo {
     }
 }
 
+/// The socket peer's address: never a forwarded-for header, which the
+/// client writes.
+fn peer_ip(req: &HttpRequest) -> Option<std::net::IpAddr> {
+    req.peer_addr().map(|a| a.ip())
+}
+
+/// A login, in the order that keeps attackers cheap (SPEC §10.7, §10.8):
+/// shape (400), the address's bucket, the name's throttle (an attempt is
+/// reserved before its password is checked), one short checkout to find
+/// the user, the password check on a bounded hashing slot with no
+/// connection held, then one short transaction to record the outcome.
 pub async fn login(
     req: HttpRequest,
     state: web::Data<AppState>,
     body: web::Json<LoginBody>,
 ) -> AppResult<HttpResponse> {
     let LoginBody { username, password } = body.into_inner();
-    if let Err(retry_after_secs) = state.throttle.check(&username) {
-        return Err(AppError::RateLimited { retry_after_secs });
-    }
-    let client = client_info(&req);
-    let ttl = chrono::Duration::hours(state.settings.session_ttl_hours);
-    let name = username.clone();
-    let outcome = db::run(&state.pool, move |conn| {
-        AuthService::login(conn, &name, &password, &client, ttl)
-    })
-    .await?;
-    match outcome {
-        LoginOutcome::Success(login) => {
+    validate_login(&username, &password)?;
+    state.address_limits.check_login(peer_ip(&req))?;
+    state
+        .throttle
+        .reserve(&username)
+        .map_err(|retry_after_secs| AppError::RateLimited {
+            message: format!(
+                "too many failed logins for this username: at most {MAX_FAILURES} in {} minutes",
+                FAILURE_WINDOW.as_secs() / 60
+            ),
+            retry_after_secs,
+        })?;
+    match check_login(&req, &state, &username, password).await {
+        Ok(Some(login)) => {
             state.throttle.clear(&username);
             Ok(HttpResponse::Ok().json(LoginResponse {
                 expires_at: login.session.expires_at,
@@ -97,11 +116,49 @@ pub async fn login(
                 token: login.token,
             }))
         }
-        LoginOutcome::WrongPassword | LoginOutcome::UnknownUser => {
-            state.throttle.record_failure(&username);
-            Err(AppError::BadCredentials)
+        // The reservation stays: it was a real failed attempt.
+        Ok(None) => Err(AppError::BadCredentials),
+        Err(err) => {
+            // The password was never judged (no hashing slot, a database
+            // error): the attempt does not count against the name.
+            state.throttle.release(&username);
+            Err(err)
         }
     }
+}
+
+/// The session a login opens, or `None` for bad credentials.
+async fn check_login(
+    req: &HttpRequest,
+    state: &AppState,
+    username: &str,
+    password: String,
+) -> AppResult<Option<NewLogin>> {
+    let name = username.to_string();
+    let user = db::run(&state.pool, move |conn| {
+        AuthService::login_candidate(conn, &name)
+    })
+    .await?;
+    let hash = user.as_ref().map(|u| u.password_hash.clone());
+    let matched = state.passwords.verify(password, hash).await?;
+    let Some(user) = user else {
+        return Ok(None);
+    };
+    if !matched {
+        db::run(&state.pool, move |conn| {
+            AuthService::record_failed_login(conn, &user);
+            Ok(())
+        })
+        .await?;
+        return Ok(None);
+    }
+    let client = client_info(req);
+    let ttl = chrono::Duration::hours(state.settings.session_ttl_hours);
+    let login = db::run(&state.pool, move |conn| {
+        AuthService::open_session(conn, &user, &client, ttl)
+    })
+    .await?;
+    Ok(Some(login))
 }
 
 pub async fn logout(state: web::Data<AppState>, auth: AuthUser) -> AppResult<HttpResponse> {

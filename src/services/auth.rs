@@ -1,11 +1,8 @@
-//! Accounts and sessions: registration, password checks (argon2id), and
-//! opaque bearer tokens of which only a SHA-256 hash is stored. The login
-//! throttle is in `login_throttle`.
+//! Accounts and sessions: registration, logins and logouts, and opaque
+//! bearer tokens of which only a SHA-256 hash is stored. Passwords are
+//! hashed and checked in `crate::password`, never inside a database
+//! checkout; the login throttle is `crate::login_throttle`.
 
-use std::sync::LazyLock;
-
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use rand::rngs::OsRng;
@@ -17,30 +14,8 @@ use crate::db::{self, write_transaction, DbConnection};
 use crate::enums::ActivityType;
 use crate::error::{AppError, AppResult, FieldError};
 use crate::models::{AuthSession, NewActivity, NewAuthSession, NewUser, User, UserSettings};
+use crate::password::hash_password;
 use crate::services::ActivityLogService;
-
-pub fn hash_password(password: &str) -> AppResult<String> {
-    let salt = SaltString::generate(&mut OsRng);
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| AppError::Internal(format!("password hashing: {e}")))
-}
-
-pub fn verify_password(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash)
-        .map(|parsed| {
-            Argon2::default()
-                .verify_password(password.as_bytes(), &parsed)
-                .is_ok()
-        })
-        .unwrap_or(false)
-}
-
-/// Checked against when the username is unknown, so that answer takes as
-/// long as a wrong password does.
-static DUMMY_HASH: LazyLock<String> =
-    LazyLock::new(|| hash_password("not-a-real-password").unwrap_or_default());
 
 /// A new opaque token: 32 random bytes, 43 characters of unpadded base64url.
 pub fn new_token() -> String {
@@ -78,6 +53,20 @@ pub fn validate_username(username: &str) -> Option<&'static str> {
         return Some("may contain only a-z, 0-9, '_', '.' and '-'");
     }
     None
+}
+
+/// The shape of a login: a username that could exist and a password no
+/// longer than any can be. Checked before the throttle, the hash and the
+/// database (SPEC §10.7), so junk names cost nothing and are never kept.
+pub fn validate_login(username: &str, password: &str) -> AppResult<()> {
+    let mut errors = Vec::new();
+    if let Some(msg) = validate_username(username) {
+        errors.push(FieldError::new("username", msg));
+    }
+    if password.is_empty() || password.chars().count() > 128 {
+        errors.push(FieldError::new("password", "must be 1 to 128 characters"));
+    }
+    AppError::ensure_valid(errors)
 }
 
 impl Registration {
@@ -121,15 +110,6 @@ pub struct NewLogin {
     pub user: User,
 }
 
-/// The outcome of a login attempt, for the caller to answer and throttle.
-pub enum LoginOutcome {
-    Success(Box<NewLogin>),
-    /// Wrong password for an existing user (a `login_failed` row was written).
-    WrongPassword,
-    /// No such active user (nothing written).
-    UnknownUser,
-}
-
 /// Where a login came from, recorded on its session.
 #[derive(Debug, Clone, Default)]
 pub struct ClientInfo {
@@ -142,9 +122,20 @@ pub struct AuthService;
 impl AuthService {
     /// Creates a user and their settings. No activity row: registration has
     /// no type.
+    /// For the CLI and the demo data, which hash in place; the HTTP route
+    /// hashes outside any connection and calls [`Self::register_hashed`].
     pub fn register(conn: &mut DbConnection, reg: &Registration) -> AppResult<User> {
         reg.validate()?;
         let hash = hash_password(&reg.password)?;
+        Self::register_hashed(conn, reg, &hash)
+    }
+
+    /// Stores a validated registration whose password is already hashed.
+    pub fn register_hashed(
+        conn: &mut DbConnection,
+        reg: &Registration,
+        hash: &str,
+    ) -> AppResult<User> {
         write_transaction(conn, |conn| {
             if User::find_by_username(conn, &reg.username)?.is_some() {
                 return Err(AppError::Conflict("username is already taken".into()));
@@ -158,7 +149,7 @@ impl AuthService {
                     .map(str::trim)
                     .unwrap_or(&reg.username),
                 email: reg.email.as_deref(),
-                password_hash: &hash,
+                password_hash: hash,
                 is_active: true,
                 login_count: 0,
                 created_at: now,
@@ -174,26 +165,27 @@ impl AuthService {
         })
     }
 
-    /// Checks a password and, when it matches, opens a session.
-    pub fn login(
+    /// The active user a login names, if any (the password is checked
+    /// after this checkout is returned).
+    pub fn login_candidate(conn: &mut DbConnection, username: &str) -> AppResult<Option<User>> {
+        Ok(User::find_by_username(conn, username)?.filter(|u| u.is_active))
+    }
+
+    /// Records a wrong password for an existing user.
+    pub fn record_failed_login(conn: &mut DbConnection, user: &User) {
+        ActivityLogService::log(
+            conn,
+            NewActivity::by(user, ActivityType::LoginFailed, "Failed login attempt"),
+        );
+    }
+
+    /// Opens a session for a user whose password matched.
+    pub fn open_session(
         conn: &mut DbConnection,
-        username: &str,
-        password: &str,
+        user: &User,
         client: &ClientInfo,
         ttl: chrono::Duration,
-    ) -> AppResult<LoginOutcome> {
-        let user = User::find_by_username(conn, username)?.filter(|u| u.is_active);
-        let Some(user) = user else {
-            verify_password(password, &DUMMY_HASH);
-            return Ok(LoginOutcome::UnknownUser);
-        };
-        if !verify_password(password, &user.password_hash) {
-            ActivityLogService::log(
-                conn,
-                NewActivity::by(&user, ActivityType::LoginFailed, "Failed login attempt"),
-            );
-            return Ok(LoginOutcome::WrongPassword);
-        }
+    ) -> AppResult<NewLogin> {
         let token = new_token();
         let hash = token_hash(&token);
         write_transaction(conn, |conn| {
@@ -213,11 +205,11 @@ impl AuthService {
                 NewActivity::by(&user, ActivityType::Login, "Logged in")
                     .metadata(json!({ "session_id": session.id })),
             );
-            Ok(LoginOutcome::Success(Box::new(NewLogin {
+            Ok(NewLogin {
                 token,
                 session,
                 user,
-            })))
+            })
         })
     }
 

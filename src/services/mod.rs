@@ -8,7 +8,6 @@ pub mod activity_since;
 pub mod auth;
 pub mod demo;
 pub mod job_executor;
-pub mod login_throttle;
 pub mod playlists;
 pub mod schedule_rules;
 pub mod schedules;

@@ -4,6 +4,7 @@
 //! on both backends (a temp-file SQLite database, or PostgreSQL when
 //! `TEST_DATABASE_URL` is set).
 
+mod auth;
 mod caps;
 mod concurrency;
 mod export;
