@@ -197,6 +197,7 @@ pub fn code_for_status(status: StatusCode) -> &'static str {
         412 => "precondition_failed",
         413 => "payload_too_large",
         429 => "rate_limited",
+        431 => "headers_too_large",
         500..=599 => "internal",
         _ => "error",
     }
@@ -209,6 +210,16 @@ impl From<DieselError> for AppError {
             DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
                 AppError::Conflict("a resource with these values already exists".into())
             }
+            // Input is validated before it reaches the database; should a
+            // constraint still refuse it (a row deleted meanwhile), that is
+            // the client's conflict or mistake, never a 500.
+            DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => {
+                AppError::Conflict("a resource this refers to no longer exists".into())
+            }
+            DieselError::DatabaseError(
+                DatabaseErrorKind::CheckViolation | DatabaseErrorKind::NotNullViolation,
+                _,
+            ) => AppError::invalid("body", "a value is not acceptable"),
             other => AppError::Internal(format!("database: {other}")),
         }
     }

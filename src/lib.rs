@@ -71,7 +71,7 @@ pub fn app(
         .configure(routes::configure)
         .wrap_fn(|req, srv| {
             let started = Instant::now();
-            let method = req.method().to_string();
+            let method = metrics::method_label(req.method());
             let fut = srv.call(req);
             async move {
                 let res = fut.await?;
@@ -90,6 +90,7 @@ pub fn app(
         })
         .wrap(cors)
         .wrap(middleware::from_fn(routes::errors::json_errors))
+        .wrap(middleware::from_fn(routes::errors::check_head))
         .wrap(request_id::RequestIdMiddleware)
         .wrap(middleware::Logger::new(
             "%a \"%r\" %s %b %Dms request_id=%{x-request-id}o",

@@ -2,7 +2,8 @@
 //!
 //! HTTP requests are labelled by route pattern (never the raw path, so ids
 //! do not explode the series), method and status; requests that matched no
-//! route share the pattern `unmatched`.
+//! route share the pattern `unmatched`, and methods outside the standard
+//! nine share `OTHER`. Every label is thus drawn from a fixed set.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -28,7 +29,7 @@ pub struct Metrics {
     activity_write_failures: AtomicU64,
     job_runs: Mutex<BTreeMap<String, u64>>,
     requests: Mutex<BTreeMap<(String, String, u16), u64>>,
-    latency: Mutex<BTreeMap<String, Histogram>>,
+    latency: Mutex<BTreeMap<(String, u16), Histogram>>,
 }
 
 static GLOBAL: LazyLock<Metrics> = LazyLock::new(Metrics::default);
@@ -68,7 +69,7 @@ impl Metrics {
         }
         let seconds = elapsed.as_secs_f64();
         let mut latency = self.latency.lock().unwrap_or_else(|e| e.into_inner());
-        let h = latency.entry(route.to_string()).or_default();
+        let h = latency.entry((route.to_string(), status)).or_default();
         for (i, bound) in BUCKETS.iter().enumerate() {
             if seconds <= *bound {
                 h.counts[i] += 1;
@@ -98,35 +99,38 @@ impl Metrics {
         }
         let _ = writeln!(
             out,
-            "# HELP shuffify_http_request_duration_seconds HTTP request latency by route pattern."
+            "# HELP shuffify_http_request_duration_seconds HTTP request latency by route pattern and status."
         );
         let _ = writeln!(
             out,
             "# TYPE shuffify_http_request_duration_seconds histogram"
         );
-        for (route, h) in self
+        for ((route, status), h) in self
             .latency
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .iter()
         {
-            let route = escape(route);
+            let labels = format!("route=\"{}\",status=\"{status}\"", escape(route));
             for (bound, n) in BUCKETS.iter().zip(h.counts.iter()) {
-                let _ = writeln!(out, "shuffify_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{bound}\"}} {n}");
+                let _ = writeln!(
+                    out,
+                    "shuffify_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {n}"
+                );
             }
             let _ = writeln!(
                 out,
-                "shuffify_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}",
+                "shuffify_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
                 h.count
             );
             let _ = writeln!(
                 out,
-                "shuffify_http_request_duration_seconds_sum{{route=\"{route}\"}} {}",
+                "shuffify_http_request_duration_seconds_sum{{{labels}}} {}",
                 h.sum
             );
             let _ = writeln!(
                 out,
-                "shuffify_http_request_duration_seconds_count{{route=\"{route}\"}} {}",
+                "shuffify_http_request_duration_seconds_count{{{labels}}} {}",
                 h.count
             );
         }
@@ -168,6 +172,24 @@ impl Metrics {
             );
         }
         out
+    }
+}
+
+/// The method label: one of the standard methods, anything else `OTHER`,
+/// so a client inventing methods cannot invent series.
+pub fn method_label(method: &actix_web::http::Method) -> &'static str {
+    use actix_web::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "OTHER",
     }
 }
 

@@ -10,7 +10,10 @@ use crate::services::ActivityLogService;
 
 /// Deletes rows older than `age`; returns how many.
 pub fn prune_older_than(pool: &Pool, age: chrono::Duration) -> Result<u64, String> {
-    let cutoff = db::now() - age;
+    // An age reaching back before the calendar's start prunes everything.
+    let cutoff = db::now()
+        .checked_sub_signed(age)
+        .unwrap_or(chrono::NaiveDateTime::MIN);
     let mut conn = pool.get().map_err(|e| e.to_string())?;
     ActivityLogService::prune_before(&mut conn, cutoff, PRUNE_BATCH_SIZE).map_err(|e| e.to_string())
 }
@@ -34,20 +37,26 @@ pub async fn run_daily(pool: Pool, days: u32) {
 }
 
 /// Parses an age such as `90d` or `12h`.
+/// Any input gives an age or a message, never a panic: the unit is split
+/// off by characters (not bytes), and an age too large to represent is an
+/// error.
 pub fn parse_age(text: &str) -> Result<chrono::Duration, String> {
     let text = text.trim();
-    let (number, unit) = text.split_at(text.len().saturating_sub(1));
-    let n: i64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not an age like 90d or 12h"))?;
+    let not_an_age = || format!("{text:?} is not an age like 90d or 12h");
+    let (number, unit) = match text.char_indices().last() {
+        Some((at, unit)) => (&text[..at], unit),
+        None => return Err(not_an_age()),
+    };
+    let n: i64 = number.parse().map_err(|_| not_an_age())?;
     if n < 0 {
         return Err("an age cannot be negative".into());
     }
-    match unit {
-        "d" => Ok(chrono::Duration::days(n)),
-        "h" => Ok(chrono::Duration::hours(n)),
-        _ => Err(format!("{text:?} is not an age like 90d or 12h")),
-    }
+    let age = match unit {
+        'd' => chrono::Duration::try_days(n),
+        'h' => chrono::Duration::try_hours(n),
+        _ => return Err(not_an_age()),
+    };
+    age.ok_or_else(|| format!("{text:?} is too long an age"))
 }
 
 #[cfg(test)]
@@ -61,5 +70,18 @@ mod tests {
         assert!(parse_age("90").is_err());
         assert!(parse_age("d").is_err());
         assert!(parse_age("-1d").is_err());
+    }
+
+    #[test]
+    fn odd_ages_are_errors_not_panics() {
+        assert!(parse_age("9é").unwrap_err().contains("not an age"));
+        assert!(parse_age("é").is_err());
+        assert!(parse_age("").is_err());
+        assert!(parse_age("999999999999999d")
+            .unwrap_err()
+            .contains("too long"));
+        assert!(parse_age("99999999999999999999d").is_err());
+        // Representable, but reaching before the calendar: still an age.
+        assert!(parse_age("99999999999d").is_ok());
     }
 }

@@ -8,6 +8,7 @@ use crate::error::{AppError, AppResult};
 use crate::login_throttle::{FAILURE_WINDOW, MAX_FAILURES};
 use crate::models::user::PublicUser;
 use crate::routes::authenticated::AuthUser;
+use crate::routes::body::Json;
 use crate::services::activity_log::truncate_chars;
 use crate::services::auth::{validate_login, AuthService, ClientInfo, NewLogin, Registration};
 use crate::state::AppState;
@@ -26,7 +27,7 @@ pub struct RegisterBody {
 pub async fn register(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Json<RegisterBody>,
+    body: Json<RegisterBody>,
 ) -> AppResult<HttpResponse> {
     let body = body.into_inner();
     let registration = Registration {
@@ -92,7 +93,7 @@ fn peer_ip(req: &HttpRequest) -> Option<std::net::IpAddr> {
 pub async fn login(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Json<LoginBody>,
+    body: Json<LoginBody>,
 ) -> AppResult<HttpResponse> {
     let LoginBody { username, password } = body.into_inner();
     validate_login(&username, &password)?;

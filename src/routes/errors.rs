@@ -10,8 +10,15 @@ pub async fn not_found() -> Result<HttpResponse, AppError> {
     Err(AppError::NotFound)
 }
 
-pub async fn method_not_allowed() -> Result<HttpResponse, AppError> {
-    Err(AppError::MethodNotAllowed)
+/// 405 with the error body and `Allow: <the resource's methods>`.
+pub async fn method_not_allowed(allow: String) -> HttpResponse {
+    let mut response = actix_web::ResponseError::error_response(&AppError::MethodNotAllowed);
+    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&allow) {
+        response
+            .headers_mut()
+            .insert(actix_web::http::header::ALLOW, value);
+    }
+    response
 }
 
 /// The field a serde message names (`missing field `x``), if any.
@@ -100,5 +107,57 @@ pub async fn json_errors(
         .to_ascii_lowercase();
     let (request, _) = res.into_parts();
     let body = crate::error::error_body(status, code, message, &[]);
+    Ok(actix_web::dev::ServiceResponse::new(request, body).map_into_right_body())
+}
+
+/// Largest request head the service reads (SPEC §10.10), in bytes: the
+/// request line plus every header line.
+pub const MAX_HEAD_BYTES: usize = 32 * 1024;
+/// Most header fields a request may carry (SPEC §10.10).
+pub const MAX_HEADER_FIELDS: usize = 64;
+
+/// Checks the request head before routing: over 32 KiB or more than 64
+/// header fields is a 431 `headers_too_large` with the error body (heads
+/// beyond actix-http's own limits, about 96 fields or a head it cannot
+/// buffer, are refused by actix-http itself with its plain 431); a NUL in
+/// the path or query (it can only arrive as `%00`) is a 400, as in a body
+/// (see `routes::body`), since PostgreSQL cannot store one.
+pub async fn check_head(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    let fields = req.headers().len();
+    let head_bytes = req.method().as_str().len()
+        + req.uri().to_string().len()
+        + req
+            .headers()
+            .iter()
+            .map(|(name, value)| name.as_str().len() + value.len() + 4)
+            .sum::<usize>();
+    let body = if fields > MAX_HEADER_FIELDS || head_bytes > MAX_HEAD_BYTES {
+        let message = format!(
+            "request headers too large: at most {MAX_HEADER_FIELDS} fields and {} KiB in all",
+            MAX_HEAD_BYTES / 1024
+        );
+        crate::error::error_body(
+            actix_web::http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers_too_large",
+            message,
+            &[],
+        )
+    } else if req.uri().to_string().contains("%00") {
+        let field = if req.query_string().contains("%00") {
+            "query"
+        } else {
+            "path"
+        };
+        actix_web::ResponseError::error_response(&AppError::invalid(
+            field,
+            "must not contain NUL (U+0000) characters",
+        ))
+    } else {
+        return Ok(next.call(req).await?.map_into_left_body());
+    };
+    let (request, _) = req.into_parts();
     Ok(actix_web::dev::ServiceResponse::new(request, body).map_into_right_body())
 }

@@ -6,6 +6,7 @@ pub mod activity;
 pub mod algorithms;
 pub mod auth;
 pub mod authenticated;
+pub mod body;
 pub mod errors;
 pub mod health;
 pub mod me;
@@ -18,6 +19,9 @@ pub mod tracks;
 pub mod upstream;
 pub mod workshop;
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use actix_web::web;
 
 /// Request bodies above this answer 413 (SPEC §5).
@@ -25,9 +29,63 @@ pub const BODY_LIMIT: usize = 2 * 1024 * 1024;
 /// The larger limit of playlist creation and workshop commits.
 pub const LARGE_BODY_LIMIT: usize = 8 * 1024 * 1024;
 
-/// A resource whose unmatched methods answer 405 with the JSON error body.
-pub fn resource(path: &str) -> actix_web::Resource {
-    web::resource(path).default_service(web::to(errors::method_not_allowed))
+/// A resource whose methods are registered through it, so that any other
+/// method answers 405 with the JSON error body and an `Allow` header
+/// listing the registered ones (SPEC §10.10).
+pub struct Endpoint {
+    resource: actix_web::Resource,
+    allowed: Rc<RefCell<Vec<&'static str>>>,
+}
+
+/// Starts an [`Endpoint`] at `path`.
+pub fn resource(path: &str) -> Endpoint {
+    let allowed: Rc<RefCell<Vec<&'static str>>> = Rc::default();
+    let listed = allowed.clone();
+    let resource = web::resource(path).default_service(web::to(move || {
+        let allow = listed.borrow().join(", ");
+        errors::method_not_allowed(allow)
+    }));
+    Endpoint { resource, allowed }
+}
+
+macro_rules! endpoint_methods {
+    ($($name:ident => $route:ident, $method:literal;)*) => {
+        impl Endpoint {
+            $(
+                pub fn $name<F, Args>(mut self, handler: F) -> Self
+                where
+                    F: actix_web::Handler<Args>,
+                    Args: actix_web::FromRequest + 'static,
+                    F::Output: actix_web::Responder + 'static,
+                {
+                    self.allowed.borrow_mut().push($method);
+                    self.resource = self.resource.route(web::$route().to(handler));
+                    self
+                }
+            )*
+        }
+    };
+}
+
+endpoint_methods! {
+    get => get, "GET";
+    post => post, "POST";
+    patch => patch, "PATCH";
+    delete => delete, "DELETE";
+}
+
+impl Endpoint {
+    /// Extractor settings for this resource alone (e.g. a larger body limit).
+    pub fn app_data<U: 'static>(mut self, data: U) -> Self {
+        self.resource = self.resource.app_data(data);
+        self
+    }
+}
+
+impl actix_web::dev::HttpServiceFactory for Endpoint {
+    fn register(self, config: &mut actix_web::dev::AppService) {
+        self.resource.register(config)
+    }
 }
 
 /// Registers every route, the JSON/query/path extractor settings and the
@@ -37,117 +95,92 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .app_data(web::PayloadConfig::new(BODY_LIMIT))
         .app_data(errors::query_config())
         .app_data(errors::path_config())
-        .service(resource("/health").route(web::get().to(health::health)))
-        .service(resource("/metrics").route(web::get().to(health::metrics)))
+        .service(resource("/health").get(health::health))
+        .service(resource("/metrics").get(health::metrics))
         .service(
             web::scope("/api")
-                .service(resource("/auth/register").route(web::post().to(auth::register)))
-                .service(resource("/auth/login").route(web::post().to(auth::login)))
-                .service(resource("/auth/logout").route(web::post().to(auth::logout)))
-                .service(resource("/me").route(web::get().to(me::get_me)))
+                .service(resource("/auth/register").post(auth::register))
+                .service(resource("/auth/login").post(auth::login))
+                .service(resource("/auth/logout").post(auth::logout))
+                .service(resource("/me").get(me::get_me))
                 .service(
                     resource("/settings")
-                        .route(web::get().to(settings::get_settings))
-                        .route(web::patch().to(settings::update_settings)),
+                        .get(settings::get_settings)
+                        .patch(settings::update_settings),
                 )
-                .service(resource("/tracks").route(web::get().to(tracks::search_tracks)))
-                .service(resource("/algorithms").route(web::get().to(algorithms::list_algorithms)))
+                .service(resource("/tracks").get(tracks::search_tracks))
+                .service(resource("/algorithms").get(algorithms::list_algorithms))
                 .service(
                     resource("/playlists")
                         .app_data(errors::json_config(LARGE_BODY_LIMIT))
-                        .route(web::get().to(playlists::list_playlists))
-                        .route(web::post().to(playlists::create_playlist)),
+                        .get(playlists::list_playlists)
+                        .post(playlists::create_playlist),
                 )
                 .service(
                     resource("/playlists/{id}")
-                        .route(web::get().to(playlists::get_playlist))
-                        .route(web::patch().to(playlists::update_playlist))
-                        .route(web::delete().to(playlists::delete_playlist)),
+                        .get(playlists::get_playlist)
+                        .patch(playlists::update_playlist)
+                        .delete(playlists::delete_playlist),
                 )
-                .service(
-                    resource("/playlists/{id}/shuffle")
-                        .route(web::post().to(playlists::shuffle_playlist)),
-                )
-                .service(
-                    resource("/playlists/{id}/undo")
-                        .route(web::post().to(playlists::undo_playlist)),
-                )
+                .service(resource("/playlists/{id}/shuffle").post(playlists::shuffle_playlist))
+                .service(resource("/playlists/{id}/undo").post(playlists::undo_playlist))
                 .service(
                     resource("/playlists/{id}/snapshots")
-                        .route(web::get().to(snapshots::list_snapshots))
-                        .route(web::post().to(snapshots::create_snapshot)),
+                        .get(snapshots::list_snapshots)
+                        .post(snapshots::create_snapshot),
                 )
                 .service(
                     resource("/snapshots/{sid}")
-                        .route(web::get().to(snapshots::get_snapshot))
-                        .route(web::delete().to(snapshots::delete_snapshot)),
+                        .get(snapshots::get_snapshot)
+                        .delete(snapshots::delete_snapshot),
                 )
-                .service(
-                    resource("/snapshots/{sid}/restore")
-                        .route(web::post().to(snapshots::restore_snapshot)),
-                )
-                .service(
-                    resource("/playlists/{id}/workshop/preview")
-                        .route(web::post().to(workshop::preview)),
-                )
+                .service(resource("/snapshots/{sid}/restore").post(snapshots::restore_snapshot))
+                .service(resource("/playlists/{id}/workshop/preview").post(workshop::preview))
                 .service(
                     resource("/playlists/{id}/workshop/commit")
                         .app_data(errors::json_config(LARGE_BODY_LIMIT))
-                        .route(web::post().to(workshop::commit)),
+                        .post(workshop::commit),
                 )
                 .service(
                     resource("/playlists/{id}/workshop/sessions")
-                        .route(web::get().to(workshop::list_sessions))
-                        .route(web::post().to(workshop::create_session)),
+                        .get(workshop::list_sessions)
+                        .post(workshop::create_session),
                 )
                 .service(
                     resource("/playlists/{id}/upstream-sources")
-                        .route(web::get().to(upstream::list_sources))
-                        .route(web::post().to(upstream::add_source)),
+                        .get(upstream::list_sources)
+                        .post(upstream::add_source),
                 )
                 .service(
                     resource("/upstream-sources/{sid}")
-                        .route(web::delete().to(upstream::delete_source)),
+                        .get(upstream::get_source)
+                        .delete(upstream::delete_source),
                 )
                 .service(
                     resource("/schedules")
-                        .route(web::get().to(schedules::list_schedules))
-                        .route(web::post().to(schedules::create_schedule)),
+                        .get(schedules::list_schedules)
+                        .post(schedules::create_schedule),
                 )
                 .service(
                     resource("/schedules/{id}")
-                        .route(web::get().to(schedules::get_schedule))
-                        .route(web::patch().to(schedules::update_schedule))
-                        .route(web::delete().to(schedules::delete_schedule)),
+                        .get(schedules::get_schedule)
+                        .patch(schedules::update_schedule)
+                        .delete(schedules::delete_schedule),
                 )
-                .service(
-                    resource("/schedules/{id}/toggle")
-                        .route(web::post().to(schedules::toggle_schedule)),
-                )
-                .service(
-                    resource("/schedules/{id}/run").route(web::post().to(schedules::run_schedule)),
-                )
-                .service(
-                    resource("/schedules/{id}/history")
-                        .route(web::get().to(schedules::schedule_history)),
-                )
+                .service(resource("/schedules/{id}/toggle").post(schedules::toggle_schedule))
+                .service(resource("/schedules/{id}/run").post(schedules::run_schedule))
+                .service(resource("/schedules/{id}/history").get(schedules::schedule_history))
                 .service(
                     resource("/workshop/sessions/{sid}")
-                        .route(web::get().to(workshop::get_session))
-                        .route(web::patch().to(workshop::update_session))
-                        .route(web::delete().to(workshop::delete_session)),
+                        .get(workshop::get_session)
+                        .patch(workshop::update_session)
+                        .delete(workshop::delete_session),
                 )
-                .service(resource("/activity").route(web::get().to(activity::list_activity)))
-                .service(
-                    resource("/activity/recent").route(web::get().to(activity::recent_activity)),
-                )
-                .service(resource("/activity/since").route(web::get().to(activity::activity_since)))
-                .service(
-                    resource("/activity/summary").route(web::get().to(activity::activity_summary)),
-                )
-                .service(
-                    resource("/activity/export").route(web::get().to(activity::export_activity)),
-                ),
+                .service(resource("/activity").get(activity::list_activity))
+                .service(resource("/activity/recent").get(activity::recent_activity))
+                .service(resource("/activity/since").get(activity::activity_since))
+                .service(resource("/activity/summary").get(activity::activity_summary))
+                .service(resource("/activity/export").get(activity::export_activity)),
         )
         .default_service(web::to(errors::not_found));
 }

@@ -6,7 +6,7 @@ use std::str::FromStr;
 use actix_web::{http::header, HttpRequest};
 use serde::{Deserialize, Deserializer};
 
-use crate::error::{AppResult, FieldError};
+use crate::error::{AppError, AppResult, FieldError};
 use crate::services::playlists::IfMatch;
 
 /// A query value, trimmed, with empty meaning absent.
@@ -100,6 +100,7 @@ pub fn optional_body<T: serde::de::DeserializeOwned + Default>(
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
-    serde_json::from_slice(body)
-        .map_err(|e| crate::routes::errors::serde_error("body", e.to_string()))
+    let value: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| AppError::invalid("body", format!("malformed JSON: {e}")))?;
+    crate::routes::body::from_value(value)
 }

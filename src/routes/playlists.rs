@@ -8,6 +8,7 @@ use crate::db;
 use crate::error::{AppError, AppResult, FieldError};
 use crate::models::playlist::{Playlist, PlaylistChanges};
 use crate::routes::authenticated::AuthUser;
+use crate::routes::body::Json;
 use crate::routes::params::{etag, if_match, limit_offset, not_null, nullable, optional_body};
 use crate::services::playlists::{
     validate_description, validate_name, NewPlaylistInput, PlaylistService, TrackInput, MAX_TRACKS,
@@ -105,7 +106,7 @@ fn validate_track(i: usize, t: TrackBody, errors: &mut Vec<FieldError>) -> Track
 pub async fn create_playlist(
     state: web::Data<AppState>,
     auth: AuthUser,
-    body: web::Json<CreateBody>,
+    body: Json<CreateBody>,
 ) -> AppResult<HttpResponse> {
     let body = body.into_inner();
     let mut errors = Vec::new();
@@ -200,7 +201,7 @@ pub async fn update_playlist(
     state: web::Data<AppState>,
     auth: AuthUser,
     path: web::Path<String>,
-    body: web::Json<UpdateBody>,
+    body: Json<UpdateBody>,
 ) -> AppResult<HttpResponse> {
     let body = body.into_inner();
     let mut errors = Vec::new();

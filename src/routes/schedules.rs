@@ -11,6 +11,7 @@ use crate::error::{AppError, AppResult};
 use crate::models::job_execution::JobExecution;
 use crate::models::schedule::Schedule;
 use crate::routes::authenticated::AuthUser;
+use crate::routes::body::Json;
 use crate::routes::params::{not_null, nullable, parse_int, present};
 use crate::services::job_executor::{JobExecutor, Trigger};
 use crate::services::schedules::{ScheduleInput, SchedulePatch, ScheduleService};
@@ -33,7 +34,7 @@ pub struct CreateBody {
 pub async fn create_schedule(
     state: web::Data<AppState>,
     auth: AuthUser,
-    body: web::Json<CreateBody>,
+    body: Json<CreateBody>,
 ) -> AppResult<HttpResponse> {
     let body = body.into_inner();
     let input = ScheduleInput {
@@ -104,7 +105,7 @@ pub async fn update_schedule(
     state: web::Data<AppState>,
     auth: AuthUser,
     path: web::Path<i64>,
-    body: web::Json<UpdateBody>,
+    body: Json<UpdateBody>,
 ) -> AppResult<HttpResponse> {
     let body = body.into_inner();
     let mut errors = Vec::new();

@@ -7,6 +7,7 @@ use serde_json::Value;
 use crate::db;
 use crate::error::{AppError, AppResult};
 use crate::routes::authenticated::AuthUser;
+use crate::routes::body::Json;
 use crate::routes::params::{not_null, nullable};
 use crate::services::settings::{SettingsChange, SettingsService, SettingsView};
 use crate::state::AppState;
@@ -35,7 +36,7 @@ pub struct SettingsPatch {
 pub async fn update_settings(
     state: web::Data<AppState>,
     auth: AuthUser,
-    body: web::Json<SettingsPatch>,
+    body: Json<SettingsPatch>,
 ) -> AppResult<HttpResponse> {
     let body = body.into_inner();
     let mut errors = Vec::new();

@@ -9,6 +9,7 @@ use crate::db;
 use crate::enums::SourceType;
 use crate::error::{AppError, AppResult, FieldError};
 use crate::routes::authenticated::AuthUser;
+use crate::routes::body::Json;
 use crate::services::upstream::{SourceInput, UpstreamService};
 use crate::state::AppState;
 
@@ -39,7 +40,7 @@ pub async fn add_source(
     state: web::Data<AppState>,
     auth: AuthUser,
     path: web::Path<String>,
-    body: web::Json<AddBody>,
+    body: Json<AddBody>,
 ) -> AppResult<HttpResponse> {
     let body = body.into_inner();
     let mut errors = Vec::new();
@@ -86,6 +87,20 @@ pub async fn add_source(
             format!("/api/upstream-sources/{}", source.id),
         ))
         .json(source))
+}
+
+/// The source a `Location` points at; another user's answers 404.
+pub async fn get_source(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    path: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    let id = path.into_inner();
+    let source = db::run(&state.pool, move |conn| {
+        UpstreamService::owned(conn, &auth.user, id)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(source))
 }
 
 pub async fn delete_source(

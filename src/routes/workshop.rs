@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 use crate::db;
 use crate::error::{AppError, AppResult};
 use crate::routes::authenticated::AuthUser;
+use crate::routes::body::Json;
 use crate::routes::params::{etag, if_match, not_null, nullable};
 use crate::services::shuffle::service::parse_optional_seed;
 use crate::services::workshop::{validate_session_name, validate_uris, WorkshopService};
@@ -25,7 +26,7 @@ pub async fn preview(
     state: web::Data<AppState>,
     auth: AuthUser,
     path: web::Path<String>,
-    body: web::Json<PreviewBody>,
+    body: Json<PreviewBody>,
 ) -> AppResult<HttpResponse> {
     let body = body.into_inner();
     let mut errors = Vec::new();
@@ -64,7 +65,7 @@ pub async fn commit(
     state: web::Data<AppState>,
     auth: AuthUser,
     path: web::Path<String>,
-    body: web::Json<CommitBody>,
+    body: Json<CommitBody>,
 ) -> AppResult<HttpResponse> {
     let uris = body.into_inner().track_uris;
     let mut errors = Vec::new();
@@ -107,7 +108,7 @@ pub async fn create_session(
     state: web::Data<AppState>,
     auth: AuthUser,
     path: web::Path<String>,
-    body: web::Json<CreateSessionBody>,
+    body: Json<CreateSessionBody>,
 ) -> AppResult<HttpResponse> {
     let body = body.into_inner();
     let mut errors = Vec::new();
@@ -153,7 +154,7 @@ pub async fn update_session(
     state: web::Data<AppState>,
     auth: AuthUser,
     path: web::Path<i64>,
-    body: web::Json<UpdateSessionBody>,
+    body: Json<UpdateSessionBody>,
 ) -> AppResult<HttpResponse> {
     let body = body.into_inner();
     let mut errors = Vec::new();

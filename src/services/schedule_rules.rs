@@ -17,6 +17,9 @@ use crate::models::upstream_source::UpstreamSource;
 use crate::models::User;
 use crate::services::shuffle::{find as find_algorithm, keys as algorithm_keys, validate_params};
 
+/// The width of `schedules.schedule_value`.
+pub const MAX_SCHEDULE_VALUE_CHARS: usize = 100;
+
 /// A five-field cron expression, parsed; `Err` says what is wrong.
 pub fn parse_cron(value: &str) -> Result<croner::Cron, String> {
     let fields = value.split_whitespace().count();
@@ -101,6 +104,13 @@ pub(crate) fn validate(
         ));
     }
     match input.schedule_type {
+        // The column's width: the cron parser accepts padded or long lists.
+        _ if input.schedule_value.chars().count() > MAX_SCHEDULE_VALUE_CHARS => {
+            errors.push(FieldError::new(
+                "schedule_value",
+                format!("must be at most {MAX_SCHEDULE_VALUE_CHARS} characters"),
+            ));
+        }
         ScheduleType::Interval if input.schedule_value.parse::<IntervalValue>().is_err() => {
             errors.push(FieldError::new("schedule_value", interval_error()));
         }

@@ -104,6 +104,10 @@ impl UpstreamService {
         })
     }
 
+    pub fn owned(conn: &mut DbConnection, user: &User, id: i64) -> AppResult<UpstreamSource> {
+        UpstreamSource::find_owned(conn, user.id, id)?.ok_or(AppError::NotFound)
+    }
+
     pub fn delete(conn: &mut DbConnection, user: &User, id: i64) -> AppResult<()> {
         let source = UpstreamSource::find_owned(conn, user.id, id)?.ok_or(AppError::NotFound)?;
         PlaylistService::with_locked(conn, user.id, &source.target_playlist_id, |conn, target| {

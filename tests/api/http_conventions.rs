@@ -107,7 +107,7 @@ async fn metrics_count_requests_by_route_pattern_and_activity_writes() {
     assert!(res.text.contains("shuffify_http_requests_total{route=\"/api/auth/login\",method=\"POST\",status=\"200\"}"), "{}", res.text);
     assert!(res
         .text
-        .contains("shuffify_http_request_duration_seconds_bucket{route=\"/api/me\",le=\"+Inf\"}"));
+        .contains("shuffify_http_request_duration_seconds_bucket{route=\"/api/me\",status=\"401\",le=\"+Inf\"}"));
     assert!(res.text.contains("shuffify_activity_log_writes_total "));
     assert!(res
         .text

@@ -8,3 +8,4 @@ mod auth;
 mod caps;
 mod concurrency;
 mod export;
+mod input;
