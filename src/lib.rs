@@ -81,7 +81,7 @@ pub fn app(
                     .unwrap_or_else(|| "unmatched".to_string());
                 metrics::global().http_request(
                     &route,
-                    &method,
+                    method,
                     res.status().as_u16(),
                     started.elapsed(),
                 );
