@@ -23,6 +23,12 @@ impl DatabaseUrl {
     pub fn parse(url: &str) -> Result<Self, String> {
         let url = url.trim();
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            if !cfg!(feature = "postgres-tls") && requires_tls(url) {
+                return Err("DATABASE_URL asks for TLS (sslmode=require, verify-ca or \
+                     verify-full), which this build cannot speak: build with \
+                     `cargo build --release --features postgres-tls`"
+                    .into());
+            }
             return Ok(DatabaseUrl::Postgres(url.to_string()));
         }
         if url.starts_with("file:") {
@@ -50,6 +56,19 @@ impl DatabaseUrl {
     pub fn is_shared_memory(&self) -> bool {
         matches!(self, DatabaseUrl::Sqlite(p) if p.starts_with("file:") && p.contains("mode=memory"))
     }
+}
+
+/// Whether a PostgreSQL URL insists on TLS. The default build's libpq has
+/// none (bundled without OpenSSL, so a fresh machine needs only a C
+/// compiler), and would fail at connect time with a vaguer message.
+fn requires_tls(url: &str) -> bool {
+    let query = url.split_once('?').map_or("", |(_, q)| q);
+    query.split('&').any(|pair| {
+        matches!(
+            pair.split_once('='),
+            Some(("sslmode", "require" | "verify-ca" | "verify-full"))
+        )
+    })
 }
 
 #[derive(Debug)]
@@ -109,6 +128,27 @@ impl r2d2::ManageConnection for ConnectionManager {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn sslmode_require_names_the_tls_feature_in_a_build_without_it() {
+        for mode in ["require", "verify-ca", "verify-full"] {
+            let url = format!("postgres://u@h/db?application_name=x&sslmode={mode}");
+            let parsed = DatabaseUrl::parse(&url);
+            if cfg!(feature = "postgres-tls") {
+                assert!(parsed.is_ok(), "{parsed:?}");
+            } else {
+                assert!(parsed.unwrap_err().contains("--features postgres-tls"));
+            }
+        }
+        for url in [
+            "postgres://u@h/db",
+            "postgres://u@h/db?sslmode=prefer",
+            "postgres://u@h/db?sslmode=disable",
+        ] {
+            assert!(DatabaseUrl::parse(url).is_ok(), "{url}");
+        }
+    }
+
     use super::DatabaseUrl;
 
     #[test]
