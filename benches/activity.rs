@@ -48,9 +48,11 @@ fn seed(conn: &mut DbConnection) {
             .collect();
         db::write_transaction(conn, |conn| {
             for chunk in rows.chunks(500) {
-                shuffify::with_backend!(&mut *conn, |c| diesel::insert_into(activity_log::table)
-                    .values(chunk)
-                    .execute(c))?;
+                shuffify::db::with_backend!(&mut *conn, |c| diesel::insert_into(
+                    activity_log::table
+                )
+                .values(chunk)
+                .execute(c))?;
             }
             Ok::<_, diesel::result::Error>(())
         })

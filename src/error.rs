@@ -7,6 +7,25 @@
 //! 500 `internal` whose message says nothing about internals (the cause goes
 //! to the server log, tagged with the request id). Diesel's `NotFound` maps to
 //! 404 and unique violations to 409, so a model can let them bubble up.
+//!
+//! Where input is checked (one convention, so "where is field X checked?"
+//! has one answer):
+//!
+//! - **Shape and length, in the route.** The route's body type (serde, with
+//!   `deny_unknown_fields`) gives the shape; the handler checks lengths and
+//!   formats with the limits of `crate::validate` before it takes a
+//!   connection, and answers every bad field at once (`details`). NUL and
+//!   oversized heads are refused earlier still, for every route, by
+//!   `routes::body` and `routes::errors`.
+//! - **Rules that need the database, in the service**: ownership (404),
+//!   whether tracks are in the catalog, caps, versions (412), whether a
+//!   schedule's target and sources exist. The algorithm and its parameters
+//!   are checked by one resolver, `services::shuffle::choose`, named by the
+//!   caller's fields.
+//!
+//! Each variant has one status ([`ResponseError::status_code`]); its `code`
+//! is the status's, from [`code_for_status`], the same table that names a
+//! framework error's status.
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
@@ -95,17 +114,7 @@ impl AppError {
     }
 
     pub fn code(&self) -> &'static str {
-        match self {
-            AppError::Validation { .. } => "validation_failed",
-            AppError::Unauthorized | AppError::BadCredentials => "unauthorized",
-            AppError::NotFound => "not_found",
-            AppError::MethodNotAllowed => "method_not_allowed",
-            AppError::Conflict(_) => "conflict",
-            AppError::PreconditionFailed => "precondition_failed",
-            AppError::PayloadTooLarge => "payload_too_large",
-            AppError::RateLimited { .. } => "rate_limited",
-            AppError::Internal(_) => "internal",
-        }
+        code_for_status(self.status_code())
     }
 }
 
@@ -186,7 +195,8 @@ pub fn error_body(
     })
 }
 
-/// The code that goes with a status no handler chose (a framework error).
+/// The `code` of an error body with this status: the one table, for
+/// [`AppError`] and for framework errors alike.
 pub fn code_for_status(status: StatusCode) -> &'static str {
     match status.as_u16() {
         400 => "validation_failed",

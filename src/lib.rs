@@ -20,6 +20,7 @@ pub mod services;
 pub mod state;
 pub mod streams;
 pub mod timestamp;
+pub mod validate;
 
 use std::time::Instant;
 

@@ -1,5 +1,8 @@
-//! The `shuffify` command line: `serve` (the default), `migrate`,
-//! `user create`. Each subcommand is a short function over the library.
+//! The `shuffify` command line: `serve` (the default; `--demo` seeds a demo
+//! account), `migrate`, `user create`, `activity prune --older-than` and
+//! `activity export`. Each subcommand is a short function over the library;
+//! `serve` also owns the process's signals (SIGTERM/SIGINT drain the server
+//! and stop the scheduler before the next run).
 
 use std::io::Read;
 use std::process::ExitCode;

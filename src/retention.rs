@@ -4,18 +4,33 @@
 
 use std::time::Duration;
 
-use crate::db::{self, Pool};
-use crate::services::activity_export::PRUNE_BATCH_SIZE;
-use crate::services::ActivityLogService;
+use chrono::NaiveDateTime;
+use diesel::QueryResult;
+
+use crate::db::{self, DbConnection, Pool};
+use crate::models::ActivityLog;
+
+/// Rows per prune `DELETE`.
+pub const PRUNE_BATCH_SIZE: i64 = 1000;
+
+/// Deletes every row older than `cutoff`, `batch_size` rows per statement
+/// so no single transaction grows large; returns the count.
+pub fn prune_before(
+    conn: &mut DbConnection,
+    cutoff: NaiveDateTime,
+    batch_size: i64,
+) -> QueryResult<u64> {
+    ActivityLog::delete_before(conn, cutoff, batch_size)
+}
 
 /// Deletes rows older than `age`; returns how many.
 pub fn prune_older_than(pool: &Pool, age: chrono::Duration) -> Result<u64, String> {
     // An age reaching back before the calendar's start prunes everything.
     let cutoff = db::now()
         .checked_sub_signed(age)
-        .unwrap_or(chrono::NaiveDateTime::MIN);
+        .unwrap_or(NaiveDateTime::MIN);
     let mut conn = pool.get().map_err(|e| e.to_string())?;
-    ActivityLogService::prune_before(&mut conn, cutoff, PRUNE_BATCH_SIZE).map_err(|e| e.to_string())
+    prune_before(&mut conn, cutoff, PRUNE_BATCH_SIZE).map_err(|e| e.to_string())
 }
 
 /// Runs forever on the actix runtime; the database work runs off the async

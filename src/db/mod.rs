@@ -35,8 +35,11 @@ pub type PooledConnection = r2d2::PooledConnection<ConnectionManager>;
 /// Runs one diesel statement on the concrete connection inside `conn`, with
 /// `$c` bound to it. For what `MultiBackend` cannot express: `RETURNING`
 /// clauses and inserts with optional values are walked per backend.
+/// Reached as `db::with_backend!`; used by `models/` only, where the SQL
+/// that differs per backend lives.
+#[doc(hidden)]
 #[macro_export]
-macro_rules! with_backend {
+macro_rules! __with_backend {
     ($conn:expr, |$c:ident| $body:expr) => {
         match $conn {
             $crate::db::DbConnection::Sqlite($c) => $body,
@@ -44,6 +47,7 @@ macro_rules! with_backend {
         }
     };
 }
+pub use crate::__with_backend as with_backend;
 
 /// Which backend a connection talks to, for the few places whose SQL differs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

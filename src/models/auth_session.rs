@@ -80,7 +80,7 @@ pub struct NewAuthSession<'a> {
 
 impl NewAuthSession<'_> {
     pub fn insert(&self, conn: &mut DbConnection) -> QueryResult<AuthSession> {
-        crate::with_backend!(conn, |c| diesel::insert_into(auth_sessions::table)
+        crate::db::with_backend!(conn, |c| diesel::insert_into(auth_sessions::table)
             .values(self)
             .returning(AuthSession::as_returning())
             .get_result(c))

@@ -74,7 +74,7 @@ impl JobExecution {
             tracks_total: 0,
             heartbeat_at: Some(at),
         };
-        crate::with_backend!(&mut *conn, |c| diesel::insert_into(executions::table)
+        crate::db::with_backend!(&mut *conn, |c| diesel::insert_into(executions::table)
             .values(&row)
             .returning(JobExecution::as_returning())
             .get_result(c))

@@ -2,6 +2,7 @@
 //! queries that touch only that table.
 
 pub mod activity_log;
+pub mod activity_rows;
 pub mod auth_session;
 pub mod job_execution;
 pub mod playlist;
@@ -14,6 +15,7 @@ pub mod user_settings;
 pub mod workshop_session;
 
 pub use activity_log::{ActivityLog, NewActivity};
+pub use activity_rows::{AlgorithmUsed, RunOutcome};
 pub use auth_session::{AuthSession, NewAuthSession};
 pub use user::{NewUser, User};
 pub use user_settings::UserSettings;

@@ -47,7 +47,7 @@ pub struct PlaylistChanges {
 
 impl Playlist {
     pub fn insert(&self, conn: &mut DbConnection) -> QueryResult<()> {
-        crate::with_backend!(&mut *conn, |c| diesel::insert_into(playlists::table)
+        crate::db::with_backend!(&mut *conn, |c| diesel::insert_into(playlists::table)
             .values(self)
             .execute(c))
         .map(|_| ())
@@ -181,7 +181,7 @@ impl Playlist {
             })
             .collect();
         for chunk in rows.chunks(INSERT_CHUNK) {
-            crate::with_backend!(&mut *conn, |c| diesel::insert_into(playlist_tracks::table)
+            crate::db::with_backend!(&mut *conn, |c| diesel::insert_into(playlist_tracks::table)
                 .values(chunk)
                 .execute(c))?;
         }

@@ -75,7 +75,7 @@ struct ScheduleChanges<'a> {
 
 impl NewSchedule {
     pub fn insert(&self, conn: &mut DbConnection) -> QueryResult<Schedule> {
-        crate::with_backend!(&mut *conn, |c| diesel::insert_into(schedules::table)
+        crate::db::with_backend!(&mut *conn, |c| diesel::insert_into(schedules::table)
             .values(self)
             .returning(Schedule::as_returning())
             .get_result(c))

@@ -48,7 +48,7 @@ const AUTOMATIC: [SnapshotType; 5] = [
 
 impl NewSnapshot {
     pub fn insert(&self, conn: &mut DbConnection) -> QueryResult<Snapshot> {
-        crate::with_backend!(&mut *conn, |c| diesel::insert_into(snapshots::table)
+        crate::db::with_backend!(&mut *conn, |c| diesel::insert_into(snapshots::table)
             .values(self)
             .returning(Snapshot::as_returning())
             .get_result(c))

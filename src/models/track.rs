@@ -134,7 +134,7 @@ impl NewTrack {
             .collect();
         for chunk in fresh.chunks(INSERT_CHUNK) {
             // Another request may add the same URI meanwhile: theirs stands.
-            crate::with_backend!(&mut *conn, |c| diesel::insert_into(tracks::table)
+            crate::db::with_backend!(&mut *conn, |c| diesel::insert_into(tracks::table)
                 .values(chunk)
                 .on_conflict_do_nothing()
                 .execute(c))?;

@@ -38,7 +38,7 @@ pub struct NewUpstreamSource {
 impl NewUpstreamSource {
     /// Inserts unless the (user, target, source) row exists; `None` then.
     pub fn insert_if_new(&self, conn: &mut DbConnection) -> QueryResult<Option<UpstreamSource>> {
-        crate::with_backend!(&mut *conn, |c| diesel::insert_into(sources::table)
+        crate::db::with_backend!(&mut *conn, |c| diesel::insert_into(sources::table)
             .values(self)
             .on_conflict_do_nothing()
             .returning(UpstreamSource::as_returning())

@@ -83,7 +83,7 @@ impl User {
 
     /// Counts a successful login.
     pub fn record_login(conn: &mut DbConnection, id: i64, at: NaiveDateTime) -> QueryResult<User> {
-        crate::with_backend!(conn, |c| diesel::update(users::table.find(id))
+        crate::db::with_backend!(conn, |c| diesel::update(users::table.find(id))
             .set((
                 users::login_count.eq(users::login_count + 1),
                 users::last_login_at.eq(Some(at)),
@@ -113,7 +113,7 @@ pub struct NewUser<'a> {
 
 impl NewUser<'_> {
     pub fn insert(&self, conn: &mut DbConnection) -> QueryResult<User> {
-        crate::with_backend!(conn, |c| diesel::insert_into(users::table)
+        crate::db::with_backend!(conn, |c| diesel::insert_into(users::table)
             .values(self)
             .returning(User::as_returning())
             .get_result(c))

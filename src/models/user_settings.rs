@@ -47,7 +47,7 @@ impl UserSettings {
             created_at: at,
             updated_at: at,
         };
-        crate::with_backend!(conn, |c| diesel::insert_into(user_settings::table)
+        crate::db::with_backend!(conn, |c| diesel::insert_into(user_settings::table)
             .values(&row)
             .returning(UserSettings::as_returning())
             .get_result(c))

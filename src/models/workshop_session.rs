@@ -35,7 +35,7 @@ pub struct NewWorkshopSession {
 
 impl NewWorkshopSession {
     pub fn insert(&self, conn: &mut DbConnection) -> QueryResult<WorkshopSession> {
-        crate::with_backend!(&mut *conn, |c| diesel::insert_into(sessions::table)
+        crate::db::with_backend!(&mut *conn, |c| diesel::insert_into(sessions::table)
             .values(self)
             .returning(WorkshopSession::as_returning())
             .get_result(c))

@@ -8,19 +8,18 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use actix_web::{http::header, web, HttpResponse};
-use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde::Deserialize;
 
 use crate::db;
 use crate::enums::{ActivityType, ActorType};
 use crate::error::{AppError, AppResult, FieldError};
-use crate::models::ActivityLog;
 use crate::routes::authenticated::AuthUser;
 use crate::routes::params::{parse_int, present};
+use crate::routes::responses::{ActivitySummary, Items};
 use crate::services::activity_since::{SINCE_DEFAULT_LIMIT, SINCE_MAX_LIMIT};
 use crate::services::{
-    ActivityCursor, ActivityExport, ActivityLogService, ActivityPage, ActivityQuery, ActivityRange,
-    ExportFormat, Paging, SinceCutoff,
+    ActivityCursor, ActivityExport, ActivityLogService, ActivityQuery, ActivityRange, ExportFormat,
+    Paging, SinceCutoff,
 };
 use crate::state::AppState;
 
@@ -144,11 +143,6 @@ impl ListingParams {
     }
 }
 
-#[derive(Serialize)]
-struct Items {
-    items: Vec<ActivityLog>,
-}
-
 pub async fn list_activity(
     state: web::Data<AppState>,
     auth: AuthUser,
@@ -159,19 +153,7 @@ pub async fn list_activity(
         Ok(ActivityLogService::query(conn, auth.id(), &query))
     })
     .await?;
-    Ok(HttpResponse::Ok().json(match page {
-        ActivityPage::Keyset { items, next_cursor } => {
-            json!({ "items": items, "next_cursor": next_cursor })
-        }
-        ActivityPage::Offset {
-            items,
-            total,
-            page,
-            limit,
-        } => {
-            json!({ "items": items, "total": total, "page": page, "limit": limit })
-        }
-    }))
+    Ok(HttpResponse::Ok().json(page))
 }
 
 #[derive(Debug, Deserialize)]
@@ -203,7 +185,7 @@ pub async fn recent_activity(
         ))
     })
     .await?;
-    Ok(HttpResponse::Ok().json(Items { items }))
+    Ok(HttpResponse::Ok().json(Items::new(items)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -305,12 +287,12 @@ pub async fn activity_summary(
         .into_iter()
         .map(|(t, n)| (t.to_string(), n))
         .collect();
-    Ok(HttpResponse::Ok().json(json!({
-        "days": days,
-        "total": total,
-        "counts": counts,
-        "per_day": per_day,
-    })))
+    Ok(HttpResponse::Ok().json(ActivitySummary {
+        days,
+        total,
+        counts,
+        per_day,
+    }))
 }
 
 /// Streams every matching row; the listing's paging parameters are

@@ -3,9 +3,11 @@
 use actix_web::HttpResponse;
 
 use crate::routes::authenticated::AuthUser;
+use crate::routes::responses::Items;
 use crate::services::shuffle::{all, describe, AlgorithmInfo};
 
+/// `{items}`, like every list (SPEC §6, §10.14).
 pub async fn list_algorithms(_auth: AuthUser) -> HttpResponse {
     let items: Vec<AlgorithmInfo> = all().iter().map(|a| describe(*a)).collect();
-    HttpResponse::Ok().json(items)
+    HttpResponse::Ok().json(Items::new(items))
 }

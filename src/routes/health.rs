@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use actix_web::{web, HttpResponse};
 use diesel::connection::SimpleConnection;
-use serde_json::json;
 
+use crate::routes::responses::{Health, HealthChecks};
 use crate::state::AppState;
 
 /// How long `/health` waits for a connection before calling the database
@@ -23,11 +23,13 @@ pub async fn health(state: web::Data<AppState>) -> HttpResponse {
     .ok()
     .flatten()
     .is_some();
-    HttpResponse::Ok().json(json!({
-        "status": if database_ok { "ok" } else { "degraded" },
-        "version": env!("CARGO_PKG_VERSION"),
-        "checks": { "database": if database_ok { "ok" } else { "unavailable" } },
-    }))
+    HttpResponse::Ok().json(Health {
+        status: if database_ok { "ok" } else { "degraded" },
+        version: env!("CARGO_PKG_VERSION"),
+        checks: HealthChecks {
+            database: if database_ok { "ok" } else { "unavailable" },
+        },
+    })
 }
 
 pub async fn metrics() -> HttpResponse {

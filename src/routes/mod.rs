@@ -12,6 +12,7 @@ pub mod health;
 pub mod me;
 pub mod params;
 pub mod playlists;
+pub mod responses;
 pub mod schedules;
 pub mod settings;
 pub mod snapshots;

@@ -2,20 +2,20 @@
 
 use actix_web::{http::header, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::db;
 use crate::error::{AppError, AppResult, FieldError};
-use crate::models::playlist::{Playlist, PlaylistChanges};
+use crate::models::playlist::PlaylistChanges;
 use crate::routes::authenticated::AuthUser;
 use crate::routes::body::Json;
 use crate::routes::params::{etag, if_match, limit_offset, not_null, nullable, optional_body};
-use crate::services::playlists::{
-    validate_description, validate_name, NewPlaylistInput, PlaylistService, TrackInput, MAX_TRACKS,
-};
+use crate::routes::responses::CountedPage;
+use crate::services::playlists::{NewPlaylistInput, PlaylistService, TrackInput, MAX_TRACKS};
 use crate::services::shuffle::service::{parse_optional_seed, ShuffleRequest, ShuffleService};
 use crate::services::snapshots::SnapshotService;
 use crate::state::AppState;
+use crate::validate;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -39,38 +39,35 @@ pub struct CreateBody {
     tracks: Vec<TrackBody>,
 }
 
+fn validate_name(name: &str, errors: &mut Vec<FieldError>) {
+    validate::PLAYLIST_NAME.check("name", name.trim(), errors);
+}
+
+fn validate_description(description: &str, errors: &mut Vec<FieldError>) {
+    validate::DESCRIPTION.check("description", description, errors);
+}
+
 fn validate_track(i: usize, t: TrackBody, errors: &mut Vec<FieldError>) -> TrackInput {
     let field = |name: &str| format!("tracks[{i}].{name}");
     let uri = t.uri.trim().to_string();
-    if uri.is_empty() || uri.chars().count() > 255 {
-        errors.push(FieldError::new(field("uri"), "must be 1 to 255 characters"));
-    }
-    let n = t.name.trim().chars().count();
-    if n == 0 || n > 500 {
-        errors.push(FieldError::new(
-            field("name"),
-            "must be 1 to 500 characters",
-        ));
-    }
-    if t.artists.len() > 50
+    validate::TRACK_URI.check(field("uri"), &uri, errors);
+    validate::TRACK_NAME.check(field("name"), t.name.trim(), errors);
+    if t.artists.len() > validate::MAX_ARTISTS
         || t.artists
             .iter()
-            .any(|a| a.trim().is_empty() || a.chars().count() > 200)
+            .any(|a| a.trim().is_empty() || !validate::ARTIST_NAME.fits(a))
     {
         errors.push(FieldError::new(
             field("artists"),
-            "at most 50 names of 1 to 200 characters",
+            format!(
+                "at most {} names of {} to {} characters",
+                validate::MAX_ARTISTS,
+                validate::ARTIST_NAME.min,
+                validate::ARTIST_NAME.max
+            ),
         ));
     }
-    if t.album_name
-        .as_ref()
-        .is_some_and(|a| a.chars().count() > 500)
-    {
-        errors.push(FieldError::new(
-            field("album_name"),
-            "must be at most 500 characters",
-        ));
-    }
+    validate::ALBUM_NAME.check_optional(field("album_name"), t.album_name.as_deref(), errors);
     let duration_ms = t.duration_ms.unwrap_or(0);
     if !(0..=i64::from(i32::MAX)).contains(&duration_ms) {
         errors.push(FieldError::new(
@@ -137,7 +134,7 @@ pub async fn create_playlist(
         tracks,
     };
     let view = db::run(&state.pool, move |conn| {
-        PlaylistService::create(conn, &auth.user, &input, true)
+        PlaylistService::create(conn, &auth.user, &input)
     })
     .await?;
     Ok(HttpResponse::Created()
@@ -164,8 +161,12 @@ pub async fn list_playlists(
         PlaylistService::list(conn, auth.id(), limit, offset)
     })
     .await?;
-    Ok(HttpResponse::Ok()
-        .json(json!({ "items": items, "total": total, "limit": limit, "offset": offset })))
+    Ok(HttpResponse::Ok().json(CountedPage {
+        items,
+        total,
+        limit,
+        offset,
+    }))
 }
 
 /// Own playlists, and other users' public ones.
@@ -176,7 +177,7 @@ pub async fn get_playlist(
 ) -> AppResult<HttpResponse> {
     let id = path.into_inner();
     let view = db::run(&state.pool, move |conn| {
-        let playlist = Playlist::find_readable(conn, auth.id(), &id)?.ok_or(AppError::NotFound)?;
+        let playlist = PlaylistService::readable(conn, auth.id(), &id)?;
         PlaylistService::view(conn, &playlist)
     })
     .await?;

@@ -13,6 +13,7 @@ use crate::models::schedule::Schedule;
 use crate::routes::authenticated::AuthUser;
 use crate::routes::body::Json;
 use crate::routes::params::{not_null, nullable, parse_int, present};
+use crate::routes::responses::Items;
 use crate::services::job_executor::{JobExecutor, Trigger};
 use crate::services::schedules::{ScheduleInput, SchedulePatch, ScheduleService};
 use crate::state::AppState;
@@ -64,7 +65,7 @@ pub async fn list_schedules(state: web::Data<AppState>, auth: AuthUser) -> AppRe
         Ok(Schedule::list(conn, auth.id())?)
     })
     .await?;
-    Ok(HttpResponse::Ok().json(json!({ "items": items })))
+    Ok(HttpResponse::Ok().json(Items::new(items)))
 }
 
 pub async fn get_schedule(
@@ -191,5 +192,5 @@ pub async fn schedule_history(
         Ok(JobExecution::history(conn, id, limit)?)
     })
     .await?;
-    Ok(HttpResponse::Ok().json(json!({ "items": items })))
+    Ok(HttpResponse::Ok().json(Items::new(items)))
 }

@@ -6,16 +6,17 @@
 
 use actix_web::{http::header, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use crate::db;
 use crate::error::{AppError, AppResult};
 use crate::models::snapshot::Snapshot;
 use crate::routes::authenticated::AuthUser;
 use crate::routes::params::{etag, if_match, optional_body, parse_int, present};
+use crate::routes::responses::Items;
 use crate::services::playlists::PlaylistService;
 use crate::services::snapshots::SnapshotService;
 use crate::state::AppState;
+use crate::validate;
 
 /// A snapshot in a list: everything but the track URIs.
 #[derive(Serialize)]
@@ -65,7 +66,7 @@ pub async fn list_snapshots(
     })
     .await?;
     let items: Vec<SnapshotSummary> = snapshots.iter().map(SnapshotSummary::from).collect();
-    Ok(HttpResponse::Ok().json(json!({ "items": items })))
+    Ok(HttpResponse::Ok().json(Items::new(items)))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -81,16 +82,13 @@ pub async fn create_snapshot(
     body: web::Bytes,
 ) -> AppResult<HttpResponse> {
     let body: CreateBody = optional_body(&body)?;
-    if body
-        .trigger_description
-        .as_ref()
-        .is_some_and(|d| d.chars().count() > 500)
-    {
-        return Err(AppError::invalid(
-            "trigger_description",
-            "must be at most 500 characters",
-        ));
-    }
+    let mut errors = Vec::new();
+    validate::SNAPSHOT_DESCRIPTION.check_optional(
+        "trigger_description",
+        body.trigger_description.as_deref(),
+        &mut errors,
+    );
+    AppError::ensure_valid(errors)?;
     let id = path.into_inner();
     let snapshot = db::run(&state.pool, move |conn| {
         SnapshotService::create_manual(conn, &auth.user, &id, body.trigger_description)

@@ -2,13 +2,13 @@
 
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
-use serde_json::json;
 
 use crate::db;
 use crate::error::{AppError, AppResult};
 use crate::models::track::{Track, TrackView};
 use crate::routes::authenticated::AuthUser;
 use crate::routes::params::{limit_offset, present};
+use crate::routes::responses::OffsetPage;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize)]
@@ -34,5 +34,9 @@ pub async fn search_tracks(
             .collect())
     })
     .await?;
-    Ok(HttpResponse::Ok().json(json!({ "items": items, "limit": limit, "offset": offset })))
+    Ok(HttpResponse::Ok().json(OffsetPage {
+        items,
+        limit,
+        offset,
+    }))
 }

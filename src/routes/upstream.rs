@@ -3,15 +3,16 @@
 
 use actix_web::{http::header, web, HttpResponse};
 use serde::Deserialize;
-use serde_json::json;
 
 use crate::db;
 use crate::enums::SourceType;
-use crate::error::{AppError, AppResult, FieldError};
+use crate::error::{AppError, AppResult};
 use crate::routes::authenticated::AuthUser;
 use crate::routes::body::Json;
+use crate::routes::responses::Items;
 use crate::services::upstream::{SourceInput, UpstreamService};
 use crate::state::AppState;
+use crate::validate;
 
 pub async fn list_sources(
     state: web::Data<AppState>,
@@ -23,7 +24,7 @@ pub async fn list_sources(
         UpstreamService::list(conn, &auth.user, &id)
     })
     .await?;
-    Ok(HttpResponse::Ok().json(json!({ "items": items })))
+    Ok(HttpResponse::Ok().json(Items::new(items)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -44,26 +45,8 @@ pub async fn add_source(
 ) -> AppResult<HttpResponse> {
     let body = body.into_inner();
     let mut errors = Vec::new();
-    if body
-        .source_url
-        .as_ref()
-        .is_some_and(|u| u.chars().count() > 2000)
-    {
-        errors.push(FieldError::new(
-            "source_url",
-            "must be at most 2000 characters",
-        ));
-    }
-    if body
-        .source_name
-        .as_ref()
-        .is_some_and(|n| n.chars().count() > 200)
-    {
-        errors.push(FieldError::new(
-            "source_name",
-            "must be at most 200 characters",
-        ));
-    }
+    validate::SOURCE_URL.check_optional("source_url", body.source_url.as_deref(), &mut errors);
+    validate::SOURCE_NAME.check_optional("source_name", body.source_name.as_deref(), &mut errors);
     AppError::ensure_valid(errors)?;
     let input = SourceInput {
         source_playlist_id: body.source_playlist_id.trim().to_string(),

@@ -2,16 +2,39 @@
 
 use actix_web::{http::header, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::db;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, FieldError};
 use crate::routes::authenticated::AuthUser;
 use crate::routes::body::Json;
 use crate::routes::params::{etag, if_match, not_null, nullable};
+use crate::routes::responses::{Items, Preview};
+use crate::services::playlists::MAX_TRACKS;
 use crate::services::shuffle::service::parse_optional_seed;
-use crate::services::workshop::{validate_session_name, validate_uris, WorkshopService};
+use crate::services::workshop::WorkshopService;
 use crate::state::AppState;
+use crate::validate;
+
+/// A URI list's size and entries (the body's shape; whether the tracks
+/// exist is the service's question).
+fn validate_uris(field: &str, uris: &[String], errors: &mut Vec<FieldError>) {
+    if uris.len() > MAX_TRACKS {
+        errors.push(FieldError::new(
+            field,
+            format!("at most {MAX_TRACKS} tracks"),
+        ));
+    }
+    if !uris
+        .iter()
+        .all(|u| !u.trim().is_empty() && validate::TRACK_URI.fits(u))
+    {
+        errors.push(FieldError::new(
+            field,
+            format!("every URI {}", validate::TRACK_URI.message()),
+        ));
+    }
+}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -51,7 +74,7 @@ pub async fn preview(
         )
     })
     .await?;
-    Ok(HttpResponse::Ok().json(json!({ "track_uris": order })))
+    Ok(HttpResponse::Ok().json(Preview { track_uris: order }))
 }
 
 #[derive(Debug, Deserialize)]
@@ -93,7 +116,7 @@ pub async fn list_sessions(
         WorkshopService::list_sessions(conn, &auth.user, &id)
     })
     .await?;
-    Ok(HttpResponse::Ok().json(json!({ "items": items })))
+    Ok(HttpResponse::Ok().json(Items::new(items)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -112,7 +135,7 @@ pub async fn create_session(
 ) -> AppResult<HttpResponse> {
     let body = body.into_inner();
     let mut errors = Vec::new();
-    validate_session_name(&body.session_name, &mut errors);
+    validate::SESSION_NAME.check("session_name", body.session_name.trim(), &mut errors);
     validate_uris("track_uris", &body.track_uris, &mut errors);
     AppError::ensure_valid(errors)?;
     let id = path.into_inner();
@@ -161,7 +184,7 @@ pub async fn update_session(
     let name = not_null("session_name", body.session_name, &mut errors);
     let uris = not_null("track_uris", body.track_uris, &mut errors);
     if let Some(name) = &name {
-        validate_session_name(name, &mut errors);
+        validate::SESSION_NAME.check("session_name", name.trim(), &mut errors);
     }
     if let Some(uris) = &uris {
         validate_uris("track_uris", uris, &mut errors);

@@ -11,13 +11,11 @@
 use std::time::Duration;
 
 use actix_web::web::Bytes;
-use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use futures_util::Stream;
 use strum::{Display, EnumString};
 use tokio::sync::mpsc::{self, error::SendTimeoutError, Sender};
 
-use crate::db::schema::activity_log;
 use crate::db::{self, DbConnection, Pool};
 use crate::error::AppError;
 use crate::models::ActivityLog;
@@ -30,8 +28,6 @@ pub const EXPORT_BATCH_SIZE: i64 = 500;
 /// Rendered batches waiting for the client, at most: with the batch the
 /// producer holds, an export buffers at most three batches.
 pub const EXPORT_CHANNEL_CHUNKS: usize = 2;
-/// Rows per prune `DELETE`.
-pub const PRUNE_BATCH_SIZE: i64 = 1000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Display, EnumString)]
 #[strum(serialize_all = "lowercase")]
@@ -298,32 +294,6 @@ async fn produce(
         match next {
             Some(cursor) => q.paging = Paging::Cursor(Some(cursor)),
             None => return send(tx, Message::End, timeout).await,
-        }
-    }
-}
-
-impl ActivityLogService {
-    /// Deletes every row older than `cutoff`, `batch_size` rows per
-    /// statement so no single transaction grows large; returns the count.
-    pub fn prune_before(
-        conn: &mut DbConnection,
-        cutoff: NaiveDateTime,
-        batch_size: i64,
-    ) -> QueryResult<u64> {
-        let mut total = 0u64;
-        loop {
-            let batch = activity_log::table
-                .filter(activity_log::created_at.lt(cutoff))
-                .select(activity_log::id)
-                .limit(batch_size)
-                .load::<i64>(conn)?;
-            if batch.is_empty() {
-                return Ok(total);
-            }
-            let deleted =
-                diesel::delete(activity_log::table.filter(activity_log::id.eq_any(&batch)))
-                    .execute(conn)?;
-            total += deleted as u64;
         }
     }
 }

@@ -14,11 +14,8 @@
 use std::collections::BTreeMap;
 
 use chrono::{Duration, NaiveDateTime, Utc};
-use diesel::dsl::count_star;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text, Timestamp};
 
-use crate::db::schema::activity_log;
 use crate::db::{self, DbConnection, Json};
 use crate::enums::ActivityType;
 use crate::metrics;
@@ -45,14 +42,6 @@ pub struct DayCount {
     pub count: i64,
 }
 
-#[derive(QueryableByName)]
-struct DayRow {
-    #[diesel(sql_type = Text)]
-    day: String,
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
-
 impl ActivityLogService {
     /// Records one activity. Never panics, never errors: `None` means the
     /// row was not written (and the failure was logged and counted).
@@ -70,12 +59,7 @@ impl ActivityLogService {
         };
         // Inside a transaction this is a savepoint; outside, a transaction
         // of its own. Either way a failure rolls back only this insert.
-        let result = conn.transaction(|conn| {
-            crate::with_backend!(conn, |c| diesel::insert_into(activity_log::table)
-                .values(&row)
-                .returning(ActivityLog::as_returning())
-                .get_result(c))
-        });
+        let result = conn.transaction(|conn| ActivityLog::insert(conn, &row));
         match result {
             Ok(logged) => {
                 metrics::global().activity_written();
@@ -100,17 +84,7 @@ impl ActivityLogService {
         limit: i64,
         activity_type: Option<ActivityType>,
     ) -> Vec<ActivityLog> {
-        let mut query = activity_log::table
-            .filter(activity_log::user_id.eq(user_id))
-            .into_boxed();
-        if let Some(t) = activity_type {
-            query = query.filter(activity_log::activity_type.eq(t));
-        }
-        let result = query
-            .order((activity_log::created_at.desc(), activity_log::id.desc()))
-            .limit(limit.max(0))
-            .select(ActivityLog::as_select())
-            .load(conn);
+        let result = ActivityLog::recent(conn, user_id, limit, activity_type);
         or_empty(result, "recent", user_id)
     }
 
@@ -120,12 +94,7 @@ impl ActivityLogService {
         user_id: i64,
         since: NaiveDateTime,
     ) -> Vec<ActivityLog> {
-        let result = activity_log::table
-            .filter(activity_log::user_id.eq(user_id))
-            .filter(activity_log::created_at.ge(since))
-            .order((activity_log::created_at.desc(), activity_log::id.desc()))
-            .select(ActivityLog::as_select())
-            .load(conn);
+        let result = ActivityLog::since(conn, user_id, since);
         or_empty(result, "since", user_id)
     }
 
@@ -144,12 +113,7 @@ impl ActivityLogService {
         user_id: i64,
         days: u32,
     ) -> BTreeMap<ActivityType, i64> {
-        let result = activity_log::table
-            .filter(activity_log::user_id.eq(user_id))
-            .filter(activity_log::created_at.ge(Self::summary_start(days)))
-            .group_by(activity_log::activity_type)
-            .select((activity_log::activity_type, count_star()))
-            .load::<(ActivityType, i64)>(conn);
+        let result = ActivityLog::count_by_type(conn, user_id, Self::summary_start(days));
         or_empty(result, "summary", user_id).into_iter().collect()
     }
 
@@ -157,26 +121,13 @@ impl ActivityLogService {
     /// present (zeros included), oldest first.
     pub fn get_activity_per_day(conn: &mut DbConnection, user_id: i64, days: u32) -> Vec<DayCount> {
         let start = Self::summary_start(days);
-        // The day of a timestamp is spelled differently on each backend;
-        // SQLite stores "YYYY-MM-DD HH:MM:SS[.ffffff]" text.
-        let sql = match conn.backend() {
-            db::Backend::Sqlite => {
-                "SELECT substr(created_at, 1, 10) AS day, COUNT(*) AS n FROM activity_log \
-                 WHERE user_id = ? AND created_at >= ? GROUP BY substr(created_at, 1, 10)"
-            }
-            db::Backend::Postgres => {
-                "SELECT to_char(created_at, 'YYYY-MM-DD') AS day, COUNT(*) AS n FROM activity_log \
-                 WHERE user_id = $1 AND created_at >= $2 GROUP BY to_char(created_at, 'YYYY-MM-DD')"
-            }
-        };
-        let rows = diesel::sql_query(sql)
-            .bind::<BigInt, _>(user_id)
-            .bind::<Timestamp, _>(start)
-            .load::<DayRow>(conn);
-        let counts: BTreeMap<String, i64> = or_empty(rows, "per-day summary", user_id)
-            .into_iter()
-            .map(|r| (r.day, r.n))
-            .collect();
+        let counts: BTreeMap<String, i64> = or_empty(
+            ActivityLog::count_per_day(conn, user_id, start),
+            "per-day summary",
+            user_id,
+        )
+        .into_iter()
+        .collect();
         let first = start.date();
         (0..i64::from(days.max(1)))
             .map(|offset| {

@@ -167,8 +167,10 @@ impl ActivityQuery {
     }
 }
 
-/// A page of the listing.
-#[derive(Debug, Clone, PartialEq)]
+/// A page of the listing, as `GET /api/activity` answers it: by cursor
+/// `{items, next_cursor}`, by page number `{items, total, page, limit}`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(untagged)]
 pub enum ActivityPage {
     Keyset {
         items: Vec<ActivityLog>,

@@ -7,15 +7,14 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use rand::rngs::OsRng;
 use rand::RngCore;
-use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::db::{self, write_transaction, DbConnection};
-use crate::enums::ActivityType;
 use crate::error::{AppError, AppResult, FieldError};
 use crate::models::{AuthSession, NewActivity, NewAuthSession, NewUser, User, UserSettings};
 use crate::password::hash_password;
 use crate::services::ActivityLogService;
+use crate::validate;
 
 /// A new opaque token: 32 random bytes, 43 characters of unpadded base64url.
 pub fn new_token() -> String {
@@ -41,18 +40,16 @@ pub struct Registration {
     pub email: Option<String>,
 }
 
-pub fn validate_username(username: &str) -> Option<&'static str> {
-    let len = username.chars().count();
-    if !(3..=32).contains(&len) {
-        return Some("must be 3 to 32 characters");
+/// The username rules of registration, which a login name must also meet.
+fn check_username(username: &str, errors: &mut Vec<FieldError>) {
+    if !validate::USERNAME.fits(username) {
+        errors.push(FieldError::new("username", validate::USERNAME.message()));
+    } else if !validate::username_chars(username) {
+        errors.push(FieldError::new(
+            "username",
+            "may contain only a-z, 0-9, '_', '.' and '-'",
+        ));
     }
-    if !username
-        .chars()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '.' | '-'))
-    {
-        return Some("may contain only a-z, 0-9, '_', '.' and '-'");
-    }
-    None
 }
 
 /// The shape of a login: a username that could exist and a password no
@@ -60,36 +57,22 @@ pub fn validate_username(username: &str) -> Option<&'static str> {
 /// database (SPEC §10.7), so junk names cost nothing and are never kept.
 pub fn validate_login(username: &str, password: &str) -> AppResult<()> {
     let mut errors = Vec::new();
-    if let Some(msg) = validate_username(username) {
-        errors.push(FieldError::new("username", msg));
-    }
-    if password.is_empty() || password.chars().count() > 128 {
-        errors.push(FieldError::new("password", "must be 1 to 128 characters"));
-    }
+    check_username(username, &mut errors);
+    validate::LOGIN_PASSWORD.check("password", password, &mut errors);
     AppError::ensure_valid(errors)
 }
 
 impl Registration {
+    /// Every rule of a registration; the HTTP route and the CLI call it
+    /// once, before hashing.
     pub fn validate(&self) -> AppResult<()> {
         let mut errors = Vec::new();
-        if let Some(msg) = validate_username(&self.username) {
-            errors.push(FieldError::new("username", msg));
-        }
-        let len = self.password.chars().count();
-        if !(8..=128).contains(&len) {
-            errors.push(FieldError::new("password", "must be 8 to 128 characters"));
-        }
-        if let Some(name) = &self.display_name {
-            let n = name.trim().chars().count();
-            if n == 0 || n > 100 {
-                errors.push(FieldError::new(
-                    "display_name",
-                    "must be 1 to 100 characters",
-                ));
-            }
-        }
+        check_username(&self.username, &mut errors);
+        validate::PASSWORD.check("password", &self.password, &mut errors);
+        let display_name = self.display_name.as_deref().map(str::trim);
+        validate::DISPLAY_NAME.check_optional("display_name", display_name, &mut errors);
         if let Some(email) = &self.email {
-            let valid = email.len() <= 254
+            let valid = email.len() <= validate::EMAIL_MAX_BYTES
                 && email
                     .split_once('@')
                     .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))
@@ -173,10 +156,7 @@ impl AuthService {
 
     /// Records a wrong password for an existing user.
     pub fn record_failed_login(conn: &mut DbConnection, user: &User) {
-        ActivityLogService::log(
-            conn,
-            NewActivity::by(user, ActivityType::LoginFailed, "Failed login attempt"),
-        );
+        ActivityLogService::log(conn, NewActivity::login_failed(user));
     }
 
     /// Opens a session for a user whose password matched.
@@ -200,11 +180,7 @@ impl AuthService {
             }
             .insert(conn)?;
             let user = User::record_login(conn, user.id, now)?;
-            ActivityLogService::log(
-                conn,
-                NewActivity::by(&user, ActivityType::Login, "Logged in")
-                    .metadata(json!({ "session_id": session.id })),
-            );
+            ActivityLogService::log(conn, NewActivity::login(&user, session.id));
             Ok(NewLogin {
                 token,
                 session,
@@ -229,11 +205,7 @@ impl AuthService {
     pub fn logout(conn: &mut DbConnection, session: &AuthSession, user: &User) -> AppResult<()> {
         write_transaction(conn, |conn| {
             AuthSession::revoke(conn, session.id, db::now())?;
-            ActivityLogService::log(
-                conn,
-                NewActivity::by(user, ActivityType::Logout, "Logged out")
-                    .metadata(json!({ "session_id": session.id })),
-            );
+            ActivityLogService::log(conn, NewActivity::logout(user, session.id));
             Ok(())
         })
     }
@@ -256,9 +228,14 @@ mod tests {
 
     #[test]
     fn usernames_follow_the_spec() {
-        assert!(validate_username("good_name.1-x").is_none());
-        assert!(validate_username("ab").is_some());
-        assert!(validate_username("Upper").is_some());
-        assert!(validate_username(&"a".repeat(33)).is_some());
+        let refused = |name: &str| {
+            let mut errors = Vec::new();
+            check_username(name, &mut errors);
+            !errors.is_empty()
+        };
+        assert!(!refused("good_name.1-x"));
+        assert!(refused("ab"));
+        assert!(refused("Upper"));
+        assert!(refused(&"a".repeat(33)));
     }
 }

@@ -86,7 +86,7 @@ pub fn ensure_demo(conn: &mut DbConnection) -> AppResult<Option<String>> {
             is_public: false,
             tracks: tracks(i, count),
         };
-        PlaylistService::create(conn, &user, &input, false)?;
+        PlaylistService::create_unlogged(conn, &user, &input)?;
     }
     Ok(Some(password))
 }

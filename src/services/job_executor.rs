@@ -21,11 +21,9 @@ use std::collections::HashSet;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread::JoinHandle;
 
-use serde_json::json;
-
 use crate::config::Lease;
 use crate::db::{self, write_transaction, DbConnection, Pool};
-use crate::enums::{ActivityType, ActorType, ExecutionStatus, JobType, SnapshotType, TriggeredBy};
+use crate::enums::{ActorType, ExecutionStatus, JobType, TriggeredBy};
 use crate::error::{AppError, AppResult};
 use crate::metrics;
 use crate::models::job_execution::{JobExecution, INTERRUPTED};
@@ -33,10 +31,11 @@ use crate::models::playlist::Playlist;
 use crate::models::schedule::Schedule;
 use crate::models::track::Track;
 use crate::models::upstream_source::UpstreamSource;
-use crate::models::{NewActivity, User};
+use crate::models::{NewActivity, RunOutcome, User};
 use crate::services::activity_log::truncate_chars;
-use crate::services::playlists::{PlaylistService, MAX_TRACKS};
-use crate::services::shuffle::service::{algorithm, params, ShuffleService};
+use crate::services::playlists::{PlaylistService, Rewrite, MAX_TRACKS};
+use crate::services::shuffle::service::ShuffleService;
+use crate::services::shuffle::{choose, ChoiceFields};
 use crate::services::ActivityLogService;
 
 /// Longest stored error message, in characters.
@@ -65,18 +64,6 @@ impl Trigger {
             Trigger::Scheduler => (ActorType::Scheduler, format!("Schedule #{schedule_id}")),
         }
     }
-}
-
-/// What a job did, for its execution row and its `schedule_run` row.
-#[derive(Debug, Default)]
-struct Outcome {
-    added: usize,
-    /// Source tracks a raid could not add: the playlist was full.
-    left_out: usize,
-    total: usize,
-    playlist_name: String,
-    /// The automatic snapshots the run took, in the order taken.
-    snapshot_ids: Vec<i64>,
 }
 
 /// Renews one execution's lease until dropped.
@@ -267,10 +254,10 @@ impl JobExecutor {
             schedule,
             &trigger,
             dead.id,
-            Err(INTERRUPTED),
-            &Outcome {
+            Some(INTERRUPTED),
+            &RunOutcome {
                 playlist_name: schedule.target_playlist_name.clone(),
-                ..Outcome::default()
+                ..RunOutcome::default()
             },
         );
         Ok(true)
@@ -283,12 +270,12 @@ impl JobExecutor {
         schedule: &Schedule,
         trigger: &Trigger,
         execution: &JobExecution,
-        result: Result<&Outcome, &str>,
+        result: Result<&RunOutcome, &str>,
     ) -> AppResult<JobExecution> {
         let now = db::now();
-        let failed_outcome = Outcome {
+        let failed_outcome = RunOutcome {
             playlist_name: schedule.target_playlist_name.clone(),
-            ..Outcome::default()
+            ..RunOutcome::default()
         };
         let (status, outcome, error) = match result {
             Ok(outcome) => (ExecutionStatus::Success, outcome, None),
@@ -308,14 +295,7 @@ impl JobExecutor {
             now,
         )?;
         Schedule::record_run(conn, schedule.id, now, status.as_ref(), error)?;
-        Self::log_run(
-            conn,
-            schedule,
-            trigger,
-            finished.id,
-            error.map_or(Ok(()), Err),
-            outcome,
-        );
+        Self::log_run(conn, schedule, trigger, finished.id, error, outcome);
         Ok(finished)
     }
 
@@ -325,46 +305,24 @@ impl JobExecutor {
         schedule: &Schedule,
         trigger: &Trigger,
         execution_id: i64,
-        result: Result<(), &str>,
-        outcome: &Outcome,
+        error: Option<&str>,
+        outcome: &RunOutcome,
     ) {
-        let (actor, actor_name) = trigger.actor(schedule.id);
-        let status = match result {
-            Ok(()) => ExecutionStatus::Success,
-            Err(_) => ExecutionStatus::Failed,
-        };
-        let description = match result {
-            Ok(()) => format!(
-                "Schedule #{} ran {} on \"{}\": {} tracks added, {} in total",
-                schedule.id, schedule.job_type, outcome.playlist_name, outcome.added, outcome.total
-            ),
-            Err(message) => format!("Schedule #{} failed: {message}", schedule.id),
-        };
-        let mut metadata = json!({
-            "schedule_id": schedule.id,
-            "execution_id": execution_id,
-            "job_type": schedule.job_type,
-            "status": status,
-            "tracks_added": outcome.added,
-            "tracks_total": outcome.total,
-            "tracks_left_out": outcome.left_out,
-            "snapshot_ids": outcome.snapshot_ids,
-        });
-        if let Err(message) = result {
-            metadata["error"] = json!(message);
-        }
         ActivityLogService::log(
             conn,
-            NewActivity::new(schedule.user_id, ActivityType::ScheduleRun, description)
-                .playlist(&schedule.target_playlist_id, &outcome.playlist_name)
-                .actor(actor, actor_name)
-                .metadata(metadata),
+            NewActivity::schedule_run(
+                schedule,
+                trigger.actor(schedule.id),
+                execution_id,
+                error,
+                outcome,
+            ),
         );
     }
 
     /// The job itself, holding the target playlist's lock; an `Err` rolls
     /// its changes back.
-    fn perform(conn: &mut DbConnection, schedule: &Schedule) -> AppResult<Outcome> {
+    fn perform(conn: &mut DbConnection, schedule: &Schedule) -> AppResult<RunOutcome> {
         let mut target =
             PlaylistService::lock_owned(conn, schedule.user_id, &schedule.target_playlist_id)
                 .map_err(|err| match err {
@@ -374,7 +332,7 @@ impl JobExecutor {
                     )),
                     other => other,
                 })?;
-        let mut outcome = Outcome::default();
+        let mut outcome = RunOutcome::default();
         if matches!(schedule.job_type, JobType::Raid | JobType::RaidAndShuffle) {
             target = Self::raid(conn, schedule, target, &mut outcome)?;
         }
@@ -384,7 +342,7 @@ impl JobExecutor {
         ) {
             target = Self::shuffle(conn, schedule, target, &mut outcome)?;
         }
-        outcome.total = Playlist::track_uris(conn, &target.id)?.len();
+        outcome.total = PlaylistService::track_uris(conn, &target)?.len();
         outcome.playlist_name = target.name;
         Ok(outcome)
     }
@@ -396,7 +354,7 @@ impl JobExecutor {
         conn: &mut DbConnection,
         schedule: &Schedule,
         target: Playlist,
-        outcome: &mut Outcome,
+        outcome: &mut RunOutcome,
     ) -> AppResult<Playlist> {
         let mut source_ids = schedule.source_playlist_ids.strings();
         if source_ids.is_empty() {
@@ -405,18 +363,18 @@ impl JobExecutor {
                 .map(|s| s.source_playlist_id)
                 .collect();
         }
-        let current = Playlist::track_uris(conn, &target.id)?;
+        let current = PlaylistService::track_uris(conn, &target)?;
         let mut seen: HashSet<String> = current.iter().cloned().collect();
         let mut fresh = Vec::new();
         for id in source_ids {
             if id == target.id {
                 continue;
             }
-            let Some(source) = Playlist::find_readable(conn, schedule.user_id, &id)? else {
+            let Some(source) = PlaylistService::find_readable(conn, schedule.user_id, &id)? else {
                 log::info!("schedule #{}: source {id} is gone, skipped", schedule.id);
                 continue;
             };
-            for uri in Playlist::track_uris(conn, &source.id)? {
+            for uri in PlaylistService::track_uris(conn, &source)? {
                 if seen.insert(uri.clone()) {
                     fresh.push(uri);
                 }
@@ -430,14 +388,13 @@ impl JobExecutor {
         }
         let mut order = current.clone();
         order.extend(fresh.iter().cloned());
-        let written = PlaylistService::write_order(
-            conn,
-            &target,
-            &current,
-            &order,
-            SnapshotType::AutoPreRaid,
-            &format!("Before schedule #{} raid", schedule.id),
-        )?;
+        let raid = Rewrite::Raid {
+            schedule_id: schedule.id,
+        };
+        let Some(written) = PlaylistService::rewrite_order(conn, &target, &current, &order, raid)?
+        else {
+            return Ok(target);
+        };
         outcome.added = fresh.len();
         outcome.snapshot_ids.extend(written.snapshot_id);
         Ok(written.playlist)
@@ -447,29 +404,25 @@ impl JobExecutor {
         conn: &mut DbConnection,
         schedule: &Schedule,
         target: Playlist,
-        outcome: &mut Outcome,
+        outcome: &mut RunOutcome,
     ) -> AppResult<Playlist> {
         let key = schedule
             .algorithm_name
             .as_deref()
             .ok_or_else(|| AppError::invalid("algorithm_name", "the schedule has no algorithm"))?;
-        let chosen = algorithm(key)?;
-        let p = params(chosen, Some(&schedule.algorithm_params.0))?;
-        let rows = Playlist::tracks(conn, &target.id)?;
+        let (chosen, params) = choose(key, &schedule.algorithm_params.0, ChoiceFields::SCHEDULE)?;
+        let rows = PlaylistService::tracks(conn, &target)?;
         let tracks: Vec<&Track> = rows.iter().map(|(_, t)| t).collect();
         let current: Vec<String> = tracks.iter().map(|t| t.uri.clone()).collect();
-        let order = ShuffleService::order(chosen, &p, &tracks, None);
-        if order == current {
+        let order = ShuffleService::order(chosen, &params, &tracks, None);
+        let shuffle = Rewrite::ScheduledShuffle {
+            schedule_id: schedule.id,
+        };
+        let Some(written) =
+            PlaylistService::rewrite_order(conn, &target, &current, &order, shuffle)?
+        else {
             return Ok(target);
-        }
-        let written = PlaylistService::write_order(
-            conn,
-            &target,
-            &current,
-            &order,
-            SnapshotType::ScheduledPreExecution,
-            &format!("Before schedule #{} shuffle", schedule.id),
-        )?;
+        };
         outcome.snapshot_ids.extend(written.snapshot_id);
         Ok(written.playlist)
     }

@@ -1,18 +1,24 @@
-//! Playlists: versions, `If-Match`, the playlist activity hooks, and the
-//! two mechanisms every write to a playlist goes through:
+//! Playlists: the seam every read and write of a playlist goes through, so
+//! that a second provider (Spotify) slots in behind one service. Other
+//! services ask this one for a playlist, its tracks or its URIs, and never
+//! read the playlist model themselves. It holds versions and `If-Match`, the
+//! playlist activity rows, and the two mechanisms every write to a playlist
+//! goes through:
 //!
 //! - [`PlaylistService::with_locked`]: a write transaction holding the
 //!   playlist's row lock, for every write to its aggregate (metadata,
 //!   snapshots, sessions, sources), so writers of one playlist serialize on
 //!   PostgreSQL's READ COMMITTED as they do under SQLite's single writer,
 //!   and check-then-write rules (version, count caps) are atomic.
-//! - [`PlaylistService::rewrite`]: the one way an order is replaced
-//!   (shuffle, commit, restore, undo), as SPEC §10.5 decides: the new order
-//!   is computed outside the write lock, written under a version check,
-//!   recomputed once if the version moved, and if it moved again computed
-//!   and written holding the row lock. [`PlaylistService::write_order`]
-//!   takes the automatic snapshot before every rewrite, so that rule is
-//!   structure rather than a convention of each caller.
+//! - [`PlaylistService::rewrite`]: the one way an order is replaced by a
+//!   client (shuffle, commit, restore, undo), as SPEC §10.5 decides: the new
+//!   order is computed outside the write lock, written under a version
+//!   check, recomputed once if the version moved, and if it moved again
+//!   computed and written holding the row lock. Its write step, and the
+//!   scheduled jobs (raid, shuffle), replace the order through
+//!   [`PlaylistService::rewrite_order`], which compares, takes the automatic
+//!   snapshot, writes and bumps the version: an automatic snapshot before
+//!   every rewrite is structure rather than a convention of each caller.
 
 use std::collections::HashMap;
 
@@ -20,13 +26,12 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::db::{self, write_transaction, DbConnection, Json};
-use crate::enums::{ActivityType, SnapshotType};
+use crate::enums::SnapshotType;
 use crate::error::{AppError, AppResult, FieldError};
 use crate::models::playlist::{Playlist, PlaylistChanges};
 use crate::models::snapshot::Snapshot;
 use crate::models::track::{NewTrack, Track, TrackView};
 use crate::models::{NewActivity, User, UserSettings};
-use crate::services::shuffle::TrackFacts;
 use crate::services::ActivityLogService;
 
 /// Most tracks a playlist (or a commit) may hold.
@@ -60,6 +65,55 @@ impl IfMatch {
 pub struct Rewritten {
     pub playlist: Playlist,
     pub snapshot_id: Option<i64>,
+}
+
+/// Why an order is rewritten: it names the automatic snapshot taken first.
+#[derive(Debug, Clone, Copy)]
+pub enum Rewrite<'a> {
+    /// A shuffle by the owner, with the algorithm's key.
+    Shuffle { algorithm: &'a str },
+    /// A workshop commit.
+    Commit,
+    /// A restore (or undo) of a snapshot.
+    Restore { snapshot_id: i64 },
+    /// A schedule's raid.
+    Raid { schedule_id: i64 },
+    /// A schedule's shuffle.
+    ScheduledShuffle { schedule_id: i64 },
+}
+
+impl Rewrite<'_> {
+    fn snapshot_type(&self) -> SnapshotType {
+        match self {
+            Rewrite::Shuffle { .. } => SnapshotType::AutoPreShuffle,
+            Rewrite::Commit => SnapshotType::AutoPreCommit,
+            Rewrite::Restore { .. } => SnapshotType::AutoPreRestore,
+            Rewrite::Raid { .. } => SnapshotType::AutoPreRaid,
+            Rewrite::ScheduledShuffle { .. } => SnapshotType::ScheduledPreExecution,
+        }
+    }
+
+    fn snapshot_description(&self) -> String {
+        match self {
+            Rewrite::Shuffle { algorithm } => format!("Before {algorithm} shuffle"),
+            Rewrite::Commit => "Before workshop commit".to_string(),
+            Rewrite::Restore { snapshot_id } => {
+                format!("Before restoring snapshot #{snapshot_id}")
+            }
+            Rewrite::Raid { schedule_id } => format!("Before schedule #{schedule_id} raid"),
+            Rewrite::ScheduledShuffle { schedule_id } => {
+                format!("Before schedule #{schedule_id} shuffle")
+            }
+        }
+    }
+
+    /// A restore is recorded even when the order already is the
+    /// snapshot's: the owner asked to go back to it, and undo walks back
+    /// one step each time. Every other rewrite of an identical order
+    /// writes and logs nothing (SPEC §6: `changed: false`).
+    fn writes_when_unchanged(&self) -> bool {
+        matches!(self, Rewrite::Restore { .. })
+    }
 }
 
 /// 412 unless the precondition holds for `playlist`.
@@ -100,6 +154,30 @@ pub struct PlaylistChange {
     pub playlist: PlaylistView,
     pub changed: bool,
     pub snapshot_id: Option<i64>,
+}
+
+impl PlaylistChange {
+    /// The answer after [`PlaylistService::rewrite_order`] put `order` in
+    /// `playlist` (`written`), or found it already there (`None`).
+    pub fn new(
+        playlist: &Playlist,
+        written: Option<&Rewritten>,
+        order: &[String],
+        catalog: &HashMap<String, Track>,
+    ) -> Self {
+        match written {
+            None => PlaylistChange {
+                playlist: PlaylistService::view_of(playlist, order, catalog),
+                changed: false,
+                snapshot_id: None,
+            },
+            Some(done) => PlaylistChange {
+                playlist: PlaylistService::view_of(&done.playlist, order, catalog),
+                changed: true,
+                snapshot_id: done.snapshot_id,
+            },
+        }
+    }
 }
 
 /// A playlist in a listing.
@@ -144,39 +222,11 @@ pub fn new_playlist_id() -> String {
         .collect()
 }
 
-pub fn validate_name(name: &str, errors: &mut Vec<FieldError>) {
-    let n = name.trim().chars().count();
-    if n == 0 || n > 200 {
-        errors.push(FieldError::new("name", "must be 1 to 200 characters"));
-    }
-}
-
-pub fn validate_description(description: &str, errors: &mut Vec<FieldError>) {
-    if description.chars().count() > 5000 {
-        errors.push(FieldError::new(
-            "description",
-            "must be at most 5000 characters",
-        ));
-    }
-}
-
-/// The facts the shuffle algorithms read, in playlist order.
-pub fn facts(tracks: &[&Track]) -> Vec<TrackFacts> {
-    tracks
-        .iter()
-        .map(|t| TrackFacts {
-            artist: t.artist_names().into_iter().next(),
-            album: t.album_name.clone(),
-            tempo: t.tempo,
-        })
-        .collect()
-}
-
 pub struct PlaylistService;
 
 impl PlaylistService {
     pub fn view(conn: &mut DbConnection, playlist: &Playlist) -> AppResult<PlaylistView> {
-        let tracks = Playlist::tracks(conn, &playlist.id)?
+        let tracks = Self::tracks(conn, playlist)?
             .into_iter()
             .map(|(position, track)| PlaylistTrackView {
                 position,
@@ -243,7 +293,40 @@ impl PlaylistService {
 
     /// The caller's own playlist or 404.
     pub fn owned(conn: &mut DbConnection, user_id: i64, id: &str) -> AppResult<Playlist> {
-        Playlist::find_owned(conn, user_id, id)?.ok_or(AppError::NotFound)
+        Self::find_owned(conn, user_id, id)?.ok_or(AppError::NotFound)
+    }
+
+    /// The caller's own playlist, if it is theirs.
+    pub fn find_owned(
+        conn: &mut DbConnection,
+        user_id: i64,
+        id: &str,
+    ) -> AppResult<Option<Playlist>> {
+        Ok(Playlist::find_owned(conn, user_id, id)?)
+    }
+
+    /// A playlist the caller may read: their own, or someone's public one.
+    pub fn find_readable(
+        conn: &mut DbConnection,
+        user_id: i64,
+        id: &str,
+    ) -> AppResult<Option<Playlist>> {
+        Ok(Playlist::find_readable(conn, user_id, id)?)
+    }
+
+    /// A playlist the caller may read, or 404.
+    pub fn readable(conn: &mut DbConnection, user_id: i64, id: &str) -> AppResult<Playlist> {
+        Self::find_readable(conn, user_id, id)?.ok_or(AppError::NotFound)
+    }
+
+    /// A playlist's tracks with their positions, in order.
+    pub fn tracks(conn: &mut DbConnection, playlist: &Playlist) -> AppResult<Vec<(i32, Track)>> {
+        Ok(Playlist::tracks(conn, &playlist.id)?)
+    }
+
+    /// A playlist's track URIs, in order.
+    pub fn track_uris(conn: &mut DbConnection, playlist: &Playlist) -> AppResult<Vec<String>> {
+        Ok(Playlist::track_uris(conn, &playlist.id)?)
     }
 
     /// The caller's own playlist, its row locked until the transaction
@@ -276,7 +359,7 @@ impl PlaylistService {
     /// shuffle of 10,000 tracks), given the playlist as read; the first
     /// tries run it outside the write lock. `write` runs in the write
     /// transaction, with the playlist locked and its version unchanged
-    /// since `plan` read it, and writes through [`Self::write_order`].
+    /// since `plan` read it, and writes through [`Self::rewrite_order`].
     /// Without `If-Match`, a version that moved under a try means
     /// recompute; the last try plans under the lock and cannot be
     /// overtaken. With `If-Match`, a version that moved is a 412.
@@ -314,63 +397,79 @@ impl PlaylistService {
             write(conn, locked, planned)
         })
     }
+
     /// Creates a playlist, adds its tracks to the catalog, logs
-    /// `playlist_create` (when `log` is set; the demo data is not logged).
+    /// `playlist_create`.
     pub fn create(
         conn: &mut DbConnection,
         owner: &User,
         input: &NewPlaylistInput,
-        log: bool,
     ) -> AppResult<PlaylistView> {
         write_transaction(conn, |conn| {
-            User::lock(conn, owner.id)?;
-            if Playlist::count_owned(conn, owner.id)? >= MAX_PLAYLISTS {
-                return Err(AppError::Conflict(format!(
-                    "at most {MAX_PLAYLISTS} playlists per user; delete one first"
-                )));
-            }
-            let now = db::now();
-            let catalog: Vec<NewTrack> = input
-                .tracks
-                .iter()
-                .map(|t| NewTrack {
-                    uri: t.uri.clone(),
-                    name: t.name.clone(),
-                    artists: Json(json!(t.artists)),
-                    album_name: t.album_name.clone(),
-                    duration_ms: t.duration_ms,
-                    tempo: t.tempo,
-                    created_at: now,
-                })
-                .collect();
-            NewTrack::upsert_all(conn, &catalog)?;
-            let playlist = Playlist {
-                id: new_playlist_id(),
-                owner_id: owner.id,
-                name: input.name.trim().to_string(),
-                description: input.description.clone(),
-                is_public: input.is_public,
-                version: 1,
-                created_at: now,
-                updated_at: now,
-            };
-            playlist.insert(conn)?;
-            let uris: Vec<String> = input.tracks.iter().map(|t| t.uri.clone()).collect();
-            Playlist::replace_tracks(conn, &playlist.id, &uris)?;
-            if log {
-                ActivityLogService::log(
-                    conn,
-                    NewActivity::by(
-                        owner,
-                        ActivityType::PlaylistCreate,
-                        format!("Created playlist \"{}\"", playlist.name),
-                    )
-                    .playlist(&playlist.id, &playlist.name)
-                    .metadata(json!({ "track_count": uris.len() })),
-                );
-            }
+            let (playlist, track_count) = Self::insert(conn, owner, input)?;
+            ActivityLogService::log(
+                conn,
+                NewActivity::playlist_create(owner, &playlist, track_count),
+            );
             Self::view(conn, &playlist)
         })
+    }
+
+    /// Creates a playlist as [`Self::create`] does but logs nothing: for
+    /// the demo data, which SPEC §4 says has no activity type.
+    pub fn create_unlogged(
+        conn: &mut DbConnection,
+        owner: &User,
+        input: &NewPlaylistInput,
+    ) -> AppResult<PlaylistView> {
+        write_transaction(conn, |conn| {
+            let (playlist, _) = Self::insert(conn, owner, input)?;
+            Self::view(conn, &playlist)
+        })
+    }
+
+    /// The rows of a new playlist and its catalog entries, under the
+    /// owner's lock (the per-user cap); returns it and its track count.
+    fn insert(
+        conn: &mut DbConnection,
+        owner: &User,
+        input: &NewPlaylistInput,
+    ) -> AppResult<(Playlist, usize)> {
+        User::lock(conn, owner.id)?;
+        if Playlist::count_owned(conn, owner.id)? >= MAX_PLAYLISTS {
+            return Err(AppError::Conflict(format!(
+                "at most {MAX_PLAYLISTS} playlists per user; delete one first"
+            )));
+        }
+        let now = db::now();
+        let catalog: Vec<NewTrack> = input
+            .tracks
+            .iter()
+            .map(|t| NewTrack {
+                uri: t.uri.clone(),
+                name: t.name.clone(),
+                artists: Json(json!(t.artists)),
+                album_name: t.album_name.clone(),
+                duration_ms: t.duration_ms,
+                tempo: t.tempo,
+                created_at: now,
+            })
+            .collect();
+        NewTrack::upsert_all(conn, &catalog)?;
+        let playlist = Playlist {
+            id: new_playlist_id(),
+            owner_id: owner.id,
+            name: input.name.trim().to_string(),
+            description: input.description.clone(),
+            is_public: input.is_public,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        };
+        playlist.insert(conn)?;
+        let uris: Vec<String> = input.tracks.iter().map(|t| t.uri.clone()).collect();
+        Playlist::replace_tracks(conn, &playlist.id, &uris)?;
+        Ok((playlist, uris.len()))
     }
 
     /// Applies a metadata change. A change that changes nothing writes and
@@ -411,13 +510,7 @@ impl PlaylistService {
             let track_count = Playlist::track_count(conn, id)?;
             ActivityLogService::log(
                 conn,
-                NewActivity::by(
-                    user,
-                    ActivityType::PlaylistUpdate,
-                    format!("Updated playlist \"{}\"", updated.name),
-                )
-                .playlist(&updated.id, &updated.name)
-                .metadata(json!({ "track_count": track_count, "changed_fields": changed })),
+                NewActivity::playlist_update(user, &updated, track_count, &changed),
             );
             Self::view(conn, &updated)
         })
@@ -435,32 +528,29 @@ impl PlaylistService {
             Playlist::delete(conn, id)?;
             ActivityLogService::log(
                 conn,
-                NewActivity::by(
-                    user,
-                    ActivityType::PlaylistDelete,
-                    format!("Deleted playlist \"{}\"", playlist.name),
-                )
-                .playlist(&playlist.id, &playlist.name)
-                .metadata(json!({ "track_count": track_count })),
+                NewActivity::playlist_delete(user, &playlist, track_count),
             );
             Ok(())
         })
     }
 
     /// Replaces the order `current` of a locked playlist with `order`:
-    /// first an automatic snapshot of `current` of the given kind (while
-    /// the owner's `auto_snapshot_enabled` is on; the owner's settings are
-    /// read once, here), then the new order and a new version. The caller
-    /// holds the write transaction and the lock, and has checked the URIs
-    /// against the catalog.
-    pub fn write_order(
+    /// compares them (an identical order writes nothing and answers `None`,
+    /// except for a restore), takes an automatic snapshot of `current` of
+    /// the kind `why` names (while the owner's `auto_snapshot_enabled` is
+    /// on; the owner's settings are read once, here), then writes the new
+    /// order and a new version. The caller holds the write transaction and
+    /// the lock, and has checked the URIs against the catalog.
+    pub fn rewrite_order(
         conn: &mut DbConnection,
         playlist: &Playlist,
         current: &[String],
         order: &[String],
-        snapshot: SnapshotType,
-        description: &str,
-    ) -> AppResult<Rewritten> {
+        why: Rewrite<'_>,
+    ) -> AppResult<Option<Rewritten>> {
+        if order == current && !why.writes_when_unchanged() {
+            return Ok(None);
+        }
         let settings = UserSettings::find_for_user(conn, playlist.owner_id)?;
         let snapshot_id = match settings.filter(|s| s.auto_snapshot_enabled) {
             Some(s) => Some(
@@ -468,8 +558,8 @@ impl PlaylistService {
                     conn,
                     playlist,
                     current,
-                    snapshot,
-                    Some(description.to_string()),
+                    why.snapshot_type(),
+                    Some(why.snapshot_description()),
                     i64::from(s.max_snapshots_per_playlist),
                 )?
                 .id,
@@ -478,10 +568,10 @@ impl PlaylistService {
         };
         Playlist::replace_tracks(conn, &playlist.id, order)?;
         let playlist = Playlist::touch(conn, &playlist.id, true, db::now())?;
-        Ok(Rewritten {
+        Ok(Some(Rewritten {
             playlist,
             snapshot_id,
-        })
+        }))
     }
 
     /// 400 naming the URIs that are not in the catalog.

@@ -15,10 +15,9 @@ use crate::models::playlist::Playlist;
 use crate::models::schedule::Schedule;
 use crate::models::upstream_source::UpstreamSource;
 use crate::models::User;
-use crate::services::shuffle::{find as find_algorithm, keys as algorithm_keys, validate_params};
-
-/// The width of `schedules.schedule_value`.
-pub const MAX_SCHEDULE_VALUE_CHARS: usize = 100;
+use crate::services::playlists::PlaylistService;
+use crate::services::shuffle::{choose, keys as algorithm_keys, ChoiceFields};
+use crate::validate;
 
 /// A five-field cron expression, parsed; `Err` says what is wrong.
 pub fn parse_cron(value: &str) -> Result<croner::Cron, String> {
@@ -96,7 +95,7 @@ pub(crate) fn validate(
     input: &ScheduleInput,
 ) -> AppResult<Playlist> {
     let mut errors = Vec::new();
-    let target = Playlist::find_owned(conn, user.id, &input.target_playlist_id)?;
+    let target = PlaylistService::find_owned(conn, user.id, &input.target_playlist_id)?;
     if target.is_none() {
         errors.push(FieldError::new(
             "target_playlist_id",
@@ -105,10 +104,10 @@ pub(crate) fn validate(
     }
     match input.schedule_type {
         // The column's width: the cron parser accepts padded or long lists.
-        _ if input.schedule_value.chars().count() > MAX_SCHEDULE_VALUE_CHARS => {
+        _ if !validate::SCHEDULE_VALUE.fits(&input.schedule_value) => {
             errors.push(FieldError::new(
                 "schedule_value",
-                format!("must be at most {MAX_SCHEDULE_VALUE_CHARS} characters"),
+                validate::SCHEDULE_VALUE.message(),
             ));
         }
         ScheduleType::Interval if input.schedule_value.parse::<IntervalValue>().is_err() => {
@@ -130,7 +129,7 @@ pub(crate) fn validate(
                 "source_playlist_ids",
                 "a playlist cannot be its own source",
             ));
-        } else if Playlist::find_readable(conn, user.id, id)?.is_none() {
+        } else if PlaylistService::find_readable(conn, user.id, id)?.is_none() {
             errors.push(FieldError::new(
                 "source_playlist_ids",
                 format!("{id:?} is not a playlist you can read"),
@@ -157,22 +156,11 @@ pub(crate) fn validate(
                 algorithm_keys().join(", ")
             ),
         )),
-        (Some(key), _) => match find_algorithm(key) {
-            None => errors.push(FieldError::new(
-                "algorithm_name",
-                format!(
-                    "unknown algorithm {key:?}; valid algorithms: {}",
-                    algorithm_keys().join(", ")
-                ),
-            )),
-            Some(algorithm) => {
-                if let Err(problems) = validate_params(algorithm, &input.algorithm_params) {
-                    errors.extend(problems.into_iter().map(|(f, m)| {
-                        FieldError::new(f.replacen("params", "algorithm_params", 1), m)
-                    }));
-                }
+        (Some(key), _) => {
+            if let Err(err) = choose(key, &input.algorithm_params, ChoiceFields::SCHEDULE) {
+                errors.extend(err.into_details());
             }
-        },
+        }
         (None, false) => {
             if input
                 .algorithm_params

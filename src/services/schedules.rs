@@ -4,10 +4,10 @@
 //! after downtime a schedule runs once, not once per missed slot.
 
 use chrono::NaiveDateTime;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::db::{self, write_transaction, DbConnection, Json};
-use crate::enums::{ActivityType, JobType, ScheduleType};
+use crate::enums::{JobType, ScheduleType};
 use crate::error::{AppError, AppResult};
 use crate::models::schedule::{NewSchedule, Schedule};
 use crate::models::{NewActivity, User};
@@ -31,24 +31,71 @@ pub struct SchedulePatch {
     pub is_enabled: Option<bool>,
 }
 
-fn log(
-    conn: &mut DbConnection,
-    user: &User,
-    kind: ActivityType,
-    s: &Schedule,
-    description: String,
-    extra: Value,
-) {
-    let mut metadata = json!({ "schedule_id": s.id, "job_type": s.job_type });
-    if let (Some(m), Value::Object(more)) = (metadata.as_object_mut(), extra) {
-        m.extend(more);
+impl SchedulePatch {
+    /// The schedule `before` with this patch's fields put in.
+    pub fn apply(&self, before: &ScheduleInput) -> ScheduleInput {
+        let mut after = before.clone();
+        if let Some(v) = self.job_type {
+            after.job_type = v;
+        }
+        if let Some(v) = &self.target_playlist_id {
+            after.target_playlist_id = v.clone();
+        }
+        if let Some(v) = self.schedule_type {
+            after.schedule_type = v;
+        }
+        if let Some(v) = &self.schedule_value {
+            after.schedule_value = v.trim().to_string();
+        }
+        if let Some(v) = &self.source_playlist_ids {
+            after.source_playlist_ids = v.clone();
+        }
+        if let Some(v) = &self.algorithm_name {
+            after.algorithm_name = v.clone();
+        }
+        if let Some(v) = &self.algorithm_params {
+            after.algorithm_params = v.clone();
+        }
+        if let Some(v) = self.is_enabled {
+            after.is_enabled = v;
+        }
+        after
     }
-    ActivityLogService::log(
-        conn,
-        NewActivity::by(user, kind, description)
-            .playlist(&s.target_playlist_id, &s.target_playlist_name)
-            .metadata(metadata),
-    );
+}
+
+impl ScheduleInput {
+    /// The fields whose values differ in `after`, in the order of SPEC §6
+    /// (`updated_fields` of `schedule_update`).
+    pub fn changed_fields(&self, after: &ScheduleInput) -> Vec<&'static str> {
+        [
+            ("job_type", after.job_type != self.job_type),
+            (
+                "target_playlist_id",
+                after.target_playlist_id != self.target_playlist_id,
+            ),
+            ("schedule_type", after.schedule_type != self.schedule_type),
+            (
+                "schedule_value",
+                after.schedule_value != self.schedule_value,
+            ),
+            (
+                "source_playlist_ids",
+                after.source_playlist_ids != self.source_playlist_ids,
+            ),
+            (
+                "algorithm_name",
+                after.algorithm_name != self.algorithm_name,
+            ),
+            (
+                "algorithm_params",
+                after.algorithm_params != self.algorithm_params,
+            ),
+            ("is_enabled", after.is_enabled != self.is_enabled),
+        ]
+        .into_iter()
+        .filter_map(|(field, changed)| changed.then_some(field))
+        .collect()
+    }
 }
 
 fn next_if_enabled(input: &ScheduleInput, now: NaiveDateTime) -> AppResult<Option<NaiveDateTime>> {
@@ -105,14 +152,7 @@ impl ScheduleService {
                 updated_at: now,
             }
             .insert(conn)?;
-            log(
-                conn,
-                user,
-                ActivityType::ScheduleCreate,
-                &schedule,
-                format!("Created schedule #{} ({})", schedule.id, schedule.job_type),
-                json!({}),
-            );
+            ActivityLogService::log(conn, NewActivity::schedule_create(user, &schedule));
             Ok(schedule)
         })
     }
@@ -126,61 +166,8 @@ impl ScheduleService {
         write_transaction(conn, |conn| {
             let current = Self::lock_owned(conn, user.id, id)?;
             let before = ScheduleInput::of(&current);
-            let mut after = before.clone();
-            if let Some(v) = patch.job_type {
-                after.job_type = v;
-            }
-            if let Some(v) = &patch.target_playlist_id {
-                after.target_playlist_id = v.clone();
-            }
-            if let Some(v) = patch.schedule_type {
-                after.schedule_type = v;
-            }
-            if let Some(v) = &patch.schedule_value {
-                after.schedule_value = v.trim().to_string();
-            }
-            if let Some(v) = &patch.source_playlist_ids {
-                after.source_playlist_ids = v.clone();
-            }
-            if let Some(v) = &patch.algorithm_name {
-                after.algorithm_name = v.clone();
-            }
-            if let Some(v) = &patch.algorithm_params {
-                after.algorithm_params = v.clone();
-            }
-            if let Some(v) = patch.is_enabled {
-                after.is_enabled = v;
-            }
-            let mut updated_fields = Vec::new();
-            for (field, changed) in [
-                ("job_type", after.job_type != before.job_type),
-                (
-                    "target_playlist_id",
-                    after.target_playlist_id != before.target_playlist_id,
-                ),
-                ("schedule_type", after.schedule_type != before.schedule_type),
-                (
-                    "schedule_value",
-                    after.schedule_value != before.schedule_value,
-                ),
-                (
-                    "source_playlist_ids",
-                    after.source_playlist_ids != before.source_playlist_ids,
-                ),
-                (
-                    "algorithm_name",
-                    after.algorithm_name != before.algorithm_name,
-                ),
-                (
-                    "algorithm_params",
-                    after.algorithm_params != before.algorithm_params,
-                ),
-                ("is_enabled", after.is_enabled != before.is_enabled),
-            ] {
-                if changed {
-                    updated_fields.push(field);
-                }
-            }
+            let after = patch.apply(&before);
+            let updated_fields = before.changed_fields(&after);
             if updated_fields.is_empty() {
                 return Ok(current);
             }
@@ -204,17 +191,9 @@ impl ScheduleService {
             }
             next.updated_at = now;
             next.save(conn)?;
-            log(
+            ActivityLogService::log(
                 conn,
-                user,
-                ActivityType::ScheduleUpdate,
-                &next,
-                format!(
-                    "Updated schedule #{}: {}",
-                    next.id,
-                    updated_fields.join(", ")
-                ),
-                json!({ "updated_fields": updated_fields }),
+                NewActivity::schedule_update(user, &next, &updated_fields),
             );
             Ok(next)
         })
@@ -228,19 +207,7 @@ impl ScheduleService {
             schedule.next_run_at = next_if_enabled(&ScheduleInput::of(&schedule), now)?;
             schedule.updated_at = now;
             schedule.save(conn)?;
-            let verb = if schedule.is_enabled {
-                "Enabled"
-            } else {
-                "Disabled"
-            };
-            log(
-                conn,
-                user,
-                ActivityType::ScheduleToggle,
-                &schedule,
-                format!("{verb} schedule #{}", schedule.id),
-                json!({ "is_enabled": schedule.is_enabled }),
-            );
+            ActivityLogService::log(conn, NewActivity::schedule_toggle(user, &schedule));
             Ok(schedule)
         })
     }
@@ -249,14 +216,7 @@ impl ScheduleService {
         write_transaction(conn, |conn| {
             let schedule = Self::lock_owned(conn, user.id, id)?;
             Schedule::delete(conn, id)?;
-            log(
-                conn,
-                user,
-                ActivityType::ScheduleDelete,
-                &schedule,
-                format!("Deleted schedule #{}", schedule.id),
-                json!({}),
-            );
+            ActivityLogService::log(conn, NewActivity::schedule_delete(user, &schedule));
             Ok(())
         })
     }

@@ -6,10 +6,9 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::db::{self, write_transaction, DbConnection, Json};
-use crate::enums::ActivityType;
 use crate::error::{AppError, AppResult};
 use crate::models::{NewActivity, User, UserSettings};
-use crate::services::shuffle::service::{algorithm, params};
+use crate::services::shuffle::{choose, ChoiceError, ChoiceFields};
 use crate::services::ActivityLogService;
 
 #[derive(Debug, Clone, Serialize)]
@@ -74,26 +73,21 @@ impl SettingsService {
                 .default_algorithm
                 .clone()
                 .unwrap_or(current.default_algorithm.clone());
-            let chosen = algorithm(&algorithm_key).map_err(|_| {
-                AppError::invalid(
-                    "default_algorithm",
-                    format!(
-                        "unknown algorithm {algorithm_key:?}; valid algorithms: {}",
-                        crate::services::shuffle::keys().join(", ")
-                    ),
-                )
-            })?;
             // New parameters are checked against the (new) algorithm; a new
             // algorithm without parameters starts from its defaults.
             let algorithm_changed = algorithm_key != current.default_algorithm;
             let new_params = match (&change.default_algorithm_params, algorithm_changed) {
-                (Some(p), _) => {
-                    params(chosen, Some(p)).map_err(rename_params_error)?;
-                    p.clone()
-                }
+                (Some(p), _) => p.clone(),
                 (None, true) => json!({}),
                 (None, false) => current.default_algorithm_params.0.clone(),
             };
+            match choose(&algorithm_key, &new_params, ChoiceFields::SETTINGS) {
+                Ok(_) => {}
+                // Stored parameters that no longer fit are not this
+                // change's fault: only given ones are checked.
+                Err(ChoiceError::Params { .. }) if change.default_algorithm_params.is_none() => {}
+                Err(err) => return Err(err.into()),
+            }
             let mut next = current.clone();
             let mut changed = Vec::new();
             if algorithm_changed {
@@ -123,33 +117,8 @@ impl SettingsService {
             }
             next.updated_at = db::now();
             let saved = next.save(conn)?;
-            ActivityLogService::log(
-                conn,
-                NewActivity::by(
-                    user,
-                    ActivityType::SettingsChange,
-                    format!("Changed settings: {}", changed.join(", ")),
-                )
-                .metadata(json!({ "changed_fields": changed })),
-            );
+            ActivityLogService::log(conn, NewActivity::settings_change(user, &changed));
             Ok(saved)
         })
-    }
-}
-
-/// Parameter errors of a settings change name `default_algorithm_params.x`.
-fn rename_params_error(err: AppError) -> AppError {
-    match err {
-        AppError::Validation { message, details } => AppError::Validation {
-            message,
-            details: details
-                .into_iter()
-                .map(|mut d| {
-                    d.field = d.field.replacen("params", "default_algorithm_params", 1);
-                    d
-                })
-                .collect(),
-        },
-        other => other,
     }
 }

@@ -1,21 +1,19 @@
 //! Snapshots: manual ones, restore, undo and delete. Automatic snapshots
 //! (before every rewrite of an order, while the owner's
 //! `auto_snapshot_enabled` is on, never logged) are taken by
-//! `PlaylistService::write_order`; `Snapshot::take` prunes automatic
+//! `PlaylistService::rewrite_order`; `Snapshot::take` prunes automatic
 //! snapshots beyond the owner's `max_snapshots_per_playlist`.
 
 use std::collections::HashMap;
 
-use serde_json::json;
-
 use crate::db::DbConnection;
-use crate::enums::{ActivityType, SnapshotType};
+use crate::enums::SnapshotType;
 use crate::error::{AppError, AppResult};
 use crate::models::playlist::Playlist;
 use crate::models::snapshot::Snapshot;
 use crate::models::track::Track;
 use crate::models::{NewActivity, User, UserSettings};
-use crate::services::playlists::{IfMatch, PlaylistService, PlaylistView, Rewritten};
+use crate::services::playlists::{IfMatch, PlaylistService, PlaylistView, Rewrite};
 use crate::services::ActivityLogService;
 
 /// Manual snapshots one playlist may keep.
@@ -47,7 +45,7 @@ impl SnapshotService {
                     "a playlist keeps at most {MAX_MANUAL} manual snapshots; delete one first"
                 )));
             }
-            let uris = Playlist::track_uris(conn, playlist_id)?;
+            let uris = PlaylistService::track_uris(conn, &playlist)?;
             let keep = UserSettings::find_for_user(conn, user.id)?
                 .map_or(DEFAULT_MAX_SNAPSHOTS, |s| {
                     i64::from(s.max_snapshots_per_playlist)
@@ -62,15 +60,7 @@ impl SnapshotService {
             )?;
             ActivityLogService::log(
                 conn,
-                NewActivity::by(
-                    user,
-                    ActivityType::SnapshotCreate,
-                    format!("Saved a snapshot of \"{}\"", playlist.name),
-                )
-                .playlist(&playlist.id, &playlist.name)
-                .metadata(
-                    json!({ "snapshot_id": snapshot.id, "track_count": snapshot.track_count }),
-                ),
+                NewActivity::snapshot_create(user, &playlist, &snapshot),
             );
             Ok(snapshot)
         })
@@ -86,18 +76,7 @@ impl SnapshotService {
             // Read again under the lock: a parallel delete may have won.
             let snapshot = Self::owned(conn, user.id, id)?;
             Snapshot::delete(conn, id)?;
-            ActivityLogService::log(
-                conn,
-                NewActivity::by(
-                    user,
-                    ActivityType::SnapshotDelete,
-                    format!("Deleted a snapshot of \"{}\"", snapshot.playlist_name),
-                )
-                .playlist(&snapshot.playlist_id, &snapshot.playlist_name)
-                .metadata(
-                    json!({ "snapshot_id": snapshot.id, "track_count": snapshot.track_count }),
-                ),
-            );
+            ActivityLogService::log(conn, NewActivity::snapshot_delete(user, &snapshot));
             Ok(())
         })
     }
@@ -140,7 +119,7 @@ impl SnapshotService {
     ) -> AppResult<PlaylistView> {
         let plan = |conn: &mut DbConnection, playlist: &Playlist| {
             let snapshot = find(conn)?;
-            let current = Playlist::track_uris(conn, &playlist.id)?;
+            let current = PlaylistService::track_uris(conn, playlist)?;
             let target = snapshot.track_uris.strings();
             let catalog = PlaylistService::require_in_catalog(conn, "track_uris", &target)?;
             Ok(Restore {
@@ -157,32 +136,31 @@ impl SnapshotService {
                 target,
                 catalog,
             } = restore;
-            let Rewritten {
-                playlist: updated,
-                snapshot_id: pre_restore,
-            } = PlaylistService::write_order(
+            let written = PlaylistService::rewrite_order(
                 conn,
                 &playlist,
                 &current,
                 &target,
-                SnapshotType::AutoPreRestore,
-                &format!("Before restoring snapshot #{}", snapshot.id),
+                Rewrite::Restore {
+                    snapshot_id: snapshot.id,
+                },
             )?;
+            // A restore always writes (see `Rewrite`); `None` cannot come
+            // back, and would answer the playlist as it is.
+            let Some(done) = written else {
+                return Ok(PlaylistService::view_of(&playlist, &target, &catalog));
+            };
             ActivityLogService::log(
                 conn,
-                NewActivity::by(
+                NewActivity::snapshot_restore(
                     user,
-                    ActivityType::SnapshotRestore,
-                    format!("Restored \"{}\" from a snapshot", updated.name),
-                )
-                .playlist(&updated.id, &updated.name)
-                .metadata(json!({
-                    "snapshot_id": snapshot.id,
-                    "track_count": target.len(),
-                    "pre_restore_snapshot_id": pre_restore,
-                })),
+                    &done.playlist,
+                    snapshot.id,
+                    target.len(),
+                    done.snapshot_id,
+                ),
             );
-            Ok(PlaylistService::view_of(&updated, &target, &catalog))
+            Ok(PlaylistService::view_of(&done.playlist, &target, &catalog))
         };
         PlaylistService::rewrite(conn, user.id, playlist_id, if_match, plan, write)
     }

@@ -3,12 +3,9 @@
 //! playlist the user may read (own, or someone's public one), never the
 //! target itself.
 
-use serde_json::json;
-
 use crate::db::{self, DbConnection};
-use crate::enums::{ActivityType, SourceType};
+use crate::enums::SourceType;
 use crate::error::{AppError, AppResult};
-use crate::models::playlist::Playlist;
 use crate::models::upstream_source::{NewUpstreamSource, UpstreamSource};
 use crate::models::{NewActivity, User};
 use crate::services::playlists::PlaylistService;
@@ -51,7 +48,7 @@ impl UpstreamService {
                     "a playlist cannot be its own source",
                 ));
             }
-            let source = Playlist::find_readable(conn, user.id, &input.source_playlist_id)?
+            let source = PlaylistService::find_readable(conn, user.id, &input.source_playlist_id)?
                 .ok_or_else(|| {
                     AppError::invalid("source_playlist_id", "is not a playlist you can read")
                 })?;
@@ -85,20 +82,7 @@ impl UpstreamService {
             };
             ActivityLogService::log(
                 conn,
-                NewActivity::by(
-                    user,
-                    ActivityType::UpstreamSourceAdd,
-                    format!(
-                        "Added \"{}\" as a source of \"{}\"",
-                        source.name, target_playlist.name
-                    ),
-                )
-                .playlist(&target_playlist.id, &target_playlist.name)
-                .metadata(json!({
-                    "source_id": created.id,
-                    "source_playlist_id": created.source_playlist_id,
-                    "source_type": created.source_type,
-                })),
+                NewActivity::upstream_source_add(user, &target_playlist, &source.name, &created),
             );
             Ok((created, true))
         })
@@ -115,20 +99,9 @@ impl UpstreamService {
             let source =
                 UpstreamSource::find_owned(conn, user.id, id)?.ok_or(AppError::NotFound)?;
             UpstreamSource::delete(conn, id)?;
-            let target_name = target.name;
             ActivityLogService::log(
                 conn,
-                NewActivity::by(
-                    user,
-                    ActivityType::UpstreamSourceDelete,
-                    format!("Removed a source of \"{target_name}\""),
-                )
-                .playlist(&source.target_playlist_id, &target_name)
-                .metadata(json!({
-                    "source_id": source.id,
-                    "source_playlist_id": source.source_playlist_id,
-                    "source_type": source.source_type,
-                })),
+                NewActivity::upstream_source_delete(user, &target, &source),
             );
             Ok(())
         })

@@ -3,52 +3,23 @@
 
 use std::collections::HashMap;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::db::{self, write_transaction, DbConnection, Json};
-use crate::enums::{ActivityType, SnapshotType};
-use crate::error::{AppError, AppResult, FieldError};
+use crate::error::{AppError, AppResult};
 use crate::models::playlist::Playlist;
 use crate::models::track::Track;
 use crate::models::workshop_session::{NewWorkshopSession, WorkshopSession};
 use crate::models::{NewActivity, User};
-use crate::services::playlists::{IfMatch, PlaylistChange, PlaylistService, Rewritten, MAX_TRACKS};
-use crate::services::shuffle::service::{algorithm, params, ShuffleService};
+use crate::services::playlists::{IfMatch, PlaylistChange, PlaylistService, Rewrite};
+use crate::services::shuffle::service::ShuffleService;
+use crate::services::shuffle::{choose, ChoiceFields};
 use crate::services::ActivityLogService;
 
 /// Sessions one user may keep per playlist.
 pub const MAX_SESSIONS: i64 = 10;
 /// Sessions one user may keep over all playlists (SPEC §10.9).
 pub const MAX_SESSIONS_PER_USER: i64 = 100;
-
-/// Checks a URI list's size and entries.
-pub fn validate_uris(field: &str, uris: &[String], errors: &mut Vec<FieldError>) {
-    if uris.len() > MAX_TRACKS {
-        errors.push(FieldError::new(
-            field,
-            format!("at most {MAX_TRACKS} tracks"),
-        ));
-    }
-    if uris
-        .iter()
-        .any(|u| u.trim().is_empty() || u.chars().count() > 255)
-    {
-        errors.push(FieldError::new(
-            field,
-            "every URI must be 1 to 255 characters",
-        ));
-    }
-}
-
-pub fn validate_session_name(name: &str, errors: &mut Vec<FieldError>) {
-    let n = name.trim().chars().count();
-    if n == 0 || n > 100 {
-        errors.push(FieldError::new(
-            "session_name",
-            "must be 1 to 100 characters",
-        ));
-    }
-}
 
 /// How many entries were added and removed, counting duplicates.
 pub fn added_removed(before: &[String], after: &[String]) -> (usize, usize) {
@@ -86,11 +57,14 @@ impl WorkshopService {
         uris: Option<&[String]>,
     ) -> AppResult<Vec<String>> {
         let playlist = PlaylistService::owned(conn, user.id, playlist_id)?;
-        let chosen = algorithm(key)?;
-        let p = params(chosen, given_params)?;
+        let (chosen, p) = choose(
+            key,
+            given_params.unwrap_or(&Value::Null),
+            ChoiceFields::SHUFFLE,
+        )?;
         let uris = match uris {
             Some(u) => u.to_vec(),
-            None => Playlist::track_uris(conn, &playlist.id)?,
+            None => PlaylistService::track_uris(conn, &playlist)?,
         };
         let catalog = PlaylistService::require_in_catalog(conn, "track_uris", &uris)?;
         let tracks: Vec<&Track> = uris.iter().filter_map(|u| catalog.get(u)).collect();
@@ -108,85 +82,39 @@ impl WorkshopService {
     ) -> AppResult<PlaylistChange> {
         let plan = |conn: &mut DbConnection, playlist: &Playlist| {
             let catalog = PlaylistService::require_in_catalog(conn, "track_uris", uris)?;
-            Ok((Playlist::track_uris(conn, &playlist.id)?, catalog))
+            Ok((PlaylistService::track_uris(conn, playlist)?, catalog))
         };
         let write =
             |conn: &mut DbConnection,
              playlist: Playlist,
              (current, catalog): (Vec<String>, HashMap<String, Track>)| {
-                if current == uris {
-                    return Ok(PlaylistChange {
-                        playlist: PlaylistService::view_of(&playlist, uris, &catalog),
-                        changed: false,
-                        snapshot_id: None,
-                    });
-                }
-                let Rewritten {
-                    playlist: updated,
-                    snapshot_id,
-                } = PlaylistService::write_order(
+                let written = PlaylistService::rewrite_order(
                     conn,
                     &playlist,
                     &current,
                     uris,
-                    SnapshotType::AutoPreCommit,
-                    "Before workshop commit",
+                    Rewrite::Commit,
                 )?;
-                let (added, removed) = added_removed(&current, uris);
-                ActivityLogService::log(
-                    conn,
-                    NewActivity::by(
-                        user,
-                        ActivityType::WorkshopCommit,
-                        format!("Committed workshop changes to \"{}\"", updated.name),
-                    )
-                    .playlist(&updated.id, &updated.name)
-                    .metadata(json!({
-                        "track_count": uris.len(),
-                        "added": added,
-                        "removed": removed,
-                        "snapshot_id": snapshot_id,
-                    })),
-                );
-                Ok(PlaylistChange {
-                    playlist: PlaylistService::view_of(&updated, uris, &catalog),
-                    changed: true,
-                    snapshot_id,
-                })
+                if let Some(done) = &written {
+                    ActivityLogService::log(
+                        conn,
+                        NewActivity::workshop_commit(
+                            user,
+                            &done.playlist,
+                            uris.len(),
+                            added_removed(&current, uris),
+                            done.snapshot_id,
+                        ),
+                    );
+                }
+                Ok(PlaylistChange::new(
+                    &playlist,
+                    written.as_ref(),
+                    uris,
+                    &catalog,
+                ))
             };
         PlaylistService::rewrite(conn, user.id, playlist_id, if_match, plan, write)
-    }
-
-    /// Logs a session save or delete, with its playlist's current name.
-    fn log_session(
-        conn: &mut DbConnection,
-        user: &User,
-        kind: ActivityType,
-        session: &WorkshopSession,
-    ) -> AppResult<()> {
-        let playlist_name = Playlist::find(conn, &session.playlist_id)?
-            .map(|p| p.name)
-            .unwrap_or_default();
-        let verb = if kind == ActivityType::WorkshopSessionDelete {
-            "Deleted"
-        } else {
-            "Saved"
-        };
-        ActivityLogService::log(
-            conn,
-            NewActivity::by(
-                user,
-                kind,
-                format!("{verb} workshop session \"{}\"", session.session_name),
-            )
-            .playlist(&session.playlist_id, playlist_name)
-            .metadata(json!({
-                "session_id": session.id,
-                "session_name": session.session_name,
-                "track_count": session.track_uris.strings().len(),
-            })),
-        );
-        Ok(())
     }
 
     pub fn list_sessions(
@@ -229,7 +157,10 @@ impl WorkshopService {
                 updated_at: now,
             }
             .insert(conn)?;
-            Self::log_session(conn, user, ActivityType::WorkshopSessionSave, &session)?;
+            ActivityLogService::log(
+                conn,
+                NewActivity::workshop_session_save(user, &session, &playlist.name),
+            );
             Ok(session)
         })
     }
@@ -247,7 +178,7 @@ impl WorkshopService {
         uris: Option<&[String]>,
     ) -> AppResult<WorkshopSession> {
         let playlist_id = Self::session(conn, user, id)?.playlist_id;
-        PlaylistService::with_locked(conn, user.id, &playlist_id, |conn, _| {
+        PlaylistService::with_locked(conn, user.id, &playlist_id, |conn, playlist| {
             let mut session = Self::session(conn, user, id)?;
             let mut changed = false;
             if let Some(name) = name.map(str::trim).filter(|n| *n != session.session_name) {
@@ -263,17 +194,23 @@ impl WorkshopService {
             }
             session.updated_at = db::now();
             session.save(conn)?;
-            Self::log_session(conn, user, ActivityType::WorkshopSessionSave, &session)?;
+            ActivityLogService::log(
+                conn,
+                NewActivity::workshop_session_save(user, &session, &playlist.name),
+            );
             Ok(session)
         })
     }
 
     pub fn delete_session(conn: &mut DbConnection, user: &User, id: i64) -> AppResult<()> {
         let playlist_id = Self::session(conn, user, id)?.playlist_id;
-        PlaylistService::with_locked(conn, user.id, &playlist_id, |conn, _| {
+        PlaylistService::with_locked(conn, user.id, &playlist_id, |conn, playlist| {
             let session = Self::session(conn, user, id)?;
             WorkshopSession::delete(conn, id)?;
-            Self::log_session(conn, user, ActivityType::WorkshopSessionDelete, &session)?;
+            ActivityLogService::log(
+                conn,
+                NewActivity::workshop_session_delete(user, &session, &playlist.name),
+            );
             Ok(())
         })
     }

@@ -10,7 +10,7 @@ use serde_json::Value;
 use shuffify::db::{self, DbConnection};
 use shuffify::enums::{ActivityType, ActorType};
 use shuffify::models::NewActivity;
-use shuffify::services::activity_export::PRUNE_BATCH_SIZE;
+use shuffify::retention::{prune_before, PRUNE_BATCH_SIZE};
 use shuffify::services::{ActivityExport, ActivityLogService, ActivityQuery};
 
 use crate::helpers::{insert_activity_at, spawn_app};
@@ -655,7 +655,7 @@ async fn prune_removes_exactly_the_older_rows() {
         cutoff - Duration::microseconds(1),
     ));
     let kept_at_cutoff = insert_activity_at(&mut conn, user.id, ActivityType::Shuffle, cutoff);
-    let deleted = ActivityLogService::prune_before(&mut conn, cutoff, 2).unwrap();
+    let deleted = prune_before(&mut conn, cutoff, 2).unwrap();
     assert_eq!(deleted, 6);
     let left: Vec<i64> = ActivityLogService::get_recent(&mut conn, user.id, 100, None)
         .iter()
@@ -665,7 +665,7 @@ async fn prune_removes_exactly_the_older_rows() {
     assert!(left.contains(&kept_at_cutoff));
     assert!(old.iter().all(|id| !left.contains(id)));
     assert_eq!(
-        ActivityLogService::prune_before(&mut conn, cutoff, PRUNE_BATCH_SIZE).unwrap(),
+        prune_before(&mut conn, cutoff, PRUNE_BATCH_SIZE).unwrap(),
         0
     );
 }

@@ -169,7 +169,7 @@ pub fn insert_activity_at(
     activity_type: ActivityType,
     created_at: NaiveDateTime,
 ) -> i64 {
-    shuffify::with_backend!(conn, |c| diesel::insert_into(activity_log::table)
+    shuffify::db::with_backend!(conn, |c| diesel::insert_into(activity_log::table)
         .values((
             activity_log::user_id.eq(user_id),
             activity_log::activity_type.eq(activity_type),

@@ -86,7 +86,7 @@ fn seeded(template: &str) -> (TestDb, String) {
             })
             .collect();
         for chunk in rows.chunks(200) {
-            shuffify::with_backend!(&mut *conn, |c| diesel::insert_into(activity_log::table)
+            shuffify::db::with_backend!(&mut *conn, |c| diesel::insert_into(activity_log::table)
                 .values(chunk)
                 .execute(c))
             .unwrap();

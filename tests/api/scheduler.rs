@@ -65,7 +65,7 @@ fn due_shuffle(
         is_public: false,
         tracks,
     };
-    let playlist = PlaylistService::create(conn, &user, &input, false).unwrap();
+    let playlist = PlaylistService::create_unlogged(conn, &user, &input).unwrap();
     let now = db::now();
     NewSchedule {
         user_id,

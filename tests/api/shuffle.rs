@@ -11,7 +11,9 @@ async fn algorithms_describe_their_parameters() {
     let user = app.user("curious").await;
     let res = app.get("/api/algorithms", Some(&user.token)).await;
     assert_eq!(res.status, StatusCode::OK);
-    let list = res.body.as_array().unwrap();
+    // `{items}`, like every list (SPEC §10.14; it was a bare array).
+    assert!(res.body.is_object(), "{}", res.text);
+    let list = res.body["items"].as_array().unwrap();
     let keys: Vec<&str> = list.iter().map(|a| a["key"].as_str().unwrap()).collect();
     assert_eq!(
         keys,

@@ -12,6 +12,7 @@ mod album_sequence;
 mod artist_spacing;
 mod balanced;
 mod basic;
+mod choice;
 mod params;
 mod percentage;
 pub mod service;
@@ -23,6 +24,9 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::models::track::Track;
+
+pub use choice::{choose, ChoiceError, ChoiceFields};
 pub use params::{ParamKind, ParamSpec};
 
 /// What an algorithm may know about a track.
@@ -33,6 +37,29 @@ pub struct TrackFacts {
     /// `None` counts as an album of its own.
     pub album: Option<String>,
     pub tempo: Option<f64>,
+}
+
+impl From<&Track> for TrackFacts {
+    fn from(track: &Track) -> Self {
+        TrackFacts {
+            artist: track.artist_names().into_iter().next(),
+            album: track.album_name.clone(),
+            tempo: track.tempo,
+        }
+    }
+}
+
+/// The new order of `tracks` (in playlist order), as their URIs: the one
+/// place a stored playlist meets an algorithm.
+pub fn order_uris(
+    algorithm: &dyn Algorithm,
+    params: &Params,
+    tracks: &[&Track],
+    seed: u64,
+) -> Vec<String> {
+    let facts: Vec<TrackFacts> = tracks.iter().map(|t| TrackFacts::from(*t)).collect();
+    let order = algorithm.order(&facts, params, &mut ShuffleRng::from_seed(seed));
+    order.into_iter().map(|i| tracks[i].uri.clone()).collect()
 }
 
 /// The seeded random source of one shuffle.
@@ -75,6 +102,12 @@ pub trait Algorithm: Sync {
     fn parameters(&self) -> &'static [ParamSpec];
     /// A permutation of `0..tracks.len()`.
     fn order(&self, tracks: &[TrackFacts], params: &Params, rng: &mut ShuffleRng) -> Vec<usize>;
+}
+
+impl std::fmt::Debug for dyn Algorithm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.key())
+    }
 }
 
 static ALGORITHMS: [&dyn Algorithm; 7] = [
@@ -127,7 +160,7 @@ pub fn validate_params(
     algorithm: &dyn Algorithm,
     given: &Value,
 ) -> Result<Params, Vec<(String, String)>> {
-    params::validate(algorithm.parameters(), given)
+    params::validate(algorithm.parameters(), given, "params")
 }
 
 /// The split of SPEC §7: `n` items into `sections` near-equal runs, the

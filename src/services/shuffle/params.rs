@@ -70,15 +70,18 @@ pub const KEEP_FIRST: ParamSpec = ParamSpec {
     description: "How many tracks at the start stay where they are",
 };
 
+/// Checks `given` against `specs`; errors name `{field}` (the request's
+/// name for the parameters object) or `{field}.{parameter}`.
 pub fn validate(
     specs: &[ParamSpec],
     given: &Value,
+    field: &str,
 ) -> Result<Map<String, Value>, Vec<(String, String)>> {
     let empty = Map::new();
     let given = match given {
         Value::Null => &empty,
         Value::Object(map) => map,
-        _ => return Err(vec![("params".into(), "must be an object".into())]),
+        _ => return Err(vec![(field.into(), "must be an object".into())]),
     };
     let mut errors = Vec::new();
     for name in given.keys() {
@@ -90,7 +93,7 @@ pub fn validate(
                 valid.join(", ")
             };
             errors.push((
-                format!("params.{name}"),
+                format!("{field}.{name}"),
                 format!("unknown parameter; valid parameters: {valid}"),
             ));
         }
@@ -105,7 +108,7 @@ pub fn validate(
                 Ok(v) => {
                     params.insert(spec.name.into(), v);
                 }
-                Err(message) => errors.push((format!("params.{}", spec.name), message)),
+                Err(message) => errors.push((format!("{field}.{}", spec.name), message)),
             },
         }
     }
@@ -142,7 +145,12 @@ mod tests {
 
     #[test]
     fn defaults_fill_in_and_bad_values_are_named() {
-        let ok = validate(&[KEEP_FIRST, SECTIONS], &json!({"section_count": 3})).unwrap();
+        let ok = validate(
+            &[KEEP_FIRST, SECTIONS],
+            &json!({"section_count": 3}),
+            "params",
+        )
+        .unwrap();
         assert_eq!(
             Value::Object(ok),
             json!({"keep_first": 0, "section_count": 3})
@@ -150,6 +158,7 @@ mod tests {
         let err = validate(
             &[KEEP_FIRST, SECTIONS],
             &json!({"section_count": 11, "x": 1, "keep_first": 1.5}),
+            "params",
         )
         .unwrap_err();
         let fields: Vec<&str> = err.iter().map(|(f, _)| f.as_str()).collect();
@@ -157,6 +166,6 @@ mod tests {
             fields,
             ["params.x", "params.keep_first", "params.section_count"]
         );
-        assert!(validate(&[KEEP_FIRST], &json!([1])).is_err());
+        assert!(validate(&[KEEP_FIRST], &json!([1]), "params").is_err());
     }
 }

@@ -7,14 +7,13 @@ use std::collections::HashMap;
 
 use serde_json::{json, Value};
 
-use super::{find, keys, validate_params, Algorithm, Params, ShuffleRng};
+use super::{choose, order_uris, Algorithm, ChoiceFields, Params};
 use crate::db::DbConnection;
-use crate::enums::{ActivityType, SnapshotType};
-use crate::error::{AppError, AppResult, FieldError};
+use crate::error::{AppResult, FieldError};
 use crate::models::playlist::Playlist;
 use crate::models::track::Track;
-use crate::models::{NewActivity, User, UserSettings};
-use crate::services::playlists::{facts, IfMatch, PlaylistChange, PlaylistService, Rewritten};
+use crate::models::{AlgorithmUsed, NewActivity, User, UserSettings};
+use crate::services::playlists::{IfMatch, PlaylistChange, PlaylistService, Rewrite};
 use crate::services::ActivityLogService;
 
 /// A seed: a JSON integer, or a decimal string (JavaScript loses integers
@@ -39,41 +38,6 @@ pub fn parse_optional_seed(value: Option<&Value>) -> Result<Option<u64>, FieldEr
         None | Some(Value::Null) => Ok(None),
         Some(v) => parse_seed(v).map(Some),
     }
-}
-
-/// An algorithm by key, or a 400 listing the valid ones.
-pub fn algorithm(key: &str) -> AppResult<&'static dyn Algorithm> {
-    find(key).ok_or_else(|| {
-        AppError::invalid(
-            "algorithm",
-            format!(
-                "unknown algorithm {key:?}; valid algorithms: {}",
-                keys().join(", ")
-            ),
-        )
-    })
-}
-
-/// Validated parameters, or a 400 naming each bad one.
-pub fn params(algorithm: &dyn Algorithm, given: Option<&Value>) -> AppResult<Params> {
-    validate_params(algorithm, given.unwrap_or(&Value::Null)).map_err(|errors| {
-        let valid: Vec<&str> = algorithm.parameters().iter().map(|p| p.name).collect();
-        AppError::Validation {
-            message: format!(
-                "invalid parameters for {}; its parameters are: {}",
-                algorithm.key(),
-                if valid.is_empty() {
-                    "none".to_string()
-                } else {
-                    valid.join(", ")
-                }
-            ),
-            details: errors
-                .into_iter()
-                .map(|(f, m)| FieldError::new(f, m))
-                .collect(),
-        }
-    })
 }
 
 /// What the client asked for.
@@ -101,36 +65,34 @@ impl ShuffleService {
         settings: Option<&UserSettings>,
         request: &ShuffleRequest,
     ) -> AppResult<(&'static dyn Algorithm, Params)> {
-        match (&request.algorithm, settings) {
-            (Some(key), _) => {
-                let a = algorithm(key)?;
-                Ok((a, params(a, request.params.as_ref())?))
-            }
-            (None, Some(s)) => {
-                let a = algorithm(&s.default_algorithm)?;
-                let given = request
-                    .params
-                    .as_ref()
-                    .unwrap_or(&s.default_algorithm_params.0);
-                Ok((a, params(a, Some(given))?))
-            }
-            (None, None) => {
-                let a = algorithm("basic")?;
-                Ok((a, params(a, request.params.as_ref())?))
-            }
-        }
+        let (key, given) = match (&request.algorithm, settings) {
+            (Some(key), _) => (key.as_str(), request.params.as_ref()),
+            (None, Some(s)) => (
+                s.default_algorithm.as_str(),
+                Some(
+                    request
+                        .params
+                        .as_ref()
+                        .unwrap_or(&s.default_algorithm_params.0),
+                ),
+            ),
+            (None, None) => ("basic", request.params.as_ref()),
+        };
+        Ok(choose(
+            key,
+            given.unwrap_or(&Value::Null),
+            ChoiceFields::SHUFFLE,
+        )?)
     }
 
-    /// The new order of `tracks`, as URIs.
+    /// The new order of `tracks`, as URIs; a random seed when none is given.
     pub fn order(
         algorithm: &dyn Algorithm,
         params: &Params,
         tracks: &[&Track],
         seed: Option<u64>,
     ) -> Vec<String> {
-        let seed = seed.unwrap_or_else(rand::random);
-        let order = algorithm.order(&facts(tracks), params, &mut ShuffleRng::from_seed(seed));
-        order.into_iter().map(|i| tracks[i].uri.clone()).collect()
+        order_uris(algorithm, params, tracks, seed.unwrap_or_else(rand::random))
     }
 
     /// The effective parameters for the activity row: defaults included,
@@ -162,10 +124,10 @@ impl ShuffleService {
                 None => UserSettings::find_for_user(conn, user.id)?,
             };
             let (algorithm, params) = Self::resolve(settings.as_ref(), request)?;
-            let rows = Playlist::tracks(conn, &playlist.id)?;
+            let rows = PlaylistService::tracks(conn, playlist)?;
             let tracks: Vec<&Track> = rows.iter().map(|(_, t)| t).collect();
             let current: Vec<String> = tracks.iter().map(|t| t.uri.clone()).collect();
-            let new_order = Self::order(algorithm, &params, &tracks, Some(seed));
+            let new_order = order_uris(algorithm, &params, &tracks, seed);
             let catalog: HashMap<String, Track> =
                 rows.into_iter().map(|(_, t)| (t.uri.clone(), t)).collect();
             Ok(Planned {
@@ -184,44 +146,37 @@ impl ShuffleService {
                 new_order,
                 catalog,
             } = planned;
-            if new_order == current {
-                return Ok(PlaylistChange {
-                    playlist: PlaylistService::view_of(&playlist, &current, &catalog),
-                    changed: false,
-                    snapshot_id: None,
-                });
-            }
-            let Rewritten {
-                playlist: updated,
-                snapshot_id,
-            } = PlaylistService::write_order(
+            let written = PlaylistService::rewrite_order(
                 conn,
                 &playlist,
                 &current,
                 &new_order,
-                SnapshotType::AutoPreShuffle,
-                &format!("Before {} shuffle", algorithm.key()),
+                Rewrite::Shuffle {
+                    algorithm: algorithm.key(),
+                },
             )?;
-            ActivityLogService::log(
-                conn,
-                NewActivity::by(
-                    user,
-                    ActivityType::Shuffle,
-                    format!("Shuffled \"{}\" with {}", updated.name, algorithm.name()),
-                )
-                .playlist(&updated.id, &updated.name)
-                .metadata(json!({
-                    "algorithm": algorithm.key(),
-                    "params": Self::logged_params(&params, request.seed),
-                    "track_count": new_order.len(),
-                    "snapshot_id": snapshot_id,
-                })),
-            );
-            Ok(PlaylistChange {
-                playlist: PlaylistService::view_of(&updated, &new_order, &catalog),
-                changed: true,
-                snapshot_id,
-            })
+            if let Some(done) = &written {
+                ActivityLogService::log(
+                    conn,
+                    NewActivity::shuffle(
+                        user,
+                        &done.playlist,
+                        AlgorithmUsed {
+                            key: algorithm.key(),
+                            name: algorithm.name(),
+                        },
+                        Self::logged_params(&params, request.seed),
+                        new_order.len(),
+                        done.snapshot_id,
+                    ),
+                );
+            }
+            Ok(PlaylistChange::new(
+                &playlist,
+                written.as_ref(),
+                &new_order,
+                &catalog,
+            ))
         };
         PlaylistService::rewrite(conn, user.id, playlist_id, if_match, plan, write)
     }

@@ -1,0 +1,400 @@
+//! The activity rows of SPEC §4, one named constructor per row kind: reading
+//! this file is reading the hook table. Every service that records an
+//! action builds its row here, so a row's description and metadata are
+//! written once, and a new field in the table is a change in one place.
+//!
+//! The constructors take what the action already has in hand (the acting
+//! user, the playlist, the counts); they read nothing and never fail. The
+//! row is written by `ActivityLogService::log`, inside the action's
+//! transaction.
+
+use serde_json::{json, Value};
+
+use crate::enums::{ActivityType, ActorType, ExecutionStatus};
+use crate::models::playlist::Playlist;
+use crate::models::schedule::Schedule;
+use crate::models::snapshot::Snapshot;
+use crate::models::upstream_source::UpstreamSource;
+use crate::models::workshop_session::WorkshopSession;
+use crate::models::{NewActivity, User};
+
+/// What a schedule run did, for its execution and its `schedule_run` row.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunOutcome {
+    pub added: usize,
+    /// Source tracks a raid could not add: the playlist was full.
+    pub left_out: usize,
+    pub total: usize,
+    pub playlist_name: String,
+    /// The automatic snapshots the run took, in the order taken.
+    pub snapshot_ids: Vec<i64>,
+}
+
+/// The algorithm a shuffle used, as its row names it.
+#[derive(Debug, Clone, Copy)]
+pub struct AlgorithmUsed<'a> {
+    pub key: &'a str,
+    pub name: &'a str,
+}
+
+impl NewActivity {
+    /// `login`: a session opened.
+    pub fn login(user: &User, session_id: i64) -> Self {
+        Self::by(user, ActivityType::Login, "Logged in").metadata(json!({
+            "session_id": session_id,
+        }))
+    }
+
+    /// `login_failed`: a wrong password for an existing user.
+    pub fn login_failed(user: &User) -> Self {
+        Self::by(user, ActivityType::LoginFailed, "Failed login attempt")
+    }
+
+    /// `logout`: a session revoked by its holder.
+    pub fn logout(user: &User, session_id: i64) -> Self {
+        Self::by(user, ActivityType::Logout, "Logged out").metadata(json!({
+            "session_id": session_id,
+        }))
+    }
+
+    /// `playlist_create`.
+    pub fn playlist_create(user: &User, playlist: &Playlist, track_count: usize) -> Self {
+        Self::on_playlist(
+            user,
+            ActivityType::PlaylistCreate,
+            format!("Created playlist \"{}\"", playlist.name),
+            playlist,
+        )
+        .metadata(json!({ "track_count": track_count }))
+    }
+
+    /// `playlist_update`: a rename, a new description, or public/private;
+    /// `changed_fields` lists only what really changed.
+    pub fn playlist_update(
+        user: &User,
+        playlist: &Playlist,
+        track_count: i64,
+        changed_fields: &[&str],
+    ) -> Self {
+        Self::on_playlist(
+            user,
+            ActivityType::PlaylistUpdate,
+            format!("Updated playlist \"{}\"", playlist.name),
+            playlist,
+        )
+        .metadata(json!({ "track_count": track_count, "changed_fields": changed_fields }))
+    }
+
+    /// `playlist_delete`.
+    pub fn playlist_delete(user: &User, playlist: &Playlist, track_count: i64) -> Self {
+        Self::on_playlist(
+            user,
+            ActivityType::PlaylistDelete,
+            format!("Deleted playlist \"{}\"", playlist.name),
+            playlist,
+        )
+        .metadata(json!({ "track_count": track_count }))
+    }
+
+    /// `shuffle`: `params` holds the effective parameters, defaults
+    /// included, and the seed when one was given.
+    pub fn shuffle(
+        user: &User,
+        playlist: &Playlist,
+        algorithm: AlgorithmUsed<'_>,
+        params: Value,
+        track_count: usize,
+        snapshot_id: Option<i64>,
+    ) -> Self {
+        Self::on_playlist(
+            user,
+            ActivityType::Shuffle,
+            format!("Shuffled \"{}\" with {}", playlist.name, algorithm.name),
+            playlist,
+        )
+        .metadata(json!({
+            "algorithm": algorithm.key,
+            "params": params,
+            "track_count": track_count,
+            "snapshot_id": snapshot_id,
+        }))
+    }
+
+    /// `workshop_commit`: `added` and `removed` are counts.
+    pub fn workshop_commit(
+        user: &User,
+        playlist: &Playlist,
+        track_count: usize,
+        (added, removed): (usize, usize),
+        snapshot_id: Option<i64>,
+    ) -> Self {
+        Self::on_playlist(
+            user,
+            ActivityType::WorkshopCommit,
+            format!("Committed workshop changes to \"{}\"", playlist.name),
+            playlist,
+        )
+        .metadata(json!({
+            "track_count": track_count,
+            "added": added,
+            "removed": removed,
+            "snapshot_id": snapshot_id,
+        }))
+    }
+
+    /// `workshop_session_save`: a session created or changed.
+    pub fn workshop_session_save(
+        user: &User,
+        session: &WorkshopSession,
+        playlist_name: &str,
+    ) -> Self {
+        Self::workshop_session(user, ActivityType::WorkshopSessionSave, "Saved", session)
+            .playlist(&session.playlist_id, playlist_name)
+    }
+
+    /// `workshop_session_delete`.
+    pub fn workshop_session_delete(
+        user: &User,
+        session: &WorkshopSession,
+        playlist_name: &str,
+    ) -> Self {
+        Self::workshop_session(
+            user,
+            ActivityType::WorkshopSessionDelete,
+            "Deleted",
+            session,
+        )
+        .playlist(&session.playlist_id, playlist_name)
+    }
+
+    fn workshop_session(
+        user: &User,
+        kind: ActivityType,
+        verb: &str,
+        session: &WorkshopSession,
+    ) -> Self {
+        Self::by(
+            user,
+            kind,
+            format!("{verb} workshop session \"{}\"", session.session_name),
+        )
+        .metadata(json!({
+            "session_id": session.id,
+            "session_name": session.session_name,
+            "track_count": session.track_uris.strings().len(),
+        }))
+    }
+
+    /// `upstream_source_add`: only when the source was created (adding is
+    /// idempotent).
+    pub fn upstream_source_add(
+        user: &User,
+        target: &Playlist,
+        source_name: &str,
+        source: &UpstreamSource,
+    ) -> Self {
+        Self::on_playlist(
+            user,
+            ActivityType::UpstreamSourceAdd,
+            format!("Added \"{source_name}\" as a source of \"{}\"", target.name),
+            target,
+        )
+        .metadata(Self::source_metadata(source))
+    }
+
+    /// `upstream_source_delete`.
+    pub fn upstream_source_delete(user: &User, target: &Playlist, source: &UpstreamSource) -> Self {
+        Self::on_playlist(
+            user,
+            ActivityType::UpstreamSourceDelete,
+            format!("Removed a source of \"{}\"", target.name),
+            target,
+        )
+        .metadata(Self::source_metadata(source))
+    }
+
+    fn source_metadata(source: &UpstreamSource) -> Value {
+        json!({
+            "source_id": source.id,
+            "source_playlist_id": source.source_playlist_id,
+            "source_type": source.source_type,
+        })
+    }
+
+    /// `schedule_create`.
+    pub fn schedule_create(user: &User, schedule: &Schedule) -> Self {
+        Self::on_schedule(
+            user,
+            ActivityType::ScheduleCreate,
+            format!("Created schedule #{} ({})", schedule.id, schedule.job_type),
+            schedule,
+            json!({}),
+        )
+    }
+
+    /// `schedule_update`: `updated_fields` lists only what really changed.
+    pub fn schedule_update(user: &User, schedule: &Schedule, updated_fields: &[&str]) -> Self {
+        Self::on_schedule(
+            user,
+            ActivityType::ScheduleUpdate,
+            format!(
+                "Updated schedule #{}: {}",
+                schedule.id,
+                updated_fields.join(", ")
+            ),
+            schedule,
+            json!({ "updated_fields": updated_fields }),
+        )
+    }
+
+    /// `schedule_toggle`: the schedule as it now is.
+    pub fn schedule_toggle(user: &User, schedule: &Schedule) -> Self {
+        let verb = if schedule.is_enabled {
+            "Enabled"
+        } else {
+            "Disabled"
+        };
+        Self::on_schedule(
+            user,
+            ActivityType::ScheduleToggle,
+            format!("{verb} schedule #{}", schedule.id),
+            schedule,
+            json!({ "is_enabled": schedule.is_enabled }),
+        )
+    }
+
+    /// `schedule_delete`.
+    pub fn schedule_delete(user: &User, schedule: &Schedule) -> Self {
+        Self::on_schedule(
+            user,
+            ActivityType::ScheduleDelete,
+            format!("Deleted schedule #{}", schedule.id),
+            schedule,
+            json!({}),
+        )
+    }
+
+    fn on_schedule(
+        user: &User,
+        kind: ActivityType,
+        description: String,
+        schedule: &Schedule,
+        extra: Value,
+    ) -> Self {
+        let mut metadata = json!({ "schedule_id": schedule.id, "job_type": schedule.job_type });
+        if let (Some(m), Value::Object(more)) = (metadata.as_object_mut(), extra) {
+            m.extend(more);
+        }
+        Self::by(user, kind, description)
+            .playlist(&schedule.target_playlist_id, &schedule.target_playlist_name)
+            .metadata(metadata)
+    }
+
+    /// `schedule_run`: exactly one per run, manual or scheduled, success,
+    /// failure, refusal or interruption; `error` is the failure's message.
+    /// The actor is the owner for a run-now, the scheduler otherwise.
+    pub fn schedule_run(
+        schedule: &Schedule,
+        (actor, actor_name): (ActorType, String),
+        execution_id: i64,
+        error: Option<&str>,
+        outcome: &RunOutcome,
+    ) -> Self {
+        let status = match error {
+            None => ExecutionStatus::Success,
+            Some(_) => ExecutionStatus::Failed,
+        };
+        let description = match error {
+            None => format!(
+                "Schedule #{} ran {} on \"{}\": {} tracks added, {} in total",
+                schedule.id, schedule.job_type, outcome.playlist_name, outcome.added, outcome.total
+            ),
+            Some(message) => format!("Schedule #{} failed: {message}", schedule.id),
+        };
+        let mut metadata = json!({
+            "schedule_id": schedule.id,
+            "execution_id": execution_id,
+            "job_type": schedule.job_type,
+            "status": status,
+            "tracks_added": outcome.added,
+            "tracks_total": outcome.total,
+            "tracks_left_out": outcome.left_out,
+            "snapshot_ids": outcome.snapshot_ids,
+        });
+        if let Some(message) = error {
+            metadata["error"] = json!(message);
+        }
+        Self::new(schedule.user_id, ActivityType::ScheduleRun, description)
+            .playlist(&schedule.target_playlist_id, &outcome.playlist_name)
+            .actor(actor, actor_name)
+            .metadata(metadata)
+    }
+
+    /// `snapshot_create`: a manual snapshot (automatic ones log nothing;
+    /// their id goes in the rewrite's own row).
+    pub fn snapshot_create(user: &User, playlist: &Playlist, snapshot: &Snapshot) -> Self {
+        Self::on_playlist(
+            user,
+            ActivityType::SnapshotCreate,
+            format!("Saved a snapshot of \"{}\"", playlist.name),
+            playlist,
+        )
+        .metadata(Self::snapshot_metadata(snapshot))
+    }
+
+    /// `snapshot_restore` (restore and undo): `pre_restore_snapshot_id` is
+    /// the automatic snapshot of the order it replaced.
+    pub fn snapshot_restore(
+        user: &User,
+        playlist: &Playlist,
+        snapshot_id: i64,
+        track_count: usize,
+        pre_restore_snapshot_id: Option<i64>,
+    ) -> Self {
+        Self::on_playlist(
+            user,
+            ActivityType::SnapshotRestore,
+            format!("Restored \"{}\" from a snapshot", playlist.name),
+            playlist,
+        )
+        .metadata(json!({
+            "snapshot_id": snapshot_id,
+            "track_count": track_count,
+            "pre_restore_snapshot_id": pre_restore_snapshot_id,
+        }))
+    }
+
+    /// `snapshot_delete`, named by the playlist as the snapshot recorded it.
+    pub fn snapshot_delete(user: &User, snapshot: &Snapshot) -> Self {
+        Self::by(
+            user,
+            ActivityType::SnapshotDelete,
+            format!("Deleted a snapshot of \"{}\"", snapshot.playlist_name),
+        )
+        .playlist(&snapshot.playlist_id, &snapshot.playlist_name)
+        .metadata(Self::snapshot_metadata(snapshot))
+    }
+
+    fn snapshot_metadata(snapshot: &Snapshot) -> Value {
+        json!({ "snapshot_id": snapshot.id, "track_count": snapshot.track_count })
+    }
+
+    /// `settings_change`: `changed_fields` lists only what really changed.
+    pub fn settings_change(user: &User, changed_fields: &[&str]) -> Self {
+        Self::by(
+            user,
+            ActivityType::SettingsChange,
+            format!("Changed settings: {}", changed_fields.join(", ")),
+        )
+        .metadata(json!({ "changed_fields": changed_fields }))
+    }
+
+    fn on_playlist(
+        user: &User,
+        kind: ActivityType,
+        description: String,
+        playlist: &Playlist,
+    ) -> Self {
+        Self::by(user, kind, description).playlist(&playlist.id, &playlist.name)
+    }
+}

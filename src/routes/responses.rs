@@ -1,0 +1,71 @@
+//! The envelopes the handlers answer with, one type per shape, so that what
+//! a handler returns and what the API's description says are the same
+//! types. The bodies inside them are the services' views (`PlaylistView`,
+//! `PlaylistChange`, `SettingsView`, `SincePage`, `ActivityPage`) and the
+//! models' public rows (`ActivityLog`, `Schedule`, `JobExecution`, ...).
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::services::activity_log::DayCount;
+
+/// `{items}`: every list that is not paged (SPEC §5).
+#[derive(Debug, Clone, Serialize)]
+pub struct Items<T> {
+    pub items: Vec<T>,
+}
+
+impl<T> Items<T> {
+    pub fn new(items: Vec<T>) -> Self {
+        Items { items }
+    }
+}
+
+/// `{items, total, limit, offset}`: a page by offset that counts its total
+/// (the playlists).
+#[derive(Debug, Clone, Serialize)]
+pub struct CountedPage<T> {
+    pub items: Vec<T>,
+    pub total: i64,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// `{items, limit, offset}`: a page by offset with no total (the catalog).
+#[derive(Debug, Clone, Serialize)]
+pub struct OffsetPage<T> {
+    pub items: Vec<T>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// `GET /api/activity/summary`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ActivitySummary {
+    pub days: u32,
+    pub total: i64,
+    /// Rows per activity type; types with none are absent.
+    pub counts: BTreeMap<String, i64>,
+    /// Every day of the window, oldest first, zeros included.
+    pub per_day: Vec<DayCount>,
+}
+
+/// `POST /api/playlists/{id}/workshop/preview`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Preview {
+    pub track_uris: Vec<String>,
+}
+
+/// `GET /health`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Health {
+    pub status: &'static str,
+    pub version: &'static str,
+    pub checks: HealthChecks,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HealthChecks {
+    pub database: &'static str,
+}
