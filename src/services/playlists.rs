@@ -193,16 +193,8 @@ pub struct PlaylistSummary {
     pub updated_at: chrono::NaiveDateTime,
 }
 
-/// One track of a new playlist, validated.
-#[derive(Debug, Clone)]
-pub struct TrackInput {
-    pub uri: String,
-    pub name: String,
-    pub artists: Vec<String>,
-    pub album_name: Option<String>,
-    pub duration_ms: i32,
-    pub tempo: Option<f64>,
-}
+/// One track of a new playlist, validated: the fields a client reads back.
+pub type TrackInput = TrackView;
 
 #[derive(Debug, Clone)]
 pub struct NewPlaylistInput {

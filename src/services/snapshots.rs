@@ -131,16 +131,13 @@ impl SnapshotService {
         };
         let write = |conn: &mut DbConnection, playlist: Playlist, restore: Restore| {
             let Restore {
-                snapshot,
-                current,
-                target,
-                catalog,
-            } = restore;
+                snapshot, target, ..
+            } = &restore;
             let written = PlaylistService::rewrite_order(
                 conn,
                 &playlist,
-                &current,
-                &target,
+                &restore.current,
+                target,
                 Rewrite::Restore {
                     snapshot_id: snapshot.id,
                 },
@@ -148,7 +145,11 @@ impl SnapshotService {
             // A restore always writes (see `Rewrite`); `None` cannot come
             // back, and would answer the playlist as it is.
             let Some(done) = written else {
-                return Ok(PlaylistService::view_of(&playlist, &target, &catalog));
+                return Ok(PlaylistService::view_of(
+                    &playlist,
+                    target,
+                    &restore.catalog,
+                ));
             };
             ActivityLogService::log(
                 conn,
@@ -160,7 +161,11 @@ impl SnapshotService {
                     done.snapshot_id,
                 ),
             );
-            Ok(PlaylistService::view_of(&done.playlist, &target, &catalog))
+            Ok(PlaylistService::view_of(
+                &done.playlist,
+                target,
+                &restore.catalog,
+            ))
         };
         PlaylistService::rewrite(conn, user.id, playlist_id, if_match, plan, write)
     }

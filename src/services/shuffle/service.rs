@@ -139,18 +139,13 @@ impl ShuffleService {
             })
         };
         let write = |conn: &mut DbConnection, playlist: Playlist, planned: Planned| {
-            let Planned {
-                algorithm,
-                params,
-                current,
-                new_order,
-                catalog,
-            } = planned;
+            let algorithm = planned.algorithm;
+            let new_order = &planned.new_order;
             let written = PlaylistService::rewrite_order(
                 conn,
                 &playlist,
-                &current,
-                &new_order,
+                &planned.current,
+                new_order,
                 Rewrite::Shuffle {
                     algorithm: algorithm.key(),
                 },
@@ -165,7 +160,7 @@ impl ShuffleService {
                             key: algorithm.key(),
                             name: algorithm.name(),
                         },
-                        Self::logged_params(&params, request.seed),
+                        Self::logged_params(&planned.params, request.seed),
                         new_order.len(),
                         done.snapshot_id,
                     ),
@@ -174,8 +169,8 @@ impl ShuffleService {
             Ok(PlaylistChange::new(
                 &playlist,
                 written.as_ref(),
-                &new_order,
-                &catalog,
+                new_order,
+                &planned.catalog,
             ))
         };
         PlaylistService::rewrite(conn, user.id, playlist_id, if_match, plan, write)
