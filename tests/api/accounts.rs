@@ -199,31 +199,21 @@ async fn logout_revokes_the_token() {
     let app = spawn_app().await;
     let user = app.user("gina").await;
     let res = app
-        .send(
-            Method::POST,
-            "/api/auth/logout",
-            Some(&user.token),
-            None,
-            &[],
-        )
+        .as_user(&user)
+        .send(Method::POST, "/api/auth/logout", None, &[])
         .await;
     assert_eq!(res.status, StatusCode::NO_CONTENT, "{}", res.text);
-    let me = app.get("/api/me", Some(&user.token)).await;
+    let me = app.as_user(&user).get("/api/me").await;
     me.error(401, "unauthorized");
     assert_eq!(me.header("www-authenticate"), Some("Bearer"));
     let rows = ActivityLogService::get_recent(&mut app.conn(), user.id, 20, None);
     assert_eq!(rows[0].activity_type, ActivityType::Logout);
     assert!(rows[0].metadata.as_ref().unwrap().0["session_id"].is_i64());
     // A second logout with the dead token is simply unauthorized.
-    app.send(
-        Method::POST,
-        "/api/auth/logout",
-        Some(&user.token),
-        None,
-        &[],
-    )
-    .await
-    .error(401, "unauthorized");
+    app.as_user(&user)
+        .send(Method::POST, "/api/auth/logout", None, &[])
+        .await
+        .error(401, "unauthorized");
 }
 
 #[actix_web::test]
@@ -250,7 +240,8 @@ async fn expired_missing_and_malformed_tokens_are_unauthorized() {
         .set(auth_sessions::expires_at.eq(past))
         .execute(&mut app.conn())
         .unwrap();
-    app.get("/api/me", Some(&user.token))
+    app.as_user(&user)
+        .get("/api/me")
         .await
         .error(401, "unauthorized");
 }

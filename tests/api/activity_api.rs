@@ -151,7 +151,7 @@ async fn listing_rejects_bad_values() {
             NewActivity::new(other.id, ActivityType::Shuffle, "b"),
         );
     }
-    let page = app.get("/api/activity?limit=1", Some(&other.token)).await;
+    let page = app.as_user(&other).get("/api/activity?limit=1").await;
     let foreign = page.body["next_cursor"].as_str().unwrap().to_string();
     app.get(&format!("/api/activity?cursor={foreign}"), t)
         .await
@@ -159,12 +159,10 @@ async fn listing_rejects_bad_values() {
     // A tampered cursor too.
     let mut tampered = foreign.clone();
     tampered.replace_range(3..4, if &foreign[3..4] == "A" { "B" } else { "A" });
-    app.get(
-        &format!("/api/activity?cursor={tampered}"),
-        Some(&other.token),
-    )
-    .await
-    .error(400, "validation_failed");
+    app.as_user(&other)
+        .get(&format!("/api/activity?cursor={tampered}"))
+        .await
+        .error(400, "validation_failed");
     app.get("/api/activity", None)
         .await
         .error(401, "unauthorized");
@@ -190,7 +188,7 @@ async fn keyset_walk_of_250_rows_in_pages_of_20() {
     let mut path = "/api/activity?limit=20".to_string();
     let mut pages = 0;
     loop {
-        let res = app.get(&path, Some(&user.token)).await;
+        let res = app.as_user(&user).get(&path).await;
         assert_eq!(res.status, StatusCode::OK, "{}", res.text);
         pages += 1;
         for item in res.body["items"].as_array().unwrap() {
@@ -213,7 +211,8 @@ async fn keyset_walk_of_250_rows_in_pages_of_20() {
         }
     }
     let offset = app
-        .get("/api/activity?limit=20&page=13", Some(&user.token))
+        .as_user(&user)
+        .get("/api/activity?limit=20&page=13")
         .await;
     assert_eq!(offset.body["total"], 250);
     assert_eq!(offset.body["page"], 13);
@@ -235,28 +234,27 @@ async fn recent_feed() {
         })
         .collect();
     drop(conn);
-    let res = app
-        .get("/api/activity/recent?limit=3", Some(&user.token))
-        .await;
+    let res = app.as_user(&user).get("/api/activity/recent?limit=3").await;
     assert_eq!(item_ids(&res.body), vec![ids[4], ids[3], ids[2]]);
     let res = app
-        .get("/api/activity/recent?type=login", Some(&user.token))
+        .as_user(&user)
+        .get("/api/activity/recent?type=login")
         .await;
     assert_eq!(res.body["items"].as_array().unwrap().len(), 1);
     assert_eq!(res.body["items"][0]["activity_type"], "login");
     assert_eq!(
-        app.get("/api/activity/recent", Some(&user.token))
-            .await
-            .body["items"]
+        app.as_user(&user).get("/api/activity/recent").await.body["items"]
             .as_array()
             .unwrap()
             .len(),
         6
     );
-    app.get("/api/activity/recent?type=nope", Some(&user.token))
+    app.as_user(&user)
+        .get("/api/activity/recent?type=nope")
         .await
         .error(400, "validation_failed");
-    app.get("/api/activity/recent?limit=0", Some(&user.token))
+    app.as_user(&user)
+        .get("/api/activity/recent?limit=0")
         .await
         .error(400, "validation_failed");
 }
@@ -267,7 +265,8 @@ async fn since_a_time_and_since_last_login() {
     let user = app.user("returner").await;
     // With one session only, last_login means every row.
     let res = app
-        .get("/api/activity/since?since=last_login", Some(&user.token))
+        .as_user(&user)
+        .get("/api/activity/since?since=last_login")
         .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text);
     assert_eq!(res.body["items"].as_array().unwrap().len(), 1);
@@ -417,10 +416,10 @@ async fn since_pages_through_every_row_once() {
     // A cursor made for another user is refused.
     let other = app.user("other").await;
     let foreign = app
-        .get(
-            &format!("/api/activity/since?since={since}&cursor={cursor}"),
-            Some(&other.token),
-        )
+        .as_user(&other)
+        .get(&format!(
+            "/api/activity/since?since={since}&cursor={cursor}"
+        ))
         .await;
     foreign.error(400, "validation_failed");
 }
@@ -484,9 +483,7 @@ async fn summary_counts_per_type_and_per_day() {
         now - Duration::days(8),
     );
     drop(conn);
-    let res = app
-        .get("/api/activity/summary?days=7", Some(&user.token))
-        .await;
+    let res = app.as_user(&user).get("/api/activity/summary?days=7").await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text);
     assert_eq!(res.body["days"], 7);
     assert_eq!(
@@ -503,16 +500,14 @@ async fn summary_counts_per_type_and_per_day() {
     assert_eq!(per_day[3]["count"], 2);
     let sum: i64 = per_day.iter().map(|d| d["count"].as_i64().unwrap()).sum();
     assert_eq!(sum, 3);
-    let default = app.get("/api/activity/summary", Some(&user.token)).await;
+    let default = app.as_user(&user).get("/api/activity/summary").await;
     assert_eq!(default.body["days"], 30);
     assert_eq!(default.body["total"], 4);
     for bad in ["0", "366", "x"] {
-        app.get(
-            &format!("/api/activity/summary?days={bad}"),
-            Some(&user.token),
-        )
-        .await
-        .error(400, "validation_failed");
+        app.as_user(&user)
+            .get(&format!("/api/activity/summary?days={bad}"))
+            .await
+            .error(400, "validation_failed");
     }
 }
 

@@ -402,6 +402,69 @@ where
     pub fn conn(&self) -> PooledConnection {
         self.db.conn()
     }
+
+    /// A client that sends `user`'s token with every request:
+    /// `app.as_user(&alice).get("/api/me")`.
+    pub fn as_user<'a>(&'a self, user: &'a TestUser) -> UserClient<'a, S> {
+        UserClient {
+            app: self,
+            token: &user.token,
+        }
+    }
+}
+
+/// Requests as one user (see [`TestApp::as_user`]). A pair of references,
+/// so it is `Copy` and its futures own it (they can be joined in parallel).
+pub struct UserClient<'a, S> {
+    app: &'a TestApp<S>,
+    token: &'a str,
+}
+
+impl<S> Clone for UserClient<'_, S> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<S> Copy for UserClient<'_, S> {}
+
+impl<'a, S, B> UserClient<'a, S>
+where
+    S: Service<Request, Response = ServiceResponse<B>, Error = Error>,
+    B: MessageBody,
+{
+    pub async fn send(
+        self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> TestResponse {
+        self.app
+            .send(method, path, Some(self.token), body, headers)
+            .await
+    }
+
+    pub async fn get(self, path: &str) -> TestResponse {
+        self.app.get(path, Some(self.token)).await
+    }
+
+    pub async fn post(self, path: &str, body: Value) -> TestResponse {
+        self.app.post(path, Some(self.token), body).await
+    }
+
+    pub async fn patch(self, path: &str, body: Value) -> TestResponse {
+        self.app.patch(path, Some(self.token), body).await
+    }
+
+    pub async fn delete(self, path: &str) -> TestResponse {
+        self.app.delete(path, Some(self.token)).await
+    }
+
+    /// POST with no body at all.
+    pub async fn post_empty(self, path: &str) -> TestResponse {
+        self.app.post_empty(path, Some(self.token)).await
+    }
 }
 
 /// `n` catalog tracks with URIs `prefix:0..n`, a few artists and albums, and

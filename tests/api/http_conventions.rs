@@ -132,7 +132,7 @@ async fn raw_bodies_over_two_mebibytes_are_413_with_the_error_body() {
         .to_request();
     app.call(req).await.error(413, "payload_too_large");
     assert_eq!(
-        app.get("/api/settings", Some(&user.token)).await.body["default_algorithm"],
+        app.as_user(&user).get("/api/settings").await.body["default_algorithm"],
         "basic"
     );
 }
@@ -141,9 +141,9 @@ async fn raw_bodies_over_two_mebibytes_are_413_with_the_error_body() {
 async fn unparseable_path_values_are_400s() {
     let app = spawn_app().await;
     let user = app.user("pathy").await;
-    let res = app.get("/api/snapshots/12abc", Some(&user.token)).await;
+    let res = app.as_user(&user).get("/api/snapshots/12abc").await;
     res.error(400, "validation_failed");
-    let res = app.get("/api/workshop/sessions/-", Some(&user.token)).await;
+    let res = app.as_user(&user).get("/api/workshop/sessions/-").await;
     res.error(400, "validation_failed");
 }
 

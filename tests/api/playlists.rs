@@ -16,9 +16,9 @@ async fn create_stores_tracks_in_order_and_logs_it() {
         .unwrap()
         .push(json!({"uri": "mk:0", "name": "dup"})); // duplicates allowed
     let res = app
+        .as_user(&user)
         .post(
             "/api/playlists",
-            Some(&user.token),
             json!({"name": "  Road Trip ", "description": "for the car", "tracks": tracks}),
         )
         .await;
@@ -48,7 +48,8 @@ async fn create_stores_tracks_in_order_and_logs_it() {
     assert_eq!(res.body["tracks"][5]["name"], "Song 0");
 
     let got = app
-        .get(&format!("/api/playlists/{id}"), Some(&user.token))
+        .as_user(&user)
+        .get(&format!("/api/playlists/{id}"))
         .await;
     assert_eq!(got.status, StatusCode::OK);
     assert_eq!(got.header("etag"), Some("\"1\""));
@@ -81,23 +82,23 @@ async fn the_catalog_keeps_stored_fields_and_fills_only_nulls() {
     assert_eq!(track["album_name"], "Filled");
     assert_eq!(track["tempo"], 99.5);
 
-    let found = app.get("/api/tracks?q=REAL", Some(&alice.token)).await;
+    let found = app.as_user(&alice).get("/api/tracks?q=REAL").await;
     assert_eq!(found.body["items"].as_array().unwrap().len(), 1);
     assert_eq!(found.body["limit"], 20);
     assert_eq!(
-        app.get("/api/tracks?q=filled", Some(&alice.token))
-            .await
-            .body["items"][0]["uri"],
+        app.as_user(&alice).get("/api/tracks?q=filled").await.body["items"][0]["uri"],
         "cat:1"
     );
     assert!(app
-        .get("/api/tracks?q=rewritten", Some(&alice.token))
+        .as_user(&alice)
+        .get("/api/tracks?q=rewritten")
         .await
         .body["items"]
         .as_array()
         .unwrap()
         .is_empty());
-    app.get("/api/tracks?limit=0", Some(&alice.token))
+    app.as_user(&alice)
+        .get("/api/tracks?limit=0")
         .await
         .error(400, "validation_failed");
 }
@@ -110,7 +111,7 @@ async fn list_shows_own_playlists_with_counts() {
     app.playlist(&user, "One", sample_tracks("l1", 3)).await;
     app.playlist(&user, "Two", sample_tracks("l2", 0)).await;
     app.playlist(&other, "Theirs", sample_tracks("l3", 1)).await;
-    let res = app.get("/api/playlists", Some(&user.token)).await;
+    let res = app.as_user(&user).get("/api/playlists").await;
     assert_eq!(res.body["total"], 2);
     assert_eq!(res.body["limit"], 50);
     assert_eq!(res.body["offset"], 0);
@@ -129,11 +130,13 @@ async fn list_shows_own_playlists_with_counts() {
         assert!(items[0].get(field).is_some(), "{field}");
     }
     let page = app
-        .get("/api/playlists?limit=1&offset=1", Some(&user.token))
+        .as_user(&user)
+        .get("/api/playlists?limit=1&offset=1")
         .await;
     assert_eq!(page.body["items"].as_array().unwrap().len(), 1);
     assert_eq!(page.body["total"], 2);
-    app.get("/api/playlists?limit=101", Some(&user.token))
+    app.as_user(&user)
+        .get("/api/playlists?limit=101")
         .await
         .error(400, "validation_failed");
 }
@@ -146,11 +149,8 @@ async fn patch_changes_only_what_changed_and_bumps_the_version() {
     let path = format!("/api/playlists/{}", p["id"].as_str().unwrap());
 
     let res = app
-        .patch(
-            &path,
-            Some(&user.token),
-            json!({"name": "New", "description": "desc"}),
-        )
+        .as_user(&user)
+        .patch(&path, json!({"name": "New", "description": "desc"}))
         .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text);
     assert_eq!(res.body["name"], "New");
@@ -166,7 +166,8 @@ async fn patch_changes_only_what_changed_and_bumps_the_version() {
 
     // Making it public is a change, but not a new version.
     let res = app
-        .patch(&path, Some(&user.token), json!({"is_public": true}))
+        .as_user(&user)
+        .patch(&path, json!({"is_public": true}))
         .await;
     assert_eq!(res.body["version"], 2);
     assert_eq!(res.body["is_public"], true);
@@ -174,26 +175,31 @@ async fn patch_changes_only_what_changed_and_bumps_the_version() {
     // A PATCH that changes nothing answers 200 and logs nothing.
     let before = app.activity(&user).await.len();
     let res = app
-        .patch(&path, Some(&user.token), json!({"name": "New"}))
+        .as_user(&user)
+        .patch(&path, json!({"name": "New"}))
         .await;
     assert_eq!(res.status, StatusCode::OK);
     assert_eq!(res.body["version"], 2);
     assert_eq!(app.activity(&user).await.len(), before);
 
     // null is a 400 on fields that are not nullable; nothing changes.
-    app.patch(&path, Some(&user.token), json!({"name": null}))
+    app.as_user(&user)
+        .patch(&path, json!({"name": null}))
         .await
         .error(400, "validation_failed");
-    app.patch(&path, Some(&user.token), json!({"name": ""}))
+    app.as_user(&user)
+        .patch(&path, json!({"name": ""}))
         .await
         .error(400, "validation_failed");
-    app.patch(&path, Some(&user.token), json!({"name": "x".repeat(201)}))
+    app.as_user(&user)
+        .patch(&path, json!({"name": "x".repeat(201)}))
         .await
         .error(400, "validation_failed");
-    app.patch(&path, Some(&user.token), json!({"owner_id": 5}))
+    app.as_user(&user)
+        .patch(&path, json!({"owner_id": 5}))
         .await
         .error(400, "validation_failed");
-    assert_eq!(app.get(&path, Some(&user.token)).await.body["name"], "New");
+    assert_eq!(app.as_user(&user).get(&path).await.body["name"], "New");
 }
 
 #[actix_web::test]
@@ -253,16 +259,15 @@ async fn delete_answers_204_and_logs() {
     let user = app.user("deleter").await;
     let p = app.playlist(&user, "Doomed", sample_tracks("dl", 3)).await;
     let path = format!("/api/playlists/{}", p["id"].as_str().unwrap());
-    let res = app.delete(&path, Some(&user.token)).await;
+    let res = app.as_user(&user).delete(&path).await;
     assert_eq!(res.status, StatusCode::NO_CONTENT);
-    app.get(&path, Some(&user.token))
-        .await
-        .error(404, "not_found");
+    app.as_user(&user).get(&path).await.error(404, "not_found");
     let row = &app.activity(&user).await[0];
     assert_eq!(row["activity_type"], "playlist_delete");
     assert_eq!(row["playlist_name"], "Doomed");
     assert_eq!(row["metadata"]["track_count"], 3);
-    app.delete(&path, Some(&user.token))
+    app.as_user(&user)
+        .delete(&path)
         .await
         .error(404, "not_found");
 }
@@ -274,22 +279,21 @@ async fn public_playlists_are_readable_but_not_writable_by_others() {
     let other = app.user("visitor").await;
     let p = app.playlist(&owner, "Shared", sample_tracks("pb", 2)).await;
     let path = format!("/api/playlists/{}", p["id"].as_str().unwrap());
-    app.get(&path, Some(&other.token))
-        .await
-        .error(404, "not_found");
-    app.patch(&path, Some(&owner.token), json!({"is_public": true}))
+    app.as_user(&other).get(&path).await.error(404, "not_found");
+    app.as_user(&owner)
+        .patch(&path, json!({"is_public": true}))
         .await;
-    assert_eq!(
-        app.get(&path, Some(&other.token)).await.status,
-        StatusCode::OK
-    );
-    app.patch(&path, Some(&other.token), json!({"name": "mine"}))
+    assert_eq!(app.as_user(&other).get(&path).await.status, StatusCode::OK);
+    app.as_user(&other)
+        .patch(&path, json!({"name": "mine"}))
         .await
         .error(404, "not_found");
-    app.delete(&path, Some(&other.token))
+    app.as_user(&other)
+        .delete(&path)
         .await
         .error(404, "not_found");
-    app.post(&format!("{path}/shuffle"), Some(&other.token), json!({}))
+    app.as_user(&other)
+        .post(&format!("{path}/shuffle"), json!({}))
         .await
         .error(404, "not_found");
 }

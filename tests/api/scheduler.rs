@@ -351,7 +351,7 @@ async fn run_now_refuses_a_live_lease_and_replaces_an_expired_one() {
     drop(conn);
     let path = format!("/api/schedules/{}/run", schedule.id);
 
-    let refused = app.post_empty(&path, Some(&user.token)).await;
+    let refused = app.as_user(&user).post_empty(&path).await;
     let error = refused.error(409, "conflict");
     assert!(error["message"]
         .as_str()
@@ -362,7 +362,7 @@ async fn run_now_refuses_a_live_lease_and_replaces_an_expired_one() {
         .set(job_executions::heartbeat_at.eq(Some(db::now() - chrono::Duration::minutes(2))))
         .execute(&mut app.conn())
         .unwrap();
-    let ran = app.post_empty(&path, Some(&user.token)).await;
+    let ran = app.as_user(&user).post_empty(&path).await;
     assert_eq!(ran.status, 200, "{}", ran.text);
     assert_eq!(ran.body["status"], "success");
     let old = JobExecution::history(&mut app.conn(), schedule.id, 5)

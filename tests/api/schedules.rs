@@ -21,12 +21,12 @@ async fn upstream_sources_are_idempotent_and_checked() {
         .playlist(&other, "Private", sample_tracks("pr", 2))
         .await;
     let public = app.playlist(&other, "Public", sample_tracks("pu", 2)).await;
-    app.patch(
-        &format!("/api/playlists/{}", public["id"].as_str().unwrap()),
-        Some(&other.token),
-        json!({"is_public": true}),
-    )
-    .await;
+    app.as_user(&other)
+        .patch(
+            &format!("/api/playlists/{}", public["id"].as_str().unwrap()),
+            json!({"is_public": true}),
+        )
+        .await;
     let t = Some(user.token.as_str());
     let base = format!(
         "/api/playlists/{}/upstream-sources",
@@ -159,7 +159,8 @@ async fn create_validates_every_rule() {
     ];
     for (body, field) in cases {
         let res = app
-            .post("/api/schedules", Some(&user.token), body.clone())
+            .as_user(&user)
+            .post("/api/schedules", body.clone())
             .await;
         let error = res.error(400, "validation_failed");
         let fields: Vec<&str> = error["details"]
@@ -175,15 +176,13 @@ async fn create_validates_every_rule() {
             res.text
         );
     }
-    assert!(
-        app.get("/api/schedules", Some(&user.token)).await.body["items"]
-            .as_array()
-            .unwrap()
-            .is_empty()
-    );
+    assert!(app.as_user(&user).get("/api/schedules").await.body["items"]
+        .as_array()
+        .unwrap()
+        .is_empty());
 
     // Valid: interval by default (daily), next run one interval ahead.
-    let res = app.post("/api/schedules", Some(&user.token), json!({"job_type": "raid", "target_playlist_id": tid, "source_playlist_ids": [source["id"]]})).await;
+    let res = app.as_user(&user).post("/api/schedules", json!({"job_type": "raid", "target_playlist_id": tid, "source_playlist_ids": [source["id"]]})).await;
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
     assert_eq!(res.body["schedule_type"], "interval");
     assert_eq!(res.body["schedule_value"], "daily");
@@ -204,13 +203,13 @@ async fn create_validates_every_rule() {
     );
 
     // A raid may rely on the target's upstream sources instead.
-    app.post(
-        &format!("/api/playlists/{tid}/upstream-sources"),
-        Some(&user.token),
-        json!({"source_playlist_id": source["id"]}),
-    )
-    .await;
-    let res = app.post("/api/schedules", Some(&user.token), json!({"job_type": "raid", "target_playlist_id": tid, "schedule_type": "cron", "schedule_value": "30 6 * * 1"})).await;
+    app.as_user(&user)
+        .post(
+            &format!("/api/playlists/{tid}/upstream-sources"),
+            json!({"source_playlist_id": source["id"]}),
+        )
+        .await;
+    let res = app.as_user(&user).post("/api/schedules", json!({"job_type": "raid", "target_playlist_id": tid, "schedule_type": "cron", "schedule_value": "30 6 * * 1"})).await;
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
     assert!(res.body["next_run_at"]
         .as_str()
@@ -227,13 +226,15 @@ async fn at_most_five_schedules() {
         json!({"job_type": "shuffle", "target_playlist_id": p["id"], "algorithm_name": "basic"});
     for _ in 0..5 {
         assert_eq!(
-            app.post("/api/schedules", Some(&user.token), body.clone())
+            app.as_user(&user)
+                .post("/api/schedules", body.clone())
                 .await
                 .status,
             StatusCode::CREATED
         );
     }
-    app.post("/api/schedules", Some(&user.token), body)
+    app.as_user(&user)
+        .post("/api/schedules", body)
         .await
         .error(409, "conflict");
 }
@@ -244,7 +245,7 @@ async fn patch_validates_the_merged_schedule_and_logs_changed_fields() {
     let user = app.user("tweaker").await;
     let target = app.playlist(&user, "T", sample_tracks("pt", 3)).await;
     let source = app.playlist(&user, "S", sample_tracks("ps", 3)).await;
-    let res = app.post("/api/schedules", Some(&user.token), json!({"job_type": "raid", "target_playlist_id": target["id"], "source_playlist_ids": [source["id"]]})).await;
+    let res = app.as_user(&user).post("/api/schedules", json!({"job_type": "raid", "target_playlist_id": target["id"], "source_playlist_ids": [source["id"]]})).await;
     let path = format!("/api/schedules/{}", res.body["id"]);
     let t = Some(user.token.as_str());
 
@@ -312,16 +313,16 @@ async fn toggle_clears_and_restores_next_run() {
     let app = spawn_app().await;
     let user = app.user("switcher").await;
     let p = app.playlist(&user, "P", sample_tracks("tg", 3)).await;
-    let res = app.post("/api/schedules", Some(&user.token), json!({"job_type": "shuffle", "target_playlist_id": p["id"], "algorithm_name": "basic", "schedule_value": "every_12h"})).await;
+    let res = app.as_user(&user).post("/api/schedules", json!({"job_type": "shuffle", "target_playlist_id": p["id"], "algorithm_name": "basic", "schedule_value": "every_12h"})).await;
     let path = format!("/api/schedules/{}/toggle", res.body["id"]);
-    let off = app.post_empty(&path, Some(&user.token)).await;
+    let off = app.as_user(&user).post_empty(&path).await;
     assert_eq!(off.status, StatusCode::OK, "{}", off.text);
     assert_eq!(off.body["is_enabled"], false);
     assert!(off.body["next_run_at"].is_null());
     let row = &app.activity(&user).await[0];
     assert_eq!(row["activity_type"], "schedule_toggle");
     assert_eq!(row["metadata"]["is_enabled"], false);
-    let on = app.post_empty(&path, Some(&user.token)).await;
+    let on = app.as_user(&user).post_empty(&path).await;
     assert_eq!(on.body["is_enabled"], true);
     let updated = shuffify::timestamp::parse(on.body["updated_at"].as_str().unwrap()).unwrap();
     let next = shuffify::timestamp::parse(on.body["next_run_at"].as_str().unwrap()).unwrap();
@@ -347,15 +348,13 @@ async fn run_now_raids_new_tracks_once_in_source_order() {
             json!([{"uri": "r:5", "name": "e"}, {"uri": "r:4", "name": "d"}]),
         )
         .await;
-    let res = app.post("/api/schedules", Some(&user.token), json!({"job_type": "raid", "target_playlist_id": target["id"], "source_playlist_ids": [s1["id"], s2["id"]]})).await;
+    let res = app.as_user(&user).post("/api/schedules", json!({"job_type": "raid", "target_playlist_id": target["id"], "source_playlist_ids": [s1["id"], s2["id"]]})).await;
     let schedule = res.body.clone();
     let next_before = schedule["next_run_at"].clone();
 
     let exec = app
-        .post_empty(
-            &format!("/api/schedules/{}/run", schedule["id"]),
-            Some(&user.token),
-        )
+        .as_user(&user)
+        .post_empty(&format!("/api/schedules/{}/run", schedule["id"]))
         .await;
     assert_eq!(exec.status, StatusCode::OK, "{}", exec.text);
     assert_eq!(exec.body["status"], "success");
@@ -364,15 +363,14 @@ async fn run_now_raids_new_tracks_once_in_source_order() {
     assert!(exec.body["error_message"].is_null() && exec.body["completed_at"].is_string());
     let tid = target["id"].as_str().unwrap();
     let after = app
-        .get(&format!("/api/playlists/{tid}"), Some(&user.token))
+        .as_user(&user)
+        .get(&format!("/api/playlists/{tid}"))
         .await;
     assert_eq!(uris(&after.body), ["r:1", "r:2", "r:3", "r:4", "r:5"]);
 
     let snapshots = app
-        .get(
-            &format!("/api/playlists/{tid}/snapshots"),
-            Some(&user.token),
-        )
+        .as_user(&user)
+        .get(&format!("/api/playlists/{tid}/snapshots"))
         .await;
     let pre_raid = &snapshots.body["items"][0];
     assert_eq!(pre_raid["snapshot_type"], "auto_pre_raid");
@@ -389,29 +387,23 @@ async fn run_now_raids_new_tracks_once_in_source_order() {
         })
     );
     let snapshots = app
-        .get(
-            &format!("/api/playlists/{tid}/snapshots"),
-            Some(&user.token),
-        )
+        .as_user(&user)
+        .get(&format!("/api/playlists/{tid}/snapshots"))
         .await;
     assert_eq!(snapshots.body["items"][0]["snapshot_type"], "auto_pre_raid");
     assert_eq!(snapshots.body["items"][0]["track_count"], 2);
 
     // Run again: nothing new, no snapshot, still one row per run.
     let again = app
-        .post_empty(
-            &format!("/api/schedules/{}/run", schedule["id"]),
-            Some(&user.token),
-        )
+        .as_user(&user)
+        .post_empty(&format!("/api/schedules/{}/run", schedule["id"]))
         .await;
     assert_eq!(again.body["tracks_added"], 0);
     assert_eq!(
-        app.get(
-            &format!("/api/playlists/{tid}/snapshots"),
-            Some(&user.token)
-        )
-        .await
-        .body["items"]
+        app.as_user(&user)
+            .get(&format!("/api/playlists/{tid}/snapshots"))
+            .await
+            .body["items"]
             .as_array()
             .unwrap()
             .len(),
@@ -426,10 +418,8 @@ async fn run_now_raids_new_tracks_once_in_source_order() {
     assert_eq!(runs, 2);
 
     let got = app
-        .get(
-            &format!("/api/schedules/{}", schedule["id"]),
-            Some(&user.token),
-        )
+        .as_user(&user)
+        .get(&format!("/api/schedules/{}", schedule["id"]))
         .await;
     assert_eq!(got.body["last_status"], "success");
     assert!(got.body["last_run_at"].is_string());
@@ -438,10 +428,11 @@ async fn run_now_raids_new_tracks_once_in_source_order() {
         "run-now leaves next_run_at alone"
     );
     let history = app
-        .get(
-            &format!("/api/schedules/{}/history?limit=1", schedule["id"]),
-            Some(&user.token),
-        )
+        .as_user(&user)
+        .get(&format!(
+            "/api/schedules/{}/history?limit=1",
+            schedule["id"]
+        ))
         .await;
     assert_eq!(history.body["items"].as_array().unwrap().len(), 1);
     assert_eq!(history.body["items"][0]["id"], again.body["id"]);
@@ -456,48 +447,44 @@ async fn run_now_shuffles_and_raid_and_shuffle_does_both() {
     let source = app.playlist(&user, "S", sample_tracks("ms", 5)).await;
     let tid = target["id"].as_str().unwrap();
     let res = app
+        .as_user(&user)
         .post(
             "/api/schedules",
-            Some(&user.token),
             json!({"job_type": "shuffle", "target_playlist_id": tid, "algorithm_name": "basic"}),
         )
         .await;
     let exec = app
-        .post_empty(
-            &format!("/api/schedules/{}/run", res.body["id"]),
-            Some(&user.token),
-        )
+        .as_user(&user)
+        .post_empty(&format!("/api/schedules/{}/run", res.body["id"]))
         .await;
     assert_eq!(exec.body["status"], "success");
     assert_eq!(exec.body["tracks_added"], 0);
     assert_eq!(exec.body["tracks_total"], 20);
     let shuffled = app
-        .get(&format!("/api/playlists/{tid}"), Some(&user.token))
+        .as_user(&user)
+        .get(&format!("/api/playlists/{tid}"))
         .await;
     assert_ne!(uris(&shuffled.body), uris(&target));
     let snaps = app
-        .get(
-            &format!("/api/playlists/{tid}/snapshots"),
-            Some(&user.token),
-        )
+        .as_user(&user)
+        .get(&format!("/api/playlists/{tid}/snapshots"))
         .await;
     assert_eq!(
         snaps.body["items"][0]["snapshot_type"],
         "scheduled_pre_execution"
     );
 
-    let res = app.post("/api/schedules", Some(&user.token), json!({"job_type": "raid_and_shuffle", "target_playlist_id": tid, "source_playlist_ids": [source["id"]], "algorithm_name": "stratified"})).await;
+    let res = app.as_user(&user).post("/api/schedules", json!({"job_type": "raid_and_shuffle", "target_playlist_id": tid, "source_playlist_ids": [source["id"]], "algorithm_name": "stratified"})).await;
     let exec = app
-        .post_empty(
-            &format!("/api/schedules/{}/run", res.body["id"]),
-            Some(&user.token),
-        )
+        .as_user(&user)
+        .post_empty(&format!("/api/schedules/{}/run", res.body["id"]))
         .await;
     assert_eq!(exec.body["status"], "success", "{}", exec.text);
     assert_eq!(exec.body["tracks_added"], 5);
     assert_eq!(exec.body["tracks_total"], 25);
     let after = app
-        .get(&format!("/api/playlists/{tid}"), Some(&user.token))
+        .as_user(&user)
+        .get(&format!("/api/playlists/{tid}"))
         .await;
     let order = uris(&after.body);
     assert_eq!(order.len(), 25);
@@ -505,10 +492,8 @@ async fn run_now_shuffles_and_raid_and_shuffle_does_both() {
     let appended: Vec<String> = (0..5).map(|i| format!("ms:{i}")).collect();
     assert_ne!(&order[20..], &appended[..]);
     let types: Vec<String> = app
-        .get(
-            &format!("/api/playlists/{tid}/snapshots"),
-            Some(&user.token),
-        )
+        .as_user(&user)
+        .get(&format!("/api/playlists/{tid}/snapshots"))
         .await
         .body["items"]
         .as_array()
@@ -526,24 +511,27 @@ async fn a_job_whose_target_is_gone_fails_cleanly() {
     let target = app.playlist(&user, "Gone", sample_tracks("gn", 3)).await;
     let tid = target["id"].as_str().unwrap();
     let res = app
+        .as_user(&user)
         .post(
             "/api/schedules",
-            Some(&user.token),
             json!({"job_type": "shuffle", "target_playlist_id": tid, "algorithm_name": "basic"}),
         )
         .await;
     let id = res.body["id"].clone();
-    app.delete(&format!("/api/playlists/{tid}"), Some(&user.token))
+    app.as_user(&user)
+        .delete(&format!("/api/playlists/{tid}"))
         .await;
     let exec = app
-        .post_empty(&format!("/api/schedules/{}/run", id), Some(&user.token))
+        .as_user(&user)
+        .post_empty(&format!("/api/schedules/{}/run", id))
         .await;
     assert_eq!(exec.status, StatusCode::OK, "a failed job is still a 200");
     assert_eq!(exec.body["status"], "failed");
     let message = exec.body["error_message"].as_str().unwrap();
     assert!(message.contains("no longer exists"), "{message}");
     let schedule = app
-        .get(&format!("/api/schedules/{id}"), Some(&user.token))
+        .as_user(&user)
+        .get(&format!("/api/schedules/{id}"))
         .await;
     assert_eq!(schedule.body["last_status"], "failed");
     assert_eq!(schedule.body["last_error"], message);
@@ -564,17 +552,16 @@ async fn run_now_while_running_is_a_conflict_and_delete_takes_the_history() {
     let app = spawn_app().await;
     let user = app.user("impatient").await;
     let p = app.playlist(&user, "P", sample_tracks("ip", 3)).await;
-    let res = app.post("/api/schedules", Some(&user.token), json!({"job_type": "shuffle", "target_playlist_id": p["id"], "algorithm_name": "basic"})).await;
+    let res = app.as_user(&user).post("/api/schedules", json!({"job_type": "shuffle", "target_playlist_id": p["id"], "algorithm_name": "basic"})).await;
     let id = res.body["id"].as_i64().unwrap();
     JobExecution::start(&mut app.conn(), id, TriggeredBy::Scheduler, db::now()).unwrap();
-    app.post_empty(
-        &format!("/api/schedules/{}/run", json!(id)),
-        Some(&user.token),
-    )
-    .await
-    .error(409, "conflict");
+    app.as_user(&user)
+        .post_empty(&format!("/api/schedules/{}/run", json!(id)))
+        .await
+        .error(409, "conflict");
     let res = app
-        .delete(&format!("/api/schedules/{id}"), Some(&user.token))
+        .as_user(&user)
+        .delete(&format!("/api/schedules/{id}"))
         .await;
     assert_eq!(res.status, StatusCode::NO_CONTENT);
     let row = &app.activity(&user).await[0];
@@ -584,7 +571,8 @@ async fn run_now_while_running_is_a_conflict_and_delete_takes_the_history() {
         json!({"schedule_id": id, "job_type": "shuffle"})
     );
     assert_eq!(JobExecution::count_for(&mut app.conn(), id).unwrap(), 0);
-    app.get(&format!("/api/schedules/{id}"), Some(&user.token))
+    app.as_user(&user)
+        .get(&format!("/api/schedules/{id}"))
         .await
         .error(404, "not_found");
 }
@@ -598,16 +586,16 @@ async fn another_users_schedules_and_sources_are_404_for_every_verb() {
     let source = app.playlist(&alice, "S", sample_tracks("as", 2)).await;
     let tid = target["id"].as_str().unwrap();
     let src = app
+        .as_user(&alice)
         .post(
             &format!("/api/playlists/{tid}/upstream-sources"),
-            Some(&alice.token),
             json!({"source_playlist_id": source["id"]}),
         )
         .await;
     let sched = app
+        .as_user(&alice)
         .post(
             "/api/schedules",
-            Some(&alice.token),
             json!({"job_type": "raid", "target_playlist_id": tid}),
         )
         .await;
@@ -649,7 +637,8 @@ async fn another_users_schedules_and_sources_are_404_for_every_verb() {
         .is_empty());
     assert_eq!(JobExecution::count_for(&mut app.conn(), id).unwrap(), 0);
     let alice_schedule = app
-        .get(&format!("/api/schedules/{id}"), Some(&alice.token))
+        .as_user(&alice)
+        .get(&format!("/api/schedules/{id}"))
         .await;
     assert_eq!(alice_schedule.body["is_enabled"], true);
     assert_eq!(alice_schedule.body["schedule_value"], "daily");

@@ -9,7 +9,7 @@ use crate::helpers::{sample_tracks, spawn_app, uris};
 async fn algorithms_describe_their_parameters() {
     let app = spawn_app().await;
     let user = app.user("curious").await;
-    let res = app.get("/api/algorithms", Some(&user.token)).await;
+    let res = app.as_user(&user).get("/api/algorithms").await;
     assert_eq!(res.status, StatusCode::OK);
     // `{items}`, like every list (SPEC §10.14; it was a bare array).
     assert!(res.body.is_object(), "{}", res.text);
@@ -49,9 +49,9 @@ async fn shuffle_reorders_snapshots_first_and_logs() {
     let p = app.playlist(&user, "Mix", sample_tracks("sh", 20)).await;
     let id = p["id"].as_str().unwrap();
     let res = app
+        .as_user(&user)
         .post(
             &format!("/api/playlists/{id}/shuffle"),
-            Some(&user.token),
             json!({"algorithm": "basic", "params": {"keep_first": 3}, "seed": 99}),
         )
         .await;
@@ -67,7 +67,8 @@ async fn shuffle_reorders_snapshots_first_and_logs() {
     assert_eq!(sorted, original);
     let snapshot_id = res.body["snapshot_id"].as_i64().unwrap();
     let snapshot = app
-        .get(&format!("/api/snapshots/{snapshot_id}"), Some(&user.token))
+        .as_user(&user)
+        .get(&format!("/api/snapshots/{snapshot_id}"))
         .await;
     assert_eq!(snapshot.body["snapshot_type"], "auto_pre_shuffle");
     assert_eq!(snapshot.body["track_uris"], json!(uris(&p)));
@@ -102,16 +103,11 @@ async fn the_same_seed_gives_the_same_order() {
         let body =
             json!({"algorithm": "artist_spacing", "params": {"min_spacing": 2}, "seed": seed});
         orders.push(uris(
-            &app.post(&path, Some(&user.token), body).await.body["playlist"],
+            &app.as_user(&user).post(&path, body).await.body["playlist"],
         ));
     }
     assert_eq!(orders[0], orders[1]);
-    let preview = app
-        .post(
-            &format!("/api/playlists/{}/workshop/preview", a["id"].as_str().unwrap()),
-            Some(&user.token),
-            json!({"algorithm": "artist_spacing", "params": {"min_spacing": 2}, "seed": "12345678901234567", "track_uris": uris(&b)}),
-        )
+    let preview = app.as_user(&user).post(&format!("/api/playlists/{}/workshop/preview", a["id"].as_str().unwrap()), json!({"algorithm": "artist_spacing", "params": {"min_spacing": 2}, "seed": "12345678901234567", "track_uris": uris(&b)}))
         .await;
     assert_eq!(preview.body["track_uris"], json!(orders[1]));
 }
@@ -123,7 +119,7 @@ async fn an_unchanged_order_writes_and_logs_nothing() {
     let p = app.playlist(&user, "Solo", sample_tracks("one", 1)).await;
     let path = format!("/api/playlists/{}/shuffle", p["id"].as_str().unwrap());
     let before = app.activity(&user).await.len();
-    let res = app.post_empty(&path, Some(&user.token)).await;
+    let res = app.as_user(&user).post_empty(&path).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text);
     assert_eq!(res.body["changed"], false);
     assert!(res.body["snapshot_id"].is_null());
@@ -133,9 +129,9 @@ async fn an_unchanged_order_writes_and_logs_nothing() {
         json!([{"uri": "s:1", "name": "a", "tempo": 80}, {"uri": "s:2", "name": "b", "tempo": 90}]);
     let q = app.playlist(&user, "Sorted", sorted).await;
     let res = app
+        .as_user(&user)
         .post(
             &format!("/api/playlists/{}/shuffle", q["id"].as_str().unwrap()),
-            Some(&user.token),
             json!({"algorithm": "tempo_gradient"}),
         )
         .await;
@@ -146,10 +142,11 @@ async fn an_unchanged_order_writes_and_logs_nothing() {
         "only the second playlist_create"
     );
     let snapshots = app
-        .get(
-            &format!("/api/playlists/{}/snapshots", q["id"].as_str().unwrap()),
-            Some(&user.token),
-        )
+        .as_user(&user)
+        .get(&format!(
+            "/api/playlists/{}/snapshots",
+            q["id"].as_str().unwrap()
+        ))
         .await;
     assert!(snapshots.body["items"].as_array().unwrap().is_empty());
 }
@@ -220,16 +217,16 @@ async fn bad_algorithms_and_parameters_are_400s_naming_the_valid_ones() {
 async fn without_an_algorithm_the_owners_default_applies() {
     let app = spawn_app().await;
     let user = app.user("defaulted").await;
-    let res = app
-        .patch("/api/settings", Some(&user.token), json!({"default_algorithm": "tempo_gradient", "default_algorithm_params": {"direction": "descending"}}))
+    let res = app.as_user(&user).patch("/api/settings", json!({"default_algorithm": "tempo_gradient", "default_algorithm_params": {"direction": "descending"}}))
         .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text);
     let p = app.playlist(&user, "Tempo", sample_tracks("tp", 10)).await;
     let res = app
-        .post_empty(
-            &format!("/api/playlists/{}/shuffle", p["id"].as_str().unwrap()),
-            Some(&user.token),
-        )
+        .as_user(&user)
+        .post_empty(&format!(
+            "/api/playlists/{}/shuffle",
+            p["id"].as_str().unwrap()
+        ))
         .await;
     let tempos: Vec<f64> = res.body["playlist"]["tracks"]
         .as_array()
@@ -288,26 +285,21 @@ async fn undo_restores_the_newest_automatic_snapshot() {
 async fn with_auto_snapshots_off_no_snapshot_is_taken() {
     let app = spawn_app().await;
     let user = app.user("bold").await;
-    app.patch(
-        "/api/settings",
-        Some(&user.token),
-        json!({"auto_snapshot_enabled": false}),
-    )
-    .await;
+    app.as_user(&user)
+        .patch("/api/settings", json!({"auto_snapshot_enabled": false}))
+        .await;
     let p = app.playlist(&user, "Bold", sample_tracks("bd", 8)).await;
     let id = p["id"].as_str().unwrap();
     let res = app
-        .post(
-            &format!("/api/playlists/{id}/shuffle"),
-            Some(&user.token),
-            json!({"seed": 3}),
-        )
+        .as_user(&user)
+        .post(&format!("/api/playlists/{id}/shuffle"), json!({"seed": 3}))
         .await;
     assert_eq!(res.body["changed"], true);
     assert!(res.body["snapshot_id"].is_null());
     assert!(app.activity(&user).await[0]["metadata"]["snapshot_id"].is_null());
     let list = app
-        .get(&format!("/api/playlists/{id}/snapshots"), Some(&user.token))
+        .as_user(&user)
+        .get(&format!("/api/playlists/{id}/snapshots"))
         .await;
     assert!(list.body["items"].as_array().unwrap().is_empty());
 }

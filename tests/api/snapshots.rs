@@ -131,11 +131,12 @@ async fn at_most_fifty_manual_snapshots() {
     let path = format!("/api/playlists/{}/snapshots", p["id"].as_str().unwrap());
     for _ in 0..50 {
         assert_eq!(
-            app.post_empty(&path, Some(&user.token)).await.status,
+            app.as_user(&user).post_empty(&path).await.status,
             StatusCode::CREATED
         );
     }
-    app.post_empty(&path, Some(&user.token))
+    app.as_user(&user)
+        .post_empty(&path)
         .await
         .error(409, "conflict");
 }

@@ -13,9 +13,9 @@ async fn preview_stores_and_logs_nothing() {
     let id = p["id"].as_str().unwrap();
     let before = app.activity(&user).await.len();
     let res = app
+        .as_user(&user)
         .post(
             &format!("/api/playlists/{id}/workshop/preview"),
-            Some(&user.token),
             json!({"algorithm": "stratified", "seed": 4}),
         )
         .await;
@@ -26,15 +26,16 @@ async fn preview_stores_and_logs_nothing() {
     original.sort();
     assert_eq!(order, original);
     let after = app
-        .get(&format!("/api/playlists/{id}"), Some(&user.token))
+        .as_user(&user)
+        .get(&format!("/api/playlists/{id}"))
         .await;
     assert_eq!(after.body["version"], 1);
     assert_eq!(uris(&after.body), uris(&p));
     assert_eq!(app.activity(&user).await.len(), before);
     let res = app
+        .as_user(&user)
         .post(
             &format!("/api/playlists/{id}/workshop/preview"),
-            Some(&user.token),
             json!({"algorithm": "basic", "track_uris": ["nope:1"]}),
         )
         .await;
@@ -51,9 +52,9 @@ async fn commit_writes_the_order_and_counts_changes() {
     let id = p["id"].as_str().unwrap();
     let new_order = ["cm:4", "cm:2", "extra:0", "cm:2", "extra:1"];
     let res = app
+        .as_user(&user)
         .post(
             &format!("/api/playlists/{id}/workshop/commit"),
-            Some(&user.token),
             json!({"track_uris": new_order}),
         )
         .await;
@@ -63,7 +64,8 @@ async fn commit_writes_the_order_and_counts_changes() {
     assert_eq!(res.body["playlist"]["version"], 2);
     let snapshot_id = res.body["snapshot_id"].as_i64().unwrap();
     let snapshot = app
-        .get(&format!("/api/snapshots/{snapshot_id}"), Some(&user.token))
+        .as_user(&user)
+        .get(&format!("/api/snapshots/{snapshot_id}"))
         .await;
     assert_eq!(snapshot.body["snapshot_type"], "auto_pre_commit");
     let row = &app.activity(&user).await[0];
@@ -81,9 +83,9 @@ async fn commit_refuses_unknown_uris_naming_them() {
     let p = app.playlist(&user, "S", sample_tracks("st", 3)).await;
     let id = p["id"].as_str().unwrap();
     let res = app
+        .as_user(&user)
         .post(
             &format!("/api/playlists/{id}/workshop/commit"),
-            Some(&user.token),
             json!({"track_uris": ["st:0", "ghost:1", "ghost:2"]}),
         )
         .await;
@@ -96,19 +98,17 @@ async fn commit_refuses_unknown_uris_naming_them() {
     assert_eq!(error["details"][0]["field"], "track_uris");
     assert_eq!(
         uris(
-            &app.get(&format!("/api/playlists/{id}"), Some(&user.token))
+            &app.as_user(&user)
+                .get(&format!("/api/playlists/{id}"))
                 .await
                 .body
         ),
         uris(&p)
     );
-    app.post(
-        &format!("/api/playlists/{id}/workshop/commit"),
-        Some(&user.token),
-        json!({}),
-    )
-    .await
-    .error(400, "validation_failed");
+    app.as_user(&user)
+        .post(&format!("/api/playlists/{id}/workshop/commit"), json!({}))
+        .await
+        .error(400, "validation_failed");
 }
 
 #[actix_web::test]
@@ -185,19 +185,13 @@ async fn at_most_ten_sessions_per_playlist() {
     );
     for i in 0..10 {
         let res = app
-            .post(
-                &base,
-                Some(&user.token),
-                json!({"session_name": format!("s{i}")}),
-            )
+            .as_user(&user)
+            .post(&base, json!({"session_name": format!("s{i}")}))
             .await;
         assert_eq!(res.status, StatusCode::CREATED);
     }
-    app.post(
-        &base,
-        Some(&user.token),
-        json!({"session_name": "eleventh"}),
-    )
-    .await
-    .error(409, "conflict");
+    app.as_user(&user)
+        .post(&base, json!({"session_name": "eleventh"}))
+        .await
+        .error(409, "conflict");
 }

@@ -192,7 +192,7 @@ async fn password_checks_hold_no_database_connection() {
     let login = app.login("reader", &user.password);
     let me = async {
         // While the login waits for a hashing slot, the pool is free.
-        let res = app.get("/api/me", Some(&user.token)).await;
+        let res = app.as_user(&user).get("/api/me").await;
         drop(held);
         res
     };

@@ -46,9 +46,8 @@ async fn parallel_creates_at_499_playlists_let_exactly_one_through() {
     insert_playlists(&mut app.conn(), user.id, "fill", 499);
 
     let results = join_all((0..6).map(|i| {
-        app.post(
+        app.as_user(&user).post(
             "/api/playlists",
-            Some(&user.token),
             json!({"name": format!("One more {i}"), "tracks": sample_tracks("more", 2)}),
         )
     }))
@@ -90,11 +89,8 @@ async fn a_playlist_takes_at_most_twenty_upstream_sources() {
     let path = format!("/api/playlists/{target_id}/upstream-sources");
 
     let refused = app
-        .post(
-            &path,
-            Some(&user.token),
-            json!({"source_playlist_id": sources[20]}),
-        )
+        .as_user(&user)
+        .post(&path, json!({"source_playlist_id": sources[20]}))
         .await;
 
     let error = refused.error(409, "conflict");
@@ -102,15 +98,12 @@ async fn a_playlist_takes_at_most_twenty_upstream_sources() {
         .as_str()
         .unwrap()
         .contains("20 upstream sources"));
-    let listed = app.get(&path, Some(&user.token)).await;
+    let listed = app.as_user(&user).get(&path).await;
     assert_eq!(listed.body["items"].as_array().unwrap().len(), 20);
     // An existing source is still answered idempotently, not refused.
     let again = app
-        .post(
-            &path,
-            Some(&user.token),
-            json!({"source_playlist_id": sources[0]}),
-        )
+        .as_user(&user)
+        .post(&path, json!({"source_playlist_id": sources[0]}))
         .await;
     assert_eq!(again.status, 200, "{}", again.text);
 }
@@ -138,9 +131,9 @@ async fn a_user_keeps_at_most_a_hundred_workshop_sessions() {
     drop(conn);
 
     let refused = app
+        .as_user(&user)
         .post(
             &format!("/api/playlists/{}/workshop/sessions", playlists[10]),
-            Some(&user.token),
             json!({"session_name": "One too many", "track_uris": []}),
         )
         .await;
@@ -167,9 +160,9 @@ async fn a_raid_stops_at_the_track_limit_and_records_what_it_left_out() {
         .playlist(&user, "Source", sample_tracks("new", 12))
         .await;
     let schedule = app
+        .as_user(&user)
         .post(
             "/api/schedules",
-            Some(&user.token),
             json!({"job_type": "raid", "target_playlist_id": target["id"],
                    "source_playlist_ids": [source["id"]]}),
         )
@@ -177,10 +170,8 @@ async fn a_raid_stops_at_the_track_limit_and_records_what_it_left_out() {
     assert_eq!(schedule.status, 201, "{}", schedule.text);
 
     let run = app
-        .post_empty(
-            &format!("/api/schedules/{}/run", schedule.body["id"]),
-            Some(&user.token),
-        )
+        .as_user(&user)
+        .post_empty(&format!("/api/schedules/{}/run", schedule.body["id"]))
         .await;
 
     assert_eq!(run.status, 200, "{}", run.text);
@@ -188,10 +179,11 @@ async fn a_raid_stops_at_the_track_limit_and_records_what_it_left_out() {
     assert_eq!(run.body["tracks_added"], 5);
     assert_eq!(run.body["tracks_total"], 10_000);
     let after = app
-        .get(
-            &format!("/api/playlists/{}", target["id"].as_str().unwrap()),
-            Some(&user.token),
-        )
+        .as_user(&user)
+        .get(&format!(
+            "/api/playlists/{}",
+            target["id"].as_str().unwrap()
+        ))
         .await;
     let order = uris(&after.body);
     assert_eq!(order.len(), 10_000);

@@ -46,11 +46,8 @@ async fn parallel_shuffles_of_one_playlist_all_succeed_one_after_another() {
     let path = format!("/api/playlists/{id}/shuffle");
 
     let results = join_all((0..40).map(|seed| {
-        app.post(
-            &path,
-            Some(&user.token),
-            json!({"algorithm": "basic", "seed": seed}),
-        )
+        app.as_user(&user)
+            .post(&path, json!({"algorithm": "basic", "seed": seed}))
     }))
     .await;
 
@@ -61,7 +58,8 @@ async fn parallel_shuffles_of_one_playlist_all_succeed_one_after_another() {
     );
     let changed = results.iter().filter(|r| r.body["changed"] == true).count();
     let now = app
-        .get(&format!("/api/playlists/{id}"), Some(&user.token))
+        .as_user(&user)
+        .get(&format!("/api/playlists/{id}"))
         .await;
     assert_eq!(now.body["version"], json!(1 + changed as i64));
     let mut order = uris(&now.body);
@@ -91,10 +89,9 @@ async fn parallel_patches_with_one_if_match_let_exactly_one_through() {
     let path = format!("/api/playlists/{}", playlist["id"].as_str().unwrap());
 
     let results = join_all((0..20).map(|i| {
-        app.send(
+        app.as_user(&user).send(
             Method::PATCH,
             &path,
-            Some(&user.token),
             Some(json!({ "name": format!("Name {i}") })),
             &[("If-Match", "\"1\"")],
         )
@@ -106,7 +103,7 @@ async fn parallel_patches_with_one_if_match_let_exactly_one_through() {
     for r in results.iter().filter(|r| r.status == 412) {
         r.error(412, "precondition_failed");
     }
-    let now = app.get(&path, Some(&user.token)).await;
+    let now = app.as_user(&user).get(&path).await;
     assert_eq!(now.body["version"], 2);
     let updates = app
         .activity(&user)
@@ -130,10 +127,9 @@ async fn parallel_commits_with_a_stale_or_shared_if_match_answer_412_never_409()
     let results = join_all((1..=20).map(|k| {
         let mut order = original.clone();
         order.rotate_left(k % original.len());
-        app.send(
+        app.as_user(&user).send(
             Method::POST,
             &path,
-            Some(&user.token),
             Some(json!({ "track_uris": order })),
             &[("If-Match", "\"1\"")],
         )
@@ -143,7 +139,8 @@ async fn parallel_commits_with_a_stale_or_shared_if_match_answer_412_never_409()
     assert_eq!(count(&results, 200), 1, "{:?}", statuses(&results));
     assert_eq!(count(&results, 412), 19, "{:?}", statuses(&results));
     let now = app
-        .get(&format!("/api/playlists/{id}"), Some(&user.token))
+        .as_user(&user)
+        .get(&format!("/api/playlists/{id}"))
         .await;
     assert_eq!(now.body["version"], 2);
 }
@@ -155,7 +152,8 @@ async fn mixed_parallel_rewrites_without_if_match_all_succeed() {
     let playlist = app.playlist(&user, "Mixed", sample_tracks("mx", 20)).await;
     let id = playlist["id"].as_str().unwrap().to_string();
     let snapshot = app
-        .post_empty(&format!("/api/playlists/{id}/snapshots"), Some(&user.token))
+        .as_user(&user)
+        .post_empty(&format!("/api/playlists/{id}/snapshots"))
         .await;
     assert_eq!(snapshot.status, 201, "{}", snapshot.text);
     let snapshot_id = snapshot.body["id"].as_i64().unwrap();
@@ -166,13 +164,11 @@ async fn mixed_parallel_rewrites_without_if_match_all_succeed() {
     let commit_path = format!("/api/playlists/{id}/workshop/commit");
     let restore_path = format!("/api/snapshots/{snapshot_id}/restore");
     let requests = (0..24).map(|i| match i % 3 {
-        0 => app.post(&shuffle_path, Some(&user.token), json!({ "seed": i })),
-        1 => app.post(
-            &commit_path,
-            Some(&user.token),
-            json!({ "track_uris": reversed }),
-        ),
-        _ => app.post(&restore_path, Some(&user.token), json!({})),
+        0 => app.as_user(&user).post(&shuffle_path, json!({ "seed": i })),
+        1 => app
+            .as_user(&user)
+            .post(&commit_path, json!({ "track_uris": reversed })),
+        _ => app.as_user(&user).post(&restore_path, json!({})),
     });
     let results = join_all(requests).await;
 
@@ -209,19 +205,18 @@ async fn heavy_artist_spacing_shuffles_in_parallel_give_no_errors() {
         .collect();
 
     let shuffles = join_all((0..8).map(|i| {
-        app.post(
+        app.as_user(&user).post(
             &paths[i % paths.len()],
-            Some(&user.token),
             json!({"algorithm": "artist_spacing", "params": {"min_spacing": 3}}),
         )
     }));
     let bystander = async {
-        app.post(
-            "/api/playlists",
-            Some(&other.token),
-            json!({"name": "Meanwhile", "tracks": sample_tracks("mw", 5)}),
-        )
-        .await
+        app.as_user(&other)
+            .post(
+                "/api/playlists",
+                json!({"name": "Meanwhile", "tracks": sample_tracks("mw", 5)}),
+            )
+            .await
     };
     let (results, created) = futures_util::join!(shuffles, bystander);
 
@@ -245,18 +240,18 @@ async fn parallel_schedule_creates_at_four_let_exactly_one_through() {
     });
     for _ in 0..4 {
         let r = app
-            .post("/api/schedules", Some(&user.token), body.clone())
+            .as_user(&user)
+            .post("/api/schedules", body.clone())
             .await;
         assert_eq!(r.status, 201, "{}", r.text);
     }
 
     let results =
-        join_all((0..20).map(|_| app.post("/api/schedules", Some(&user.token), body.clone())))
-            .await;
+        join_all((0..20).map(|_| app.as_user(&user).post("/api/schedules", body.clone()))).await;
 
     assert_eq!(count(&results, 201), 1, "{:?}", statuses(&results));
     assert_eq!(count(&results, 409), 19, "{:?}", statuses(&results));
-    let listed = app.get("/api/schedules", Some(&user.token)).await;
+    let listed = app.as_user(&user).get("/api/schedules").await;
     assert_eq!(listed.body["items"].as_array().unwrap().len(), 5);
 }
 
@@ -272,15 +267,15 @@ async fn parallel_workshop_session_creates_at_nine_let_exactly_one_through() {
     let body =
         |i: usize| json!({"session_name": format!("Draft {i}"), "track_uris": uris(&playlist)});
     for i in 0..9 {
-        let r = app.post(&path, Some(&user.token), body(i)).await;
+        let r = app.as_user(&user).post(&path, body(i)).await;
         assert_eq!(r.status, 201, "{}", r.text);
     }
 
-    let results = join_all((10..30).map(|i| app.post(&path, Some(&user.token), body(i)))).await;
+    let results = join_all((10..30).map(|i| app.as_user(&user).post(&path, body(i)))).await;
 
     assert_eq!(count(&results, 201), 1, "{:?}", statuses(&results));
     assert_eq!(count(&results, 409), 19, "{:?}", statuses(&results));
-    let listed = app.get(&path, Some(&user.token)).await;
+    let listed = app.as_user(&user).get(&path).await;
     assert_eq!(listed.body["items"].as_array().unwrap().len(), 10);
 }
 
@@ -294,11 +289,11 @@ async fn parallel_manual_snapshots_at_forty_nine_let_exactly_one_through() {
         playlist["id"].as_str().unwrap()
     );
     for _ in 0..49 {
-        let r = app.post_empty(&path, Some(&user.token)).await;
+        let r = app.as_user(&user).post_empty(&path).await;
         assert_eq!(r.status, 201, "{}", r.text);
     }
 
-    let results = join_all((0..12).map(|_| app.post_empty(&path, Some(&user.token)))).await;
+    let results = join_all((0..12).map(|_| app.as_user(&user).post_empty(&path))).await;
 
     assert_eq!(count(&results, 201), 1, "{:?}", statuses(&results));
     assert_eq!(count(&results, 409), 11, "{:?}", statuses(&results));

@@ -96,7 +96,8 @@ async fn a_stalled_export_is_dropped_and_frees_its_slot_and_connections() {
     let second = app.call_raw(export_request(&user)).await;
     assert_eq!(first.status(), StatusCode::OK);
     assert_eq!(second.status(), StatusCode::OK);
-    app.get("/api/activity/export", Some(&user.token))
+    app.as_user(&user)
+        .get("/api/activity/export")
         .await
         .error(429, "rate_limited");
 
@@ -108,7 +109,7 @@ async fn a_stalled_export_is_dropped_and_frees_its_slot_and_connections() {
     // ...holding no connection, and no slot: a third export is accepted.
     let pool = app.db.pool.state();
     assert_eq!(pool.idle_connections, pool.connections, "{pool:?}");
-    let third = app.get("/api/activity/export", Some(&user.token)).await;
+    let third = app.as_user(&user).get("/api/activity/export").await;
     assert_eq!(third.status, StatusCode::OK, "{}", third.text);
     assert_eq!(third.text.lines().count(), total);
 
@@ -145,7 +146,7 @@ async fn exports_are_capped_per_user_and_per_instance() {
     ])
     .await;
     assert!(held.iter().all(|r| r.status() == StatusCode::OK));
-    let refused = app.get("/api/activity/export", Some(&alice.token)).await;
+    let refused = app.as_user(&alice).get("/api/activity/export").await;
     let error = refused.error(429, "rate_limited");
     assert!(refused.header("retry-after").is_some());
     let message = error["message"].as_str().unwrap();
@@ -159,7 +160,7 @@ async fn exports_are_capped_per_user_and_per_instance() {
     assert_eq!(bobs.status(), StatusCode::OK);
 
     // The instance holds 3: Carol's first export is refused by that cap.
-    let refused = app.get("/api/activity/export", Some(&carol.token)).await;
+    let refused = app.as_user(&carol).get("/api/activity/export").await;
     let error = refused.error(429, "rate_limited");
     assert!(refused.header("retry-after").is_some());
     let message = error["message"].as_str().unwrap();
@@ -174,7 +175,7 @@ async fn exports_are_capped_per_user_and_per_instance() {
         app.state.exports.active(alice.id) == 0
     })
     .await;
-    let carols = app.get("/api/activity/export", Some(&carol.token)).await;
+    let carols = app.as_user(&carol).get("/api/activity/export").await;
     assert_eq!(carols.status, StatusCode::OK);
     assert_eq!(carols.text.lines().count(), ROWS + 1);
     drop(bobs);

@@ -80,7 +80,8 @@ async fn nul_characters_in_bodies_are_400_on_both_backends() {
     ];
     for (method, path, body, field) in cases {
         let res = app
-            .send(method, &path, Some(&user.token), Some(body), &[])
+            .as_user(&user)
+            .send(method, &path, Some(body), &[])
             .await;
         let error = res.error(400, "validation_failed");
         assert_eq!(error["details"][0]["field"], field, "{path}: {error}");
@@ -99,7 +100,7 @@ async fn nul_characters_in_queries_and_paths_are_400() {
         ("/api/playlists/ab%00cd", "path"),
         ("/api/playlists/ab%00cd/shuffle", "path"),
     ] {
-        let res = app.get(path, Some(&user.token)).await;
+        let res = app.as_user(&user).get(path).await;
         let error = res.error(400, "validation_failed");
         assert_eq!(error["details"][0]["field"], field, "{path}");
     }
@@ -115,9 +116,9 @@ async fn values_longer_than_their_columns_are_400() {
     let long_cron = format!("0 0 * * {}", vec!["1"; 60].join(","));
     assert!(long_cron.len() > 100);
     let schedule = app
+        .as_user(&user)
         .post(
             "/api/schedules",
-            Some(&user.token),
             json!({"job_type": "shuffle", "target_playlist_id": playlist["id"],
                    "algorithm_name": "basic", "schedule_type": "cron",
                    "schedule_value": long_cron}),
@@ -138,7 +139,7 @@ async fn values_longer_than_their_columns_are_400() {
             "tracks[0].uri",
         ),
     ] {
-        let created = app.post("/api/playlists", Some(&user.token), body).await;
+        let created = app.as_user(&user).post("/api/playlists", body).await;
         let error = created.error(400, "validation_failed");
         assert_eq!(error["details"][0]["field"], field, "{error}");
     }
@@ -171,18 +172,14 @@ async fn a_405_says_which_methods_the_resource_takes() {
     let app = spawn_app().await;
     let user = app.user("allowed").await;
     let res = app
-        .send(Method::PUT, "/api/playlists", Some(&user.token), None, &[])
+        .as_user(&user)
+        .send(Method::PUT, "/api/playlists", None, &[])
         .await;
     res.error(405, "method_not_allowed");
     assert_eq!(res.header("allow"), Some("GET, POST"));
     let res = app
-        .send(
-            Method::POST,
-            "/api/playlists/abc",
-            Some(&user.token),
-            None,
-            &[],
-        )
+        .as_user(&user)
+        .send(Method::POST, "/api/playlists/abc", None, &[])
         .await;
     res.error(405, "method_not_allowed");
     assert_eq!(res.header("allow"), Some("GET, PATCH, DELETE"));
@@ -223,22 +220,23 @@ async fn the_location_of_a_new_upstream_source_answers_get() {
     let target = app.playlist(&user, "Target", sample_tracks("lt", 2)).await;
     let source = app.playlist(&user, "Source", sample_tracks("ls", 2)).await;
     let created = app
+        .as_user(&user)
         .post(
             &format!(
                 "/api/playlists/{}/upstream-sources",
                 target["id"].as_str().unwrap()
             ),
-            Some(&user.token),
             json!({"source_playlist_id": source["id"]}),
         )
         .await;
     assert_eq!(created.status, 201, "{}", created.text);
     let location = created.header("location").unwrap().to_string();
 
-    let got = app.get(&location, Some(&user.token)).await;
+    let got = app.as_user(&user).get(&location).await;
     assert_eq!(got.status, 200, "{}", got.text);
     assert_eq!(got.body, created.body);
-    app.get(&location, Some(&other.token))
+    app.as_user(&other)
+        .get(&location)
         .await
         .error(404, "not_found");
 }
