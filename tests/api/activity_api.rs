@@ -61,9 +61,9 @@ async fn listing_filters_alone_and_combined() {
         db::now() - Duration::days(20),
     );
     drop(conn);
-    let t = Some(user.token.as_str());
+    let api = app.as_user(&user);
 
-    let all = app.get("/api/activity", t).await;
+    let all = api.get("/api/activity").await;
     assert_eq!(all.status, StatusCode::OK, "{}", all.text);
     assert_eq!(item_ids(&all.body).len(), 5);
     assert!(all.body["next_cursor"].is_null());
@@ -85,7 +85,7 @@ async fn listing_filters_alone_and_combined() {
 
     macro_rules! get {
         ($query:expr) => {
-            app.get(&format!("/api/activity?{}", $query), t).await
+            api.get(&format!("/api/activity?{}", $query)).await
         };
     }
     assert_eq!(item_ids(&get!("types=shuffle").body), vec![shuffle, old]);
@@ -126,7 +126,7 @@ async fn listing_rejects_bad_values() {
     let app = spawn_app().await;
     let user = app.user("strict").await;
     let other = app.user("other_one").await;
-    let t = Some(user.token.as_str());
+    let api = app.as_user(&user);
     for (query, field) in [
         ("limit=0", "limit"),
         ("limit=101", "limit"),
@@ -140,7 +140,7 @@ async fn listing_rejects_bad_values() {
         ("page=0", "page"),
         ("page=1&cursor=abc", "page"),
     ] {
-        let res = app.get(&format!("/api/activity?{query}"), t).await;
+        let res = api.get(&format!("/api/activity?{query}")).await;
         let error = res.error(400, "validation_failed");
         assert_eq!(error["details"][0]["field"], field, "{query}: {}", res.text);
     }
@@ -153,7 +153,7 @@ async fn listing_rejects_bad_values() {
     }
     let page = app.as_user(&other).get("/api/activity?limit=1").await;
     let foreign = page.body["next_cursor"].as_str().unwrap().to_string();
-    app.get(&format!("/api/activity?cursor={foreign}"), t)
+    api.get(&format!("/api/activity?cursor={foreign}"))
         .await
         .error(400, "validation_failed");
     // A tampered cursor too.
@@ -356,7 +356,7 @@ async fn since_pages_through_every_row_once() {
         start - Duration::days(2),
     );
     drop(conn);
-    let t = Some(user.token.as_str());
+    let api = app.as_user(&user);
     let since = urlencode(&(Utc::now() - Duration::days(1)).to_rfc3339());
 
     let mut seen: Vec<i64> = Vec::new();
@@ -368,7 +368,7 @@ async fn since_pages_through_every_row_once() {
         if let Some(c) = &cursor {
             path.push_str(&format!("&cursor={c}"));
         }
-        let res = app.get(&path, t).await;
+        let res = api.get(&path).await;
         assert_eq!(res.status, StatusCode::OK, "{}", res.text);
         pages += 1;
         seen.extend(item_ids(&res.body));
@@ -393,23 +393,20 @@ async fn since_pages_through_every_row_once() {
     assert_eq!(seen[..100], listing[..]);
 
     // The default page is 100 rows; cursors are the listing's.
-    let first = app
-        .get(&format!("/api/activity/since?since={since}"), t)
-        .await;
+    let first = api.get(&format!("/api/activity/since?since={since}")).await;
     assert_eq!(item_ids(&first.body).len(), 100);
-    let shared = app.get("/api/activity?limit=5", t).await;
+    let shared = api.get("/api/activity?limit=5").await;
     let cursor = shared.body["next_cursor"].as_str().unwrap();
-    let after = app
-        .get(
-            &format!("/api/activity/since?since={since}&limit=2&cursor={cursor}"),
-            t,
-        )
+    let after = api
+        .get(&format!(
+            "/api/activity/since?since={since}&limit=2&cursor={cursor}"
+        ))
         .await;
     assert_eq!(item_ids(&after.body), seen[5..7]);
 
     for bad in ["limit=0", "limit=501", "limit=ten", "cursor=junk"] {
-        let res = app
-            .get(&format!("/api/activity/since?since={since}&{bad}"), t)
+        let res = api
+            .get(&format!("/api/activity/since?since={since}&{bad}"))
             .await;
         res.error(400, "validation_failed");
     }
@@ -529,13 +526,13 @@ async fn export_matches_the_listing_in_both_formats() {
         );
     }
     drop(conn);
-    let t = Some(user.token.as_str());
-    let total = app.get("/api/activity?page=1", t).await.body["total"]
+    let api = app.as_user(&user);
+    let total = api.get("/api/activity?page=1").await.body["total"]
         .as_i64()
         .unwrap();
     assert_eq!(total, 32);
 
-    let ndjson = app.get("/api/activity/export?format=ndjson", t).await;
+    let ndjson = api.get("/api/activity/export?format=ndjson").await;
     assert_eq!(ndjson.status, StatusCode::OK);
     assert_eq!(ndjson.header("content-type"), Some("application/x-ndjson"));
     let lines: Vec<Value> = ndjson
@@ -546,7 +543,7 @@ async fn export_matches_the_listing_in_both_formats() {
     assert_eq!(lines.len() as i64, total);
     assert_eq!(lines.last().unwrap()["activity_type"], "login");
 
-    let csv_res = app.get("/api/activity/export?format=csv", t).await;
+    let csv_res = api.get("/api/activity/export?format=csv").await;
     assert!(csv_res
         .header("content-type")
         .unwrap()
@@ -560,9 +557,9 @@ async fn export_matches_the_listing_in_both_formats() {
     assert_eq!(&renamed[4], "A, B");
 
     // The listing's filters apply.
-    let filtered = app.get("/api/activity/export?types=login", t).await;
+    let filtered = api.get("/api/activity/export?types=login").await;
     assert_eq!(filtered.text.lines().count(), 1);
-    app.get("/api/activity/export?format=xml", t)
+    api.get("/api/activity/export?format=xml")
         .await
         .error(400, "validation_failed");
 }
@@ -609,7 +606,7 @@ async fn another_users_rows_never_show() {
         );
     }
     drop(conn);
-    let b = Some(bob.token.as_str());
+    let bob_api = app.as_user(&bob);
     for path in [
         "/api/activity",
         "/api/activity?types=shuffle",
@@ -620,11 +617,11 @@ async fn another_users_rows_never_show() {
         "/api/activity/since?since=2000-01-01T00:00:00Z",
         "/api/activity/export",
     ] {
-        let res = app.get(path, b).await;
+        let res = bob_api.get(path).await;
         assert_eq!(res.status, StatusCode::OK, "{path}");
         assert!(!res.text.contains("alice"), "{path} leaked: {}", res.text);
     }
-    let summary = app.get("/api/activity/summary", b).await;
+    let summary = bob_api.get("/api/activity/summary").await;
     assert_eq!(summary.body["counts"], serde_json::json!({"login": 1}));
 }
 

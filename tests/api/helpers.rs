@@ -349,9 +349,9 @@ where
     /// Creates a playlist of `tracks` (see [`sample_tracks`]); returns its JSON.
     pub async fn playlist(&self, user: &TestUser, name: &str, tracks: Value) -> Value {
         let res = self
+            .as_user(user)
             .post(
                 "/api/playlists",
-                Some(&user.token),
                 serde_json::json!({"name": name, "tracks": tracks}),
             )
             .await;
@@ -361,7 +361,7 @@ where
 
     /// The caller's activity rows, newest first, as the API shows them.
     pub async fn activity(&self, user: &TestUser) -> Vec<Value> {
-        let res = self.get("/api/activity?limit=100", Some(&user.token)).await;
+        let res = self.as_user(user).get("/api/activity?limit=100").await;
         assert_eq!(res.status, StatusCode::OK, "{}", res.text);
         res.body["items"].as_array().unwrap().clone()
     }

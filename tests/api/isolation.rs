@@ -16,17 +16,16 @@ async fn another_users_things_are_404_for_every_verb() {
         .playlist(&alice, "Private", sample_tracks("iso", 4))
         .await;
     let id = p["id"].as_str().unwrap();
-    let t = Some(alice.token.as_str());
-    let sid = app
-        .post_empty(&format!("/api/playlists/{id}/snapshots"), t)
+    let alice_api = app.as_user(&alice);
+    let sid = alice_api
+        .post_empty(&format!("/api/playlists/{id}/snapshots"))
         .await
         .body["id"]
         .as_i64()
         .unwrap();
-    let wid = app
+    let wid = alice_api
         .post(
             &format!("/api/playlists/{id}/workshop/sessions"),
-            t,
             json!({"session_name": "mine"}),
         )
         .await
@@ -35,7 +34,7 @@ async fn another_users_things_are_404_for_every_verb() {
         .unwrap();
     let alice_rows = app.activity(&alice).await.len();
 
-    let b = Some(bob.token.as_str());
+    let bob_api = app.as_user(&bob);
     let commit = json!({"track_uris": ["iso:0"]});
     let requests: Vec<(Method, String, Option<serde_json::Value>)> = vec![
         (Method::GET, format!("/api/playlists/{id}"), None),
@@ -89,14 +88,14 @@ async fn another_users_things_are_404_for_every_verb() {
         ),
     ];
     for (method, path, body) in requests {
-        let theirs = app.send(method.clone(), &path, b, body.clone(), &[]).await;
+        let theirs = bob_api.send(method.clone(), &path, body.clone(), &[]).await;
         let error = theirs.error(404, "not_found");
         // Exactly as a missing one.
         let missing_path = path
             .replace(id, "0000000000000000000000")
             .replace(&format!("/{sid}"), "/999999")
             .replace(&format!("/{wid}"), "/999999");
-        let missing = app.send(method, &missing_path, b, body, &[]).await;
+        let missing = bob_api.send(method, &missing_path, body, &[]).await;
         assert_eq!(
             missing.error(404, "not_found")["message"],
             error["message"],
@@ -106,18 +105,20 @@ async fn another_users_things_are_404_for_every_verb() {
     // Nothing of Alice's changed, and Bob's attempts are not in her trail.
     assert_eq!(app.activity(&alice).await.len(), alice_rows);
     assert_eq!(
-        app.get(&format!("/api/playlists/{id}"), t).await.body["name"],
+        alice_api.get(&format!("/api/playlists/{id}")).await.body["name"],
         "Private"
     );
     assert_eq!(
-        app.get(&format!("/api/snapshots/{sid}"), t)
+        alice_api
+            .get(&format!("/api/snapshots/{sid}"))
             .await
             .status
             .as_u16(),
         200
     );
     assert_eq!(
-        app.get(&format!("/api/workshop/sessions/{wid}"), t)
+        alice_api
+            .get(&format!("/api/workshop/sessions/{wid}"))
             .await
             .status
             .as_u16(),

@@ -17,7 +17,7 @@ async fn actions_succeed_when_the_activity_log_refuses_writes() {
     let user = app.user("resilient").await;
     let p = app.playlist(&user, "Sturdy", sample_tracks("rs", 12)).await;
     let id = p["id"].as_str().unwrap();
-    let t = Some(user.token.as_str());
+    let api = app.as_user(&user);
 
     let mut conn = app.conn();
     let sql = match conn.backend() {
@@ -36,16 +36,12 @@ async fn actions_succeed_when_the_activity_log_refuses_writes() {
     drop(conn);
     let failures = metrics::global().activity_write_failures();
 
-    let shuffled = app
-        .post(
-            &format!("/api/playlists/{id}/shuffle"),
-            t,
-            json!({"seed": 11}),
-        )
+    let shuffled = api
+        .post(&format!("/api/playlists/{id}/shuffle"), json!({"seed": 11}))
         .await;
     assert_eq!(shuffled.status, StatusCode::OK, "{}", shuffled.text);
     assert_eq!(shuffled.body["changed"], true);
-    let stored = app.get(&format!("/api/playlists/{id}"), t).await;
+    let stored = api.get(&format!("/api/playlists/{id}")).await;
     assert_eq!(uris(&stored.body), uris(&shuffled.body["playlist"]));
     assert_eq!(stored.body["version"], 2);
     assert!(
@@ -54,25 +50,24 @@ async fn actions_succeed_when_the_activity_log_refuses_writes() {
     );
 
     let order: Vec<String> = uris(&p).into_iter().rev().collect();
-    let committed = app
+    let committed = api
         .post(
             &format!("/api/playlists/{id}/workshop/commit"),
-            t,
             json!({"track_uris": order}),
         )
         .await;
     assert_eq!(committed.status, StatusCode::OK, "{}", committed.text);
     assert_eq!(
-        uris(&app.get(&format!("/api/playlists/{id}"), t).await.body),
+        uris(&api.get(&format!("/api/playlists/{id}")).await.body),
         order
     );
 
-    let settings = app
-        .patch("/api/settings", t, json!({"max_snapshots_per_playlist": 3}))
+    let settings = api
+        .patch("/api/settings", json!({"max_snapshots_per_playlist": 3}))
         .await;
     assert_eq!(settings.status, StatusCode::OK, "{}", settings.text);
     assert_eq!(
-        app.get("/api/settings", t).await.body["max_snapshots_per_playlist"],
+        api.get("/api/settings").await.body["max_snapshots_per_playlist"],
         3
     );
 

@@ -209,42 +209,39 @@ async fn if_match_guards_every_change() {
     let p = app.playlist(&user, "Guarded", sample_tracks("gd", 6)).await;
     let id = p["id"].as_str().unwrap();
     let path = format!("/api/playlists/{id}");
-    let t = Some(user.token.as_str());
+    let api = app.as_user(&user);
     let stale = [("If-Match", "\"7\"")];
-    let res = app
-        .send(Method::PATCH, &path, t, Some(json!({"name": "x"})), &stale)
+    let res = api
+        .send(Method::PATCH, &path, Some(json!({"name": "x"})), &stale)
         .await;
     res.error(412, "precondition_failed");
-    let res = app
+    let res = api
         .send(
             Method::POST,
             &format!("{path}/shuffle"),
-            t,
             Some(json!({"seed": 1})),
             &stale,
         )
         .await;
     res.error(412, "precondition_failed");
     let commit = json!({"track_uris": ["gd:1", "gd:0"]});
-    let res = app
+    let res = api
         .send(
             Method::POST,
             &format!("{path}/workshop/commit"),
-            t,
             Some(commit.clone()),
             &stale,
         )
         .await;
     res.error(412, "precondition_failed");
-    let got = app.get(&path, t).await;
+    let got = api.get(&path).await;
     assert_eq!(got.body["version"], 1);
     assert_eq!(uris(&got.body), uris(&p));
     // The current version passes.
-    let res = app
+    let res = api
         .send(
             Method::POST,
             &format!("{path}/workshop/commit"),
-            t,
             Some(commit),
             &[("If-Match", "\"1\"")],
         )
@@ -302,7 +299,7 @@ async fn public_playlists_are_readable_but_not_writable_by_others() {
 async fn bad_playlist_bodies_are_refused_and_store_nothing() {
     let app = spawn_app().await;
     let user = app.user("careless").await;
-    let t = Some(user.token.as_str());
+    let api = app.as_user(&user);
     let too_many = sample_tracks("big", 10_001);
     let cases: Vec<(Value, &str)> = vec![
         (json!({"tracks": []}), "name"),
@@ -325,30 +322,28 @@ async fn bad_playlist_bodies_are_refused_and_store_nothing() {
         (json!({"name": "ok", "tracks": too_many}), "tracks"),
     ];
     for (body, field) in cases {
-        let res = app.post("/api/playlists", t, body).await;
+        let res = api.post("/api/playlists", body).await;
         let error = res.error(400, "validation_failed");
         assert_eq!(error["details"][0]["field"], field, "{}", res.text);
     }
-    let res = app
+    let res = api
         .send(
             Method::POST,
             "/api/playlists",
-            t,
             None,
             &[("Content-Type", "application/json")],
         )
         .await;
     res.error(400, "validation_failed");
-    assert_eq!(app.get("/api/playlists", t).await.body["total"], 0);
-    assert!(app.get("/api/tracks", t).await.body["items"]
+    assert_eq!(api.get("/api/playlists").await.body["total"], 0);
+    assert!(api.get("/api/tracks").await.body["items"]
         .as_array()
         .unwrap()
         .is_empty());
     // Exactly 10,000 tracks is fine (and over 2 MiB, under the 8 MiB limit).
-    let res = app
+    let res = api
         .post(
             "/api/playlists",
-            t,
             json!({"name": "Max", "tracks": sample_tracks("max", 10_000)}),
         )
         .await;

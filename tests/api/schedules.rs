@@ -27,14 +27,14 @@ async fn upstream_sources_are_idempotent_and_checked() {
             json!({"is_public": true}),
         )
         .await;
-    let t = Some(user.token.as_str());
+    let api = app.as_user(&user);
     let base = format!(
         "/api/playlists/{}/upstream-sources",
         target["id"].as_str().unwrap()
     );
 
-    let res = app
-        .post(&base, t, json!({"source_playlist_id": own["id"]}))
+    let res = api
+        .post(&base, json!({"source_playlist_id": own["id"]}))
         .await;
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
     assert_eq!(res.body["source_type"], "own");
@@ -47,8 +47,8 @@ async fn upstream_sources_are_idempotent_and_checked() {
     );
 
     let rows_before = app.activity(&user).await.len();
-    let again = app
-        .post(&base, t, json!({"source_playlist_id": own["id"]}))
+    let again = api
+        .post(&base, json!({"source_playlist_id": own["id"]}))
         .await;
     assert_eq!(again.status, StatusCode::OK);
     assert_eq!(again.body["id"], sid);
@@ -58,38 +58,35 @@ async fn upstream_sources_are_idempotent_and_checked() {
         "an existing source is not logged again"
     );
 
-    let res = app
-        .post(&base, t, json!({"source_playlist_id": public["id"]}))
+    let res = api
+        .post(&base, json!({"source_playlist_id": public["id"]}))
         .await;
     assert_eq!(res.status, StatusCode::CREATED);
     assert_eq!(res.body["source_type"], "external");
-    let res = app
-        .post(&base, t, json!({"source_playlist_id": private["id"]}))
+    let res = api
+        .post(&base, json!({"source_playlist_id": private["id"]}))
         .await;
     assert_eq!(
         res.error(400, "validation_failed")["details"][0]["field"],
         "source_playlist_id"
     );
-    app.post(&base, t, json!({"source_playlist_id": target["id"]}))
+    api.post(&base, json!({"source_playlist_id": target["id"]}))
         .await
         .error(400, "validation_failed");
-    app.post(&base, t, json!({"source_playlist_id": "nope"}))
+    api.post(&base, json!({"source_playlist_id": "nope"}))
         .await
         .error(400, "validation_failed");
 
-    let list = app.get(&base, t).await;
+    let list = api.get(&base).await;
     assert_eq!(list.body["items"].as_array().unwrap().len(), 2);
-    let res = app.delete(&format!("/api/upstream-sources/{sid}"), t).await;
+    let res = api.delete(&format!("/api/upstream-sources/{sid}")).await;
     assert_eq!(res.status, StatusCode::NO_CONTENT);
     assert_eq!(
         app.activity(&user).await[0]["activity_type"],
         "upstream_source_delete"
     );
     assert_eq!(
-        app.get(&base, t).await.body["items"]
-            .as_array()
-            .unwrap()
-            .len(),
+        api.get(&base).await.body["items"].as_array().unwrap().len(),
         1
     );
 }
@@ -247,21 +244,18 @@ async fn patch_validates_the_merged_schedule_and_logs_changed_fields() {
     let source = app.playlist(&user, "S", sample_tracks("ps", 3)).await;
     let res = app.as_user(&user).post("/api/schedules", json!({"job_type": "raid", "target_playlist_id": target["id"], "source_playlist_ids": [source["id"]]})).await;
     let path = format!("/api/schedules/{}", res.body["id"]);
-    let t = Some(user.token.as_str());
+    let api = app.as_user(&user);
 
     // Would leave a raid without sources.
-    let err = app
-        .patch(&path, t, json!({"source_playlist_ids": []}))
-        .await;
+    let err = api.patch(&path, json!({"source_playlist_ids": []})).await;
     assert_eq!(
         err.error(400, "validation_failed")["details"][0]["field"],
         "source_playlist_ids"
     );
     // A six-field cron.
-    let err = app
+    let err = api
         .patch(
             &path,
-            t,
             json!({"schedule_type": "cron", "schedule_value": "0 0 12 * * *"}),
         )
         .await;
@@ -270,19 +264,19 @@ async fn patch_validates_the_merged_schedule_and_logs_changed_fields() {
         "schedule_value"
     );
     // Switching to a shuffle job needs an algorithm.
-    let err = app
-        .patch(&path, t, json!({"job_type": "raid_and_shuffle"}))
+    let err = api
+        .patch(&path, json!({"job_type": "raid_and_shuffle"}))
         .await;
     assert_eq!(
         err.error(400, "validation_failed")["details"][0]["field"],
         "algorithm_name"
     );
-    app.patch(&path, t, json!({"job_type": null}))
+    api.patch(&path, json!({"job_type": null}))
         .await
         .error(400, "validation_failed");
-    assert_eq!(app.get(&path, t).await.body["job_type"], "raid");
+    assert_eq!(api.get(&path).await.body["job_type"], "raid");
 
-    let res = app.patch(&path, t, json!({"job_type": "raid_and_shuffle", "algorithm_name": "balanced", "schedule_value": "every_6h"})).await;
+    let res = api.patch(&path, json!({"job_type": "raid_and_shuffle", "algorithm_name": "balanced", "schedule_value": "every_6h"})).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text);
     assert_eq!(res.body["job_type"], "raid_and_shuffle");
     let updated = shuffify::timestamp::parse(res.body["updated_at"].as_str().unwrap()).unwrap();
@@ -297,8 +291,8 @@ async fn patch_validates_the_merged_schedule_and_logs_changed_fields() {
     assert_eq!(row["metadata"]["job_type"], "raid_and_shuffle");
 
     let before = app.activity(&user).await.len();
-    let res = app
-        .patch(&path, t, json!({"schedule_value": "every_6h"}))
+    let res = api
+        .patch(&path, json!({"schedule_value": "every_6h"}))
         .await;
     assert_eq!(res.status, StatusCode::OK);
     assert_eq!(
@@ -603,7 +597,7 @@ async fn another_users_schedules_and_sources_are_404_for_every_verb() {
         src.body["id"].as_i64().unwrap(),
         sched.body["id"].as_i64().unwrap(),
     );
-    let b = Some(bob.token.as_str());
+    let bob_api = app.as_user(&bob);
     for (method, path, body) in [
         (Method::GET, format!("/api/schedules/{id}"), None),
         (
@@ -627,11 +621,12 @@ async fn another_users_schedules_and_sources_are_404_for_every_verb() {
             Some(json!({"source_playlist_id": source["id"]})),
         ),
     ] {
-        app.send(method, &path, b, body, &[])
+        bob_api
+            .send(method, &path, body, &[])
             .await
             .error(404, "not_found");
     }
-    assert!(app.get("/api/schedules", b).await.body["items"]
+    assert!(bob_api.get("/api/schedules").await.body["items"]
         .as_array()
         .unwrap()
         .is_empty());

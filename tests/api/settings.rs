@@ -9,16 +9,16 @@ use crate::helpers::spawn_app;
 async fn defaults_then_changes_that_log_only_what_changed() {
     let app = spawn_app().await;
     let user = app.user("tuner").await;
-    let t = Some(user.token.as_str());
-    let res = app.get("/api/settings", t).await;
+    let api = app.as_user(&user);
+    let res = api.get("/api/settings").await;
     assert_eq!(res.status, StatusCode::OK);
     assert_eq!(res.body["default_algorithm"], "basic");
     assert_eq!(res.body["default_algorithm_params"], json!({}));
     assert_eq!(res.body["auto_snapshot_enabled"], true);
     assert_eq!(res.body["max_snapshots_per_playlist"], 10);
 
-    let res = app
-        .patch("/api/settings", t, json!({"default_algorithm": "balanced", "default_algorithm_params": {"section_count": 3}, "auto_snapshot_enabled": true}))
+    let res = api
+        .patch("/api/settings", json!({"default_algorithm": "balanced", "default_algorithm_params": {"section_count": 3}, "auto_snapshot_enabled": true}))
         .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text);
     assert_eq!(res.body["default_algorithm"], "balanced");
@@ -34,10 +34,9 @@ async fn defaults_then_changes_that_log_only_what_changed() {
     );
 
     let before = app.activity(&user).await.len();
-    let res = app
+    let res = api
         .patch(
             "/api/settings",
-            t,
             json!({"default_algorithm": "balanced", "max_snapshots_per_playlist": 10}),
         )
         .await;
@@ -49,7 +48,7 @@ async fn defaults_then_changes_that_log_only_what_changed() {
 async fn invalid_settings_are_refused() {
     let app = spawn_app().await;
     let user = app.user("careful").await;
-    let t = Some(user.token.as_str());
+    let api = app.as_user(&user);
     for (body, field) in [
         (json!({"default_algorithm": "nope"}), "default_algorithm"),
         (
@@ -75,7 +74,7 @@ async fn invalid_settings_are_refused() {
         (json!({"auto_snapshot_enabled": "yes"}), "body"),
         (json!({"theme": "dark"}), "theme"),
     ] {
-        let res = app.patch("/api/settings", t, body).await;
+        let res = api.patch("/api/settings", body).await;
         assert_eq!(
             res.error(400, "validation_failed")["details"][0]["field"],
             field,
@@ -84,7 +83,7 @@ async fn invalid_settings_are_refused() {
         );
     }
     assert_eq!(
-        app.get("/api/settings", t).await.body["default_algorithm"],
+        api.get("/api/settings").await.body["default_algorithm"],
         "basic"
     );
 }

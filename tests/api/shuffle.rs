@@ -157,17 +157,16 @@ async fn bad_algorithms_and_parameters_are_400s_naming_the_valid_ones() {
     let user = app.user("picky").await;
     let p = app.playlist(&user, "P", sample_tracks("pk", 5)).await;
     let path = format!("/api/playlists/{}/shuffle", p["id"].as_str().unwrap());
-    let t = Some(user.token.as_str());
-    let res = app.post(&path, t, json!({"algorithm": "quantum"})).await;
+    let api = app.as_user(&user);
+    let res = api.post(&path, json!({"algorithm": "quantum"})).await;
     let error = res.error(400, "validation_failed");
     assert!(error["message"]
         .as_str()
         .unwrap()
         .contains("artist_spacing"));
-    let res = app
+    let res = api
         .post(
             &path,
-            t,
             json!({"algorithm": "balanced", "params": {"section_count": 11}}),
         )
         .await;
@@ -175,10 +174,9 @@ async fn bad_algorithms_and_parameters_are_400s_naming_the_valid_ones() {
         res.error(400, "validation_failed")["details"][0]["field"],
         "params.section_count"
     );
-    let res = app
+    let res = api
         .post(
             &path,
-            t,
             json!({"algorithm": "balanced", "params": {"sections": 3}}),
         )
         .await;
@@ -188,25 +186,24 @@ async fn bad_algorithms_and_parameters_are_400s_naming_the_valid_ones() {
         .as_str()
         .unwrap()
         .contains("section_count"));
-    let res = app
+    let res = api
         .post(
             &path,
-            t,
             json!({"algorithm": "percentage", "params": {"shuffle_location": "middle"}}),
         )
         .await;
     res.error(400, "validation_failed");
-    app.post(&path, t, json!({"seed": -1}))
+    api.post(&path, json!({"seed": -1}))
         .await
         .error(400, "validation_failed");
-    app.post(&path, t, json!({"seed": "abc"}))
+    api.post(&path, json!({"seed": "abc"}))
         .await
         .error(400, "validation_failed");
-    app.post(&path, t, json!({"shuffle": true}))
+    api.post(&path, json!({"shuffle": true}))
         .await
         .error(400, "validation_failed");
     assert_eq!(
-        app.get(&format!("/api/playlists/{}", p["id"].as_str().unwrap()), t)
+        api.get(&format!("/api/playlists/{}", p["id"].as_str().unwrap()))
             .await
             .body["version"],
         1
@@ -251,21 +248,15 @@ async fn undo_restores_the_newest_automatic_snapshot() {
     let user = app.user("regretful").await;
     let p = app.playlist(&user, "U", sample_tracks("un", 12)).await;
     let id = p["id"].as_str().unwrap();
-    let t = Some(user.token.as_str());
-    app.post_empty(&format!("/api/playlists/{id}/undo"), t)
+    let api = app.as_user(&user);
+    api.post_empty(&format!("/api/playlists/{id}/undo"))
         .await
         .error(404, "not_found");
-    let shuffled = app
-        .post(
-            &format!("/api/playlists/{id}/shuffle"),
-            t,
-            json!({"seed": 5}),
-        )
+    let shuffled = api
+        .post(&format!("/api/playlists/{id}/shuffle"), json!({"seed": 5}))
         .await;
     let snapshot_id = shuffled.body["snapshot_id"].as_i64().unwrap();
-    let res = app
-        .post_empty(&format!("/api/playlists/{id}/undo"), t)
-        .await;
+    let res = api.post_empty(&format!("/api/playlists/{id}/undo")).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text);
     assert_eq!(uris(&res.body), uris(&p));
     assert_eq!(res.body["version"], 3);
@@ -273,7 +264,7 @@ async fn undo_restores_the_newest_automatic_snapshot() {
     assert_eq!(row["activity_type"], "snapshot_restore");
     assert_eq!(row["metadata"]["snapshot_id"], snapshot_id);
     let pre = row["metadata"]["pre_restore_snapshot_id"].as_i64().unwrap();
-    let pre_snapshot = app.get(&format!("/api/snapshots/{pre}"), t).await;
+    let pre_snapshot = api.get(&format!("/api/snapshots/{pre}")).await;
     assert_eq!(pre_snapshot.body["snapshot_type"], "auto_pre_restore");
     assert_eq!(
         pre_snapshot.body["track_uris"],

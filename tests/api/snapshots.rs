@@ -11,11 +11,11 @@ async fn manual_snapshot_restore_and_delete() {
     let user = app.user("keeper").await;
     let p = app.playlist(&user, "Keep", sample_tracks("kp", 6)).await;
     let id = p["id"].as_str().unwrap();
-    let t = Some(user.token.as_str());
+    let api = app.as_user(&user);
 
     // An empty body is fine.
-    let res = app
-        .post_empty(&format!("/api/playlists/{id}/snapshots"), t)
+    let res = api
+        .post_empty(&format!("/api/playlists/{id}/snapshots"))
         .await;
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
     let sid = res.body["id"].as_i64().unwrap();
@@ -33,10 +33,9 @@ async fn manual_snapshot_restore_and_delete() {
         json!({"snapshot_id": sid, "track_count": 6})
     );
 
-    let described = app
+    let described = api
         .post(
             &format!("/api/playlists/{id}/snapshots"),
-            t,
             json!({"trigger_description": "before the party"}),
         )
         .await;
@@ -44,14 +43,13 @@ async fn manual_snapshot_restore_and_delete() {
 
     // Change the order, then restore the manual snapshot.
     let reversed: Vec<String> = uris(&p).into_iter().rev().collect();
-    app.post(
+    api.post(
         &format!("/api/playlists/{id}/workshop/commit"),
-        t,
         json!({"track_uris": reversed}),
     )
     .await;
-    let res = app
-        .post_empty(&format!("/api/snapshots/{sid}/restore"), t)
+    let res = api
+        .post_empty(&format!("/api/snapshots/{sid}/restore"))
         .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text);
     assert_eq!(uris(&res.body), uris(&p));
@@ -60,18 +58,18 @@ async fn manual_snapshot_restore_and_delete() {
     assert_eq!(row["metadata"]["snapshot_id"], sid);
     assert!(row["metadata"]["pre_restore_snapshot_id"].is_i64());
 
-    let list = app
-        .get(&format!("/api/playlists/{id}/snapshots?limit=2"), t)
+    let list = api
+        .get(&format!("/api/playlists/{id}/snapshots?limit=2"))
         .await;
     let items = list.body["items"].as_array().unwrap();
     assert_eq!(items.len(), 2);
     assert_eq!(items[0]["snapshot_type"], "auto_pre_restore");
     assert!(items[0].get("track_uris").is_none());
-    app.get(&format!("/api/playlists/{id}/snapshots?limit=101"), t)
+    api.get(&format!("/api/playlists/{id}/snapshots?limit=101"))
         .await
         .error(400, "validation_failed");
 
-    let res = app.delete(&format!("/api/snapshots/{sid}"), t).await;
+    let res = api.delete(&format!("/api/snapshots/{sid}")).await;
     assert_eq!(res.status, StatusCode::NO_CONTENT);
     let row = &app.activity(&user).await[0];
     assert_eq!(row["activity_type"], "snapshot_delete");
@@ -79,10 +77,10 @@ async fn manual_snapshot_restore_and_delete() {
         row["metadata"],
         json!({"snapshot_id": sid, "track_count": 6})
     );
-    app.get(&format!("/api/snapshots/{sid}"), t)
+    api.get(&format!("/api/snapshots/{sid}"))
         .await
         .error(404, "not_found");
-    app.get("/api/snapshots/not-a-number", t)
+    api.get("/api/snapshots/not-a-number")
         .await
         .error(400, "validation_failed");
 }
@@ -91,29 +89,28 @@ async fn manual_snapshot_restore_and_delete() {
 async fn automatic_snapshots_are_pruned_beyond_the_limit_and_manual_ones_kept() {
     let app = spawn_app().await;
     let user = app.user("pruner").await;
-    let t = Some(user.token.as_str());
-    app.patch("/api/settings", t, json!({"max_snapshots_per_playlist": 2}))
+    let api = app.as_user(&user);
+    api.patch("/api/settings", json!({"max_snapshots_per_playlist": 2}))
         .await;
     let p = app.playlist(&user, "Busy", sample_tracks("bz", 15)).await;
     let id = p["id"].as_str().unwrap();
-    let manual = app
-        .post_empty(&format!("/api/playlists/{id}/snapshots"), t)
+    let manual = api
+        .post_empty(&format!("/api/playlists/{id}/snapshots"))
         .await
         .body["id"]
         .as_i64()
         .unwrap();
     let mut auto_ids = Vec::new();
     for seed in 0..4 {
-        let res = app
+        let res = api
             .post(
                 &format!("/api/playlists/{id}/shuffle"),
-                t,
                 json!({"seed": seed}),
             )
             .await;
         auto_ids.push(res.body["snapshot_id"].as_i64().unwrap());
     }
-    let list = app.get(&format!("/api/playlists/{id}/snapshots"), t).await;
+    let list = api.get(&format!("/api/playlists/{id}/snapshots")).await;
     let ids: Vec<i64> = list.body["items"]
         .as_array()
         .unwrap()
@@ -147,50 +144,43 @@ async fn restore_and_undo_honour_if_match() {
     let user = app.user("careful").await;
     let p = app.playlist(&user, "C", sample_tracks("cf", 8)).await;
     let id = p["id"].as_str().unwrap();
-    let t = Some(user.token.as_str());
-    let sid = app
-        .post_empty(&format!("/api/playlists/{id}/snapshots"), t)
+    let api = app.as_user(&user);
+    let sid = api
+        .post_empty(&format!("/api/playlists/{id}/snapshots"))
         .await
         .body["id"]
         .as_i64()
         .unwrap();
-    app.post(
-        &format!("/api/playlists/{id}/shuffle"),
-        t,
-        json!({"seed": 1}),
-    )
-    .await;
+    api.post(&format!("/api/playlists/{id}/shuffle"), json!({"seed": 1}))
+        .await;
     let stale = [("If-Match", "\"1\"")];
-    let res = app
+    let res = api
         .send(
             actix_web::http::Method::POST,
             &format!("/api/snapshots/{sid}/restore"),
-            t,
             None,
             &stale,
         )
         .await;
     res.error(412, "precondition_failed");
-    let res = app
+    let res = api
         .send(
             actix_web::http::Method::POST,
             &format!("/api/playlists/{id}/undo"),
-            t,
             None,
             &stale,
         )
         .await;
     res.error(412, "precondition_failed");
     assert_eq!(
-        app.get(&format!("/api/playlists/{id}"), t).await.body["version"],
+        api.get(&format!("/api/playlists/{id}")).await.body["version"],
         2
     );
     let fresh = [("If-Match", "\"2\"")];
-    let res = app
+    let res = api
         .send(
             actix_web::http::Method::POST,
             &format!("/api/snapshots/{sid}/restore"),
-            t,
             None,
             &fresh,
         )

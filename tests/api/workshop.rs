@@ -117,13 +117,12 @@ async fn sessions_save_list_update_and_delete() {
     let user = app.user("drafter").await;
     let p = app.playlist(&user, "Draft", sample_tracks("dr", 4)).await;
     let id = p["id"].as_str().unwrap();
-    let t = Some(user.token.as_str());
+    let api = app.as_user(&user);
     let base = format!("/api/playlists/{id}/workshop/sessions");
 
-    let res = app
+    let res = api
         .post(
             &base,
-            t,
             json!({"session_name": "Idea", "track_uris": ["dr:1", "dr:0"]}),
         )
         .await;
@@ -141,37 +140,37 @@ async fn sessions_save_list_update_and_delete() {
         json!({"session_id": sid, "session_name": "Idea", "track_count": 2})
     );
 
-    let list = app.get(&base, t).await;
+    let list = api.get(&base).await;
     assert_eq!(list.body["items"].as_array().unwrap().len(), 1);
 
     // Only the name changes; the URIs stay.
     let path = format!("/api/workshop/sessions/{sid}");
-    let res = app
-        .patch(&path, t, json!({"session_name": "Better idea"}))
+    let res = api
+        .patch(&path, json!({"session_name": "Better idea"}))
         .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text);
     assert_eq!(res.body["session_name"], "Better idea");
     assert_eq!(res.body["track_uris"], json!(["dr:1", "dr:0"]));
-    let res = app.patch(&path, t, json!({"track_uris": ["dr:3"]})).await;
+    let res = api.patch(&path, json!({"track_uris": ["dr:3"]})).await;
     assert_eq!(res.body["session_name"], "Better idea");
     assert_eq!(res.body["track_uris"], json!(["dr:3"]));
     let before = app.activity(&user).await.len();
-    app.patch(&path, t, json!({"track_uris": ["dr:3"]})).await;
+    api.patch(&path, json!({"track_uris": ["dr:3"]})).await;
     assert_eq!(app.activity(&user).await.len(), before, "no change, no row");
-    app.patch(&path, t, json!({"session_name": null}))
+    api.patch(&path, json!({"session_name": null}))
         .await
         .error(400, "validation_failed");
-    app.patch(&path, t, json!({"session_name": ""}))
+    api.patch(&path, json!({"session_name": ""}))
         .await
         .error(400, "validation_failed");
-    assert_eq!(app.get(&path, t).await.body["session_name"], "Better idea");
+    assert_eq!(api.get(&path).await.body["session_name"], "Better idea");
 
-    let res = app.delete(&path, t).await;
+    let res = api.delete(&path).await;
     assert_eq!(res.status, StatusCode::NO_CONTENT);
     let row = &app.activity(&user).await[0];
     assert_eq!(row["activity_type"], "workshop_session_delete");
     assert_eq!(row["metadata"]["session_id"], sid);
-    app.get(&path, t).await.error(404, "not_found");
+    api.get(&path).await.error(404, "not_found");
 }
 
 #[actix_web::test]
