@@ -13,13 +13,11 @@ Standard library only; loopback only; every loop is bounded.
 """
 
 import argparse
-import http.client
 import json
-import sys
 import threading
-import time
-import urllib.parse
 import uuid
+
+from common import Client, parallel, tally
 
 
 def rss_kib(pid):
@@ -28,50 +26,6 @@ def rss_kib(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     return 0
-
-
-class Client:
-    def __init__(self, base):
-        url = urllib.parse.urlparse(base)
-        if url.hostname not in ("127.0.0.1", "localhost", "::1"):
-            sys.exit("refusing a non-loopback target")
-        self.host, self.port = url.hostname, url.port or 80
-
-    def call(self, method, path, body=None, token=None):
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
-        headers = {"Content-Type": "application/json"}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        started = time.perf_counter()
-        conn.request(method, path, None if body is None else json.dumps(body), headers)
-        res = conn.getresponse()
-        raw = res.read()
-        conn.close()
-        return res.status, raw, time.perf_counter() - started
-
-
-def parallel(n, fn):
-    out = [None] * n
-
-    def run(i):
-        try:
-            out[i] = fn(i)
-        except Exception as e:
-            out[i] = (0, str(e).encode(), 0.0)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return out
-
-
-def tally(results):
-    counts = {}
-    for status, _, _ in results:
-        counts[status] = counts.get(status, 0) + 1
-    return dict(sorted(counts.items()))
 
 
 def main():
@@ -84,9 +38,9 @@ def main():
     names = [f"u{uuid.uuid4().hex[:6]}" for _ in range(2)]
     tokens = []
     for name in names:
-        assert c.call("POST", "/api/auth/register",
+        assert c.call_raw("POST", "/api/auth/register",
                       {"username": name, "password": "flood-password"})[0] == 201
-        status, raw, _ = c.call("POST", "/api/auth/login",
+        status, raw, _ = c.call_raw("POST", "/api/auth/login",
                                 {"username": name, "password": "flood-password"})
         assert status == 200, raw
         tokens.append(json.loads(raw)["token"])
@@ -95,13 +49,13 @@ def main():
     statuses = {}
     for i in range(10_000):
         junk = f"JUNK{i:05d}" + "X" * 1000
-        status = c.call("POST", "/api/auth/login", {"username": junk, "password": "x"})[0]
+        status = c.call_raw("POST", "/api/auth/login", {"username": junk, "password": "x"})[0]
         statuses[status] = statuses.get(status, 0) + 1
     after = rss_kib(args.pid)
     print(f"1. 10,000 junk-name logins: {statuses}; RSS {before / 1024:.1f} -> "
           f"{after / 1024:.1f} MiB ({(after - before) / 1024:+.1f} MiB)")
 
-    results = parallel(40, lambda i: c.call("POST", "/api/auth/login",
+    results = parallel(40, lambda i: c.call_raw("POST", "/api/auth/login",
                                             {"username": names[0], "password": f"wrong-{i}"}))
     print(f"2. 40 parallel wrong passwords for one user: {tally(results)}")
 
@@ -112,13 +66,13 @@ def main():
         for _ in range(100_000):
             if stop.is_set():
                 return
-            status, _, elapsed = c.call("GET", "/api/me", token=tokens[1])
+            status, _, elapsed = c.call_raw("GET", "/api/me", token=tokens[1])
             latencies.append((status, elapsed))
 
     reader = threading.Thread(target=read_me)
     reader.start()
     before = rss_kib(args.pid)
-    results = parallel(200, lambda i: c.call("POST", "/api/auth/login",
+    results = parallel(200, lambda i: c.call_raw("POST", "/api/auth/login",
                                              {"username": f"nobody{i:04d}",
                                               "password": "not-the-password"}))
     peak = rss_kib(args.pid)

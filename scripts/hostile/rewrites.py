@@ -15,42 +15,16 @@ Standard library only; loopback only; every loop is bounded.
 """
 
 import argparse
-import http.client
-import json
 import statistics
-import sys
 import threading
 import time
-import urllib.parse
 import uuid
 
+import common
+from common import parallel, tally
 
-class Client:
-    def __init__(self, base):
-        url = urllib.parse.urlparse(base)
-        self.host, self.port = url.hostname, url.port or 80
-        if self.host not in ("127.0.0.1", "localhost", "::1"):
-            sys.exit("refusing a non-loopback target")
 
-    def call(self, method, path, body=None, token=None, headers=None):
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
-        h = {"Content-Type": "application/json"}
-        if token:
-            h["Authorization"] = f"Bearer {token}"
-        h.update(headers or {})
-        data = None if body is None else json.dumps(body).encode()
-        started = time.perf_counter()
-        conn.request(method, path, body=data, headers=h)
-        res = conn.getresponse()
-        raw = res.read()
-        elapsed = time.perf_counter() - started
-        conn.close()
-        try:
-            parsed = json.loads(raw) if raw else None
-        except ValueError:
-            parsed = None
-        return res.status, parsed, elapsed
-
+class Client(common.Client):
     def user(self, prefix):
         name = f"{prefix}{uuid.uuid4().hex[:8]}"
         password = "load-test-password"
@@ -70,30 +44,6 @@ class Client:
                                     {"name": name, "tracks": tracks}, token)
         assert status == 201, (status, body)
         return body["id"]
-
-
-def parallel(n, fn):
-    results = [None] * n
-
-    def run(i):
-        try:
-            results[i] = fn(i)
-        except Exception as e:  # a dropped connection counts as a failure
-            results[i] = (0, {"error": str(e)}, 0.0)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results
-
-
-def tally(results):
-    counts = {}
-    for status, _, _ in results:
-        counts[status] = counts.get(status, 0) + 1
-    return dict(sorted(counts.items()))
 
 
 def main():
