@@ -34,8 +34,7 @@ use crate::models::upstream_source::UpstreamSource;
 use crate::models::{NewActivity, RunOutcome, User};
 use crate::services::activity_log::truncate_chars;
 use crate::services::playlists::{PlaylistService, Rewrite, MAX_TRACKS};
-use crate::services::shuffle::service::ShuffleService;
-use crate::services::shuffle::{choose, ChoiceFields};
+use crate::services::shuffle::{choose, order_uris, ChoiceFields};
 use crate::services::ActivityLogService;
 
 /// Longest stored error message, in characters.
@@ -414,7 +413,7 @@ impl JobExecutor {
         let rows = PlaylistService::tracks(conn, &target)?;
         let tracks: Vec<&Track> = rows.iter().map(|(_, t)| t).collect();
         let current: Vec<String> = tracks.iter().map(|t| t.uri.clone()).collect();
-        let order = ShuffleService::order(chosen, &params, &tracks, None);
+        let order = order_uris(chosen, &params, &tracks, rand::random());
         let shuffle = Rewrite::ScheduledShuffle {
             schedule_id: schedule.id,
         };

@@ -12,8 +12,7 @@ use crate::models::track::Track;
 use crate::models::workshop_session::{NewWorkshopSession, WorkshopSession};
 use crate::models::{NewActivity, User};
 use crate::services::playlists::{IfMatch, PlaylistChange, PlaylistService, Rewrite};
-use crate::services::shuffle::service::ShuffleService;
-use crate::services::shuffle::{choose, ChoiceFields};
+use crate::services::shuffle::{choose, order_uris, ChoiceFields};
 use crate::services::ActivityLogService;
 
 /// Sessions one user may keep per playlist.
@@ -68,7 +67,12 @@ impl WorkshopService {
         };
         let catalog = PlaylistService::require_in_catalog(conn, "track_uris", &uris)?;
         let tracks: Vec<&Track> = uris.iter().filter_map(|u| catalog.get(u)).collect();
-        Ok(ShuffleService::order(chosen, &p, &tracks, seed))
+        Ok(order_uris(
+            chosen,
+            &p,
+            &tracks,
+            seed.unwrap_or_else(rand::random),
+        ))
     }
 
     /// Writes an edited order; logs `workshop_commit`. An identical order

@@ -85,16 +85,6 @@ impl ShuffleService {
         )?)
     }
 
-    /// The new order of `tracks`, as URIs; a random seed when none is given.
-    pub fn order(
-        algorithm: &dyn Algorithm,
-        params: &Params,
-        tracks: &[&Track],
-        seed: Option<u64>,
-    ) -> Vec<String> {
-        order_uris(algorithm, params, tracks, seed.unwrap_or_else(rand::random))
-    }
-
     /// The effective parameters for the activity row: defaults included,
     /// and the seed when one was given.
     pub fn logged_params(params: &Params, seed: Option<u64>) -> Value {
