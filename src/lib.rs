@@ -75,17 +75,19 @@ pub fn app(
             let method = metrics::method_label(req.method());
             let fut = srv.call(req);
             async move {
-                let res = fut.await?;
+                let (res, round_trips) = db::count_round_trips(fut).await;
+                let mut res = res?;
                 let route = res
                     .request()
                     .match_pattern()
                     .unwrap_or_else(|| "unmatched".to_string());
-                metrics::global().http_request(
-                    &route,
-                    method,
-                    res.status().as_u16(),
-                    started.elapsed(),
+                let status = res.status().as_u16();
+                metrics::global().http_request(&route, method, status, started.elapsed());
+                log::debug!(
+                    "{method} {route} {status}: {} database round trips",
+                    round_trips.0
                 );
+                res.response_mut().extensions_mut().insert(round_trips);
                 Ok(res)
             }
         })

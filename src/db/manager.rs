@@ -97,6 +97,7 @@ impl r2d2::ManageConnection for ConnectionManager {
     fn connect(&self) -> Result<DbConnection, ManagerError> {
         match &self.url {
             DatabaseUrl::Sqlite(path) => {
+                super::sqlite_planner::enable_for_new_connections();
                 let mut conn = diesel::SqliteConnection::establish(path)?;
                 // busy_timeout must come first: switching to WAL itself
                 // needs the lock another connection may hold.
@@ -106,11 +107,13 @@ impl r2d2::ManageConnection for ConnectionManager {
                      PRAGMA synchronous = NORMAL;
                      PRAGMA foreign_keys = ON;",
                 )?;
+                conn.set_instrumentation(super::round_trips::Counter);
                 Ok(DbConnection::Sqlite(conn))
             }
             DatabaseUrl::Postgres(url) => {
                 let mut conn = diesel::PgConnection::establish(url)?;
                 conn.batch_execute("SET TIME ZONE 'UTC'")?;
+                conn.set_instrumentation(super::round_trips::Counter);
                 Ok(DbConnection::Postgres(conn))
             }
         }

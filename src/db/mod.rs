@@ -12,7 +12,9 @@
 pub mod json;
 mod manager;
 pub mod migrations;
+mod round_trips;
 pub mod schema;
+mod sqlite_planner;
 pub mod text_search;
 mod write_queue;
 
@@ -21,6 +23,7 @@ use diesel::prelude::*;
 
 pub use json::Json;
 pub use manager::{ConnectionManager, DatabaseUrl};
+pub use round_trips::{count as count_round_trips, RoundTrips};
 
 /// A connection to whichever backend `DATABASE_URL` names.
 #[derive(diesel::MultiConnection)]
@@ -106,11 +109,17 @@ where
     T: Send + 'static,
 {
     let pool = pool.clone();
-    actix_web::web::block(move || {
-        let mut conn = pool.get()?;
-        f(&mut conn)
+    let (result, statements) = actix_web::web::block(move || {
+        let before = round_trips::on_this_thread();
+        let result = pool
+            .get()
+            .map_err(Into::into)
+            .and_then(|mut conn| f(&mut conn));
+        (result, round_trips::on_this_thread() - before)
     })
-    .await?
+    .await?;
+    round_trips::add(statements);
+    result
 }
 
 /// Runs `f` in a transaction that takes the write lock up front on SQLite

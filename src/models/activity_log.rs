@@ -1,13 +1,12 @@
 //! `activity_log`: the append-only trail. Rows are written only through
 //! `ActivityLogService` (in `services/`), which owns the never-fail policy;
 //! this module holds the row and insert structs and the statements on this
-//! table, including the one whose SQL differs per backend (the per-day
-//! count). The rows themselves are built in `activity_rows`.
+//! table, including the per-day count, whose SQL is literal. The rows themselves are built in `activity_rows`.
 
-use chrono::NaiveDateTime;
-use diesel::dsl::count_star;
+use chrono::{DateTime, NaiveDate, NaiveDateTime};
+use diesel::dsl::sql;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text, Timestamp};
+use diesel::sql_types::{BigInt, Date, Text};
 use serde::Serialize;
 
 use crate::db::schema::activity_log;
@@ -100,13 +99,9 @@ pub(crate) struct ActivityLogInsert<'a> {
     pub created_at: NaiveDateTime,
 }
 
-#[derive(QueryableByName)]
-struct DayRow {
-    #[diesel(sql_type = Text)]
-    day: String,
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
+// The table again, under another name, for a count inside a read of it.
+diesel::alias!(activity_log as counted: CountedActivity);
+const COUNTED: diesel::query_source::Alias<CountedActivity> = counted;
 
 impl ActivityLog {
     /// Inserts one row and reads it back.
@@ -121,23 +116,74 @@ impl ActivityLog {
     }
 
     /// The newest `limit` rows of a user, optionally of one type.
+    ///
+    /// Hot paths (this, [`Self::page`], [`Self::count_by_day_and_type`])
+    /// are fixed query shapes run on the concrete connection: diesel caches
+    /// each as a prepared statement keyed by its type, with no SQL built per
+    /// call (a boxed query would be parsed and planned by SQLite every
+    /// time).
     pub fn recent(
         conn: &mut DbConnection,
         user_id: i64,
         limit: i64,
         activity_type: Option<ActivityType>,
     ) -> QueryResult<Vec<ActivityLog>> {
-        let mut query = activity_log::table
-            .filter(activity_log::user_id.eq(user_id))
-            .into_boxed();
-        if let Some(t) = activity_type {
-            query = query.filter(activity_log::activity_type.eq(t));
+        let mine = activity_log::table.filter(activity_log::user_id.eq(user_id));
+        let newest_first = (activity_log::created_at.desc(), activity_log::id.desc());
+        let limit = limit.max(0);
+        match activity_type {
+            None => db::with_backend!(conn, |c| mine
+                .order(newest_first)
+                .limit(limit)
+                .select(ActivityLog::as_select())
+                .load(c)),
+            Some(t) => db::with_backend!(conn, |c| mine
+                .filter(activity_log::activity_type.eq(t))
+                .order(newest_first)
+                .limit(limit)
+                .select(ActivityLog::as_select())
+                .load(c)),
         }
-        query
-            .order((activity_log::created_at.desc(), activity_log::id.desc()))
-            .limit(limit.max(0))
-            .select(ActivityLog::as_select())
-            .load(conn)
+    }
+
+    /// Up to `limit` rows of a user at or after `since` (all when `None`),
+    /// newest first, starting after the keyset position `after`: the
+    /// unfiltered listing and the `/since` feed.
+    pub fn page(
+        conn: &mut DbConnection,
+        user_id: i64,
+        since: Option<NaiveDateTime>,
+        after: Option<(NaiveDateTime, i64)>,
+        limit: i64,
+    ) -> QueryResult<Vec<ActivityLog>> {
+        // With no lower bound, the epoch stands in: one shape, not two.
+        let since = since.unwrap_or(DateTime::UNIX_EPOCH.naive_utc());
+        let mine = activity_log::table
+            .filter(activity_log::user_id.eq(user_id))
+            .filter(activity_log::created_at.ge(since));
+        let newest_first = (activity_log::created_at.desc(), activity_log::id.desc());
+        let limit = limit.max(0);
+        match after {
+            None => db::with_backend!(conn, |c| mine
+                .order(newest_first)
+                .limit(limit)
+                .select(ActivityLog::as_select())
+                .load(c)),
+            // No row-value comparison in diesel: spell it out. The
+            // redundant `created_at <= t` gives PostgreSQL an index range
+            // to scan backwards instead of an OR it cannot.
+            Some((at, id)) => db::with_backend!(conn, |c| mine
+                .filter(activity_log::created_at.le(at))
+                .filter(
+                    activity_log::created_at
+                        .lt(at)
+                        .or(activity_log::created_at.eq(at).and(activity_log::id.lt(id))),
+                )
+                .order(newest_first)
+                .limit(limit)
+                .select(ActivityLog::as_select())
+                .load(c)),
+        }
     }
 
     /// Every row of a user with `created_at >= since`, newest first.
@@ -154,44 +200,91 @@ impl ActivityLog {
             .load(conn)
     }
 
-    /// Rows of a user per type from `start` on; types with none are absent.
-    pub fn count_by_type(
+    /// [`Self::page`], with the count of every row at or after `since` in
+    /// the same statement (a subquery the database runs once), for
+    /// `/since`, which answers both: one round trip instead of two. `None`
+    /// when the page is empty.
+    pub fn page_with_total(
         conn: &mut DbConnection,
         user_id: i64,
-        start: NaiveDateTime,
-    ) -> QueryResult<Vec<(ActivityType, i64)>> {
-        activity_log::table
+        since: Option<NaiveDateTime>,
+        after: Option<(NaiveDateTime, i64)>,
+        limit: i64,
+    ) -> QueryResult<(Vec<ActivityLog>, Option<i64>)> {
+        let since = since.unwrap_or(DateTime::UNIX_EPOCH.naive_utc());
+        let mine = activity_log::table
             .filter(activity_log::user_id.eq(user_id))
-            .filter(activity_log::created_at.ge(start))
-            .group_by(activity_log::activity_type)
-            .select((activity_log::activity_type, count_star()))
-            .load(conn)
+            .filter(activity_log::created_at.ge(since));
+        let total = COUNTED
+            .filter(COUNTED.field(activity_log::user_id).eq(user_id))
+            .filter(COUNTED.field(activity_log::created_at).ge(since))
+            .count()
+            .single_value();
+        let newest_first = (activity_log::created_at.desc(), activity_log::id.desc());
+        let limit = limit.max(0);
+        let rows: Vec<(ActivityLog, Option<i64>)> = match after {
+            None => db::with_backend!(conn, |c| mine
+                .order(newest_first)
+                .limit(limit)
+                .select((ActivityLog::as_select(), total))
+                .load(c))?,
+            Some((at, id)) => db::with_backend!(conn, |c| mine
+                .filter(activity_log::created_at.le(at))
+                .filter(
+                    activity_log::created_at
+                        .lt(at)
+                        .or(activity_log::created_at.eq(at).and(activity_log::id.lt(id))),
+                )
+                .order(newest_first)
+                .limit(limit)
+                .select((ActivityLog::as_select(), total))
+                .load(c))?,
+        };
+        let total = rows.first().and_then(|(_, n)| *n);
+        Ok((rows.into_iter().map(|(row, _)| row).collect(), total))
     }
 
-    /// Rows of a user per UTC day (`YYYY-MM-DD`) from `start` on; days
-    /// with none are absent.
-    pub fn count_per_day(
+    /// How many rows of a user are at or after `since` (all when `None`).
+    pub fn count_since(
+        conn: &mut DbConnection,
+        user_id: i64,
+        since: Option<NaiveDateTime>,
+    ) -> QueryResult<i64> {
+        let since = since.unwrap_or(DateTime::UNIX_EPOCH.naive_utc());
+        let mine = activity_log::table
+            .filter(activity_log::user_id.eq(user_id))
+            .filter(activity_log::created_at.ge(since))
+            .count();
+        db::with_backend!(conn, |c| mine.get_result(c))
+    }
+
+    /// Rows of a user per UTC day and type from `start` on, in one
+    /// statement that the index on `(user_id, created_at, activity_type)`
+    /// answers alone; (day, type) pairs with no rows are absent. The
+    /// summary derives both its per-type and its per-day counts from it.
+    pub fn count_by_day_and_type(
         conn: &mut DbConnection,
         user_id: i64,
         start: NaiveDateTime,
-    ) -> QueryResult<Vec<(String, i64)>> {
-        // The day of a timestamp is spelled differently on each backend;
-        // SQLite stores "YYYY-MM-DD HH:MM:SS[.ffffff]" text.
-        let sql = match conn.backend() {
-            db::Backend::Sqlite => {
-                "SELECT substr(created_at, 1, 10) AS day, COUNT(*) AS n FROM activity_log \
-                 WHERE user_id = ? AND created_at >= ? GROUP BY substr(created_at, 1, 10)"
-            }
-            db::Backend::Postgres => {
-                "SELECT to_char(created_at, 'YYYY-MM-DD') AS day, COUNT(*) AS n FROM activity_log \
-                 WHERE user_id = $1 AND created_at >= $2 GROUP BY to_char(created_at, 'YYYY-MM-DD')"
-            }
+    ) -> QueryResult<Vec<(NaiveDate, ActivityType, i64)>> {
+        // The day of a timestamp, spelled per backend: SQLite stores
+        // "YYYY-MM-DD HH:MM:SS.ffffff" text, whose first ten characters are
+        // the day (cheaper per row than parsing it with `date()`);
+        // PostgreSQL casts. diesel cannot group by an expression and select
+        // it too, so this part is literal SQL; the statement is still
+        // cached, keyed by its text.
+        let day = match conn.backend() {
+            db::Backend::Sqlite => "substr(created_at, 1, 10)",
+            db::Backend::Postgres => "created_at::date",
         };
-        let rows = diesel::sql_query(sql)
-            .bind::<BigInt, _>(user_id)
-            .bind::<Timestamp, _>(start)
-            .load::<DayRow>(conn)?;
-        Ok(rows.into_iter().map(|r| (r.day, r.n)).collect())
+        let mine = activity_log::table
+            .filter(activity_log::user_id.eq(user_id))
+            .filter(activity_log::created_at.ge(start))
+            .group_by(sql::<Date>(&format!("{day}, activity_type")))
+            .select(sql::<(Date, Text, BigInt)>(&format!(
+                "{day}, activity_type, COUNT(*)"
+            )));
+        db::with_backend!(conn, |c| mine.load(c))
     }
 
     /// Deletes every row older than `cutoff`, `batch_size` rows per

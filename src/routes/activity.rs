@@ -3,18 +3,17 @@
 //! Query values: unknown parameters are ignored and an empty value counts as
 //! absent; an invalid value of a known one is a 400 naming it.
 
-use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::time::Duration;
 
-use actix_web::{http::header, web, HttpResponse};
+use actix_web::{http::header, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use crate::db;
 use crate::enums::{ActivityType, ActorType};
 use crate::error::{AppError, AppResult, FieldError};
-use crate::routes::authenticated::AuthUser;
-use crate::routes::params::{parse_int, present};
+use crate::routes::authenticated::{AuthUser, Bearer};
+use crate::routes::params::{parse_int, present, query};
 use crate::routes::responses::{ActivitySummary, Items};
 use crate::services::activity_since::{SINCE_DEFAULT_LIMIT, SINCE_MAX_LIMIT};
 use crate::services::{
@@ -143,16 +142,14 @@ impl ListingParams {
     }
 }
 
-pub async fn list_activity(
-    state: web::Data<AppState>,
-    auth: AuthUser,
-    params: web::Query<ListingParams>,
-) -> AppResult<HttpResponse> {
-    let query = params.parse(auth.id())?;
-    let page = db::run(&state.pool, move |conn| {
-        Ok(ActivityLogService::query(conn, auth.id(), &query))
-    })
-    .await?;
+pub async fn list_activity(bearer: Bearer, req: HttpRequest) -> AppResult<HttpResponse> {
+    let query_string = req.query_string().to_owned();
+    let page = bearer
+        .run(move |conn, auth| {
+            let query = query::<ListingParams>(&query_string)?.parse(auth.id())?;
+            Ok(ActivityLogService::query(conn, auth.id(), &query))
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(page))
 }
 
@@ -163,28 +160,32 @@ pub struct RecentParams {
     activity_type: Option<String>,
 }
 
-pub async fn recent_activity(
-    state: web::Data<AppState>,
-    auth: AuthUser,
-    params: web::Query<RecentParams>,
-) -> AppResult<HttpResponse> {
-    let mut errors = Vec::new();
-    let limit = parse_int("limit", present(&params.limit), 20i64, 1, 100, &mut errors);
-    let types = parse_list::<ActivityType>("type", present(&params.activity_type), &mut errors);
-    if types.len() > 1 {
-        errors.push(FieldError::new("type", "takes one activity type"));
+impl RecentParams {
+    fn parse(&self) -> AppResult<(i64, Option<ActivityType>)> {
+        let mut errors = Vec::new();
+        let limit = parse_int("limit", present(&self.limit), 20i64, 1, 100, &mut errors);
+        let types = parse_list::<ActivityType>("type", present(&self.activity_type), &mut errors);
+        if types.len() > 1 {
+            errors.push(FieldError::new("type", "takes one activity type"));
+        }
+        AppError::ensure_valid(errors)?;
+        Ok((limit, types.first().copied()))
     }
-    AppError::ensure_valid(errors)?;
-    let activity_type = types.first().copied();
-    let items = db::run(&state.pool, move |conn| {
-        Ok(ActivityLogService::get_recent(
-            conn,
-            auth.id(),
-            limit,
-            activity_type,
-        ))
-    })
-    .await?;
+}
+
+pub async fn recent_activity(bearer: Bearer, req: HttpRequest) -> AppResult<HttpResponse> {
+    let query_string = req.query_string().to_owned();
+    let items = bearer
+        .run(move |conn, auth| {
+            let (limit, activity_type) = query::<RecentParams>(&query_string)?.parse()?;
+            Ok(ActivityLogService::get_recent(
+                conn,
+                auth.id(),
+                limit,
+                activity_type,
+            ))
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(Items::new(items)))
 }
 
@@ -195,70 +196,72 @@ pub struct SinceParams {
     cursor: Option<String>,
 }
 
-/// `since=ISO` or `since=last_login`, paged by `limit` and `cursor`; the
-/// service resolves the cutoff (SPEC §10.4).
-pub async fn activity_since(
-    state: web::Data<AppState>,
-    auth: AuthUser,
-    params: web::Query<SinceParams>,
-) -> AppResult<HttpResponse> {
-    let mut errors = Vec::new();
-    let cutoff = match present(&params.since) {
-        None => {
-            errors.push(FieldError::new(
-                "since",
-                "is required: an RFC 3339 timestamp or last_login",
-            ));
-            None
-        }
-        Some("last_login") => Some(SinceCutoff::LastLogin {
-            session_id: auth.session.id,
-        }),
-        Some(text) => match crate::timestamp::parse(text) {
-            Some(t) => Some(SinceCutoff::At(t)),
+impl SinceParams {
+    fn parse(&self, auth: &AuthUser) -> AppResult<(SinceCutoff, i64, Option<ActivityCursor>)> {
+        let mut errors = Vec::new();
+        let cutoff = match present(&self.since) {
             None => {
                 errors.push(FieldError::new(
                     "since",
-                    "must be an RFC 3339 timestamp or last_login",
+                    "is required: an RFC 3339 timestamp or last_login",
                 ));
                 None
             }
-        },
-    };
-    let limit = parse_int(
-        "limit",
-        present(&params.limit),
-        SINCE_DEFAULT_LIMIT,
-        1,
-        SINCE_MAX_LIMIT,
-        &mut errors,
-    );
-    let after = present(&params.cursor).and_then(|text| {
-        let cursor = ActivityCursor::decode(text, auth.id());
-        if cursor.is_none() {
-            errors.push(FieldError::new(
-                "cursor",
-                "is not a valid cursor for this listing",
-            ));
-        }
-        cursor
-    });
-    AppError::ensure_valid(errors)?;
-    let Some(cutoff) = cutoff else {
-        return Err(AppError::Internal(
-            "since: no cutoff after validation".into(),
-        ));
-    };
-    let page = db::run(&state.pool, move |conn| {
-        Ok(ActivityLogService::since_page(
-            conn,
-            auth.id(),
-            cutoff,
-            limit,
-            after,
-        )?)
-    })
-    .await?;
+            Some("last_login") => Some(SinceCutoff::LastLogin {
+                session_id: auth.session.id,
+            }),
+            Some(text) => match crate::timestamp::parse(text) {
+                Some(t) => Some(SinceCutoff::At(t)),
+                None => {
+                    errors.push(FieldError::new(
+                        "since",
+                        "must be an RFC 3339 timestamp or last_login",
+                    ));
+                    None
+                }
+            },
+        };
+        let limit = parse_int(
+            "limit",
+            present(&self.limit),
+            SINCE_DEFAULT_LIMIT,
+            1,
+            SINCE_MAX_LIMIT,
+            &mut errors,
+        );
+        let after = present(&self.cursor).and_then(|text| {
+            let cursor = ActivityCursor::decode(text, auth.id());
+            if cursor.is_none() {
+                errors.push(FieldError::new(
+                    "cursor",
+                    "is not a valid cursor for this listing",
+                ));
+            }
+            cursor
+        });
+        AppError::ensure_valid(errors)?;
+        let cutoff =
+            cutoff.ok_or_else(|| AppError::Internal("since: no cutoff after validation".into()))?;
+        Ok((cutoff, limit, after))
+    }
+}
+
+/// `since=ISO` or `since=last_login`, paged by `limit` and `cursor`; the
+/// service resolves the cutoff (SPEC §10.4).
+pub async fn activity_since(bearer: Bearer, req: HttpRequest) -> AppResult<HttpResponse> {
+    let query_string = req.query_string().to_owned();
+    let page = bearer
+        .run(move |conn, auth| {
+            let (cutoff, limit, after) = query::<SinceParams>(&query_string)?.parse(&auth)?;
+            Ok(ActivityLogService::since_page(
+                conn,
+                auth.id(),
+                cutoff,
+                limit,
+                after,
+            )?)
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(page))
 }
 
@@ -267,30 +270,26 @@ pub struct SummaryParams {
     days: Option<String>,
 }
 
-pub async fn activity_summary(
-    state: web::Data<AppState>,
-    auth: AuthUser,
-    params: web::Query<SummaryParams>,
-) -> AppResult<HttpResponse> {
-    let mut errors = Vec::new();
-    let days = parse_int("days", present(&params.days), 30u32, 1, 365, &mut errors);
-    AppError::ensure_valid(errors)?;
-    let (counts, per_day) = db::run(&state.pool, move |conn| {
-        Ok((
-            ActivityLogService::get_activity_summary(conn, auth.id(), days),
-            ActivityLogService::get_activity_per_day(conn, auth.id(), days),
-        ))
-    })
-    .await?;
-    let total: i64 = counts.values().sum();
-    let counts: BTreeMap<String, i64> = counts
-        .into_iter()
-        .map(|(t, n)| (t.to_string(), n))
-        .collect();
+pub async fn activity_summary(bearer: Bearer, req: HttpRequest) -> AppResult<HttpResponse> {
+    let query_string = req.query_string().to_owned();
+    let summary = bearer
+        .run(move |conn, auth| {
+            let params = query::<SummaryParams>(&query_string)?;
+            let mut errors = Vec::new();
+            let days = parse_int("days", present(&params.days), 30u32, 1, 365, &mut errors);
+            AppError::ensure_valid(errors)?;
+            let (counts, per_day) = ActivityLogService::summary_counts(conn, auth.id(), days);
+            Ok((days, counts, per_day))
+        })
+        .await?;
+    let (days, counts, per_day) = summary;
     Ok(HttpResponse::Ok().json(ActivitySummary {
         days,
-        total,
-        counts,
+        total: counts.values().sum(),
+        counts: counts
+            .into_iter()
+            .map(|(t, n)| (t.to_string(), n))
+            .collect(),
         per_day,
     }))
 }

@@ -9,6 +9,21 @@ use serde::{Deserialize, Deserializer};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::services::playlists::IfMatch;
 
+/// A request's query string read into `P`, as `web::Query` would (and
+/// with the same 400), for handlers that validate after authenticating
+/// (see `authenticated::Bearer`).
+pub fn query<P: serde::de::DeserializeOwned>(query_string: &str) -> AppResult<P> {
+    actix_web::web::Query::<P>::from_query(query_string)
+        .map(actix_web::web::Query::into_inner)
+        .map_err(|err| {
+            let message = match err {
+                actix_web::error::QueryPayloadError::Deserialize(e) => e.to_string(),
+                other => other.to_string(),
+            };
+            crate::routes::errors::serde_error("query", message)
+        })
+}
+
 /// A query value, trimmed, with empty meaning absent.
 pub fn present(value: &Option<String>) -> Option<&str> {
     value.as_deref().map(str::trim).filter(|v| !v.is_empty())

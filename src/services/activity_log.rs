@@ -106,6 +106,39 @@ impl ActivityLogService {
         first.and_hms_opt(0, 0, 0).unwrap_or_default()
     }
 
+    /// The summary of the last `days` calendar days, from one statement:
+    /// rows per type (types with none absent) and rows per UTC day (every
+    /// day present, zeros included, oldest first).
+    pub fn summary_counts(
+        conn: &mut DbConnection,
+        user_id: i64,
+        days: u32,
+    ) -> (BTreeMap<ActivityType, i64>, Vec<DayCount>) {
+        let start = Self::summary_start(days);
+        let rows = or_empty(
+            ActivityLog::count_by_day_and_type(conn, user_id, start),
+            "summary",
+            user_id,
+        );
+        let mut by_type = BTreeMap::new();
+        let mut by_day = BTreeMap::new();
+        for (day, activity_type, n) in rows {
+            *by_type.entry(activity_type).or_insert(0) += n;
+            *by_day.entry(day).or_insert(0) += n;
+        }
+        let first = start.date();
+        let per_day = (0..i64::from(days.max(1)))
+            .map(|offset| {
+                let date = first + Duration::days(offset);
+                DayCount {
+                    date,
+                    count: by_day.get(&date).copied().unwrap_or(0),
+                }
+            })
+            .collect();
+        (by_type, per_day)
+    }
+
     /// Rows per type over the last `days` calendar days, counted by the
     /// database; types with no rows are absent.
     pub fn get_activity_summary(
@@ -113,32 +146,13 @@ impl ActivityLogService {
         user_id: i64,
         days: u32,
     ) -> BTreeMap<ActivityType, i64> {
-        let result = ActivityLog::count_by_type(conn, user_id, Self::summary_start(days));
-        or_empty(result, "summary", user_id).into_iter().collect()
+        Self::summary_counts(conn, user_id, days).0
     }
 
     /// Rows per UTC day over the last `days` calendar days, every day
     /// present (zeros included), oldest first.
     pub fn get_activity_per_day(conn: &mut DbConnection, user_id: i64, days: u32) -> Vec<DayCount> {
-        let start = Self::summary_start(days);
-        let counts: BTreeMap<String, i64> = or_empty(
-            ActivityLog::count_per_day(conn, user_id, start),
-            "per-day summary",
-            user_id,
-        )
-        .into_iter()
-        .collect();
-        let first = start.date();
-        (0..i64::from(days.max(1)))
-            .map(|offset| {
-                let date = first + Duration::days(offset);
-                let key = date.format("%Y-%m-%d").to_string();
-                DayCount {
-                    date,
-                    count: counts.get(&key).copied().unwrap_or(0),
-                }
-            })
-            .collect()
+        Self::summary_counts(conn, user_id, days).1
     }
 }
 

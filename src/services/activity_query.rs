@@ -158,6 +158,16 @@ impl Default for ActivityQuery {
 }
 
 impl ActivityQuery {
+    /// Whether the only filter is a lower time bound: the shape the feed
+    /// opens with and `/since` pages through, served by fixed statements.
+    pub fn filters_only_by_time(&self) -> bool {
+        self.types.is_empty()
+            && self.actors.is_empty()
+            && self.until.is_none()
+            && self.playlist_id.is_none()
+            && self.q.as_deref().is_none_or(str::is_empty)
+    }
+
     /// Narrows `since` by a range: the later of the two bounds wins.
     pub fn with_range(mut self, range: ActivityRange, now: NaiveDateTime) -> Self {
         if let Some(start) = range.start(now) {
@@ -258,6 +268,12 @@ impl ActivityLogService {
         let limit = q.limit.clamp(1, MAX_PAGE_ROWS);
         let newest_first = (activity_log::created_at.desc(), activity_log::id.desc());
         match &q.paging {
+            Paging::Cursor(after) if q.filters_only_by_time() => {
+                // The feed as it first opens, and `/since`: a fixed shape.
+                let after = after.map(|c| (c.created_at, c.id));
+                let items = ActivityLog::page(conn, user_id, q.since, after, limit + 1)?;
+                Ok(Self::keyset_page(user_id, items, limit))
+            }
             Paging::Cursor(after) => {
                 let mut query = filtered(user_id, q);
                 if let Some(c) = after {
@@ -273,19 +289,12 @@ impl ActivityLogService {
                                 .and(activity_log::id.lt(c.id))),
                     );
                 }
-                let mut items = query
+                let items = query
                     .order(newest_first)
                     .limit(limit + 1)
                     .select(ActivityLog::as_select())
                     .load(conn)?;
-                let more = items.len() as i64 > limit;
-                items.truncate(limit as usize);
-                let next_cursor = if more {
-                    items.last().map(|r| ActivityCursor::of(r).encode(user_id))
-                } else {
-                    None
-                };
-                Ok(ActivityPage::Keyset { items, next_cursor })
+                Ok(Self::keyset_page(user_id, items, limit))
             }
             Paging::Page(page) => {
                 let page = (*page).max(1);
@@ -308,7 +317,27 @@ impl ActivityLogService {
 
     /// How many rows match `q`'s filters (its paging ignored).
     pub fn try_count(conn: &mut DbConnection, user_id: i64, q: &ActivityQuery) -> QueryResult<i64> {
+        if q.filters_only_by_time() {
+            return ActivityLog::count_since(conn, user_id, q.since);
+        }
         filtered(user_id, q).count().get_result(conn)
+    }
+
+    /// `limit` of `items` (read with one extra row to tell whether more
+    /// follow) and the cursor to the next page.
+    pub(crate) fn keyset_page(
+        user_id: i64,
+        mut items: Vec<ActivityLog>,
+        limit: i64,
+    ) -> ActivityPage {
+        let more = items.len() as i64 > limit;
+        items.truncate(limit as usize);
+        let next_cursor = if more {
+            items.last().map(|r| ActivityCursor::of(r).encode(user_id))
+        } else {
+            None
+        };
+        ActivityPage::Keyset { items, next_cursor }
     }
 }
 

@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::db::DbConnection;
 use crate::models::{ActivityLog, AuthSession};
-use crate::services::activity_query::{ActivityCursor, ActivityPage, ActivityQuery, Paging};
+use crate::services::activity_query::{ActivityCursor, ActivityPage};
 use crate::services::ActivityLogService;
 
 /// Default and largest page of `/since`.
@@ -60,17 +60,22 @@ impl ActivityLogService {
                 AuthSession::previous_login_at(conn, user_id, session_id)?
             }
         };
-        let query = ActivityQuery {
-            since,
-            limit: limit.clamp(1, SINCE_MAX_LIMIT),
-            paging: Paging::Cursor(after),
-            ..ActivityQuery::default()
-        };
-        let total = Self::try_count(conn, user_id, &query).unwrap_or_else(|err| {
-            log::warn!("activity since count failed for user {user_id}: {err}");
-            0
+        let limit = limit.clamp(1, SINCE_MAX_LIMIT);
+        let after = after.map(|c| (c.created_at, c.id));
+        // The page and the total in one statement; the total alone only
+        // when the page came back empty (a cursor past the last row).
+        let (rows, total) = ActivityLog::page_with_total(conn, user_id, since, after, limit + 1)
+            .unwrap_or_else(|err| {
+                log::warn!("activity since read failed for user {user_id}: {err}");
+                (Vec::new(), Some(0))
+            });
+        let total = total.unwrap_or_else(|| {
+            ActivityLog::count_since(conn, user_id, since).unwrap_or_else(|err| {
+                log::warn!("activity since count failed for user {user_id}: {err}");
+                0
+            })
         });
-        let (items, next_cursor) = match Self::query(conn, user_id, &query) {
+        let (items, next_cursor) = match Self::keyset_page(user_id, rows, limit) {
             ActivityPage::Keyset { items, next_cursor } => (items, next_cursor),
             ActivityPage::Offset { items, .. } => (items, None),
         };

@@ -190,6 +190,8 @@ pub struct TestResponse {
     pub headers: HeaderMap,
     pub body: Value,
     pub text: String,
+    /// Statements the request sent to the database (SPEC §10.12).
+    pub round_trips: Option<u32>,
 }
 
 impl TestResponse {
@@ -314,6 +316,11 @@ where
         let res = test::call_service(&self.service, req).await;
         let status = res.status();
         let headers = res.headers().clone();
+        let round_trips = res
+            .response()
+            .extensions()
+            .get::<shuffify::db::RoundTrips>()
+            .map(|n| n.0);
         let bytes = test::read_body(res).await;
         let text = String::from_utf8_lossy(&bytes).to_string();
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
@@ -322,6 +329,7 @@ where
             headers,
             body,
             text,
+            round_trips,
         }
     }
 

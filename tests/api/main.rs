@@ -15,6 +15,7 @@ mod isolation;
 mod log_failures;
 mod playlists;
 mod query_plans;
+mod round_trips;
 mod scheduler;
 mod schedules;
 mod schema;

@@ -1,0 +1,63 @@
+//! How many statements each request sends to the database (SPEC §10.12).
+//!
+//! Every pooled connection carries [`Counter`], a diesel instrumentation
+//! that bumps a thread-local count on each statement it starts (queries,
+//! `BEGIN`/`COMMIT`, savepoints: on PostgreSQL each is a round trip).
+//! [`super::run`] reads the count before and after its closure on the
+//! blocking thread and adds the difference to the request's tally, a
+//! task-local that the request middleware opens with [`count`]; the
+//! middleware logs the total at debug level and leaves it in the
+//! response's extensions as [`RoundTrips`], where tests read it.
+//!
+//! Work outside a request (the scheduler, an export's body after its
+//! handler returned) runs outside any tally and is not counted.
+
+use std::cell::Cell;
+use std::future::Future;
+
+use diesel::connection::{Instrumentation, InstrumentationEvent};
+
+thread_local! {
+    static ON_THIS_THREAD: Cell<u64> = const { Cell::new(0) };
+}
+
+tokio::task_local! {
+    static REQUEST: Cell<u32>;
+}
+
+/// The statements one request sent, in its response's extensions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoundTrips(pub u32);
+
+/// The instrumentation every pooled connection carries.
+pub(crate) struct Counter;
+
+impl Instrumentation for Counter {
+    fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
+        if let InstrumentationEvent::StartQuery { .. } = event {
+            ON_THIS_THREAD.with(|n| n.set(n.get() + 1));
+        }
+    }
+}
+
+/// Statements started on this thread so far.
+pub(crate) fn on_this_thread() -> u64 {
+    ON_THIS_THREAD.with(Cell::get)
+}
+
+/// Adds `n` statements to the current request's tally, if there is one.
+pub(crate) fn add(n: u64) {
+    let n = u32::try_from(n).unwrap_or(u32::MAX);
+    let _ = REQUEST.try_with(|total| total.set(total.get().saturating_add(n)));
+}
+
+/// Runs `fut` with a tally of its own, and hands back the tally with its
+/// output.
+pub async fn count<F: Future>(fut: F) -> (F::Output, RoundTrips) {
+    REQUEST
+        .scope(Cell::new(0), async move {
+            let output = fut.await;
+            (output, RoundTrips(REQUEST.with(Cell::get)))
+        })
+        .await
+}

