@@ -109,3 +109,59 @@ impl Json {
             .unwrap_or_default()
     }
 }
+
+/// JSON in a TEXT column, checked on the way out of the database but kept as
+/// its text: for columns that are only read to be sent (activity metadata),
+/// where building a `Value` tree and serialising it again cost more than
+/// decoding the rest of the row (issue 10).
+#[derive(Debug, Clone, Serialize, diesel::FromSqlRow)]
+#[serde(transparent)]
+pub struct RawJson(pub Box<serde_json::value::RawValue>);
+
+impl RawJson {
+    /// The JSON text.
+    pub fn get(&self) -> &str {
+        self.0.get()
+    }
+
+    /// The JSON as a value (parsed on each call).
+    pub fn value(&self) -> serde_json::Value {
+        serde_json::from_str(self.get()).unwrap_or_default()
+    }
+}
+
+/// Equal when the values are: `{"a":1}` read back is equal to itself
+/// whatever spacing another writer used.
+impl PartialEq for RawJson {
+    fn eq(&self, other: &Self) -> bool {
+        self.get() == other.get() || self.value() == other.value()
+    }
+}
+
+fn raw(text: String) -> deserialize::Result<RawJson> {
+    Ok(RawJson(serde_json::value::RawValue::from_string(text)?))
+}
+
+impl FromSql<Text, Sqlite> for RawJson {
+    fn from_sql(
+        bytes: <Sqlite as diesel::backend::Backend>::RawValue<'_>,
+    ) -> deserialize::Result<Self> {
+        raw(<String as FromSql<Text, Sqlite>>::from_sql(bytes)?)
+    }
+}
+
+impl FromSql<Text, Pg> for RawJson {
+    fn from_sql(
+        bytes: <Pg as diesel::backend::Backend>::RawValue<'_>,
+    ) -> deserialize::Result<Self> {
+        raw(<String as FromSql<Text, Pg>>::from_sql(bytes)?)
+    }
+}
+
+impl FromSql<Text, MultiBackend> for RawJson {
+    fn from_sql(
+        bytes: <MultiBackend as diesel::backend::Backend>::RawValue<'_>,
+    ) -> deserialize::Result<Self> {
+        bytes.from_sql::<RawJson, Text>()
+    }
+}

@@ -10,7 +10,7 @@ use diesel::sql_types::{BigInt, Date, Text};
 use serde::Serialize;
 
 use crate::db::schema::activity_log;
-use crate::db::{self, DbConnection, Json};
+use crate::db::{self, DbConnection, Json, RawJson};
 use crate::enums::{ActivityType, ActorType};
 use crate::models::User;
 
@@ -27,7 +27,7 @@ pub struct ActivityLog {
     pub playlist_name: Option<String>,
     pub actor_type: ActorType,
     pub actor_name: Option<String>,
-    pub metadata: Option<Json>,
+    pub metadata: Option<RawJson>,
     #[serde(serialize_with = "crate::timestamp::serialize")]
     pub created_at: NaiveDateTime,
 }

@@ -86,7 +86,7 @@ impl ExportFormat {
                 let metadata = row
                     .metadata
                     .as_ref()
-                    .map(|m| m.0.to_string())
+                    .map(|m| m.get().to_string())
                     .unwrap_or_default();
                 let fields = [
                     row.id.to_string(),

@@ -124,7 +124,7 @@ async fn login_returns_a_token_and_logs_the_session() {
         .first(&mut conn)
         .unwrap();
     assert_eq!(
-        rows[0].metadata.as_ref().unwrap().0,
+        rows[0].metadata.as_ref().unwrap().value(),
         json!({"session_id": session_id})
     );
     // The session remembers where the login came from.
@@ -208,7 +208,7 @@ async fn logout_revokes_the_token() {
     assert_eq!(me.header("www-authenticate"), Some("Bearer"));
     let rows = ActivityLogService::get_recent(&mut app.conn(), user.id, 20, None);
     assert_eq!(rows[0].activity_type, ActivityType::Logout);
-    assert!(rows[0].metadata.as_ref().unwrap().0["session_id"].is_i64());
+    assert!(rows[0].metadata.as_ref().unwrap().value()["session_id"].is_i64());
     // A second logout with the dead token is simply unauthorized.
     app.as_user(&user)
         .send(Method::POST, "/api/auth/logout", None, &[])

@@ -62,7 +62,7 @@ fn log_keeps_playlist_context_actor_and_metadata() {
     assert_eq!(row.playlist_name.as_deref(), Some("Road trip"));
     assert_eq!(row.actor_type, ActorType::Scheduler);
     assert_eq!(row.actor_name.as_deref(), Some("Schedule #12"));
-    assert_eq!(row.metadata.as_ref().unwrap().0, metadata);
+    assert_eq!(row.metadata.as_ref().unwrap().value(), metadata);
 }
 
 #[test]
