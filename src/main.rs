@@ -260,6 +260,8 @@ fn serve(settings: Settings, demo: bool) -> Result<(), String> {
         )
     });
     let scheduler_stop = scheduler.as_ref().map(|s| s.stop_signal());
+    // Keeps the WAL short from a thread of its own (SQLite files only).
+    let _checkpointer = db::checkpoint::spawn(&settings.database_url);
     let bind_addr = settings.bind_addr.clone();
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     let retention_days = settings.activity_retention_days;

@@ -1,8 +1,9 @@
 //! The r2d2 connection manager. It builds connections by URL scheme itself
 //! (the derived `MultiConnection::establish` tries each backend in turn and
 //! hides the real error), and applies the per-connection settings:
-//! SQLite `busy_timeout` first, then WAL, `synchronous=NORMAL` and
-//! `foreign_keys=ON`; PostgreSQL `TimeZone=UTC`.
+//! SQLite `busy_timeout` first, then WAL, `synchronous=NORMAL`,
+//! `foreign_keys=ON` and the WAL checkpoint backstop (`db::checkpoint`);
+//! PostgreSQL `TimeZone=UTC`.
 
 use diesel::connection::{SimpleConnection, TransactionManager};
 use diesel::prelude::*;
@@ -107,6 +108,10 @@ impl r2d2::ManageConnection for ConnectionManager {
                      PRAGMA synchronous = NORMAL;
                      PRAGMA foreign_keys = ON;",
                 )?;
+                conn.batch_execute(&format!(
+                    "PRAGMA wal_autocheckpoint = {};",
+                    super::checkpoint::BACKSTOP_PAGES
+                ))?;
                 conn.set_instrumentation(super::round_trips::Counter);
                 Ok(DbConnection::Sqlite(conn))
             }

@@ -9,6 +9,7 @@
 //! `BEGIN IMMEDIATE` (a deferred `BEGIN` that later writes fails with
 //! SQLITE_BUSY under WAL, whatever the busy timeout).
 
+pub mod checkpoint;
 pub mod json;
 mod manager;
 pub mod migrations;
@@ -21,7 +22,7 @@ mod write_queue;
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::prelude::*;
 
-pub use json::Json;
+pub use json::{Json, RawJson};
 pub use manager::{ConnectionManager, DatabaseUrl};
 pub use round_trips::{count as count_round_trips, RoundTrips};
 
