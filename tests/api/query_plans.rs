@@ -209,3 +209,39 @@ fn snapshot_reads_use_the_playlist_index() {
         );
     }
 }
+
+/// The statements as the service sends them, with bound parameters: on
+/// SQLite the planner stability guarantee is on (`db/sqlite_planner.rs`),
+/// so the plan cannot lean on the values, and must still use the index.
+#[test]
+fn bound_activity_reads_use_the_user_index() {
+    use diesel::sql_types::BigInt;
+    let (db, _) = seeded("");
+    let mut conn = db.conn();
+    if conn.backend() != Backend::Sqlite {
+        return;
+    }
+    let since = (db::now() - chrono::Duration::days(30))
+        .format("%Y-%m-%d %H:%M:%S%.f")
+        .to_string();
+    for sql in [
+        "SELECT substr(created_at, 1, 10), activity_type, COUNT(*) FROM activity_log \
+         WHERE user_id = ? AND created_at >= ? GROUP BY substr(created_at, 1, 10), activity_type",
+        "SELECT id FROM activity_log WHERE user_id = ? AND created_at >= ? \
+         ORDER BY created_at DESC, id DESC LIMIT 21",
+    ] {
+        let plan = diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}"))
+            .bind::<BigInt, _>(1)
+            .bind::<Text, _>(&since)
+            .load::<SqlitePlanRow>(&mut conn)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.detail)
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(
+            plan.contains("ix_activity_user_created"),
+            "no user/created_at index in:\n{plan}\nfor {sql}"
+        );
+    }
+}
