@@ -19,7 +19,10 @@ answers), it:
      share of `/health` in the same run;
   5. adds 100,000 snapshots (2,000 more playlists, 50 manual snapshots each)
      and runs the shuffle row again: the last column compares it with the
-     empty table's.
+     empty table's;
+  6. on a fresh server, streams one user's 1,000,000 rows (`--export-rows`)
+     through `GET /api/activity/export` and reports how far the server's
+     resident memory grew meanwhile.
 
 Standard library only; loopback only; the server and its files are removed
 at the end. Numbers are from one machine at one moment: read the ratios.
@@ -35,6 +38,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -266,6 +270,78 @@ def measure(backend, binary, database_url, sql_target, args, workdir):
         server.stop()
 
 
+def export_memory(backend, binary, database_url, sql_target, rows, workdir):
+    """(rows exported, bytes, seconds, RSS growth in KiB): one user's
+    `rows` rows streamed as NDJSON from a fresh server, its resident memory
+    sampled every 50 ms while the client reads and discards the body."""
+    server = Server(binary, database_url, os.path.join(workdir, f"{backend}-export.log"))
+    try:
+        client = common.Client(server.base)
+        status, _, _ = client.call("POST", "/api/auth/register",
+                                   {"username": "exporter", "password": PASSWORD})
+        assert status == 201, status
+        status, body, _ = client.call("POST", "/api/auth/login",
+                                      {"username": "exporter", "password": PASSWORD})
+        token = body["token"]
+        fill = (EXPORT_FILL_SQLITE if backend == "sqlite" else EXPORT_FILL_POSTGRES) % rows
+        run_sql(backend, sql_target, fill)
+        baseline = server.rss_kib()
+        peak = [baseline]
+        done = threading.Event()
+
+        def sample():
+            while not done.is_set():
+                peak[0] = max(peak[0], server.rss_kib())
+                time.sleep(0.05)
+
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        started = time.time()
+        req = urllib.request.Request(server.base + "/api/activity/export?format=ndjson",
+                                     headers={"Authorization": f"Bearer {token}"})
+        size = lines = 0
+        with urllib.request.urlopen(req, timeout=600) as res:
+            while True:
+                chunk = res.read(1 << 16)
+                if not chunk:
+                    break
+                size += len(chunk)
+                lines += chunk.count(b"\n")
+        elapsed = time.time() - started
+        done.set()
+        sampler.join()
+        return lines, size, elapsed, peak[0] - baseline
+    finally:
+        server.stop()
+
+
+EXPORT_FILL_SQLITE = """
+WITH RECURSIVE g(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM g WHERE n < %d - 1)
+INSERT INTO activity_log (user_id, activity_type, description, actor_type, actor_name,
+                          metadata, created_at)
+SELECT (SELECT id FROM users WHERE username = 'exporter'), 'shuffle', 'Seeded row ' || n,
+       'user', 'exporter', '{"seed":' || n || '}',
+       strftime('%%Y-%%m-%%d %%H:%%M:%%S', 'now', '-' || n || ' seconds') || '.000000'
+FROM g;
+"""
+
+EXPORT_FILL_POSTGRES = """
+INSERT INTO activity_log (user_id, activity_type, description, actor_type, actor_name,
+                          metadata, created_at)
+SELECT (SELECT id FROM users WHERE username = 'exporter'), 'shuffle', 'Seeded row ' || g,
+       'user', 'exporter', '{"seed":' || g || '}',
+       date_trunc('second', now() at time zone 'utc') - make_interval(secs => g)
+FROM generate_series(0, %d - 1) g;
+ANALYZE activity_log;
+"""
+
+
+def print_export(backend, result):
+    lines, size, elapsed, growth = result
+    print(f"\n{backend}: export of {lines:,} rows (NDJSON, {size / 2**20:,.0f} MiB) in "
+          f"{elapsed:.1f} s; server memory grew by {growth / 1024:.1f} MiB at most")
+
+
 def print_table(backend, rows):
     health = rows[0][1][0]
     shuffle_empty = rows[4][1][0]
@@ -294,6 +370,8 @@ if __name__ == "__main__":
     parser.add_argument("--only", choices=["sqlite", "postgres"], default=None)
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--export-rows", type=int, default=1_000_000,
+                        help="rows of the export memory check (0 skips it)")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is missing: scripts/load.sh installs it")
@@ -304,6 +382,10 @@ if __name__ == "__main__":
             path = os.path.join(workdir, "load.db")
             print_table("SQLite", measure("sqlite", args.bin, f"sqlite://{path}", path,
                                           args, workdir))
+            if args.export_rows:
+                path = os.path.join(workdir, "export.db")
+                print_export("SQLite", export_memory("sqlite", args.bin, f"sqlite://{path}",
+                                                     path, args.export_rows, workdir))
         if args.only in (None, "postgres") and args.postgres:
             if postgres_answers(args.postgres):
                 admin = args.postgres
@@ -312,6 +394,11 @@ if __name__ == "__main__":
                 url = urllib.parse.urlparse(admin)._replace(path="/shuffify_load").geturl()
                 print_table("PostgreSQL", measure("postgres", args.bin, url, url,
                                                   args, workdir))
+                if args.export_rows:
+                    run_sql("postgres", admin, "DROP DATABASE IF EXISTS shuffify_load")
+                    run_sql("postgres", admin, "CREATE DATABASE shuffify_load")
+                    print_export("PostgreSQL", export_memory("postgres", args.bin, url, url,
+                                                             args.export_rows, workdir))
             else:
                 print(f"\nPostgreSQL: {args.postgres} does not answer; skipped",
                       file=sys.stderr)
