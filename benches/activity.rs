@@ -280,11 +280,11 @@ mod baseline {
     ) -> Vec<(String, String, i64)> {
         conn.prepare_cached(
             "SELECT substr(created_at, 1, 10), activity_type, COUNT(*) FROM activity_log \
-             WHERE user_id = ? AND created_at >= ? \
+             WHERE user_id = ? AND substr(created_at, 1, 10) >= ? \
              GROUP BY substr(created_at, 1, 10), activity_type",
         )
         .unwrap()
-        .query_map(params![user, stored(start)], |r| {
+        .query_map(params![user, start.format("%Y-%m-%d").to_string()], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?))
         })
         .unwrap()
@@ -484,7 +484,7 @@ fn print_plans(raw: &Connection, user: i64) {
     let start = stored(ActivityLogService::summary_start(30));
     for sql in [
         "SELECT substr(created_at, 1, 10), activity_type, COUNT(*) FROM activity_log \
-         WHERE user_id = ?1 AND created_at >= ?2 \
+         WHERE user_id = ?1 AND substr(created_at, 1, 10) >= substr(?2, 1, 10) \
          GROUP BY substr(created_at, 1, 10), activity_type",
         "SELECT id, (SELECT COUNT(*) FROM activity_log AS c WHERE c.user_id = ?1 \
          AND c.created_at >= ?2) FROM activity_log WHERE user_id = ?1 AND created_at >= ?2 \

@@ -6,7 +6,7 @@
 use chrono::{DateTime, NaiveDate, NaiveDateTime};
 use diesel::dsl::sql;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Date, Text};
+use diesel::sql_types::{BigInt, Bool, Date, Text};
 use serde::Serialize;
 
 use crate::db::schema::activity_log;
@@ -258,33 +258,43 @@ impl ActivityLog {
         db::with_backend!(conn, |c| mine.get_result(c))
     }
 
-    /// Rows of a user per UTC day and type from `start` on, in one
-    /// statement that the index on `(user_id, created_at, activity_type)`
-    /// answers alone; (day, type) pairs with no rows are absent. The
-    /// summary derives both its per-type and its per-day counts from it.
+    /// Rows of a user per UTC day and type from `start` (a midnight) on,
+    /// in one statement answered from an index alone; (day, type) pairs
+    /// with no rows are absent. The summary derives both its per-type and
+    /// its per-day counts from it.
     pub fn count_by_day_and_type(
         conn: &mut DbConnection,
         user_id: i64,
         start: NaiveDateTime,
     ) -> QueryResult<Vec<(NaiveDate, ActivityType, i64)>> {
-        // The day of a timestamp, spelled per backend: SQLite stores
-        // "YYYY-MM-DD HH:MM:SS.ffffff" text, whose first ten characters are
-        // the day (cheaper per row than parsing it with `date()`);
-        // PostgreSQL casts. diesel cannot group by an expression and select
-        // it too, so this part is literal SQL; the statement is still
-        // cached, keyed by its text.
-        let day = match conn.backend() {
-            db::Backend::Sqlite => "substr(created_at, 1, 10)",
-            db::Backend::Postgres => "created_at::date",
-        };
-        let mine = activity_log::table
-            .filter(activity_log::user_id.eq(user_id))
-            .filter(activity_log::created_at.ge(start))
-            .group_by(sql::<Date>(&format!("{day}, activity_type")))
-            .select(sql::<(Date, Text, BigInt)>(&format!(
-                "{day}, activity_type, COUNT(*)"
-            )));
-        db::with_backend!(conn, |c| mine.load(c))
+        // diesel cannot group by an expression and select it too, so the
+        // day is literal SQL; the statements are still cached, keyed by
+        // their text.
+        let mine = activity_log::table.filter(activity_log::user_id.eq(user_id));
+        match conn {
+            // SQLite stores "YYYY-MM-DD HH:MM:SS.ffffff": the day is its
+            // first ten characters, which `ix_activity_user_day_type`
+            // indexes, so the groups come out of the index in order, with
+            // no sort.
+            DbConnection::Sqlite(c) => mine
+                .filter(
+                    sql::<Bool>("substr(created_at, 1, 10) >= ")
+                        .bind::<Text, _>(start.date().format("%Y-%m-%d").to_string()),
+                )
+                .group_by(sql::<Text>("substr(created_at, 1, 10), activity_type"))
+                .select(sql::<(Date, Text, BigInt)>(
+                    "substr(created_at, 1, 10), activity_type, COUNT(*)",
+                ))
+                .load(c),
+            // PostgreSQL reads `ix_activity_user_created_type` alone.
+            DbConnection::Postgres(c) => mine
+                .filter(activity_log::created_at.ge(start))
+                .group_by(sql::<Date>("created_at::date, activity_type"))
+                .select(sql::<(Date, Text, BigInt)>(
+                    "created_at::date, activity_type, COUNT(*)",
+                ))
+                .load(c),
+        }
     }
 
     /// Deletes every row older than `cutoff`, `batch_size` rows per

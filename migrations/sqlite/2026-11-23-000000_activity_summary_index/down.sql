@@ -1,1 +1,1 @@
-DROP INDEX ix_activity_user_created_type;
+DROP INDEX ix_activity_user_day_type;
