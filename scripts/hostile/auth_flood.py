@@ -17,15 +17,7 @@ import json
 import threading
 import uuid
 
-from common import Client, parallel, tally
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
+from common import Client, parallel, rss_kib, tally
 
 
 def main():

@@ -1,5 +1,6 @@
-"""What the hostile scripts share: a loopback-only JSON client, a bounded
-fan-out of parallel calls, and a status tally. Standard library only."""
+"""What the hostile and load scripts share: a loopback-only JSON client
+(with sign-up), a bounded fan-out of parallel calls, a status tally and a
+process's resident memory. Standard library only."""
 
 import http.client
 import json
@@ -43,6 +44,26 @@ class Client:
         except ValueError:
             parsed = None
         return status, parsed, elapsed
+
+
+    def sign_up(self, username, password):
+        """Registers `username` and logs in: the login's body (token, user)."""
+        status, body, _ = self.call("POST", "/api/auth/register",
+                                    {"username": username, "password": password})
+        assert status == 201, (status, body)
+        status, body, _ = self.call("POST", "/api/auth/login",
+                                    {"username": username, "password": password})
+        assert status == 200, (status, body)
+        return body
+
+
+def rss_kib(pid):
+    """The resident memory of process `pid`, in KiB (Linux)."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
 
 
 def parallel(n, fn):

@@ -28,13 +28,7 @@ class Client(common.Client):
     def user(self, prefix):
         name = f"{prefix}{uuid.uuid4().hex[:8]}"
         password = "load-test-password"
-        status, body, _ = self.call("POST", "/api/auth/register",
-                                    {"username": name, "password": password})
-        assert status == 201, (status, body)
-        status, body, _ = self.call("POST", "/api/auth/login",
-                                    {"username": name, "password": password})
-        assert status == 200, (status, body)
-        return body["token"]
+        return self.sign_up(name, password)["token"]
 
     def playlist(self, token, name, n, artists):
         tracks = [{"uri": f"load:{name}:{i}", "name": f"Song {i}",

@@ -87,11 +87,7 @@ class Server:
         sys.exit(f"the server did not answer on {self.base}; see {log_path}")
 
     def rss_kib(self):
-        with open(f"/proc/{self.proc.pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-        return 0
+        return common.rss_kib(self.proc.pid)
 
     def stop(self):
         self.proc.terminate()
@@ -106,13 +102,7 @@ def make_users(client):
     """[(user id, token)] for USERS fresh users."""
     users = []
     for i in range(USERS):
-        name = f"load{i:03d}"
-        status, body, _ = client.call("POST", "/api/auth/register",
-                                      {"username": name, "password": PASSWORD})
-        assert status == 201, (status, body)
-        status, body, _ = client.call("POST", "/api/auth/login",
-                                      {"username": name, "password": PASSWORD})
-        assert status == 200, (status, body)
+        body = client.sign_up(f"load{i:03d}", PASSWORD)
         users.append((body["user"]["id"], body["token"]))
     return users
 
@@ -277,12 +267,7 @@ def export_memory(backend, binary, database_url, sql_target, rows, workdir):
     server = Server(binary, database_url, os.path.join(workdir, f"{backend}-export.log"))
     try:
         client = common.Client(server.base)
-        status, _, _ = client.call("POST", "/api/auth/register",
-                                   {"username": "exporter", "password": PASSWORD})
-        assert status == 201, status
-        status, body, _ = client.call("POST", "/api/auth/login",
-                                      {"username": "exporter", "password": PASSWORD})
-        token = body["token"]
+        token = client.sign_up("exporter", PASSWORD)["token"]
         fill = (EXPORT_FILL_SQLITE if backend == "sqlite" else EXPORT_FILL_POSTGRES) % rows
         run_sql(backend, sql_target, fill)
         baseline = server.rss_kib()

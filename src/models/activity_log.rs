@@ -103,6 +103,37 @@ pub(crate) struct ActivityLogInsert<'a> {
 diesel::alias!(activity_log as counted: CountedActivity);
 const COUNTED: diesel::query_source::Alias<CountedActivity> = counted;
 
+/// Runs `$rows` (a query of one user's rows) newest first, from after the
+/// keyset position `$after` (from the newest when `None`), at most `$limit`
+/// rows of `$select`: the one keyset walk of the listing and `/since`,
+/// whatever they select.
+macro_rules! newest_after {
+    ($conn:expr, $rows:expr, $after:expr, $limit:expr, $select:expr) => {{
+        let newest_first = (activity_log::created_at.desc(), activity_log::id.desc());
+        match $after {
+            None => db::with_backend!($conn, |c| $rows
+                .order(newest_first)
+                .limit($limit)
+                .select($select)
+                .load(c)),
+            // No row-value comparison in diesel: spell it out. The
+            // redundant `created_at <= t` gives PostgreSQL an index range
+            // to scan backwards instead of an OR it cannot.
+            Some((at, id)) => db::with_backend!($conn, |c| $rows
+                .filter(activity_log::created_at.le(at))
+                .filter(
+                    activity_log::created_at
+                        .lt(at)
+                        .or(activity_log::created_at.eq(at).and(activity_log::id.lt(id))),
+                )
+                .order(newest_first)
+                .limit($limit)
+                .select($select)
+                .load(c)),
+        }
+    }};
+}
+
 impl ActivityLog {
     /// Inserts one row and reads it back.
     pub(crate) fn insert(
@@ -161,29 +192,7 @@ impl ActivityLog {
         let mine = activity_log::table
             .filter(activity_log::user_id.eq(user_id))
             .filter(activity_log::created_at.ge(since));
-        let newest_first = (activity_log::created_at.desc(), activity_log::id.desc());
-        let limit = limit.max(0);
-        match after {
-            None => db::with_backend!(conn, |c| mine
-                .order(newest_first)
-                .limit(limit)
-                .select(ActivityLog::as_select())
-                .load(c)),
-            // No row-value comparison in diesel: spell it out. The
-            // redundant `created_at <= t` gives PostgreSQL an index range
-            // to scan backwards instead of an OR it cannot.
-            Some((at, id)) => db::with_backend!(conn, |c| mine
-                .filter(activity_log::created_at.le(at))
-                .filter(
-                    activity_log::created_at
-                        .lt(at)
-                        .or(activity_log::created_at.eq(at).and(activity_log::id.lt(id))),
-                )
-                .order(newest_first)
-                .limit(limit)
-                .select(ActivityLog::as_select())
-                .load(c)),
-        }
+        newest_after!(conn, mine, after, limit.max(0), ActivityLog::as_select())
     }
 
     /// Every row of a user with `created_at >= since`, newest first.
@@ -220,26 +229,13 @@ impl ActivityLog {
             .filter(COUNTED.field(activity_log::created_at).ge(since))
             .count()
             .single_value();
-        let newest_first = (activity_log::created_at.desc(), activity_log::id.desc());
-        let limit = limit.max(0);
-        let rows: Vec<(ActivityLog, Option<i64>)> = match after {
-            None => db::with_backend!(conn, |c| mine
-                .order(newest_first)
-                .limit(limit)
-                .select((ActivityLog::as_select(), total))
-                .load(c))?,
-            Some((at, id)) => db::with_backend!(conn, |c| mine
-                .filter(activity_log::created_at.le(at))
-                .filter(
-                    activity_log::created_at
-                        .lt(at)
-                        .or(activity_log::created_at.eq(at).and(activity_log::id.lt(id))),
-                )
-                .order(newest_first)
-                .limit(limit)
-                .select((ActivityLog::as_select(), total))
-                .load(c))?,
-        };
+        let rows: Vec<(ActivityLog, Option<i64>)> = newest_after!(
+            conn,
+            mine,
+            after,
+            limit.max(0),
+            (ActivityLog::as_select(), total)
+        )?;
         let total = rows.first().and_then(|(_, n)| *n);
         Ok((rows.into_iter().map(|(row, _)| row).collect(), total))
     }
