@@ -272,16 +272,36 @@ impl ActivityLog {
             // first ten characters, which `ix_activity_user_day_type`
             // indexes, so the groups come out of the index in order, with
             // no sort.
-            DbConnection::Sqlite(c) => mine
-                .filter(
-                    sql::<Bool>("substr(created_at, 1, 10) >= ")
-                        .bind::<Text, _>(start.date().format("%Y-%m-%d").to_string()),
-                )
-                .group_by(sql::<Text>("substr(created_at, 1, 10), activity_type"))
-                .select(sql::<(Date, Text, BigInt)>(
-                    "substr(created_at, 1, 10), activity_type, COUNT(*)",
-                ))
-                .load(c),
+            DbConnection::Sqlite(c) => {
+                let rows: Vec<(String, ActivityType, i64)> = mine
+                    .filter(
+                        sql::<Bool>("substr(created_at, 1, 10) >= ")
+                            .bind::<Text, _>(start.date().to_string()),
+                    )
+                    .group_by(sql::<Text>("substr(created_at, 1, 10), activity_type"))
+                    .select(sql::<(Text, Text, BigInt)>(
+                        "substr(created_at, 1, 10), activity_type, COUNT(*)",
+                    ))
+                    .load(c)?;
+                // The rows come day by day: read each day's text once,
+                // not once per (day, type) row through chrono's parser.
+                let mut last: Option<(String, NaiveDate)> = None;
+                rows.into_iter()
+                    .map(|(text, activity_type, n)| {
+                        let day = match &last {
+                            Some((seen, day)) if *seen == text => *day,
+                            _ => {
+                                let day = text.parse::<NaiveDate>().map_err(|e| {
+                                    diesel::result::Error::DeserializationError(e.into())
+                                })?;
+                                last = Some((text, day));
+                                day
+                            }
+                        };
+                        Ok((day, activity_type, n))
+                    })
+                    .collect()
+            }
             // PostgreSQL reads `ix_activity_user_created_type` alone.
             DbConnection::Postgres(c) => mine
                 .filter(activity_log::created_at.ge(start))
