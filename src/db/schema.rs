@@ -28,6 +28,7 @@ diesel::table! {
         revoked_at -> Nullable<Timestamp>,
         ip_address -> Nullable<Text>,
         user_agent -> Nullable<Text>,
+        previous_login_at -> Nullable<Timestamp>,
     }
 }
 

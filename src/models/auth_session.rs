@@ -19,6 +19,10 @@ pub struct AuthSession {
     pub revoked_at: Option<NaiveDateTime>,
     pub ip_address: Option<String>,
     pub user_agent: Option<String>,
+    /// When the user's session before this one began (`None` for a first
+    /// login): the cutoff of `since=last_login`, fixed when this session
+    /// opened.
+    pub previous_login_at: Option<NaiveDateTime>,
 }
 
 impl AuthSession {
@@ -50,16 +54,15 @@ impl AuthSession {
         .execute(conn)
     }
 
-    /// When the user's login before `current_session_id` began, if any.
-    /// Sessions are numbered in login order, so "before" is a smaller id.
-    pub fn previous_login_at(
+    /// When the user's latest session began, if they ever logged in:
+    /// read as a session opens, to record its `previous_login_at`.
+    /// Sessions are numbered in login order.
+    pub fn latest_login_at(
         conn: &mut DbConnection,
         user_id: i64,
-        current_session_id: i64,
     ) -> QueryResult<Option<NaiveDateTime>> {
         auth_sessions::table
             .filter(auth_sessions::user_id.eq(user_id))
-            .filter(auth_sessions::id.lt(current_session_id))
             .order(auth_sessions::id.desc())
             .select(auth_sessions::created_at)
             .first(conn)
@@ -76,6 +79,7 @@ pub struct NewAuthSession<'a> {
     pub expires_at: NaiveDateTime,
     pub ip_address: Option<&'a str>,
     pub user_agent: Option<&'a str>,
+    pub previous_login_at: Option<NaiveDateTime>,
 }
 
 impl NewAuthSession<'_> {

@@ -208,7 +208,7 @@ impl SinceParams {
                 None
             }
             Some("last_login") => Some(SinceCutoff::LastLogin {
-                session_id: auth.session.id,
+                previous_login_at: auth.session.previous_login_at,
             }),
             Some(text) => match crate::timestamp::parse(text) {
                 Some(t) => Some(SinceCutoff::At(t)),

@@ -2,9 +2,11 @@
 //! after a cutoff, paged exactly like the listing.
 //!
 //! The cutoff is a time the client names, or `last_login`: the creation
-//! time of the session before the calling token's own. Resolving it against
-//! that session (not "the latest login") means every page of one walk names
-//! the same cutoff, even if the user logs in elsewhere meanwhile. Paging is
+//! time of the session before the calling token's own, recorded on that
+//! session when it opened (so it arrives with the token's lookup, at no
+//! round trip of its own). Resolving it against that session (not "the
+//! latest login") means every page of one walk names the same cutoff, even
+//! if the user logs in elsewhere meanwhile. Paging is
 //! the listing's keyset machinery and its cursors, so a cursor from
 //! `/api/activity` works here too and a foreign one is refused the same way.
 
@@ -13,7 +15,7 @@ use diesel::QueryResult;
 use serde::Serialize;
 
 use crate::db::DbConnection;
-use crate::models::{ActivityLog, AuthSession};
+use crate::models::ActivityLog;
 use crate::services::activity_query::{ActivityCursor, ActivityPage};
 use crate::services::ActivityLogService;
 
@@ -26,9 +28,12 @@ pub const SINCE_MAX_LIMIT: i64 = 500;
 pub enum SinceCutoff {
     /// An explicit time (inclusive).
     At(NaiveDateTime),
-    /// When the session before `session_id` (the caller's token) began;
-    /// every row when there was none.
-    LastLogin { session_id: i64 },
+    /// When the session before the caller's began, as recorded on the
+    /// caller's session (`AuthSession::previous_login_at`); every row when
+    /// there was none.
+    LastLogin {
+        previous_login_at: Option<NaiveDateTime>,
+    },
 }
 
 /// One page of `/since`.
@@ -56,9 +61,7 @@ impl ActivityLogService {
     ) -> QueryResult<SincePage> {
         let since = match cutoff {
             SinceCutoff::At(t) => Some(t),
-            SinceCutoff::LastLogin { session_id } => {
-                AuthSession::previous_login_at(conn, user_id, session_id)?
-            }
+            SinceCutoff::LastLogin { previous_login_at } => previous_login_at,
         };
         let limit = limit.clamp(1, SINCE_MAX_LIMIT);
         let after = after.map(|c| (c.created_at, c.id));

@@ -170,7 +170,12 @@ impl AuthService {
         let hash = token_hash(&token);
         write_transaction(conn, |conn| {
             let now = db::now();
+            // Read in the write transaction: SQLite's write lock orders
+            // logins; two simultaneous logins of one user on PostgreSQL
+            // may both name the same previous one.
+            let previous_login_at = AuthSession::latest_login_at(conn, user.id)?;
             let session = NewAuthSession {
+                previous_login_at,
                 user_id: user.id,
                 token_hash: &hash,
                 created_at: now,
