@@ -3,10 +3,8 @@
 //! `WWW-Authenticate: Bearer`. Read handlers take [`Bearer`] instead and
 //! authenticate on the connection their own query runs on.
 
-use std::future::Future;
+use std::future::{ready, Future, Ready};
 use std::pin::Pin;
-
-use std::future::{ready, Ready};
 
 use actix_web::{dev::Payload, http::header, web, FromRequest, HttpRequest};
 
