@@ -202,38 +202,61 @@ impl ActivityPage {
     }
 }
 
-fn filtered<'a>(user_id: i64, q: &'a ActivityQuery) -> activity_log::BoxedQuery<'a, MultiBackend> {
-    let mut query = activity_log::table
-        .filter(activity_log::user_id.eq(user_id))
-        .into_boxed();
-    if !q.types.is_empty() {
-        query = query.filter(activity_log::activity_type.eq_any(&q.types));
-    }
-    if !q.actors.is_empty() {
-        query = query.filter(activity_log::actor_type.eq_any(&q.actors));
-    }
-    if let Some(since) = q.since {
-        query = query.filter(activity_log::created_at.ge(since));
-    }
-    if let Some(until) = q.until {
-        query = query.filter(activity_log::created_at.lt(until));
-    }
-    if let Some(playlist_id) = &q.playlist_id {
-        query = query.filter(activity_log::playlist_id.eq(playlist_id));
-    }
-    if let Some(text) = q.q.as_deref().filter(|t| !t.is_empty()) {
-        let pattern = like_pattern(text);
-        query = query.filter(
-            lower(activity_log::description)
-                .like(pattern.clone())
-                .escape('\\')
-                .or(lower_nullable(activity_log::playlist_name)
-                    .like(pattern)
+/// `$source` (the table, or the table under an alias) boxed, with `q`'s
+/// filters; `$col!(name)` names a column of that source. One list of
+/// filters for the page and for its total (a subquery over the alias).
+macro_rules! with_filters {
+    ($source:expr, $col:ident, $user_id:expr, $q:expr) => {{
+        let q: &ActivityQuery = $q;
+        let mut query = $source.filter($col!(user_id).eq($user_id)).into_boxed();
+        if !q.types.is_empty() {
+            query = query.filter($col!(activity_type).eq_any(&q.types));
+        }
+        if !q.actors.is_empty() {
+            query = query.filter($col!(actor_type).eq_any(&q.actors));
+        }
+        if let Some(since) = q.since {
+            query = query.filter($col!(created_at).ge(since));
+        }
+        if let Some(until) = q.until {
+            query = query.filter($col!(created_at).lt(until));
+        }
+        if let Some(playlist_id) = &q.playlist_id {
+            query = query.filter($col!(playlist_id).eq(playlist_id));
+        }
+        if let Some(text) = q.q.as_deref().filter(|t| !t.is_empty()) {
+            let pattern = like_pattern(text);
+            query = query.filter(
+                lower($col!(description))
+                    .like(pattern.clone())
                     .escape('\\')
-                    .assume_not_null()),
-        );
-    }
-    query
+                    .or(lower_nullable($col!(playlist_name))
+                        .like(pattern)
+                        .escape('\\')
+                        .assume_not_null()),
+            );
+        }
+        query
+    }};
+}
+
+macro_rules! own {
+    ($name:ident) => {
+        activity_log::$name
+    };
+}
+
+// The table again, under another name, for the total inside a page's read.
+diesel::alias!(activity_log as matching: MatchingActivity);
+
+macro_rules! matching {
+    ($name:ident) => {
+        matching.field(activity_log::$name)
+    };
+}
+
+fn filtered<'a>(user_id: i64, q: &'a ActivityQuery) -> activity_log::BoxedQuery<'a, MultiBackend> {
+    with_filters!(activity_log::table, own, user_id, q)
 }
 
 impl ActivityLogService {
@@ -298,13 +321,24 @@ impl ActivityLogService {
             }
             Paging::Page(page) => {
                 let page = (*page).max(1);
-                let total = Self::try_count(conn, user_id, q)?;
-                let items = filtered(user_id, q)
+                // The total rides along with the page, as a subquery the
+                // database runs once; only a page past the end needs it
+                // apart.
+                let total = with_filters!(matching, matching, user_id, q)
+                    .count()
+                    .single_value();
+                let rows: Vec<(ActivityLog, Option<i64>)> = filtered(user_id, q)
                     .order(newest_first)
                     .limit(limit)
                     .offset(i64::from(page - 1) * limit)
-                    .select(ActivityLog::as_select())
+                    .select((ActivityLog::as_select(), total))
                     .load(conn)?;
+                let total = match rows.first() {
+                    Some((_, n)) => n.unwrap_or(0),
+                    None if page == 1 => 0,
+                    None => Self::try_count(conn, user_id, q)?,
+                };
+                let items = rows.into_iter().map(|(row, _)| row).collect();
                 Ok(ActivityPage::Offset {
                     items,
                     total,
