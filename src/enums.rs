@@ -18,7 +18,7 @@ macro_rules! text_enum {
         #[derive(
             Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord,
             Display, EnumString, EnumIter, AsRefStr, IntoStaticStr,
-            Serialize, Deserialize,
+            Serialize, Deserialize, utoipa::ToSchema,
             diesel::AsExpression, diesel::FromSqlRow,
         )]
         #[strum(serialize_all = "snake_case")]

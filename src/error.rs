@@ -33,7 +33,7 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use serde::Serialize;
 
 /// One invalid input: which field, and what is wrong with it.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct FieldError {
     pub field: String,
     pub message: String,
@@ -118,16 +118,28 @@ impl AppError {
     }
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
+/// The body of every error response (SPEC §5).
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Error, example = json!({"error": {
+    "code": "validation_failed", "message": "limit: must be an integer from 1 to 100",
+    "details": [{"field": "limit", "message": "must be an integer from 1 to 100"}],
+    "request_id": "3f1c2a9e5b7d4e8f9a0b1c2d3e4f5a6b"
+}}))]
+pub struct ErrorBody<'a> {
     error: ErrorContent<'a>,
 }
 
-#[derive(Serialize)]
-struct ErrorContent<'a> {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorContent<'a> {
+    /// `validation_failed`, `unauthorized`, `not_found`, `method_not_allowed`,
+    /// `conflict`, `precondition_failed`, `payload_too_large`, `rate_limited`,
+    /// `headers_too_large` or `internal`.
     code: &'a str,
+    /// A sentence for a person; for a cap or a limit it names the number.
     message: String,
+    /// The invalid fields of a 400; `[]` otherwise.
     details: &'a [FieldError],
+    /// The request's `X-Request-Id`, also in the server log.
     request_id: String,
 }
 

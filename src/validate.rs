@@ -4,6 +4,12 @@
 //! rules that need the database in the service); what its limit is, here.
 //! The limits match their columns, so input the database would refuse never
 //! reaches it.
+//!
+//! The API's description states the same numbers: [`schema`] turns each
+//! limit into the JSON Schema of its field, for `#[schema(schema_with = ..)]`.
+
+use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
+use utoipa::openapi::RefOr;
 
 use crate::error::FieldError;
 
@@ -66,7 +72,7 @@ pub const PASSWORD: Chars = Chars::between(8, 128);
 pub const LOGIN_PASSWORD: Chars = Chars::between(1, 128);
 pub const DISPLAY_NAME: Chars = Chars::between(1, 100);
 /// Part of the email check, which has a wording of its own.
-pub const EMAIL_MAX_BYTES: usize = 254;
+pub const EMAIL: Chars = Chars::at_most(254);
 
 // Playlists and the catalog (names trimmed).
 pub const PLAYLIST_NAME: Chars = Chars::between(1, 200);
@@ -86,6 +92,99 @@ pub const SOURCE_NAME: Chars = Chars::at_most(200);
 /// The width of `schedules.schedule_value` (the cron parser accepts padded
 /// or long lists).
 pub const SCHEDULE_VALUE: Chars = Chars::at_most(100);
+
+/// No NUL anywhere: it is refused in every body, query and path.
+const NO_NUL: &str = "^[^\\u0000]*$";
+/// No NUL, and at least one character that is not whitespace.
+const NOT_BLANK: &str = "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$";
+/// The username rule of [`username_chars`], with its lengths.
+pub const USERNAME_PATTERN: &str = "^[a-z0-9_.-]*$";
+/// The email rule of registration: text, `@`, a domain with a dot, no
+/// whitespace.
+const EMAIL_PATTERN: &str = "^[^@\\s\\u0000]+@[^\\s\\u0000]*\\.[^\\s\\u0000]*$";
+
+/// How a field's text is read before it is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Read {
+    /// As given.
+    AsGiven,
+    /// Trimmed, and refused when nothing is left.
+    NotBlank,
+}
+
+impl Chars {
+    /// The JSON Schema of a string field with this limit. Lengths count
+    /// the text as sent (`maxLength` is on the untrimmed text, which can
+    /// only be longer than what is checked).
+    pub fn schema(self, read: Read, pattern: Option<&str>) -> ObjectBuilder {
+        let pattern = pattern.unwrap_or(match read {
+            Read::NotBlank if self.min > 0 => NOT_BLANK,
+            _ => NO_NUL,
+        });
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .min_length((self.min > 0).then_some(self.min))
+            .max_length(Some(self.max))
+            .pattern(Some(pattern))
+    }
+}
+
+/// Schema functions for `#[schema(schema_with = validate::schema::name)]`,
+/// one per field limit; `nullable_*` where `null` reads as absent.
+pub mod schema {
+    use super::*;
+
+    macro_rules! string_schemas {
+        ($($name:ident, $nullable:ident => $limit:expr, $read:expr, $pattern:expr;)*) => {$(
+            pub fn $name() -> RefOr<Schema> {
+                $limit.schema($read, $pattern).into()
+            }
+            #[allow(dead_code)]
+            pub fn $nullable() -> RefOr<Schema> {
+                $limit
+                    .schema($read, $pattern)
+                    .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+                    .into()
+            }
+        )*};
+    }
+
+    string_schemas! {
+        username, nullable_username => USERNAME, Read::AsGiven, Some(USERNAME_PATTERN);
+        password, nullable_password => PASSWORD, Read::AsGiven, None;
+        login_password, nullable_login_password => LOGIN_PASSWORD, Read::AsGiven, None;
+        display_name, nullable_display_name => DISPLAY_NAME, Read::NotBlank, None;
+        email, nullable_email => EMAIL, Read::AsGiven, Some(EMAIL_PATTERN);
+        playlist_name, nullable_playlist_name => PLAYLIST_NAME, Read::NotBlank, None;
+        description, nullable_description => DESCRIPTION, Read::AsGiven, None;
+        track_uri, nullable_track_uri => TRACK_URI, Read::NotBlank, None;
+        track_name, nullable_track_name => TRACK_NAME, Read::NotBlank, None;
+        artist_name, nullable_artist_name => ARTIST_NAME, Read::NotBlank, None;
+        album_name, nullable_album_name => ALBUM_NAME, Read::AsGiven, None;
+        session_name, nullable_session_name => SESSION_NAME, Read::NotBlank, None;
+        snapshot_description, nullable_snapshot_description => SNAPSHOT_DESCRIPTION, Read::AsGiven, None;
+        source_url, nullable_source_url => SOURCE_URL, Read::AsGiven, None;
+        source_name, nullable_source_name => SOURCE_NAME, Read::AsGiven, None;
+        schedule_value, nullable_schedule_value => SCHEDULE_VALUE, Read::AsGiven, None;
+    }
+
+    /// A track's artists: at most [`MAX_ARTISTS`] names.
+    pub fn artists() -> RefOr<Schema> {
+        utoipa::openapi::schema::ArrayBuilder::new()
+            .items(artist_name())
+            .max_items(Some(MAX_ARTISTS))
+            .description(Some(format!("At most {MAX_ARTISTS} names")))
+            .into()
+    }
+
+    /// Any text without NUL (ids, cursors, search terms).
+    pub fn text() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(NO_NUL))
+            .into()
+    }
+}
 
 /// Username characters: a-z, 0-9, `_`, `.` and `-`.
 pub fn username_chars(username: &str) -> bool {

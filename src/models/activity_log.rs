@@ -15,7 +15,15 @@ use crate::enums::{ActivityType, ActorType};
 use crate::models::User;
 
 /// One row, serialized exactly as an activity item of SPEC §6.
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Serialize)]
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Serialize, utoipa::ToSchema)]
+#[schema(as = ActivityItem, example = json!({
+    "id": 42, "activity_type": "shuffle", "description": "Shuffled Road Trip with tempo_gradient",
+    "playlist_id": "4fQ8vJ2mN0pLx7Rt1sYk3a", "playlist_name": "Road Trip",
+    "actor_type": "user", "actor_name": "alice",
+    "metadata": {"algorithm": "tempo_gradient", "params": {"direction": "ascending"},
+                 "track_count": 4, "snapshot_id": 7},
+    "created_at": "2026-05-01T12:00:00.123456Z"
+}))]
 #[diesel(table_name = activity_log)]
 pub struct ActivityLog {
     pub id: i64,
@@ -27,6 +35,8 @@ pub struct ActivityLog {
     pub playlist_name: Option<String>,
     pub actor_type: ActorType,
     pub actor_name: Option<String>,
+    /// Small structured context of the action (SPEC §4); never secrets.
+    #[schema(value_type = Option<Object>)]
     pub metadata: Option<RawJson>,
     #[serde(serialize_with = "crate::timestamp::serialize")]
     pub created_at: NaiveDateTime,

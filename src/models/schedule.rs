@@ -8,7 +8,7 @@ use crate::db::schema::schedules;
 use crate::db::{DbConnection, Json};
 use crate::enums::{JobType, ScheduleType};
 
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Serialize)]
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Serialize, utoipa::ToSchema)]
 #[diesel(table_name = schedules)]
 pub struct Schedule {
     pub id: i64,
@@ -17,8 +17,10 @@ pub struct Schedule {
     pub job_type: JobType,
     pub target_playlist_id: String,
     pub target_playlist_name: String,
+    #[schema(value_type = Vec<String>)]
     pub source_playlist_ids: Json,
     pub algorithm_name: Option<String>,
+    #[schema(value_type = Object)]
     pub algorithm_params: Json,
     pub schedule_type: ScheduleType,
     pub schedule_value: String,
@@ -27,6 +29,7 @@ pub struct Schedule {
     pub next_run_at: Option<NaiveDateTime>,
     #[serde(serialize_with = "crate::timestamp::serialize_option")]
     pub last_run_at: Option<NaiveDateTime>,
+    /// The status of the last run: `success` or `failed`.
     pub last_status: Option<String>,
     pub last_error: Option<String>,
     #[serde(serialize_with = "crate::timestamp::serialize")]

@@ -9,7 +9,7 @@ use crate::db::{DbConnection, Json};
 use crate::enums::SnapshotType;
 use crate::models::playlist::Playlist;
 
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Serialize)]
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Serialize, utoipa::ToSchema)]
 #[diesel(table_name = snapshots)]
 pub struct Snapshot {
     pub id: i64,
@@ -17,6 +17,7 @@ pub struct Snapshot {
     pub user_id: i64,
     pub playlist_id: String,
     pub playlist_name: String,
+    #[schema(value_type = Vec<String>)]
     pub track_uris: Json,
     pub track_count: i32,
     pub snapshot_type: SnapshotType,

@@ -30,7 +30,7 @@ pub struct Track {
 }
 
 /// A catalog entry as clients see it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TrackView {
     pub uri: String,
     pub name: String,

@@ -24,7 +24,8 @@ pub struct User {
 }
 
 /// The user as `GET /api/me` and login answer it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = User)]
 pub struct PublicUser {
     pub id: i64,
     pub username: String,

@@ -7,7 +7,7 @@ use serde::Serialize;
 use crate::db::schema::workshop_sessions as sessions;
 use crate::db::{DbConnection, Json};
 
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Serialize)]
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Serialize, utoipa::ToSchema)]
 #[diesel(table_name = sessions)]
 pub struct WorkshopSession {
     pub id: i64,
@@ -15,6 +15,7 @@ pub struct WorkshopSession {
     pub user_id: i64,
     pub playlist_id: String,
     pub session_name: String,
+    #[schema(value_type = Vec<String>)]
     pub track_uris: Json,
     #[serde(serialize_with = "crate::timestamp::serialize")]
     pub created_at: NaiveDateTime,

@@ -8,33 +8,66 @@ use std::time::Duration;
 
 use actix_web::{http::header, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::db;
 use crate::enums::{ActivityType, ActorType};
 use crate::error::{AppError, AppResult, FieldError};
+use crate::models::activity_log::ActivityLog;
+use crate::routes::api_doc::RateLimited;
 use crate::routes::authenticated::{AuthUser, Bearer};
 use crate::routes::params::{parse_int, present, query};
 use crate::routes::responses::{ActivitySummary, Items};
+use crate::services::activity_since::SincePage;
 use crate::services::activity_since::{SINCE_DEFAULT_LIMIT, SINCE_MAX_LIMIT};
 use crate::services::{
-    ActivityCursor, ActivityExport, ActivityLogService, ActivityQuery, ActivityRange, ExportFormat,
-    Paging, SinceCutoff,
+    ActivityCursor, ActivityExport, ActivityLogService, ActivityPage, ActivityQuery, ActivityRange,
+    ExportFormat, Paging, SinceCutoff,
 };
 use crate::state::AppState;
 
 /// Raw query values of the listing (and export); validated by [`parse`](Self::parse).
-#[derive(Debug, Default, Deserialize)]
+/// Filters combine with AND.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListingParams {
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100, default = 20)]
     limit: Option<String>,
+    /// The `next_cursor` of the previous page; a cursor made for another
+    /// user or altered is a 400.
+    #[param(pattern = "^[^\\u0000]*$")]
     cursor: Option<String>,
+    /// A page number instead of a cursor (then the answer counts `total`);
+    /// both together are a 400.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 1000000)]
     page: Option<String>,
+    /// Activity types, comma-separated.
+    #[param(value_type = Option<Vec<ActivityType>>, style = Form, explode = false)]
     types: Option<String>,
+    /// Actors, comma-separated.
+    #[param(value_type = Option<Vec<ActorType>>, style = Form, explode = false)]
     actors: Option<String>,
+    #[param(value_type = Option<ActivityRange>)]
     range: Option<String>,
+    /// Rows at or after this time.
+    #[param(value_type = Option<chrono::DateTime<chrono::Utc>>)]
     since: Option<String>,
+    /// Rows before this time.
+    #[param(value_type = Option<chrono::DateTime<chrono::Utc>>)]
     until: Option<String>,
+    #[param(pattern = "^[^\\u0000]*$")]
     playlist_id: Option<String>,
+    /// Matches the description or the playlist name, case-insensitive
+    /// (ASCII); `%` and `_` are taken literally.
+    #[param(pattern = "^[^\\u0000]*$")]
     q: Option<String>,
+}
+
+/// The export's own query value, beside the listing's filters.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ExportParams {
+    #[param(value_type = Option<ExportFormat>)]
     format: Option<String>,
 }
 
@@ -142,6 +175,15 @@ impl ListingParams {
     }
 }
 
+/// The caller's trail, newest first, filtered and paged by cursor (or by
+/// page number).
+#[utoipa::path(
+    get, path = "/api/activity", tag = "activity",
+    security(("bearer" = [])),
+    params(ListingParams),
+    responses((status = 200, description = "A page: `{items, next_cursor}` by cursor, \
+        `{items, total, page, limit}` by page number", body = ActivityPage)),
+)]
 pub async fn list_activity(bearer: Bearer, req: HttpRequest) -> AppResult<HttpResponse> {
     let query_string = req.query_string().to_owned();
     let page = bearer
@@ -153,10 +195,14 @@ pub async fn list_activity(bearer: Bearer, req: HttpRequest) -> AppResult<HttpRe
     Ok(HttpResponse::Ok().json(page))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RecentParams {
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100, default = 20)]
     limit: Option<String>,
+    /// Only rows of this type.
     #[serde(rename = "type")]
+    #[param(value_type = Option<ActivityType>)]
     activity_type: Option<String>,
 }
 
@@ -173,6 +219,13 @@ impl RecentParams {
     }
 }
 
+/// The caller's newest rows.
+#[utoipa::path(
+    get, path = "/api/activity/recent", tag = "activity",
+    security(("bearer" = [])),
+    params(RecentParams),
+    responses((status = 200, description = "The newest rows", body = Items<ActivityLog>)),
+)]
 pub async fn recent_activity(bearer: Bearer, req: HttpRequest) -> AppResult<HttpResponse> {
     let query_string = req.query_string().to_owned();
     let items = bearer
@@ -189,12 +242,42 @@ pub async fn recent_activity(bearer: Bearer, req: HttpRequest) -> AppResult<Http
     Ok(HttpResponse::Ok().json(Items::new(items)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SinceParams {
+    /// An RFC 3339 time (inclusive), or `last_login`: the start of the
+    /// session before the calling one. Repeat it on every page.
+    #[param(value_type = SinceValue, required = true)]
     since: Option<String>,
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 500, default = 100)]
     limit: Option<String>,
+    /// The `next_cursor` of the previous page.
+    #[param(pattern = "^[^\\u0000]*$")]
     cursor: Option<String>,
 }
+
+/// `since=`: a time, or `last_login` (for the API's description).
+pub struct SinceValue;
+
+impl utoipa::PartialSchema for SinceValue {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, OneOfBuilder, SchemaFormat, Type};
+        OneOfBuilder::new()
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime))),
+            )
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some(["last_login"])),
+            )
+            .into()
+    }
+}
+
+impl ToSchema for SinceValue {}
 
 impl SinceParams {
     fn parse(&self, auth: &AuthUser) -> AppResult<(SinceCutoff, i64, Option<ActivityCursor>)> {
@@ -246,8 +329,15 @@ impl SinceParams {
     }
 }
 
-/// `since=ISO` or `since=last_login`, paged by `limit` and `cursor`; the
-/// service resolves the cutoff (SPEC §10.4).
+/// What happened since a time, or since the caller's last login: paged by
+/// `limit` and `cursor`, newest first; the service resolves the cutoff
+/// (SPEC §10.4).
+#[utoipa::path(
+    get, path = "/api/activity/since", tag = "activity",
+    security(("bearer" = [])),
+    params(SinceParams),
+    responses((status = 200, description = "A page and the cutoff used", body = SincePage)),
+)]
 pub async fn activity_since(bearer: Bearer, req: HttpRequest) -> AppResult<HttpResponse> {
     let query_string = req.query_string().to_owned();
     let page = bearer
@@ -265,11 +355,21 @@ pub async fn activity_since(bearer: Bearer, req: HttpRequest) -> AppResult<HttpR
     Ok(HttpResponse::Ok().json(page))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SummaryParams {
+    /// Calendar UTC days, today included.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 365, default = 30)]
     days: Option<String>,
 }
 
+/// Counts per activity type and per day.
+#[utoipa::path(
+    get, path = "/api/activity/summary", tag = "activity",
+    security(("bearer" = [])),
+    params(SummaryParams),
+    responses((status = 200, description = "The summary", body = ActivitySummary)),
+)]
 pub async fn activity_summary(bearer: Bearer, req: HttpRequest) -> AppResult<HttpResponse> {
     let query_string = req.query_string().to_owned();
     let summary = bearer
@@ -294,15 +394,31 @@ pub async fn activity_summary(bearer: Bearer, req: HttpRequest) -> AppResult<Htt
     }))
 }
 
-/// Streams every matching row; the listing's paging parameters are
-/// ignored. Takes one of the caller's export slots (429 when none is free);
-/// the body's producer holds it until the export ends, however it ends.
+/// Streams every matching row, newest first, as NDJSON (one item per
+/// line) or CSV; the listing's paging parameters are ignored. Takes one of
+/// the caller's export slots (429 when none is free); the body's producer
+/// holds it until the export ends, however it ends.
+#[utoipa::path(
+    get, path = "/api/activity/export", tag = "activity",
+    security(("bearer" = [])),
+    params(ListingParams, ExportParams),
+    responses(
+        (status = 200, description = "Every matching row",
+            headers(("Content-Disposition" = String, description = "`attachment; filename=\"activity.ndjson\"` (or `.csv`)")),
+            content(
+                (String = "application/x-ndjson"),
+                (String = "text/csv"),
+            )),
+        (status = 429, response = RateLimited),
+    ),
+)]
 pub async fn export_activity(
     state: web::Data<AppState>,
     auth: AuthUser,
     params: web::Query<ListingParams>,
+    export: web::Query<ExportParams>,
 ) -> AppResult<HttpResponse> {
-    let format = match present(&params.format) {
+    let format = match present(&export.format) {
         None => ExportFormat::default(),
         Some(text) => text
             .parse()

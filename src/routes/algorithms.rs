@@ -6,7 +6,13 @@ use crate::routes::authenticated::AuthUser;
 use crate::routes::responses::Items;
 use crate::services::shuffle::{all, describe, AlgorithmInfo};
 
-/// `{items}`, like every list (SPEC §6, §10.14).
+/// The shuffle algorithms and their parameters: `{items}`, like every
+/// list (SPEC §6, §10.14).
+#[utoipa::path(
+    get, path = "/api/algorithms", tag = "catalog",
+    security(("bearer" = [])),
+    responses((status = 200, description = "The seven algorithms", body = Items<AlgorithmInfo>)),
+)]
 pub async fn list_algorithms(_auth: AuthUser) -> HttpResponse {
     let items: Vec<AlgorithmInfo> = all().iter().map(|a| describe(*a)).collect();
     HttpResponse::Ok().json(Items::new(items))

@@ -2,28 +2,49 @@
 
 use actix_web::{http::header, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::db;
 use crate::error::{AppError, AppResult};
 use crate::login_throttle::{FAILURE_WINDOW, MAX_FAILURES};
 use crate::models::user::PublicUser;
+use crate::routes::api_doc::{Conflict, RateLimited, Unauthorized};
 use crate::routes::authenticated::AuthUser;
 use crate::routes::body::Json;
 use crate::services::activity_log::truncate_chars;
 use crate::services::auth::{validate_login, AuthService, ClientInfo, NewLogin, Registration};
 use crate::state::AppState;
+use crate::validate;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterBody {
+    /// Taken as given: 3–32 characters of `a-z0-9_.-` (uppercase is a 400).
+    #[schema(schema_with = validate::schema::username)]
     username: String,
+    #[schema(schema_with = validate::schema::password)]
     password: String,
+    /// Defaults to the username.
+    #[schema(schema_with = validate::schema::nullable_display_name)]
     display_name: Option<String>,
+    #[schema(schema_with = validate::schema::nullable_email)]
     email: Option<String>,
 }
 
+/// Creates an account.
+///
 /// Validates, draws from the address's registration bucket, hashes the
-/// password outside any connection, then stores the user.
+/// password outside any connection, then stores the user. Logs nothing.
+#[utoipa::path(
+    post, path = "/api/auth/register", tag = "auth",
+    request_body = RegisterBody,
+    responses(
+        (status = 201, description = "The new account", body = PublicUser,
+            headers(("Location" = String, description = "`/api/me`"))),
+        (status = 409, response = Conflict),
+        (status = 429, response = RateLimited),
+    ),
+)]
 pub async fn register(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -48,15 +69,21 @@ pub async fn register(
         .json(user.public()))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginBody {
+    #[schema(schema_with = validate::schema::username)]
     username: String,
+    #[schema(schema_with = validate::schema::login_password)]
     password: String,
 }
 
-#[derive(Serialize)]
-struct LoginResponse {
+/// A session just opened.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Login)]
+pub struct LoginResponse {
+    /// The bearer token: 43 characters of unpadded base64url, shown once.
+    #[schema(pattern = "^[A-Za-z0-9_-]{43}$")]
     token: String,
     #[serde(serialize_with = "crate::timestamp::serialize")]
     expires_at: chrono::NaiveDateTime,
@@ -85,11 +112,22 @@ fn peer_ip(req: &HttpRequest) -> Option<std::net::IpAddr> {
     req.peer_addr().map(|a| a.ip())
 }
 
+/// Opens a session and answers its bearer token.
+///
 /// A login, in the order that keeps attackers cheap (SPEC §10.7, §10.8):
 /// shape (400), the address's bucket, the name's throttle (an attempt is
 /// reserved before its password is checked), one short checkout to find
 /// the user, the password check on a bounded hashing slot with no
 /// connection held, then one short transaction to record the outcome.
+#[utoipa::path(
+    post, path = "/api/auth/login", tag = "auth",
+    request_body = LoginBody,
+    responses(
+        (status = 200, description = "The session's token", body = LoginResponse),
+        (status = 401, response = Unauthorized),
+        (status = 429, response = RateLimited),
+    ),
+)]
 pub async fn login(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -162,6 +200,12 @@ async fn check_login(
     Ok(Some(login))
 }
 
+/// Revokes the calling token.
+#[utoipa::path(
+    post, path = "/api/auth/logout", tag = "auth",
+    security(("bearer" = [])),
+    responses((status = 204, description = "The token no longer works")),
+)]
 pub async fn logout(state: web::Data<AppState>, auth: AuthUser) -> AppResult<HttpResponse> {
     db::run(&state.pool, move |conn| {
         AuthService::logout(conn, &auth.session, &auth.user)

@@ -4,6 +4,7 @@
 
 pub mod activity;
 pub mod algorithms;
+pub mod api_doc;
 pub mod auth;
 pub mod authenticated;
 pub mod body;
@@ -32,21 +33,27 @@ pub const LARGE_BODY_LIMIT: usize = 8 * 1024 * 1024;
 
 /// A resource whose methods are registered through it, so that any other
 /// method answers 405 with the JSON error body and an `Allow` header
-/// listing the registered ones (SPEC §10.10).
+/// listing the registered ones (SPEC §10.10). It keeps its path and
+/// methods, so the router's table can be read back ([`endpoints`]).
 pub struct Endpoint {
+    path: &'static str,
     resource: actix_web::Resource,
     allowed: Rc<RefCell<Vec<&'static str>>>,
 }
 
 /// Starts an [`Endpoint`] at `path`.
-pub fn resource(path: &str) -> Endpoint {
+pub fn resource(path: &'static str) -> Endpoint {
     let allowed: Rc<RefCell<Vec<&'static str>>> = Rc::default();
     let listed = allowed.clone();
     let resource = web::resource(path).default_service(web::to(move || {
         let allow = listed.borrow().join(", ");
         errors::method_not_allowed(allow)
     }));
-    Endpoint { resource, allowed }
+    Endpoint {
+        path,
+        resource,
+        allowed,
+    }
 }
 
 macro_rules! endpoint_methods {
@@ -81,6 +88,16 @@ impl Endpoint {
         self.resource = self.resource.app_data(data);
         self
     }
+
+    /// The path pattern, as the router matches it.
+    pub fn path(&self) -> &'static str {
+        self.path
+    }
+
+    /// The methods registered on it.
+    pub fn methods(&self) -> Vec<&'static str> {
+        self.allowed.borrow().clone()
+    }
 }
 
 impl actix_web::dev::HttpServiceFactory for Endpoint {
@@ -89,99 +106,86 @@ impl actix_web::dev::HttpServiceFactory for Endpoint {
     }
 }
 
-/// Registers every route, the JSON/query/path extractor settings and the
-/// JSON 404 for unknown paths.
+/// Registers every route, the JSON/query/path extractor settings, Swagger
+/// UI and the JSON 404 for unknown paths.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(errors::json_config(BODY_LIMIT))
         .app_data(web::PayloadConfig::new(BODY_LIMIT))
         .app_data(errors::query_config())
-        .app_data(errors::path_config())
-        .service(resource("/health").get(health::health))
-        .service(resource("/metrics").get(health::metrics))
-        .service(
-            web::scope("/api")
-                .service(resource("/auth/register").post(auth::register))
-                .service(resource("/auth/login").post(auth::login))
-                .service(resource("/auth/logout").post(auth::logout))
-                .service(resource("/me").get(me::get_me))
-                .service(
-                    resource("/settings")
-                        .get(settings::get_settings)
-                        .patch(settings::update_settings),
-                )
-                .service(resource("/tracks").get(tracks::search_tracks))
-                .service(resource("/algorithms").get(algorithms::list_algorithms))
-                .service(
-                    resource("/playlists")
-                        .app_data(errors::json_config(LARGE_BODY_LIMIT))
-                        .get(playlists::list_playlists)
-                        .post(playlists::create_playlist),
-                )
-                .service(
-                    resource("/playlists/{id}")
-                        .get(playlists::get_playlist)
-                        .patch(playlists::update_playlist)
-                        .delete(playlists::delete_playlist),
-                )
-                .service(resource("/playlists/{id}/shuffle").post(playlists::shuffle_playlist))
-                .service(resource("/playlists/{id}/undo").post(playlists::undo_playlist))
-                .service(
-                    resource("/playlists/{id}/snapshots")
-                        .get(snapshots::list_snapshots)
-                        .post(snapshots::create_snapshot),
-                )
-                .service(
-                    resource("/snapshots/{sid}")
-                        .get(snapshots::get_snapshot)
-                        .delete(snapshots::delete_snapshot),
-                )
-                .service(resource("/snapshots/{sid}/restore").post(snapshots::restore_snapshot))
-                .service(resource("/playlists/{id}/workshop/preview").post(workshop::preview))
-                .service(
-                    resource("/playlists/{id}/workshop/commit")
-                        .app_data(errors::json_config(LARGE_BODY_LIMIT))
-                        .post(workshop::commit),
-                )
-                .service(
-                    resource("/playlists/{id}/workshop/sessions")
-                        .get(workshop::list_sessions)
-                        .post(workshop::create_session),
-                )
-                .service(
-                    resource("/playlists/{id}/upstream-sources")
-                        .get(upstream::list_sources)
-                        .post(upstream::add_source),
-                )
-                .service(
-                    resource("/upstream-sources/{sid}")
-                        .get(upstream::get_source)
-                        .delete(upstream::delete_source),
-                )
-                .service(
-                    resource("/schedules")
-                        .get(schedules::list_schedules)
-                        .post(schedules::create_schedule),
-                )
-                .service(
-                    resource("/schedules/{id}")
-                        .get(schedules::get_schedule)
-                        .patch(schedules::update_schedule)
-                        .delete(schedules::delete_schedule),
-                )
-                .service(resource("/schedules/{id}/toggle").post(schedules::toggle_schedule))
-                .service(resource("/schedules/{id}/run").post(schedules::run_schedule))
-                .service(resource("/schedules/{id}/history").get(schedules::schedule_history))
-                .service(
-                    resource("/workshop/sessions/{sid}")
-                        .get(workshop::get_session)
-                        .patch(workshop::update_session)
-                        .delete(workshop::delete_session),
-                )
-                .service(resource("/activity").get(activity::list_activity))
-                .service(resource("/activity/recent").get(activity::recent_activity))
-                .service(resource("/activity/since").get(activity::activity_since))
-                .service(resource("/activity/summary").get(activity::activity_summary))
-                .service(resource("/activity/export").get(activity::export_activity)),
-        )
+        .app_data(errors::path_config());
+    for endpoint in endpoints() {
+        cfg.service(endpoint);
+    }
+    cfg.service(resource("/docs").get(api_doc::docs_redirect))
+        .service(api_doc::docs())
         .default_service(web::to(errors::not_found));
+}
+
+/// Every endpoint of the API, in the order the router tries them: what
+/// [`configure`] registers, and what the OpenAPI document must describe
+/// (`tests/api/openapi.rs` holds the two against each other).
+pub fn endpoints() -> Vec<Endpoint> {
+    vec![
+        resource("/health").get(health::health),
+        resource("/metrics").get(health::metrics),
+        resource(api_doc::DOCUMENT_PATH).get(api_doc::openapi_json),
+        resource("/api/auth/register").post(auth::register),
+        resource("/api/auth/login").post(auth::login),
+        resource("/api/auth/logout").post(auth::logout),
+        resource("/api/me").get(me::get_me),
+        resource("/api/settings")
+            .get(settings::get_settings)
+            .patch(settings::update_settings),
+        resource("/api/tracks").get(tracks::search_tracks),
+        resource("/api/algorithms").get(algorithms::list_algorithms),
+        resource("/api/playlists")
+            .app_data(errors::json_config(LARGE_BODY_LIMIT))
+            .get(playlists::list_playlists)
+            .post(playlists::create_playlist),
+        resource("/api/playlists/{id}")
+            .get(playlists::get_playlist)
+            .patch(playlists::update_playlist)
+            .delete(playlists::delete_playlist),
+        resource("/api/playlists/{id}/shuffle").post(playlists::shuffle_playlist),
+        resource("/api/playlists/{id}/undo").post(playlists::undo_playlist),
+        resource("/api/playlists/{id}/snapshots")
+            .get(snapshots::list_snapshots)
+            .post(snapshots::create_snapshot),
+        resource("/api/snapshots/{sid}")
+            .get(snapshots::get_snapshot)
+            .delete(snapshots::delete_snapshot),
+        resource("/api/snapshots/{sid}/restore").post(snapshots::restore_snapshot),
+        resource("/api/playlists/{id}/workshop/preview").post(workshop::preview),
+        resource("/api/playlists/{id}/workshop/commit")
+            .app_data(errors::json_config(LARGE_BODY_LIMIT))
+            .post(workshop::commit),
+        resource("/api/playlists/{id}/workshop/sessions")
+            .get(workshop::list_sessions)
+            .post(workshop::create_session),
+        resource("/api/playlists/{id}/upstream-sources")
+            .get(upstream::list_sources)
+            .post(upstream::add_source),
+        resource("/api/upstream-sources/{sid}")
+            .get(upstream::get_source)
+            .delete(upstream::delete_source),
+        resource("/api/schedules")
+            .get(schedules::list_schedules)
+            .post(schedules::create_schedule),
+        resource("/api/schedules/{id}")
+            .get(schedules::get_schedule)
+            .patch(schedules::update_schedule)
+            .delete(schedules::delete_schedule),
+        resource("/api/schedules/{id}/toggle").post(schedules::toggle_schedule),
+        resource("/api/schedules/{id}/run").post(schedules::run_schedule),
+        resource("/api/schedules/{id}/history").get(schedules::schedule_history),
+        resource("/api/workshop/sessions/{sid}")
+            .get(workshop::get_session)
+            .patch(workshop::update_session)
+            .delete(workshop::delete_session),
+        resource("/api/activity").get(activity::list_activity),
+        resource("/api/activity/recent").get(activity::recent_activity),
+        resource("/api/activity/since").get(activity::activity_since),
+        resource("/api/activity/summary").get(activity::activity_summary),
+        resource("/api/activity/export").get(activity::export_activity),
+    ]
 }

@@ -5,6 +5,7 @@ use std::str::FromStr;
 
 use actix_web::{http::header, HttpRequest};
 use serde::{Deserialize, Deserializer};
+use utoipa::IntoParams;
 
 use crate::error::{AppError, AppResult, FieldError};
 use crate::services::playlists::IfMatch;
@@ -63,6 +64,40 @@ pub fn limit_offset(
     let limit = parse_int("limit", present(limit), default_limit, 1, 100, errors);
     let offset = parse_int("offset", present(offset), 0, 0, i64::from(i32::MAX), errors);
     (limit, offset)
+}
+
+/// `{id}` of a playlist route (for the API's description).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct PlaylistIdParam {
+    /// The playlist's id: 22 base62 characters.
+    #[param(pattern = "^[^\\u0000]+$")]
+    pub id: String,
+}
+
+/// `{id}` of a schedule route.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct ScheduleIdParam {
+    pub id: i64,
+}
+
+/// `{sid}` of a snapshot, workshop session or upstream source route.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct ItemIdParam {
+    pub sid: i64,
+}
+
+/// The `If-Match` request header of a playlist change.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct IfMatchParam {
+    /// `"<version>"` (as `ETag` gave it; `3` and `W/"3"` are read the same)
+    /// or `*`. A version that is no longer current answers 412 and changes
+    /// nothing; without the header the change is made whatever the version.
+    #[param(rename = "If-Match", value_type = String, required = false)]
+    pub if_match: Option<String>,
 }
 
 /// The `If-Match` precondition: `"3"` (or `3`, or `W/"3"`), `*`, or a value

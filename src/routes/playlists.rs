@@ -3,39 +3,61 @@
 use actix_web::{http::header, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::db;
 use crate::error::{AppError, AppResult, FieldError};
 use crate::models::playlist::PlaylistChanges;
+use crate::routes::api_doc::{Conflict, NotFound, PreconditionFailed};
 use crate::routes::authenticated::AuthUser;
 use crate::routes::body::Json;
-use crate::routes::params::{etag, if_match, limit_offset, not_null, nullable, optional_body};
+use crate::routes::params::{
+    etag, if_match, limit_offset, not_null, nullable, optional_body, IfMatchParam, PlaylistIdParam,
+};
 use crate::routes::responses::CountedPage;
-use crate::services::playlists::{NewPlaylistInput, PlaylistService, TrackInput, MAX_TRACKS};
+use crate::services::shuffle::{AlgorithmKey, Seed};
+use crate::services::playlists::{
+    NewPlaylistInput, PlaylistChange, PlaylistService, PlaylistSummary, PlaylistView, TrackInput,
+    MAX_TRACKS,
+};
 use crate::services::shuffle::service::{parse_optional_seed, ShuffleRequest, ShuffleService};
 use crate::services::snapshots::SnapshotService;
 use crate::state::AppState;
 use crate::validate;
 
-#[derive(Debug, Deserialize)]
+/// A track of a new playlist. A URI new to the catalog is added with
+/// these fields; a known one keeps its stored fields.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TrackBody {
+    #[schema(schema_with = validate::schema::track_uri)]
     uri: String,
+    #[schema(schema_with = validate::schema::track_name)]
     name: String,
     #[serde(default)]
+    #[schema(schema_with = validate::schema::artists)]
     artists: Vec<String>,
+    #[schema(schema_with = validate::schema::nullable_album_name)]
     album_name: Option<String>,
+    #[schema(minimum = 0, maximum = 2147483647)]
     duration_ms: Option<i64>,
+    /// Beats per minute.
+    #[schema(minimum = 0, maximum = 1000)]
     tempo: Option<f64>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = CreatePlaylistBody)]
 pub struct CreateBody {
+    #[schema(schema_with = validate::schema::playlist_name)]
     name: String,
+    #[schema(schema_with = validate::schema::nullable_description)]
     description: Option<String>,
     is_public: Option<bool>,
+    /// At most 10,000 tracks.
     #[serde(default)]
+    #[schema(max_items = 10000)]
     tracks: Vec<TrackBody>,
 }
 
@@ -100,6 +122,20 @@ fn validate_track(i: usize, t: TrackBody, errors: &mut Vec<FieldError>) -> Track
     }
 }
 
+/// Creates a playlist (logged as `playlist_create`).
+#[utoipa::path(
+    post, path = "/api/playlists", tag = "playlists",
+    security(("bearer" = [])),
+    request_body = CreateBody,
+    responses(
+        (status = 201, description = "The new playlist with its tracks", body = PlaylistView,
+            headers(
+                ("Location" = String, description = "`/api/playlists/{id}`"),
+                ("ETag" = String, description = "The version, quoted: `\"1\"`"),
+            )),
+        (status = 409, response = Conflict),
+    ),
+)]
 pub async fn create_playlist(
     state: web::Data<AppState>,
     auth: AuthUser,
@@ -143,12 +179,22 @@ pub async fn create_playlist(
         .json(view))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100, default = 50)]
     limit: Option<String>,
+    #[param(value_type = Option<i64>, minimum = 0, maximum = 2147483647, default = 0)]
     offset: Option<String>,
 }
 
+/// The caller's own playlists, newest change first.
+#[utoipa::path(
+    get, path = "/api/playlists", tag = "playlists",
+    security(("bearer" = [])),
+    params(ListParams),
+    responses((status = 200, description = "A page of playlists", body = CountedPage<PlaylistSummary>)),
+)]
 pub async fn list_playlists(
     state: web::Data<AppState>,
     auth: AuthUser,
@@ -169,7 +215,17 @@ pub async fn list_playlists(
     }))
 }
 
-/// Own playlists, and other users' public ones.
+/// A playlist with its tracks: the caller's own, or another user's public one.
+#[utoipa::path(
+    get, path = "/api/playlists/{id}", tag = "playlists",
+    security(("bearer" = [])),
+    params(PlaylistIdParam),
+    responses(
+        (status = 200, description = "The playlist", body = PlaylistView,
+            headers(("ETag" = String, description = "The version, quoted: `\"3\"`"))),
+        (status = 404, response = NotFound),
+    ),
+)]
 pub async fn get_playlist(
     state: web::Data<AppState>,
     auth: AuthUser,
@@ -186,17 +242,36 @@ pub async fn get_playlist(
         .json(view))
 }
 
-#[derive(Debug, Deserialize)]
+/// Absent fields stay as they are; none of them may be `null`.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = UpdatePlaylistBody)]
 pub struct UpdateBody {
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(schema_with = validate::schema::playlist_name)]
     name: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(schema_with = validate::schema::description)]
     description: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = bool)]
     is_public: Option<Option<bool>>,
 }
 
+/// Renames, describes or publishes a playlist (`playlist_update`, when
+/// something changed).
+#[utoipa::path(
+    patch, path = "/api/playlists/{id}", tag = "playlists",
+    security(("bearer" = [])),
+    params(PlaylistIdParam, IfMatchParam),
+    request_body = UpdateBody,
+    responses(
+        (status = 200, description = "The playlist as it now is", body = PlaylistView,
+            headers(("ETag" = String, description = "The version, quoted"))),
+        (status = 404, response = NotFound),
+        (status = 412, response = PreconditionFailed),
+    ),
+)]
 pub async fn update_playlist(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -229,6 +304,18 @@ pub async fn update_playlist(
         .json(view))
 }
 
+/// Deletes a playlist with its tracks, sessions, sources and snapshots
+/// (`playlist_delete`).
+#[utoipa::path(
+    delete, path = "/api/playlists/{id}", tag = "playlists",
+    security(("bearer" = [])),
+    params(PlaylistIdParam, IfMatchParam),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, response = NotFound),
+        (status = 412, response = PreconditionFailed),
+    ),
+)]
 pub async fn delete_playlist(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -244,14 +331,34 @@ pub async fn delete_playlist(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// Without `algorithm`, the caller's default algorithm and its parameters.
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ShuffleBody {
+    #[schema(value_type = Option<AlgorithmKey>)]
     algorithm: Option<String>,
+    /// The algorithm's parameters by name (`GET /api/algorithms`).
+    #[schema(value_type = Option<Object>)]
     params: Option<Value>,
+    #[schema(value_type = Option<Seed>)]
     seed: Option<Value>,
 }
 
+/// Shuffles a playlist with an algorithm (`shuffle`); an unchanged order
+/// writes and logs nothing.
+#[utoipa::path(
+    post, path = "/api/playlists/{id}/shuffle", tag = "playlists",
+    security(("bearer" = [])),
+    params(PlaylistIdParam, IfMatchParam),
+    request_body(content = Option<ShuffleBody>, description = "May be empty"),
+    responses(
+        (status = 200, description = "The playlist, whether it changed, and the automatic snapshot",
+            body = PlaylistChange,
+            headers(("ETag" = String, description = "The version, quoted"))),
+        (status = 404, response = NotFound),
+        (status = 412, response = PreconditionFailed),
+    ),
+)]
 pub async fn shuffle_playlist(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -279,6 +386,19 @@ pub async fn shuffle_playlist(
         .json(outcome))
 }
 
+/// Restores the newest automatic snapshot other than an `auto_pre_restore`
+/// one (`snapshot_restore`).
+#[utoipa::path(
+    post, path = "/api/playlists/{id}/undo", tag = "playlists",
+    security(("bearer" = [])),
+    params(PlaylistIdParam, IfMatchParam),
+    responses(
+        (status = 200, description = "The playlist as restored", body = PlaylistView,
+            headers(("ETag" = String, description = "The version, quoted"))),
+        (status = 404, response = NotFound),
+        (status = 412, response = PreconditionFailed),
+    ),
+)]
 pub async fn undo_playlist(
     req: HttpRequest,
     state: web::Data<AppState>,

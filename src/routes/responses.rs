@@ -7,11 +7,13 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
+use utoipa::ToSchema;
 
+use crate::enums::ActivityType;
 use crate::services::activity_log::DayCount;
 
 /// `{items}`: every list that is not paged (SPEC §5).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Items<T> {
     pub items: Vec<T>,
 }
@@ -24,7 +26,7 @@ impl<T> Items<T> {
 
 /// `{items, total, limit, offset}`: a page by offset that counts its total
 /// (the playlists).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct CountedPage<T> {
     pub items: Vec<T>,
     pub total: i64,
@@ -33,7 +35,7 @@ pub struct CountedPage<T> {
 }
 
 /// `{items, limit, offset}`: a page by offset with no total (the catalog).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct OffsetPage<T> {
     pub items: Vec<T>,
     pub limit: i64,
@@ -41,31 +43,47 @@ pub struct OffsetPage<T> {
 }
 
 /// `GET /api/activity/summary`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ActivitySummary {
     pub days: u32,
     pub total: i64,
     /// Rows per activity type; types with none are absent.
+    #[schema(value_type = BTreeMap<ActivityType, i64>)]
     pub counts: BTreeMap<String, i64>,
     /// Every day of the window, oldest first, zeros included.
     pub per_day: Vec<DayCount>,
 }
 
 /// `POST /api/playlists/{id}/workshop/preview`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Preview {
     pub track_uris: Vec<String>,
 }
 
 /// `GET /health`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Health {
-    pub status: &'static str,
+    pub status: HealthStatus,
     pub version: &'static str,
     pub checks: HealthChecks,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// `degraded` when the database does not answer.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum HealthStatus {
+    Ok,
+    Degraded,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckStatus {
+    Ok,
+    Unavailable,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct HealthChecks {
-    pub database: &'static str,
+    pub database: CheckStatus,
 }

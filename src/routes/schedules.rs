@@ -4,34 +4,64 @@
 use actix_web::{http::header, web, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Value};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::db;
 use crate::enums::{JobType, ScheduleType};
 use crate::error::{AppError, AppResult};
 use crate::models::job_execution::JobExecution;
 use crate::models::schedule::Schedule;
+use crate::routes::api_doc::{Conflict, NotFound};
 use crate::routes::authenticated::AuthUser;
 use crate::routes::body::Json;
-use crate::routes::params::{not_null, nullable, parse_int, present};
+use crate::routes::params::{not_null, nullable, parse_int, present, ScheduleIdParam};
 use crate::routes::responses::Items;
 use crate::services::job_executor::{JobExecutor, Trigger};
 use crate::services::schedules::{ScheduleInput, SchedulePatch, ScheduleService};
+use crate::services::shuffle::AlgorithmKey;
 use crate::state::AppState;
+use crate::validate;
 
-#[derive(Debug, Deserialize)]
+/// A new schedule. Raid jobs need sources (given, or the target's
+/// upstream sources); shuffle jobs need an algorithm.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = CreateScheduleBody)]
 pub struct CreateBody {
     job_type: JobType,
+    /// One of the caller's playlists.
+    #[schema(schema_with = validate::schema::text)]
     target_playlist_id: String,
+    /// `interval` when absent.
     schedule_type: Option<ScheduleType>,
+    /// An interval (`every_6h`, `every_12h`, `daily`, `every_3d`, `weekly`;
+    /// `daily` when absent) or a five-field cron expression in UTC.
+    #[schema(schema_with = validate::schema::nullable_schedule_value)]
     schedule_value: Option<String>,
+    /// Playlists the caller may read; at most 50.
     #[serde(default)]
+    #[schema(max_items = 50)]
     source_playlist_ids: Vec<String>,
+    #[schema(value_type = Option<AlgorithmKey>)]
     algorithm_name: Option<String>,
+    /// The algorithm's parameters by name.
+    #[schema(value_type = Option<Object>)]
     algorithm_params: Option<Value>,
     is_enabled: Option<bool>,
 }
 
+/// Creates a schedule (`schedule_create`); at most 5 per user.
+#[utoipa::path(
+    post, path = "/api/schedules", tag = "schedules",
+    security(("bearer" = [])),
+    request_body = CreateBody,
+    responses(
+        (status = 201, description = "The schedule", body = Schedule,
+            headers(("Location" = String, description = "`/api/schedules/{id}`"))),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+    ),
+)]
 pub async fn create_schedule(
     state: web::Data<AppState>,
     auth: AuthUser,
@@ -60,6 +90,12 @@ pub async fn create_schedule(
         .json(schedule))
 }
 
+/// The caller's schedules.
+#[utoipa::path(
+    get, path = "/api/schedules", tag = "schedules",
+    security(("bearer" = [])),
+    responses((status = 200, description = "The schedules", body = Items<Schedule>)),
+)]
 pub async fn list_schedules(state: web::Data<AppState>, auth: AuthUser) -> AppResult<HttpResponse> {
     let items = db::run(&state.pool, move |conn| {
         Ok(Schedule::list(conn, auth.id())?)
@@ -68,6 +104,16 @@ pub async fn list_schedules(state: web::Data<AppState>, auth: AuthUser) -> AppRe
     Ok(HttpResponse::Ok().json(Items::new(items)))
 }
 
+/// A schedule.
+#[utoipa::path(
+    get, path = "/api/schedules/{id}", tag = "schedules",
+    security(("bearer" = [])),
+    params(ScheduleIdParam),
+    responses(
+        (status = 200, description = "The schedule", body = Schedule),
+        (status = 404, response = NotFound),
+    ),
+)]
 pub async fn get_schedule(
     state: web::Data<AppState>,
     auth: AuthUser,
@@ -81,27 +127,50 @@ pub async fn get_schedule(
     Ok(HttpResponse::Ok().json(schedule))
 }
 
-#[derive(Debug, Deserialize)]
+/// Absent fields stay as they are; only `algorithm_name` may be `null`
+/// (it clears it). The merged schedule is checked as a new one would be.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = UpdateScheduleBody)]
 pub struct UpdateBody {
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = JobType)]
     job_type: Option<Option<JobType>>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(schema_with = validate::schema::text)]
     target_playlist_id: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = ScheduleType)]
     schedule_type: Option<Option<ScheduleType>>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(schema_with = validate::schema::schedule_value)]
     schedule_value: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Vec<String>, max_items = 50)]
     source_playlist_ids: Option<Option<Vec<String>>>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<AlgorithmKey>)]
     algorithm_name: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Object)]
     algorithm_params: Option<Option<Value>>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = bool)]
     is_enabled: Option<Option<bool>>,
 }
 
+/// Changes a schedule (`schedule_update` naming the fields that really
+/// changed; none changed logs nothing).
+#[utoipa::path(
+    patch, path = "/api/schedules/{id}", tag = "schedules",
+    security(("bearer" = [])),
+    params(ScheduleIdParam),
+    request_body = UpdateBody,
+    responses(
+        (status = 200, description = "The schedule as it now is", body = Schedule),
+        (status = 404, response = NotFound),
+    ),
+)]
 pub async fn update_schedule(
     state: web::Data<AppState>,
     auth: AuthUser,
@@ -130,6 +199,16 @@ pub async fn update_schedule(
     Ok(HttpResponse::Ok().json(schedule))
 }
 
+/// Deletes a schedule and its history (`schedule_delete`).
+#[utoipa::path(
+    delete, path = "/api/schedules/{id}", tag = "schedules",
+    security(("bearer" = [])),
+    params(ScheduleIdParam),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, response = NotFound),
+    ),
+)]
 pub async fn delete_schedule(
     state: web::Data<AppState>,
     auth: AuthUser,
@@ -143,6 +222,16 @@ pub async fn delete_schedule(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// Enables or disables a schedule (`schedule_toggle`).
+#[utoipa::path(
+    post, path = "/api/schedules/{id}/toggle", tag = "schedules",
+    security(("bearer" = [])),
+    params(ScheduleIdParam),
+    responses(
+        (status = 200, description = "The schedule as it now is", body = Schedule),
+        (status = 404, response = NotFound),
+    ),
+)]
 pub async fn toggle_schedule(
     state: web::Data<AppState>,
     auth: AuthUser,
@@ -156,7 +245,18 @@ pub async fn toggle_schedule(
     Ok(HttpResponse::Ok().json(schedule))
 }
 
-/// Runs the job now, synchronously; a failed job is still a 200.
+/// Runs the job now, synchronously (`schedule_run`); a failed job is
+/// still a 200. `next_run_at` stays as it was.
+#[utoipa::path(
+    post, path = "/api/schedules/{id}/run", tag = "schedules",
+    security(("bearer" = [])),
+    params(ScheduleIdParam),
+    responses(
+        (status = 200, description = "The execution", body = JobExecution),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+    ),
+)]
 pub async fn run_schedule(
     state: web::Data<AppState>,
     auth: AuthUser,
@@ -172,11 +272,23 @@ pub async fn run_schedule(
     Ok(HttpResponse::Ok().json(execution))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct HistoryParams {
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100, default = 10)]
     limit: Option<String>,
 }
 
+/// A schedule's executions, newest first.
+#[utoipa::path(
+    get, path = "/api/schedules/{id}/history", tag = "schedules",
+    security(("bearer" = [])),
+    params(ScheduleIdParam, HistoryParams),
+    responses(
+        (status = 200, description = "The executions", body = Items<JobExecution>),
+        (status = 404, response = NotFound),
+    ),
+)]
 pub async fn schedule_history(
     state: web::Data<AppState>,
     auth: AuthUser,

@@ -3,15 +3,23 @@
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use serde_json::Value;
+use utoipa::ToSchema;
 
 use crate::db;
 use crate::error::{AppError, AppResult};
 use crate::routes::authenticated::AuthUser;
 use crate::routes::body::Json;
 use crate::routes::params::{not_null, nullable};
+use crate::services::shuffle::AlgorithmKey;
 use crate::services::settings::{SettingsChange, SettingsService, SettingsView};
 use crate::state::AppState;
 
+/// The caller's settings.
+#[utoipa::path(
+    get, path = "/api/settings", tag = "account",
+    security(("bearer" = [])),
+    responses((status = 200, description = "The settings", body = SettingsView)),
+)]
 pub async fn get_settings(state: web::Data<AppState>, auth: AuthUser) -> AppResult<HttpResponse> {
     let settings = db::run(&state.pool, move |conn| {
         SettingsService::get(conn, auth.id())
@@ -20,19 +28,35 @@ pub async fn get_settings(state: web::Data<AppState>, auth: AuthUser) -> AppResu
     Ok(HttpResponse::Ok().json(SettingsView::from(settings)))
 }
 
-#[derive(Debug, Deserialize)]
+/// Absent fields stay as they are; none of them may be `null`.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SettingsPatch {
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = AlgorithmKey)]
     default_algorithm: Option<Option<String>>,
+    /// The parameters of the default algorithm (the one given here, or the
+    /// stored one), by name.
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Object)]
     default_algorithm_params: Option<Option<Value>>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = bool)]
     auto_snapshot_enabled: Option<Option<bool>>,
+    /// How many automatic snapshots each playlist keeps.
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = i64, minimum = 1, maximum = 50)]
     max_snapshots_per_playlist: Option<Option<i64>>,
 }
 
+/// Changes the caller's settings (`settings_change` naming the fields
+/// that really changed; none changed logs nothing).
+#[utoipa::path(
+    patch, path = "/api/settings", tag = "account",
+    security(("bearer" = [])),
+    request_body = SettingsPatch,
+    responses((status = 200, description = "The settings as they now are", body = SettingsView)),
+)]
 pub async fn update_settings(
     state: web::Data<AppState>,
     auth: AuthUser,

@@ -6,21 +6,25 @@
 
 use actix_web::{http::header, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::db;
 use crate::error::{AppError, AppResult};
 use crate::models::snapshot::Snapshot;
+use crate::routes::api_doc::{Conflict, NotFound, PreconditionFailed};
 use crate::routes::authenticated::AuthUser;
-use crate::routes::params::{etag, if_match, optional_body, parse_int, present};
+use crate::routes::params::{
+    etag, if_match, optional_body, parse_int, present, IfMatchParam, ItemIdParam, PlaylistIdParam,
+};
 use crate::routes::responses::Items;
-use crate::services::playlists::PlaylistService;
+use crate::services::playlists::{PlaylistService, PlaylistView};
 use crate::services::snapshots::SnapshotService;
 use crate::state::AppState;
 use crate::validate;
 
 /// A snapshot in a list: everything but the track URIs.
-#[derive(Serialize)]
-struct SnapshotSummary<'a> {
+#[derive(Serialize, ToSchema)]
+pub struct SnapshotSummary<'a> {
     id: i64,
     playlist_id: &'a str,
     playlist_name: &'a str,
@@ -45,11 +49,23 @@ impl<'a> From<&'a Snapshot> for SnapshotSummary<'a> {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100, default = 20)]
     limit: Option<String>,
 }
 
+/// A playlist's snapshots, newest first, without their track URIs.
+#[utoipa::path(
+    get, path = "/api/playlists/{id}/snapshots", tag = "snapshots",
+    security(("bearer" = [])),
+    params(PlaylistIdParam, ListParams),
+    responses(
+        (status = 200, description = "The snapshots", body = Items<SnapshotSummary>),
+        (status = 404, response = NotFound),
+    ),
+)]
 pub async fn list_snapshots(
     state: web::Data<AppState>,
     auth: AuthUser,
@@ -69,12 +85,28 @@ pub async fn list_snapshots(
     Ok(HttpResponse::Ok().json(Items::new(items)))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = CreateSnapshotBody)]
 pub struct CreateBody {
+    #[schema(schema_with = validate::schema::nullable_snapshot_description)]
     trigger_description: Option<String>,
 }
 
+/// Saves the playlist's current order as a `manual` snapshot
+/// (`snapshot_create`); at most 50 per playlist.
+#[utoipa::path(
+    post, path = "/api/playlists/{id}/snapshots", tag = "snapshots",
+    security(("bearer" = [])),
+    params(PlaylistIdParam),
+    request_body(content = Option<CreateBody>, description = "May be empty"),
+    responses(
+        (status = 201, description = "The snapshot", body = Snapshot,
+            headers(("Location" = String, description = "`/api/snapshots/{sid}`"))),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+    ),
+)]
 pub async fn create_snapshot(
     state: web::Data<AppState>,
     auth: AuthUser,
@@ -99,6 +131,16 @@ pub async fn create_snapshot(
         .json(snapshot))
 }
 
+/// A snapshot with its track URIs.
+#[utoipa::path(
+    get, path = "/api/snapshots/{sid}", tag = "snapshots",
+    security(("bearer" = [])),
+    params(ItemIdParam),
+    responses(
+        (status = 200, description = "The snapshot", body = Snapshot),
+        (status = 404, response = NotFound),
+    ),
+)]
 pub async fn get_snapshot(
     state: web::Data<AppState>,
     auth: AuthUser,
@@ -112,6 +154,16 @@ pub async fn get_snapshot(
     Ok(HttpResponse::Ok().json(snapshot))
 }
 
+/// Deletes a snapshot (`snapshot_delete`).
+#[utoipa::path(
+    delete, path = "/api/snapshots/{sid}", tag = "snapshots",
+    security(("bearer" = [])),
+    params(ItemIdParam),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, response = NotFound),
+    ),
+)]
 pub async fn delete_snapshot(
     state: web::Data<AppState>,
     auth: AuthUser,
@@ -125,6 +177,19 @@ pub async fn delete_snapshot(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// Puts the snapshot's order back into its playlist (`snapshot_restore`),
+/// after an `auto_pre_restore` snapshot.
+#[utoipa::path(
+    post, path = "/api/snapshots/{sid}/restore", tag = "snapshots",
+    security(("bearer" = [])),
+    params(ItemIdParam, IfMatchParam),
+    responses(
+        (status = 200, description = "The playlist as restored", body = PlaylistView,
+            headers(("ETag" = String, description = "The version, quoted"))),
+        (status = 404, response = NotFound),
+        (status = 412, response = PreconditionFailed),
+    ),
+)]
 pub async fn restore_snapshot(
     req: HttpRequest,
     state: web::Data<AppState>,

@@ -2,6 +2,7 @@
 
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
+use utoipa::IntoParams;
 
 use crate::db;
 use crate::error::{AppError, AppResult};
@@ -11,13 +12,25 @@ use crate::routes::params::{limit_offset, present};
 use crate::routes::responses::OffsetPage;
 use crate::state::AppState;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TrackSearch {
+    /// Matches a track's name, artist or album, case-insensitive.
+    #[param(pattern = "^[^\\u0000]*$")]
     q: Option<String>,
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100, default = 20)]
     limit: Option<String>,
+    #[param(value_type = Option<i64>, minimum = 0, maximum = 2147483647, default = 0)]
     offset: Option<String>,
 }
 
+/// Searches the shared catalog.
+#[utoipa::path(
+    get, path = "/api/tracks", tag = "catalog",
+    security(("bearer" = [])),
+    params(TrackSearch),
+    responses((status = 200, description = "A page of tracks", body = OffsetPage<TrackView>)),
+)]
 pub async fn search_tracks(
     state: web::Data<AppState>,
     _auth: AuthUser,

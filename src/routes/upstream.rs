@@ -3,17 +3,31 @@
 
 use actix_web::{http::header, web, HttpResponse};
 use serde::Deserialize;
+use utoipa::ToSchema;
 
 use crate::db;
 use crate::enums::SourceType;
 use crate::error::{AppError, AppResult};
+use crate::models::upstream_source::UpstreamSource;
+use crate::routes::api_doc::{Conflict, NotFound};
 use crate::routes::authenticated::AuthUser;
+use crate::routes::params::{ItemIdParam, PlaylistIdParam};
 use crate::routes::body::Json;
 use crate::routes::responses::Items;
 use crate::services::upstream::{SourceInput, UpstreamService};
 use crate::state::AppState;
 use crate::validate;
 
+/// The playlists that feed this one's raids.
+#[utoipa::path(
+    get, path = "/api/playlists/{id}/upstream-sources", tag = "upstream",
+    security(("bearer" = [])),
+    params(PlaylistIdParam),
+    responses(
+        (status = 200, description = "The sources", body = Items<UpstreamSource>),
+        (status = 404, response = NotFound),
+    ),
+)]
 pub async fn list_sources(
     state: web::Data<AppState>,
     auth: AuthUser,
@@ -27,16 +41,37 @@ pub async fn list_sources(
     Ok(HttpResponse::Ok().json(Items::new(items)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = AddSourceBody)]
 pub struct AddBody {
+    /// A playlist the caller may read (their own, or a public one), not the target.
+    #[schema(schema_with = validate::schema::text)]
     source_playlist_id: String,
     source_type: Option<SourceType>,
+    #[schema(schema_with = validate::schema::nullable_source_url)]
     source_url: Option<String>,
+    #[schema(schema_with = validate::schema::nullable_source_name)]
     source_name: Option<String>,
 }
 
-/// 201 with a new source, 200 with the one that already existed.
+/// Adds an upstream source (`upstream_source_add`, only when created);
+/// idempotent: 201 with a new source, 200 with the one that already
+/// existed. At most 20 per playlist.
+#[utoipa::path(
+    post, path = "/api/playlists/{id}/upstream-sources", tag = "upstream",
+    security(("bearer" = [])),
+    params(PlaylistIdParam),
+    request_body = AddBody,
+    responses(
+        (status = 201, description = "The new source", body = UpstreamSource,
+            headers(("Location" = String, description = "`/api/upstream-sources/{sid}`"))),
+        (status = 200, description = "The source as it already was", body = UpstreamSource,
+            headers(("Location" = String, description = "`/api/upstream-sources/{sid}`"))),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+    ),
+)]
 pub async fn add_source(
     state: web::Data<AppState>,
     auth: AuthUser,
@@ -73,6 +108,15 @@ pub async fn add_source(
 }
 
 /// The source a `Location` points at; another user's answers 404.
+#[utoipa::path(
+    get, path = "/api/upstream-sources/{sid}", tag = "upstream",
+    security(("bearer" = [])),
+    params(ItemIdParam),
+    responses(
+        (status = 200, description = "The source", body = UpstreamSource),
+        (status = 404, response = NotFound),
+    ),
+)]
 pub async fn get_source(
     state: web::Data<AppState>,
     auth: AuthUser,
@@ -86,6 +130,16 @@ pub async fn get_source(
     Ok(HttpResponse::Ok().json(source))
 }
 
+/// Removes an upstream source (`upstream_source_delete`).
+#[utoipa::path(
+    delete, path = "/api/upstream-sources/{sid}", tag = "upstream",
+    security(("bearer" = [])),
+    params(ItemIdParam),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, response = NotFound),
+    ),
+)]
 pub async fn delete_source(
     state: web::Data<AppState>,
     auth: AuthUser,

@@ -3,15 +3,22 @@
 use actix_web::{http::header, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::Value;
+use utoipa::openapi::schema::{ArrayBuilder, SchemaType, Type};
+use utoipa::ToSchema;
 
 use crate::db;
 use crate::error::{AppError, AppResult, FieldError};
+use crate::models::workshop_session::WorkshopSession;
+use crate::routes::api_doc::{Conflict, NotFound, PreconditionFailed};
 use crate::routes::authenticated::AuthUser;
 use crate::routes::body::Json;
-use crate::routes::params::{etag, if_match, not_null, nullable};
+use crate::routes::params::{
+    etag, if_match, not_null, nullable, IfMatchParam, ItemIdParam, PlaylistIdParam,
+};
 use crate::routes::responses::{Items, Preview};
-use crate::services::playlists::MAX_TRACKS;
+use crate::services::playlists::{PlaylistChange, MAX_TRACKS};
 use crate::services::shuffle::service::parse_optional_seed;
+use crate::services::shuffle::{AlgorithmKey, Seed};
 use crate::services::workshop::WorkshopService;
 use crate::state::AppState;
 use crate::validate;
@@ -36,15 +43,43 @@ fn validate_uris(field: &str, uris: &[String], errors: &mut Vec<FieldError>) {
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// A list of track URIs in the API's description: [`validate_uris`]'s rule.
+fn track_uris_schema() -> ArrayBuilder {
+    ArrayBuilder::new()
+        .items(validate::schema::track_uri())
+        .max_items(Some(MAX_TRACKS))
+}
+
+fn nullable_track_uris_schema() -> ArrayBuilder {
+    track_uris_schema().schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PreviewBody {
+    #[schema(value_type = AlgorithmKey)]
     algorithm: String,
+    /// The algorithm's parameters by name.
+    #[schema(value_type = Option<Object>)]
     params: Option<Value>,
+    #[schema(value_type = Option<Seed>)]
     seed: Option<Value>,
+    /// The order to shuffle (catalog URIs); the playlist's own when absent.
+    #[schema(schema_with = nullable_track_uris_schema)]
     track_uris: Option<Vec<String>>,
 }
 
+/// The order an algorithm would give; nothing is stored or logged.
+#[utoipa::path(
+    post, path = "/api/playlists/{id}/workshop/preview", tag = "workshop",
+    security(("bearer" = [])),
+    params(PlaylistIdParam),
+    request_body = PreviewBody,
+    responses(
+        (status = 200, description = "The previewed order", body = Preview),
+        (status = 404, response = NotFound),
+    ),
+)]
 pub async fn preview(
     state: web::Data<AppState>,
     auth: AuthUser,
@@ -77,12 +112,29 @@ pub async fn preview(
     Ok(HttpResponse::Ok().json(Preview { track_uris: order }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CommitBody {
+    /// The new order: URIs in the catalog (unknown ones are a 400 naming them).
+    #[schema(schema_with = track_uris_schema)]
     track_uris: Vec<String>,
 }
 
+/// Writes an order to the playlist (`workshop_commit`), after an
+/// `auto_pre_commit` snapshot.
+#[utoipa::path(
+    post, path = "/api/playlists/{id}/workshop/commit", tag = "workshop",
+    security(("bearer" = [])),
+    params(PlaylistIdParam, IfMatchParam),
+    request_body = CommitBody,
+    responses(
+        (status = 200, description = "The playlist, whether it changed, and the automatic snapshot",
+            body = PlaylistChange,
+            headers(("ETag" = String, description = "The version, quoted"))),
+        (status = 404, response = NotFound),
+        (status = 412, response = PreconditionFailed),
+    ),
+)]
 pub async fn commit(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -106,6 +158,16 @@ pub async fn commit(
         .json(outcome))
 }
 
+/// The caller's saved sessions of a playlist.
+#[utoipa::path(
+    get, path = "/api/playlists/{id}/workshop/sessions", tag = "workshop",
+    security(("bearer" = [])),
+    params(PlaylistIdParam),
+    responses(
+        (status = 200, description = "The sessions", body = Items<WorkshopSession>),
+        (status = 404, response = NotFound),
+    ),
+)]
 pub async fn list_sessions(
     state: web::Data<AppState>,
     auth: AuthUser,
@@ -119,14 +181,30 @@ pub async fn list_sessions(
     Ok(HttpResponse::Ok().json(Items::new(items)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateSessionBody {
+    #[schema(schema_with = validate::schema::session_name)]
     session_name: String,
     #[serde(default)]
+    #[schema(schema_with = track_uris_schema)]
     track_uris: Vec<String>,
 }
 
+/// Saves a named draft of an order (`workshop_session_save`); at most 10
+/// per playlist and 100 in all.
+#[utoipa::path(
+    post, path = "/api/playlists/{id}/workshop/sessions", tag = "workshop",
+    security(("bearer" = [])),
+    params(PlaylistIdParam),
+    request_body = CreateSessionBody,
+    responses(
+        (status = 201, description = "The session", body = WorkshopSession,
+            headers(("Location" = String, description = "`/api/workshop/sessions/{sid}`"))),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+    ),
+)]
 pub async fn create_session(
     state: web::Data<AppState>,
     auth: AuthUser,
@@ -151,6 +229,16 @@ pub async fn create_session(
         .json(session))
 }
 
+/// A saved session.
+#[utoipa::path(
+    get, path = "/api/workshop/sessions/{sid}", tag = "workshop",
+    security(("bearer" = [])),
+    params(ItemIdParam),
+    responses(
+        (status = 200, description = "The session", body = WorkshopSession),
+        (status = 404, response = NotFound),
+    ),
+)]
 pub async fn get_session(
     state: web::Data<AppState>,
     auth: AuthUser,
@@ -164,15 +252,29 @@ pub async fn get_session(
     Ok(HttpResponse::Ok().json(session))
 }
 
-#[derive(Debug, Deserialize)]
+/// Absent fields stay as they are; neither may be `null`.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateSessionBody {
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(schema_with = validate::schema::session_name)]
     session_name: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(schema_with = track_uris_schema)]
     track_uris: Option<Option<Vec<String>>>,
 }
 
+/// Renames a session or replaces its order (`workshop_session_save`).
+#[utoipa::path(
+    patch, path = "/api/workshop/sessions/{sid}", tag = "workshop",
+    security(("bearer" = [])),
+    params(ItemIdParam),
+    request_body = UpdateSessionBody,
+    responses(
+        (status = 200, description = "The session as it now is", body = WorkshopSession),
+        (status = 404, response = NotFound),
+    ),
+)]
 pub async fn update_session(
     state: web::Data<AppState>,
     auth: AuthUser,
@@ -198,6 +300,16 @@ pub async fn update_session(
     Ok(HttpResponse::Ok().json(session))
 }
 
+/// Deletes a session (`workshop_session_delete`).
+#[utoipa::path(
+    delete, path = "/api/workshop/sessions/{sid}", tag = "workshop",
+    security(("bearer" = [])),
+    params(ItemIdParam),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, response = NotFound),
+    ),
+)]
 pub async fn delete_session(
     state: web::Data<AppState>,
     auth: AuthUser,

@@ -29,8 +29,9 @@ pub const EXPORT_BATCH_SIZE: i64 = 500;
 /// producer holds, an export buffers at most three batches.
 pub const EXPORT_CHANNEL_CHUNKS: usize = 2;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Display, EnumString)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Display, EnumString, utoipa::ToSchema)]
 #[strum(serialize_all = "lowercase")]
+#[schema(rename_all = "lowercase")]
 pub enum ExportFormat {
     #[default]
     Ndjson,

@@ -36,7 +36,7 @@ pub fn truncate_chars(text: &str, max: usize) -> &str {
 }
 
 /// One day's count in a summary, oldest first.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct DayCount {
     pub date: chrono::NaiveDate,
     pub count: i64,

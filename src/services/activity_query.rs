@@ -27,17 +27,22 @@ use crate::services::activity_log::ActivityLogService;
 pub const MAX_PAGE_ROWS: i64 = 1000;
 
 /// `range=`: how far back the listing reaches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Display, EnumString)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Display, EnumString, utoipa::ToSchema)]
 pub enum ActivityRange {
     #[strum(serialize = "24h")]
+    #[schema(rename = "24h")]
     Day,
     #[strum(serialize = "7d")]
+    #[schema(rename = "7d")]
     Week,
     #[strum(serialize = "30d")]
+    #[schema(rename = "30d")]
     Month,
     #[strum(serialize = "90d")]
+    #[schema(rename = "90d")]
     Quarter,
     #[strum(serialize = "all")]
+    #[schema(rename = "all")]
     All,
 }
 
@@ -179,7 +184,7 @@ impl ActivityQuery {
 
 /// A page of the listing, as `GET /api/activity` answers it: by cursor
 /// `{items, next_cursor}`, by page number `{items, total, page, limit}`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum ActivityPage {
     Keyset {

@@ -37,7 +37,7 @@ pub enum SinceCutoff {
 }
 
 /// One page of `/since`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct SincePage {
     pub items: Vec<ActivityLog>,
     pub next_cursor: Option<String>,

@@ -72,7 +72,7 @@ impl Registration {
         let display_name = self.display_name.as_deref().map(str::trim);
         validate::DISPLAY_NAME.check_optional("display_name", display_name, &mut errors);
         if let Some(email) = &self.email {
-            let valid = email.len() <= validate::EMAIL_MAX_BYTES
+            let valid = validate::EMAIL.fits(email)
                 && email
                     .split_once('@')
                     .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))

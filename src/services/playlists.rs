@@ -125,7 +125,8 @@ pub fn check_version(playlist: &Playlist, if_match: Option<IfMatch>) -> AppResul
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = PlaylistTrack)]
 pub struct PlaylistTrackView {
     pub position: i32,
     #[serde(flatten)]
@@ -133,7 +134,8 @@ pub struct PlaylistTrackView {
 }
 
 /// A playlist with its tracks, as `GET /api/playlists/{id}` answers it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = Playlist)]
 pub struct PlaylistView {
     pub id: String,
     pub name: String,
@@ -149,7 +151,7 @@ pub struct PlaylistView {
 /// The answer to a request that may rewrite a playlist's order (shuffle,
 /// workshop commit): the playlist as it now is, whether the order changed,
 /// and the automatic snapshot taken first, if any.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PlaylistChange {
     pub playlist: PlaylistView,
     pub changed: bool,
@@ -181,7 +183,7 @@ impl PlaylistChange {
 }
 
 /// A playlist in a listing.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PlaylistSummary {
     pub id: String,
     pub name: String,

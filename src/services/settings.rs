@@ -11,9 +11,11 @@ use crate::models::{NewActivity, User, UserSettings};
 use crate::services::shuffle::{choose, ChoiceError, ChoiceFields};
 use crate::services::ActivityLogService;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = Settings)]
 pub struct SettingsView {
     pub default_algorithm: String,
+    #[schema(value_type = Object)]
     pub default_algorithm_params: Value,
     pub auto_snapshot_enabled: bool,
     pub max_snapshots_per_playlist: i32,

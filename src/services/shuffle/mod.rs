@@ -19,6 +19,8 @@ pub mod service;
 mod stratified;
 mod tempo_gradient;
 
+use std::collections::BTreeMap;
+
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
@@ -27,7 +29,7 @@ use serde_json::{Map, Value};
 use crate::models::track::Track;
 
 pub use choice::{choose, ChoiceError, ChoiceFields};
-pub use params::{ParamKind, ParamSpec};
+pub use params::{ParamKind, ParamSchema, ParamSpec, ParamType};
 
 /// What an algorithm may know about a track.
 #[derive(Debug, Clone, PartialEq)]
@@ -132,13 +134,63 @@ pub fn keys() -> Vec<&'static str> {
     ALGORITHMS.iter().map(|a| a.key()).collect()
 }
 
+/// The algorithm keys as a schema of the API's description: a string
+/// enum written from [`ALGORITHMS`], so the document lists exactly the
+/// algorithms the service has.
+pub struct AlgorithmKey;
+
+impl utoipa::PartialSchema for AlgorithmKey {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::Type::String)
+            .enum_values(Some(keys()))
+            .description(Some("A shuffle algorithm (SPEC §7)."))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for AlgorithmKey {}
+
+/// A shuffle seed in the API's description: what [`service::parse_seed`]
+/// takes.
+pub struct Seed;
+
+impl utoipa::PartialSchema for Seed {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::{ObjectBuilder, OneOfBuilder, Type};
+        OneOfBuilder::new()
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .minimum(Some(0))
+                    .maximum(Some(u64::MAX)),
+            )
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .pattern(Some("^[0-9]{1,20}$"))
+                    .description(Some("decimal digits, at most 18446744073709551615")),
+            )
+            .description(Some(
+                "Makes the order reproducible across releases: an unsigned 64-bit integer, \
+                 or its decimal digits as a string (JavaScript loses integers above 2^53)",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Seed {}
+
 /// `GET /api/algorithms` entry.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Algorithm)]
 pub struct AlgorithmInfo {
+    #[schema(value_type = AlgorithmKey)]
     pub key: &'static str,
     pub name: &'static str,
     pub description: &'static str,
-    pub parameters: Map<String, Value>,
+    /// Each parameter by name.
+    pub parameters: BTreeMap<&'static str, ParamSchema>,
 }
 
 pub fn describe(algorithm: &dyn Algorithm) -> AlgorithmInfo {
@@ -149,7 +201,7 @@ pub fn describe(algorithm: &dyn Algorithm) -> AlgorithmInfo {
         parameters: algorithm
             .parameters()
             .iter()
-            .map(|p| (p.name.to_string(), p.schema()))
+            .map(|p| (p.name, p.schema()))
             .collect(),
     }
 }

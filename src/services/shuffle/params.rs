@@ -24,18 +24,46 @@ pub struct ParamSpec {
     pub description: &'static str,
 }
 
+/// What a parameter takes: a whole number or one of a list of strings.
+#[derive(Debug, Clone, Copy, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ParamType {
+    Integer,
+    String,
+}
+
+/// A parameter as `GET /api/algorithms` describes it:
+/// `{type, default, min?, max?, options?, description}`.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct ParamSchema {
+    #[serde(rename = "type")]
+    pub kind: ParamType,
+    /// An integer for `integer` parameters, one of `options` for `string` ones.
+    #[schema(value_type = Value)]
+    pub default: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub options: Option<&'static [&'static str]>,
+    pub description: &'static str,
+}
+
 impl ParamSpec {
-    /// The `{type, default, min?, max?, options?, description}` of `GET /api/algorithms`.
-    pub fn schema(&self) -> Value {
-        match self.kind {
-            ParamKind::Integer { min, max, default } => json!({
-                "type": "integer", "default": default, "min": min, "max": max,
-                "description": self.description,
-            }),
-            ParamKind::Options { options, default } => json!({
-                "type": "string", "default": default, "options": options,
-                "description": self.description,
-            }),
+    /// How `GET /api/algorithms` describes this parameter.
+    pub fn schema(&self) -> ParamSchema {
+        let (kind, min, max, options) = match self.kind {
+            ParamKind::Integer { min, max, .. } => (ParamType::Integer, Some(min), Some(max), None),
+            ParamKind::Options { options, .. } => (ParamType::String, None, None, Some(options)),
+        };
+        ParamSchema {
+            kind,
+            default: self.default_value(),
+            min,
+            max,
+            options,
+            description: self.description,
         }
     }
 

@@ -16,12 +16,14 @@ use crate::models::{AlgorithmUsed, NewActivity, User, UserSettings};
 use crate::services::playlists::{IfMatch, PlaylistChange, PlaylistService, Rewrite};
 use crate::services::ActivityLogService;
 
-/// A seed: a JSON integer, or a decimal string (JavaScript loses integers
-/// above 2^53).
+/// A seed: a JSON integer, or a string of decimal digits (JavaScript
+/// loses integers above 2^53); either within `u64`.
 pub fn parse_seed(value: &Value) -> Result<u64, FieldError> {
     let parsed = match value {
         Value::Number(n) => n.as_u64(),
-        Value::String(s) => s.trim().parse::<u64>().ok(),
+        Value::String(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
+            s.parse::<u64>().ok()
+        }
         _ => None,
     };
     parsed.ok_or_else(|| {

@@ -1,0 +1,343 @@
+//! The API describes itself: an OpenAPI 3.1 document generated from the
+//! handlers' `#[utoipa::path]` annotations and from the very types they
+//! answer with, served at `GET /api/openapi.json`, and Swagger UI at
+//! `/docs` with its assets compiled into the binary.
+//!
+//! What an operation answers because of the middleware every route goes
+//! through is added here once, by [`Conventions`], rather than on each
+//! handler: `X-Request-Id` on every response; 400 (a NUL in the path or
+//! query, a header that does not parse), 431 and 500 on every operation;
+//! 401 with `WWW-Authenticate` on every operation that takes the bearer
+//! token; 413 on every operation with a body. What depends on the operation
+//! (its 404, 409, 412 and 429) is declared on its handler.
+//!
+//! `tests/api/openapi.rs` walks the router's endpoints and this document
+//! and fails on a route missing from either.
+
+use std::sync::OnceLock;
+
+use actix_web::{http::header, HttpResponse};
+use serde_json::Value;
+use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn};
+use utoipa::openapi::response::{Response, ResponseBuilder};
+use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, Required};
+use utoipa::{Modify, OpenApi, ToResponse};
+
+use crate::routes::{
+    activity, algorithms, auth, health, me, playlists, schedules, settings, snapshots, tracks,
+    upstream, workshop,
+};
+
+/// Where the document is served.
+pub const DOCUMENT_PATH: &str = "/api/openapi.json";
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Shuffify",
+        description = "A playlist service with a unified activity log. Every state-changing \
+            action leaves one row in the caller's activity trail.\n\n\
+            Conventions: JSON in and out (a body without `Content-Type` is read as JSON); \
+            every error is the `Error` body; timestamps are RFC 3339 UTC with six fractional \
+            digits; every response carries `X-Request-Id` (the client's, when it sent a sane \
+            one: at most 128 printable ASCII characters, no `\"`); an empty query value counts \
+            as absent and unknown query parameters are ignored; unknown body fields are a 400.",
+        license(name = "MIT"),
+    ),
+    paths(
+        health::health,
+        health::metrics,
+        openapi_json,
+        auth::register,
+        auth::login,
+        auth::logout,
+        me::get_me,
+        settings::get_settings,
+        settings::update_settings,
+        tracks::search_tracks,
+        algorithms::list_algorithms,
+        playlists::list_playlists,
+        playlists::create_playlist,
+        playlists::get_playlist,
+        playlists::update_playlist,
+        playlists::delete_playlist,
+        playlists::shuffle_playlist,
+        playlists::undo_playlist,
+        snapshots::list_snapshots,
+        snapshots::create_snapshot,
+        snapshots::get_snapshot,
+        snapshots::delete_snapshot,
+        snapshots::restore_snapshot,
+        workshop::preview,
+        workshop::commit,
+        workshop::list_sessions,
+        workshop::create_session,
+        workshop::get_session,
+        workshop::update_session,
+        workshop::delete_session,
+        upstream::list_sources,
+        upstream::add_source,
+        upstream::get_source,
+        upstream::delete_source,
+        schedules::list_schedules,
+        schedules::create_schedule,
+        schedules::get_schedule,
+        schedules::update_schedule,
+        schedules::delete_schedule,
+        schedules::toggle_schedule,
+        schedules::run_schedule,
+        schedules::schedule_history,
+        activity::list_activity,
+        activity::recent_activity,
+        activity::activity_since,
+        activity::activity_summary,
+        activity::export_activity,
+    ),
+    components(schemas(
+        crate::error::ErrorBody,
+        crate::enums::ActivityType,
+        crate::enums::ActorType,
+        crate::services::ActivityRange,
+        crate::services::ExportFormat,
+        activity::SinceValue,
+    ), responses(
+        BadRequest,
+        Unauthorized,
+        NotFound,
+        Conflict,
+        PreconditionFailed,
+        PayloadTooLarge,
+        RateLimited,
+        HeadersTooLarge,
+        Internal,
+    )),
+    modifiers(&Conventions),
+    tags(
+        (name = "auth", description = "Accounts and bearer tokens"),
+        (name = "account", description = "The caller and their settings"),
+        (name = "catalog", description = "Tracks and shuffle algorithms"),
+        (name = "playlists", description = "Playlists, shuffles and undo"),
+        (name = "snapshots", description = "Saved orders to restore"),
+        (name = "workshop", description = "Preview, commit and saved sessions"),
+        (name = "upstream", description = "Playlists that feed raids"),
+        (name = "schedules", description = "Scheduled raids and shuffles"),
+        (name = "activity", description = "The caller's own activity trail"),
+        (name = "operations", description = "Health, metrics and this document"),
+    ),
+)]
+pub struct ApiDoc;
+
+/// Declares the error responses: each is the `Error` body with its own
+/// description and headers, referenced by handlers as `response = Name`.
+macro_rules! error_responses {
+    ($($name:ident: $description:literal $(, $header:literal = $header_description:literal)*;)*) => {$(
+        #[doc = $description]
+        pub struct $name;
+
+        impl<'r> ToResponse<'r> for $name {
+            fn response() -> (&'r str, RefOr<Response>) {
+                (
+                    stringify!($name),
+                    error_response($description, &[$(($header, $header_description)),*]).into(),
+                )
+            }
+        }
+    )*};
+}
+
+error_responses! {
+    BadRequest: "`validation_failed`: a value is not acceptable; `details` names each field.";
+    Unauthorized: "`unauthorized`: the bearer token is missing, unknown, expired or revoked \
+        (or, at login, the username or password is wrong).",
+        "WWW-Authenticate" = "`Bearer`";
+    NotFound: "`not_found`: no such resource among the caller's own (another user's \
+        answers exactly as a missing one).";
+    Conflict: "`conflict`: the request conflicts with what is stored (a cap named with \
+        its number, a name taken, a run in progress).";
+    PreconditionFailed: "`precondition_failed`: `If-Match` names a version that is no \
+        longer current; nothing changed. Read the playlist again and retry.";
+    PayloadTooLarge: "`payload_too_large`: the body is over 2 MiB (8 MiB for a playlist \
+        create and a workshop commit).";
+    RateLimited: "`rate_limited`: a rate, a lockout or a cap on concurrent things, named \
+        with its number in the message.",
+        "Retry-After" = "Seconds to wait before trying again";
+    HeadersTooLarge: "`headers_too_large`: the request head is over 32 KiB or has more \
+        than 64 fields.";
+    Internal: "`internal`: something failed on the server; the message says nothing more, \
+        the server log has the cause under the request id.";
+}
+
+/// A response with the `Error` body and `X-Request-Id`.
+fn error_response(description: &str, headers: &[(&str, &str)]) -> Response {
+    let content = ContentBuilder::new()
+        .schema(Some(Ref::from_schema_name("Error")))
+        .build();
+    let mut response = ResponseBuilder::new()
+        .description(description)
+        .content("application/json", content)
+        .header(REQUEST_ID, request_id_header());
+    for (name, description) in headers {
+        response = response.header(
+            *name,
+            HeaderBuilder::new()
+                .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+                .description(Some(*description))
+                .build(),
+        );
+    }
+    response.build()
+}
+
+const REQUEST_ID: &str = "X-Request-Id";
+
+fn request_id_header() -> utoipa::openapi::header::Header {
+    HeaderBuilder::new()
+        .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+        .description(Some("The request's id, also in the server's log line"))
+        .build()
+}
+
+/// The shared responses, headers and security of every operation (see
+/// the module doc).
+struct Conventions;
+
+impl Modify for Conventions {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "The token of `POST /api/auth/login`: 43 characters of base64url",
+                    ))
+                    .build(),
+            ),
+        );
+        for item in openapi.paths.paths.values_mut() {
+            for operation in operations(item) {
+                add_conventions(operation);
+            }
+        }
+    }
+}
+
+fn operations(item: &mut utoipa::openapi::PathItem) -> impl Iterator<Item = &mut Operation> {
+    [
+        item.get.as_mut(),
+        item.post.as_mut(),
+        item.patch.as_mut(),
+        item.delete.as_mut(),
+        item.put.as_mut(),
+    ]
+    .into_iter()
+    .flatten()
+}
+
+fn add_conventions(operation: &mut Operation) {
+    let secured = operation
+        .security
+        .as_ref()
+        .is_some_and(|requirements| !requirements.is_empty());
+    let has_body = operation.request_body.is_some();
+    let responses = &mut operation.responses.responses;
+    let mut shared = vec![("400", "BadRequest"), ("431", "HeadersTooLarge")];
+    if secured {
+        shared.push(("401", "Unauthorized"));
+    }
+    if has_body {
+        shared.push(("413", "PayloadTooLarge"));
+    }
+    shared.push(("500", "Internal"));
+    for (status, name) in shared {
+        responses
+            .entry(status.to_string())
+            .or_insert_with(|| RefOr::Ref(Ref::from_response_name(name)));
+    }
+    for response in responses.values_mut() {
+        if let RefOr::T(response) = response {
+            response
+                .headers
+                .entry(REQUEST_ID.to_string())
+                .or_insert_with(|| RefOr::T(request_id_header()));
+        }
+    }
+    let parameters = operation.parameters.get_or_insert_with(Vec::new);
+    parameters.push(
+        ParameterBuilder::new()
+            .name(REQUEST_ID)
+            .parameter_in(ParameterIn::Header)
+            .required(Required::False)
+            .description(Some(
+                "Your id for this request, echoed back when it is at most 128 printable \
+                 ASCII characters without `\"`; otherwise the service makes one",
+            ))
+            .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+            .build()
+            .into(),
+    );
+}
+
+/// The document as JSON, built once. utoipa's header object has no
+/// `required`; every response header this document names is sent on every
+/// such response, so each is marked required here.
+pub fn document() -> &'static str {
+    static DOCUMENT: OnceLock<String> = OnceLock::new();
+    DOCUMENT.get_or_init(|| {
+        let mut value = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+        mark_headers_required(&mut value);
+        value.to_string()
+    })
+}
+
+fn mark_headers_required(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::Object(headers)) = map.get_mut("headers") {
+                for header in headers.values_mut() {
+                    if let Value::Object(header) = header {
+                        header.insert("required".into(), Value::Bool(true));
+                    }
+                }
+            }
+            for child in map.values_mut() {
+                mark_headers_required(child);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(mark_headers_required),
+        _ => {}
+    }
+}
+
+/// This document.
+#[utoipa::path(
+    get, path = "/api/openapi.json", tag = "operations",
+    responses((status = 200, description = "This OpenAPI 3.1 document",
+        content_type = "application/json", body = Object)),
+)]
+pub async fn openapi_json() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(document())
+}
+
+/// `/docs` → `/docs/`, where Swagger UI's page and its relative assets live.
+pub async fn docs_redirect() -> HttpResponse {
+    HttpResponse::PermanentRedirect()
+        .insert_header((header::LOCATION, "/docs/"))
+        .finish()
+}
+
+/// Swagger UI at `/docs/`, reading this document; no validator call, no
+/// CDN: its files are compiled in (`utoipa-swagger-ui`, `vendored`).
+pub fn docs() -> utoipa_swagger_ui::SwaggerUi {
+    let config = utoipa_swagger_ui::Config::new([DOCUMENT_PATH])
+        .validator_url("none")
+        .persist_authorization(false)
+        .try_it_out_enabled(true);
+    utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}").config(config)
+}
