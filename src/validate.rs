@@ -186,6 +186,25 @@ pub mod schema {
     }
 }
 
+/// A JSON number as an `i64` when it is a whole number in range: `3`, or
+/// `3.0`, which JSON Schema (and the API's description) counts as an
+/// integer too.
+pub fn whole_i64(n: &serde_json::Number) -> Option<i64> {
+    n.as_i64().or_else(|| {
+        let f = n.as_f64()?;
+        // i64::MAX as f64 rounds up to 2^63, which is out of range.
+        (f.fract() == 0.0 && f >= i64::MIN as f64 && f < i64::MAX as f64).then_some(f as i64)
+    })
+}
+
+/// [`whole_i64`] for `u64`.
+pub fn whole_u64(n: &serde_json::Number) -> Option<u64> {
+    n.as_u64().or_else(|| {
+        let f = n.as_f64()?;
+        (f.fract() == 0.0 && f >= 0.0 && f < u64::MAX as f64).then_some(f as u64)
+    })
+}
+
 /// Username characters: a-z, 0-9, `_`, `.` and `-`.
 pub fn username_chars(username: &str) -> bool {
     username

@@ -15,7 +15,9 @@ use crate::enums::{ActivityType, ActorType};
 use crate::models::User;
 
 /// One row, serialized exactly as an activity item of SPEC §6.
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Serialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Serialize, utoipa::ToSchema,
+)]
 #[schema(as = ActivityItem, example = json!({
     "id": 42, "activity_type": "shuffle", "description": "Shuffled Road Trip with tempo_gradient",
     "playlist_id": "4fQ8vJ2mN0pLx7Rt1sYk3a", "playlist_name": "Road Trip",

@@ -16,7 +16,9 @@ use crate::enums::{ExecutionStatus, TriggeredBy};
 /// The error message of an execution whose lease expired.
 pub const INTERRUPTED: &str = "interrupted";
 
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Serialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Serialize, utoipa::ToSchema,
+)]
 #[diesel(table_name = executions)]
 pub struct JobExecution {
     pub id: i64,

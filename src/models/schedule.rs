@@ -8,7 +8,9 @@ use crate::db::schema::schedules;
 use crate::db::{DbConnection, Json};
 use crate::enums::{JobType, ScheduleType};
 
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Serialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Serialize, utoipa::ToSchema,
+)]
 #[diesel(table_name = schedules)]
 pub struct Schedule {
     pub id: i64,
@@ -20,7 +22,7 @@ pub struct Schedule {
     #[schema(value_type = Vec<String>)]
     pub source_playlist_ids: Json,
     pub algorithm_name: Option<String>,
-    #[schema(value_type = Object)]
+    #[schema(value_type = crate::services::shuffle::AlgorithmParams)]
     pub algorithm_params: Json,
     pub schedule_type: ScheduleType,
     pub schedule_value: String,

@@ -9,7 +9,9 @@ use crate::db::{DbConnection, Json};
 use crate::enums::SnapshotType;
 use crate::models::playlist::Playlist;
 
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Serialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Serialize, utoipa::ToSchema,
+)]
 #[diesel(table_name = snapshots)]
 pub struct Snapshot {
     pub id: i64,

@@ -8,7 +8,9 @@ use crate::db::schema::upstream_sources as sources;
 use crate::db::DbConnection;
 use crate::enums::SourceType;
 
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Serialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Serialize, utoipa::ToSchema,
+)]
 #[diesel(table_name = sources)]
 pub struct UpstreamSource {
     pub id: i64,

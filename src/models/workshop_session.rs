@@ -7,7 +7,9 @@ use serde::Serialize;
 use crate::db::schema::workshop_sessions as sessions;
 use crate::db::{DbConnection, Json};
 
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Serialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Serialize, utoipa::ToSchema,
+)]
 #[diesel(table_name = sessions)]
 pub struct WorkshopSession {
     pub id: i64,

@@ -261,7 +261,9 @@ pub struct SinceValue;
 
 impl utoipa::PartialSchema for SinceValue {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, OneOfBuilder, SchemaFormat, Type};
+        use utoipa::openapi::schema::{
+            KnownFormat, ObjectBuilder, OneOfBuilder, SchemaFormat, Type,
+        };
         OneOfBuilder::new()
             .item(
                 ObjectBuilder::new()

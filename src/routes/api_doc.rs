@@ -282,19 +282,21 @@ fn add_conventions(operation: &mut Operation) {
     );
 }
 
-/// The document as JSON, built once. utoipa's header object has no
-/// `required`; every response header this document names is sent on every
-/// such response, so each is marked required here.
+/// The document as JSON, built once. Two keywords utoipa's types lack are
+/// written here: every response header this document names is sent on
+/// every such response, so each is `required`; and an empty query value
+/// counts as absent (SPEC §5), so every optional query parameter has
+/// `allowEmptyValue`.
 pub fn document() -> &'static str {
     static DOCUMENT: OnceLock<String> = OnceLock::new();
     DOCUMENT.get_or_init(|| {
         let mut value = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
-        mark_headers_required(&mut value);
+        add_keywords(&mut value);
         value.to_string()
     })
 }
 
-fn mark_headers_required(value: &mut Value) {
+fn add_keywords(value: &mut Value) {
     match value {
         Value::Object(map) => {
             if let Some(Value::Object(headers)) = map.get_mut("headers") {
@@ -304,11 +306,16 @@ fn mark_headers_required(value: &mut Value) {
                     }
                 }
             }
+            let optional_query = map.get("in").and_then(Value::as_str) == Some("query")
+                && map.get("required").and_then(Value::as_bool) != Some(true);
+            if optional_query {
+                map.insert("allowEmptyValue".into(), Value::Bool(true));
+            }
             for child in map.values_mut() {
-                mark_headers_required(child);
+                add_keywords(child);
             }
         }
-        Value::Array(items) => items.iter_mut().for_each(mark_headers_required),
+        Value::Array(items) => items.iter_mut().for_each(add_keywords),
         _ => {}
     }
 }

@@ -39,6 +39,20 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
     }
 }
 
+/// An integer field of a body: a whole JSON number, `3` or `3.0` (JSON
+/// Schema counts both as integers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WholeNumber(pub i64);
+
+impl<'de> serde::Deserialize<'de> for WholeNumber {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let n = serde_json::Number::deserialize(deserializer)?;
+        crate::validate::whole_i64(&n)
+            .map(WholeNumber)
+            .ok_or_else(|| serde::de::Error::custom(format!("{n} is not a whole number")))
+    }
+}
+
 /// `value` as a `T`, unless it holds a NUL (400 naming where).
 pub fn from_value<T: DeserializeOwned>(value: Value) -> AppResult<T> {
     if let Some(path) = nul_at(&value, String::new()) {

@@ -143,7 +143,7 @@ pub fn not_null<T>(
     }
 }
 
-/// Reads an optional JSON body: empty means `T::default()`.
+/// Reads an optional JSON body: empty, or `null`, means `T::default()`.
 pub fn optional_body<T: serde::de::DeserializeOwned + Default>(
     body: &actix_web::web::Bytes,
 ) -> AppResult<T> {
@@ -152,5 +152,8 @@ pub fn optional_body<T: serde::de::DeserializeOwned + Default>(
     }
     let value: serde_json::Value = serde_json::from_slice(body)
         .map_err(|e| AppError::invalid("body", format!("malformed JSON: {e}")))?;
+    if value.is_null() {
+        return Ok(T::default());
+    }
     crate::routes::body::from_value(value)
 }

@@ -10,17 +10,17 @@ use crate::error::{AppError, AppResult, FieldError};
 use crate::models::playlist::PlaylistChanges;
 use crate::routes::api_doc::{Conflict, NotFound, PreconditionFailed};
 use crate::routes::authenticated::AuthUser;
-use crate::routes::body::Json;
+use crate::routes::body::{Json, WholeNumber};
 use crate::routes::params::{
     etag, if_match, limit_offset, not_null, nullable, optional_body, IfMatchParam, PlaylistIdParam,
 };
 use crate::routes::responses::CountedPage;
-use crate::services::shuffle::{AlgorithmKey, Seed};
 use crate::services::playlists::{
     NewPlaylistInput, PlaylistChange, PlaylistService, PlaylistSummary, PlaylistView, TrackInput,
     MAX_TRACKS,
 };
 use crate::services::shuffle::service::{parse_optional_seed, ShuffleRequest, ShuffleService};
+use crate::services::shuffle::{AlgorithmKey, AlgorithmParams, Seed};
 use crate::services::snapshots::SnapshotService;
 use crate::state::AppState;
 use crate::validate;
@@ -39,8 +39,8 @@ pub struct TrackBody {
     artists: Vec<String>,
     #[schema(schema_with = validate::schema::nullable_album_name)]
     album_name: Option<String>,
-    #[schema(minimum = 0, maximum = 2147483647)]
-    duration_ms: Option<i64>,
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 2147483647)]
+    duration_ms: Option<WholeNumber>,
     /// Beats per minute.
     #[schema(minimum = 0, maximum = 1000)]
     tempo: Option<f64>,
@@ -90,7 +90,7 @@ fn validate_track(i: usize, t: TrackBody, errors: &mut Vec<FieldError>) -> Track
         ));
     }
     validate::ALBUM_NAME.check_optional(field("album_name"), t.album_name.as_deref(), errors);
-    let duration_ms = t.duration_ms.unwrap_or(0);
+    let duration_ms = t.duration_ms.map_or(0, |n| n.0);
     if !(0..=i64::from(i32::MAX)).contains(&duration_ms) {
         errors.push(FieldError::new(
             field("duration_ms"),
@@ -132,6 +132,21 @@ fn validate_track(i: usize, t: TrackBody, errors: &mut Vec<FieldError>) -> Track
             headers(
                 ("Location" = String, description = "`/api/playlists/{id}`"),
                 ("ETag" = String, description = "The version, quoted: `\"1\"`"),
+            ),
+            links(
+                ("get_playlist" = (operation_id = "get_playlist", parameters(("id" = "$response.body#/id")))),
+                ("update_playlist" = (operation_id = "update_playlist", parameters(("id" = "$response.body#/id")))),
+                ("shuffle_playlist" = (operation_id = "shuffle_playlist", parameters(("id" = "$response.body#/id")))),
+                ("undo_playlist" = (operation_id = "undo_playlist", parameters(("id" = "$response.body#/id")))),
+                ("create_snapshot" = (operation_id = "create_snapshot", parameters(("id" = "$response.body#/id")))),
+                ("list_snapshots" = (operation_id = "list_snapshots", parameters(("id" = "$response.body#/id")))),
+                ("preview" = (operation_id = "preview", parameters(("id" = "$response.body#/id")))),
+                ("commit" = (operation_id = "commit", parameters(("id" = "$response.body#/id")))),
+                ("create_session" = (operation_id = "create_session", parameters(("id" = "$response.body#/id")))),
+                ("list_sessions" = (operation_id = "list_sessions", parameters(("id" = "$response.body#/id")))),
+                ("add_source" = (operation_id = "add_source", parameters(("id" = "$response.body#/id")))),
+                ("list_sources" = (operation_id = "list_sources", parameters(("id" = "$response.body#/id")))),
+                ("delete_playlist" = (operation_id = "delete_playlist", parameters(("id" = "$response.body#/id")))),
             )),
         (status = 409, response = Conflict),
     ),
@@ -337,8 +352,7 @@ pub async fn delete_playlist(
 pub struct ShuffleBody {
     #[schema(value_type = Option<AlgorithmKey>)]
     algorithm: Option<String>,
-    /// The algorithm's parameters by name (`GET /api/algorithms`).
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<AlgorithmParams>)]
     params: Option<Value>,
     #[schema(value_type = Option<Seed>)]
     seed: Option<Value>,

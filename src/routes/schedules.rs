@@ -18,7 +18,7 @@ use crate::routes::params::{not_null, nullable, parse_int, present, ScheduleIdPa
 use crate::routes::responses::Items;
 use crate::services::job_executor::{JobExecutor, Trigger};
 use crate::services::schedules::{ScheduleInput, SchedulePatch, ScheduleService};
-use crate::services::shuffle::AlgorithmKey;
+use crate::services::shuffle::{AlgorithmKey, AlgorithmParams};
 use crate::state::AppState;
 use crate::validate;
 
@@ -44,8 +44,7 @@ pub struct CreateBody {
     source_playlist_ids: Vec<String>,
     #[schema(value_type = Option<AlgorithmKey>)]
     algorithm_name: Option<String>,
-    /// The algorithm's parameters by name.
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<AlgorithmParams>)]
     algorithm_params: Option<Value>,
     is_enabled: Option<bool>,
 }
@@ -57,7 +56,15 @@ pub struct CreateBody {
     request_body = CreateBody,
     responses(
         (status = 201, description = "The schedule", body = Schedule,
-            headers(("Location" = String, description = "`/api/schedules/{id}`"))),
+            headers(("Location" = String, description = "`/api/schedules/{id}`")),
+            links(
+                ("get_schedule" = (operation_id = "get_schedule", parameters(("id" = "$response.body#/id")))),
+                ("update_schedule" = (operation_id = "update_schedule", parameters(("id" = "$response.body#/id")))),
+                ("toggle_schedule" = (operation_id = "toggle_schedule", parameters(("id" = "$response.body#/id")))),
+                ("run_schedule" = (operation_id = "run_schedule", parameters(("id" = "$response.body#/id")))),
+                ("schedule_history" = (operation_id = "schedule_history", parameters(("id" = "$response.body#/id")))),
+                ("delete_schedule" = (operation_id = "delete_schedule", parameters(("id" = "$response.body#/id")))),
+            )),
         (status = 404, response = NotFound),
         (status = 409, response = Conflict),
     ),
@@ -152,7 +159,7 @@ pub struct UpdateBody {
     #[schema(value_type = Option<AlgorithmKey>)]
     algorithm_name: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Object)]
+    #[schema(value_type = AlgorithmParams)]
     algorithm_params: Option<Option<Value>>,
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = bool)]

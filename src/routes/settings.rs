@@ -8,10 +8,10 @@ use utoipa::ToSchema;
 use crate::db;
 use crate::error::{AppError, AppResult};
 use crate::routes::authenticated::AuthUser;
-use crate::routes::body::Json;
+use crate::routes::body::{Json, WholeNumber};
 use crate::routes::params::{not_null, nullable};
-use crate::services::shuffle::AlgorithmKey;
 use crate::services::settings::{SettingsChange, SettingsService, SettingsView};
+use crate::services::shuffle::{AlgorithmKey, AlgorithmParams};
 use crate::state::AppState;
 
 /// The caller's settings.
@@ -38,7 +38,7 @@ pub struct SettingsPatch {
     /// The parameters of the default algorithm (the one given here, or the
     /// stored one), by name.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Object)]
+    #[schema(value_type = AlgorithmParams)]
     default_algorithm_params: Option<Option<Value>>,
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = bool)]
@@ -46,7 +46,7 @@ pub struct SettingsPatch {
     /// How many automatic snapshots each playlist keeps.
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = i64, minimum = 1, maximum = 50)]
-    max_snapshots_per_playlist: Option<Option<i64>>,
+    max_snapshots_per_playlist: Option<Option<WholeNumber>>,
 }
 
 /// Changes the caller's settings (`settings_change` naming the fields
@@ -80,7 +80,8 @@ pub async fn update_settings(
             "max_snapshots_per_playlist",
             body.max_snapshots_per_playlist,
             &mut errors,
-        ),
+        )
+        .map(|n| n.0),
     };
     AppError::ensure_valid(errors)?;
     let settings = db::run(&state.pool, move |conn| {

@@ -102,7 +102,12 @@ pub struct CreateBody {
     request_body(content = Option<CreateBody>, description = "May be empty"),
     responses(
         (status = 201, description = "The snapshot", body = Snapshot,
-            headers(("Location" = String, description = "`/api/snapshots/{sid}`"))),
+            headers(("Location" = String, description = "`/api/snapshots/{sid}`")),
+            links(
+                ("get_snapshot" = (operation_id = "get_snapshot", parameters(("sid" = "$response.body#/id")))),
+                ("restore_snapshot" = (operation_id = "restore_snapshot", parameters(("sid" = "$response.body#/id")))),
+                ("delete_snapshot" = (operation_id = "delete_snapshot", parameters(("sid" = "$response.body#/id")))),
+            )),
         (status = 404, response = NotFound),
         (status = 409, response = Conflict),
     ),

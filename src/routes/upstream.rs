@@ -11,8 +11,8 @@ use crate::error::{AppError, AppResult};
 use crate::models::upstream_source::UpstreamSource;
 use crate::routes::api_doc::{Conflict, NotFound};
 use crate::routes::authenticated::AuthUser;
-use crate::routes::params::{ItemIdParam, PlaylistIdParam};
 use crate::routes::body::Json;
+use crate::routes::params::{ItemIdParam, PlaylistIdParam};
 use crate::routes::responses::Items;
 use crate::services::upstream::{SourceInput, UpstreamService};
 use crate::state::AppState;
@@ -65,7 +65,11 @@ pub struct AddBody {
     request_body = AddBody,
     responses(
         (status = 201, description = "The new source", body = UpstreamSource,
-            headers(("Location" = String, description = "`/api/upstream-sources/{sid}`"))),
+            headers(("Location" = String, description = "`/api/upstream-sources/{sid}`")),
+            links(
+                ("get_source" = (operation_id = "get_source", parameters(("sid" = "$response.body#/id")))),
+                ("delete_source" = (operation_id = "delete_source", parameters(("sid" = "$response.body#/id")))),
+            )),
         (status = 200, description = "The source as it already was", body = UpstreamSource,
             headers(("Location" = String, description = "`/api/upstream-sources/{sid}`"))),
         (status = 404, response = NotFound),

@@ -18,7 +18,7 @@ use crate::routes::params::{
 use crate::routes::responses::{Items, Preview};
 use crate::services::playlists::{PlaylistChange, MAX_TRACKS};
 use crate::services::shuffle::service::parse_optional_seed;
-use crate::services::shuffle::{AlgorithmKey, Seed};
+use crate::services::shuffle::{AlgorithmKey, AlgorithmParams, Seed};
 use crate::services::workshop::WorkshopService;
 use crate::state::AppState;
 use crate::validate;
@@ -59,8 +59,7 @@ fn nullable_track_uris_schema() -> ArrayBuilder {
 pub struct PreviewBody {
     #[schema(value_type = AlgorithmKey)]
     algorithm: String,
-    /// The algorithm's parameters by name.
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<AlgorithmParams>)]
     params: Option<Value>,
     #[schema(value_type = Option<Seed>)]
     seed: Option<Value>,
@@ -200,7 +199,12 @@ pub struct CreateSessionBody {
     request_body = CreateSessionBody,
     responses(
         (status = 201, description = "The session", body = WorkshopSession,
-            headers(("Location" = String, description = "`/api/workshop/sessions/{sid}`"))),
+            headers(("Location" = String, description = "`/api/workshop/sessions/{sid}`")),
+            links(
+                ("get_session" = (operation_id = "get_session", parameters(("sid" = "$response.body#/id")))),
+                ("update_session" = (operation_id = "update_session", parameters(("sid" = "$response.body#/id")))),
+                ("delete_session" = (operation_id = "delete_session", parameters(("sid" = "$response.body#/id")))),
+            )),
         (status = 404, response = NotFound),
         (status = 409, response = Conflict),
     ),

@@ -189,6 +189,8 @@ impl ActivityQuery {
 pub enum ActivityPage {
     Keyset {
         items: Vec<ActivityLog>,
+        /// `null` exactly when no rows remain.
+        #[schema(required = true)]
         next_cursor: Option<String>,
     },
     Offset {

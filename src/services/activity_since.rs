@@ -40,9 +40,12 @@ pub enum SinceCutoff {
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct SincePage {
     pub items: Vec<ActivityLog>,
+    /// `null` exactly when no rows remain.
+    #[schema(required = true)]
     pub next_cursor: Option<String>,
     /// The cutoff used; `None` when `last_login` found no earlier session.
     #[serde(serialize_with = "crate::timestamp::serialize_option")]
+    #[schema(required = true)]
     pub since: Option<NaiveDateTime>,
     /// Rows at or after the cutoff, all pages together.
     pub total: i64,

@@ -356,7 +356,10 @@ impl PlaylistService {
     /// since `plan` read it, and writes through [`Self::rewrite_order`].
     /// Without `If-Match`, a version that moved under a try means
     /// recompute; the last try plans under the lock and cannot be
-    /// overtaken. With `If-Match`, a version that moved is a 412.
+    /// overtaken. With `If-Match`, a version that moved is a 412; it is
+    /// judged after `plan`, so a request that is wrong whatever the version
+    /// (an unknown algorithm parameter, a URI not in the catalog) answers
+    /// its 400, not a 412 (RFC 9110 §13.2.1).
     pub fn rewrite<P, T>(
         conn: &mut DbConnection,
         user_id: i64,
@@ -367,8 +370,8 @@ impl PlaylistService {
     ) -> AppResult<T> {
         for _ in 0..OPTIMISTIC_TRIES {
             let read = Self::owned(conn, user_id, id)?;
-            check_version(&read, if_match)?;
             let planned = plan(conn, &read)?;
+            check_version(&read, if_match)?;
             let written = write_transaction(conn, |conn| {
                 let locked = Self::lock_owned(conn, user_id, id)?;
                 if locked.version != read.version {
@@ -386,8 +389,8 @@ impl PlaylistService {
         }
         write_transaction(conn, |conn| {
             let locked = Self::lock_owned(conn, user_id, id)?;
-            check_version(&locked, if_match)?;
             let planned = plan(conn, &locked)?;
+            check_version(&locked, if_match)?;
             write(conn, locked, planned)
         })
     }

@@ -15,7 +15,7 @@ use crate::services::ActivityLogService;
 #[schema(as = Settings)]
 pub struct SettingsView {
     pub default_algorithm: String,
-    #[schema(value_type = Object)]
+    #[schema(value_type = crate::services::shuffle::AlgorithmParams)]
     pub default_algorithm_params: Value,
     pub auto_snapshot_enabled: bool,
     pub max_snapshots_per_playlist: i32,

@@ -151,6 +151,58 @@ impl utoipa::PartialSchema for AlgorithmKey {
 
 impl utoipa::ToSchema for AlgorithmKey {}
 
+/// Algorithm parameters in the API's description: every parameter name an
+/// algorithm knows, with the widest bounds any of them gives it, and no
+/// other name. Which ones an algorithm takes is in `GET /api/algorithms`;
+/// another algorithm's parameter is a 400 naming the valid ones.
+pub struct AlgorithmParams;
+
+impl utoipa::PartialSchema for AlgorithmParams {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::AdditionalProperties;
+        use utoipa::openapi::{ObjectBuilder, Type};
+        let mut merged: BTreeMap<&str, ParamKind> = BTreeMap::new();
+        for spec in ALGORITHMS.iter().flat_map(|a| a.parameters()) {
+            let kind = match (merged.get(spec.name), spec.kind) {
+                (
+                    Some(ParamKind::Integer { min, max, default }),
+                    ParamKind::Integer {
+                        min: lo, max: hi, ..
+                    },
+                ) => ParamKind::Integer {
+                    min: (*min).min(lo),
+                    max: (*max).max(hi),
+                    default: *default,
+                },
+                _ => spec.kind,
+            };
+            merged.insert(spec.name, kind);
+        }
+        let mut schema = ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+            .description(Some(
+                "The chosen algorithm's parameters by name (GET /api/algorithms); \
+                 absent ones take their defaults",
+            ));
+        for (name, kind) in merged {
+            let property = match kind {
+                ParamKind::Integer { min, max, .. } => ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .minimum(Some(min))
+                    .maximum(Some(max)),
+                ParamKind::Options { options, .. } => ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some(options.iter().copied())),
+            };
+            schema = schema.property(name, property);
+        }
+        schema.into()
+    }
+}
+
+impl utoipa::ToSchema for AlgorithmParams {}
+
 /// A shuffle seed in the API's description: what [`service::parse_seed`]
 /// takes.
 pub struct Seed;

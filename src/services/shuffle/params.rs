@@ -4,6 +4,8 @@
 
 use serde_json::{json, Map, Value};
 
+use crate::validate::whole_i64;
+
 #[derive(Debug, Clone, Copy)]
 pub enum ParamKind {
     Integer {
@@ -76,7 +78,7 @@ impl ParamSpec {
 
     fn check(&self, value: &Value) -> Result<Value, String> {
         match self.kind {
-            ParamKind::Integer { min, max, .. } => match value.as_i64() {
+            ParamKind::Integer { min, max, .. } => match value.as_number().and_then(whole_i64) {
                 Some(v) if (min..=max).contains(&v) => Ok(json!(v)),
                 _ => Err(format!("must be an integer from {min} to {max}")),
             },

@@ -20,7 +20,7 @@ use crate::services::ActivityLogService;
 /// loses integers above 2^53); either within `u64`.
 pub fn parse_seed(value: &Value) -> Result<u64, FieldError> {
     let parsed = match value {
-        Value::Number(n) => n.as_u64(),
+        Value::Number(n) => crate::validate::whole_u64(n),
         Value::String(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
             s.parse::<u64>().ok()
         }
