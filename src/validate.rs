@@ -95,13 +95,30 @@ pub const SCHEDULE_VALUE: Chars = Chars::at_most(100);
 
 /// No NUL anywhere: it is refused in every body, query and path.
 const NO_NUL: &str = "^[^\\u0000]*$";
+/// Rust's whitespace (`char::is_whitespace`, what `trim` removes) as the
+/// inside of a regex class. Spelt out rather than `\\s`, whose set differs
+/// between regex dialects (ECMA-262's lacks U+0085).
+macro_rules! whitespace {
+    () => {
+        "\\u0009-\\u000D\\u0020\\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000"
+    };
+}
+
 /// No NUL, and at least one character that is not whitespace.
-const NOT_BLANK: &str = "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$";
+const NOT_BLANK: &str = concat!("^[^\\u0000]*[^\\u0000", whitespace!(), "][^\\u0000]*$");
 /// The username rule of [`username_chars`], with its lengths.
 pub const USERNAME_PATTERN: &str = "^[a-z0-9_.-]*$";
 /// The email rule of registration: text, `@`, a domain with a dot, no
 /// whitespace.
-const EMAIL_PATTERN: &str = "^[^@\\s\\u0000]+@[^\\s\\u0000]*\\.[^\\s\\u0000]*$";
+const EMAIL_PATTERN: &str = concat!(
+    "^[^@\\u0000",
+    whitespace!(),
+    "]+@[^\\u0000",
+    whitespace!(),
+    "]*\\.[^\\u0000",
+    whitespace!(),
+    "]*$"
+);
 
 /// How a field's text is read before it is checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -215,6 +232,35 @@ pub fn username_chars(username: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The class of `whitespace!` holds exactly the characters `trim`
+    /// removes.
+    #[test]
+    fn the_whitespace_class_is_rusts() {
+        let mut class = Vec::new();
+        let mut codes = whitespace!()
+            .split("\\u")
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                (
+                    u32::from_str_radix(s.trim_end_matches('-'), 16).unwrap(),
+                    s.ends_with('-'),
+                )
+            });
+        while let Some((first, starts_range)) = codes.next() {
+            let last = if starts_range {
+                codes.next().unwrap().0
+            } else {
+                first
+            };
+            class.extend((first..=last).filter_map(char::from_u32));
+        }
+        let rust: Vec<char> = (0..=0x10FFFF)
+            .filter_map(char::from_u32)
+            .filter(|c| c.is_whitespace())
+            .collect();
+        assert_eq!(class, rust);
+    }
 
     #[test]
     fn lengths_count_characters_and_word_their_limits() {

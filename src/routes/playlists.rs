@@ -147,6 +147,12 @@ fn validate_track(i: usize, t: TrackBody, errors: &mut Vec<FieldError>) -> Track
                 ("add_source" = (operation_id = "add_source", parameters(("id" = "$response.body#/id")))),
                 ("list_sources" = (operation_id = "list_sources", parameters(("id" = "$response.body#/id")))),
                 ("delete_playlist" = (operation_id = "delete_playlist", parameters(("id" = "$response.body#/id")))),
+                ("create_schedule" = (operation_id = "create_schedule", request_body = json!({
+                    "job_type": "shuffle", "target_playlist_id": "$response.body#/id",
+                    "schedule_type": "interval", "schedule_value": "daily",
+                    "source_playlist_ids": [], "algorithm_name": "basic",
+                    "algorithm_params": {}, "is_enabled": true
+                }))),
             )),
         (status = 409, response = Conflict),
     ),
