@@ -33,12 +33,15 @@ pub struct ActivityLog {
     pub user_id: i64,
     pub activity_type: ActivityType,
     pub description: String,
+    #[schema(required = true)]
     pub playlist_id: Option<String>,
+    #[schema(required = true)]
     pub playlist_name: Option<String>,
     pub actor_type: ActorType,
+    #[schema(required = true)]
     pub actor_name: Option<String>,
     /// Small structured context of the action (SPEC §4); never secrets.
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<std::collections::HashMap<String, serde_json::Value>>, required = true)]
     pub metadata: Option<RawJson>,
     #[serde(serialize_with = "crate::timestamp::serialize")]
     pub created_at: NaiveDateTime,

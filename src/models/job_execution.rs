@@ -27,10 +27,12 @@ pub struct JobExecution {
     #[serde(serialize_with = "crate::timestamp::serialize")]
     pub started_at: NaiveDateTime,
     #[serde(serialize_with = "crate::timestamp::serialize_option")]
+    #[schema(required = true)]
     pub completed_at: Option<NaiveDateTime>,
     pub status: ExecutionStatus,
     pub tracks_added: i32,
     pub tracks_total: i32,
+    #[schema(required = true)]
     pub error_message: Option<String>,
 }
 

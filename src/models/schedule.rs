@@ -21,6 +21,7 @@ pub struct Schedule {
     pub target_playlist_name: String,
     #[schema(value_type = Vec<String>)]
     pub source_playlist_ids: Json,
+    #[schema(required = true)]
     pub algorithm_name: Option<String>,
     #[schema(value_type = crate::services::shuffle::AlgorithmParams)]
     pub algorithm_params: Json,
@@ -28,11 +29,15 @@ pub struct Schedule {
     pub schedule_value: String,
     pub is_enabled: bool,
     #[serde(serialize_with = "crate::timestamp::serialize_option")]
+    #[schema(required = true)]
     pub next_run_at: Option<NaiveDateTime>,
     #[serde(serialize_with = "crate::timestamp::serialize_option")]
+    #[schema(required = true)]
     pub last_run_at: Option<NaiveDateTime>,
     /// The status of the last run: `success` or `failed`.
+    #[schema(required = true)]
     pub last_status: Option<String>,
+    #[schema(required = true)]
     pub last_error: Option<String>,
     #[serde(serialize_with = "crate::timestamp::serialize")]
     pub created_at: NaiveDateTime,

@@ -23,6 +23,7 @@ pub struct Snapshot {
     pub track_uris: Json,
     pub track_count: i32,
     pub snapshot_type: SnapshotType,
+    #[schema(required = true)]
     pub trigger_description: Option<String>,
     #[serde(serialize_with = "crate::timestamp::serialize")]
     pub created_at: NaiveDateTime,

@@ -35,8 +35,10 @@ pub struct TrackView {
     pub uri: String,
     pub name: String,
     pub artists: Vec<String>,
+    #[schema(required = true)]
     pub album_name: Option<String>,
     pub duration_ms: i32,
+    #[schema(required = true)]
     pub tempo: Option<f64>,
 }
 

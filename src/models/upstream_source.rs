@@ -19,7 +19,9 @@ pub struct UpstreamSource {
     pub target_playlist_id: String,
     pub source_playlist_id: String,
     pub source_type: SourceType,
+    #[schema(required = true)]
     pub source_url: Option<String>,
+    #[schema(required = true)]
     pub source_name: Option<String>,
     #[serde(serialize_with = "crate::timestamp::serialize")]
     pub created_at: NaiveDateTime,

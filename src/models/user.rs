@@ -30,10 +30,12 @@ pub struct PublicUser {
     pub id: i64,
     pub username: String,
     pub display_name: String,
+    #[schema(required = true)]
     pub email: Option<String>,
     #[serde(serialize_with = "crate::timestamp::serialize")]
     pub created_at: NaiveDateTime,
     #[serde(serialize_with = "crate::timestamp::serialize_option")]
+    #[schema(required = true)]
     pub last_login_at: Option<NaiveDateTime>,
     pub login_count: i32,
 }

@@ -30,6 +30,7 @@ pub struct SnapshotSummary<'a> {
     playlist_name: &'a str,
     track_count: i32,
     snapshot_type: crate::enums::SnapshotType,
+    #[schema(required = true)]
     trigger_description: Option<&'a str>,
     #[serde(serialize_with = "crate::timestamp::serialize")]
     created_at: chrono::NaiveDateTime,
