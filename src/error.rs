@@ -121,9 +121,9 @@ impl AppError {
 /// The body of every error response (SPEC §5).
 #[derive(Serialize, utoipa::ToSchema)]
 #[schema(as = Error, example = json!({"error": {
-    "code": "validation_failed", "message": "limit: must be an integer from 1 to 100",
+    "code": "validation_failed", "message": "the request has invalid fields",
     "details": [{"field": "limit", "message": "must be an integer from 1 to 100"}],
-    "request_id": "3f1c2a9e5b7d4e8f9a0b1c2d3e4f5a6b"
+    "request_id": "a67eb154028357bad80c8671656f3c54"
 }}))]
 pub struct ErrorBody<'a> {
     error: ErrorContent<'a>,

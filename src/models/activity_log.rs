@@ -19,12 +19,12 @@ use crate::models::User;
     Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Serialize, utoipa::ToSchema,
 )]
 #[schema(as = ActivityItem, example = json!({
-    "id": 42, "activity_type": "shuffle", "description": "Shuffled Road Trip with tempo_gradient",
-    "playlist_id": "4fQ8vJ2mN0pLx7Rt1sYk3a", "playlist_name": "Road Trip",
+    "id": 3, "activity_type": "shuffle", "description": "Shuffled \"Road Trip\" with Tempo gradient",
+    "playlist_id": "XiZ9cSNar5OCsS1r8dQ7bR", "playlist_name": "Road Trip",
     "actor_type": "user", "actor_name": "alice",
-    "metadata": {"algorithm": "tempo_gradient", "params": {"direction": "ascending"},
-                 "track_count": 4, "snapshot_id": 7},
-    "created_at": "2026-05-01T12:00:00.123456Z"
+    "metadata": {"algorithm": "tempo_gradient", "params": {"direction": "descending"},
+                 "snapshot_id": 1, "track_count": 2},
+    "created_at": "2026-12-04T03:32:08.773202Z"
 }))]
 #[diesel(table_name = activity_log)]
 pub struct ActivityLog {

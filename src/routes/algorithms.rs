@@ -6,8 +6,9 @@ use crate::routes::authenticated::AuthUser;
 use crate::routes::responses::Items;
 use crate::services::shuffle::{all, describe, AlgorithmInfo};
 
-/// The shuffle algorithms and their parameters: `{items}`, like every
-/// list (SPEC §6, §10.14).
+/// The seven shuffle algorithms and their parameters.
+///
+/// `{items}`, like every list (SPEC §6, §10.14).
 #[utoipa::path(
     get, path = "/api/algorithms", tag = "catalog",
     security(("bearer" = [])),

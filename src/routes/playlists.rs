@@ -48,7 +48,10 @@ pub struct TrackBody {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(as = CreatePlaylistBody)]
+#[schema(as = CreatePlaylistBody, example = json!({"name": "Road Trip", "tracks": [
+    {"uri": "demo:1", "name": "Lantern", "artists": ["Neon Harbor"], "album_name": "Night Ferry", "tempo": 96},
+    {"uri": "demo:2", "name": "Echo", "artists": ["Kite Theory"], "tempo": 128}
+]}))]
 pub struct CreateBody {
     #[schema(schema_with = validate::schema::playlist_name)]
     name: String,
@@ -355,6 +358,7 @@ pub async fn delete_playlist(
 /// Without `algorithm`, the caller's default algorithm and its parameters.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"algorithm": "tempo_gradient", "params": {"direction": "descending"}}))]
 pub struct ShuffleBody {
     #[schema(value_type = Option<AlgorithmKey>)]
     algorithm: Option<String>,

@@ -152,6 +152,16 @@ pub struct PlaylistView {
 /// workshop commit): the playlist as it now is, whether the order changed,
 /// and the automatic snapshot taken first, if any.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({
+    "playlist": {"id": "XiZ9cSNar5OCsS1r8dQ7bR", "name": "Road Trip", "description": "",
+        "is_public": false, "owner_id": 1, "version": 2, "tracks": [
+            {"position": 0, "uri": "demo:2", "name": "Echo", "artists": ["Kite Theory"],
+             "album_name": null, "duration_ms": 0, "tempo": 128.0},
+            {"position": 1, "uri": "demo:1", "name": "Lantern", "artists": ["Neon Harbor"],
+             "album_name": "Night Ferry", "duration_ms": 0, "tempo": 96.0}],
+        "updated_at": "2026-12-04T03:32:08.772999Z"},
+    "changed": true, "snapshot_id": 1
+}))]
 pub struct PlaylistChange {
     pub playlist: PlaylistView,
     pub changed: bool,
