@@ -15,6 +15,8 @@
 //! | `STREAM_SEND_TIMEOUT_SECS` | `10` | a streamed response (export) whose client takes no chunk for this long is dropped, releasing its slot |
 //! | `MAX_EXPORTS_PER_USER` | `2` | concurrent exports one user may run; beyond, 429 `rate_limited` |
 //! | `MAX_EXPORTS_PER_INSTANCE` | `32` | concurrent exports this process serves; beyond, 429 `rate_limited` |
+//! | `MAX_STREAMS_PER_USER` | `5` | open live activity streams one user may hold; beyond, 429 `rate_limited` |
+//! | `MAX_STREAMS_PER_INSTANCE` | `2000` | open live activity streams this process serves; beyond, 429 `rate_limited` |
 //!
 //! An invalid value stops start-up with a message naming the variable, rather
 //! than silently falling back to the default.
@@ -37,6 +39,13 @@ pub struct Settings {
     pub stream_send_timeout_secs: u64,
     pub max_exports_per_user: usize,
     pub max_exports_per_instance: usize,
+    pub max_streams_per_user: usize,
+    pub max_streams_per_instance: usize,
+    /// How often the live stream looks for new rows, and how often it
+    /// sends a heartbeat and checks its sessions (SPEC §6: at least every
+    /// 15 s); not read from the environment; tests shorten them.
+    pub stream_tick: std::time::Duration,
+    pub stream_heartbeat: std::time::Duration,
     /// The job lease of SPEC §10.6; not read from the environment.
     pub lease: Lease,
     /// Per-address token buckets of SPEC §10.8 (login 20/s, bursts of 100;
@@ -84,6 +93,10 @@ impl Default for Settings {
             stream_send_timeout_secs: 10,
             max_exports_per_user: 2,
             max_exports_per_instance: 32,
+            max_streams_per_user: 5,
+            max_streams_per_instance: 2000,
+            stream_tick: std::time::Duration::from_millis(250),
+            stream_heartbeat: std::time::Duration::from_secs(15),
             lease: Lease::default(),
             login_per_second: 20,
             login_burst: 100,
@@ -127,6 +140,13 @@ impl Settings {
                 "MAX_EXPORTS_PER_INSTANCE",
                 defaults.max_exports_per_instance,
             )?,
+            max_streams_per_user: parsed("MAX_STREAMS_PER_USER", defaults.max_streams_per_user)?,
+            max_streams_per_instance: parsed(
+                "MAX_STREAMS_PER_INSTANCE",
+                defaults.max_streams_per_instance,
+            )?,
+            stream_tick: defaults.stream_tick,
+            stream_heartbeat: defaults.stream_heartbeat,
             lease: defaults.lease,
             login_per_second: defaults.login_per_second,
             login_burst: defaults.login_burst,
@@ -149,6 +169,11 @@ impl Settings {
         if settings.max_exports_per_user == 0 || settings.max_exports_per_instance == 0 {
             return Err(
                 "MAX_EXPORTS_PER_USER and MAX_EXPORTS_PER_INSTANCE must be at least 1".into(),
+            );
+        }
+        if settings.max_streams_per_user == 0 || settings.max_streams_per_instance == 0 {
+            return Err(
+                "MAX_STREAMS_PER_USER and MAX_STREAMS_PER_INSTANCE must be at least 1".into(),
             );
         }
         Ok(settings)

@@ -7,6 +7,7 @@ pub mod config;
 pub mod db;
 pub mod enums;
 pub mod error;
+pub mod live;
 pub mod login_throttle;
 pub mod metrics;
 pub mod models;
@@ -54,6 +55,19 @@ fn cors(origins: &[String]) -> Cors {
     cors
 }
 
+/// The request line of the access log, as `%r` writes it, but without the
+/// query string of the live stream, which may carry a stream ticket
+/// (SPEC §10.2).
+pub fn access_log_request_line(req: &ServiceRequest) -> String {
+    let uri = req.uri();
+    let target = match uri.path_and_query() {
+        Some(pq) if uri.path() == "/api/activity/stream" => pq.path().to_string(),
+        Some(pq) => pq.as_str().to_string(),
+        None => uri.path().to_string(),
+    };
+    format!("{} {} {:?}", req.method(), target, req.version())
+}
+
 /// The whole application: routes, extractor settings and middleware.
 pub fn app(
     state: web::Data<AppState>,
@@ -95,7 +109,10 @@ pub fn app(
         .wrap(middleware::from_fn(routes::errors::json_errors))
         .wrap(middleware::from_fn(routes::errors::check_head))
         .wrap(request_id::RequestIdMiddleware)
-        .wrap(middleware::Logger::new(
-            "%a \"%r\" %s %b %Dms request_id=%{x-request-id}o",
-        ))
+        .wrap(
+            middleware::Logger::new(
+                "%a \"%{request_line}xi\" %s %b %Dms request_id=%{x-request-id}o",
+            )
+            .custom_request_replace("request_line", access_log_request_line),
+        )
 }

@@ -2,9 +2,12 @@
 //! the caps on concurrent exports, and the share of the pool that order
 //! rewrites may take.
 
+use std::sync::Arc;
+
 use crate::config::Settings;
 use crate::db::{self, DbConnection, Pool};
 use crate::error::AppResult;
+use crate::live::{ActivityHub, HubTimings};
 use crate::login_throttle::LoginThrottle;
 use crate::password::PasswordHashing;
 use crate::rate_limit::AddressLimits;
@@ -20,6 +23,9 @@ pub struct AppState {
     pub passwords: PasswordHashing,
     /// Concurrent `GET /api/activity/export` responses (SPEC §10.9).
     pub exports: StreamLimiter,
+    /// The live activity stream: its tail and open streams (SPEC §10.9
+    /// caps them at 5 per user and 2,000 per instance).
+    pub hub: Arc<ActivityHub>,
     /// Order rewrites running at once: half the pool, so a burst of heavy
     /// shuffles (10,000 tracks read, written and snapshotted each) queues
     /// here, holding no thread or connection, and leaves the other half of
@@ -35,6 +41,20 @@ impl AppState {
             settings.max_exports_per_instance,
             settings.stream_send_timeout_secs,
         );
+        let hub = ActivityHub::new(
+            pool.clone(),
+            HubTimings {
+                tick: settings.stream_tick,
+                heartbeat: settings.stream_heartbeat,
+                send_timeout: std::time::Duration::from_secs(settings.stream_send_timeout_secs),
+            },
+            StreamLimiter::new(
+                "open activity streams",
+                settings.max_streams_per_user,
+                settings.max_streams_per_instance,
+                settings.stream_send_timeout_secs,
+            ),
+        );
         let rewrites = tokio::sync::Semaphore::new((pool.max_size() as usize / 2).max(1));
         let address_limits = AddressLimits::new(&settings);
         let passwords = PasswordHashing::new(settings.hash_wait);
@@ -45,6 +65,7 @@ impl AppState {
             address_limits,
             passwords,
             exports,
+            hub,
             rewrites,
         }
     }

@@ -170,7 +170,20 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    stream_tickets (id) {
+        id -> BigInt,
+        ticket_hash -> Text,
+        user_id -> BigInt,
+        session_id -> BigInt,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(auth_sessions -> users (user_id));
+diesel::joinable!(stream_tickets -> auth_sessions (session_id));
 diesel::joinable!(user_settings -> users (user_id));
 diesel::joinable!(playlists -> users (owner_id));
 diesel::joinable!(playlist_tracks -> playlists (playlist_id));
@@ -194,4 +207,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     job_executions,
     playlist_snapshots,
     activity_log,
+    stream_tickets,
 );

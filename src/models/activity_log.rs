@@ -161,6 +161,82 @@ impl ActivityLog {
             .get_result(c))
     }
 
+    /// Makes one user's activity ids visible in ascending order (SPEC
+    /// §10.3), for the live stream's `id > N`: on PostgreSQL an id is drawn
+    /// before its transaction commits, so two writers of one user could
+    /// commit out of order; a transaction-scoped advisory lock on the user,
+    /// taken just before the insert, serialises them from there to commit.
+    /// SQLite's single writer already commits in id order. Users whose ids
+    /// collide modulo 2^32 only share a lock.
+    pub(crate) fn lock_user_order(conn: &mut DbConnection, user_id: i64) -> QueryResult<()> {
+        match conn {
+            DbConnection::Postgres(pg) => {
+                diesel::sql_query("SELECT pg_advisory_xact_lock(1936224614, CAST($1 AS INTEGER))")
+                    .bind::<diesel::sql_types::BigInt, _>(user_id & 0x7fff_ffff)
+                    .execute(pg)
+                    .map(|_| ())
+            }
+            DbConnection::Sqlite(_) => Ok(()),
+        }
+    }
+
+    /// The highest id of a user's rows: where a live stream starts.
+    pub fn last_id(conn: &mut DbConnection, user_id: i64) -> QueryResult<i64> {
+        activity_log::table
+            .filter(activity_log::user_id.eq(user_id))
+            .select(diesel::dsl::max(activity_log::id))
+            .first::<Option<i64>>(conn)
+            .map(|id| id.unwrap_or(0))
+    }
+
+    /// A user's rows after `after_id`, oldest first: a stream's replay.
+    pub fn after(
+        conn: &mut DbConnection,
+        user_id: i64,
+        after_id: i64,
+        limit: i64,
+    ) -> QueryResult<Vec<ActivityLog>> {
+        activity_log::table
+            .filter(activity_log::user_id.eq(user_id))
+            .filter(activity_log::id.gt(after_id))
+            .order(activity_log::id.asc())
+            .limit(limit)
+            .select(ActivityLog::as_select())
+            .load(conn)
+    }
+
+    /// Each watched user's rows after that user's cursor, oldest first, in
+    /// one statement: the live stream's tail (`cursors` are `(user_id,
+    /// last id seen)`; at most a few hundred per call).
+    pub fn after_each(
+        conn: &mut DbConnection,
+        cursors: &[(i64, i64)],
+        limit: i64,
+    ) -> QueryResult<Vec<ActivityLog>> {
+        type Condition =
+            Box<dyn BoxableExpression<activity_log::table, db::MultiBackend, SqlType = Bool>>;
+        let Some(condition) = cursors
+            .iter()
+            .map(|&(user_id, after)| -> Condition {
+                Box::new(
+                    activity_log::user_id
+                        .eq(user_id)
+                        .and(activity_log::id.gt(after)),
+                )
+            })
+            .reduce(|a, b| Box::new(a.or(b)))
+        else {
+            return Ok(Vec::new());
+        };
+        activity_log::table
+            .into_boxed()
+            .filter(condition)
+            .order(activity_log::id.asc())
+            .limit(limit)
+            .select(ActivityLog::as_select())
+            .load(conn)
+    }
+
     /// The newest `limit` rows of a user, optionally of one type.
     ///
     /// Hot paths (this, [`Self::page`], [`Self::count_by_day_and_type`])

@@ -43,6 +43,24 @@ impl AuthSession {
             .optional()
     }
 
+    /// Which of `ids` are live sessions (not revoked, not expired) of
+    /// active users: the live stream's check, one statement for all its
+    /// open streams.
+    pub fn live_among(
+        conn: &mut DbConnection,
+        ids: &[i64],
+        now: NaiveDateTime,
+    ) -> QueryResult<Vec<i64>> {
+        auth_sessions::table
+            .inner_join(users::table)
+            .filter(auth_sessions::id.eq_any(ids))
+            .filter(auth_sessions::revoked_at.is_null())
+            .filter(auth_sessions::expires_at.gt(now))
+            .filter(users::is_active.eq(true))
+            .select(auth_sessions::id)
+            .load(conn)
+    }
+
     /// Ends a session; a second call changes nothing.
     pub fn revoke(conn: &mut DbConnection, id: i64, at: NaiveDateTime) -> QueryResult<usize> {
         diesel::update(

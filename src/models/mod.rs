@@ -8,6 +8,7 @@ pub mod job_execution;
 pub mod playlist;
 pub mod schedule;
 pub mod snapshot;
+pub mod stream_ticket;
 pub mod track;
 pub mod upstream_source;
 pub mod user;

@@ -27,8 +27,8 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, Required};
 use utoipa::{Modify, OpenApi, ToResponse};
 
 use crate::routes::{
-    activity, algorithms, auth, health, me, playlists, schedules, settings, snapshots, tracks,
-    upstream, workshop,
+    activity, activity_stream, algorithms, auth, health, me, playlists, schedules, settings,
+    snapshots, tracks, upstream, workshop,
 };
 
 /// Where the document is served.
@@ -95,6 +95,8 @@ pub const DOCUMENT_PATH: &str = "/api/openapi.json";
         activity::activity_since,
         activity::activity_summary,
         activity::export_activity,
+        activity_stream::stream_activity,
+        activity_stream::create_ticket,
     ),
     components(schemas(
         crate::error::ErrorBody,

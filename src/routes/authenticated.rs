@@ -27,7 +27,8 @@ impl AuthUser {
     }
 }
 
-fn bearer_token(req: &HttpRequest) -> Option<String> {
+/// The `Authorization: Bearer` token of a request, if it has one.
+pub fn bearer_token(req: &HttpRequest) -> Option<String> {
     let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.trim().split_once(' ')?;
     let token = token.trim();

@@ -3,6 +3,7 @@
 //! the binary and the tests both use it, so tests exercise the real routing.
 
 pub mod activity;
+pub mod activity_stream;
 pub mod algorithms;
 pub mod api_doc;
 pub mod auth;
@@ -187,5 +188,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         resource("/api/activity/since").get(activity::activity_since),
         resource("/api/activity/summary").get(activity::activity_summary),
         resource("/api/activity/export").get(activity::export_activity),
+        resource("/api/activity/stream").get(activity_stream::stream_activity),
+        resource("/api/activity/stream/tickets").post(activity_stream::create_ticket),
     ]
 }

@@ -59,7 +59,10 @@ impl ActivityLogService {
         };
         // Inside a transaction this is a savepoint; outside, a transaction
         // of its own. Either way a failure rolls back only this insert.
-        let result = conn.transaction(|conn| ActivityLog::insert(conn, &row));
+        let result = conn.transaction(|conn| {
+            ActivityLog::lock_user_order(conn, row.user_id)?;
+            ActivityLog::insert(conn, &row)
+        });
         match result {
             Ok(logged) => {
                 metrics::global().activity_written();

@@ -115,6 +115,17 @@ impl TestDb {
         db
     }
 
+    /// Another handle on a database some other `TestDb` owns (a second
+    /// instance on it): its own pool, and no clean-up of its own.
+    pub fn attach(url: &str) -> TestDb {
+        TestDb {
+            pool: db::build_pool(url, 4).expect("pool"),
+            url: url.to_string(),
+            pg_schema: None,
+            sqlite_file: None,
+        }
+    }
+
     /// A separate pool on the same database.
     pub fn another_pool(&self, size: u32) -> Pool {
         db::build_pool(&self.url, size).expect("pool")

@@ -24,4 +24,5 @@ mod schema;
 mod settings;
 mod shuffle;
 mod snapshots;
+mod stream;
 mod workshop;

@@ -1,0 +1,236 @@
+//! `GET /api/activity/stream` (Server-Sent Events of the caller's new
+//! activity rows) and `POST /api/activity/stream/tickets`.
+//!
+//! Authentication (SPEC §10.2): API clients send `Authorization: Bearer`.
+//! A browser's `EventSource` cannot send headers, so the web app first asks
+//! for a ticket with its bearer token and opens
+//! `/api/activity/stream?ticket=T&last_event_id=N`: the ticket is random,
+//! stored hashed, good for one stream within 60 seconds and bound to the
+//! session that asked, so the long-lived token never appears in a URL, and
+//! the access log leaves this route's query string out. To resume after a
+//! drop, the app asks for a fresh ticket and passes the last id it saw as
+//! `last_event_id` (the stand-in for the `Last-Event-ID` header, which an
+//! `EventSource` would resend with the spent ticket).
+//!
+//! How rows reach the stream is `crate::live`.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+
+use actix_web::web::Bytes;
+use actix_web::{http::header, web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::db::{self, Pool};
+use crate::error::{AppError, AppResult};
+use crate::live::{Frame, Next, Subscription, REPLAY_PAGE};
+use crate::models::stream_ticket::{self, NewStreamTicket};
+use crate::models::ActivityLog;
+use crate::routes::api_doc::RateLimited;
+use crate::routes::authenticated::{bearer_token, AuthUser};
+use crate::routes::params::{present, query};
+use crate::services::auth::{new_token, token_hash, AuthService};
+use crate::state::AppState;
+
+/// How long a stream ticket is good for (SPEC §10.2).
+pub const TICKET_TTL_SECS: i64 = 60;
+
+/// A ticket to open one stream.
+#[derive(Serialize, ToSchema)]
+#[schema(as = StreamTicket)]
+pub struct TicketResponse {
+    /// Put it in the stream's URL as `ticket`; 43 characters of base64url.
+    ticket: String,
+    #[serde(serialize_with = "crate::timestamp::serialize")]
+    expires_at: chrono::NaiveDateTime,
+}
+
+/// A ticket for one stream within 60 seconds, bound to the caller's
+/// session; logs nothing.
+#[utoipa::path(
+    post, path = "/api/activity/stream/tickets", tag = "activity",
+    security(("bearer" = [])),
+    responses((status = 201, description = "The ticket", body = TicketResponse,
+        headers(("Location" = String, description = "`/api/activity/stream`")))),
+)]
+pub async fn create_ticket(state: web::Data<AppState>, auth: AuthUser) -> AppResult<HttpResponse> {
+    let ticket = new_token();
+    let hash = token_hash(&ticket);
+    let created_at = db::now();
+    let expires_at = created_at + chrono::Duration::seconds(TICKET_TTL_SECS);
+    db::run(&state.pool, move |conn| {
+        Ok(NewStreamTicket {
+            ticket_hash: &hash,
+            user_id: auth.id(),
+            session_id: auth.session.id,
+            created_at,
+            expires_at,
+        }
+        .insert(conn)?)
+    })
+    .await?;
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, "/api/activity/stream"))
+        .json(TicketResponse { ticket, expires_at }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StreamParams {
+    /// A ticket of `POST /api/activity/stream/tickets`, for clients that
+    /// cannot send `Authorization` (a browser's `EventSource`).
+    #[param(pattern = "^[^\\u0000]*$")]
+    ticket: Option<String>,
+    /// Resume after this activity id (as the `Last-Event-ID` header does).
+    #[param(value_type = Option<i64>, minimum = 0)]
+    last_event_id: Option<String>,
+}
+
+/// The caller's new activity rows as Server-Sent Events, oldest first:
+/// each `id: <activity id>`, `event: activity`, `data: <the item>`, and a
+/// comment heartbeat at least every 15 s. Without `Last-Event-ID` only rows
+/// written after the stream opened; with it, the rows after that id first,
+/// then live, with no gap and no duplicate. The stream ends when its
+/// session is revoked or expires.
+#[utoipa::path(
+    get, path = "/api/activity/stream", tag = "activity",
+    security(("bearer" = []), ()),
+    params(
+        StreamParams,
+        ("Last-Event-ID" = Option<i64>, Header, description = "Resume after this activity id"),
+    ),
+    responses(
+        (status = 200, description = "The event stream", content_type = "text/event-stream",
+            body = String),
+        (status = 401, response = crate::routes::api_doc::Unauthorized),
+        (status = 429, response = RateLimited),
+    ),
+)]
+pub async fn stream_activity(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let params: StreamParams = query(req.query_string())?;
+    let credential = match (bearer_token(&req), present(&params.ticket)) {
+        (Some(token), _) => Credential::Bearer(token),
+        (None, Some(ticket)) => Credential::Ticket(ticket.to_string()),
+        (None, None) => return Err(AppError::Unauthorized),
+    };
+    let resume = last_event_id(&req, &params)?;
+    let (user_id, session_id, start) = db::run(&state.pool, move |conn| {
+        let (user_id, session_id) = match credential {
+            Credential::Bearer(token) if token.len() <= 128 => {
+                let (session, user) =
+                    AuthService::authenticate(conn, &token)?.ok_or(AppError::Unauthorized)?;
+                (user.id, session.id)
+            }
+            Credential::Bearer(_) => return Err(AppError::Unauthorized),
+            Credential::Ticket(ticket) => {
+                let holder = stream_ticket::redeem(conn, &token_hash(&ticket), db::now())?
+                    .ok_or(AppError::Unauthorized)?;
+                (holder.user_id, holder.session_id)
+            }
+        };
+        let start = match resume {
+            Some(id) => id,
+            None => ActivityLog::last_id(conn, user_id)?,
+        };
+        Ok((user_id, session_id, start))
+    })
+    .await?;
+    let subscription = state.hub.subscribe(user_id, session_id, start)?;
+    let body = events(subscription, state.pool.clone(), user_id, start);
+    Ok(HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .insert_header(("X-Accel-Buffering", "no"))
+        .streaming(body))
+}
+
+enum Credential {
+    Bearer(String),
+    Ticket(String),
+}
+
+/// `Last-Event-ID`, or the `last_event_id` query value: a non-negative
+/// integer, else 400.
+fn last_event_id(req: &HttpRequest, params: &StreamParams) -> AppResult<Option<i64>> {
+    let (field, raw) = match req.headers().get("last-event-id") {
+        Some(value) => ("Last-Event-ID", value.to_str().ok().map(str::trim)),
+        None => ("last_event_id", present(&params.last_event_id)),
+    };
+    match raw {
+        None if field == "last_event_id" => Ok(None),
+        Some(text) if !text.is_empty() => match text.parse::<i64>() {
+            Ok(id) if id >= 0 => Ok(Some(id)),
+            _ => Err(AppError::invalid(field, "must be a non-negative integer")),
+        },
+        _ => Err(AppError::invalid(field, "must be a non-negative integer")),
+    }
+}
+
+/// The stream's body: an opening comment, the replay of rows after `start`
+/// (pages of [`REPLAY_PAGE`], each its own short checkout), then the live
+/// frames with ids above the last one sent, and a replay again whenever
+/// the stream fell behind.
+fn events(
+    subscription: Subscription,
+    pool: Pool,
+    user_id: i64,
+    start: i64,
+) -> impl futures_util::Stream<Item = Result<Bytes, Infallible>> {
+    let state = Body {
+        subscription,
+        pool,
+        user_id,
+        last_sent: start,
+        replaying: true,
+        pending: VecDeque::from([Bytes::from_static(b"retry: 3000\n: open\n\n")]),
+    };
+    futures_util::stream::unfold(state, |mut body| async move {
+        loop {
+            if let Some(bytes) = body.pending.pop_front() {
+                // The client took the previous frame: it is making progress.
+                body.subscription.touch();
+                return Some((Ok(bytes), body));
+            }
+            if body.replaying {
+                let (pool, user_id, after) = (body.pool.clone(), body.user_id, body.last_sent);
+                let page = db::run(&pool, move |conn| {
+                    Ok(ActivityLog::after(conn, user_id, after, REPLAY_PAGE)?)
+                })
+                .await
+                .ok()?;
+                body.replaying = page.len() as i64 == REPLAY_PAGE;
+                for row in &page {
+                    body.last_sent = body.last_sent.max(row.id);
+                    body.pending.push_back(Frame::activity(row).bytes);
+                }
+                continue;
+            }
+            let frame = match body.subscription.next().await? {
+                Next::Frame(frame) => frame,
+                Next::CatchUp => {
+                    body.replaying = true;
+                    continue;
+                }
+            };
+            match frame.id {
+                Some(id) if id <= body.last_sent => continue,
+                Some(id) => body.last_sent = id,
+                None => {}
+            }
+            return Some((Ok(frame.bytes), body));
+        }
+    })
+}
+
+struct Body {
+    subscription: Subscription,
+    pool: Pool,
+    user_id: i64,
+    last_sent: i64,
+    replaying: bool,
+    pending: VecDeque<Bytes>,
+}
