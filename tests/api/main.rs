@@ -25,4 +25,5 @@ mod settings;
 mod shuffle;
 mod snapshots;
 mod stream;
+mod stream_processes;
 mod workshop;
