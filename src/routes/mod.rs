@@ -20,6 +20,7 @@ pub mod settings;
 pub mod snapshots;
 pub mod tracks;
 pub mod upstream;
+pub mod web_app;
 pub mod workshop;
 
 use std::cell::RefCell;
@@ -108,7 +109,7 @@ impl actix_web::dev::HttpServiceFactory for Endpoint {
 }
 
 /// Registers every route, the JSON/query/path extractor settings, Swagger
-/// UI and the JSON 404 for unknown paths.
+/// UI, the web app and the JSON 404 for unknown paths.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(errors::json_config(BODY_LIMIT))
         .app_data(web::PayloadConfig::new(BODY_LIMIT))
@@ -119,6 +120,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     }
     cfg.service(resource("/docs").get(api_doc::docs_redirect))
         .service(api_doc::docs())
+        .service(resource("/").get(web_app::index))
+        .service(resource("/assets/{name}").get(web_app::asset))
         .default_service(web::to(errors::not_found));
 }
 

@@ -96,7 +96,7 @@ pub fn walkthrough(base: &str, password: &str) -> String {
     format!(
         r#"Demo user created: username "demo", password "{password}" (shown once).
 
-Try it:
+Open {base}/ in a browser and sign in as demo, or try the API:
   TOKEN=$(curl -s -XPOST {base}/api/auth/login -d '{{"username":"demo","password":"{password}"}}' | sed -E 's/.*"token":"([^"]+)".*/\1/')
   curl -s {base}/api/playlists -H "Authorization: Bearer $TOKEN"
   curl -s -XPOST {base}/api/playlists/PLAYLIST_ID/shuffle -H "Authorization: Bearer $TOKEN" -d '{{"algorithm":"artist_spacing"}}'

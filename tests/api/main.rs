@@ -26,4 +26,5 @@ mod shuffle;
 mod snapshots;
 mod stream;
 mod stream_processes;
+mod web_app;
 mod workshop;

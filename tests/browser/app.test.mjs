@@ -1,0 +1,280 @@
+// Shuffify's web app in a real browser: Debian's chromium driven by
+// playwright-core, against a live `shuffify serve` on a temp SQLite file
+// (scheduler on, ticking every second). Run by scripts/browser-tests.sh,
+// which sets SHUFFIFY_BIN; screenshots of each main page go to
+// SCREENSHOT_DIR (default target/screenshots).
+
+import { test, before, after, afterEach } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { chromium } from "playwright-core";
+
+const BIN = process.env.SHUFFIFY_BIN;
+const SHOTS = resolve(process.env.SCREENSHOT_DIR || "../../target/screenshots");
+const PASSWORD = "correct horse battery";
+let server, browser, base, dir;
+
+function freePort() {
+  return new Promise((ok) => {
+    const s = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => ok(port));
+    });
+  });
+}
+
+before(async () => {
+  assert.ok(BIN, "SHUFFIFY_BIN names the built binary");
+  mkdirSync(SHOTS, { recursive: true });
+  dir = mkdtempSync(join(tmpdir(), "shuffify-browser-"));
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  server = spawn(BIN, ["serve"], {
+    env: {
+      ...process.env, DATABASE_URL: `sqlite://${join(dir, "app.db")}`, BIND_ADDR: `127.0.0.1:${port}`,
+      SCHEDULER_ENABLED: "true", SCHEDULER_TICK_SECS: "1", RUST_LOG: "warn",
+    },
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+  for (let i = 0; i < 100; i++) {
+    try { if ((await fetch(`${base}/health`)).ok) break; } catch (_) { /* not up yet */ }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  server?.kill();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+const open = [];
+
+/** A new tab of its own (its own sessionStorage, so its own session); each
+ *  test's tabs are closed after it, so their live streams end. */
+async function tab(width = 1280) {
+  const context = await browser.newContext({ viewport: { width, height: 900 } });
+  open.push(context);
+  const page = await context.newPage();
+  page.on("pageerror", (err) => { throw err; });
+  return page;
+}
+
+afterEach(async () => {
+  while (open.length) await open.pop().close();
+});
+
+async function shot(page, name) {
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+/** Signs in through the form, from the keyboard. */
+async function signIn(page, username) {
+  await page.goto(`${base}/#/signin`);
+  const form = page.locator("form", { has: page.getByRole("heading", { name: "Sign in" }) });
+  await form.getByLabel("Username").focus();
+  await page.keyboard.type(username);
+  await page.keyboard.press("Tab");
+  await page.keyboard.type(PASSWORD);
+  await page.keyboard.press("Enter");
+  await page.getByRole("heading", { name: "Activity" }).waitFor();
+}
+
+/** The API as the signed-in page sees it (its own token). */
+function call(page, method, path, body) {
+  return page.evaluate(async ([method, path, body]) => {
+    const res = await fetch(path, {
+      method,
+      headers: { Authorization: `Bearer ${sessionStorage.getItem("shuffify.token")}`, "Content-Type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return { status: res.status, body: res.status === 204 ? null : await res.json() };
+  }, [method, path, body]);
+}
+
+async function trackOrder(page) {
+  return page.locator("table[aria-label=Tracks] tbody tr td:nth-child(2)").allTextContents();
+}
+
+const TRACKS = Array.from({ length: 12 }, (_, i) =>
+  `web:${i} | Song ${i} | Artist ${i % 4} | Album ${i % 3} | ${80 + i * 7}`).join("\n");
+
+test("register, create a playlist, shuffle: the row appears in the live feed without a reload", async () => {
+  const feed = await tab();
+  await feed.goto(base);
+  await feed.getByRole("heading", { name: "Welcome" }).waitFor();
+  await shot(feed, "signin");
+  const register = feed.locator("form", { has: feed.getByRole("heading", { name: "Create an account" }) });
+  // A bad username is shown next to its field.
+  await register.getByLabel(/^Username/).fill("Alice");
+  await register.getByLabel(/^Password/).fill(PASSWORD);
+  await register.getByRole("button", { name: "Create account" }).click();
+  await register.locator(".field-error", { hasText: "username" }).waitFor();
+  await register.getByLabel(/^Username/).fill("alice");
+  await register.getByRole("button", { name: "Create account" }).click();
+  await register.getByText("Account created").waitFor();
+  await signIn(feed, "alice");
+  await feed.locator("[data-live].on").waitFor();
+
+  // Another tab (its own session) creates and shuffles a playlist.
+  const editor = await tab();
+  await signIn(editor, "alice");
+  await editor.goto(`${base}/#/playlists`);
+  await editor.getByLabel("Name", { exact: true }).fill("Road Trip");
+  await editor.getByLabel(/^Tracks/).fill(TRACKS);
+  await editor.getByRole("button", { name: "Create playlist" }).click();
+  await editor.getByRole("heading", { name: "Road Trip" }).waitFor();
+  const shuffle = editor.locator("form[aria-label=Shuffle]");
+  await shuffle.getByLabel("Algorithm").selectOption("tempo_gradient");
+  await shuffle.getByLabel("direction").selectOption("descending");
+  await shuffle.getByRole("button", { name: "Shuffle", exact: true }).click();
+  await editor.locator("table[aria-label=Tracks] tbody tr").first().getByText("Song 11").waitFor();
+
+  // The first tab, never reloaded, shows both rows as they happen.
+  await feed.locator(".feed li.new", { hasText: "Shuffled" }).waitFor();
+  await feed.locator(".feed li.new", { hasText: "Road Trip" }).first().waitFor();
+  await shot(feed, "activity");
+});
+
+test("signing out and in again: the banner counts what happened since", async () => {
+  const page = await tab();
+  await signIn(page, "alice");
+  const { body: playlists } = await call(page, "GET", "/api/playlists");
+  await call(page, "POST", `/api/playlists/${playlists.items[0].id}/shuffle`, { algorithm: "basic", seed: 5 });
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByRole("heading", { name: "Welcome" }).waitFor();
+  await signIn(page, "alice");
+  const banner = page.locator(".banner [data-since-count]");
+  await banner.waitFor();
+  const { body: since } = await call(page, "GET", "/api/activity/since?since=last_login&limit=1");
+  assert.ok(since.total >= 2, `${since.total}`);
+  assert.equal(await banner.getAttribute("data-since-count"), String(since.total));
+  assert.match(await banner.textContent(), new RegExp(`^${since.total} things happened since you last signed in`));
+  await shot(page, "dashboard");
+});
+
+test("filters and load more walk the whole trail", async () => {
+  const page = await tab();
+  await signIn(page, "alice");
+  for (let i = 0; i < 23; i++) await call(page, "POST", "/api/playlists", { name: `Bulk ${i}` });
+  const { body: all } = await call(page, "GET", "/api/activity?page=1&limit=1");
+  await page.reload();
+  await page.getByRole("heading", { name: "Activity" }).waitFor();
+  const items = page.locator(".feed li[data-id]");
+  const more = page.getByRole("button", { name: "Load more" });
+  await items.first().waitFor();
+  while (await more.isVisible()) {
+    const before = await items.count();
+    await more.click();
+    await page.waitForFunction((n) => document.querySelectorAll(".feed li[data-id]").length > n, before);
+  }
+  assert.equal(await items.count(), all.total);
+  const ids = (await items.evaluateAll((els) => els.map((e) => Number(e.dataset.id))));
+  assert.equal(new Set(ids).size, ids.length, "no row twice");
+
+  // Only playlist creations, searched by name.
+  await page.getByLabel("Types").selectOption(["playlist_create"]);
+  await page.getByLabel("Search").fill("Bulk 1");
+  await page.getByRole("button", { name: "Apply filters" }).click();
+  await page.waitForFunction(() => [...document.querySelectorAll(".feed li[data-id]")].every((li) => li.textContent.includes("Bulk 1")));
+  assert.equal(await items.count(), 11, "Bulk 1 and Bulk 10–19");
+});
+
+test("undo restores the order", async () => {
+  const page = await tab();
+  await signIn(page, "alice");
+  await page.goto(`${base}/#/playlists`);
+  await page.getByRole("link", { name: "Road Trip" }).click();
+  await page.getByRole("heading", { name: "Road Trip" }).waitFor();
+  const before = await trackOrder(page);
+  const shuffle = page.locator("form[aria-label=Shuffle]");
+  await shuffle.getByLabel("Algorithm").selectOption("basic");
+  await shuffle.getByLabel(/^Seed/).fill("42");
+  await shuffle.getByRole("button", { name: "Shuffle", exact: true }).click();
+  await page.waitForFunction((b) => [...document.querySelectorAll("table[aria-label=Tracks] tbody tr td:nth-child(2)")]
+    .map((td) => td.textContent).join() !== b, before.join());
+  await shot(page, "playlist");
+  await page.locator("form[aria-label=Shuffle]").getByRole("button", { name: "Undo" }).click();
+  await page.waitForFunction((b) => [...document.querySelectorAll("table[aria-label=Tracks] tbody tr td:nth-child(2)")]
+    .map((td) => td.textContent).join() === b, before.join());
+  assert.deepEqual(await trackOrder(page), before);
+});
+
+test("a stale edit answers 412, is shown, and recovers after a reload", async () => {
+  const page = await tab();
+  await signIn(page, "alice");
+  await page.goto(`${base}/#/playlists`);
+  await page.getByRole("link", { name: "Road Trip" }).click();
+  await page.getByRole("heading", { name: "Road Trip" }).waitFor();
+  // Meanwhile, someone else changes the playlist.
+  const id = page.url().split("/").pop();
+  await call(page, "POST", `/api/playlists/${id}/shuffle`, { algorithm: "basic", seed: 9 });
+  const workshop = page.locator("form[aria-label=Workshop]");
+  await workshop.getByRole("button", { name: "Move Song", exact: false }).nth(1).click();
+  await workshop.getByRole("button", { name: "Commit order" }).click();
+  const error = workshop.locator(".form-error");
+  await error.waitFor();
+  assert.match(await error.textContent(), /changed since it was read.*Reload it, then try again/);
+  await workshop.getByRole("button", { name: "Reload the playlist" }).click();
+  await page.locator("form[aria-label=Workshop] .form-error").waitFor({ state: "detached" });
+  await page.locator("form[aria-label=Workshop]").getByRole("button", { name: "Commit order" }).click();
+  await page.locator(".notice", { hasText: /Committed|already the order/ }).waitFor();
+});
+
+test("run a schedule now, and the scheduler's own run reaches the live feed", async () => {
+  const feed = await tab();
+  await signIn(feed, "alice");
+  await feed.locator("[data-live].on").waitFor();
+  const page = await tab();
+  await signIn(page, "alice");
+  await page.goto(`${base}/#/schedules`);
+  const create = page.locator("form[aria-label='New schedule']");
+  await create.getByLabel("Job").selectOption("shuffle");
+  await create.getByLabel("Target playlist").selectOption({ label: "Road Trip" });
+  await create.getByLabel("Schedule type").selectOption("cron");
+  // A cron the parser refuses is shown next to its field.
+  await create.getByLabel(/^When/).fill("every tuesday");
+  await create.getByRole("button", { name: "Create schedule" }).click();
+  await create.locator(".field-error", { hasText: "schedule_value" }).waitFor();
+  await create.getByLabel(/^When/).fill("* * * * *");
+  await create.getByRole("button", { name: "Create schedule" }).click();
+  const card = page.locator("form[aria-label^='Schedule ']").first();
+  await card.waitFor();
+  await card.getByRole("button", { name: "Run now" }).click();
+  await page.locator("form[aria-label^='Schedule ']").first().getByText("last success").waitFor();
+  await shot(page, "schedules");
+  // The manual run is the user's; the next minute's is the scheduler's.
+  await feed.locator(".feed li.new", { hasText: "Schedule" }).first().waitFor();
+  await feed.locator(".feed li.new .tag.scheduler").first().waitFor({ timeout: 90_000 });
+});
+
+test("settings, and every page at phone width", async () => {
+  const page = await tab();
+  await signIn(page, "alice");
+  await page.goto(`${base}/#/settings`);
+  await page.getByLabel(/^Automatic snapshots kept/).fill("99");
+  await page.getByRole("button", { name: "Save settings" }).click();
+  await page.locator(".field-error", { hasText: "max_snapshots_per_playlist" }).waitFor();
+  await page.getByLabel(/^Automatic snapshots kept/).fill("12");
+  await page.getByRole("button", { name: "Save settings" }).click();
+  await page.getByText("Saved.").waitFor();
+  await shot(page, "settings");
+  await page.goto(`${base}/#/playlists`);
+  await page.getByRole("heading", { name: "Your playlists" }).waitFor();
+  await shot(page, "playlists");
+
+  const phone = await tab(390);
+  await signIn(phone, "alice");
+  await shot(phone, "phone-activity");
+  const width = await phone.evaluate(() => document.documentElement.scrollWidth);
+  assert.ok(width <= 390, `no sideways scrolling at phone width (${width}px)`);
+});

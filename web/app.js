@@ -1,0 +1,707 @@
+// Shuffify's web app: plain JavaScript, no build step, served from the
+// binary. Routes are fragments (#/playlists/ID). The bearer token lives in
+// sessionStorage; user content is always written as text, never as HTML.
+
+const view = document.getElementById("view");
+const TOKEN_KEY = "shuffify.token";
+const USER_KEY = "shuffify.user";
+
+// ---------------------------------------------------------------- helpers
+
+/** An element: h("button", {class: "x", onclick: f}, "text", child, ...) */
+function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value === false || value === null || value === undefined) continue;
+    if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
+    else if (key === "class") el.className = value;
+    // Through the CSSOM: the Content-Security-Policy refuses style attributes.
+    else if (key === "style") el.style.cssText = value;
+    else el.setAttribute(key, value === true ? "" : value);
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return el;
+}
+
+const when = (iso) => (iso ? new Date(iso).toLocaleString() : "never");
+const token = () => sessionStorage.getItem(TOKEN_KEY);
+
+class ApiError extends Error {
+  constructor(status, body) {
+    const error = (body && body.error) || {};
+    super(error.message || `request failed (${status})`);
+    this.status = status;
+    this.code = error.code;
+    this.details = error.details || [];
+  }
+}
+
+/** Calls the API; throws ApiError with the error body of SPEC §5. */
+async function api(method, path, body, headers = {}) {
+  const init = { method, headers: { ...headers } };
+  if (token()) init.headers.Authorization = `Bearer ${token()}`;
+  if (body !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  const res = await fetch(path, init);
+  if (res.status === 401 && path !== "/api/auth/login") {
+    forgetSession();
+    location.hash = "#/signin";
+  }
+  const text = await res.text();
+  const json = text ? JSON.parse(text) : null;
+  if (!res.ok) throw new ApiError(res.status, json);
+  if (json && typeof json === "object") {
+    Object.defineProperty(json, "etag", { value: res.headers.get("ETag"), enumerable: false });
+  }
+  return json;
+}
+
+/** What to do next after an error, in words. */
+function advice(err) {
+  switch (err.status) {
+    case 409: return " Nothing was changed.";
+    case 412: return " Someone (or a schedule) changed this playlist since you loaded it. Reload it, then try again.";
+    case 429: return " Wait a moment and try again.";
+    default: return "";
+  }
+}
+
+/** Shows an API error in a form: each field's message next to its input,
+ *  the rest at the top of the form. */
+function showError(form, err, onReload) {
+  form.querySelectorAll(".form-error, .field-error").forEach((e) => e.remove());
+  if (!(err instanceof ApiError)) {
+    form.prepend(h("p", { class: "form-error", role: "alert" }, String(err.message || err)));
+    return;
+  }
+  const general = [];
+  for (const detail of err.details) {
+    const name = String(detail.field).split(/[.[]/)[0];
+    const input = form.querySelector(`[name="${CSS.escape(name)}"]`);
+    if (input && err.status === 400) {
+      input.setAttribute("aria-invalid", "true");
+      input.closest("label")?.after(h("p", { class: "field-error", role: "alert" }, `${detail.field}: ${detail.message}`));
+    } else {
+      general.push(`${detail.field}: ${detail.message}`);
+    }
+  }
+  if (general.length || !err.details.length) {
+    const box = h("div", { class: "form-error", role: "alert" },
+      h("p", {}, err.message + advice(err)),
+      general.length ? h("ul", {}, general.map((g) => h("li", {}, g))) : null,
+      err.status === 412 && onReload ? h("button", { type: "button", class: "secondary", onclick: onReload }, "Reload the playlist") : null);
+    form.prepend(box);
+  }
+}
+
+function clearErrors(form) {
+  form.querySelectorAll(".form-error, .field-error").forEach((e) => e.remove());
+  form.querySelectorAll("[aria-invalid]").forEach((e) => e.removeAttribute("aria-invalid"));
+}
+
+/** A form whose submit runs `action(data)`; errors are shown in it. */
+function form(attrs, children, action) {
+  const el = h("form", { ...attrs, novalidate: true }, children);
+  el.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearErrors(el);
+    const button = el.querySelector("button[type=submit]");
+    if (button) button.disabled = true;
+    try {
+      await action(new FormData(el), el);
+    } catch (err) {
+      showError(el, err, attrs.onreload);
+    } finally {
+      if (button) button.disabled = false;
+    }
+  });
+  return el;
+}
+
+const field = (label, input) => h("label", {}, label, input);
+const text = (name, attrs = {}) => h("input", { type: "text", name, ...attrs });
+
+/** A message for the next page drawn (an action's outcome that re-draws). */
+let flash = null;
+
+function page(title, ...children) {
+  const notice = flash ? h("p", { class: "notice", role: "status" }, flash) : null;
+  flash = null;
+  view.replaceChildren(...[h("h1", {}, title), notice, ...children].filter(Boolean));
+  document.title = `${title} · Shuffify`;
+  view.focus({ preventScroll: true });
+}
+
+// ---------------------------------------------------------------- session
+
+function forgetSession() {
+  sessionStorage.removeItem(TOKEN_KEY);
+  sessionStorage.removeItem(USER_KEY);
+  live.stop();
+}
+
+function showNav() {
+  const user = JSON.parse(sessionStorage.getItem(USER_KEY) || "null");
+  const nav = document.getElementById("nav");
+  nav.hidden = !user;
+  document.getElementById("who").textContent = user ? `Signed in as ${user.username}` : "";
+  const route = location.hash.split("/")[1] || "";
+  for (const a of nav.querySelectorAll("a[href^='#']")) {
+    const target = a.getAttribute("href").split("/")[1] || "";
+    if (target === route) a.setAttribute("aria-current", "page");
+    else a.removeAttribute("aria-current");
+  }
+}
+
+document.getElementById("signout").addEventListener("click", async () => {
+  try { await api("POST", "/api/auth/logout"); } catch (_) { /* the token is gone either way */ }
+  forgetSession();
+  location.hash = "#/signin";
+});
+
+function signIn() {
+  const signInForm = form({ "aria-labelledby": "signin-title" }, [
+    h("h2", { id: "signin-title" }, "Sign in"),
+    field("Username", text("username", { autocomplete: "username", required: true })),
+    field("Password", h("input", { type: "password", name: "password", autocomplete: "current-password", required: true })),
+    h("div", { class: "actions" }, h("button", { type: "submit" }, "Sign in")),
+  ], async (data) => {
+    const login = await api("POST", "/api/auth/login", {
+      username: data.get("username"), password: data.get("password"),
+    });
+    sessionStorage.setItem(TOKEN_KEY, login.token);
+    sessionStorage.setItem(USER_KEY, JSON.stringify(login.user));
+    location.hash = "#/";
+  });
+  const registerForm = form({ "aria-labelledby": "register-title" }, [
+    h("h2", { id: "register-title" }, "Create an account"),
+    field("Username (3–32 of a-z, 0-9, _ . -)", text("username", { autocomplete: "username" })),
+    field("Password (8–128 characters)", h("input", { type: "password", name: "password", autocomplete: "new-password" })),
+    field("Display name (optional)", text("display_name")),
+    h("div", { class: "actions" }, h("button", { type: "submit" }, "Create account")),
+  ], async (data, el) => {
+    const body = { username: data.get("username"), password: data.get("password") };
+    if (data.get("display_name")) body.display_name = data.get("display_name");
+    await api("POST", "/api/auth/register", body);
+    el.prepend(h("p", { class: "notice", role: "status" }, "Account created. Sign in with it."));
+  });
+  page("Welcome", h("div", { class: "grid" }, h("section", { class: "card" }, signInForm), h("section", { class: "card" }, registerForm)));
+}
+
+// ---------------------------------------------------------------- live feed
+
+/** The live activity stream: EventSource with a single-use ticket,
+ *  reopened with a fresh ticket and the last id seen after any drop. */
+const live = {
+  source: null, lastId: null, listeners: new Set(), retry: null, status: "off",
+  async start() {
+    if (this.source || !token()) return;
+    try {
+      const ticket = await api("POST", "/api/activity/stream/tickets");
+      const params = new URLSearchParams({ ticket: ticket.ticket });
+      if (this.lastId !== null) params.set("last_event_id", this.lastId);
+      const source = new EventSource(`/api/activity/stream?${params}`);
+      this.source = source;
+      source.addEventListener("open", () => this.setStatus("on"));
+      source.addEventListener("activity", (event) => {
+        this.lastId = Number(event.lastEventId);
+        const item = JSON.parse(event.data);
+        for (const listener of this.listeners) listener(item);
+      });
+      source.addEventListener("error", () => {
+        // The ticket is spent: EventSource's own retry would be refused.
+        source.close();
+        this.source = null;
+        this.setStatus("reconnecting");
+        clearTimeout(this.retry);
+        this.retry = setTimeout(() => this.start(), 2000);
+      });
+    } catch (_) {
+      this.setStatus("reconnecting");
+      this.retry = setTimeout(() => this.start(), 5000);
+    }
+  },
+  stop() {
+    clearTimeout(this.retry);
+    if (this.source) this.source.close();
+    this.source = null;
+    this.lastId = null;
+    this.setStatus("off");
+  },
+  setStatus(status) {
+    this.status = status;
+    document.querySelectorAll("[data-live]").forEach((el) => {
+      el.className = status === "on" ? "live on" : "live";
+      el.textContent = status === "on" ? "Live" : status === "reconnecting" ? "Reconnecting…" : "Offline";
+    });
+  },
+};
+
+// ---------------------------------------------------------------- activity
+
+const ACTIVITY_TYPES = ["shuffle", "workshop_commit", "workshop_session_save", "workshop_session_delete",
+  "upstream_source_add", "upstream_source_delete", "schedule_create", "schedule_update", "schedule_delete",
+  "schedule_toggle", "schedule_run", "snapshot_create", "snapshot_restore", "snapshot_delete",
+  "settings_change", "login", "logout", "login_failed", "playlist_create", "playlist_update", "playlist_delete"];
+
+function activityItem(item, fresh = false) {
+  return h("li", { class: fresh ? "new" : "", "data-id": item.id },
+    h("div", {},
+      h("span", { class: `tag ${item.actor_type}` }, item.actor_type),
+      item.description),
+    h("time", { class: "meta", datetime: item.created_at }, when(item.created_at)),
+    h("div", { class: "meta" }, item.activity_type.replaceAll("_", " "),
+      item.playlist_name ? ` · ${item.playlist_name}` : ""));
+}
+
+async function activityPage() {
+  const banner = h("div");
+  const cards = h("div", { class: "cards", "aria-label": "Activity in the last 30 days" });
+  const chart = h("div", { class: "chart", role: "img" });
+  const axis = h("div", { class: "chart-axis" });
+  const list = h("ul", { class: "feed", "aria-live": "polite", "aria-label": "Your activity" });
+  const more = h("button", { type: "button", class: "secondary hidden" }, "Load more");
+  const status = h("span", { "data-live": true, class: "live" }, "Offline");
+  let cursor = null;
+  let query = new URLSearchParams({ limit: "20" });
+
+  const filters = form({ "aria-label": "Filter activity" }, [
+    h("div", { class: "row" },
+      field("Types", h("select", { name: "types", multiple: true, size: 4 },
+        ACTIVITY_TYPES.map((t) => h("option", { value: t }, t.replaceAll("_", " "))))),
+      h("fieldset", {}, h("legend", {}, "Actors"),
+        ["user", "scheduler", "system"].map((a) => h("label", { class: "inline" },
+          h("input", { type: "checkbox", name: "actors", value: a }), a))),
+      field("Range", h("select", { name: "range" },
+        [["all", "All time"], ["24h", "Last 24 hours"], ["7d", "Last 7 days"], ["30d", "Last 30 days"], ["90d", "Last 90 days"]]
+          .map(([v, l]) => h("option", { value: v }, l)))),
+      field("Search", h("input", { type: "search", name: "q" }))),
+    h("div", { class: "actions" },
+      h("button", { type: "submit" }, "Apply filters"),
+      h("button", { type: "button", class: "secondary", onclick: () => exportTrail("ndjson") }, "Export NDJSON"),
+      h("button", { type: "button", class: "secondary", onclick: () => exportTrail("csv") }, "Export CSV")),
+  ], async (data) => {
+    query = new URLSearchParams({ limit: "20" });
+    const types = data.getAll("types");
+    const actors = data.getAll("actors");
+    if (types.length) query.set("types", types.join(","));
+    if (actors.length) query.set("actors", actors.join(","));
+    if (data.get("range") && data.get("range") !== "all") query.set("range", data.get("range"));
+    if (data.get("q")) query.set("q", data.get("q"));
+    list.replaceChildren();
+    cursor = null;
+    await load();
+  });
+
+  async function load() {
+    const params = new URLSearchParams(query);
+    if (cursor) params.set("cursor", cursor);
+    const page = await api("GET", `/api/activity?${params}`);
+    list.append(...page.items.map((item) => activityItem(item)));
+    cursor = page.next_cursor;
+    more.classList.toggle("hidden", !cursor);
+    if (!list.children.length) list.append(h("li", { class: "muted" }, "Nothing here yet."));
+  }
+
+  async function exportTrail(format) {
+    const params = new URLSearchParams(query);
+    params.delete("limit");
+    params.set("format", format);
+    const res = await fetch(`/api/activity/export?${params}`, { headers: { Authorization: `Bearer ${token()}` } });
+    if (!res.ok) { showError(filters, new ApiError(res.status, await res.json())); return; }
+    const url = URL.createObjectURL(await res.blob());
+    const a = h("a", { href: url, download: `activity.${format}` });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    URL.revokeObjectURL(url);
+  }
+
+  more.addEventListener("click", async () => {
+    more.disabled = true;
+    try { await load(); } finally { more.disabled = false; }
+  });
+
+  page("Activity",
+    banner,
+    h("section", { class: "card" }, h("h2", {}, "Last 30 days"), cards, chart, axis),
+    h("section", { class: "card" }, h("div", { class: "row" }, h("h2", {}, "Your trail"), status), filters, list,
+      h("div", { class: "actions" }, more)));
+
+  const [since, summary] = await Promise.all([
+    api("GET", "/api/activity/since?since=last_login&limit=1"),
+    api("GET", "/api/activity/summary?days=30"),
+  ]);
+  if (since.since && since.total > 0) {
+    banner.replaceWith(h("div", { class: "banner", role: "status" },
+      h("span", { "data-since-count": since.total },
+        `${since.total} ${since.total === 1 ? "thing" : "things"} happened since you last signed in (${when(since.since)}).`),
+      h("button", { type: "button", onclick: (e) => e.target.parentElement.remove() }, "Dismiss")));
+  }
+  const top = Object.entries(summary.counts).sort((a, b) => b[1] - a[1]).slice(0, 7);
+  cards.replaceChildren(h("div", { class: "stat" }, h("b", {}, summary.total), h("span", {}, "in all")),
+    ...top.map(([type, n]) => h("div", { class: "stat" }, h("b", {}, n), h("span", {}, type.replaceAll("_", " ")))));
+  const peak = Math.max(1, ...summary.per_day.map((d) => d.count));
+  chart.setAttribute("aria-label", summary.per_day.map((d) => `${d.date}: ${d.count}`).join(", "));
+  chart.replaceChildren(...summary.per_day.map((d) =>
+    h("div", { style: `height:${Math.round((d.count / peak) * 100)}%`, title: `${d.date}: ${d.count}` })));
+  axis.replaceChildren(h("span", {}, summary.per_day[0]?.date || ""), h("span", {}, "today"));
+  await load();
+
+  const onItem = (item) => {
+    if (!view.contains(list)) { live.listeners.delete(onItem); return; }
+    if (list.querySelector(`[data-id="${item.id}"]`)) return;
+    list.querySelector(".muted")?.remove();
+    list.prepend(activityItem(item, true));
+  };
+  live.listeners.add(onItem);
+  live.setStatus(live.status);
+}
+
+// ---------------------------------------------------------------- playlists
+
+/** "uri | name | artist, artist | album | tempo" per line, or a JSON array. */
+function parseTracks(textValue) {
+  const trimmed = textValue.trim();
+  if (!trimmed) return [];
+  if (trimmed.startsWith("[")) return JSON.parse(trimmed);
+  return trimmed.split("\n").filter((l) => l.trim()).map((line) => {
+    const [uri, name, artists, album, tempo] = line.split("|").map((s) => s.trim());
+    const track = { uri, name: name || uri, artists: artists ? artists.split(",").map((a) => a.trim()).filter(Boolean) : [] };
+    if (album) track.album_name = album;
+    if (tempo) track.tempo = Number(tempo);
+    return track;
+  });
+}
+
+async function playlistsPage() {
+  const list = h("tbody");
+  const create = form({ "aria-label": "New playlist" }, [
+    h("h2", {}, "New playlist"),
+    field("Name", text("name", { required: true })),
+    field("Description", text("description")),
+    h("label", { class: "inline" }, h("input", { type: "checkbox", name: "is_public" }), "Public"),
+    field("Tracks: one per line as uri | name | artists | album | tempo, or paste a JSON array",
+      h("textarea", { name: "tracks", placeholder: "demo:1 | Lantern | Neon Harbor | Night Ferry | 96" })),
+    field("Or import a JSON file", h("input", { type: "file", name: "file", accept: "application/json,.json" })),
+    h("div", { class: "actions" }, h("button", { type: "submit" }, "Create playlist")),
+  ], async (data) => {
+    const file = data.get("file");
+    let tracksText = data.get("tracks");
+    if (file && file.size) tracksText = await file.text();
+    let tracks;
+    try { tracks = parseTracks(tracksText); } catch (e) { throw new Error(`The tracks could not be read: ${e.message}`); }
+    const body = { name: data.get("name"), is_public: data.get("is_public") === "on", tracks };
+    if (data.get("description")) body.description = data.get("description");
+    const created = await api("POST", "/api/playlists", body);
+    location.hash = `#/playlists/${created.id}`;
+  });
+  page("Playlists",
+    h("div", { class: "grid" },
+      h("section", { class: "card" }, h("h2", {}, "Your playlists"),
+        h("div", { class: "scroll" }, h("table", {},
+          h("thead", {}, h("tr", {}, h("th", {}, "Name"), h("th", {}, "Tracks"), h("th", {}, "Version"), h("th", {}, "Changed"))), list))),
+      h("section", { class: "card" }, create)));
+  const playlists = await api("GET", "/api/playlists?limit=100");
+  list.replaceChildren(...playlists.items.map((p) => h("tr", {},
+    h("td", {}, h("a", { href: `#/playlists/${p.id}` }, p.name)), h("td", {}, p.track_count),
+    h("td", {}, p.version), h("td", {}, when(p.updated_at)))));
+  if (!playlists.items.length) list.append(h("tr", {}, h("td", { colspan: 4, class: "muted" }, "No playlists yet.")));
+}
+
+let algorithmsCache = null;
+async function algorithms() {
+  algorithmsCache = algorithmsCache || (await api("GET", "/api/algorithms")).items;
+  return algorithmsCache;
+}
+
+/** An algorithm picker with its parameters' inputs, named `params.<name>`. */
+function algorithmFields(algos, selected) {
+  const holder = h("div", { class: "row" });
+  const picker = h("select", { name: "algorithm" }, algos.map((a) => h("option", { value: a.key, selected: a.key === selected }, a.name)));
+  const params = h("div", { class: "row" });
+  const describe = h("p", { class: "muted" });
+  function draw() {
+    const algo = algos.find((a) => a.key === picker.value);
+    describe.textContent = algo.description;
+    params.replaceChildren(...Object.entries(algo.parameters).map(([name, p]) => field(name.replaceAll("_", " "),
+      p.type === "integer"
+        ? h("input", { type: "number", name: `params.${name}`, min: p.min, max: p.max, value: p.default, title: p.description })
+        : h("select", { name: `params.${name}`, title: p.description }, p.options.map((o) => h("option", { value: o, selected: o === p.default }, o))))));
+  }
+  picker.addEventListener("change", draw);
+  holder.append(field("Algorithm", picker));
+  draw();
+  return h("div", {}, holder, describe, params);
+}
+
+function readParams(data) {
+  const params = {};
+  for (const [key, value] of data.entries()) {
+    if (!key.startsWith("params.")) continue;
+    const name = key.slice(7);
+    params[name] = /^-?\d+$/.test(value) ? Number(value) : value;
+  }
+  return params;
+}
+
+async function playlistPage(id) {
+  const [playlist, algos] = await Promise.all([api("GET", `/api/playlists/${id}`), algorithms()]);
+  let version = playlist.etag || `"${playlist.version}"`;
+  const reload = () => route();
+  const tracks = h("tbody", {}, playlist.tracks.map((t) => h("tr", {},
+    h("td", {}, t.position + 1), h("td", {}, t.name), h("td", {}, t.artists.join(", ")), h("td", {}, t.album_name || ""), h("td", {}, t.tempo ?? ""))));
+
+  const shuffle = form({ "aria-label": "Shuffle", onreload: reload }, [
+    h("h2", {}, "Shuffle"),
+    algorithmFields(algos, "basic"),
+    field("Seed (optional, for a reproducible order)", text("seed", { inputmode: "numeric" })),
+    h("div", { class: "actions" },
+      h("button", { type: "submit" }, "Shuffle"),
+      h("button", { type: "button", class: "secondary", onclick: undo }, "Undo")),
+  ], async (data) => {
+    const body = { algorithm: data.get("algorithm"), params: readParams(data) };
+    if (data.get("seed")) body.seed = data.get("seed");
+    const result = await api("POST", `/api/playlists/${id}/shuffle`, body, { "If-Match": version });
+    if (!result.changed) shuffle.prepend(h("p", { class: "notice", role: "status" }, "The order came out the same; nothing changed."));
+    else reload();
+  });
+  async function undo() {
+    clearErrors(shuffle);
+    try { await api("POST", `/api/playlists/${id}/undo`, undefined, { "If-Match": version }); reload(); }
+    catch (err) { showError(shuffle, err, reload); }
+  }
+
+  // The workshop: an order to rearrange, preview and commit.
+  let order = playlist.tracks.map((t) => ({ uri: t.uri, name: t.name }));
+  const names = Object.fromEntries(playlist.tracks.map((t) => [t.uri, t.name]));
+  const orderList = h("ol", { class: "order", "aria-label": "Workshop order" });
+  function drawOrder() {
+    orderList.replaceChildren(...order.map((t, i) => h("li", {},
+      h("span", {}, `${i + 1}. ${t.name}`),
+      h("button", { type: "button", class: "secondary", "aria-label": `Move ${t.name} up`, disabled: i === 0, onclick: () => move(i, -1) }, "↑"),
+      h("button", { type: "button", class: "secondary", "aria-label": `Move ${t.name} down`, disabled: i === order.length - 1, onclick: () => move(i, 1) }, "↓"))));
+  }
+  function move(i, by) {
+    [order[i], order[i + by]] = [order[i + by], order[i]];
+    drawOrder();
+    orderList.querySelectorAll("li")[i + by]?.querySelector("button:not(:disabled)")?.focus();
+  }
+  const useUris = (uris) => { order = uris.map((uri) => ({ uri, name: names[uri] || uri })); drawOrder(); };
+  const workshop = form({ "aria-label": "Workshop", onreload: reload }, [
+    h("h2", {}, "Workshop"),
+    algorithmFields(algos, "artist_spacing"),
+    orderList,
+    field("Session name", text("session_name")),
+    h("div", { class: "actions" },
+      h("button", { type: "button", class: "secondary", onclick: preview }, "Preview"),
+      h("button", { type: "submit" }, "Commit order"),
+      h("button", { type: "button", class: "secondary", onclick: saveSession }, "Save as session")),
+  ], async () => {
+    const result = await api("POST", `/api/playlists/${id}/workshop/commit`, { track_uris: order.map((t) => t.uri) }, { "If-Match": version });
+    flash = result.changed ? "Committed the new order." : "That is already the order.";
+    reload();
+  });
+  async function preview() {
+    clearErrors(workshop);
+    const data = new FormData(workshop);
+    try {
+      const result = await api("POST", `/api/playlists/${id}/workshop/preview`,
+        { algorithm: data.get("algorithm"), params: readParams(data), track_uris: order.map((t) => t.uri) });
+      useUris(result.track_uris);
+    } catch (err) { showError(workshop, err, reload); }
+  }
+  async function saveSession() {
+    clearErrors(workshop);
+    const data = new FormData(workshop);
+    try {
+      await api("POST", `/api/playlists/${id}/workshop/sessions`, { session_name: data.get("session_name") || "Draft", track_uris: order.map((t) => t.uri) });
+      await drawSessions();
+    } catch (err) { showError(workshop, err, reload); }
+  }
+  const sessions = h("ul", { class: "feed" });
+  async function drawSessions() {
+    const list = await api("GET", `/api/playlists/${id}/workshop/sessions`);
+    sessions.replaceChildren(...list.items.map((s) => h("li", {},
+      h("span", {}, `${s.session_name} (${s.track_uris.length} tracks)`),
+      h("span", {},
+        h("button", { type: "button", class: "secondary", onclick: () => useUris(s.track_uris) }, "Load"), " ",
+        h("button", { type: "button", class: "danger", onclick: async () => { await api("DELETE", `/api/workshop/sessions/${s.id}`); drawSessions(); } }, "Delete")))));
+    if (!list.items.length) sessions.append(h("li", { class: "muted" }, "No saved sessions."));
+  }
+
+  // Snapshots.
+  const snapshots = h("ul", { class: "feed" });
+  const snapshotForm = form({ "aria-label": "Snapshots", onreload: reload }, [
+    h("h2", {}, "Snapshots"),
+    snapshots,
+    field("Note for a new snapshot", text("trigger_description")),
+    h("div", { class: "actions" }, h("button", { type: "submit" }, "Save snapshot")),
+  ], async (data) => {
+    await api("POST", `/api/playlists/${id}/snapshots`, data.get("trigger_description") ? { trigger_description: data.get("trigger_description") } : {});
+    await drawSnapshots();
+  });
+  async function drawSnapshots() {
+    const list = await api("GET", `/api/playlists/${id}/snapshots?limit=20`);
+    snapshots.replaceChildren(...list.items.map((s) => h("li", {},
+      h("span", {}, `${s.snapshot_type.replaceAll("_", " ")} · ${s.track_count} tracks · ${when(s.created_at)}`, s.trigger_description ? ` · ${s.trigger_description}` : ""),
+      h("span", {}, h("button", { type: "button", class: "secondary", onclick: async () => {
+        clearErrors(snapshotForm);
+        try { await api("POST", `/api/snapshots/${s.id}/restore`, undefined, { "If-Match": version }); reload(); }
+        catch (err) { showError(snapshotForm, err, reload); }
+      } }, "Restore")))));
+    if (!list.items.length) snapshots.append(h("li", { class: "muted" }, "No snapshots yet."));
+  }
+
+  // Upstream sources.
+  const sources = h("ul", { class: "feed" });
+  const sourceForm = form({ "aria-label": "Upstream sources" }, [
+    h("h2", {}, "Upstream sources"),
+    sources,
+    field("Source playlist id (yours, or another user's public one)", text("source_playlist_id")),
+    h("div", { class: "actions" }, h("button", { type: "submit" }, "Add source")),
+  ], async (data) => {
+    await api("POST", `/api/playlists/${id}/upstream-sources`, { source_playlist_id: data.get("source_playlist_id") });
+    await drawSources();
+  });
+  async function drawSources() {
+    const list = await api("GET", `/api/playlists/${id}/upstream-sources`);
+    sources.replaceChildren(...list.items.map((s) => h("li", {},
+      h("span", {}, s.source_name || s.source_playlist_id, ` (${s.source_type})`),
+      h("button", { type: "button", class: "danger", onclick: async () => { await api("DELETE", `/api/upstream-sources/${s.id}`); drawSources(); } }, "Remove"))));
+    if (!list.items.length) sources.append(h("li", { class: "muted" }, "No upstream sources."));
+  }
+
+  page(playlist.name,
+    h("p", { class: "muted" }, `Version ${playlist.version} · ${playlist.tracks.length} tracks · changed ${when(playlist.updated_at)} · id ${playlist.id}`),
+    h("div", { class: "grid" }, h("section", { class: "card" }, shuffle), h("section", { class: "card" }, snapshotForm)),
+    h("section", { class: "card" }, h("h2", {}, "Tracks"), h("div", { class: "scroll" }, h("table", { "aria-label": "Tracks" },
+      h("thead", {}, h("tr", {}, h("th", {}, "#"), h("th", {}, "Name"), h("th", {}, "Artists"), h("th", {}, "Album"), h("th", {}, "Tempo"))), tracks))),
+    h("div", { class: "grid" }, h("section", { class: "card" }, workshop, h("h2", {}, "Saved sessions"), sessions), h("section", { class: "card" }, sourceForm)));
+  drawOrder();
+  await Promise.all([drawSessions(), drawSnapshots(), drawSources()]);
+}
+
+// ---------------------------------------------------------------- schedules
+
+async function schedulesPage() {
+  const [schedules, playlists, algos] = await Promise.all([
+    api("GET", "/api/schedules"), api("GET", "/api/playlists?limit=100"), algorithms()]);
+  const rows = h("div");
+  for (const s of schedules.items) {
+    const history = h("ul", { class: "feed" });
+    const card = form({ "aria-label": `Schedule ${s.id}` }, [
+      h("h2", {}, `${s.job_type.replaceAll("_", " ")} · ${s.target_playlist_name}`),
+      h("p", { class: "muted" }, `${s.schedule_type} ${s.schedule_value} · ${s.is_enabled ? `next run ${when(s.next_run_at)}` : "disabled"} · last ${s.last_status || "never run"}`,
+        s.last_error ? ` (${s.last_error})` : ""),
+      field("When (interval or cron)", text("schedule_value", { value: s.schedule_value })),
+      h("div", { class: "actions" },
+        h("button", { type: "submit" }, "Save"),
+        h("button", { type: "button", class: "secondary", onclick: act(`/api/schedules/${s.id}/toggle`) }, s.is_enabled ? "Disable" : "Enable"),
+        h("button", { type: "button", class: "secondary", onclick: act(`/api/schedules/${s.id}/run`) }, "Run now"),
+        h("button", { type: "button", class: "secondary", onclick: showHistory }, "History"),
+        h("button", { type: "button", class: "danger", onclick: async () => { await api("DELETE", `/api/schedules/${s.id}`); route(); } }, "Delete")),
+      history,
+    ], async (data) => {
+      await api("PATCH", `/api/schedules/${s.id}`, { schedule_value: data.get("schedule_value") });
+      route();
+    });
+    function act(path) {
+      return async () => {
+        clearErrors(card);
+        try { await api("POST", path); route(); } catch (err) { showError(card, err); }
+      };
+    }
+    async function showHistory() {
+      const runs = await api("GET", `/api/schedules/${s.id}/history?limit=10`);
+      history.replaceChildren(...runs.items.map((r) => h("li", {},
+        h("span", {}, `${r.triggered_by}: ${r.status}, ${r.tracks_added} added, ${r.tracks_total} in all`, r.error_message ? ` (${r.error_message})` : ""),
+        h("time", { class: "meta" }, when(r.started_at)))));
+      if (!runs.items.length) history.append(h("li", { class: "muted" }, "Not run yet."));
+    }
+    rows.append(h("section", { class: "card" }, card));
+  }
+  if (!schedules.items.length) rows.append(h("p", { class: "muted" }, "No schedules yet."));
+  const create = form({ "aria-label": "New schedule" }, [
+    h("h2", {}, "New schedule"),
+    field("Job", h("select", { name: "job_type" }, ["shuffle", "raid", "raid_and_shuffle"].map((j) => h("option", { value: j }, j.replaceAll("_", " "))))),
+    field("Target playlist", h("select", { name: "target_playlist_id" }, playlists.items.map((p) => h("option", { value: p.id }, p.name)))),
+    field("Sources (for raids)", h("select", { name: "source_playlist_ids", multiple: true, size: 3 }, playlists.items.map((p) => h("option", { value: p.id }, p.name)))),
+    field("Schedule type", h("select", { name: "schedule_type" }, h("option", { value: "interval" }, "interval"), h("option", { value: "cron" }, "cron (UTC)"))),
+    field("When: every_6h, every_12h, daily, every_3d, weekly, or a five-field cron", text("schedule_value", { value: "daily" })),
+    algorithmFields(algos, "basic"),
+    h("div", { class: "actions" }, h("button", { type: "submit" }, "Create schedule")),
+  ], async (data) => {
+    const body = {
+      job_type: data.get("job_type"), target_playlist_id: data.get("target_playlist_id"),
+      schedule_type: data.get("schedule_type"), schedule_value: data.get("schedule_value"),
+      source_playlist_ids: data.getAll("source_playlist_ids"),
+    };
+    if (body.job_type !== "raid") { body.algorithm_name = data.get("algorithm"); body.algorithm_params = readParams(data); }
+    await api("POST", "/api/schedules", body);
+    route();
+  });
+  page("Schedules", h("div", { class: "grid" }, rows, h("section", { class: "card" }, create)));
+}
+
+// ---------------------------------------------------------------- settings
+
+async function settingsPage() {
+  const [settings, algos] = await Promise.all([api("GET", "/api/settings"), algorithms()]);
+  const settingsForm = form({ "aria-label": "Settings" }, [
+    h("h2", {}, "Shuffling"),
+    field("Default algorithm", h("select", { name: "default_algorithm" },
+      algos.map((a) => h("option", { value: a.key, selected: a.key === settings.default_algorithm }, a.name)))),
+    field("Default parameters (JSON)", h("textarea", { name: "default_algorithm_params" }, JSON.stringify(settings.default_algorithm_params, null, 2))),
+    h("label", { class: "inline" }, h("input", { type: "checkbox", name: "auto_snapshot_enabled", checked: settings.auto_snapshot_enabled }), "Take a snapshot before every change"),
+    field("Automatic snapshots kept per playlist (1–50)", h("input", { type: "number", name: "max_snapshots_per_playlist", min: 1, max: 50, value: settings.max_snapshots_per_playlist })),
+    h("div", { class: "actions" }, h("button", { type: "submit" }, "Save settings")),
+  ], async (data, el) => {
+    let params;
+    try { params = JSON.parse(data.get("default_algorithm_params") || "{}"); }
+    catch (e) { throw new Error(`The parameters are not JSON: ${e.message}`); }
+    await api("PATCH", "/api/settings", {
+      default_algorithm: data.get("default_algorithm"),
+      default_algorithm_params: params,
+      auto_snapshot_enabled: data.get("auto_snapshot_enabled") === "on",
+      max_snapshots_per_playlist: Number(data.get("max_snapshots_per_playlist")),
+    });
+    el.prepend(h("p", { class: "notice", role: "status" }, "Saved."));
+  });
+  page("Settings", h("section", { class: "card" }, settingsForm));
+}
+
+// ---------------------------------------------------------------- routing
+
+async function route() {
+  const parts = location.hash.replace(/^#\/?/, "").split("/");
+  showNav();
+  if (!token()) {
+    if (parts[0] !== "signin") { location.hash = "#/signin"; return; }
+    signIn();
+    return;
+  }
+  live.start();
+  try {
+    switch (parts[0]) {
+      case "": await activityPage(); break;
+      case "playlists": await (parts[1] ? playlistPage(parts[1]) : playlistsPage()); break;
+      case "schedules": await schedulesPage(); break;
+      case "settings": await settingsPage(); break;
+      case "signin": location.hash = "#/"; break;
+      default: page("Not found", h("p", {}, "There is no such page. ", h("a", { href: "#/" }, "Go to your activity.")));
+    }
+  } catch (err) {
+    if (err.status === 401) return;
+    page("Something went wrong", h("p", { class: "form-error", role: "alert" }, err.message + (err.status === 404 ? " It may have been deleted." : "")),
+      h("p", {}, h("a", { href: "#/" }, "Back to your activity")));
+  }
+}
+
+window.addEventListener("hashchange", route);
+route();
