@@ -514,3 +514,13 @@ pub fn uris(playlist: &Value) -> Vec<String> {
         .map(|t| t["uri"].as_str().unwrap().to_string())
         .collect()
 }
+
+/// Waits until `done()` holds, checking every 20 ms; fails the test after
+/// a minute. Time is only the failure guard, never the assertion.
+pub async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "timed out: {what}");
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 
 use shuffify::enums::ActivityType;
 
-use crate::helpers::{insert_activity_at, spawn_app_on, TestDb, TestUser};
+use crate::helpers::{insert_activity_at, spawn_app_on, wait_until, TestDb, TestUser};
 
 /// How long any wait below may take before the test fails.
 const GUARD: Duration = Duration::from_secs(30);
@@ -103,14 +103,6 @@ fn uri_request(uri: &str) -> actix_http::Request {
         .uri(uri)
         .peer_addr("127.0.0.1:40000".parse().unwrap())
         .to_request()
-}
-
-async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + GUARD;
-    while !done() {
-        assert!(std::time::Instant::now() < deadline, "timed out: {what}");
-        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 #[actix_web::test]
@@ -514,4 +506,17 @@ fn a_users_activity_ids_become_visible_in_ascending_order() {
 struct Count {
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     n: i64,
+}
+
+#[actix_web::test]
+async fn an_idle_stream_gets_a_comment_heartbeat() {
+    let app = spawn_app_on(TestDb::shared_file(), |s| {
+        s.stream_heartbeat = Duration::from_millis(100);
+    })
+    .await;
+    let user = app.user("quiet").await;
+    let res = app.call_raw(stream_request(&user, &[])).await;
+    let mut events = EventReader::new(res.into_body());
+    assert_eq!(events.block().await.as_deref(), Some("retry: 3000\n: open"));
+    assert_eq!(events.block().await.as_deref(), Some(": heartbeat"));
 }

@@ -11,7 +11,10 @@ async fn the_app_is_served_at_the_root_with_its_assets() {
     let app = spawn_app().await;
     let page = app.get("/", None).await;
     assert_eq!(page.status, StatusCode::OK);
-    assert_eq!(page.header("content-type"), Some("text/html; charset=utf-8"));
+    assert_eq!(
+        page.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
     assert!(page.text.contains("/assets/app.js") && page.text.contains("/assets/app.css"));
     let policy = page.header("content-security-policy").expect("a CSP");
     assert!(policy.contains("script-src 'self'"), "{policy}");
@@ -28,13 +31,21 @@ async fn the_app_is_served_at_the_root_with_its_assets() {
     assert!(script.text.contains("/api/activity/stream/tickets"));
     assert!(!script.text.contains("https://"), "nothing from elsewhere");
     let style = app.get("/assets/app.css", None).await;
-    assert_eq!(style.header("content-type"), Some("text/css; charset=utf-8"));
+    assert_eq!(
+        style.header("content-type"),
+        Some("text/css; charset=utf-8")
+    );
 }
 
 #[actix_web::test]
 async fn other_unknown_paths_are_still_the_json_404() {
     let app = spawn_app().await;
-    for path in ["/assets/missing.js", "/index.html", "/playlists", "/api/nope"] {
+    for path in [
+        "/assets/missing.js",
+        "/index.html",
+        "/playlists",
+        "/api/nope",
+    ] {
         app.get(path, None).await.error(404, "not_found");
     }
     let res = app.post("/", None, serde_json::json!({})).await;

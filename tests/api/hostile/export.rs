@@ -20,7 +20,7 @@ use shuffify::db;
 use shuffify::enums::ActivityType;
 use shuffify::services::{ActivityExport, ActivityQuery};
 
-use crate::helpers::{insert_activity_at, spawn_app_on, TestDb, TestUser};
+use crate::helpers::{insert_activity_at, spawn_app_on, wait_until, TestDb, TestUser};
 
 /// More rows than the export channel and one batch in hand can hold, so a
 /// producer whose client does not read must block on its send.
@@ -76,13 +76,6 @@ async fn drain<B: MessageBody>(body: &mut Pin<Box<B>>) -> (usize, Result<(), Str
 }
 
 /// Waits (yielding to the runtime, so producers run) until `done` holds.
-async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + GUARD;
-    while !done() {
-        assert!(std::time::Instant::now() < deadline, "timed out: {what}");
-        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
-    }
-}
 
 #[actix_web::test]
 async fn a_stalled_export_is_dropped_and_frees_its_slot_and_connections() {
