@@ -207,14 +207,15 @@ impl ActivityHub {
         self.limiter.active_total()
     }
 
-    /// Registers a stream of `user_id` that has seen everything up to
-    /// `start`; 429 when a cap is full. Starts the tail if it is not
-    /// running.
+    /// Registers a stream of `user_id`; when the user is not watched yet,
+    /// the tail starts after `last_id` (the user's last row as the stream
+    /// opened; older rows are the stream's own replay). 429 when a cap is
+    /// full. Starts the tail if it is not running.
     pub fn subscribe(
         self: &Arc<Self>,
         user_id: i64,
         session_id: i64,
-        start: i64,
+        last_id: i64,
     ) -> AppResult<Subscription> {
         let slot = self.limiter.try_acquire(user_id)?;
         let (queue, receiver) = mpsc::channel(QUEUE_FRAMES);
@@ -225,7 +226,7 @@ impl ActivityHub {
             state.next_key += 1;
             let key = state.next_key;
             let watched = state.users.entry(user_id).or_insert(Watched {
-                cursor: start,
+                cursor: last_id,
                 streams: HashMap::new(),
             });
             watched.streams.insert(

@@ -118,7 +118,7 @@ pub async fn stream_activity(
         (None, None) => return Err(AppError::Unauthorized),
     };
     let resume = last_event_id(&req, &params)?;
-    let (user_id, session_id, start) = db::run(&state.pool, move |conn| {
+    let (user_id, session_id, last_id) = db::run(&state.pool, move |conn| {
         let (user_id, session_id) = match credential {
             Credential::Bearer(token) if token.len() <= 128 => {
                 let (session, user) =
@@ -132,14 +132,13 @@ pub async fn stream_activity(
                 (holder.user_id, holder.session_id)
             }
         };
-        let start = match resume {
-            Some(id) => id,
-            None => ActivityLog::last_id(conn, user_id)?,
-        };
-        Ok((user_id, session_id, start))
+        Ok((user_id, session_id, ActivityLog::last_id(conn, user_id)?))
     })
     .await?;
-    let subscription = state.hub.subscribe(user_id, session_id, start)?;
+    // The tail watches from the user's last row whatever the stream asked
+    // for; what lies between `Last-Event-ID` and it is the stream's replay.
+    let start = resume.unwrap_or(last_id);
+    let subscription = state.hub.subscribe(user_id, session_id, last_id)?;
     let body = events(subscription, state.pool.clone(), user_id, start);
     Ok(HttpResponse::Ok()
         .content_type("text/event-stream")

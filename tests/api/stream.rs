@@ -520,3 +520,39 @@ async fn an_idle_stream_gets_a_comment_heartbeat() {
     assert_eq!(events.block().await.as_deref(), Some("retry: 3000\n: open"));
     assert_eq!(events.block().await.as_deref(), Some(": heartbeat"));
 }
+
+#[actix_web::test]
+async fn a_resume_from_the_start_replays_every_row_in_pages_then_goes_live() {
+    let app = spawn_app_on(TestDb::shared_file(), |_| {}).await;
+    let user = app.user("historian").await;
+    let n = 2 * shuffify::live::REPLAY_PAGE as usize + 7;
+    {
+        let mut conn = app.conn();
+        for i in 0..n {
+            insert_activity_at(
+                &mut conn,
+                user.id,
+                ActivityType::Shuffle,
+                shuffify::db::now() + chrono::Duration::microseconds(i as i64),
+            );
+        }
+    }
+    let res = app
+        .call_raw(stream_request(&user, &[("Last-Event-ID", "0")]))
+        .await;
+    let mut events = EventReader::new(res.into_body());
+    let mut last = 0;
+    for _ in 0..n + 1 {
+        // the login, then the rows
+        let event = events.next().await.expect("every row");
+        assert!(event.id > last);
+        last = event.id;
+    }
+    app.as_user(&user)
+        .post("/api/playlists", json!({"name": "After the replay"}))
+        .await;
+    assert_eq!(
+        events.next().await.unwrap().data["playlist_name"],
+        "After the replay"
+    );
+}
