@@ -53,8 +53,13 @@ impl<'de> serde::Deserialize<'de> for WholeNumber {
     }
 }
 
-/// `value` as a `T`, unless it holds a NUL (400 naming where).
+/// `value` as a `T`, unless it is not a JSON object (every body of the API
+/// is one; serde would also read a struct from an array of its fields in
+/// order, so `[]` was an empty PATCH) or holds a NUL (400 naming where).
 pub fn from_value<T: DeserializeOwned>(value: Value) -> AppResult<T> {
+    if !value.is_object() {
+        return Err(AppError::invalid("body", "must be a JSON object"));
+    }
     if let Some(path) = nul_at(&value, String::new()) {
         let field = if path.is_empty() { "body".into() } else { path };
         return Err(AppError::invalid(

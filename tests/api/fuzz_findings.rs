@@ -132,6 +132,34 @@ async fn a_seed_string_is_decimal_digits_only() {
     }
 }
 
+/// serde reads a struct from a JSON array too (its fields in order), so
+/// `[]` was an empty PATCH (200) and `["alice", "pw"]` a login.
+#[actix_web::test]
+async fn a_body_must_be_a_json_object() {
+    let app = spawn_app().await;
+    let user = app.user("arrays").await;
+    let api = app.as_user(&user);
+    let p = app.playlist(&user, "Arrays", sample_tracks("ar", 3)).await;
+    let path = format!("/api/playlists/{}", p["id"].as_str().unwrap());
+    for (method, target, body) in [
+        (Method::PATCH, "/api/settings".to_string(), json!([])),
+        (Method::PATCH, path.clone(), json!([])),
+        (Method::POST, format!("{path}/shuffle"), json!([])),
+        (Method::POST, format!("{path}/snapshots"), json!(["a note"])),
+        (
+            Method::POST,
+            "/api/auth/login".to_string(),
+            json!(["arrays", "password"]),
+        ),
+        (Method::POST, "/api/playlists".to_string(), json!("a name")),
+    ] {
+        let res = api.send(method.clone(), &target, Some(body), &[]).await;
+        let error = res.error(400, "validation_failed");
+        assert_eq!(error["details"][0]["field"], "body", "{method} {target}");
+    }
+    assert_eq!(api.get(&path).await.body["version"], 1);
+}
+
 #[actix_web::test]
 async fn an_optional_body_may_be_json_null() {
     let app = spawn_app().await;
