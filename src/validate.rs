@@ -13,8 +13,8 @@ use utoipa::openapi::RefOr;
 
 use crate::error::FieldError;
 
-/// How many characters a value may have (counted as Unicode scalar values,
-/// after trimming where the field is trimmed).
+/// How many characters a value may have (counted as Unicode scalar values;
+/// a trimmed field must also have `min` once trimmed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Chars {
     pub min: usize,
@@ -47,6 +47,26 @@ impl Chars {
     /// Adds `field`'s error to `errors` unless `value` fits.
     pub fn check(self, field: impl Into<String>, value: &str, errors: &mut Vec<FieldError>) {
         if !self.fits(value) {
+            errors.push(FieldError::new(field, self.message()));
+        }
+    }
+
+    /// The limit of a field that is trimmed before it is stored: at most
+    /// `max` characters as sent (what the API's description states as
+    /// `maxLength`), and at least `min` once trimmed.
+    pub fn fits_trimmed(self, value: &str) -> bool {
+        value.chars().count() <= self.max && value.trim().chars().count() >= self.min
+    }
+
+    /// Adds `field`'s error to `errors` unless `value` fits as a trimmed
+    /// field ([`Self::fits_trimmed`]).
+    pub fn check_trimmed(
+        self,
+        field: impl Into<String>,
+        value: &str,
+        errors: &mut Vec<FieldError>,
+    ) {
+        if !self.fits_trimmed(value) {
             errors.push(FieldError::new(field, self.message()));
         }
     }

@@ -65,7 +65,7 @@ pub struct CreateBody {
 }
 
 fn validate_name(name: &str, errors: &mut Vec<FieldError>) {
-    validate::PLAYLIST_NAME.check("name", name.trim(), errors);
+    validate::PLAYLIST_NAME.check_trimmed("name", name, errors);
 }
 
 fn validate_description(description: &str, errors: &mut Vec<FieldError>) {
@@ -74,13 +74,13 @@ fn validate_description(description: &str, errors: &mut Vec<FieldError>) {
 
 fn validate_track(i: usize, t: TrackBody, errors: &mut Vec<FieldError>) -> TrackInput {
     let field = |name: &str| format!("tracks[{i}].{name}");
+    validate::TRACK_URI.check_trimmed(field("uri"), &t.uri, errors);
+    validate::TRACK_NAME.check_trimmed(field("name"), &t.name, errors);
     let uri = t.uri.trim().to_string();
-    validate::TRACK_URI.check(field("uri"), &uri, errors);
-    validate::TRACK_NAME.check(field("name"), t.name.trim(), errors);
     if t.artists.len() > validate::MAX_ARTISTS
         || t.artists
             .iter()
-            .any(|a| a.trim().is_empty() || !validate::ARTIST_NAME.fits(a))
+            .any(|a| !validate::ARTIST_NAME.fits_trimmed(a))
     {
         errors.push(FieldError::new(
             field("artists"),

@@ -32,10 +32,7 @@ fn validate_uris(field: &str, uris: &[String], errors: &mut Vec<FieldError>) {
             format!("at most {MAX_TRACKS} tracks"),
         ));
     }
-    if !uris
-        .iter()
-        .all(|u| !u.trim().is_empty() && validate::TRACK_URI.fits(u))
-    {
+    if !uris.iter().all(|u| validate::TRACK_URI.fits_trimmed(u)) {
         errors.push(FieldError::new(
             field,
             format!("every URI {}", validate::TRACK_URI.message()),
@@ -217,7 +214,7 @@ pub async fn create_session(
 ) -> AppResult<HttpResponse> {
     let body = body.into_inner();
     let mut errors = Vec::new();
-    validate::SESSION_NAME.check("session_name", body.session_name.trim(), &mut errors);
+    validate::SESSION_NAME.check_trimmed("session_name", &body.session_name, &mut errors);
     validate_uris("track_uris", &body.track_uris, &mut errors);
     AppError::ensure_valid(errors)?;
     let id = path.into_inner();
@@ -290,7 +287,7 @@ pub async fn update_session(
     let name = not_null("session_name", body.session_name, &mut errors);
     let uris = not_null("track_uris", body.track_uris, &mut errors);
     if let Some(name) = &name {
-        validate::SESSION_NAME.check("session_name", name.trim(), &mut errors);
+        validate::SESSION_NAME.check_trimmed("session_name", name, &mut errors);
     }
     if let Some(uris) = &uris {
         validate_uris("track_uris", uris, &mut errors);

@@ -69,8 +69,9 @@ impl Registration {
         let mut errors = Vec::new();
         check_username(&self.username, &mut errors);
         validate::PASSWORD.check("password", &self.password, &mut errors);
-        let display_name = self.display_name.as_deref().map(str::trim);
-        validate::DISPLAY_NAME.check_optional("display_name", display_name, &mut errors);
+        if let Some(display_name) = self.display_name.as_deref() {
+            validate::DISPLAY_NAME.check_trimmed("display_name", display_name, &mut errors);
+        }
         if let Some(email) = &self.email {
             let valid = validate::EMAIL.fits(email)
                 && email

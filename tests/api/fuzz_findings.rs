@@ -160,6 +160,51 @@ async fn a_body_must_be_a_json_object() {
     assert_eq!(api.get(&path).await.body["version"], 1);
 }
 
+/// A trimmed field's maximum counts the text as sent, as the document's
+/// `maxLength` does: 4 spaces and 255 characters was a 201.
+#[actix_web::test]
+async fn a_trimmed_field_is_limited_as_sent() {
+    let app = spawn_app().await;
+    let user = app.user("padded").await;
+    let api = app.as_user(&user);
+    let padded = |n: usize| format!("    {}", "x".repeat(n));
+    let res = api
+        .post(
+            "/api/playlists",
+            json!({"name": "Padded", "tracks": [{"uri": padded(255), "name": "t"}]}),
+        )
+        .await;
+    assert_eq!(
+        res.error(400, "validation_failed")["details"][0]["field"],
+        "tracks[0].uri"
+    );
+    let res = api
+        .post("/api/playlists", json!({"name": padded(200)}))
+        .await;
+    assert_eq!(
+        res.error(400, "validation_failed")["details"][0]["field"],
+        "name"
+    );
+    let p = app.playlist(&user, "Fits", sample_tracks("pd", 2)).await;
+    let sessions = format!(
+        "/api/playlists/{}/workshop/sessions",
+        p["id"].as_str().unwrap()
+    );
+    let res = api
+        .post(&sessions, json!({"session_name": padded(100)}))
+        .await;
+    assert_eq!(
+        res.error(400, "validation_failed")["details"][0]["field"],
+        "session_name"
+    );
+    // Within the limit as sent, the stored value is trimmed.
+    let res = api
+        .post("/api/playlists", json!({"name": "  Trimmed  "}))
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
+    assert_eq!(res.body["name"], "Trimmed");
+}
+
 #[actix_web::test]
 async fn an_optional_body_may_be_json_null() {
     let app = spawn_app().await;
