@@ -59,8 +59,8 @@ pub const QUEUE_FRAMES: usize = 256;
 const USERS_PER_QUERY: usize = 200;
 /// Rows per tail statement; a full page is followed at once by the next.
 const ROWS_PER_QUERY: i64 = 1000;
-/// Rows per replay page.
-pub const REPLAY_PAGE: i64 = 500;
+/// Rows per replay page: what a replaying stream holds serialised at most.
+pub const REPLAY_PAGE: i64 = 100;
 
 /// One piece of a stream: an activity row (with its id) or a heartbeat.
 #[derive(Debug, Clone)]
@@ -301,20 +301,22 @@ impl ActivityHub {
         if rows.is_empty() {
             return;
         }
+        // Serialised before the lock, which subscribers and leavers share.
+        let frames: Vec<(i64, i64, Frame)> = rows
+            .iter()
+            .map(|row| (row.user_id, row.id, Frame::activity(row)))
+            .collect();
         let now = self.now_ms();
         let mut state = self.state();
-        for row in rows {
-            let Some(watched) = state.users.get_mut(&row.user_id) else {
+        for (user_id, id, frame) in &frames {
+            let Some(watched) = state.users.get_mut(user_id) else {
                 continue;
             };
-            if row.id <= watched.cursor {
+            if *id <= watched.cursor {
                 continue;
             }
-            watched.cursor = row.id;
-            let frame = Frame::activity(row);
-            watched
-                .streams
-                .retain(|_, stream| stream.offer(&frame, now));
+            watched.cursor = *id;
+            watched.streams.retain(|_, stream| stream.offer(frame, now));
         }
         state.users.retain(|_, w| !w.streams.is_empty());
     }
@@ -360,6 +362,7 @@ impl ActivityHub {
             ids.dedup();
             ids
         };
+        let checked: std::collections::HashSet<i64> = sessions.iter().copied().collect();
         let result = db::run(&self.pool, move |conn| {
             let now = db::now();
             let mut live = Vec::new();
@@ -378,9 +381,10 @@ impl ActivityHub {
         };
         let mut state = self.state();
         for watched in state.users.values_mut() {
-            watched
-                .streams
-                .retain(|_, stream| live.contains(&stream.session_id));
+            // A stream that opened during the check keeps its place.
+            watched.streams.retain(|_, stream| {
+                !checked.contains(&stream.session_id) || live.contains(&stream.session_id)
+            });
         }
         state.users.retain(|_, w| !w.streams.is_empty());
     }
@@ -409,26 +413,16 @@ impl Subscriber {
 }
 
 /// Every watched user's new rows, oldest first: [`USERS_PER_QUERY`] users a
-/// statement, and a full page followed by the next.
+/// statement, at most [`ROWS_PER_QUERY`] rows each, so a tick's work is
+/// bounded; what a big batch leaves over comes on the next tick (the hub's
+/// cursors stay where this one stopped).
 fn tail(
     conn: &mut db::DbConnection,
-    mut cursors: Vec<(i64, i64)>,
+    cursors: Vec<(i64, i64)>,
 ) -> diesel::QueryResult<Vec<ActivityLog>> {
     let mut rows = Vec::new();
-    for chunk in cursors.chunks_mut(USERS_PER_QUERY) {
-        loop {
-            let page = ActivityLog::after_each(conn, chunk, ROWS_PER_QUERY)?;
-            let full = page.len() as i64 == ROWS_PER_QUERY;
-            for row in &page {
-                if let Some(cursor) = chunk.iter_mut().find(|(u, _)| *u == row.user_id) {
-                    cursor.1 = cursor.1.max(row.id);
-                }
-            }
-            rows.extend(page);
-            if !full {
-                break;
-            }
-        }
+    for chunk in cursors.chunks(USERS_PER_QUERY) {
+        rows.extend(ActivityLog::after_each(conn, chunk, ROWS_PER_QUERY)?);
     }
     rows.sort_by_key(|row| row.id);
     Ok(rows)

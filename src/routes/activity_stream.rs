@@ -26,7 +26,7 @@ use crate::db::{self, Pool};
 use crate::error::{AppError, AppResult};
 use crate::live::{Frame, Next, Subscription, REPLAY_PAGE};
 use crate::models::stream_ticket::{self, NewStreamTicket};
-use crate::models::ActivityLog;
+use crate::models::{ActivityLog, AuthSession};
 use crate::routes::api_doc::RateLimited;
 use crate::routes::authenticated::{bearer_token, AuthUser};
 use crate::routes::params::{present, query};
@@ -127,8 +127,14 @@ pub async fn stream_activity(
             }
             Credential::Bearer(_) => return Err(AppError::Unauthorized),
             Credential::Ticket(ticket) => {
-                let holder = stream_ticket::redeem(conn, &token_hash(&ticket), db::now())?
+                let now = db::now();
+                let holder = stream_ticket::redeem(conn, &token_hash(&ticket), now)?
                     .ok_or(AppError::Unauthorized)?;
+                // The session that asked for it must still be live: a
+                // ticket does not outlive a logout.
+                if AuthSession::live_among(conn, &[holder.session_id], now)?.is_empty() {
+                    return Err(AppError::Unauthorized);
+                }
                 (holder.user_id, holder.session_id)
             }
         };
@@ -137,7 +143,8 @@ pub async fn stream_activity(
     .await?;
     // The tail watches from the user's last row whatever the stream asked
     // for; what lies between `Last-Event-ID` and it is the stream's replay.
-    let start = resume.unwrap_or(last_id);
+    // No client has seen an id of theirs above their last one.
+    let start = resume.map_or(last_id, |id| id.min(last_id));
     let subscription = state.hub.subscribe(user_id, session_id, last_id)?;
     let body = events(subscription, state.pool.clone(), user_id, start);
     Ok(HttpResponse::Ok()

@@ -556,3 +556,40 @@ async fn a_resume_from_the_start_replays_every_row_in_pages_then_goes_live() {
         "After the replay"
     );
 }
+
+#[actix_web::test]
+async fn a_ticket_does_not_outlive_its_session() {
+    let app = spawn_app_on(TestDb::shared_file(), |_| {}).await;
+    let user = app.user("departing").await;
+    let api = app.as_user(&user);
+    let ticket = api.post_empty("/api/activity/stream/tickets").await.body["ticket"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        api.post_empty("/api/auth/logout").await.status,
+        StatusCode::NO_CONTENT
+    );
+    app.call(uri_request(&format!(
+        "/api/activity/stream?ticket={ticket}&last_event_id=0"
+    )))
+    .await
+    .error(401, "unauthorized");
+}
+
+#[actix_web::test]
+async fn a_last_event_id_beyond_the_trail_still_gets_new_rows() {
+    let app = spawn_app_on(TestDb::shared_file(), |_| {}).await;
+    let user = app.user("futurist").await;
+    let res = app
+        .call_raw(stream_request(&user, &[("Last-Event-ID", "999999999")]))
+        .await;
+    let mut events = EventReader::new(res.into_body());
+    app.as_user(&user)
+        .post("/api/playlists", json!({"name": "Still arrives"}))
+        .await;
+    assert_eq!(
+        events.next().await.unwrap().data["playlist_name"],
+        "Still arrives"
+    );
+}
