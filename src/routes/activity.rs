@@ -78,18 +78,14 @@ fn names<T: strum::IntoEnumIterator + AsRef<str>>() -> String {
         .join(", ")
 }
 
-/// A comma-separated list of enum values; an unknown one is an error naming the valid ones.
+/// A comma-separated list of enum values, as sent; an unknown one (an
+/// empty one too) is an error naming the valid ones.
 fn parse_list<T>(field: &str, raw: Option<&str>, errors: &mut Vec<FieldError>) -> Vec<T>
 where
     T: FromStr + strum::IntoEnumIterator + AsRef<str>,
 {
     let mut values = Vec::new();
-    for item in raw
-        .unwrap_or_default()
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
+    for item in raw.into_iter().flat_map(|raw| raw.split(',')) {
         match item.parse() {
             Ok(v) => values.push(v),
             Err(_) => errors.push(FieldError::new(

@@ -25,9 +25,10 @@ pub fn query<P: serde::de::DeserializeOwned>(query_string: &str) -> AppResult<P>
         })
 }
 
-/// A query value, trimmed, with empty meaning absent.
+/// A query value as sent, with empty meaning absent (SPEC §5; the
+/// document's `allowEmptyValue`). Not trimmed: `limit=%205` is not a number.
 pub fn present(value: &Option<String>) -> Option<&str> {
-    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
+    value.as_deref().filter(|v| !v.is_empty())
 }
 
 /// An integer query value within `min..=max`; records an error otherwise.

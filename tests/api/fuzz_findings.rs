@@ -205,6 +205,37 @@ async fn a_trimmed_field_is_limited_as_sent() {
     assert_eq!(res.body["name"], "Trimmed");
 }
 
+/// A query value is read as sent: only an empty one counts as absent
+/// (`allowEmptyValue` in the document). `offset=%0C` was read as absent
+/// and `limit=%205` as 5.
+#[actix_web::test]
+async fn query_values_are_read_as_sent() {
+    let app = spawn_app().await;
+    let user = app.user("querying").await;
+    let api = app.as_user(&user);
+    for (path, field) in [
+        ("/api/playlists?offset=%0C", "offset"),
+        ("/api/playlists?limit=%205", "limit"),
+        ("/api/activity?types=shuffle,,login", "types"),
+        ("/api/activity?types=shuffle,%20login", "types"),
+        ("/api/activity/summary?days=7%20", "days"),
+    ] {
+        let res = api.get(path).await;
+        assert_eq!(
+            res.error(400, "validation_failed")["details"][0]["field"],
+            field,
+            "{path}"
+        );
+    }
+    for path in [
+        "/api/playlists?offset=&limit=",
+        "/api/activity?types=&q=",
+        "/api/activity?types=shuffle,login",
+    ] {
+        assert_eq!(api.get(path).await.status, StatusCode::OK, "{path}");
+    }
+}
+
 #[actix_web::test]
 async fn an_optional_body_may_be_json_null() {
     let app = spawn_app().await;
