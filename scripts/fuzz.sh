@@ -11,9 +11,9 @@
 # into a virtual environment under target/ (FUZZ_VENV to put it elsewhere).
 # FUZZ_EXAMPLES (default 100) bounds the examples per operation; with it
 # the run takes about two minutes on a debug build. FUZZ_SEED fixes the
-# generation so a CI run is reproducible (the default is a seed whose run
-# passed when it was set); FUZZ_SEED=random explores new cases, and every
-# failure it prints comes with its `st replay` id and seed.
+# generation (the default is a seed whose run passed when it was set;
+# cases that follow the server's answers still vary); FUZZ_SEED=random
+# explores, and every failure comes with its `st replay` id and seed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 base="${1:-http://127.0.0.1:8080}"
