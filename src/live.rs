@@ -114,6 +114,17 @@ struct HubState {
     users: HashMap<i64, Watched>,
 }
 
+impl HubState {
+    /// Keeps the streams `keep` says to keep (a stream left out is dropped,
+    /// its slot freed), and forgets users left with none.
+    fn retain_streams(&mut self, mut keep: impl FnMut(&Subscriber) -> bool) {
+        for watched in self.users.values_mut() {
+            watched.streams.retain(|_, stream| keep(stream));
+        }
+        self.users.retain(|_, w| !w.streams.is_empty());
+    }
+}
+
 /// A user with open streams: the last id the tail saw of theirs.
 struct Watched {
     cursor: i64,
@@ -323,13 +334,8 @@ impl ActivityHub {
 
     fn broadcast(&self, frame: Frame) {
         let now = self.now_ms();
-        let mut state = self.state();
-        for watched in state.users.values_mut() {
-            watched
-                .streams
-                .retain(|_, stream| stream.offer(&frame, now));
-        }
-        state.users.retain(|_, w| !w.streams.is_empty());
+        self.state()
+            .retain_streams(|stream| stream.offer(&frame, now));
     }
 
     /// Drops streams whose client has taken nothing for the send timeout
@@ -337,16 +343,12 @@ impl ActivityHub {
     fn drop_stalled(&self) {
         let now = self.now_ms();
         let timeout = self.timings.send_timeout.as_millis() as u64;
-        let mut state = self.state();
-        for watched in state.users.values_mut() {
-            watched.streams.retain(|_, stream| {
-                let waiting = stream.queue.capacity() < stream.queue.max_capacity();
-                let idle = now.saturating_sub(stream.progress.load(Ordering::Relaxed));
-                let stalled = waiting && idle > timeout;
-                !(stalled || stream.queue.is_closed())
-            });
-        }
-        state.users.retain(|_, w| !w.streams.is_empty());
+        self.state().retain_streams(|stream| {
+            let waiting = stream.queue.capacity() < stream.queue.max_capacity();
+            let idle = now.saturating_sub(stream.progress.load(Ordering::Relaxed));
+            let stalled = waiting && idle > timeout;
+            !(stalled || stream.queue.is_closed())
+        });
     }
 
     /// Ends the streams whose session was revoked or expired.
@@ -379,14 +381,10 @@ impl ActivityHub {
                 return;
             }
         };
-        let mut state = self.state();
-        for watched in state.users.values_mut() {
-            // A stream that opened during the check keeps its place.
-            watched.streams.retain(|_, stream| {
-                !checked.contains(&stream.session_id) || live.contains(&stream.session_id)
-            });
-        }
-        state.users.retain(|_, w| !w.streams.is_empty());
+        // A stream that opened during the check keeps its place.
+        self.state().retain_streams(|stream| {
+            !checked.contains(&stream.session_id) || live.contains(&stream.session_id)
+        });
     }
 }
 

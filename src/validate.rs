@@ -167,42 +167,45 @@ impl Chars {
 }
 
 /// Schema functions for `#[schema(schema_with = validate::schema::name)]`,
-/// one per field limit; `nullable_*` where `null` reads as absent.
+/// one per field limit, and `nullable_*` for the fields where `null` reads
+/// as absent.
 pub mod schema {
     use super::*;
 
     macro_rules! string_schemas {
-        ($($name:ident, $nullable:ident => $limit:expr, $read:expr, $pattern:expr;)*) => {$(
+        ($($name:ident $(or $nullable:ident)? => $limit:expr, $read:expr, $pattern:expr;)*) => {$(
             pub fn $name() -> RefOr<Schema> {
                 $limit.schema($read, $pattern).into()
             }
-            #[allow(dead_code)]
-            pub fn $nullable() -> RefOr<Schema> {
-                $limit
-                    .schema($read, $pattern)
-                    .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
-                    .into()
-            }
+            $(
+                pub fn $nullable() -> RefOr<Schema> {
+                    $limit
+                        .schema($read, $pattern)
+                        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+                        .into()
+                }
+            )?
         )*};
     }
 
+    // `or nullable_x`: where `null` reads as absent.
     string_schemas! {
-        username, nullable_username => USERNAME, Read::AsGiven, Some(USERNAME_PATTERN);
-        password, nullable_password => PASSWORD, Read::AsGiven, None;
-        login_password, nullable_login_password => LOGIN_PASSWORD, Read::AsGiven, None;
-        display_name, nullable_display_name => DISPLAY_NAME, Read::NotBlank, None;
-        email, nullable_email => EMAIL, Read::AsGiven, Some(EMAIL_PATTERN);
-        playlist_name, nullable_playlist_name => PLAYLIST_NAME, Read::NotBlank, None;
-        description, nullable_description => DESCRIPTION, Read::AsGiven, None;
-        track_uri, nullable_track_uri => TRACK_URI, Read::NotBlank, None;
-        track_name, nullable_track_name => TRACK_NAME, Read::NotBlank, None;
-        artist_name, nullable_artist_name => ARTIST_NAME, Read::NotBlank, None;
-        album_name, nullable_album_name => ALBUM_NAME, Read::AsGiven, None;
-        session_name, nullable_session_name => SESSION_NAME, Read::NotBlank, None;
-        snapshot_description, nullable_snapshot_description => SNAPSHOT_DESCRIPTION, Read::AsGiven, None;
-        source_url, nullable_source_url => SOURCE_URL, Read::AsGiven, None;
-        source_name, nullable_source_name => SOURCE_NAME, Read::AsGiven, None;
-        schedule_value, nullable_schedule_value => SCHEDULE_VALUE, Read::AsGiven, None;
+        username => USERNAME, Read::AsGiven, Some(USERNAME_PATTERN);
+        password => PASSWORD, Read::AsGiven, None;
+        login_password => LOGIN_PASSWORD, Read::AsGiven, None;
+        display_name or nullable_display_name => DISPLAY_NAME, Read::NotBlank, None;
+        email or nullable_email => EMAIL, Read::AsGiven, Some(EMAIL_PATTERN);
+        playlist_name => PLAYLIST_NAME, Read::NotBlank, None;
+        description or nullable_description => DESCRIPTION, Read::AsGiven, None;
+        track_uri => TRACK_URI, Read::NotBlank, None;
+        track_name => TRACK_NAME, Read::NotBlank, None;
+        artist_name => ARTIST_NAME, Read::NotBlank, None;
+        album_name or nullable_album_name => ALBUM_NAME, Read::AsGiven, None;
+        session_name => SESSION_NAME, Read::NotBlank, None;
+        snapshot_description or nullable_snapshot_description => SNAPSHOT_DESCRIPTION, Read::AsGiven, None;
+        source_url or nullable_source_url => SOURCE_URL, Read::AsGiven, None;
+        source_name or nullable_source_name => SOURCE_NAME, Read::AsGiven, None;
+        schedule_value or nullable_schedule_value => SCHEDULE_VALUE, Read::AsGiven, None;
     }
 
     /// A track's artists: at most [`MAX_ARTISTS`] names.

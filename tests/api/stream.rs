@@ -98,6 +98,20 @@ fn stream_request(user: &TestUser, headers: &[(&str, &str)]) -> actix_http::Requ
     req.to_request()
 }
 
+/// `n` rows of `user_id` written straight into the table, as the CLI or
+/// another instance would, a microsecond apart.
+fn seed_rows(conn: &mut shuffify::db::DbConnection, user_id: i64, kind: ActivityType, n: usize) {
+    let start = shuffify::db::now();
+    for i in 0..n {
+        insert_activity_at(
+            conn,
+            user_id,
+            kind,
+            start + chrono::Duration::microseconds(i as i64),
+        );
+    }
+}
+
 fn uri_request(uri: &str) -> actix_http::Request {
     TestRequest::get()
         .uri(uri)
@@ -179,17 +193,7 @@ async fn many_rows_written_at_once_arrive_in_order_each_once() {
     let mut events = EventReader::new(res.into_body());
     // Written straight into the table, as the CLI or another instance would.
     let n = 1_500;
-    {
-        let mut conn = app.conn();
-        for i in 0..n {
-            insert_activity_at(
-                &mut conn,
-                user.id,
-                ActivityType::Shuffle,
-                shuffify::db::now() + chrono::Duration::microseconds(i),
-            );
-        }
-    }
+    seed_rows(&mut app.conn(), user.id, ActivityType::Shuffle, n);
     let mut last = 0;
     for _ in 0..n {
         let event = events.next().await.expect("every row");
@@ -321,17 +325,7 @@ async fn a_burst_larger_than_a_queue_is_caught_up_and_a_stalled_consumer_is_drop
     let fast = app.call_raw(stream_request(&user, &[])).await;
     let mut fast = EventReader::new(fast.into_body());
     let n = shuffify::live::QUEUE_FRAMES + 200;
-    {
-        let mut conn = app.conn();
-        for i in 0..n {
-            insert_activity_at(
-                &mut conn,
-                user.id,
-                ActivityType::Login,
-                shuffify::db::now() + chrono::Duration::microseconds(i as i64),
-            );
-        }
-    }
+    seed_rows(&mut app.conn(), user.id, ActivityType::Login, n);
     // The reading stream fell behind the burst (its queue holds fewer), and
     // caught up from the database: every row, in order, once.
     let mut last = 0;
@@ -526,17 +520,7 @@ async fn a_resume_from_the_start_replays_every_row_in_pages_then_goes_live() {
     let app = spawn_app_on(TestDb::shared_file(), |_| {}).await;
     let user = app.user("historian").await;
     let n = 2 * shuffify::live::REPLAY_PAGE as usize + 7;
-    {
-        let mut conn = app.conn();
-        for i in 0..n {
-            insert_activity_at(
-                &mut conn,
-                user.id,
-                ActivityType::Shuffle,
-                shuffify::db::now() + chrono::Duration::microseconds(i as i64),
-            );
-        }
-    }
+    seed_rows(&mut app.conn(), user.id, ActivityType::Shuffle, n);
     let res = app
         .call_raw(stream_request(&user, &[("Last-Event-ID", "0")]))
         .await;
