@@ -17,12 +17,93 @@
 //! | `MAX_EXPORTS_PER_INSTANCE` | `32` | concurrent exports this process serves; beyond, 429 `rate_limited` |
 //! | `MAX_STREAMS_PER_USER` | `5` | open live activity streams one user may hold; beyond, 429 `rate_limited` |
 //! | `MAX_STREAMS_PER_INSTANCE` | `2000` | open live activity streams this process serves; beyond, 429 `rate_limited` |
+//! | `SPOTIFY_CLIENT_ID` | empty | the Spotify app's client id; empty turns Spotify off (its routes answer 404) |
+//! | `SPOTIFY_CLIENT_SECRET` | empty | the app's secret; empty uses the PKCE flow of a public client |
+//! | `SPOTIFY_REDIRECT_URI` | none | where Spotify sends the browser back: this service's `/api/providers/spotify/callback`; required with a client id |
+//! | `SPOTIFY_ACCOUNTS_URL` | `https://accounts.spotify.com` | Spotify's accounts service (tests point it at a fake) |
+//! | `SPOTIFY_API_URL` | `https://api.spotify.com/v1` | Spotify's Web API (tests point it at a fake) |
+//! | `TOKEN_ENCRYPTION_KEY` | none | 32 bytes, base64: seals Spotify tokens at rest; required with a client id |
 //!
 //! An invalid value stops start-up with a message naming the variable, rather
 //! than silently falling back to the default.
 
 use std::env;
 use std::str::FromStr;
+
+use base64::Engine;
+
+/// Spotify as a playlist provider (SPEC §10.17); `None` in [`Settings`]
+/// when `SPOTIFY_CLIENT_ID` is empty. Its `Debug` leaves the secret and
+/// the key out, so a logged `Settings` never carries them.
+#[derive(Clone)]
+pub struct SpotifyConfig {
+    pub client_id: String,
+    pub client_secret: Option<String>,
+    pub redirect_uri: String,
+    pub accounts_url: String,
+    pub api_url: String,
+    /// AES-256-GCM key sealing tokens at rest (and keying the PKCE
+    /// verifier's derivation).
+    pub token_key: [u8; 32],
+}
+
+impl std::fmt::Debug for SpotifyConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SpotifyConfig")
+            .field("client_id", &self.client_id)
+            .field(
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| "<set>"),
+            )
+            .field("redirect_uri", &self.redirect_uri)
+            .field("accounts_url", &self.accounts_url)
+            .field("api_url", &self.api_url)
+            .field("token_key", &"<set>")
+            .finish()
+    }
+}
+
+impl SpotifyConfig {
+    pub const DEFAULT_ACCOUNTS_URL: &'static str = "https://accounts.spotify.com";
+    pub const DEFAULT_API_URL: &'static str = "https://api.spotify.com/v1";
+
+    /// The provider's settings, `None` without a client id; with one, a
+    /// missing redirect URI or a key that is not 32 bytes of base64 is an
+    /// error naming the variable.
+    fn from_env() -> Result<Option<Self>, String> {
+        let Some(client_id) = var("SPOTIFY_CLIENT_ID") else {
+            return Ok(None);
+        };
+        let redirect_uri = var("SPOTIFY_REDIRECT_URI")
+            .ok_or("SPOTIFY_REDIRECT_URI must be set when SPOTIFY_CLIENT_ID is")?;
+        url::Url::parse(redirect_uri.trim())
+            .map_err(|_| "SPOTIFY_REDIRECT_URI must be an absolute URL".to_string())?;
+        let token_key = var("TOKEN_ENCRYPTION_KEY")
+            .and_then(|k| {
+                base64::engine::general_purpose::STANDARD
+                    .decode(k.trim())
+                    .ok()
+            })
+            .and_then(|k| <[u8; 32]>::try_from(k).ok())
+            .ok_or(
+                "TOKEN_ENCRYPTION_KEY must be 32 bytes in base64 when SPOTIFY_CLIENT_ID is set \
+                 (e.g. `openssl rand -base64 32`)",
+            )?;
+        let base = |name: &str, default: &str| -> Result<String, String> {
+            let value = var(name).unwrap_or_else(|| default.to_string());
+            url::Url::parse(value.trim()).map_err(|_| format!("{name} must be an absolute URL"))?;
+            Ok(value.trim().trim_end_matches('/').to_string())
+        };
+        Ok(Some(SpotifyConfig {
+            client_id: client_id.trim().to_string(),
+            client_secret: var("SPOTIFY_CLIENT_SECRET").map(|s| s.trim().to_string()),
+            redirect_uri: redirect_uri.trim().to_string(),
+            accounts_url: base("SPOTIFY_ACCOUNTS_URL", Self::DEFAULT_ACCOUNTS_URL)?,
+            api_url: base("SPOTIFY_API_URL", Self::DEFAULT_API_URL)?,
+            token_key,
+        }))
+    }
+}
 
 /// Everything the service reads from its environment.
 #[derive(Debug, Clone)]
@@ -58,6 +139,8 @@ pub struct Settings {
     /// How long a request waits for a password-hashing slot before 429
     /// (SPEC §10.8: 5 s); not read from the environment.
     pub hash_wait: std::time::Duration,
+    /// Spotify, when configured (SPEC §10.17).
+    pub spotify: Option<SpotifyConfig>,
 }
 
 /// How a running job keeps its claim (SPEC §10.6): its process renews
@@ -103,6 +186,7 @@ impl Default for Settings {
             register_per_second: 10,
             register_burst: 100,
             hash_wait: std::time::Duration::from_secs(5),
+            spotify: None,
         }
     }
 }
@@ -153,6 +237,7 @@ impl Settings {
             register_per_second: defaults.register_per_second,
             register_burst: defaults.register_burst,
             hash_wait: defaults.hash_wait,
+            spotify: SpotifyConfig::from_env()?,
         };
         if settings.db_pool_size == 0 {
             return Err("DB_POOL_SIZE must be at least 1".into());

@@ -73,6 +73,9 @@ text_enum! {
         PlaylistCreate,
         PlaylistUpdate,
         PlaylistDelete,
+        ProviderConnect,
+        ProviderDisconnect,
+        PlaylistSync,
     }
 }
 
@@ -130,6 +133,7 @@ text_enum! {
         AutoPreRaid,
         AutoPreRestore,
         ScheduledPreExecution,
+        AutoPreSync,
     }
 }
 
@@ -138,6 +142,12 @@ impl SnapshotType {
     pub fn is_automatic(self) -> bool {
         self != SnapshotType::Manual
     }
+}
+
+text_enum! {
+    /// Where a playlist's order lives: only here (`local`), or on Spotify,
+    /// with this service holding a linked copy (SPEC §9).
+    Provider { Local, Spotify }
 }
 
 text_enum! {

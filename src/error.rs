@@ -64,6 +64,9 @@ pub enum AppError {
     BadCredentials,
     #[error("not found")]
     NotFound,
+    /// 404 saying why: a feature that is off (Spotify not configured).
+    #[error("{0}")]
+    NotAvailable(String),
     #[error("method not allowed")]
     MethodNotAllowed,
     #[error("{0}")]
@@ -76,6 +79,17 @@ pub enum AppError {
     /// names the limit and its number.
     #[error("{message}")]
     RateLimited {
+        message: String,
+        retry_after_secs: u64,
+    },
+    /// 502: a playlist provider (Spotify) failed or answered what the
+    /// service cannot use; the message says what, never a token.
+    #[error("{0}")]
+    Upstream(String),
+    /// 503: a playlist provider is unavailable or asks us to wait longer
+    /// than a request can (SPEC §10.19), with its `Retry-After`.
+    #[error("{message}")]
+    UpstreamUnavailable {
         message: String,
         retry_after_secs: u64,
     },
@@ -133,7 +147,8 @@ pub struct ErrorBody<'a> {
 pub struct ErrorContent<'a> {
     /// `validation_failed`, `unauthorized`, `not_found`, `method_not_allowed`,
     /// `conflict`, `precondition_failed`, `payload_too_large`, `rate_limited`,
-    /// `headers_too_large` or `internal`.
+    /// `headers_too_large`, `upstream_error`, `upstream_unavailable` or
+    /// `internal`.
     code: &'a str,
     /// A sentence for a person; for a cap or a limit it names the number.
     message: String,
@@ -148,12 +163,14 @@ impl ResponseError for AppError {
         match self {
             AppError::Validation { .. } => StatusCode::BAD_REQUEST,
             AppError::Unauthorized | AppError::BadCredentials => StatusCode::UNAUTHORIZED,
-            AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::NotFound | AppError::NotAvailable(_) => StatusCode::NOT_FOUND,
             AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Upstream(_) => StatusCode::BAD_GATEWAY,
+            AppError::UpstreamUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -177,6 +194,9 @@ impl ResponseError for AppError {
                 Some((header::WWW_AUTHENTICATE, "Bearer".to_string()))
             }
             AppError::RateLimited {
+                retry_after_secs, ..
+            }
+            | AppError::UpstreamUnavailable {
                 retry_after_secs, ..
             } => Some((header::RETRY_AFTER, retry_after_secs.to_string())),
             _ => None,
@@ -220,6 +240,8 @@ pub fn code_for_status(status: StatusCode) -> &'static str {
         413 => "payload_too_large",
         429 => "rate_limited",
         431 => "headers_too_large",
+        502 => "upstream_error",
+        503 => "upstream_unavailable",
         500..=599 => "internal",
         _ => "error",
     }

@@ -12,6 +12,7 @@ pub mod login_throttle;
 pub mod metrics;
 pub mod models;
 pub mod password;
+pub mod providers;
 pub mod rate_limit;
 pub mod request_id;
 pub mod retention;

@@ -5,11 +5,12 @@
 use std::sync::Arc;
 
 use crate::config::Settings;
-use crate::db::{self, DbConnection, Pool};
+use crate::db::{self, Checkout, Pool};
 use crate::error::AppResult;
 use crate::live::{ActivityHub, HubTimings};
 use crate::login_throttle::LoginThrottle;
 use crate::password::PasswordHashing;
+use crate::providers::spotify::Spotify;
 use crate::rate_limit::AddressLimits;
 use crate::streams::StreamLimiter;
 
@@ -31,6 +32,8 @@ pub struct AppState {
     /// here, holding no thread or connection, and leaves the other half of
     /// the pool to everyone else.
     rewrites: tokio::sync::Semaphore,
+    /// Spotify, when configured (SPEC §10.17).
+    pub spotify: Option<Arc<Spotify>>,
 }
 
 impl AppState {
@@ -58,6 +61,7 @@ impl AppState {
         let rewrites = tokio::sync::Semaphore::new((pool.max_size() as usize / 2).max(1));
         let address_limits = AddressLimits::new(&settings);
         let passwords = PasswordHashing::new(settings.hash_wait);
+        let spotify = settings.spotify.clone().map(|c| Arc::new(Spotify::new(c)));
         AppState {
             pool,
             settings,
@@ -67,17 +71,30 @@ impl AppState {
             exports,
             hub,
             rewrites,
+            spotify,
         }
     }
 
     /// [`db::run`] for a request that rewrites a playlist's order (shuffle,
     /// commit, restore, undo): it first waits its turn among rewrites.
+    ///
+    /// `f` gets a [`Checkout`] rather than a connection, and Spotify when
+    /// configured: a linked playlist's rewrite gives its connection back
+    /// while it calls Spotify.
     pub async fn run_rewrite<T, F>(&self, f: F) -> AppResult<T>
     where
-        F: FnOnce(&mut DbConnection) -> AppResult<T> + Send + 'static,
+        F: FnOnce(&mut Checkout, Option<&Spotify>) -> AppResult<T> + Send + 'static,
         T: Send + 'static,
     {
         let _turn = self.rewrites.acquire().await;
-        db::run(&self.pool, f).await
+        let spotify = self.spotify.clone();
+        db::run_checkout(&self.pool, move |db| f(db, spotify.as_deref())).await
+    }
+
+    /// Spotify, or the 404 saying it is not configured.
+    pub fn spotify(&self) -> AppResult<Arc<Spotify>> {
+        self.spotify
+            .clone()
+            .ok_or_else(crate::services::spotify::not_configured)
     }
 }

@@ -123,6 +123,54 @@ where
     result
 }
 
+/// A pooled connection taken when needed and given back in between: for
+/// work that calls a provider between its statements, which must hold no
+/// connection across the call (SPEC §10.19). Runs on a blocking thread.
+pub struct Checkout {
+    pool: Pool,
+    conn: Option<r2d2::PooledConnection<ConnectionManager>>,
+}
+
+impl Checkout {
+    pub fn new(pool: Pool) -> Self {
+        Checkout { pool, conn: None }
+    }
+
+    /// The connection, taken from the pool if none is held.
+    pub fn conn(&mut self) -> crate::error::AppResult<&mut DbConnection> {
+        if self.conn.is_none() {
+            self.conn = Some(self.pool.get()?);
+        }
+        Ok(self.conn.as_mut().expect("just taken"))
+    }
+
+    /// Gives the connection back to the pool.
+    pub fn release(&mut self) {
+        self.conn = None;
+    }
+
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+}
+
+/// Runs `f` with a [`Checkout`] on the blocking thread pool.
+pub async fn run_checkout<T, F>(pool: &Pool, f: F) -> crate::error::AppResult<T>
+where
+    F: FnOnce(&mut Checkout) -> crate::error::AppResult<T> + Send + 'static,
+    T: Send + 'static,
+{
+    let pool = pool.clone();
+    let (result, statements) = actix_web::web::block(move || {
+        let before = round_trips::on_this_thread();
+        let result = f(&mut Checkout::new(pool));
+        (result, round_trips::on_this_thread() - before)
+    })
+    .await?;
+    round_trips::add(statements);
+    result
+}
+
 /// Runs `f` in a transaction that takes the write lock up front on SQLite
 /// (`BEGIN IMMEDIATE`) and is a plain transaction on PostgreSQL. Nested
 /// `conn.transaction(..)` calls inside `f` become savepoints.

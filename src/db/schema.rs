@@ -68,6 +68,12 @@ diesel::table! {
         version -> Integer,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        provider -> Text,
+        provider_playlist_id -> Nullable<Text>,
+        provider_account_id -> Nullable<Text>,
+        provider_snapshot_id -> Nullable<Text>,
+        provider_out_of_sync -> Bool,
+        provider_writing_since -> Nullable<Timestamp>,
     }
 }
 
@@ -182,7 +188,39 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    provider_connections (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        provider -> Text,
+        account_id -> Text,
+        display_name -> Nullable<Text>,
+        scopes -> Text,
+        access_token -> Text,
+        refresh_token -> Text,
+        access_expires_at -> Timestamp,
+        refresh_claimed_until -> Nullable<Timestamp>,
+        broken_reason -> Nullable<Text>,
+        connected_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    oauth_states (id) {
+        id -> BigInt,
+        state_hash -> Text,
+        user_id -> BigInt,
+        provider -> Text,
+        pkce_challenge -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(auth_sessions -> users (user_id));
+diesel::joinable!(provider_connections -> users (user_id));
+diesel::joinable!(oauth_states -> users (user_id));
 diesel::joinable!(stream_tickets -> auth_sessions (session_id));
 diesel::joinable!(user_settings -> users (user_id));
 diesel::joinable!(playlists -> users (owner_id));
@@ -208,4 +246,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     playlist_snapshots,
     activity_log,
     stream_tickets,
+    provider_connections,
+    oauth_states,
 );

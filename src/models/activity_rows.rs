@@ -10,7 +10,7 @@
 
 use serde_json::{json, Value};
 
-use crate::enums::{ActivityType, ActorType, ExecutionStatus};
+use crate::enums::{ActivityType, ActorType, ExecutionStatus, Provider};
 use crate::models::playlist::Playlist;
 use crate::models::schedule::Schedule;
 use crate::models::snapshot::Snapshot;
@@ -28,6 +28,22 @@ pub struct RunOutcome {
     pub playlist_name: String,
     /// The automatic snapshots the run took, in the order taken.
     pub snapshot_ids: Vec<i64>,
+}
+
+/// What a sync changed: items added and removed (counted with their
+/// repeats), and whether the items both sides kept changed order.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SyncCounts {
+    pub added: usize,
+    pub removed: usize,
+    pub reordered: bool,
+}
+
+fn provider_name(provider: Provider) -> &'static str {
+    match provider {
+        Provider::Local => "local",
+        Provider::Spotify => "Spotify",
+    }
 }
 
 /// The algorithm a shuffle used, as its row names it.
@@ -387,6 +403,82 @@ impl NewActivity {
             format!("Changed settings: {}", changed_fields.join(", ")),
         )
         .metadata(json!({ "changed_fields": changed_fields }))
+    }
+
+    /// `playlist_create` of an import: adds the provider and its playlist.
+    pub fn playlist_import(user: &User, playlist: &Playlist, track_count: usize) -> Self {
+        let mut row = Self::playlist_create(user, playlist, track_count);
+        row.description = format!("Imported playlist \"{}\" from Spotify", playlist.name);
+        row.extend_metadata(json!({
+            "provider": playlist.link.provider,
+            "spotify_playlist_id": playlist.link.playlist_id,
+        }))
+    }
+
+    /// `provider_connect`: an account connected (or connected again).
+    pub fn provider_connect(user: &User, provider: Provider, account_id: &str) -> Self {
+        Self::by(
+            user,
+            ActivityType::ProviderConnect,
+            format!("Connected {} account {account_id}", provider_name(provider)),
+        )
+        .metadata(json!({ "provider": provider, "spotify_user_id": account_id }))
+    }
+
+    /// `provider_disconnect`: the account's tokens deleted.
+    pub fn provider_disconnect(user: &User, provider: Provider, account_id: &str) -> Self {
+        Self::by(
+            user,
+            ActivityType::ProviderDisconnect,
+            format!(
+                "Disconnected {} account {account_id}",
+                provider_name(provider)
+            ),
+        )
+        .metadata(json!({ "provider": provider, "spotify_user_id": account_id }))
+    }
+
+    /// `playlist_sync`: the provider's order pulled in; counts, and the
+    /// automatic snapshot taken first.
+    pub fn playlist_sync(
+        user: &User,
+        playlist: &Playlist,
+        change: SyncCounts,
+        snapshot_id: Option<i64>,
+    ) -> Self {
+        Self::on_playlist(
+            user,
+            ActivityType::PlaylistSync,
+            format!("Synced \"{}\" from Spotify", playlist.name),
+            playlist,
+        )
+        .metadata(json!({
+            "provider": playlist.link.provider,
+            "added": change.added,
+            "removed": change.removed,
+            "reordered": change.reordered,
+            "snapshot_id": snapshot_id,
+            "spotify_snapshot_id": playlist.link.snapshot_id,
+        }))
+    }
+
+    /// Adds `provider` and `spotify_snapshot_id` to a rewrite's row when
+    /// the new order was written to the provider (SPEC §10.20).
+    pub fn written_back(self, spotify_snapshot_id: Option<&str>) -> Self {
+        match spotify_snapshot_id {
+            None => self,
+            Some(id) => self.extend_metadata(json!({
+                "provider": Provider::Spotify,
+                "spotify_snapshot_id": id,
+            })),
+        }
+    }
+
+    fn extend_metadata(mut self, extra: Value) -> Self {
+        if let (Some(Value::Object(fields)), Value::Object(more)) = (&mut self.metadata, extra) {
+            fields.extend(more);
+        }
+        self
     }
 
     fn on_playlist(

@@ -6,6 +6,7 @@ pub mod activity_rows;
 pub mod auth_session;
 pub mod job_execution;
 pub mod playlist;
+pub mod provider_connection;
 pub mod schedule;
 pub mod snapshot;
 pub mod stream_ticket;
@@ -16,7 +17,7 @@ pub mod user_settings;
 pub mod workshop_session;
 
 pub use activity_log::{ActivityLog, NewActivity};
-pub use activity_rows::{AlgorithmUsed, RunOutcome};
+pub use activity_rows::{AlgorithmUsed, RunOutcome, SyncCounts};
 pub use auth_session::{AuthSession, NewAuthSession};
 pub use user::{NewUser, User};
 pub use user_settings::UserSettings;

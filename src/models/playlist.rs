@@ -1,6 +1,7 @@
 //! `playlists` and `playlist_tracks`. Order is `position` (from 0);
 //! duplicates are allowed. Only `services::playlists` calls the writers here,
-//! so a second playlist provider can take its place (SPEC §9).
+//! so a second playlist provider can take its place (SPEC §9). A linked
+//! playlist's provider columns are [`ProviderLink`], embedded in the row.
 
 use std::collections::HashMap;
 
@@ -10,6 +11,7 @@ use diesel::prelude::*;
 
 use crate::db::schema::{playlist_tracks, playlists, tracks};
 use crate::db::DbConnection;
+use crate::enums::Provider;
 use crate::models::track::Track;
 
 /// Rows per INSERT into `playlist_tracks` (3 columns each).
@@ -26,6 +28,60 @@ pub struct Playlist {
     pub version: i32,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    #[diesel(embed)]
+    pub link: ProviderLink,
+}
+
+/// Where a playlist's order lives. A local playlist has only `provider`;
+/// a linked one names the provider's playlist, the provider account that
+/// linked it, the provider's snapshot at the last sync or write, whether a
+/// failed write left the two apart, and since when a write to the provider
+/// is under way (a claim, so two rewrites never write to Spotify at once).
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = playlists)]
+pub struct ProviderLink {
+    pub provider: Provider,
+    #[diesel(column_name = provider_playlist_id)]
+    pub playlist_id: Option<String>,
+    #[diesel(column_name = provider_account_id)]
+    pub account_id: Option<String>,
+    #[diesel(column_name = provider_snapshot_id)]
+    pub snapshot_id: Option<String>,
+    #[diesel(column_name = provider_out_of_sync)]
+    pub out_of_sync: bool,
+    #[diesel(column_name = provider_writing_since)]
+    pub writing_since: Option<NaiveDateTime>,
+}
+
+impl ProviderLink {
+    /// A playlist kept only here.
+    pub fn local() -> Self {
+        ProviderLink {
+            provider: Provider::Local,
+            playlist_id: None,
+            account_id: None,
+            snapshot_id: None,
+            out_of_sync: false,
+            writing_since: None,
+        }
+    }
+
+    /// Linked to `playlist_id` on Spotify by the account `account_id`,
+    /// in step as of `snapshot_id`.
+    pub fn spotify(playlist_id: &str, account_id: &str, snapshot_id: Option<String>) -> Self {
+        ProviderLink {
+            provider: Provider::Spotify,
+            playlist_id: Some(playlist_id.to_string()),
+            account_id: Some(account_id.to_string()),
+            snapshot_id,
+            out_of_sync: false,
+            writing_since: None,
+        }
+    }
+
+    pub fn is_linked(&self) -> bool {
+        self.provider != Provider::Local
+    }
 }
 
 #[derive(Debug, Insertable)]
@@ -209,6 +265,78 @@ impl Playlist {
     pub fn apply(conn: &mut DbConnection, id: &str, changes: &PlaylistChanges) -> QueryResult<()> {
         diesel::update(playlists::table.find(id))
             .set(changes)
+            .execute(conn)
+            .map(|_| ())
+    }
+
+    /// The caller's playlist linked to `provider_playlist_id`, if any.
+    pub fn find_linked(
+        conn: &mut DbConnection,
+        owner_id: i64,
+        provider: Provider,
+        provider_playlist_id: &str,
+    ) -> QueryResult<Option<Playlist>> {
+        playlists::table
+            .filter(playlists::owner_id.eq(owner_id))
+            .filter(playlists::provider.eq(provider))
+            .filter(playlists::provider_playlist_id.eq(provider_playlist_id))
+            .select(Playlist::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    /// The caller's playlists linked to `provider`: (provider id, local id).
+    pub fn linked_ids(
+        conn: &mut DbConnection,
+        owner_id: i64,
+        provider: Provider,
+    ) -> QueryResult<Vec<(Option<String>, String)>> {
+        playlists::table
+            .filter(playlists::owner_id.eq(owner_id))
+            .filter(playlists::provider.eq(provider))
+            .select((playlists::provider_playlist_id, playlists::id))
+            .load(conn)
+    }
+
+    /// Claims the right to write this playlist's order to its provider
+    /// (`writing_since`), or releases it (`None`).
+    pub fn set_writing(
+        conn: &mut DbConnection,
+        id: &str,
+        since: Option<NaiveDateTime>,
+    ) -> QueryResult<()> {
+        diesel::update(playlists::table.find(id))
+            .set(playlists::provider_writing_since.eq(since))
+            .execute(conn)
+            .map(|_| ())
+    }
+
+    /// Records where the provider now stands: its snapshot, and whether the
+    /// two copies are apart; releases any write claim.
+    pub fn set_provider_state(
+        conn: &mut DbConnection,
+        id: &str,
+        snapshot_id: Option<&str>,
+        out_of_sync: bool,
+    ) -> QueryResult<()> {
+        diesel::update(playlists::table.find(id))
+            .set((
+                playlists::provider_snapshot_id.eq(snapshot_id),
+                playlists::provider_out_of_sync.eq(out_of_sync),
+                playlists::provider_writing_since.eq(None::<NaiveDateTime>),
+            ))
+            .execute(conn)
+            .map(|_| ())
+    }
+
+    /// Marks the copies apart (a write to the provider failed part-way),
+    /// releasing the write claim.
+    pub fn mark_out_of_sync(conn: &mut DbConnection, id: &str) -> QueryResult<()> {
+        diesel::update(playlists::table.find(id))
+            .set((
+                playlists::provider_out_of_sync.eq(true),
+                playlists::provider_writing_since.eq(None::<NaiveDateTime>),
+            ))
             .execute(conn)
             .map(|_| ())
     }

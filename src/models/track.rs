@@ -122,6 +122,41 @@ pub struct NewTrack {
 }
 
 impl NewTrack {
+    /// Adds unknown URIs and overwrites the stored fields of known ones
+    /// with the provider's (SPEC §10.21: an import or sync of `spotify:`
+    /// URIs is the authority on them); a tempo the provider did not give
+    /// keeps the stored one. Only rows that differ are written.
+    pub fn replace_all(conn: &mut DbConnection, new: &[NewTrack]) -> QueryResult<()> {
+        let uris: Vec<String> = new.iter().map(|t| t.uri.clone()).collect();
+        let existing = Track::find_by_uris(conn, &uris)?;
+        Self::upsert_all(conn, new)?;
+        let mut seen = std::collections::HashSet::new();
+        for t in new.iter().filter(|t| seen.insert(t.uri.as_str())) {
+            let Some(stored) = existing.get(&t.uri) else {
+                continue;
+            };
+            let tempo = t.tempo.or(stored.tempo);
+            if stored.name == t.name
+                && stored.artists == t.artists
+                && stored.album_name == t.album_name
+                && stored.duration_ms == t.duration_ms
+                && stored.tempo == tempo
+            {
+                continue;
+            }
+            diesel::update(tracks::table.filter(tracks::uri.eq(&t.uri)))
+                .set((
+                    tracks::name.eq(&t.name),
+                    tracks::artists.eq(&t.artists),
+                    tracks::album_name.eq(&t.album_name),
+                    tracks::duration_ms.eq(t.duration_ms),
+                    tracks::tempo.eq(tempo),
+                ))
+                .execute(conn)?;
+        }
+        Ok(())
+    }
+
     /// Adds unknown URIs to the catalog and fills the null fields of known
     /// ones; never overwrites a stored value. The first entry of a URI wins.
     pub fn upsert_all(conn: &mut DbConnection, new: &[NewTrack]) -> QueryResult<()> {

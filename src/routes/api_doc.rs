@@ -27,8 +27,8 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, Required};
 use utoipa::{Modify, OpenApi, ToResponse};
 
 use crate::routes::{
-    activity, activity_stream, algorithms, auth, health, me, playlists, schedules, settings,
-    snapshots, tracks, upstream, workshop,
+    activity, activity_stream, algorithms, auth, health, me, playlists, providers, schedules,
+    settings, snapshots, tracks, upstream, workshop,
 };
 
 /// Where the document is served.
@@ -97,6 +97,13 @@ pub const DOCUMENT_PATH: &str = "/api/openapi.json";
         activity::export_activity,
         activity_stream::stream_activity,
         activity_stream::create_ticket,
+        providers::get_connection,
+        providers::delete_connection,
+        providers::authorize,
+        providers::callback,
+        providers::list_spotify_playlists,
+        providers::import_playlist,
+        providers::sync_playlist,
     ),
     components(schemas(
         crate::error::ErrorBody,
@@ -114,6 +121,8 @@ pub const DOCUMENT_PATH: &str = "/api/openapi.json";
         PayloadTooLarge,
         RateLimited,
         HeadersTooLarge,
+        UpstreamError,
+        UpstreamUnavailable,
         Internal,
     )),
     modifiers(&Conventions),
@@ -127,6 +136,7 @@ pub const DOCUMENT_PATH: &str = "/api/openapi.json";
         (name = "upstream", description = "Playlists that feed raids"),
         (name = "schedules", description = "Scheduled raids and shuffles"),
         (name = "activity", description = "The caller's own activity trail"),
+        (name = "providers", description = "Spotify: connect, import, sync"),
         (name = "operations", description = "Health, metrics and this document"),
     ),
 )]
@@ -168,6 +178,12 @@ error_responses! {
         "Retry-After" = "Seconds to wait before trying again";
     HeadersTooLarge: "`headers_too_large`: the request head is over 32 KiB or has more \
         than 64 fields.";
+    UpstreamError: "`upstream_error`: Spotify failed or answered what the service cannot \
+        use (the message says what); nothing was changed here, or the playlist is marked \
+        out of sync and says so.";
+    UpstreamUnavailable: "`upstream_unavailable`: Spotify is busy or down, or asks for a \
+        longer wait than a request takes.",
+        "Retry-After" = "Seconds to wait before trying again";
     Internal: "`internal`: something failed on the server; the message says nothing more, \
         the server log has the cause under the request id.";
 }

@@ -14,6 +14,7 @@ pub mod health;
 pub mod me;
 pub mod params;
 pub mod playlists;
+pub mod providers;
 pub mod responses;
 pub mod schedules;
 pub mod settings;
@@ -152,6 +153,7 @@ pub fn endpoints() -> Vec<Endpoint> {
             .delete(playlists::delete_playlist),
         resource("/api/playlists/{id}/shuffle").post(playlists::shuffle_playlist),
         resource("/api/playlists/{id}/undo").post(playlists::undo_playlist),
+        resource("/api/playlists/{id}/sync").post(providers::sync_playlist),
         resource("/api/playlists/{id}/snapshots")
             .get(snapshots::list_snapshots)
             .post(snapshots::create_snapshot),
@@ -193,5 +195,12 @@ pub fn endpoints() -> Vec<Endpoint> {
         resource("/api/activity/export").get(activity::export_activity),
         resource("/api/activity/stream").get(activity_stream::stream_activity),
         resource("/api/activity/stream/tickets").post(activity_stream::create_ticket),
+        resource("/api/providers/spotify")
+            .get(providers::get_connection)
+            .delete(providers::delete_connection),
+        resource("/api/providers/spotify/authorize").post(providers::authorize),
+        resource("/api/providers/spotify/callback").get(providers::callback),
+        resource("/api/providers/spotify/playlists").get(providers::list_spotify_playlists),
+        resource("/api/providers/spotify/import").post(providers::import_playlist),
     ]
 }

@@ -401,8 +401,8 @@ pub async fn shuffle_playlist(
     let precondition = if_match(&req);
     let id = path.into_inner();
     let outcome = state
-        .run_rewrite(move |conn| {
-            ShuffleService::shuffle(conn, &auth.user, &id, &request, precondition)
+        .run_rewrite(move |db, spotify| {
+            ShuffleService::shuffle(db, spotify, &auth.user, &id, &request, precondition)
         })
         .await?;
     Ok(HttpResponse::Ok()
@@ -432,7 +432,9 @@ pub async fn undo_playlist(
     let precondition = if_match(&req);
     let id = path.into_inner();
     let view = state
-        .run_rewrite(move |conn| SnapshotService::undo(conn, &auth.user, &id, precondition))
+        .run_rewrite(move |db, spotify| {
+            SnapshotService::undo(db, spotify, &auth.user, &id, precondition)
+        })
         .await?;
     Ok(HttpResponse::Ok()
         .insert_header(etag(view.version))

@@ -205,7 +205,9 @@ pub async fn restore_snapshot(
     let precondition = if_match(&req);
     let id = path.into_inner();
     let view = state
-        .run_rewrite(move |conn| SnapshotService::restore(conn, &auth.user, id, precondition))
+        .run_rewrite(move |db, spotify| {
+            SnapshotService::restore(db, spotify, &auth.user, id, precondition)
+        })
         .await?;
     Ok(HttpResponse::Ok()
         .insert_header(etag(view.version))

@@ -145,8 +145,8 @@ pub async fn commit(
     let precondition = if_match(&req);
     let id = path.into_inner();
     let outcome = state
-        .run_rewrite(move |conn| {
-            WorkshopService::commit(conn, &auth.user, &id, &uris, precondition)
+        .run_rewrite(move |db, spotify| {
+            WorkshopService::commit(db, spotify, &auth.user, &id, &uris, precondition)
         })
         .await?;
     Ok(HttpResponse::Ok()

@@ -33,7 +33,7 @@ use crate::models::track::Track;
 use crate::models::upstream_source::UpstreamSource;
 use crate::models::{NewActivity, RunOutcome, User};
 use crate::services::activity_log::truncate_chars;
-use crate::services::playlists::{PlaylistService, Rewrite, MAX_TRACKS};
+use crate::services::playlists::{PlaylistService, Rewrite, RewriteTarget, MAX_TRACKS};
 use crate::services::shuffle::{choose, order_uris, ChoiceFields};
 use crate::services::ActivityLogService;
 
@@ -390,7 +390,13 @@ impl JobExecutor {
         let raid = Rewrite::Raid {
             schedule_id: schedule.id,
         };
-        let Some(written) = PlaylistService::rewrite_order(conn, &target, &current, &order, raid)?
+        let Some(written) = PlaylistService::rewrite_order(
+            conn,
+            &RewriteTarget::new(target.clone()),
+            &current,
+            &order,
+            raid,
+        )?
         else {
             return Ok(target);
         };
@@ -417,8 +423,13 @@ impl JobExecutor {
         let shuffle = Rewrite::ScheduledShuffle {
             schedule_id: schedule.id,
         };
-        let Some(written) =
-            PlaylistService::rewrite_order(conn, &target, &current, &order, shuffle)?
+        let Some(written) = PlaylistService::rewrite_order(
+            conn,
+            &RewriteTarget::new(target.clone()),
+            &current,
+            &order,
+            shuffle,
+        )?
         else {
             return Ok(target);
         };

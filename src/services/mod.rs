@@ -14,6 +14,7 @@ pub mod schedules;
 pub mod settings;
 pub mod shuffle;
 pub mod snapshots;
+pub mod spotify;
 pub mod upstream;
 pub mod workshop;
 

@@ -25,13 +25,15 @@ use std::collections::HashMap;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::db::{self, write_transaction, DbConnection, Json};
-use crate::enums::SnapshotType;
+use crate::db::{self, write_transaction, Checkout, DbConnection, Json};
+use crate::enums::{Provider, SnapshotType};
 use crate::error::{AppError, AppResult, FieldError};
-use crate::models::playlist::{Playlist, PlaylistChanges};
+use crate::models::playlist::{Playlist, PlaylistChanges, ProviderLink};
 use crate::models::snapshot::Snapshot;
 use crate::models::track::{NewTrack, Track, TrackView};
 use crate::models::{NewActivity, User, UserSettings};
+use crate::providers::spotify::{api::writable_uri, Spotify};
+use crate::services::spotify::{write_under_way, SpotifyService, WriteBackError};
 use crate::services::ActivityLogService;
 
 /// Most tracks a playlist (or a commit) may hold.
@@ -65,6 +67,59 @@ impl IfMatch {
 pub struct Rewritten {
     pub playlist: Playlist,
     pub snapshot_id: Option<i64>,
+    /// Spotify's snapshot after the new order was written there, for a
+    /// linked playlist (SPEC §10.20: its row and answer carry it).
+    pub spotify_snapshot_id: Option<String>,
+}
+
+/// The locked playlist a rewrite writes, and what was already done for a
+/// linked one: an order written to Spotify (its automatic snapshot taken
+/// before), or Spotify's order pulled in by a sync.
+#[derive(Debug, Clone)]
+pub struct RewriteTarget {
+    pub playlist: Playlist,
+    provider: Option<ProviderStep>,
+}
+
+#[derive(Debug, Clone)]
+enum ProviderStep {
+    /// The order went to Spotify, which is now at `spotify_snapshot_id`;
+    /// the automatic snapshot was taken before (`snapshot_id`).
+    WrittenBack {
+        snapshot_id: Option<i64>,
+        spotify_snapshot_id: String,
+    },
+    /// The order comes from Spotify, at `spotify_snapshot_id`.
+    Synced { spotify_snapshot_id: String },
+}
+
+impl RewriteTarget {
+    /// A playlist whose order is written here only.
+    pub fn new(playlist: Playlist) -> Self {
+        RewriteTarget {
+            playlist,
+            provider: None,
+        }
+    }
+
+    /// A linked playlist taking the order Spotify holds at `snapshot`.
+    pub fn synced(playlist: Playlist, snapshot: &str) -> Self {
+        RewriteTarget {
+            playlist,
+            provider: Some(ProviderStep::Synced {
+                spotify_snapshot_id: snapshot.to_string(),
+            }),
+        }
+    }
+}
+
+/// What a rewrite computed: the order it read, the one it will write, and
+/// why (which names the automatic snapshot). A linked playlist's rewrite
+/// needs them between its steps (SPEC §10.19).
+pub trait OrderPlan {
+    fn current(&self) -> &[String];
+    fn order(&self) -> &[String];
+    fn why(&self) -> Rewrite<'_>;
 }
 
 /// Why an order is rewritten: it names the automatic snapshot taken first.
@@ -80,6 +135,8 @@ pub enum Rewrite<'a> {
     Raid { schedule_id: i64 },
     /// A schedule's shuffle.
     ScheduledShuffle { schedule_id: i64 },
+    /// A sync that found another order on Spotify.
+    Sync,
 }
 
 impl Rewrite<'_> {
@@ -90,6 +147,7 @@ impl Rewrite<'_> {
             Rewrite::Restore { .. } => SnapshotType::AutoPreRestore,
             Rewrite::Raid { .. } => SnapshotType::AutoPreRaid,
             Rewrite::ScheduledShuffle { .. } => SnapshotType::ScheduledPreExecution,
+            Rewrite::Sync => SnapshotType::AutoPreSync,
         }
     }
 
@@ -104,6 +162,7 @@ impl Rewrite<'_> {
             Rewrite::ScheduledShuffle { schedule_id } => {
                 format!("Before schedule #{schedule_id} shuffle")
             }
+            Rewrite::Sync => "Before sync from Spotify".to_string(),
         }
     }
 
@@ -143,6 +202,11 @@ pub struct PlaylistView {
     pub is_public: bool,
     pub owner_id: i64,
     pub version: i32,
+    /// `local`, or `spotify` for a playlist linked to Spotify.
+    pub provider: Provider,
+    /// The linked Spotify playlist; only on a linked playlist.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spotify_playlist_id: Option<String>,
     pub tracks: Vec<PlaylistTrackView>,
     #[serde(serialize_with = "crate::timestamp::serialize")]
     pub updated_at: chrono::NaiveDateTime,
@@ -166,6 +230,12 @@ pub struct PlaylistChange {
     pub playlist: PlaylistView,
     pub changed: bool,
     pub snapshot_id: Option<i64>,
+    /// `spotify` when the new order was written to Spotify.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider: Option<Provider>,
+    /// Spotify's snapshot after the write.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spotify_snapshot_id: Option<String>,
 }
 
 impl PlaylistChange {
@@ -182,11 +252,15 @@ impl PlaylistChange {
                 playlist: PlaylistService::view_of(playlist, order, catalog),
                 changed: false,
                 snapshot_id: None,
+                provider: None,
+                spotify_snapshot_id: None,
             },
             Some(done) => PlaylistChange {
                 playlist: PlaylistService::view_of(&done.playlist, order, catalog),
                 changed: true,
                 snapshot_id: done.snapshot_id,
+                provider: done.spotify_snapshot_id.as_ref().map(|_| Provider::Spotify),
+                spotify_snapshot_id: done.spotify_snapshot_id.clone(),
             },
         }
     }
@@ -201,6 +275,7 @@ pub struct PlaylistSummary {
     pub is_public: bool,
     pub track_count: i64,
     pub version: i32,
+    pub provider: Provider,
     #[serde(serialize_with = "crate::timestamp::serialize")]
     pub updated_at: chrono::NaiveDateTime,
 }
@@ -268,6 +343,8 @@ impl PlaylistService {
             is_public: playlist.is_public,
             owner_id: playlist.owner_id,
             version: playlist.version,
+            provider: playlist.link.provider,
+            spotify_playlist_id: playlist.link.playlist_id.clone(),
             tracks,
             updated_at: playlist.updated_at,
         }
@@ -289,6 +366,7 @@ impl PlaylistService {
                 is_public: p.is_public,
                 track_count,
                 version: p.version,
+                provider: p.link.provider,
                 updated_at: p.updated_at,
             })
             .collect();
@@ -370,16 +448,23 @@ impl PlaylistService {
     /// judged after `plan`, so a request that is wrong whatever the version
     /// (an unknown algorithm parameter, a URI not in the catalog) answers
     /// its 400, not a 412 (RFC 9110 §13.2.1).
-    pub fn rewrite<P, T>(
-        conn: &mut DbConnection,
+    ///
+    /// A playlist linked to Spotify goes through [`Self::rewrite_linked`].
+    pub fn rewrite<P: OrderPlan, T>(
+        db: &mut Checkout,
+        spotify: Option<&Spotify>,
         user_id: i64,
         id: &str,
         if_match: Option<IfMatch>,
         mut plan: impl FnMut(&mut DbConnection, &Playlist) -> AppResult<P>,
-        mut write: impl FnMut(&mut DbConnection, Playlist, P) -> AppResult<T>,
+        mut write: impl FnMut(&mut DbConnection, RewriteTarget, P) -> AppResult<T>,
     ) -> AppResult<T> {
         for _ in 0..OPTIMISTIC_TRIES {
+            let conn = db.conn()?;
             let read = Self::owned(conn, user_id, id)?;
+            if read.link.is_linked() {
+                return Self::rewrite_linked(db, spotify, user_id, id, if_match, plan, write);
+            }
             let planned = plan(conn, &read)?;
             check_version(&read, if_match)?;
             let written = write_transaction(conn, |conn| {
@@ -387,7 +472,7 @@ impl PlaylistService {
                 if locked.version != read.version {
                     return Ok(None);
                 }
-                write(conn, locked, planned).map(Some)
+                write(conn, RewriteTarget::new(locked), planned).map(Some)
             })?;
             match written {
                 Some(done) => return Ok(done),
@@ -397,12 +482,134 @@ impl PlaylistService {
                 None => continue,
             }
         }
-        write_transaction(conn, |conn| {
+        write_transaction(db.conn()?, |conn| {
             let locked = Self::lock_owned(conn, user_id, id)?;
             let planned = plan(conn, &locked)?;
             check_version(&locked, if_match)?;
-            write(conn, locked, planned)
+            write(conn, RewriteTarget::new(locked), planned)
         })
+    }
+
+    /// A rewrite of a playlist linked to Spotify (SPEC §10.19), holding no
+    /// connection and no lock while Spotify is called: (1) one transaction
+    /// checks the version, claims the playlist's write to Spotify and takes
+    /// the automatic snapshot; (2) Spotify's order is compared with the
+    /// one read (409 when it changed there) and replaced; (3) one
+    /// transaction writes the local order through `write`. A write that
+    /// failed before anything reached Spotify releases the claim; one that
+    /// failed part-way marks the playlist out of sync. An order that does
+    /// not change needs nothing of Spotify. While another rewrite holds the
+    /// claim this one waits (15 s at most, then 409).
+    fn rewrite_linked<P: OrderPlan, T>(
+        db: &mut Checkout,
+        spotify: Option<&Spotify>,
+        user_id: i64,
+        id: &str,
+        if_match: Option<IfMatch>,
+        mut plan: impl FnMut(&mut DbConnection, &Playlist) -> AppResult<P>,
+        mut write: impl FnMut(&mut DbConnection, RewriteTarget, P) -> AppResult<T>,
+    ) -> AppResult<T> {
+        /// What step (1) found.
+        enum Step {
+            Moved,
+            Busy,
+            Claimed(Option<i64>),
+        }
+        let spotify = spotify.ok_or_else(|| {
+            AppError::Conflict(
+                "the playlist is linked to Spotify, which is not configured on this server".into(),
+            )
+        })?;
+        let (wait, poll) = SpotifyService::claim_wait();
+        let started = std::time::Instant::now();
+        loop {
+            let conn = db.conn()?;
+            let read = Self::owned(conn, user_id, id)?;
+            let planned = plan(conn, &read)?;
+            check_version(&read, if_match)?;
+            if let Some(uri) = planned.order().iter().find(|u| !writable_uri(u)) {
+                return Err(AppError::invalid(
+                    "track_uris",
+                    format!(
+                        "a playlist linked to Spotify holds only spotify:track: and \
+                         spotify:episode: URIs; {uri} is neither"
+                    ),
+                ));
+            }
+            let unchanged = planned.order() == planned.current();
+            let step = write_transaction(conn, |conn| {
+                let locked = Self::lock_owned(conn, user_id, id)?;
+                if locked.version != read.version {
+                    return Ok(Step::Moved);
+                }
+                if unchanged {
+                    return Ok(Step::Claimed(None));
+                }
+                if !SpotifyService::claim_write(conn, &locked)? {
+                    return Ok(Step::Busy);
+                }
+                let snapshot_id =
+                    Self::take_auto_snapshot(conn, &locked, planned.current(), planned.why())?;
+                Ok::<_, AppError>(Step::Claimed(snapshot_id))
+            })?;
+            match step {
+                Step::Moved if IfMatch::pins_version(if_match) => {
+                    return Err(AppError::PreconditionFailed)
+                }
+                Step::Moved => continue,
+                Step::Busy => {
+                    db.release();
+                    if started.elapsed() > wait {
+                        return Err(write_under_way());
+                    }
+                    std::thread::sleep(poll);
+                    continue;
+                }
+                Step::Claimed(_) if unchanged => {
+                    return write_transaction(db.conn()?, |conn| {
+                        let locked = Self::lock_owned(conn, user_id, id)?;
+                        write(conn, RewriteTarget::new(locked), planned)
+                    });
+                }
+                Step::Claimed(snapshot_id) => {
+                    db.release();
+                    let sent = SpotifyService::write_order(
+                        db,
+                        spotify,
+                        &read,
+                        planned.current(),
+                        planned.order(),
+                    );
+                    let spotify_snapshot_id = match sent {
+                        Ok(snapshot) => snapshot,
+                        Err(WriteBackError::Before(err)) => {
+                            Playlist::set_writing(db.conn()?, id, None)?;
+                            return Err(err);
+                        }
+                        Err(WriteBackError::PartWay(err)) => {
+                            Playlist::mark_out_of_sync(db.conn()?, id)?;
+                            return Err(err);
+                        }
+                    };
+                    let written = write_transaction(db.conn()?, |conn| {
+                        let locked = Self::lock_owned(conn, user_id, id)?;
+                        let target = RewriteTarget {
+                            playlist: locked,
+                            provider: Some(ProviderStep::WrittenBack {
+                                snapshot_id,
+                                spotify_snapshot_id: spotify_snapshot_id.clone(),
+                            }),
+                        };
+                        write(conn, target, planned)
+                    });
+                    if written.is_err() {
+                        // Spotify has the new order and we do not.
+                        Playlist::mark_out_of_sync(db.conn()?, id)?;
+                    }
+                    return written;
+                }
+            }
+        }
     }
 
     /// Creates a playlist, adds its tracks to the catalog, logs
@@ -413,13 +620,30 @@ impl PlaylistService {
         input: &NewPlaylistInput,
     ) -> AppResult<PlaylistView> {
         write_transaction(conn, |conn| {
-            let (playlist, track_count) = Self::insert(conn, owner, input)?;
+            let (playlist, track_count) = Self::insert(conn, owner, input, ProviderLink::local())?;
             ActivityLogService::log(
                 conn,
                 NewActivity::playlist_create(owner, &playlist, track_count),
             );
             Self::view(conn, &playlist)
         })
+    }
+
+    /// Creates a playlist linked to a provider's (an import), its tracks'
+    /// fields taken from the provider; logs `playlist_create` with the
+    /// provider. The caller holds a write transaction.
+    pub fn create_linked(
+        conn: &mut DbConnection,
+        owner: &User,
+        input: &NewPlaylistInput,
+        link: ProviderLink,
+    ) -> AppResult<PlaylistView> {
+        let (playlist, track_count) = Self::insert(conn, owner, input, link)?;
+        ActivityLogService::log(
+            conn,
+            NewActivity::playlist_import(owner, &playlist, track_count),
+        );
+        Self::view(conn, &playlist)
     }
 
     /// Creates a playlist as [`Self::create`] does but logs nothing: for
@@ -430,7 +654,7 @@ impl PlaylistService {
         input: &NewPlaylistInput,
     ) -> AppResult<PlaylistView> {
         write_transaction(conn, |conn| {
-            let (playlist, _) = Self::insert(conn, owner, input)?;
+            let (playlist, _) = Self::insert(conn, owner, input, ProviderLink::local())?;
             Self::view(conn, &playlist)
         })
     }
@@ -441,6 +665,7 @@ impl PlaylistService {
         conn: &mut DbConnection,
         owner: &User,
         input: &NewPlaylistInput,
+        link: ProviderLink,
     ) -> AppResult<(Playlist, usize)> {
         User::lock(conn, owner.id)?;
         if Playlist::count_owned(conn, owner.id)? >= MAX_PLAYLISTS {
@@ -462,7 +687,11 @@ impl PlaylistService {
                 created_at: now,
             })
             .collect();
-        NewTrack::upsert_all(conn, &catalog)?;
+        if link.is_linked() {
+            NewTrack::replace_all(conn, &catalog)?;
+        } else {
+            NewTrack::upsert_all(conn, &catalog)?;
+        }
         let playlist = Playlist {
             id: new_playlist_id(),
             owner_id: owner.id,
@@ -472,6 +701,7 @@ impl PlaylistService {
             version: 1,
             created_at: now,
             updated_at: now,
+            link,
         };
         playlist.insert(conn)?;
         let uris: Vec<String> = input.tracks.iter().map(|t| t.uri.clone()).collect();
@@ -548,18 +778,70 @@ impl PlaylistService {
     /// on; the owner's settings are read once, here), then writes the new
     /// order and a new version. The caller holds the write transaction and
     /// the lock, and has checked the URIs against the catalog.
+    ///
+    /// A linked playlist's order changes only with Spotify's: after it was
+    /// written there (its snapshot then already taken) or pulled from
+    /// there by a sync; any other change of it is a 409 (a scheduled job:
+    /// not yet written back, so it is refused rather than let the two
+    /// copies drift apart).
     pub fn rewrite_order(
         conn: &mut DbConnection,
-        playlist: &Playlist,
+        target: &RewriteTarget,
         current: &[String],
         order: &[String],
         why: Rewrite<'_>,
     ) -> AppResult<Option<Rewritten>> {
+        let playlist = &target.playlist;
         if order == current && !why.writes_when_unchanged() {
             return Ok(None);
         }
+        let snapshot_id = match &target.provider {
+            Some(ProviderStep::WrittenBack { snapshot_id, .. }) => *snapshot_id,
+            None if playlist.link.is_linked() && order != current => {
+                return Err(AppError::Conflict(format!(
+                    "playlist {} is linked to Spotify; only a shuffle, commit, restore, undo or \
+                     sync by its owner can change its order (scheduled jobs on linked playlists \
+                     are not supported yet)",
+                    playlist.id
+                )))
+            }
+            _ => Self::take_auto_snapshot(conn, playlist, current, why)?,
+        };
+        Playlist::replace_tracks(conn, &playlist.id, order)?;
+        let spotify_snapshot_id = match &target.provider {
+            Some(
+                ProviderStep::WrittenBack {
+                    spotify_snapshot_id,
+                    ..
+                }
+                | ProviderStep::Synced {
+                    spotify_snapshot_id,
+                },
+            ) => {
+                Playlist::set_provider_state(conn, &playlist.id, Some(spotify_snapshot_id), false)?;
+                Some(spotify_snapshot_id.clone())
+            }
+            None => None,
+        };
+        let written_back = matches!(target.provider, Some(ProviderStep::WrittenBack { .. }));
+        let playlist = Playlist::touch(conn, &playlist.id, true, db::now())?;
+        Ok(Some(Rewritten {
+            playlist,
+            snapshot_id,
+            spotify_snapshot_id: spotify_snapshot_id.filter(|_| written_back),
+        }))
+    }
+
+    /// The automatic snapshot of `current` before a rewrite, while the
+    /// owner keeps them; its id.
+    fn take_auto_snapshot(
+        conn: &mut DbConnection,
+        playlist: &Playlist,
+        current: &[String],
+        why: Rewrite<'_>,
+    ) -> AppResult<Option<i64>> {
         let settings = UserSettings::find_for_user(conn, playlist.owner_id)?;
-        let snapshot_id = match settings.filter(|s| s.auto_snapshot_enabled) {
+        Ok(match settings.filter(|s| s.auto_snapshot_enabled) {
             Some(s) => Some(
                 Snapshot::take(
                     conn,
@@ -572,13 +854,7 @@ impl PlaylistService {
                 .id,
             ),
             None => None,
-        };
-        Playlist::replace_tracks(conn, &playlist.id, order)?;
-        let playlist = Playlist::touch(conn, &playlist.id, true, db::now())?;
-        Ok(Some(Rewritten {
-            playlist,
-            snapshot_id,
-        }))
+        })
     }
 
     /// 400 naming the URIs that are not in the catalog.

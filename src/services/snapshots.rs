@@ -6,14 +6,17 @@
 
 use std::collections::HashMap;
 
-use crate::db::DbConnection;
+use crate::db::{Checkout, DbConnection};
 use crate::enums::SnapshotType;
 use crate::error::{AppError, AppResult};
 use crate::models::playlist::Playlist;
 use crate::models::snapshot::Snapshot;
 use crate::models::track::Track;
 use crate::models::{NewActivity, User, UserSettings};
-use crate::services::playlists::{IfMatch, PlaylistService, PlaylistView, Rewrite};
+use crate::providers::spotify::Spotify;
+use crate::services::playlists::{
+    IfMatch, OrderPlan, PlaylistService, PlaylistView, Rewrite, RewriteTarget,
+};
 use crate::services::ActivityLogService;
 
 /// Manual snapshots one playlist may keep.
@@ -28,6 +31,20 @@ struct Restore {
     current: Vec<String>,
     target: Vec<String>,
     catalog: HashMap<String, Track>,
+}
+
+impl OrderPlan for Restore {
+    fn current(&self) -> &[String] {
+        &self.current
+    }
+    fn order(&self) -> &[String] {
+        &self.target
+    }
+    fn why(&self) -> Rewrite<'_> {
+        Rewrite::Restore {
+            snapshot_id: self.snapshot.id,
+        }
+    }
 }
 
 pub struct SnapshotService;
@@ -84,13 +101,14 @@ impl SnapshotService {
     /// Puts a snapshot's order back, after an `auto_pre_restore` snapshot of
     /// the current one; logged as `snapshot_restore`.
     pub fn restore(
-        conn: &mut DbConnection,
+        db: &mut Checkout,
+        spotify: Option<&Spotify>,
         user: &User,
         id: i64,
         if_match: Option<IfMatch>,
     ) -> AppResult<PlaylistView> {
-        let playlist_id = Self::owned(conn, user.id, id)?.playlist_id;
-        Self::restore_into(conn, user, &playlist_id, if_match, |conn| {
+        let playlist_id = Self::owned(db.conn()?, user.id, id)?.playlist_id;
+        Self::restore_into(db, spotify, user, &playlist_id, if_match, |conn| {
             Self::owned(conn, user.id, id)
         })
     }
@@ -98,12 +116,13 @@ impl SnapshotService {
     /// Restores the newest automatic snapshot other than an
     /// `auto_pre_restore` one; 404 when there is none.
     pub fn undo(
-        conn: &mut DbConnection,
+        db: &mut Checkout,
+        spotify: Option<&Spotify>,
         user: &User,
         playlist_id: &str,
         if_match: Option<IfMatch>,
     ) -> AppResult<PlaylistView> {
-        Self::restore_into(conn, user, playlist_id, if_match, |conn| {
+        Self::restore_into(db, spotify, user, playlist_id, if_match, |conn| {
             Snapshot::newest_undoable(conn, playlist_id)?.ok_or(AppError::NotFound)
         })
     }
@@ -111,7 +130,8 @@ impl SnapshotService {
     /// Rewrites `playlist_id` to the order of the snapshot `find` picks
     /// (read again on every try of the rewrite, so it is never stale).
     fn restore_into(
-        conn: &mut DbConnection,
+        db: &mut Checkout,
+        spotify: Option<&Spotify>,
         user: &User,
         playlist_id: &str,
         if_match: Option<IfMatch>,
@@ -129,19 +149,18 @@ impl SnapshotService {
                 catalog,
             })
         };
-        let write = |conn: &mut DbConnection, playlist: Playlist, restore: Restore| {
+        let write = |conn: &mut DbConnection, rewrite: RewriteTarget, restore: Restore| {
             let Restore {
                 snapshot, target, ..
             } = &restore;
             let written = PlaylistService::rewrite_order(
                 conn,
-                &playlist,
+                &rewrite,
                 &restore.current,
                 target,
-                Rewrite::Restore {
-                    snapshot_id: snapshot.id,
-                },
+                restore.why(),
             )?;
+            let playlist = rewrite.playlist;
             // A restore always writes (see `Rewrite`); `None` cannot come
             // back, and would answer the playlist as it is.
             let Some(done) = written else {
@@ -159,7 +178,8 @@ impl SnapshotService {
                     snapshot.id,
                     target.len(),
                     done.snapshot_id,
-                ),
+                )
+                .written_back(done.spotify_snapshot_id.as_deref()),
             );
             Ok(PlaylistService::view_of(
                 &done.playlist,
@@ -167,6 +187,6 @@ impl SnapshotService {
                 &restore.catalog,
             ))
         };
-        PlaylistService::rewrite(conn, user.id, playlist_id, if_match, plan, write)
+        PlaylistService::rewrite(db, spotify, user.id, playlist_id, if_match, plan, write)
     }
 }

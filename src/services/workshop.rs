@@ -5,13 +5,16 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use crate::db::{self, write_transaction, DbConnection, Json};
+use crate::db::{self, write_transaction, Checkout, DbConnection, Json};
 use crate::error::{AppError, AppResult};
 use crate::models::playlist::Playlist;
 use crate::models::track::Track;
 use crate::models::workshop_session::{NewWorkshopSession, WorkshopSession};
 use crate::models::{NewActivity, User};
-use crate::services::playlists::{IfMatch, PlaylistChange, PlaylistService, Rewrite};
+use crate::providers::spotify::Spotify;
+use crate::services::playlists::{
+    IfMatch, OrderPlan, PlaylistChange, PlaylistService, Rewrite, RewriteTarget,
+};
 use crate::services::shuffle::{choose, order_uris, ChoiceFields};
 use crate::services::ActivityLogService;
 
@@ -40,6 +43,25 @@ pub fn added_removed(before: &[String], after: &[String]) -> (usize, usize) {
         .map(|n| (-*n) as usize)
         .sum();
     (added, removed)
+}
+
+/// A commit computed from the playlist as read.
+struct CommitPlan {
+    current: Vec<String>,
+    order: Vec<String>,
+    catalog: HashMap<String, Track>,
+}
+
+impl OrderPlan for CommitPlan {
+    fn current(&self) -> &[String] {
+        &self.current
+    }
+    fn order(&self) -> &[String] {
+        &self.order
+    }
+    fn why(&self) -> Rewrite<'_> {
+        Rewrite::Commit
+    }
 }
 
 pub struct WorkshopService;
@@ -78,7 +100,8 @@ impl WorkshopService {
     /// Writes an edited order; logs `workshop_commit`. An identical order
     /// writes and logs nothing.
     pub fn commit(
-        conn: &mut DbConnection,
+        db: &mut Checkout,
+        spotify: Option<&Spotify>,
         user: &User,
         playlist_id: &str,
         uris: &[String],
@@ -86,39 +109,40 @@ impl WorkshopService {
     ) -> AppResult<PlaylistChange> {
         let plan = |conn: &mut DbConnection, playlist: &Playlist| {
             let catalog = PlaylistService::require_in_catalog(conn, "track_uris", uris)?;
-            Ok((PlaylistService::track_uris(conn, playlist)?, catalog))
+            Ok(CommitPlan {
+                current: PlaylistService::track_uris(conn, playlist)?,
+                order: uris.to_vec(),
+                catalog,
+            })
         };
-        let write =
-            |conn: &mut DbConnection,
-             playlist: Playlist,
-             (current, catalog): (Vec<String>, HashMap<String, Track>)| {
-                let written = PlaylistService::rewrite_order(
+        let write = |conn: &mut DbConnection,
+                     target: RewriteTarget,
+                     CommitPlan {
+                         current, catalog, ..
+                     }: CommitPlan| {
+            let written =
+                PlaylistService::rewrite_order(conn, &target, &current, uris, Rewrite::Commit)?;
+            if let Some(done) = &written {
+                ActivityLogService::log(
                     conn,
-                    &playlist,
-                    &current,
-                    uris,
-                    Rewrite::Commit,
-                )?;
-                if let Some(done) = &written {
-                    ActivityLogService::log(
-                        conn,
-                        NewActivity::workshop_commit(
-                            user,
-                            &done.playlist,
-                            uris.len(),
-                            added_removed(&current, uris),
-                            done.snapshot_id,
-                        ),
-                    );
-                }
-                Ok(PlaylistChange::new(
-                    &playlist,
-                    written.as_ref(),
-                    uris,
-                    &catalog,
-                ))
-            };
-        PlaylistService::rewrite(conn, user.id, playlist_id, if_match, plan, write)
+                    NewActivity::workshop_commit(
+                        user,
+                        &done.playlist,
+                        uris.len(),
+                        added_removed(&current, uris),
+                        done.snapshot_id,
+                    )
+                    .written_back(done.spotify_snapshot_id.as_deref()),
+                );
+            }
+            Ok(PlaylistChange::new(
+                &target.playlist,
+                written.as_ref(),
+                uris,
+                &catalog,
+            ))
+        };
+        PlaylistService::rewrite(db, spotify, user.id, playlist_id, if_match, plan, write)
     }
 
     pub fn list_sessions(

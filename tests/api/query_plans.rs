@@ -166,7 +166,7 @@ fn summary_uses_the_index() {
 #[test]
 fn snapshot_reads_use_the_playlist_index() {
     use shuffify::enums::SnapshotType;
-    use shuffify::models::playlist::Playlist;
+    use shuffify::models::playlist::{Playlist, ProviderLink};
     use shuffify::models::snapshot::Snapshot;
 
     let db = TestDb::new();
@@ -185,6 +185,7 @@ fn snapshot_reads_use_the_playlist_index() {
                 version: 1,
                 created_at: now,
                 updated_at: now,
+                link: ProviderLink::local(),
             };
             playlist.insert(&mut conn).unwrap();
             for _ in 0..10 {

@@ -8,12 +8,15 @@ use std::collections::HashMap;
 use serde_json::{json, Value};
 
 use super::{choose, order_uris, Algorithm, ChoiceFields, Params};
-use crate::db::DbConnection;
+use crate::db::{Checkout, DbConnection};
 use crate::error::{AppResult, FieldError};
 use crate::models::playlist::Playlist;
 use crate::models::track::Track;
 use crate::models::{AlgorithmUsed, NewActivity, User, UserSettings};
-use crate::services::playlists::{IfMatch, PlaylistChange, PlaylistService, Rewrite};
+use crate::providers::spotify::Spotify;
+use crate::services::playlists::{
+    IfMatch, OrderPlan, PlaylistChange, PlaylistService, Rewrite, RewriteTarget,
+};
 use crate::services::ActivityLogService;
 
 /// A seed: a JSON integer, or a string of decimal digits (JavaScript
@@ -59,6 +62,20 @@ struct Planned {
     catalog: HashMap<String, Track>,
 }
 
+impl OrderPlan for Planned {
+    fn current(&self) -> &[String] {
+        &self.current
+    }
+    fn order(&self) -> &[String] {
+        &self.new_order
+    }
+    fn why(&self) -> Rewrite<'_> {
+        Rewrite::Shuffle {
+            algorithm: self.algorithm.key(),
+        }
+    }
+}
+
 pub struct ShuffleService;
 
 impl ShuffleService {
@@ -101,7 +118,8 @@ impl ShuffleService {
     /// write lock (see `PlaylistService::rewrite`), so a long shuffle never
     /// holds SQLite's write lock or a PostgreSQL row lock.
     pub fn shuffle(
-        conn: &mut DbConnection,
+        db: &mut Checkout,
+        spotify: Option<&Spotify>,
         user: &User,
         playlist_id: &str,
         request: &ShuffleRequest,
@@ -130,17 +148,15 @@ impl ShuffleService {
                 catalog,
             })
         };
-        let write = |conn: &mut DbConnection, playlist: Playlist, planned: Planned| {
+        let write = |conn: &mut DbConnection, target: RewriteTarget, planned: Planned| {
             let algorithm = planned.algorithm;
             let new_order = &planned.new_order;
             let written = PlaylistService::rewrite_order(
                 conn,
-                &playlist,
+                &target,
                 &planned.current,
                 new_order,
-                Rewrite::Shuffle {
-                    algorithm: algorithm.key(),
-                },
+                planned.why(),
             )?;
             if let Some(done) = &written {
                 ActivityLogService::log(
@@ -155,16 +171,17 @@ impl ShuffleService {
                         Self::logged_params(&planned.params, request.seed),
                         new_order.len(),
                         done.snapshot_id,
-                    ),
+                    )
+                    .written_back(done.spotify_snapshot_id.as_deref()),
                 );
             }
             Ok(PlaylistChange::new(
-                &playlist,
+                &target.playlist,
                 written.as_ref(),
                 new_order,
                 &planned.catalog,
             ))
         };
-        PlaylistService::rewrite(conn, user.id, playlist_id, if_match, plan, write)
+        PlaylistService::rewrite(db, spotify, user.id, playlist_id, if_match, plan, write)
     }
 }

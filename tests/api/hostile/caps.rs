@@ -9,7 +9,7 @@ use serde_json::json;
 
 use shuffify::db::{self, DbConnection, Json};
 use shuffify::enums::SourceType;
-use shuffify::models::playlist::Playlist;
+use shuffify::models::playlist::{Playlist, ProviderLink};
 use shuffify::models::upstream_source::NewUpstreamSource;
 use shuffify::models::workshop_session::NewWorkshopSession;
 
@@ -28,6 +28,7 @@ fn insert_playlists(conn: &mut DbConnection, owner: i64, prefix: &str, n: usize)
                 version: 1,
                 created_at: now,
                 updated_at: now,
+                link: ProviderLink::local(),
             };
             playlist.insert(conn).unwrap();
             playlist.id

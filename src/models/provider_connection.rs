@@ -1,0 +1,234 @@
+//! `provider_connections`: a user's connected provider account, one per
+//! provider. Tokens are stored sealed (`providers::seal`); this module only
+//! moves the sealed text. `oauth_states`, the authorizations in progress,
+//! are here too: a connection is what a state turns into.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::schema::{oauth_states, provider_connections};
+use crate::db::DbConnection;
+use crate::enums::Provider;
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = provider_connections)]
+pub struct ProviderConnection {
+    pub id: i64,
+    pub user_id: i64,
+    pub provider: Provider,
+    /// The provider's id of the account (Spotify's user id).
+    pub account_id: String,
+    pub display_name: Option<String>,
+    /// Granted scopes, space-separated.
+    pub scopes: String,
+    /// Sealed.
+    pub access_token: String,
+    /// Sealed.
+    pub refresh_token: String,
+    pub access_expires_at: NaiveDateTime,
+    pub refresh_claimed_until: Option<NaiveDateTime>,
+    pub broken_reason: Option<String>,
+    pub connected_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Insertable, AsChangeset)]
+#[diesel(table_name = provider_connections)]
+pub struct NewProviderConnection<'a> {
+    pub user_id: i64,
+    pub provider: Provider,
+    pub account_id: &'a str,
+    pub display_name: Option<&'a str>,
+    pub scopes: &'a str,
+    pub access_token: &'a str,
+    pub refresh_token: &'a str,
+    pub access_expires_at: NaiveDateTime,
+    pub connected_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+impl NewProviderConnection<'_> {
+    /// Stores the connection, replacing the user's earlier one for this
+    /// provider (a reconnect, perhaps of another account); clears any
+    /// broken mark and refresh claim. The caller holds the user's lock.
+    pub fn upsert(&self, conn: &mut DbConnection) -> QueryResult<ProviderConnection> {
+        let existing = ProviderConnection::find(conn, self.user_id, self.provider)?;
+        match existing {
+            Some(old) => {
+                diesel::update(provider_connections::table.find(old.id))
+                    .set((
+                        self,
+                        provider_connections::broken_reason.eq(None::<String>),
+                        provider_connections::refresh_claimed_until.eq(None::<NaiveDateTime>),
+                    ))
+                    .execute(conn)?;
+            }
+            None => {
+                diesel::insert_into(provider_connections::table)
+                    .values(self)
+                    .execute(conn)?;
+            }
+        }
+        ProviderConnection::find(conn, self.user_id, self.provider)?
+            .ok_or(diesel::result::Error::NotFound)
+    }
+}
+
+impl ProviderConnection {
+    pub fn find(
+        conn: &mut DbConnection,
+        user_id: i64,
+        provider: Provider,
+    ) -> QueryResult<Option<Self>> {
+        provider_connections::table
+            .filter(provider_connections::user_id.eq(user_id))
+            .filter(provider_connections::provider.eq(provider))
+            .select(Self::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    /// The row, locked until the transaction ends (SPEC §10.18: a refresh
+    /// locks it and reads it again first).
+    pub fn lock(
+        conn: &mut DbConnection,
+        user_id: i64,
+        provider: Provider,
+    ) -> QueryResult<Option<Self>> {
+        let query = provider_connections::table
+            .filter(provider_connections::user_id.eq(user_id))
+            .filter(provider_connections::provider.eq(provider));
+        match conn {
+            DbConnection::Postgres(pg) => query
+                .select(Self::as_select())
+                .for_update()
+                .first(pg)
+                .optional(),
+            DbConnection::Sqlite(c) => query.select(Self::as_select()).first(c).optional(),
+        }
+    }
+
+    /// Claims the next refresh until `until`.
+    pub fn claim_refresh(
+        conn: &mut DbConnection,
+        id: i64,
+        until: NaiveDateTime,
+    ) -> QueryResult<()> {
+        diesel::update(provider_connections::table.find(id))
+            .set(provider_connections::refresh_claimed_until.eq(Some(until)))
+            .execute(conn)
+            .map(|_| ())
+    }
+
+    /// Stores refreshed tokens (sealed) and releases the claim.
+    pub fn store_refreshed(
+        conn: &mut DbConnection,
+        id: i64,
+        access_token: &str,
+        refresh_token: &str,
+        expires_at: NaiveDateTime,
+        now: NaiveDateTime,
+    ) -> QueryResult<()> {
+        diesel::update(provider_connections::table.find(id))
+            .set((
+                provider_connections::access_token.eq(access_token),
+                provider_connections::refresh_token.eq(refresh_token),
+                provider_connections::access_expires_at.eq(expires_at),
+                provider_connections::refresh_claimed_until.eq(None::<NaiveDateTime>),
+                provider_connections::updated_at.eq(now),
+            ))
+            .execute(conn)
+            .map(|_| ())
+    }
+
+    /// Marks the connection broken (the provider refused its refresh
+    /// token), releasing the claim.
+    pub fn mark_broken(
+        conn: &mut DbConnection,
+        id: i64,
+        reason: &str,
+        now: NaiveDateTime,
+    ) -> QueryResult<()> {
+        diesel::update(provider_connections::table.find(id))
+            .set((
+                provider_connections::broken_reason.eq(Some(reason)),
+                provider_connections::refresh_claimed_until.eq(None::<NaiveDateTime>),
+                provider_connections::updated_at.eq(now),
+            ))
+            .execute(conn)
+            .map(|_| ())
+    }
+
+    /// Releases a refresh claim that did not end in new tokens.
+    pub fn release_claim(conn: &mut DbConnection, id: i64) -> QueryResult<()> {
+        diesel::update(provider_connections::table.find(id))
+            .set(provider_connections::refresh_claimed_until.eq(None::<NaiveDateTime>))
+            .execute(conn)
+            .map(|_| ())
+    }
+
+    pub fn delete(conn: &mut DbConnection, id: i64) -> QueryResult<usize> {
+        diesel::delete(provider_connections::table.find(id)).execute(conn)
+    }
+}
+
+/// An authorization in progress.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable)]
+#[diesel(table_name = oauth_states)]
+pub struct OAuthState {
+    pub id: i64,
+    pub state_hash: String,
+    pub user_id: i64,
+    pub provider: Provider,
+    pub pkce_challenge: String,
+    pub created_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = oauth_states)]
+pub struct NewOAuthState<'a> {
+    pub state_hash: &'a str,
+    pub user_id: i64,
+    pub provider: Provider,
+    pub pkce_challenge: &'a str,
+    pub created_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+}
+
+impl NewOAuthState<'_> {
+    /// Stores the state, and forgets states that expired a day ago or
+    /// more, so the table holds about a day's worth of abandoned ones.
+    pub fn insert(&self, conn: &mut DbConnection) -> QueryResult<()> {
+        let stale = self.created_at - chrono::Duration::days(1);
+        diesel::delete(oauth_states::table.filter(oauth_states::expires_at.lt(stale)))
+            .execute(conn)?;
+        diesel::insert_into(oauth_states::table)
+            .values(self)
+            .execute(conn)
+            .map(|_| ())
+    }
+}
+
+impl OAuthState {
+    /// Uses up the state with this hash: `Some` for the first callback
+    /// that presents it while it is valid, `None` for an unknown, used or
+    /// expired one. The delete decides, so two callbacks racing with one
+    /// state cannot both have it.
+    pub fn consume(
+        conn: &mut DbConnection,
+        state_hash: &str,
+        now: NaiveDateTime,
+    ) -> QueryResult<Option<Self>> {
+        let Some(found) = oauth_states::table
+            .filter(oauth_states::state_hash.eq(state_hash))
+            .select(Self::as_select())
+            .first(conn)
+            .optional()?
+        else {
+            return Ok(None);
+        };
+        let deleted = diesel::delete(oauth_states::table.find(found.id)).execute(conn)?;
+        Ok((deleted == 1 && found.expires_at > now).then_some(found))
+    }
+}

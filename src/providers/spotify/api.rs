@@ -1,0 +1,300 @@
+//! The Spotify Web API calls the service makes, each given an access token
+//! and answering typed values; no database here. Paged reads follow
+//! Spotify's `next` links, but only to the configured API's own origin, so
+//! a token is never sent anywhere else.
+
+use serde::Deserialize;
+use serde_json::json;
+
+use super::http::{CallError, Http};
+
+/// Items Spotify takes per write, and serves per page of a playlist.
+pub const BATCH: usize = 100;
+/// Playlists per page of `/me/playlists` (Spotify's maximum).
+pub const PLAYLIST_PAGE: usize = 50;
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Me {
+    pub id: String,
+    pub display_name: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Owner {
+    pub id: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ItemsRef {
+    pub total: u64,
+}
+
+/// A playlist as `/me/playlists` and `/playlists/{id}` describe it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PlaylistInfo {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    pub owner: Owner,
+    #[serde(default)]
+    pub collaborative: bool,
+    pub snapshot_id: String,
+    pub tracks: ItemsRef,
+}
+
+impl PlaylistInfo {
+    /// Whether `account` may write its order: its own, or collaborative.
+    pub fn writable_by(&self, account: &str) -> bool {
+        self.owner.id == account || self.collaborative
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total: u64,
+    pub next: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Named {
+    pub name: String,
+}
+
+/// A track or an episode in a playlist.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Playable {
+    pub uri: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub artists: Vec<Named>,
+    pub album: Option<Named>,
+    /// An episode's show stands in for its artist and album.
+    pub show: Option<Named>,
+    #[serde(default)]
+    pub duration_ms: i64,
+    #[serde(default)]
+    pub is_local: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PlaylistItem {
+    /// `null` for an item Spotify no longer serves.
+    pub track: Option<Playable>,
+}
+
+impl PlaylistItem {
+    /// The item's URI, whatever it is (a local file's included), for
+    /// comparing and naming; `None` for an item with no track.
+    pub fn uri(&self) -> Option<&str> {
+        self.track.as_ref().map(|t| t.uri.as_str())
+    }
+}
+
+/// Whether the Web API can write `uri` back into a playlist: tracks and
+/// episodes only (SPEC §10.19), not local files.
+pub fn writable_uri(uri: &str) -> bool {
+    let id = |prefix: &str| {
+        uri.strip_prefix(prefix)
+            .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric()))
+    };
+    id("spotify:track:") || id("spotify:episode:")
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct SnapshotAnswer {
+    snapshot_id: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct AudioFeatures {
+    audio_features: Vec<Option<Features>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct Features {
+    id: String,
+    tempo: Option<f64>,
+}
+
+/// The Web API at `base` (`SPOTIFY_API_URL`).
+pub struct Api<'a> {
+    pub http: &'a Http,
+    pub base: &'a str,
+}
+
+impl Api<'_> {
+    fn get<T: serde::de::DeserializeOwned>(&self, token: &str, url: &str) -> Result<T, CallError> {
+        self.http
+            .send_ok(|c| c.get(url).bearer_auth(token))?
+            .json()
+            .map_err(|_| CallError::Failed("Spotify's answer could not be read".into()))
+    }
+
+    /// A `next` link, if it points at the API we were configured with.
+    fn follow(&self, next: Option<String>) -> Result<Option<String>, CallError> {
+        match next {
+            None => Ok(None),
+            Some(url) if url.starts_with(&format!("{}/", self.base)) => Ok(Some(url)),
+            Some(_) => Err(CallError::Failed(
+                "Spotify's next page points at another host; not followed".into(),
+            )),
+        }
+    }
+
+    pub fn me(&self, token: &str) -> Result<Me, CallError> {
+        self.get(token, &format!("{}/me", self.base))
+    }
+
+    /// The caller's playlists from `offset`, up to `limit`, following
+    /// `next` to fill the window; and Spotify's total.
+    pub fn my_playlists(
+        &self,
+        token: &str,
+        offset: u64,
+        limit: usize,
+    ) -> Result<(Vec<PlaylistInfo>, u64), CallError> {
+        let mut url = Some(format!(
+            "{}/me/playlists?offset={offset}&limit={}",
+            self.base,
+            limit.min(PLAYLIST_PAGE)
+        ));
+        let mut items = Vec::new();
+        let mut total = 0;
+        while let Some(next) = url.take() {
+            let page: Page<PlaylistInfo> = self.get(token, &next)?;
+            total = page.total;
+            let empty = page.items.is_empty();
+            items.extend(page.items);
+            if items.len() >= limit || empty {
+                break;
+            }
+            url = self.follow(page.next)?;
+        }
+        items.truncate(limit);
+        Ok((items, total))
+    }
+
+    pub fn playlist(&self, token: &str, id: &str) -> Result<PlaylistInfo, CallError> {
+        self.get(
+            token,
+            &format!(
+                "{}/playlists/{id}?fields=id,name,description,owner(id),collaborative,snapshot_id,tracks(total)",
+                self.base
+            ),
+        )
+    }
+
+    /// Every item of a playlist, in order, page by page; stops with an
+    /// error beyond `max` items.
+    pub fn playlist_items(
+        &self,
+        token: &str,
+        id: &str,
+        max: usize,
+    ) -> Result<Vec<PlaylistItem>, CallError> {
+        let mut url = Some(format!(
+            "{}/playlists/{id}/tracks?offset=0&limit={BATCH}&additional_types=track,episode",
+            self.base
+        ));
+        let mut items = Vec::new();
+        while let Some(next) = url.take() {
+            let page: Page<PlaylistItem> = self.get(token, &next)?;
+            if page.total as usize > max {
+                return Err(CallError::Failed(format!(
+                    "the playlist has {} items; at most {max} can be linked",
+                    page.total
+                )));
+            }
+            let empty = page.items.is_empty();
+            items.extend(page.items);
+            if empty {
+                break;
+            }
+            url = self.follow(page.next)?;
+        }
+        Ok(items)
+    }
+
+    /// Replaces the playlist's items with `uris`: the first batch replaces
+    /// (PUT), the rest append (POST), 100 at a time. Answers the new
+    /// snapshot id, or the number of batches written before a failure.
+    pub fn replace_items(
+        &self,
+        token: &str,
+        id: &str,
+        uris: &[String],
+    ) -> Result<String, (usize, CallError)> {
+        let url = format!("{}/playlists/{id}/tracks", self.base);
+        let mut batches = uris.chunks(BATCH);
+        let first = batches.next().unwrap_or(&[]);
+        let mut snapshot = self
+            .write(|c| {
+                c.put(&url)
+                    .bearer_auth(token)
+                    .json(&json!({ "uris": first }))
+            })
+            .map_err(|e| (0, e))?;
+        for (written, batch) in batches.enumerate() {
+            snapshot = self
+                .write(|c| {
+                    c.post(&url)
+                        .bearer_auth(token)
+                        .json(&json!({ "uris": batch }))
+                })
+                .map_err(|e| (written + 1, e))?;
+        }
+        Ok(snapshot)
+    }
+
+    fn write(
+        &self,
+        make: impl Fn(&reqwest::blocking::Client) -> reqwest::blocking::RequestBuilder,
+    ) -> Result<String, CallError> {
+        self.http
+            .send_ok(make)?
+            .json::<SnapshotAnswer>()
+            .map(|a| a.snapshot_id)
+            .map_err(|_| CallError::Failed("Spotify's answer could not be read".into()))
+    }
+
+    /// Tempo by track id, for the tracks Spotify has audio features of;
+    /// any failure gives what was read so far (tempo stays unknown).
+    pub fn tempos(&self, token: &str, track_ids: &[String]) -> Vec<(String, f64)> {
+        let mut found = Vec::new();
+        for batch in track_ids.chunks(BATCH) {
+            let url = format!("{}/audio-features?ids={}", self.base, batch.join(","));
+            match self.get::<AudioFeatures>(token, &url) {
+                Ok(answer) => found.extend(
+                    answer
+                        .audio_features
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|f| Some((f.id, f.tempo?))),
+                ),
+                Err(err) => {
+                    log::info!("spotify: no audio features ({err}); tempo left unknown");
+                    break;
+                }
+            }
+        }
+        found
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::writable_uri;
+
+    #[test]
+    fn only_tracks_and_episodes_can_be_written_back() {
+        assert!(writable_uri("spotify:track:4uLU6hMCjMI75M1A2tKUQC"));
+        assert!(writable_uri("spotify:episode:512ojhOuo1ktJprKbVcKyQ"));
+        assert!(!writable_uri("spotify:local:Artist:Album:Title:215"));
+        assert!(!writable_uri("spotify:track:"));
+        assert!(!writable_uri("spotify:track:a/b"));
+        assert!(!writable_uri("demo:1"));
+    }
+}

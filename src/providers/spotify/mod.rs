@@ -1,0 +1,230 @@
+//! Spotify's side of the provider: OAuth (authorization code with PKCE,
+//! through the `oauth2` crate, its HTTP calls made by [`http::Http`] so
+//! they follow the same timeout and retry policy as the Web API calls) and
+//! the Web API ([`api::Api`]). Nothing here touches the database; the
+//! service in `services::spotify` decides what is stored and when.
+//!
+//! The PKCE verifier is not stored anywhere: it is derived from the
+//! authorization's random `state` with HMAC-SHA-256 under the token key,
+//! so the callback recomputes it from the `state` it is given, and the
+//! database keeps only the state's hash and the challenge (SPEC §10.18).
+
+pub mod api;
+pub mod http;
+
+use std::time::Duration;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use oauth2::basic::{BasicClient, BasicErrorResponseType};
+use oauth2::{
+    AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet,
+    HttpRequest, HttpResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken,
+    RequestTokenError, Scope, TokenResponse, TokenUrl,
+};
+use sha2::Sha256;
+
+use crate::config::SpotifyConfig;
+use crate::providers::seal::TokenSeal;
+use api::Api;
+use http::{CallError, Http};
+
+/// What the service asks of an account: to read its playlists (private
+/// and collaborative too) and to write their order.
+pub const SCOPES: [&str; 4] = [
+    "playlist-read-private",
+    "playlist-read-collaborative",
+    "playlist-modify-private",
+    "playlist-modify-public",
+];
+
+type OAuthClient =
+    BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
+
+/// Tokens from the token endpoint.
+#[derive(Clone)]
+pub struct Tokens {
+    pub access: String,
+    /// Spotify may rotate the refresh token; `None` keeps the old one.
+    pub refresh: Option<String>,
+    pub expires_in: Duration,
+    pub scopes: Vec<String>,
+}
+
+/// Why the token endpoint gave no tokens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenError {
+    /// `invalid_grant` and the like: the code or refresh token is not (or
+    /// no longer) good; Spotify's error code.
+    Refused(String),
+    /// The call itself failed.
+    Call(CallError),
+}
+
+/// An authorization to start: where to send the browser, and what to keep.
+pub struct Authorization {
+    pub url: String,
+    pub state: String,
+    /// The PKCE challenge (the derived verifier's SHA-256).
+    pub challenge: String,
+}
+
+/// Spotify, configured.
+pub struct Spotify {
+    pub config: SpotifyConfig,
+    pub seal: TokenSeal,
+    http: Http,
+}
+
+impl std::fmt::Debug for Spotify {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Spotify")
+            .field("config", &self.config)
+            .finish()
+    }
+}
+
+impl Spotify {
+    pub fn new(config: SpotifyConfig) -> Self {
+        let seal = TokenSeal::new(&config.token_key);
+        Spotify {
+            config,
+            seal,
+            http: Http::default(),
+        }
+    }
+
+    pub fn api(&self) -> Api<'_> {
+        Api {
+            http: &self.http,
+            base: &self.config.api_url,
+        }
+    }
+
+    fn oauth(&self) -> Result<OAuthClient, CallError> {
+        let bad = |what: &str| CallError::Failed(format!("the Spotify {what} URL is not valid"));
+        let accounts = &self.config.accounts_url;
+        let mut client = BasicClient::new(ClientId::new(self.config.client_id.clone()))
+            .set_auth_uri(
+                AuthUrl::new(format!("{accounts}/authorize")).map_err(|_| bad("accounts"))?,
+            )
+            .set_token_uri(
+                TokenUrl::new(format!("{accounts}/api/token")).map_err(|_| bad("accounts"))?,
+            )
+            .set_redirect_uri(
+                RedirectUrl::new(self.config.redirect_uri.clone()).map_err(|_| bad("redirect"))?,
+            );
+        if let Some(secret) = &self.config.client_secret {
+            client = client.set_client_secret(ClientSecret::new(secret.clone()));
+        }
+        Ok(client)
+    }
+
+    /// The PKCE verifier of the authorization whose state is `state`.
+    fn verifier(&self, state: &str) -> PkceCodeVerifier {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.config.token_key)
+            .expect("HMAC takes a key of any length");
+        mac.update(b"shuffify spotify pkce verifier\0");
+        mac.update(state.as_bytes());
+        PkceCodeVerifier::new(URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
+    }
+
+    /// A new authorization: a random `state` (32 bytes, base64url) and the
+    /// URL of Spotify's consent page with the PKCE challenge.
+    pub fn authorize(&self) -> Result<Authorization, CallError> {
+        let state = CsrfToken::new_random().secret().clone();
+        let challenge = PkceCodeChallenge::from_code_verifier_sha256(&self.verifier(&state));
+        let challenge_text = challenge.as_str().to_string();
+        let (url, _) = self
+            .oauth()?
+            .authorize_url(|| CsrfToken::new(state.clone()))
+            .add_scopes(SCOPES.iter().map(|s| Scope::new(s.to_string())))
+            .set_pkce_challenge(challenge)
+            .url();
+        Ok(Authorization {
+            url: url.to_string(),
+            state,
+            challenge: challenge_text,
+        })
+    }
+
+    /// The challenge an authorization with `state` sent: compared with the
+    /// stored one at the callback.
+    pub fn challenge_for(&self, state: &str) -> String {
+        PkceCodeChallenge::from_code_verifier_sha256(&self.verifier(state))
+            .as_str()
+            .to_string()
+    }
+
+    /// Exchanges the callback's `code` (with the verifier of `state`).
+    pub fn exchange(&self, code: &str, state: &str) -> Result<Tokens, TokenError> {
+        let answer = self
+            .oauth()
+            .map_err(TokenError::Call)?
+            .exchange_code(AuthorizationCode::new(code.to_string()))
+            .set_pkce_verifier(self.verifier(state))
+            .request(&|request| self.token_call(request));
+        read_tokens(answer)
+    }
+
+    /// A new access token for `refresh_token`.
+    pub fn refresh(&self, refresh_token: &str) -> Result<Tokens, TokenError> {
+        let token = RefreshToken::new(refresh_token.to_string());
+        let answer = self
+            .oauth()
+            .map_err(TokenError::Call)?
+            .exchange_refresh_token(&token)
+            .request(&|request| self.token_call(request));
+        read_tokens(answer)
+    }
+
+    /// One call to the token endpoint under [`Http::send`]'s policy; a
+    /// 4xx goes back to `oauth2` to read as an OAuth error.
+    fn token_call(&self, request: HttpRequest) -> Result<HttpResponse, CallError> {
+        let (parts, body) = request.into_parts();
+        let response = self.http.send(|client| {
+            client
+                .request(parts.method.clone(), parts.uri.to_string())
+                .headers(parts.headers.clone())
+                .body(body.clone())
+        })?;
+        let mut answer = HttpResponse::new(Vec::new());
+        *answer.status_mut() = response.status();
+        *answer.headers_mut() = response.headers().clone();
+        *answer.body_mut() = response
+            .bytes()
+            .map_err(|_| CallError::Failed("Spotify's token answer was cut short".into()))?
+            .to_vec();
+        Ok(answer)
+    }
+}
+
+fn read_tokens(
+    answer: Result<
+        oauth2::basic::BasicTokenResponse,
+        RequestTokenError<CallError, oauth2::basic::BasicErrorResponse>,
+    >,
+) -> Result<Tokens, TokenError> {
+    match answer {
+        Ok(token) => Ok(Tokens {
+            access: token.access_token().secret().clone(),
+            refresh: token.refresh_token().map(|r| r.secret().clone()),
+            expires_in: token.expires_in().unwrap_or(Duration::from_secs(3600)),
+            scopes: token
+                .scopes()
+                .map(|s| s.iter().map(|s| s.to_string()).collect())
+                .unwrap_or_default(),
+        }),
+        Err(RequestTokenError::ServerResponse(err)) => {
+            Err(TokenError::Refused(match err.error() {
+                BasicErrorResponseType::Extension(code) => code.clone(),
+                other => other.to_string(),
+            }))
+        }
+        Err(RequestTokenError::Request(call)) => Err(TokenError::Call(call)),
+        Err(RequestTokenError::Parse(..) | RequestTokenError::Other(_)) => Err(TokenError::Call(
+            CallError::Failed("Spotify's token answer could not be read".into()),
+        )),
+    }
+}

@@ -1,0 +1,304 @@
+//! `/api/providers/spotify/*` and `POST /api/playlists/{id}/sync`: Spotify
+//! as a playlist provider (SPEC §9, §10.17-10.21). Without Spotify
+//! configured, the status answers `{configured: false, connected: false}`
+//! and every other route here answers 404 saying so.
+//!
+//! Handlers that call Spotify run the service on a blocking thread with
+//! the pool, not a connection: the service takes a connection for each
+//! database step and gives it back before each call to Spotify.
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::db;
+use crate::error::{AppError, AppResult};
+use crate::routes::api_doc::{
+    Conflict, NotFound, PreconditionFailed, UpstreamError, UpstreamUnavailable,
+};
+use crate::routes::authenticated::AuthUser;
+use crate::routes::body::Json;
+use crate::routes::params::{etag, if_match, limit_offset, present, IfMatchParam, PlaylistIdParam};
+use crate::routes::responses::CountedPage;
+use crate::services::playlists::PlaylistView;
+use crate::services::spotify::{ConnectionStatus, SpotifyPlaylist, SpotifyService, SyncAnswer};
+use crate::state::AppState;
+
+/// Most characters of a Spotify id we accept (Spotify's are 22).
+const SPOTIFY_ID_MAX: usize = 64;
+/// Most characters of a callback's `code` and `state`.
+const CALLBACK_VALUE_MAX: usize = 2048;
+
+/// Where to send the browser to connect.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuthorizeAnswer {
+    /// Spotify's consent page, with the state and PKCE challenge.
+    authorize_url: String,
+}
+
+/// Starts connecting a Spotify account: a single-use `state`, valid ten
+/// minutes and bound to the caller, is stored; send the browser to
+/// `authorize_url`. Logs nothing (the callback logs `provider_connect`).
+#[utoipa::path(
+    post, path = "/api/providers/spotify/authorize", tag = "providers",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Where to send the browser", body = AuthorizeAnswer),
+        (status = 404, response = NotFound),
+    ),
+)]
+pub async fn authorize(state: web::Data<AppState>, auth: AuthUser) -> AppResult<HttpResponse> {
+    let spotify = state.spotify()?;
+    let authorize_url = db::run(&state.pool, move |conn| {
+        SpotifyService::authorize(conn, &spotify, &auth.user)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(AuthorizeAnswer { authorize_url }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CallbackParams {
+    /// The authorization code (on consent).
+    #[param(max_length = 2048)]
+    code: Option<String>,
+    /// The state `authorize` made: single use, ten minutes.
+    #[param(max_length = 2048)]
+    state: Option<String>,
+    /// Spotify's error (the user declined): answered 400.
+    #[param(max_length = 2048)]
+    error: Option<String>,
+}
+
+/// Spotify's redirect after consent (the redirect URI to register). No
+/// bearer token: the single-use `state` names the user. Exchanges the code,
+/// stores the tokens sealed and logs `provider_connect`, then sends the
+/// browser to the app.
+#[utoipa::path(
+    get, path = "/api/providers/spotify/callback", tag = "providers",
+    params(CallbackParams),
+    responses(
+        (status = 303, description = "Connected; on to the app",
+            headers(("Location" = String, description = "`/`"))),
+        (status = 404, response = NotFound),
+        (status = 502, response = UpstreamError),
+        (status = 503, response = UpstreamUnavailable),
+    ),
+)]
+pub async fn callback(
+    state: web::Data<AppState>,
+    params: web::Query<CallbackParams>,
+) -> AppResult<HttpResponse> {
+    let spotify = state.spotify()?;
+    let params = params.into_inner();
+    let too_long = [&params.code, &params.state, &params.error]
+        .iter()
+        .any(|v| v.as_ref().is_some_and(|v| v.len() > CALLBACK_VALUE_MAX));
+    if too_long {
+        return Err(AppError::invalid(
+            "query",
+            format!("code, state and error are at most {CALLBACK_VALUE_MAX} characters"),
+        ));
+    }
+    let given_state = present(&params.state).map(String::from);
+    if let Some(error) = present(&params.error) {
+        // Spend the state, so it cannot be used after a refusal.
+        if let Some(given) = given_state {
+            let pool = state.pool.clone();
+            let _ = db::run(&pool, move |conn| {
+                crate::models::provider_connection::OAuthState::consume(
+                    conn,
+                    &crate::services::auth::token_hash(&given),
+                    db::now(),
+                )
+                .map_err(Into::into)
+            })
+            .await;
+        }
+        let shown: String = error
+            .chars()
+            .filter(|c| c.is_ascii_graphic())
+            .take(64)
+            .collect();
+        return Err(AppError::invalid(
+            "error",
+            format!("Spotify did not authorize the connection ({shown})"),
+        ));
+    }
+    let (Some(code), Some(given)) = (present(&params.code).map(String::from), given_state) else {
+        return Err(AppError::invalid("query", "code and state are required"));
+    };
+    let pool = state.pool.clone();
+    web::block(move || SpotifyService::complete(&pool, &spotify, &given, &code)).await??;
+    Ok(HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, "/"))
+        .finish())
+}
+
+/// Whether Spotify is configured here and the caller's account connected.
+#[utoipa::path(
+    get, path = "/api/providers/spotify", tag = "providers",
+    security(("bearer" = [])),
+    responses((status = 200, description = "The connection's status", body = ConnectionStatus)),
+)]
+pub async fn get_connection(state: web::Data<AppState>, auth: AuthUser) -> AppResult<HttpResponse> {
+    let spotify = state.spotify.clone();
+    let status = db::run(&state.pool, move |conn| {
+        SpotifyService::status(conn, spotify.as_deref(), &auth.user)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(status))
+}
+
+/// Disconnects: deletes the tokens and logs `provider_disconnect`. Linked
+/// playlists stay linked; what needs Spotify answers 409 until the same
+/// account connects again.
+#[utoipa::path(
+    delete, path = "/api/providers/spotify", tag = "providers",
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Disconnected"),
+        (status = 404, response = NotFound),
+    ),
+)]
+pub async fn delete_connection(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+) -> AppResult<HttpResponse> {
+    state.spotify()?;
+    db::run(&state.pool, move |conn| {
+        SpotifyService::disconnect(conn, &auth.user)
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SpotifyListParams {
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100, default = 50)]
+    limit: Option<String>,
+    #[param(value_type = Option<i64>, minimum = 0, maximum = 2147483647, default = 0)]
+    offset: Option<String>,
+}
+
+/// The connected account's Spotify playlists (all of Spotify's pages
+/// followed to fill the window); `total` is Spotify's.
+#[utoipa::path(
+    get, path = "/api/providers/spotify/playlists", tag = "providers",
+    security(("bearer" = [])),
+    params(SpotifyListParams),
+    responses(
+        (status = 200, description = "A window of the account's playlists",
+            body = CountedPage<SpotifyPlaylist>),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 502, response = UpstreamError),
+        (status = 503, response = UpstreamUnavailable),
+    ),
+)]
+pub async fn list_spotify_playlists(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    params: web::Query<SpotifyListParams>,
+) -> AppResult<HttpResponse> {
+    let spotify = state.spotify()?;
+    let mut errors = Vec::new();
+    let (limit, offset) = limit_offset(&params.limit, &params.offset, 50, &mut errors);
+    AppError::ensure_valid(errors)?;
+    let pool = state.pool.clone();
+    let (items, total) = web::block(move || {
+        SpotifyService::list(&pool, &spotify, &auth.user, limit as usize, offset as u64)
+    })
+    .await??;
+    Ok(HttpResponse::Ok().json(CountedPage {
+        items,
+        total: i64::try_from(total).unwrap_or(i64::MAX),
+        limit,
+        offset,
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImportBody {
+    /// The Spotify playlist's id (base62).
+    #[schema(min_length = 1, max_length = 64, pattern = "^[A-Za-z0-9]+$")]
+    spotify_playlist_id: String,
+}
+
+/// Imports one of the account's writable Spotify playlists as a linked
+/// playlist (`playlist_create` with `provider`); 409 when already linked,
+/// not writable, or over 10,000 items.
+#[utoipa::path(
+    post, path = "/api/providers/spotify/import", tag = "providers",
+    security(("bearer" = [])),
+    request_body = ImportBody,
+    responses(
+        (status = 201, description = "The linked playlist", body = PlaylistView,
+            headers(("Location" = String, description = "`/api/playlists/{id}`"),
+                ("ETag" = String, description = "The version, quoted"))),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 502, response = UpstreamError),
+        (status = 503, response = UpstreamUnavailable),
+    ),
+)]
+pub async fn import_playlist(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    body: Json<ImportBody>,
+) -> AppResult<HttpResponse> {
+    let spotify = state.spotify()?;
+    let id = body.into_inner().spotify_playlist_id;
+    if id.is_empty() || id.len() > SPOTIFY_ID_MAX || !id.bytes().all(|b| b.is_ascii_alphanumeric())
+    {
+        return Err(AppError::invalid(
+            "spotify_playlist_id",
+            format!("must be 1 to {SPOTIFY_ID_MAX} letters and digits (a Spotify id)"),
+        ));
+    }
+    let pool = state.pool.clone();
+    let view =
+        web::block(move || SpotifyService::import(&pool, &spotify, &auth.user, &id)).await??;
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, format!("/api/playlists/{}", view.id)))
+        .insert_header(etag(view.version))
+        .json(view))
+}
+
+/// Pulls the linked playlist's order from Spotify (`playlist_sync`, with an
+/// `auto_pre_sync` snapshot first, so undo reverts it); an unchanged one
+/// writes and logs nothing. 409 for a local playlist.
+#[utoipa::path(
+    post, path = "/api/playlists/{id}/sync", tag = "providers",
+    security(("bearer" = [])),
+    params(PlaylistIdParam, IfMatchParam),
+    responses(
+        (status = 200, description = "The playlist and what changed", body = SyncAnswer,
+            headers(("ETag" = String, description = "The version, quoted"))),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 412, response = PreconditionFailed),
+        (status = 502, response = UpstreamError),
+        (status = 503, response = UpstreamUnavailable),
+    ),
+)]
+pub async fn sync_playlist(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    path: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    let spotify = state.spotify()?;
+    let precondition = if_match(&req);
+    let id = path.into_inner();
+    let pool = state.pool.clone();
+    let answer =
+        web::block(move || SpotifyService::sync(&pool, &spotify, &auth.user, &id, precondition))
+            .await??;
+    Ok(HttpResponse::Ok()
+        .insert_header(etag(answer.playlist.version))
+        .json(answer))
+}
