@@ -172,7 +172,9 @@ mod tests {
 
     #[test]
     fn activity_types_are_snake_case_and_round_trip() {
-        assert_eq!(ActivityType::iter().count(), 21);
+        // SPEC §2's 21, and §10.20's provider_connect, provider_disconnect
+        // and playlist_sync.
+        assert_eq!(ActivityType::iter().count(), 24);
         for t in ActivityType::iter() {
             let s = t.to_string();
             assert!(s.len() <= 50);

@@ -1,0 +1,563 @@
+//! A fake Spotify, served over real HTTP on 127.0.0.1 by a small actix app
+//! on a thread of its own: the accounts service (`/authorize`, `/api/token`
+//! with PKCE and refresh tokens) and the Web API endpoints the service
+//! uses (`/v1/me`, `/v1/me/playlists`, `/v1/playlists/{id}`, its
+//! `/tracks` read, replace and append, `/v1/audio-features`), with their
+//! real paging (`next` links), `snapshot_id`s that change on every write,
+//! 401 for an unknown or expired access token, and failures a test can
+//! inject (429 with `Retry-After`, 5xx) on the next matching requests.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use actix_web::dev::Service;
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use shuffify::config::{Settings, SpotifyConfig};
+
+pub const CLIENT_ID: &str = "fake-client-id";
+pub const CLIENT_SECRET: &str = "fake-client-secret";
+pub const REDIRECT_URI: &str = "http://localhost:8080/api/providers/spotify/callback";
+pub const ACCOUNT: &str = "listener1";
+/// The key tests configure: 32 bytes of 0x2a.
+pub const KEY: [u8; 32] = [42; 32];
+
+/// A playlist on the fake.
+#[derive(Debug, Clone)]
+pub struct FakePlaylist {
+    pub name: String,
+    pub owner: String,
+    pub collaborative: bool,
+    pub items: Vec<String>,
+    pub snapshot: u64,
+}
+
+/// A failure to answer with, instead of the real answer, for the next
+/// `times` requests whose path contains `path`.
+#[derive(Debug, Clone)]
+pub struct Injected {
+    pub method: Option<&'static str>,
+    pub path: String,
+    pub status: u16,
+    pub retry_after: Option<u64>,
+    pub times: usize,
+}
+
+#[derive(Debug, Default)]
+pub struct FakeState {
+    pub base: String,
+    /// code → (PKCE challenge, redirect URI, account)
+    codes: HashMap<String, (String, String, String)>,
+    /// access token → account
+    pub access: HashMap<String, String>,
+    /// refresh token → account
+    pub refresh: HashMap<String, String>,
+    pub playlists: HashMap<String, FakePlaylist>,
+    /// The order `/v1/me/playlists` lists them in.
+    pub playlist_order: Vec<String>,
+    pub injected: VecDeque<Injected>,
+    /// `METHOD path?query` of every request, in order.
+    pub requests: Vec<String>,
+    /// Bodies of the token endpoint's requests (to check what was sent).
+    pub token_requests: Vec<String>,
+    pub audio_features_forbidden: bool,
+    counter: u64,
+}
+
+impl FakeState {
+    fn next(&mut self, prefix: &str) -> String {
+        self.counter += 1;
+        format!("{prefix}{}", self.counter)
+    }
+}
+
+#[derive(Clone)]
+pub struct FakeSpotify {
+    pub state: Arc<Mutex<FakeState>>,
+    pub base: String,
+}
+
+impl FakeSpotify {
+    /// Starts the fake on a free port.
+    pub fn start() -> FakeSpotify {
+        let state = Arc::new(Mutex::new(FakeState::default()));
+        let shared = state.clone();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            actix_web::rt::System::new().block_on(async move {
+                let data = web::Data::new(shared);
+                let server = HttpServer::new(move || {
+                    App::new()
+                        .app_data(data.clone())
+                        .wrap_fn(|req, srv| {
+                            let state = req
+                                .app_data::<web::Data<Arc<Mutex<FakeState>>>>()
+                                .unwrap()
+                                .clone();
+                            let method = req.method().to_string();
+                            let path = req.path().to_string();
+                            let query = req.query_string().to_string();
+                            let injected = {
+                                let mut s = state.lock().unwrap();
+                                s.requests.push(format!("{method} {path}?{query}"));
+                                take_injected(&mut s, &method, &path)
+                            };
+                            let answer: futures_util::future::LocalBoxFuture<
+                                'static,
+                                Result<actix_web::dev::ServiceResponse, actix_web::Error>,
+                            > = match injected {
+                                None => {
+                                    let fut = srv.call(req);
+                                    Box::pin(async move { Ok(fut.await?.map_into_boxed_body()) })
+                                }
+                                Some(i) => {
+                                    let mut r = HttpResponse::build(
+                                        actix_web::http::StatusCode::from_u16(i.status).unwrap(),
+                                    );
+                                    if let Some(after) = i.retry_after {
+                                        r.insert_header(("Retry-After", after.to_string()));
+                                    }
+                                    let res = req.into_response(r.json(json!({"error": {
+                                        "status": i.status, "message": "injected"}})));
+                                    Box::pin(async move { Ok(res) })
+                                }
+                            };
+                            answer
+                        })
+                        .route("/authorize", web::get().to(authorize))
+                        .route("/api/token", web::post().to(token))
+                        .route("/v1/me", web::get().to(me))
+                        .route("/v1/me/playlists", web::get().to(my_playlists))
+                        .route("/v1/playlists/{id}", web::get().to(playlist))
+                        .route("/v1/playlists/{id}/tracks", web::get().to(items))
+                        .route("/v1/playlists/{id}/tracks", web::put().to(replace))
+                        .route("/v1/playlists/{id}/tracks", web::post().to(append))
+                        .route("/v1/audio-features", web::get().to(audio_features))
+                })
+                .workers(1)
+                .bind("127.0.0.1:0")
+                .unwrap();
+                let port = server.addrs()[0].port();
+                tx.send(port).unwrap();
+                server.run().await.unwrap();
+            });
+        });
+        let port = rx.recv().unwrap();
+        let base = format!("http://127.0.0.1:{port}");
+        state.lock().unwrap().base = base.clone();
+        FakeSpotify { state, base }
+    }
+
+    pub fn lock(&self) -> MutexGuard<'_, FakeState> {
+        self.state.lock().unwrap()
+    }
+
+    /// The service's settings pointing at this fake.
+    pub fn configure(&self, settings: &mut Settings) {
+        settings.spotify = Some(SpotifyConfig {
+            client_id: CLIENT_ID.into(),
+            client_secret: Some(CLIENT_SECRET.into()),
+            redirect_uri: REDIRECT_URI.into(),
+            accounts_url: self.base.clone(),
+            api_url: format!("{}/v1", self.base),
+            token_key: KEY,
+        });
+    }
+
+    /// Adds a playlist of `n` tracks (`spotify:track:<prefix><i>`) owned by
+    /// `owner`; answers its id.
+    pub fn add_playlist(&self, id: &str, owner: &str, n: usize) -> String {
+        let items = (0..n).map(|i| format!("spotify:track:{id}t{i}")).collect();
+        self.add_playlist_items(id, owner, items);
+        id.to_string()
+    }
+
+    pub fn add_playlist_items(&self, id: &str, owner: &str, items: Vec<String>) {
+        let mut s = self.lock();
+        s.playlists.insert(
+            id.to_string(),
+            FakePlaylist {
+                name: format!("Mix {id}"),
+                owner: owner.to_string(),
+                collaborative: false,
+                items,
+                snapshot: 1,
+            },
+        );
+        s.playlist_order.push(id.to_string());
+    }
+
+    pub fn items(&self, id: &str) -> Vec<String> {
+        self.lock().playlists[id].items.clone()
+    }
+
+    /// Changes the playlist on Spotify as another app would.
+    pub fn edit(&self, id: &str, f: impl FnOnce(&mut Vec<String>)) {
+        let mut s = self.lock();
+        let p = s.playlists.get_mut(id).unwrap();
+        f(&mut p.items);
+        p.snapshot += 1;
+    }
+
+    pub fn inject(
+        &self,
+        method: Option<&'static str>,
+        path: &str,
+        status: u16,
+        retry_after: Option<u64>,
+        times: usize,
+    ) {
+        self.lock().injected.push_back(Injected {
+            method,
+            path: path.to_string(),
+            status,
+            retry_after,
+            times,
+        });
+    }
+
+    /// Makes every access token stale (as after an hour).
+    pub fn expire_access_tokens(&self) {
+        self.lock().access.clear();
+    }
+
+    /// Revokes every refresh token (the user removed the app's access).
+    pub fn revoke_refresh_tokens(&self) {
+        self.lock().refresh.clear();
+    }
+
+    pub fn requests_matching(&self, needle: &str) -> usize {
+        self.lock()
+            .requests
+            .iter()
+            .filter(|r| r.contains(needle))
+            .count()
+    }
+
+    /// What the user's browser does on the consent page: Spotify checks
+    /// the client and redirect URI, keeps the challenge, and redirects
+    /// back with a code and the state. Answers the callback's path and
+    /// query, as the service would receive it.
+    pub fn consent(&self, authorize_url: &str) -> String {
+        let url = url::Url::parse(authorize_url).unwrap();
+        assert!(authorize_url.starts_with(&format!("{}/authorize?", self.base)));
+        let q: HashMap<String, String> = url.query_pairs().into_owned().collect();
+        assert_eq!(q["client_id"], CLIENT_ID);
+        assert_eq!(q["response_type"], "code");
+        assert_eq!(q["redirect_uri"], REDIRECT_URI);
+        assert_eq!(q["code_challenge_method"], "S256");
+        assert_eq!(q["code_challenge"].len(), 43);
+        for scope in [
+            "playlist-read-private",
+            "playlist-modify-private",
+            "playlist-modify-public",
+        ] {
+            assert!(
+                q["scope"].split(' ').any(|s| s == scope),
+                "scope {}",
+                q["scope"]
+            );
+        }
+        let mut s = self.lock();
+        let code = s.next("code");
+        s.codes.insert(
+            code.clone(),
+            (
+                q["code_challenge"].clone(),
+                q["redirect_uri"].clone(),
+                ACCOUNT.to_string(),
+            ),
+        );
+        let state = url::form_urlencoded::byte_serialize(q["state"].as_bytes()).collect::<String>();
+        format!("/api/providers/spotify/callback?code={code}&state={state}")
+    }
+}
+
+fn take_injected(s: &mut FakeState, method: &str, path: &str) -> Option<Injected> {
+    let index = s
+        .injected
+        .iter()
+        .position(|i| path.contains(&i.path) && i.method.is_none_or(|m| m == method))?;
+    let found = s.injected[index].clone();
+    if s.injected[index].times <= 1 {
+        s.injected.remove(index);
+    } else {
+        s.injected[index].times -= 1;
+    }
+    Some(found)
+}
+
+type Shared = web::Data<Arc<Mutex<FakeState>>>;
+
+fn error(status: u16, message: &str) -> HttpResponse {
+    HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap())
+        .json(json!({"error": {"status": status, "message": message}}))
+}
+
+/// The account a request's bearer token belongs to, or the 401.
+fn account(req: &HttpRequest, s: &FakeState) -> Result<String, HttpResponse> {
+    let token = req
+        .headers()
+        .get("Authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    s.access
+        .get(token)
+        .cloned()
+        .ok_or_else(|| error(401, "The access token expired"))
+}
+
+async fn authorize() -> HttpResponse {
+    HttpResponse::Ok().body("consent page")
+}
+
+async fn token(req: HttpRequest, state: Shared, body: web::Bytes) -> HttpResponse {
+    let text = String::from_utf8_lossy(&body).to_string();
+    let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
+    let mut s = state.lock().unwrap();
+    s.token_requests.push(text);
+    let basic = format!(
+        "Basic {}",
+        STANDARD.encode(format!("{CLIENT_ID}:{CLIENT_SECRET}"))
+    );
+    if req
+        .headers()
+        .get("Authorization")
+        .and_then(|v| v.to_str().ok())
+        != Some(&basic)
+    {
+        return HttpResponse::BadRequest().json(json!({"error": "invalid_client"}));
+    }
+    let account = match form.get("grant_type").map(String::as_str) {
+        Some("authorization_code") => {
+            let Some((challenge, redirect, account)) =
+                form.get("code").and_then(|c| s.codes.remove(c))
+            else {
+                return HttpResponse::BadRequest().json(json!({"error": "invalid_grant"}));
+            };
+            let verifier = form.get("code_verifier").cloned().unwrap_or_default();
+            let computed = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+            if computed != challenge || form.get("redirect_uri") != Some(&redirect) {
+                return HttpResponse::BadRequest().json(json!({"error": "invalid_grant",
+                    "error_description": "code_verifier or redirect_uri mismatch"}));
+            }
+            account
+        }
+        Some("refresh_token") => {
+            match form
+                .get("refresh_token")
+                .and_then(|r| s.refresh.get(r))
+                .cloned()
+            {
+                Some(account) => account,
+                None => {
+                    return HttpResponse::BadRequest().json(json!({"error": "invalid_grant",
+                        "error_description": "Refresh token revoked"}))
+                }
+            }
+        }
+        _ => return HttpResponse::BadRequest().json(json!({"error": "unsupported_grant_type"})),
+    };
+    let access = s.next("access-secret-");
+    let refresh = s.next("refresh-secret-");
+    s.access.insert(access.clone(), account.clone());
+    s.refresh.insert(refresh.clone(), account);
+    HttpResponse::Ok().json(json!({
+        "access_token": access, "token_type": "Bearer", "expires_in": 3600,
+        "refresh_token": refresh,
+        "scope": "playlist-read-private playlist-read-collaborative playlist-modify-private playlist-modify-public",
+    }))
+}
+
+async fn me(req: HttpRequest, state: Shared) -> HttpResponse {
+    let s = state.lock().unwrap();
+    match account(&req, &s) {
+        Ok(id) => HttpResponse::Ok().json(json!({"id": id, "display_name": "Fake Listener"})),
+        Err(e) => e,
+    }
+}
+
+fn query_of(req: &HttpRequest) -> HashMap<String, String> {
+    url::form_urlencoded::parse(req.query_string().as_bytes())
+        .into_owned()
+        .collect()
+}
+
+fn info(s: &FakeState, id: &str, p: &FakePlaylist) -> Value {
+    json!({
+        "id": id, "name": p.name, "description": "from the fake",
+        "owner": {"id": p.owner}, "collaborative": p.collaborative,
+        "snapshot_id": format!("snap-{id}-{}", p.snapshot),
+        "tracks": {"href": format!("{}/v1/playlists/{id}/tracks", s.base), "total": p.items.len()},
+    })
+}
+
+async fn my_playlists(req: HttpRequest, state: Shared) -> HttpResponse {
+    let s = state.lock().unwrap();
+    if let Err(e) = account(&req, &s) {
+        return e;
+    }
+    let q = query_of(&req);
+    let offset: usize = q.get("offset").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let limit: usize = q
+        .get("limit")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20)
+        .min(50);
+    let total = s.playlist_order.len();
+    let items: Vec<Value> = s
+        .playlist_order
+        .iter()
+        .skip(offset)
+        .take(limit)
+        .map(|id| info(&s, id, &s.playlists[id]))
+        .collect();
+    let next = (offset + limit < total).then(|| {
+        format!(
+            "{}/v1/me/playlists?offset={}&limit={limit}",
+            s.base,
+            offset + limit
+        )
+    });
+    HttpResponse::Ok().json(json!({"items": items, "total": total, "next": next,
+        "limit": limit, "offset": offset}))
+}
+
+async fn playlist(req: HttpRequest, state: Shared, id: web::Path<String>) -> HttpResponse {
+    let s = state.lock().unwrap();
+    if let Err(e) = account(&req, &s) {
+        return e;
+    }
+    match s.playlists.get(id.as_str()) {
+        Some(p) => HttpResponse::Ok().json(info(&s, &id, p)),
+        None => error(404, "Resource not found"),
+    }
+}
+
+/// A track's fields, derived from its URI.
+fn track_json(uri: &str) -> Value {
+    if uri.starts_with("spotify:local:") {
+        return json!({"uri": uri, "name": "A local file", "artists": [], "album": {"name": ""},
+            "duration_ms": 1000, "is_local": true, "type": "track"});
+    }
+    let id = uri.rsplit(':').next().unwrap_or_default();
+    json!({
+        "uri": uri, "name": format!("Song {id}"), "type": "track", "is_local": false,
+        "artists": [{"name": format!("Artist of {id}")}], "album": {"name": "Fake Album"},
+        "duration_ms": 200000,
+    })
+}
+
+async fn items(req: HttpRequest, state: Shared, id: web::Path<String>) -> HttpResponse {
+    let s = state.lock().unwrap();
+    if let Err(e) = account(&req, &s) {
+        return e;
+    }
+    let Some(p) = s.playlists.get(id.as_str()) else {
+        return error(404, "Resource not found");
+    };
+    let q = query_of(&req);
+    let offset: usize = q.get("offset").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let limit: usize = q
+        .get("limit")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100)
+        .min(100);
+    let page: Vec<Value> = p
+        .items
+        .iter()
+        .skip(offset)
+        .take(limit)
+        .map(|uri| json!({"added_at": "2026-01-01T00:00:00Z", "track": track_json(uri)}))
+        .collect();
+    let total = p.items.len();
+    let next = (offset + limit < total).then(|| {
+        format!(
+            "{}/v1/playlists/{id}/tracks?offset={}&limit={limit}",
+            s.base,
+            offset + limit
+        )
+    });
+    HttpResponse::Ok().json(json!({"items": page, "total": total, "next": next,
+        "limit": limit, "offset": offset}))
+}
+
+fn write(
+    req: HttpRequest,
+    state: Shared,
+    id: &str,
+    body: &Value,
+    f: impl FnOnce(&mut Vec<String>, Vec<String>),
+) -> HttpResponse {
+    let mut s = state.lock().unwrap();
+    let account = match account(&req, &s) {
+        Ok(a) => a,
+        Err(e) => return e,
+    };
+    let Some(p) = s.playlists.get_mut(id) else {
+        return error(404, "Resource not found");
+    };
+    if p.owner != account && !p.collaborative {
+        return error(403, "You cannot modify this playlist");
+    }
+    let uris: Vec<String> = body["uris"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|u| u.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    if uris.len() > 100 {
+        return error(400, "Too many ids requested");
+    }
+    f(&mut p.items, uris);
+    p.snapshot += 1;
+    HttpResponse::Ok().json(json!({"snapshot_id": format!("snap-{id}-{}", p.snapshot)}))
+}
+
+async fn replace(
+    req: HttpRequest,
+    state: Shared,
+    id: web::Path<String>,
+    body: web::Json<Value>,
+) -> HttpResponse {
+    write(req, state, &id, &body, |items, uris| *items = uris)
+}
+
+async fn append(
+    req: HttpRequest,
+    state: Shared,
+    id: web::Path<String>,
+    body: web::Json<Value>,
+) -> HttpResponse {
+    write(req, state, &id, &body, |items, uris| items.extend(uris))
+}
+
+async fn audio_features(req: HttpRequest, state: Shared) -> HttpResponse {
+    let s = state.lock().unwrap();
+    if let Err(e) = account(&req, &s) {
+        return e;
+    }
+    if s.audio_features_forbidden {
+        return error(403, "Forbidden");
+    }
+    let q = query_of(&req);
+    let features: Vec<Value> = q
+        .get("ids")
+        .map(|ids| ids.split(',').collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|id| {
+            // A tempo from the id's length and last character: stable.
+            let tempo = 80.0 + (id.bytes().last().unwrap_or(0) % 60) as f64;
+            json!({"id": id, "tempo": tempo})
+        })
+        .collect();
+    HttpResponse::Ok().json(json!({ "audio_features": features }))
+}
