@@ -152,7 +152,7 @@ text_enum! {
 
 text_enum! {
     /// Where an upstream source comes from.
-    SourceType { Own, External }
+    SourceType { Own, External, Spotify }
 }
 
 text_enum! {

@@ -252,11 +252,13 @@ fn serve(settings: Settings, demo: bool) -> Result<(), String> {
     if interrupted > 0 {
         log::warn!("marked {interrupted} job run(s) whose lease expired as interrupted");
     }
+    let state = web::Data::new(AppState::new(pool.clone(), settings.clone()));
     let scheduler = settings.scheduler_enabled.then(|| {
         shuffify::scheduler::spawn(
             pool.clone(),
             std::time::Duration::from_secs(settings.scheduler_tick_secs),
             settings.lease,
+            state.spotify.clone(),
         )
     });
     let scheduler_stop = scheduler.as_ref().map(|s| s.stop_signal());
@@ -265,7 +267,6 @@ fn serve(settings: Settings, demo: bool) -> Result<(), String> {
     let bind_addr = settings.bind_addr.clone();
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     let retention_days = settings.activity_retention_days;
-    let state = web::Data::new(AppState::new(pool.clone(), settings));
     log::info!("listening on http://{bind_addr}");
     actix_web::rt::System::new().block_on(async move {
         if retention_days > 0 {

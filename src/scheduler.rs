@@ -19,8 +19,9 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crate::config::Lease;
-use crate::db::{self, DbConnection, Pool};
+use crate::db::{self, Checkout, Pool};
 use crate::models::schedule::Schedule;
+use crate::providers::spotify::Spotify;
 use crate::services::job_executor::{JobExecutor, Trigger};
 use crate::services::schedule_rules::next_run;
 
@@ -30,7 +31,14 @@ const DUE_BATCH: i64 = 100;
 /// Marks runs whose lease expired `interrupted` (see
 /// [`JobExecutor::recover`]), then claims and runs every due schedule once;
 /// returns how many ran. Once `stopping` is set, no new run starts.
-pub fn tick(conn: &mut DbConnection, executor: &JobExecutor, stopping: &AtomicBool) -> usize {
+pub fn tick(db: &mut Checkout, executor: &JobExecutor, stopping: &AtomicBool) -> usize {
+    let conn = match db.conn() {
+        Ok(conn) => conn,
+        Err(err) => {
+            log::warn!("scheduler: no database connection: {err}");
+            return 0;
+        }
+    };
     if let Err(err) = executor.recover(conn) {
         log::warn!("scheduler: cannot recover interrupted runs: {err}");
     }
@@ -63,7 +71,10 @@ pub fn tick(conn: &mut DbConnection, executor: &JobExecutor, stopping: &AtomicBo
                 None
             }
         };
-        match Schedule::claim(conn, schedule.id, seen, next) {
+        let claimed = db
+            .conn()
+            .and_then(|conn| Ok(Schedule::claim(conn, schedule.id, seen, next)?));
+        match claimed {
             Ok(true) => {}
             Ok(false) => continue, // another process got it
             Err(err) => {
@@ -71,7 +82,7 @@ pub fn tick(conn: &mut DbConnection, executor: &JobExecutor, stopping: &AtomicBo
                 continue;
             }
         }
-        match executor.run(conn, &schedule, &Trigger::Scheduler) {
+        match executor.run(db, &schedule, &Trigger::Scheduler) {
             Ok(execution) => {
                 ran += 1;
                 log::info!(
@@ -129,20 +140,20 @@ impl SchedulerHandle {
     }
 }
 
-pub fn spawn(pool: Pool, tick: Duration, lease: Lease) -> SchedulerHandle {
+pub fn spawn(
+    pool: Pool,
+    tick: Duration,
+    lease: Lease,
+    spotify: Option<Arc<Spotify>>,
+) -> SchedulerHandle {
     let (wake, woken) = mpsc::channel::<()>();
     let stopping = Arc::new(AtomicBool::new(false));
     let flag = stopping.clone();
-    let executor = JobExecutor::new(pool.clone(), lease);
+    let executor = JobExecutor::new(pool.clone(), lease).with_spotify(spotify);
     let thread = std::thread::Builder::new()
         .name("scheduler".into())
         .spawn(move || loop {
-            match pool.get() {
-                Ok(mut conn) => {
-                    self::tick(&mut conn, &executor, &flag);
-                }
-                Err(err) => log::warn!("scheduler: no database connection: {err}"),
-            }
+            self::tick(&mut Checkout::new(pool.clone()), &executor, &flag);
             if flag.load(Ordering::SeqCst) {
                 break;
             }

@@ -270,10 +270,11 @@ pub async fn run_schedule(
     path: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
     let id = path.into_inner();
-    let executor = JobExecutor::new(state.pool.clone(), state.settings.lease);
-    let execution = db::run(&state.pool, move |conn| {
-        let schedule = ScheduleService::owned(conn, auth.id(), id)?;
-        executor.run(conn, &schedule, &Trigger::Manual(auth.user.clone()))
+    let executor = JobExecutor::new(state.pool.clone(), state.settings.lease)
+        .with_spotify(state.spotify.clone());
+    let execution = db::run_checkout(&state.pool, move |db| {
+        let schedule = ScheduleService::owned(db.conn()?, auth.id(), id)?;
+        executor.run(db, &schedule, &Trigger::Manual(auth.user.clone()))
     })
     .await?;
     Ok(HttpResponse::Ok().json(execution))

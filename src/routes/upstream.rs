@@ -9,7 +9,7 @@ use crate::db;
 use crate::enums::SourceType;
 use crate::error::{AppError, AppResult};
 use crate::models::upstream_source::UpstreamSource;
-use crate::routes::api_doc::{Conflict, NotFound};
+use crate::routes::api_doc::{Conflict, NotFound, UpstreamError, UpstreamUnavailable};
 use crate::routes::authenticated::AuthUser;
 use crate::routes::body::Json;
 use crate::routes::params::{ItemIdParam, PlaylistIdParam};
@@ -45,7 +45,9 @@ pub async fn list_sources(
 #[serde(deny_unknown_fields)]
 #[schema(as = AddSourceBody)]
 pub struct AddBody {
-    /// A playlist the caller may read (their own, or a public one), not the target.
+    /// A playlist the caller may read (their own, or a public one), not the
+    /// target; with `source_type: spotify`, a Spotify playlist's id (own or
+    /// public) that the connected account can read.
     #[schema(schema_with = validate::schema::text)]
     source_playlist_id: String,
     source_type: Option<SourceType>,
@@ -74,6 +76,8 @@ pub struct AddBody {
             headers(("Location" = String, description = "`/api/upstream-sources/{sid}`"))),
         (status = 404, response = NotFound),
         (status = 409, response = Conflict),
+        (status = 502, response = UpstreamError),
+        (status = 503, response = UpstreamUnavailable),
     ),
 )]
 pub async fn add_source(
@@ -94,10 +98,23 @@ pub async fn add_source(
         source_name: body.source_name,
     };
     let id = path.into_inner();
-    let (source, created) = db::run(&state.pool, move |conn| {
-        UpstreamService::add(conn, &auth.user, &id, &input)
-    })
-    .await?;
+    let (source, created) = if input.source_type == Some(SourceType::Spotify) {
+        let spotify = state.spotify()?;
+        if !spotify_id(&input.source_playlist_id) {
+            return Err(AppError::invalid(
+                "source_playlist_id",
+                "a Spotify playlist id: 1 to 64 letters and digits",
+            ));
+        }
+        let pool = state.pool.clone();
+        web::block(move || UpstreamService::add_spotify(&pool, &spotify, &auth.user, &id, &input))
+            .await??
+    } else {
+        db::run(&state.pool, move |conn| {
+            UpstreamService::add(conn, &auth.user, &id, &input)
+        })
+        .await?
+    };
     let mut response = if created {
         HttpResponse::Created()
     } else {
@@ -109,6 +126,11 @@ pub async fn add_source(
             format!("/api/upstream-sources/{}", source.id),
         ))
         .json(source))
+}
+
+/// Whether `id` looks like a Spotify id (they are 22 base62 characters).
+fn spotify_id(id: &str) -> bool {
+    (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
 /// The source a `Location` points at; another user's answers 404.

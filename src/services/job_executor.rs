@@ -7,7 +7,10 @@
 //! dead predecessor `interrupted` and inserts the `running` execution (so a
 //! concurrent run-now sees it and answers 409), then the job itself with its
 //! bookkeeping, holding the target playlist's row lock. When the job fails,
-//! its changes roll back and a third transaction records the failure.
+//! its changes roll back and a third transaction records the failure. A job
+//! that involves Spotify (a Spotify source, a linked target) reads and
+//! writes Spotify between transactions, holding no connection, and a
+//! Spotify failure fails the run with its message (see `perform`).
 //!
 //! While a run is in hand, a heartbeat thread renews its lease on a
 //! connection of its own (SPEC §10.6), outside the job's transaction; when
@@ -17,24 +20,25 @@
 //! before it, as user rewrites do: a raid and its shuffle must land
 //! together, and the shuffle of at most 10,000 tracks takes milliseconds.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use crate::config::Lease;
-use crate::db::{self, write_transaction, DbConnection, Pool};
+use crate::db::{self, write_transaction, Checkout, DbConnection, Pool};
 use crate::enums::{ActorType, ExecutionStatus, JobType, TriggeredBy};
 use crate::error::{AppError, AppResult};
 use crate::metrics;
 use crate::models::job_execution::{JobExecution, INTERRUPTED};
 use crate::models::playlist::Playlist;
 use crate::models::schedule::Schedule;
-use crate::models::track::Track;
-use crate::models::upstream_source::UpstreamSource;
 use crate::models::{NewActivity, RunOutcome, User};
+use crate::providers::spotify::Spotify;
 use crate::services::activity_log::truncate_chars;
-use crate::services::playlists::{PlaylistService, Rewrite, RewriteTarget, MAX_TRACKS};
-use crate::services::shuffle::{choose, order_uris, ChoiceFields};
+use crate::services::job_plan::{self, JobPlan, Source};
+use crate::services::playlists::{PlaylistService, Rewrite, RewriteTarget};
+use crate::services::spotify::{write_under_way, SpotifyService, WriteBackError};
 use crate::services::ActivityLogService;
 
 /// Longest stored error message, in characters.
@@ -117,11 +121,23 @@ impl Drop for Heartbeat {
 pub struct JobExecutor {
     pool: Pool,
     lease: Lease,
+    spotify: Option<Arc<Spotify>>,
 }
 
 impl JobExecutor {
     pub fn new(pool: Pool, lease: Lease) -> Self {
-        JobExecutor { pool, lease }
+        JobExecutor {
+            pool,
+            lease,
+            spotify: None,
+        }
+    }
+
+    /// The executor with Spotify, for raids from Spotify sources and jobs
+    /// on linked playlists.
+    pub fn with_spotify(mut self, spotify: Option<Arc<Spotify>>) -> Self {
+        self.spotify = spotify;
+        self
     }
 
     /// Renews `execution_id`'s lease on a connection of its own until the
@@ -140,13 +156,17 @@ impl JobExecutor {
     /// another run of it holds a live lease, a run-now is a 409 and a
     /// scheduled run is recorded as a `failed` execution saying why; a
     /// predecessor whose lease expired is marked `interrupted` first.
+    ///
+    /// It takes a [`Checkout`], not a connection: a run that reads a
+    /// Spotify source or writes a linked target gives its connection back
+    /// while it calls Spotify (SPEC §10.19).
     pub fn run(
         &self,
-        conn: &mut DbConnection,
+        db: &mut Checkout,
         schedule: &Schedule,
         trigger: &Trigger,
     ) -> AppResult<JobExecution> {
-        let started = write_transaction(conn, |conn| {
+        let started = write_transaction(db.conn()?, |conn| {
             let schedule = Schedule::lock(conn, schedule.id)?.ok_or(AppError::NotFound)?;
             let now = db::now();
             for dead in JobExecution::expired(conn, self.lease_cutoff(now), Some(schedule.id))? {
@@ -164,7 +184,7 @@ impl JobExecutor {
             if let Trigger::Manual(_) = trigger {
                 return Err(AppError::Conflict(refusal));
             }
-            let refused = write_transaction(conn, |conn| {
+            let refused = write_transaction(db.conn()?, |conn| {
                 let execution =
                     JobExecution::start(conn, schedule.id, trigger.triggered_by(), db::now())?;
                 Self::finish(conn, schedule, trigger, &execution, Err(&refusal))
@@ -174,11 +194,7 @@ impl JobExecutor {
         };
 
         let heartbeat = self.keep_alive(execution.id);
-        let succeeded = write_transaction(conn, |conn| {
-            let outcome = Self::perform(conn, schedule)?;
-            Self::finish(conn, schedule, trigger, &execution, Ok(&outcome))
-        });
-        let finished = match succeeded {
+        let finished = match self.perform(db, schedule, trigger, &execution) {
             Ok(finished) => finished,
             Err(err) => {
                 let message = match &err {
@@ -190,7 +206,7 @@ impl JobExecutor {
                 };
                 // If even this fails, the heartbeat stops with this run and
                 // the lease expires: the run is then recorded `interrupted`.
-                write_transaction(conn, |conn| {
+                write_transaction(db.conn()?, |conn| {
                     Self::finish(conn, schedule, trigger, &execution, Err(&message))
                 })?
             }
@@ -198,6 +214,152 @@ impl JobExecutor {
         drop(heartbeat);
         metrics::global().job_run(finished.status.as_ref());
         Ok(finished)
+    }
+
+    /// The job and its bookkeeping. Spotify sources are read first, with
+    /// no connection held, and their tracks added to the catalog. Then one
+    /// transaction holds the target's lock and plans the job: a local
+    /// target is written there and then, with the execution; an `Err`
+    /// rolls it all back. A linked target's new order goes to Spotify
+    /// between that transaction (which takes the automatic snapshots and
+    /// the write claim) and the one that writes it here.
+    fn perform(
+        &self,
+        db: &mut Checkout,
+        schedule: &Schedule,
+        trigger: &Trigger,
+        execution: &JobExecution,
+    ) -> AppResult<JobExecution> {
+        /// What the locked transaction left to do.
+        enum Next {
+            Done(JobExecution),
+            WriteBack {
+                target: Playlist,
+                plan: JobPlan,
+                snapshot_ids: Vec<i64>,
+            },
+        }
+        let fetched = self.fetch_spotify_sources(db, schedule)?;
+        let next = write_transaction(db.conn()?, |conn| {
+            let target = Self::lock_target(conn, schedule)?;
+            let plan = JobPlan::compute(conn, schedule, &target, &fetched)?;
+            let unchanged = plan.final_order() == plan.current.as_slice();
+            if !target.link.is_linked() || unchanged {
+                let outcome = plan.apply_local(conn, schedule, target)?;
+                let finished = Self::finish(conn, schedule, trigger, execution, Ok(&outcome))?;
+                return Ok(Next::Done(finished));
+            }
+            if !SpotifyService::claim_write(conn, &target)? {
+                return Err(write_under_way());
+            }
+            let mut snapshot_ids = Vec::new();
+            for (before, _, why) in plan.steps(schedule) {
+                snapshot_ids.extend(PlaylistService::take_auto_snapshot(
+                    conn, &target, before, why,
+                )?);
+            }
+            Ok::<_, AppError>(Next::WriteBack {
+                target,
+                plan,
+                snapshot_ids,
+            })
+        })?;
+        let (target, plan, snapshot_ids) = match next {
+            Next::Done(finished) => return Ok(finished),
+            Next::WriteBack {
+                target,
+                plan,
+                snapshot_ids,
+            } => (target, plan, snapshot_ids),
+        };
+        db.release();
+        let spotify = self.spotify.as_deref().ok_or_else(spotify_missing)?;
+        let sent =
+            SpotifyService::write_order(db, spotify, &target, &plan.current, plan.final_order());
+        let spotify_snapshot_id = match sent {
+            Ok(snapshot) => snapshot,
+            Err(WriteBackError::Before(err)) => {
+                Playlist::set_writing(db.conn()?, &target.id, None)?;
+                return Err(err);
+            }
+            Err(WriteBackError::PartWay(err)) => {
+                Playlist::mark_out_of_sync(db.conn()?, &target.id)?;
+                return Err(err);
+            }
+        };
+        let written = write_transaction(db.conn()?, |conn| {
+            let locked = Self::lock_target(conn, schedule)?;
+            let why = Rewrite::ScheduledShuffle {
+                schedule_id: schedule.id,
+            };
+            let done = PlaylistService::rewrite_order(
+                conn,
+                &RewriteTarget::written_back(locked, None, spotify_snapshot_id.clone()),
+                &plan.current,
+                plan.final_order(),
+                why,
+            )?
+            .ok_or_else(|| AppError::Internal("a changed order wrote nothing".into()))?;
+            let outcome = plan.outcome(&done.playlist, snapshot_ids.clone());
+            Self::finish(conn, schedule, trigger, execution, Ok(&outcome))
+        });
+        if written.is_err() {
+            // Spotify has the new order and we do not.
+            Playlist::mark_out_of_sync(db.conn()?, &target.id)?;
+        }
+        written
+    }
+
+    /// The schedule's target, locked; gone is a 409 naming it.
+    fn lock_target(conn: &mut DbConnection, schedule: &Schedule) -> AppResult<Playlist> {
+        PlaylistService::lock_owned(conn, schedule.user_id, &schedule.target_playlist_id).map_err(
+            |err| match err {
+                AppError::NotFound => AppError::Conflict(format!(
+                    "target playlist {} no longer exists",
+                    schedule.target_playlist_id
+                )),
+                other => other,
+            },
+        )
+    }
+
+    /// The tracks of a raid's Spotify sources, by Spotify id, read with no
+    /// connection held and added to the catalog; a source Spotify no longer
+    /// has is skipped, as a gone playlist is. Empty when the run raids
+    /// none.
+    fn fetch_spotify_sources(
+        &self,
+        db: &mut Checkout,
+        schedule: &Schedule,
+    ) -> AppResult<HashMap<String, Vec<String>>> {
+        let mut fetched = HashMap::new();
+        if !matches!(schedule.job_type, JobType::Raid | JobType::RaidAndShuffle) {
+            return Ok(fetched);
+        }
+        let wanted: Vec<String> = job_plan::sources(db.conn()?, schedule)?
+            .into_iter()
+            .filter_map(|s| match s {
+                Source::Spotify(id) => Some(id),
+                Source::Local(_) => None,
+            })
+            .collect();
+        if wanted.is_empty() {
+            return Ok(fetched);
+        }
+        let spotify = self.spotify.as_deref().ok_or_else(spotify_missing)?;
+        for id in wanted {
+            match SpotifyService::source_tracks(db, spotify, schedule.user_id, &id)? {
+                Some(tracks) => {
+                    SpotifyService::add_to_catalog(db.conn()?, &tracks)?;
+                    fetched.insert(id, tracks.into_iter().map(|t| t.uri).collect());
+                }
+                None => log::info!(
+                    "schedule #{}: Spotify source {id} is gone, skipped",
+                    schedule.id
+                ),
+            }
+        }
+        Ok(fetched)
     }
 
     /// Marks every running execution whose lease expired `interrupted`,
@@ -318,122 +480,8 @@ impl JobExecutor {
             ),
         );
     }
+}
 
-    /// The job itself, holding the target playlist's lock; an `Err` rolls
-    /// its changes back.
-    fn perform(conn: &mut DbConnection, schedule: &Schedule) -> AppResult<RunOutcome> {
-        let mut target =
-            PlaylistService::lock_owned(conn, schedule.user_id, &schedule.target_playlist_id)
-                .map_err(|err| match err {
-                    AppError::NotFound => AppError::Conflict(format!(
-                        "target playlist {} no longer exists",
-                        schedule.target_playlist_id
-                    )),
-                    other => other,
-                })?;
-        let mut outcome = RunOutcome::default();
-        if matches!(schedule.job_type, JobType::Raid | JobType::RaidAndShuffle) {
-            target = Self::raid(conn, schedule, target, &mut outcome)?;
-        }
-        if matches!(
-            schedule.job_type,
-            JobType::Shuffle | JobType::RaidAndShuffle
-        ) {
-            target = Self::shuffle(conn, schedule, target, &mut outcome)?;
-        }
-        outcome.total = PlaylistService::track_uris(conn, &target)?.len();
-        outcome.playlist_name = target.name;
-        Ok(outcome)
-    }
-
-    /// Appends the sources' tracks that the target lacks, once each, in
-    /// source order, up to the playlist's track limit. A source that no
-    /// longer exists (or is no longer readable) is skipped.
-    fn raid(
-        conn: &mut DbConnection,
-        schedule: &Schedule,
-        target: Playlist,
-        outcome: &mut RunOutcome,
-    ) -> AppResult<Playlist> {
-        let mut source_ids = schedule.source_playlist_ids.strings();
-        if source_ids.is_empty() {
-            source_ids = UpstreamSource::list_for_target(conn, schedule.user_id, &target.id)?
-                .into_iter()
-                .map(|s| s.source_playlist_id)
-                .collect();
-        }
-        let current = PlaylistService::track_uris(conn, &target)?;
-        let mut seen: HashSet<String> = current.iter().cloned().collect();
-        let mut fresh = Vec::new();
-        for id in source_ids {
-            if id == target.id {
-                continue;
-            }
-            let Some(source) = PlaylistService::find_readable(conn, schedule.user_id, &id)? else {
-                log::info!("schedule #{}: source {id} is gone, skipped", schedule.id);
-                continue;
-            };
-            for uri in PlaylistService::track_uris(conn, &source)? {
-                if seen.insert(uri.clone()) {
-                    fresh.push(uri);
-                }
-            }
-        }
-        let room = MAX_TRACKS.saturating_sub(current.len());
-        outcome.left_out = fresh.len().saturating_sub(room);
-        fresh.truncate(room);
-        if fresh.is_empty() {
-            return Ok(target);
-        }
-        let mut order = current.clone();
-        order.extend(fresh.iter().cloned());
-        let raid = Rewrite::Raid {
-            schedule_id: schedule.id,
-        };
-        let Some(written) = PlaylistService::rewrite_order(
-            conn,
-            &RewriteTarget::new(target.clone()),
-            &current,
-            &order,
-            raid,
-        )?
-        else {
-            return Ok(target);
-        };
-        outcome.added = fresh.len();
-        outcome.snapshot_ids.extend(written.snapshot_id);
-        Ok(written.playlist)
-    }
-
-    fn shuffle(
-        conn: &mut DbConnection,
-        schedule: &Schedule,
-        target: Playlist,
-        outcome: &mut RunOutcome,
-    ) -> AppResult<Playlist> {
-        let key = schedule
-            .algorithm_name
-            .as_deref()
-            .ok_or_else(|| AppError::invalid("algorithm_name", "the schedule has no algorithm"))?;
-        let (chosen, params) = choose(key, &schedule.algorithm_params.0, ChoiceFields::SCHEDULE)?;
-        let rows = PlaylistService::tracks(conn, &target)?;
-        let tracks: Vec<&Track> = rows.iter().map(|(_, t)| t).collect();
-        let current: Vec<String> = tracks.iter().map(|t| t.uri.clone()).collect();
-        let order = order_uris(chosen, &params, &tracks, rand::random());
-        let shuffle = Rewrite::ScheduledShuffle {
-            schedule_id: schedule.id,
-        };
-        let Some(written) = PlaylistService::rewrite_order(
-            conn,
-            &RewriteTarget::new(target.clone()),
-            &current,
-            &order,
-            shuffle,
-        )?
-        else {
-            return Ok(target);
-        };
-        outcome.snapshot_ids.extend(written.snapshot_id);
-        Ok(written.playlist)
-    }
+fn spotify_missing() -> AppError {
+    AppError::Conflict("the job needs Spotify, which is not configured on this server".into())
 }

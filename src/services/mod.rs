@@ -8,6 +8,7 @@ pub mod activity_since;
 pub mod auth;
 pub mod demo;
 pub mod job_executor;
+pub mod job_plan;
 pub mod playlists;
 pub mod schedule_rules;
 pub mod schedules;

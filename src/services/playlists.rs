@@ -102,6 +102,23 @@ impl RewriteTarget {
         }
     }
 
+    /// A linked playlist whose new order Spotify already holds, at
+    /// `spotify_snapshot_id`, with the automatic snapshot taken before the
+    /// write (`snapshot_id`).
+    pub fn written_back(
+        playlist: Playlist,
+        snapshot_id: Option<i64>,
+        spotify_snapshot_id: String,
+    ) -> Self {
+        RewriteTarget {
+            playlist,
+            provider: Some(ProviderStep::WrittenBack {
+                snapshot_id,
+                spotify_snapshot_id,
+            }),
+        }
+    }
+
     /// A linked playlist taking the order Spotify holds at `snapshot`.
     pub fn synced(playlist: Playlist, snapshot: &str) -> Self {
         RewriteTarget {
@@ -593,13 +610,11 @@ impl PlaylistService {
                     };
                     let written = write_transaction(db.conn()?, |conn| {
                         let locked = Self::lock_owned(conn, user_id, id)?;
-                        let target = RewriteTarget {
-                            playlist: locked,
-                            provider: Some(ProviderStep::WrittenBack {
-                                snapshot_id,
-                                spotify_snapshot_id: spotify_snapshot_id.clone(),
-                            }),
-                        };
+                        let target = RewriteTarget::written_back(
+                            locked,
+                            snapshot_id,
+                            spotify_snapshot_id.clone(),
+                        );
                         write(conn, target, planned)
                     });
                     if written.is_err() {
@@ -781,9 +796,8 @@ impl PlaylistService {
     ///
     /// A linked playlist's order changes only with Spotify's: after it was
     /// written there (its snapshot then already taken) or pulled from
-    /// there by a sync; any other change of it is a 409 (a scheduled job:
-    /// not yet written back, so it is refused rather than let the two
-    /// copies drift apart).
+    /// there by a sync; any other change of it is a 409, rather than let
+    /// the two copies drift apart.
     pub fn rewrite_order(
         conn: &mut DbConnection,
         target: &RewriteTarget,
@@ -799,9 +813,8 @@ impl PlaylistService {
             Some(ProviderStep::WrittenBack { snapshot_id, .. }) => *snapshot_id,
             None if playlist.link.is_linked() && order != current => {
                 return Err(AppError::Conflict(format!(
-                    "playlist {} is linked to Spotify; only a shuffle, commit, restore, undo or \
-                     sync by its owner can change its order (scheduled jobs on linked playlists \
-                     are not supported yet)",
+                    "playlist {} is linked to Spotify; its order changes only together with \
+                     Spotify's",
                     playlist.id
                 )))
             }
@@ -834,7 +847,7 @@ impl PlaylistService {
 
     /// The automatic snapshot of `current` before a rewrite, while the
     /// owner keeps them; its id.
-    fn take_auto_snapshot(
+    pub fn take_auto_snapshot(
         conn: &mut DbConnection,
         playlist: &Playlist,
         current: &[String],

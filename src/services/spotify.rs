@@ -458,18 +458,18 @@ impl SpotifyService {
     ) -> AppResult<PlaylistView> {
         let mut db = Checkout::new(pool.clone());
         Self::refuse_linked_twice(db.conn()?, user.id, spotify_playlist_id)?;
-        let ((info, items), account) = Self::with_token(&mut db, spotify, user.id, |api, s| {
-            let info = api.playlist(&s.token, spotify_playlist_id)?;
+        let (found, account) = Self::with_token(&mut db, spotify, user.id, |api, s| {
+            let info = match api.playlist(&s.token, spotify_playlist_id) {
+                Err(CallError::NotFound) => return Ok(None),
+                other => other?,
+            };
             if !info.writable_by(&s.account_id) || info.tracks.total as usize > MAX_TRACKS {
-                return Ok((info, Vec::new()));
+                return Ok(Some((info, Vec::new())));
             }
             let items = api.playlist_items(&s.token, spotify_playlist_id, MAX_TRACKS)?;
-            Ok((info, items))
-        })
-        .map_err(|err| match err {
-            AppError::Upstream(m) if m == "Spotify has no such playlist" => AppError::NotFound,
-            other => other,
+            Ok(Some((info, items)))
         })?;
+        let (info, items) = found.ok_or(AppError::NotFound)?;
         if !info.writable_by(&account) {
             return Err(AppError::Conflict(format!(
                 "the Spotify playlist {spotify_playlist_id} belongs to {} and is not collaborative: \
@@ -570,6 +570,48 @@ impl SpotifyService {
             }
         }
         tracks
+    }
+
+    /// The tracks of a Spotify playlist the user may read (a raid's
+    /// source); `None` when Spotify has no such playlist (or not for this
+    /// account).
+    pub fn source_tracks(
+        db: &mut Checkout,
+        spotify: &Spotify,
+        user_id: i64,
+        spotify_playlist_id: &str,
+    ) -> AppResult<Option<Vec<TrackInput>>> {
+        let (items, _) = Self::with_token(db, spotify, user_id, |api, s| {
+            match api.playlist_items(&s.token, spotify_playlist_id, MAX_TRACKS) {
+                Err(CallError::NotFound) => Ok(None),
+                other => other.map(Some),
+            }
+        })?;
+        Ok(items.map(|items| Self::tracks_with_tempo(db, spotify, user_id, &items)))
+    }
+
+    /// The name of a Spotify playlist the user may read, for a new
+    /// upstream source; `None` when Spotify has no such playlist.
+    pub fn readable_name(
+        db: &mut Checkout,
+        spotify: &Spotify,
+        user_id: i64,
+        spotify_playlist_id: &str,
+    ) -> AppResult<Option<String>> {
+        let (info, _) = Self::with_token(db, spotify, user_id, |api, s| {
+            match api.playlist(&s.token, spotify_playlist_id) {
+                Err(CallError::NotFound) => Ok(None),
+                other => other.map(Some),
+            }
+        })?;
+        Ok(info.map(|i| i.name))
+    }
+
+    /// Adds (or refreshes) provider tracks in the catalog.
+    pub fn add_to_catalog(conn: &mut DbConnection, tracks: &[TrackInput]) -> AppResult<()> {
+        let rows: Vec<NewTrack> = tracks.iter().map(new_track).collect();
+        write_transaction(conn, |conn| NewTrack::replace_all(conn, &rows))?;
+        Ok(())
     }
 
     /// Pulls Spotify's order into a linked playlist (SPEC §10.20).

@@ -13,7 +13,7 @@ use serde_json::json;
 use shuffify::config::Lease;
 use shuffify::db::schema::{job_executions, schedules};
 use shuffify::db::Pool;
-use shuffify::db::{self, DbConnection, Json};
+use shuffify::db::{self, Checkout, DbConnection, Json};
 use shuffify::enums::{ExecutionStatus, JobType, ScheduleType, TriggeredBy};
 use shuffify::models::job_execution::JobExecution;
 use shuffify::models::playlist::Playlist;
@@ -25,9 +25,13 @@ use shuffify::services::playlists::{NewPlaylistInput, PlaylistService, TrackInpu
 use crate::helpers::{create_user, spawn_app, TestDb};
 
 /// One scheduler tick over `pool`'s database, not shutting down.
-fn tick(pool: &Pool, conn: &mut DbConnection) -> usize {
+fn tick(pool: &Pool) -> usize {
     let executor = JobExecutor::new(pool.clone(), Lease::default());
-    scheduler::tick(conn, &executor, &AtomicBool::new(false))
+    scheduler::tick(
+        &mut Checkout::new(pool.clone()),
+        &executor,
+        &AtomicBool::new(false),
+    )
 }
 
 fn make_due(conn: &mut DbConnection, id: i64, at: NaiveDateTime) {
@@ -100,10 +104,10 @@ async fn a_due_schedule_runs_as_the_scheduler_and_moves_on() {
         .unwrap();
 
     let before = db::now();
-    assert_eq!(tick(&app.db.pool, &mut conn), 2);
+    assert_eq!(tick(&app.db.pool), 2);
     let after = db::now();
     // Nothing more is due now.
-    assert_eq!(tick(&app.db.pool, &mut conn), 0);
+    assert_eq!(tick(&app.db.pool), 0);
 
     let interval = Schedule::find(&mut conn, interval.id).unwrap().unwrap();
     let next = interval.next_run_at.unwrap();
@@ -144,7 +148,7 @@ async fn a_failing_job_does_not_stop_the_next_one() {
     let fine = due_shuffle(&mut conn, user.id, 5, ScheduleType::Interval, "daily");
     make_due(&mut conn, broken.id, db::now() - chrono::Duration::hours(2));
     Playlist::delete(&mut conn, &broken.target_playlist_id).unwrap();
-    assert_eq!(tick(&app.db.pool, &mut conn), 2);
+    assert_eq!(tick(&app.db.pool), 2);
     let broken_run = &JobExecution::history(&mut conn, broken.id, 1).unwrap()[0];
     assert_eq!(broken_run.status, ExecutionStatus::Failed);
     assert!(broken_run
@@ -174,6 +178,7 @@ async fn the_loop_runs_a_due_schedule_within_a_few_ticks() {
         app.db.pool.clone(),
         Duration::from_millis(200),
         Lease::default(),
+        None,
     );
     let deadline = Instant::now() + Duration::from_secs(15);
     let mut runs = 0;
@@ -212,9 +217,10 @@ fn two_processes_never_run_one_due_schedule_twice() {
             let pool = db.another_pool(1);
             let barrier = barrier.clone();
             std::thread::spawn(move || {
-                let mut conn = pool.get().unwrap();
+                // Connected before the race; the tick takes it again.
+                drop(pool.get().unwrap());
                 barrier.wait();
-                tick(&pool, &mut conn)
+                tick(&pool)
             })
         })
         .collect();
@@ -319,7 +325,7 @@ async fn every_tick_recovers_expired_leases_and_a_scheduled_run_that_meets_a_liv
     let dead = running_since(&mut conn, &stale, chrono::Duration::minutes(5));
 
     // Both are due: `busy` meets a live run, `stale` first loses its dead one.
-    assert_eq!(tick(&app.db.pool, &mut conn), 2);
+    assert_eq!(tick(&app.db.pool), 2);
 
     let history = JobExecution::history(&mut conn, busy.id, 5).unwrap();
     assert_eq!(history.len(), 2);
@@ -382,7 +388,11 @@ async fn a_tick_that_begins_after_shutdown_started_runs_nothing() {
     let executor = JobExecutor::new(app.db.pool.clone(), Lease::default());
 
     assert_eq!(
-        scheduler::tick(&mut conn, &executor, &AtomicBool::new(true)),
+        scheduler::tick(
+            &mut Checkout::new(app.db.pool.clone()),
+            &executor,
+            &AtomicBool::new(true)
+        ),
         0
     );
 

@@ -1,0 +1,232 @@
+//! What a scheduled job will do to its target, computed under the target's
+//! lock before anything is written: the raid's additions (SPEC §8: the
+//! sources' tracks the target lacks, once each, in source order, up to the
+//! track limit) and the shuffle of the result. The executor then writes it
+//! here only ([`JobPlan::apply_local`]), or first to Spotify for a linked
+//! target.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::db::DbConnection;
+use crate::enums::{JobType, SourceType};
+use crate::error::{AppError, AppResult};
+use crate::models::playlist::Playlist;
+use crate::models::schedule::Schedule;
+use crate::models::track::Track;
+use crate::models::upstream_source::UpstreamSource;
+use crate::models::RunOutcome;
+use crate::providers::spotify::api::writable_uri;
+use crate::services::playlists::{PlaylistService, Rewrite, RewriteTarget, MAX_TRACKS};
+use crate::services::shuffle::{choose, order_uris, ChoiceFields};
+
+/// A raid's sources: a playlist here, or a Spotify playlist (by its id).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Local(String),
+    Spotify(String),
+}
+
+/// The sources a run of `schedule` raids: the schedule's own list (ids of
+/// playlists here), or else the target's upstream sources.
+pub fn sources(conn: &mut DbConnection, schedule: &Schedule) -> AppResult<Vec<Source>> {
+    let listed = schedule.source_playlist_ids.strings();
+    if !listed.is_empty() {
+        return Ok(listed.into_iter().map(Source::Local).collect());
+    }
+    Ok(
+        UpstreamSource::list_for_target(conn, schedule.user_id, &schedule.target_playlist_id)?
+            .into_iter()
+            .map(|s| match s.source_type {
+                SourceType::Spotify => Source::Spotify(s.source_playlist_id),
+                _ => Source::Local(s.source_playlist_id),
+            })
+            .collect(),
+    )
+}
+
+/// The orders a run goes through.
+#[derive(Debug, Clone)]
+pub struct JobPlan {
+    pub current: Vec<String>,
+    /// After the raid, when it adds anything.
+    pub raided: Option<Vec<String>>,
+    pub added: usize,
+    pub left_out: usize,
+    /// After the shuffle, when it changes anything.
+    pub shuffled: Option<Vec<String>>,
+}
+
+impl JobPlan {
+    /// Plans `schedule`'s job on `target` (locked by the caller). Spotify
+    /// sources' URIs come in `fetched` (by Spotify id), already in the
+    /// catalog; one that is missing there is skipped, as a gone source is.
+    /// A linked target takes only what Spotify can hold.
+    pub fn compute(
+        conn: &mut DbConnection,
+        schedule: &Schedule,
+        target: &Playlist,
+        fetched: &HashMap<String, Vec<String>>,
+    ) -> AppResult<JobPlan> {
+        let current = PlaylistService::track_uris(conn, target)?;
+        let mut plan = JobPlan {
+            current,
+            raided: None,
+            added: 0,
+            left_out: 0,
+            shuffled: None,
+        };
+        if matches!(schedule.job_type, JobType::Raid | JobType::RaidAndShuffle) {
+            plan.raid(conn, schedule, target, fetched)?;
+        }
+        if matches!(
+            schedule.job_type,
+            JobType::Shuffle | JobType::RaidAndShuffle
+        ) {
+            plan.shuffle(conn, schedule)?;
+        }
+        Ok(plan)
+    }
+
+    fn raid(
+        &mut self,
+        conn: &mut DbConnection,
+        schedule: &Schedule,
+        target: &Playlist,
+        fetched: &HashMap<String, Vec<String>>,
+    ) -> AppResult<()> {
+        let mut seen: HashSet<String> = self.current.iter().cloned().collect();
+        let mut fresh = Vec::new();
+        for source in sources(conn, schedule)? {
+            let uris = match &source {
+                Source::Local(id) if *id == target.id => continue,
+                Source::Local(id) => {
+                    match PlaylistService::find_readable(conn, schedule.user_id, id)? {
+                        Some(playlist) => PlaylistService::track_uris(conn, &playlist)?,
+                        None => {
+                            log::info!("schedule #{}: source {id} is gone, skipped", schedule.id);
+                            continue;
+                        }
+                    }
+                }
+                Source::Spotify(id) => match fetched.get(id) {
+                    Some(uris) => uris.clone(),
+                    None => continue,
+                },
+            };
+            for uri in uris {
+                if target.link.is_linked() && !writable_uri(&uri) {
+                    continue;
+                }
+                if seen.insert(uri.clone()) {
+                    fresh.push(uri);
+                }
+            }
+        }
+        let room = MAX_TRACKS.saturating_sub(self.current.len());
+        self.left_out = fresh.len().saturating_sub(room);
+        fresh.truncate(room);
+        if !fresh.is_empty() {
+            self.added = fresh.len();
+            let mut raided = self.current.clone();
+            raided.extend(fresh);
+            self.raided = Some(raided);
+        }
+        Ok(())
+    }
+
+    fn shuffle(&mut self, conn: &mut DbConnection, schedule: &Schedule) -> AppResult<()> {
+        let key = schedule
+            .algorithm_name
+            .as_deref()
+            .ok_or_else(|| AppError::invalid("algorithm_name", "the schedule has no algorithm"))?;
+        let (chosen, params) = choose(key, &schedule.algorithm_params.0, ChoiceFields::SCHEDULE)?;
+        let before = self.raided.as_ref().unwrap_or(&self.current).clone();
+        let catalog = Track::find_by_uris(conn, &before)?;
+        let tracks: Vec<&Track> = before.iter().filter_map(|u| catalog.get(u)).collect();
+        if tracks.len() != before.len() {
+            return Err(AppError::Internal(format!(
+                "schedule #{}: a track of the order is not in the catalog",
+                schedule.id
+            )));
+        }
+        let order = order_uris(chosen, &params, &tracks, rand::random());
+        if order != before {
+            self.shuffled = Some(order);
+        }
+        Ok(())
+    }
+
+    /// The order the run leaves.
+    pub fn final_order(&self) -> &[String] {
+        self.shuffled
+            .as_deref()
+            .or(self.raided.as_deref())
+            .unwrap_or(&self.current)
+    }
+
+    /// The rewrites the run makes, in order: each with the order it
+    /// replaces, the one it writes, and why.
+    pub fn steps<'a>(
+        &'a self,
+        schedule: &Schedule,
+    ) -> Vec<(&'a [String], &'a [String], Rewrite<'static>)> {
+        let mut steps = Vec::new();
+        let mut before: &[String] = &self.current;
+        if let Some(raided) = &self.raided {
+            steps.push((
+                before,
+                raided.as_slice(),
+                Rewrite::Raid {
+                    schedule_id: schedule.id,
+                },
+            ));
+            before = raided;
+        }
+        if let Some(shuffled) = &self.shuffled {
+            steps.push((
+                before,
+                shuffled.as_slice(),
+                Rewrite::ScheduledShuffle {
+                    schedule_id: schedule.id,
+                },
+            ));
+        }
+        steps
+    }
+
+    /// What the run did, for its execution and its row.
+    pub fn outcome(&self, target: &Playlist, snapshot_ids: Vec<i64>) -> RunOutcome {
+        RunOutcome {
+            added: self.added,
+            left_out: self.left_out,
+            total: self.final_order().len(),
+            playlist_name: target.name.clone(),
+            snapshot_ids,
+        }
+    }
+
+    /// Writes the plan to a local target, one rewrite per step (each with
+    /// its automatic snapshot and version), as SPEC §8 describes.
+    pub fn apply_local(
+        &self,
+        conn: &mut DbConnection,
+        schedule: &Schedule,
+        mut target: Playlist,
+    ) -> AppResult<RunOutcome> {
+        let mut snapshot_ids = Vec::new();
+        for (before, after, why) in self.steps(schedule) {
+            let written = PlaylistService::rewrite_order(
+                conn,
+                &RewriteTarget::new(target.clone()),
+                before,
+                after,
+                why,
+            )?;
+            if let Some(written) = written {
+                snapshot_ids.extend(written.snapshot_id);
+                target = written.playlist;
+            }
+        }
+        Ok(self.outcome(&target, snapshot_ids))
+    }
+}
