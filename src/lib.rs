@@ -56,13 +56,16 @@ fn cors(origins: &[String]) -> Cors {
     cors
 }
 
+/// Routes whose query string carries a credential: the live stream's
+/// ticket (SPEC §10.2) and Spotify's authorization code and state.
+const SECRET_QUERIES: [&str; 2] = ["/api/activity/stream", "/api/providers/spotify/callback"];
+
 /// The request line of the access log, as `%r` writes it, but without the
-/// query string of the live stream, which may carry a stream ticket
-/// (SPEC §10.2).
+/// query string of the routes in [`SECRET_QUERIES`].
 pub fn access_log_request_line(req: &ServiceRequest) -> String {
     let uri = req.uri();
     let target = match uri.path_and_query() {
-        Some(pq) if uri.path() == "/api/activity/stream" => pq.path().to_string(),
+        Some(pq) if SECRET_QUERIES.contains(&uri.path()) => pq.path().to_string(),
         Some(pq) => pq.as_str().to_string(),
         None => uri.path().to_string(),
     };

@@ -78,6 +78,16 @@ pub fn serialize_option<S: Serializer>(t: &Option<NaiveDateTime>, s: S) -> Resul
     }
 }
 
+/// `#[serde(serialize_with = "timestamp::serialize_option_option")]`, for
+/// a field sent as `null` when the inner value is `None` and left out when
+/// the outer one is (`skip_serializing_if = "Option::is_none"`).
+pub fn serialize_option_option<S: Serializer>(
+    t: &Option<Option<NaiveDateTime>>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    serialize_option(&t.flatten(), s)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,14 +126,4 @@ mod tests {
             .unwrap();
         assert_eq!(format(&late), "+10000-01-01T00:00:00.000000Z");
     }
-}
-
-/// `#[serde(serialize_with = "timestamp::serialize_option_option")]`, for
-/// a field sent as `null` when the inner value is `None` and left out when
-/// the outer one is (`skip_serializing_if = "Option::is_none"`).
-pub fn serialize_option_option<S: Serializer>(
-    t: &Option<Option<NaiveDateTime>>,
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    serialize_option(&t.flatten(), s)
 }

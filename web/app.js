@@ -247,7 +247,8 @@ const live = {
 const ACTIVITY_TYPES = ["shuffle", "workshop_commit", "workshop_session_save", "workshop_session_delete",
   "upstream_source_add", "upstream_source_delete", "schedule_create", "schedule_update", "schedule_delete",
   "schedule_toggle", "schedule_run", "snapshot_create", "snapshot_restore", "snapshot_delete",
-  "settings_change", "login", "logout", "login_failed", "playlist_create", "playlist_update", "playlist_delete"];
+  "settings_change", "login", "logout", "login_failed", "playlist_create", "playlist_update", "playlist_delete",
+  "provider_connect", "provider_disconnect", "playlist_sync"];
 
 function activityItem(item, fresh = false) {
   return h("li", { class: fresh ? "new" : "", "data-id": item.id },
@@ -409,7 +410,8 @@ async function playlistsPage() {
       h("section", { class: "card" }, create)));
   const playlists = await api("GET", "/api/playlists?limit=100");
   list.replaceChildren(...playlists.items.map((p) => h("tr", {},
-    h("td", {}, h("a", { href: `#/playlists/${p.id}` }, p.name)), h("td", {}, p.track_count),
+    h("td", {}, h("a", { href: `#/playlists/${p.id}` }, p.name),
+      p.provider === "spotify" ? h("span", { class: "tag provider" }, "Spotify") : null), h("td", {}, p.track_count),
     h("td", {}, p.version), h("td", {}, when(p.updated_at)))));
   if (!playlists.items.length) list.append(h("tr", {}, h("td", { colspan: 4, class: "muted" }, "No playlists yet.")));
 }
@@ -463,7 +465,9 @@ async function playlistPage(id) {
     field("Seed (optional, for a reproducible order)", text("seed", { inputmode: "numeric" })),
     h("div", { class: "actions" },
       h("button", { type: "submit" }, "Shuffle"),
-      h("button", { type: "button", class: "secondary", onclick: undo }, "Undo")),
+      h("button", { type: "button", class: "secondary", onclick: undo }, "Undo"),
+      playlist.provider === "spotify"
+        ? h("button", { type: "button", class: "secondary", onclick: sync }, "Sync from Spotify") : null),
   ], async (data) => {
     const body = { algorithm: data.get("algorithm"), params: readParams(data) };
     if (data.get("seed")) body.seed = data.get("seed");
@@ -471,6 +475,16 @@ async function playlistPage(id) {
     if (!result.changed) shuffle.prepend(h("p", { class: "notice", role: "status" }, "The order came out the same; nothing changed."));
     else reload();
   });
+  async function sync() {
+    clearErrors(shuffle);
+    try {
+      const result = await api("POST", `/api/playlists/${id}/sync`, undefined, { "If-Match": version });
+      flash = result.changed
+        ? `Synced from Spotify: ${result.added} added, ${result.removed} removed${result.reordered ? ", reordered" : ""}.`
+        : "Already in step with Spotify.";
+      reload();
+    } catch (err) { showError(shuffle, err, reload); }
+  }
   async function undo() {
     clearErrors(shuffle);
     try { await api("POST", `/api/playlists/${id}/undo`, undefined, { "If-Match": version }); reload(); }
@@ -563,10 +577,13 @@ async function playlistPage(id) {
   const sourceForm = form({ "aria-label": "Upstream sources" }, [
     h("h2", {}, "Upstream sources"),
     sources,
-    field("Source playlist id (yours, or another user's public one)", text("source_playlist_id")),
+    field("Source playlist id (yours, or another user's public one; or a Spotify playlist's id)", text("source_playlist_id")),
+    h("label", { class: "inline" }, h("input", { type: "checkbox", name: "spotify" }), "It is a Spotify playlist"),
     h("div", { class: "actions" }, h("button", { type: "submit" }, "Add source")),
   ], async (data) => {
-    await api("POST", `/api/playlists/${id}/upstream-sources`, { source_playlist_id: data.get("source_playlist_id") });
+    const body = { source_playlist_id: data.get("source_playlist_id") };
+    if (data.get("spotify") === "on") body.source_type = "spotify";
+    await api("POST", `/api/playlists/${id}/upstream-sources`, body);
     await drawSources();
   });
   async function drawSources() {
@@ -578,7 +595,8 @@ async function playlistPage(id) {
   }
 
   page(playlist.name,
-    h("p", { class: "muted" }, `Version ${playlist.version} · ${playlist.tracks.length} tracks · changed ${when(playlist.updated_at)} · id ${playlist.id}`),
+    h("p", { class: "muted" }, `Version ${playlist.version} · ${playlist.tracks.length} tracks · changed ${when(playlist.updated_at)} · id ${playlist.id}`,
+      playlist.provider === "spotify" ? ` · linked to Spotify playlist ${playlist.spotify_playlist_id}: shuffles, commits, restores and undo write to Spotify too` : ""),
     h("div", { class: "grid" }, h("section", { class: "card" }, shuffle), h("section", { class: "card" }, snapshotForm)),
     h("section", { class: "card" }, h("h2", {}, "Tracks"), h("div", { class: "scroll" }, h("table", { "aria-label": "Tracks" },
       h("thead", {}, h("tr", {}, h("th", {}, "#"), h("th", {}, "Name"), h("th", {}, "Artists"), h("th", {}, "Album"), h("th", {}, "Tempo"))), tracks))),
@@ -673,7 +691,52 @@ async function settingsPage() {
     });
     el.prepend(h("p", { class: "notice", role: "status" }, "Saved."));
   });
-  page("Settings", h("section", { class: "card" }, settingsForm));
+  page("Settings", h("div", { class: "grid" }, h("section", { class: "card" }, settingsForm), await spotifyCard()));
+}
+
+/** Spotify: connect or disconnect, and import playlists once connected. */
+async function spotifyCard() {
+  const status = await api("GET", "/api/providers/spotify");
+  const card = h("section", { class: "card", "aria-label": "Spotify" }, h("h2", {}, "Spotify"));
+  const act = (label, run, cls = "secondary") => h("button", { type: "button", class: cls, onclick: async () => {
+    card.querySelectorAll(".form-error").forEach((e) => e.remove());
+    try { await run(); } catch (err) { card.append(h("p", { class: "form-error", role: "alert" }, err.message + advice(err))); }
+  } }, label);
+  const connect = act("Connect Spotify", async () => {
+    location.assign((await api("POST", "/api/providers/spotify/authorize")).authorize_url);
+  }, "");
+  if (!status.configured) {
+    card.append(h("p", { class: "muted" }, "Spotify is not configured on this server."));
+    return card;
+  }
+  if (!status.connected) {
+    card.append(h("p", {}, "Connect your Spotify account to import playlists and shuffle them on Spotify."),
+      h("div", { class: "actions" }, connect));
+    return card;
+  }
+  card.append(h("p", {}, `Connected as ${status.display_name || status.spotify_user_id} (${status.spotify_user_id}) since ${when(status.connected_at)}.`));
+  if (status.broken) {
+    card.append(h("p", { class: "form-error", role: "alert" }, status.broken_reason), h("div", { class: "actions" }, connect));
+  }
+  card.append(h("div", { class: "actions" }, act("Disconnect", async () => {
+    await api("DELETE", "/api/providers/spotify"); route();
+  }, "danger")));
+  if (status.broken) return card;
+  const list = h("ul", { class: "feed", "aria-label": "Your Spotify playlists" }, h("li", { class: "muted" }, "Loading your Spotify playlists…"));
+  card.append(h("h3", {}, "Your Spotify playlists"), list);
+  api("GET", "/api/providers/spotify/playlists?limit=50").then((found) => {
+    list.replaceChildren(...found.items.map((p) => h("li", {},
+      h("span", {}, `${p.name} · ${p.track_count} tracks`, p.writable ? "" : " · not yours to reorder"),
+      p.linked_playlist_id
+        ? h("a", { href: `#/playlists/${p.linked_playlist_id}` }, "Open")
+        : p.writable ? act("Import", async () => {
+          const linked = await api("POST", "/api/providers/spotify/import", { spotify_playlist_id: p.spotify_playlist_id });
+          location.hash = `#/playlists/${linked.id}`;
+        }) : null)));
+    if (!found.items.length) list.append(h("li", { class: "muted" }, "No playlists on this account."));
+    if (found.total > found.items.length) list.append(h("li", { class: "muted" }, `Showing ${found.items.length} of ${found.total}.`));
+  }).catch((err) => list.replaceChildren(h("li", { class: "form-error", role: "alert" }, err.message + advice(err))));
+  return card;
 }
 
 // ---------------------------------------------------------------- routing

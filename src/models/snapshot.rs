@@ -42,13 +42,12 @@ pub struct NewSnapshot {
     pub created_at: NaiveDateTime,
 }
 
-const AUTOMATIC: [SnapshotType; 5] = [
-    SnapshotType::AutoPreShuffle,
-    SnapshotType::AutoPreCommit,
-    SnapshotType::AutoPreRaid,
-    SnapshotType::AutoPreRestore,
-    SnapshotType::ScheduledPreExecution,
-];
+/// Every automatic snapshot type, read off the enum, so a new one (such as
+/// `auto_pre_sync`) is undoable and pruned without a list to keep in step.
+fn automatic() -> Vec<SnapshotType> {
+    use strum::IntoEnumIterator;
+    SnapshotType::iter().filter(|t| t.is_automatic()).collect()
+}
 
 impl NewSnapshot {
     pub fn insert(&self, conn: &mut DbConnection) -> QueryResult<Snapshot> {
@@ -128,7 +127,7 @@ impl Snapshot {
     ) -> QueryResult<Option<Snapshot>> {
         snapshots::table
             .filter(snapshots::playlist_id.eq(playlist_id))
-            .filter(snapshots::snapshot_type.eq_any(AUTOMATIC))
+            .filter(snapshots::snapshot_type.eq_any(automatic()))
             .filter(snapshots::snapshot_type.ne(SnapshotType::AutoPreRestore))
             .order((snapshots::created_at.desc(), snapshots::id.desc()))
             .select(Snapshot::as_select())
@@ -145,7 +144,7 @@ impl Snapshot {
     ) -> QueryResult<usize> {
         let doomed: Vec<i64> = snapshots::table
             .filter(snapshots::playlist_id.eq(playlist_id))
-            .filter(snapshots::snapshot_type.eq_any(AUTOMATIC))
+            .filter(snapshots::snapshot_type.eq_any(automatic()))
             .order((snapshots::created_at.desc(), snapshots::id.desc()))
             .offset(keep.max(0))
             .limit(i64::MAX)

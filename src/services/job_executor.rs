@@ -233,11 +233,7 @@ impl JobExecutor {
         /// What the locked transaction left to do.
         enum Next {
             Done(JobExecution),
-            WriteBack {
-                target: Playlist,
-                plan: JobPlan,
-                snapshot_ids: Vec<i64>,
-            },
+            WriteBack(Box<(Playlist, JobPlan, Vec<i64>)>),
         }
         let fetched = self.fetch_spotify_sources(db, schedule)?;
         let next = write_transaction(db.conn()?, |conn| {
@@ -258,19 +254,11 @@ impl JobExecutor {
                     conn, &target, before, why,
                 )?);
             }
-            Ok::<_, AppError>(Next::WriteBack {
-                target,
-                plan,
-                snapshot_ids,
-            })
+            Ok::<_, AppError>(Next::WriteBack(Box::new((target, plan, snapshot_ids))))
         })?;
         let (target, plan, snapshot_ids) = match next {
             Next::Done(finished) => return Ok(finished),
-            Next::WriteBack {
-                target,
-                plan,
-                snapshot_ids,
-            } => (target, plan, snapshot_ids),
+            Next::WriteBack(planned) => *planned,
         };
         db.release();
         let spotify = self.spotify.as_deref().ok_or_else(spotify_missing)?;

@@ -600,7 +600,13 @@ impl PlaylistService {
                     let spotify_snapshot_id = match sent {
                         Ok(snapshot) => snapshot,
                         Err(WriteBackError::Before(err)) => {
-                            Playlist::set_writing(db.conn()?, id, None)?;
+                            // Nothing changed anywhere: no claim, and no
+                            // snapshot of an order that was never replaced.
+                            let conn = db.conn()?;
+                            Playlist::set_writing(conn, id, None)?;
+                            if let Some(snapshot_id) = snapshot_id {
+                                Snapshot::delete(conn, snapshot_id)?;
+                            }
                             return Err(err);
                         }
                         Err(WriteBackError::PartWay(err)) => {

@@ -630,9 +630,13 @@ impl SpotifyService {
             if let Err(other_account) = require_account(&read, &s.account_id) {
                 return Ok(Err(other_account));
             }
-            let info = api.playlist(&s.token, &remote_id)?;
-            let items = api.playlist_items(&s.token, &remote_id, MAX_TRACKS)?;
-            Ok(Ok((info, items)))
+            let found = api
+                .playlist(&s.token, &remote_id)
+                .and_then(|info| Ok((info, api.playlist_items(&s.token, &remote_id, MAX_TRACKS)?)));
+            match found {
+                Err(CallError::NotFound) => Ok(Err(gone(&remote_id))),
+                other => other.map(Ok),
+            }
         })?;
         let (info, items) = fetched.map_err(AppError::Conflict)?;
         let tracks = Self::tracks_with_tempo(&mut db, spotify, user.id, &items);
@@ -645,7 +649,7 @@ impl SpotifyService {
             }
             let current = PlaylistService::track_uris(conn, &locked)?;
             let counts = compare(&current, &remote);
-            let new_tracks: Vec<NewTrack> = tracks.iter().map(|t| new_track(t)).collect();
+            let new_tracks: Vec<NewTrack> = tracks.iter().map(new_track).collect();
             if current == remote {
                 if locked.link.out_of_sync || locked.link.writing_since.is_some() {
                     Playlist::set_provider_state(conn, &locked.id, Some(&info.snapshot_id), false)?;
@@ -695,10 +699,20 @@ impl SpotifyService {
         let remote_id = linked_to(playlist).map_err(WriteBackError::Before)?;
         let mut attempted = false;
         let answer = Self::with_token(db, spotify, playlist.owner_id, |api, s| {
+            if attempted {
+                // A token refused after a batch was written: Spotify holds
+                // part of the order; do not compare again, give up.
+                return Err(CallError::Failed(
+                    "Spotify refused the access token part-way through the write".into(),
+                ));
+            }
             if let Err(other_account) = require_account(playlist, &s.account_id) {
                 return Ok(Err(other_account));
             }
-            let items = api.playlist_items(&s.token, &remote_id, MAX_TRACKS)?;
+            let items = match api.playlist_items(&s.token, &remote_id, MAX_TRACKS) {
+                Err(CallError::NotFound) => return Ok(Err(gone(&remote_id))),
+                other => other?,
+            };
             let unwritable: Vec<&str> = items
                 .iter()
                 .map(|item| item.uri().unwrap_or("(an item Spotify no longer serves)"))
@@ -807,6 +821,14 @@ fn linked_to(playlist: &Playlist) -> AppResult<String> {
             playlist.id
         ))),
     }
+}
+
+/// The 409 for a linked playlist Spotify no longer serves.
+fn gone(remote_id: &str) -> String {
+    format!(
+        "the linked Spotify playlist {remote_id} no longer exists, or the connected account \
+         cannot read it"
+    )
 }
 
 /// Whether the connected account is the one that linked the playlist.

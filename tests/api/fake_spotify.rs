@@ -298,18 +298,20 @@ fn error(status: u16, message: &str) -> HttpResponse {
         .json(json!({"error": {"status": status, "message": message}}))
 }
 
-/// The account a request's bearer token belongs to, or the 401.
-fn account(req: &HttpRequest, s: &FakeState) -> Result<String, HttpResponse> {
+/// The account a request's bearer token belongs to (else the caller
+/// answers [`unauthorized`]).
+fn account(req: &HttpRequest, s: &FakeState) -> Option<String> {
     let token = req
         .headers()
         .get("Authorization")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or_default();
-    s.access
-        .get(token)
-        .cloned()
-        .ok_or_else(|| error(401, "The access token expired"))
+    s.access.get(token).cloned()
+}
+
+fn unauthorized() -> HttpResponse {
+    error(401, "The access token expired")
 }
 
 async fn authorize() -> HttpResponse {
@@ -377,8 +379,8 @@ async fn token(req: HttpRequest, state: Shared, body: web::Bytes) -> HttpRespons
 async fn me(req: HttpRequest, state: Shared) -> HttpResponse {
     let s = state.lock().unwrap();
     match account(&req, &s) {
-        Ok(id) => HttpResponse::Ok().json(json!({"id": id, "display_name": "Fake Listener"})),
-        Err(e) => e,
+        Some(id) => HttpResponse::Ok().json(json!({"id": id, "display_name": "Fake Listener"})),
+        None => unauthorized(),
     }
 }
 
@@ -399,8 +401,8 @@ fn info(s: &FakeState, id: &str, p: &FakePlaylist) -> Value {
 
 async fn my_playlists(req: HttpRequest, state: Shared) -> HttpResponse {
     let s = state.lock().unwrap();
-    if let Err(e) = account(&req, &s) {
-        return e;
+    if account(&req, &s).is_none() {
+        return unauthorized();
     }
     let q = query_of(&req);
     let offset: usize = q.get("offset").and_then(|v| v.parse().ok()).unwrap_or(0);
@@ -430,8 +432,8 @@ async fn my_playlists(req: HttpRequest, state: Shared) -> HttpResponse {
 
 async fn playlist(req: HttpRequest, state: Shared, id: web::Path<String>) -> HttpResponse {
     let s = state.lock().unwrap();
-    if let Err(e) = account(&req, &s) {
-        return e;
+    if account(&req, &s).is_none() {
+        return unauthorized();
     }
     match s.playlists.get(id.as_str()) {
         Some(p) => HttpResponse::Ok().json(info(&s, &id, p)),
@@ -455,8 +457,8 @@ fn track_json(uri: &str) -> Value {
 
 async fn items(req: HttpRequest, state: Shared, id: web::Path<String>) -> HttpResponse {
     let s = state.lock().unwrap();
-    if let Err(e) = account(&req, &s) {
-        return e;
+    if account(&req, &s).is_none() {
+        return unauthorized();
     }
     let Some(p) = s.playlists.get(id.as_str()) else {
         return error(404, "Resource not found");
@@ -495,9 +497,8 @@ fn write(
     f: impl FnOnce(&mut Vec<String>, Vec<String>),
 ) -> HttpResponse {
     let mut s = state.lock().unwrap();
-    let account = match account(&req, &s) {
-        Ok(a) => a,
-        Err(e) => return e,
+    let Some(account) = account(&req, &s) else {
+        return unauthorized();
     };
     let Some(p) = s.playlists.get_mut(id) else {
         return error(404, "Resource not found");
@@ -541,8 +542,8 @@ async fn append(
 
 async fn audio_features(req: HttpRequest, state: Shared) -> HttpResponse {
     let s = state.lock().unwrap();
-    if let Err(e) = account(&req, &s) {
-        return e;
+    if account(&req, &s).is_none() {
+        return unauthorized();
     }
     if s.audio_features_forbidden {
         return error(403, "Forbidden");

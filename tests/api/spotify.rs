@@ -398,6 +398,8 @@ async fn a_change_on_spotify_is_a_409_until_a_sync_which_undo_reverts() {
         items.push("spotify:track:added1".into());
     });
     let theirs = fake.items("live");
+    let snapshots = format!("/api/playlists/{id}/snapshots");
+    let kept = app.as_user(&user).get(&snapshots).await.body["items"].clone();
     let refused = app
         .as_user(&user)
         .post(&format!("/api/playlists/{id}/shuffle"), json!({"seed": 2}))
@@ -414,6 +416,11 @@ async fn a_change_on_spotify_is_a_409_until_a_sync_which_undo_reverts() {
         .get(&format!("/api/playlists/{id}"))
         .await;
     assert_eq!(uris(&read.body), ours, "nor here");
+    let after = app.as_user(&user).get(&snapshots).await.body["items"].clone();
+    assert_eq!(
+        after, kept,
+        "no snapshot of an order that was never replaced"
+    );
 
     let synced = app
         .as_user(&user)
@@ -1048,4 +1055,51 @@ async fn a_spotify_failure_fails_the_run_with_its_message_and_one_row() {
         .get(&format!("/api/playlists/{id}"))
         .await;
     assert_eq!(fake.items("moving"), uris(&read.body));
+}
+
+#[test]
+fn the_access_log_leaves_out_the_callbacks_code_and_state() {
+    let callback = actix_web::test::TestRequest::with_uri(
+        "/api/providers/spotify/callback?code=secret-code&state=secret-state",
+    )
+    .to_srv_request();
+    assert_eq!(
+        shuffify::access_log_request_line(&callback),
+        "GET /api/providers/spotify/callback HTTP/1.1"
+    );
+}
+
+#[actix_web::test]
+async fn a_playlist_gone_from_spotify_answers_409_on_sync_and_shuffle() {
+    let fake = FakeSpotify::start();
+    let app = spawn_app_with(|s| fake.configure(s)).await;
+    let user = app.user("orphan").await;
+    connect!(app, fake, user);
+    fake.add_playlist("doomed", ACCOUNT, 4);
+    let linked = import!(app, user, "doomed");
+    let id = linked["id"].as_str().unwrap();
+    fake.lock().playlists.remove("doomed");
+    for res in [
+        app.as_user(&user)
+            .post_empty(&format!("/api/playlists/{id}/sync"))
+            .await,
+        app.as_user(&user)
+            .post(&format!("/api/playlists/{id}/shuffle"), json!({"seed": 9}))
+            .await,
+    ] {
+        let error = res.error(409, "conflict");
+        assert!(
+            error["message"]
+                .as_str()
+                .unwrap()
+                .contains("no longer exists"),
+            "{}",
+            res.text
+        );
+    }
+    let read = app
+        .as_user(&user)
+        .get(&format!("/api/playlists/{id}"))
+        .await;
+    assert_eq!(uris(&read.body), uris(&linked));
 }

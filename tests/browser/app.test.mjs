@@ -12,11 +12,12 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { chromium } from "playwright-core";
+import { startFakeSpotify } from "./fake-spotify.mjs";
 
 const BIN = process.env.SHUFFIFY_BIN;
 const SHOTS = resolve(process.env.SCREENSHOT_DIR || "../../target/screenshots");
 const PASSWORD = "correct horse battery";
-let server, browser, base, dir;
+let server, browser, base, dir, spotify;
 
 function freePort() {
   return new Promise((ok) => {
@@ -33,10 +34,14 @@ before(async () => {
   dir = mkdtempSync(join(tmpdir(), "shuffify-browser-"));
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
+  spotify = await startFakeSpotify();
   server = spawn(BIN, ["serve"], {
     env: {
       ...process.env, DATABASE_URL: `sqlite://${join(dir, "app.db")}`, BIND_ADDR: `127.0.0.1:${port}`,
       SCHEDULER_ENABLED: "true", SCHEDULER_TICK_SECS: "1", RUST_LOG: "warn",
+      SPOTIFY_CLIENT_ID: "browser-test", SPOTIFY_REDIRECT_URI: `${base}/api/providers/spotify/callback`,
+      SPOTIFY_ACCOUNTS_URL: spotify.url, SPOTIFY_API_URL: `${spotify.url}/v1`,
+      TOKEN_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString("base64"),
     },
     stdio: ["ignore", "inherit", "inherit"],
   });
@@ -54,6 +59,7 @@ before(async () => {
 after(async () => {
   await browser?.close();
   server?.kill();
+  spotify?.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -185,7 +191,11 @@ test("filters and load more walk the whole trail", async () => {
   await page.getByLabel("Types").selectOption(["playlist_create"]);
   await page.getByLabel("Search").fill("Bulk 1");
   await page.getByRole("button", { name: "Apply filters" }).click();
-  await page.waitForFunction(() => [...document.querySelectorAll(".feed li[data-id]")].every((li) => li.textContent.includes("Bulk 1")));
+  // Not an empty list: `every` holds for one while the feed redraws.
+  await page.waitForFunction(() => {
+    const shown = [...document.querySelectorAll(".feed li[data-id]")];
+    return shown.length > 0 && shown.every((li) => li.textContent.includes("Bulk 1"));
+  });
   assert.equal(await items.count(), 11, "Bulk 1 and Bulk 10–19");
 });
 
@@ -277,4 +287,37 @@ test("settings, and every page at phone width", async () => {
   await shot(phone, "phone-activity");
   const width = await phone.evaluate(() => document.documentElement.scrollWidth);
   assert.ok(width <= 390, `no sideways scrolling at phone width (${width}px)`);
+});
+
+test("connect Spotify, import a playlist, and a shuffle reorders it on Spotify", async () => {
+  spotify.addPlaylist("roadmix", "Spotify Road Mix", Array.from({ length: 8 }, (_, i) => `Tune ${i}`));
+  const page = await tab();
+  await signIn(page, "alice");
+  await page.goto(`${base}/#/settings`);
+  await page.getByRole("button", { name: "Connect Spotify" }).click();
+  // The fake's consent page sends the browser straight back; the callback
+  // stores the connection and redirects to the app, still signed in.
+  await page.getByRole("heading", { name: "Activity" }).waitFor();
+  await page.locator(".feed li", { hasText: "Connected Spotify account browser-listener" }).first().waitFor();
+  await page.goto(`${base}/#/settings`);
+  await page.getByText("Connected as Browser Listener").waitFor();
+  const listed = page.locator("[aria-label='Your Spotify playlists'] li", { hasText: "Spotify Road Mix" });
+  await listed.getByRole("button", { name: "Import" }).click();
+  await page.getByRole("heading", { name: "Spotify Road Mix" }).waitFor();
+  await page.getByText("linked to Spotify playlist roadmix").waitFor();
+  assert.deepEqual(await trackOrder(page), spotify.order("roadmix"));
+  const before = await trackOrder(page);
+  const shuffle = page.locator("form[aria-label=Shuffle]");
+  await shuffle.getByLabel("Algorithm").selectOption("basic");
+  await shuffle.getByLabel(/^Seed/).fill("11");
+  await shuffle.getByRole("button", { name: "Shuffle", exact: true }).click();
+  await page.waitForFunction((b) => [...document.querySelectorAll("table[aria-label=Tracks] tbody tr td:nth-child(2)")]
+    .map((td) => td.textContent).join() !== b, before.join());
+  assert.deepEqual(spotify.order("roadmix"), await trackOrder(page), "Spotify holds the order the page shows");
+  await shuffle.getByRole("button", { name: "Sync from Spotify" }).click();
+  await page.getByText("Already in step with Spotify.").waitFor();
+  await shot(page, "playlist-spotify");
+  await page.goto(`${base}/#/settings`);
+  await page.locator("[aria-label='Your Spotify playlists'] li", { hasText: "Spotify Road Mix" }).getByRole("link", { name: "Open" }).waitFor();
+  await shot(page, "settings-spotify");
 });
