@@ -31,7 +31,7 @@ pub struct AppState {
     /// shuffles (10,000 tracks read, written and snapshotted each) queues
     /// here, holding no thread or connection, and leaves the other half of
     /// the pool to everyone else.
-    rewrites: tokio::sync::Semaphore,
+    rewrites: Arc<tokio::sync::Semaphore>,
     /// Spotify, when configured (SPEC §10.17).
     pub spotify: Option<Arc<Spotify>>,
 }
@@ -58,7 +58,9 @@ impl AppState {
                 settings.stream_send_timeout_secs,
             ),
         );
-        let rewrites = tokio::sync::Semaphore::new((pool.max_size() as usize / 2).max(1));
+        let rewrites = Arc::new(tokio::sync::Semaphore::new(
+            (pool.max_size() as usize / 2).max(1),
+        ));
         let address_limits = AddressLimits::new(&settings);
         let passwords = PasswordHashing::new(settings.hash_wait);
         let spotify = settings.spotify.clone().map(|c| Arc::new(Spotify::new(c)));
@@ -79,16 +81,24 @@ impl AppState {
     /// commit, restore, undo): it first waits its turn among rewrites.
     ///
     /// `f` gets a [`Checkout`] rather than a connection, and Spotify when
-    /// configured: a linked playlist's rewrite gives its connection back
-    /// while it calls Spotify.
+    /// configured: a linked playlist's rewrite gives its connection, and
+    /// its turn, back while it calls Spotify.
     pub async fn run_rewrite<T, F>(&self, f: F) -> AppResult<T>
     where
         F: FnOnce(&mut Checkout, Option<&Spotify>) -> AppResult<T> + Send + 'static,
         T: Send + 'static,
     {
-        let _turn = self.rewrites.acquire().await;
+        let turn = self
+            .rewrites
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| crate::error::AppError::Internal("the rewrite turns closed".into()))?;
         let spotify = self.spotify.clone();
-        db::run_checkout(&self.pool, move |db| f(db, spotify.as_deref())).await
+        db::run_in(Checkout::with_turn(self.pool.clone(), turn), move |db| {
+            f(db, spotify.as_deref())
+        })
+        .await
     }
 
     /// Spotify, or the 404 saying it is not configured.

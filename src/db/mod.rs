@@ -129,11 +129,29 @@ where
 pub struct Checkout {
     pool: Pool,
     conn: Option<r2d2::PooledConnection<ConnectionManager>>,
+    /// A turn among order rewrites (`AppState::run_rewrite`), given back
+    /// with the first connection: a rewrite that waits on Spotify holds
+    /// neither.
+    turn: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 impl Checkout {
     pub fn new(pool: Pool) -> Self {
-        Checkout { pool, conn: None }
+        Checkout {
+            pool,
+            conn: None,
+            turn: None,
+        }
+    }
+
+    /// A checkout that holds `turn` until its connection is first given
+    /// back.
+    pub fn with_turn(pool: Pool, turn: tokio::sync::OwnedSemaphorePermit) -> Self {
+        Checkout {
+            pool,
+            conn: None,
+            turn: Some(turn),
+        }
     }
 
     /// The connection, taken from the pool if none is held.
@@ -144,9 +162,10 @@ impl Checkout {
         Ok(self.conn.as_mut().expect("just taken"))
     }
 
-    /// Gives the connection back to the pool.
+    /// Gives the connection (and the turn, if any) back.
     pub fn release(&mut self) {
         self.conn = None;
+        self.turn = None;
     }
 
     pub fn pool(&self) -> &Pool {
@@ -160,10 +179,18 @@ where
     F: FnOnce(&mut Checkout) -> crate::error::AppResult<T> + Send + 'static,
     T: Send + 'static,
 {
-    let pool = pool.clone();
+    run_in(Checkout::new(pool.clone()), f).await
+}
+
+/// Runs `f` with `checkout` on the blocking thread pool.
+pub async fn run_in<T, F>(mut checkout: Checkout, f: F) -> crate::error::AppResult<T>
+where
+    F: FnOnce(&mut Checkout) -> crate::error::AppResult<T> + Send + 'static,
+    T: Send + 'static,
+{
     let (result, statements) = actix_web::web::block(move || {
         let before = round_trips::on_this_thread();
-        let result = f(&mut Checkout::new(pool));
+        let result = f(&mut checkout);
         (result, round_trips::on_this_thread() - before)
     })
     .await?;

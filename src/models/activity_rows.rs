@@ -28,6 +28,8 @@ pub struct RunOutcome {
     pub playlist_name: String,
     /// The automatic snapshots the run took, in the order taken.
     pub snapshot_ids: Vec<i64>,
+    /// Spotify's snapshot after the run wrote a linked target there.
+    pub spotify_snapshot_id: Option<String>,
 }
 
 /// What a sync changed: items added and removed (counted with their
@@ -344,6 +346,7 @@ impl NewActivity {
             .playlist(&schedule.target_playlist_id, &outcome.playlist_name)
             .actor(actor, actor_name)
             .metadata(metadata)
+            .written_back(outcome.spotify_snapshot_id.as_deref())
     }
 
     /// `snapshot_create`: a manual snapshot (automatic ones log nothing;

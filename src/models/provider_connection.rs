@@ -120,16 +120,20 @@ impl ProviderConnection {
             .map(|_| ())
     }
 
-    /// Stores refreshed tokens (sealed) and releases the claim.
+    /// Stores refreshed tokens (sealed) and releases the claim, if the
+    /// claim is still `claim` (a reconnect or a later refresher may have
+    /// replaced the row meanwhile: then nothing is written). Whether it
+    /// wrote.
     pub fn store_refreshed(
         conn: &mut DbConnection,
         id: i64,
+        claim: NaiveDateTime,
         access_token: &str,
         refresh_token: &str,
         expires_at: NaiveDateTime,
         now: NaiveDateTime,
-    ) -> QueryResult<()> {
-        diesel::update(provider_connections::table.find(id))
+    ) -> QueryResult<bool> {
+        diesel::update(claimed(id, claim))
             .set((
                 provider_connections::access_token.eq(access_token),
                 provider_connections::refresh_token.eq(refresh_token),
@@ -138,12 +142,31 @@ impl ProviderConnection {
                 provider_connections::updated_at.eq(now),
             ))
             .execute(conn)
-            .map(|_| ())
+            .map(|n| n == 1)
     }
 
     /// Marks the connection broken (the provider refused its refresh
-    /// token), releasing the claim.
+    /// token), releasing the claim, if the claim is still `claim`.
     pub fn mark_broken(
+        conn: &mut DbConnection,
+        id: i64,
+        claim: NaiveDateTime,
+        reason: &str,
+        now: NaiveDateTime,
+    ) -> QueryResult<bool> {
+        diesel::update(claimed(id, claim))
+            .set((
+                provider_connections::broken_reason.eq(Some(reason)),
+                provider_connections::refresh_claimed_until.eq(None::<NaiveDateTime>),
+                provider_connections::updated_at.eq(now),
+            ))
+            .execute(conn)
+            .map(|n| n == 1)
+    }
+
+    /// Marks the connection broken whatever its claim (its stored tokens
+    /// cannot be read).
+    pub fn mark_unreadable(
         conn: &mut DbConnection,
         id: i64,
         reason: &str,
@@ -152,7 +175,6 @@ impl ProviderConnection {
         diesel::update(provider_connections::table.find(id))
             .set((
                 provider_connections::broken_reason.eq(Some(reason)),
-                provider_connections::refresh_claimed_until.eq(None::<NaiveDateTime>),
                 provider_connections::updated_at.eq(now),
             ))
             .execute(conn)
@@ -160,8 +182,12 @@ impl ProviderConnection {
     }
 
     /// Releases a refresh claim that did not end in new tokens.
-    pub fn release_claim(conn: &mut DbConnection, id: i64) -> QueryResult<()> {
-        diesel::update(provider_connections::table.find(id))
+    pub fn release_claim(
+        conn: &mut DbConnection,
+        id: i64,
+        claim: NaiveDateTime,
+    ) -> QueryResult<()> {
+        diesel::update(claimed(id, claim))
             .set(provider_connections::refresh_claimed_until.eq(None::<NaiveDateTime>))
             .execute(conn)
             .map(|_| ())
@@ -170,6 +196,19 @@ impl ProviderConnection {
     pub fn delete(conn: &mut DbConnection, id: i64) -> QueryResult<usize> {
         diesel::delete(provider_connections::table.find(id)).execute(conn)
     }
+}
+
+/// The row `id`, while its refresh claim is `claim`.
+fn claimed(
+    id: i64,
+    claim: NaiveDateTime,
+) -> diesel::dsl::Filter<
+    diesel::dsl::Find<provider_connections::table, i64>,
+    diesel::dsl::Eq<provider_connections::refresh_claimed_until, NaiveDateTime>,
+> {
+    provider_connections::table
+        .find(id)
+        .filter(provider_connections::refresh_claimed_until.eq(claim))
 }
 
 /// An authorization in progress.
@@ -185,6 +224,10 @@ pub struct OAuthState {
     pub expires_at: NaiveDateTime,
 }
 
+/// Authorizations one user may have under way; starting another forgets
+/// the oldest.
+pub const MAX_PENDING_STATES: i64 = 5;
+
 #[derive(Debug, Insertable)]
 #[diesel(table_name = oauth_states)]
 pub struct NewOAuthState<'a> {
@@ -197,16 +240,28 @@ pub struct NewOAuthState<'a> {
 }
 
 impl NewOAuthState<'_> {
-    /// Stores the state, and forgets states that expired a day ago or
-    /// more, so the table holds about a day's worth of abandoned ones.
+    /// Stores the state, and forgets expired states and this user's
+    /// oldest beyond [`MAX_PENDING_STATES`], so the table stays small
+    /// however often `authorize` is called.
     pub fn insert(&self, conn: &mut DbConnection) -> QueryResult<()> {
-        let stale = self.created_at - chrono::Duration::days(1);
-        diesel::delete(oauth_states::table.filter(oauth_states::expires_at.lt(stale)))
+        diesel::delete(oauth_states::table.filter(oauth_states::expires_at.lt(self.created_at)))
             .execute(conn)?;
         diesel::insert_into(oauth_states::table)
             .values(self)
-            .execute(conn)
-            .map(|_| ())
+            .execute(conn)?;
+        let kept: Vec<i64> = oauth_states::table
+            .filter(oauth_states::user_id.eq(self.user_id))
+            .order(oauth_states::id.desc())
+            .limit(MAX_PENDING_STATES)
+            .select(oauth_states::id)
+            .load(conn)?;
+        diesel::delete(
+            oauth_states::table
+                .filter(oauth_states::user_id.eq(self.user_id))
+                .filter(oauth_states::id.ne_all(kept)),
+        )
+        .execute(conn)
+        .map(|_| ())
     }
 }
 

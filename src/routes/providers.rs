@@ -61,13 +61,13 @@ pub async fn authorize(state: web::Data<AppState>, auth: AuthUser) -> AppResult<
 #[into_params(parameter_in = Query)]
 pub struct CallbackParams {
     /// The authorization code (on consent).
-    #[param(max_length = 2048)]
+    #[param(max_length = 2048, pattern = "^[^\\u0000]*$")]
     code: Option<String>,
     /// The state `authorize` made: single use, ten minutes.
-    #[param(max_length = 2048)]
+    #[param(max_length = 2048, pattern = "^[^\\u0000]*$")]
     state: Option<String>,
     /// Spotify's error (the user declined): answered 400.
-    #[param(max_length = 2048)]
+    #[param(max_length = 2048, pattern = "^[^\\u0000]*$")]
     error: Option<String>,
 }
 
@@ -94,7 +94,10 @@ pub async fn callback(
     let params = params.into_inner();
     let too_long = [&params.code, &params.state, &params.error]
         .iter()
-        .any(|v| v.as_ref().is_some_and(|v| v.len() > CALLBACK_VALUE_MAX));
+        .any(|v| {
+            v.as_ref()
+                .is_some_and(|v| v.chars().count() > CALLBACK_VALUE_MAX)
+        });
     if too_long {
         return Err(AppError::invalid(
             "query",

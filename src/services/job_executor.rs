@@ -20,7 +20,6 @@
 //! before it, as user rewrites do: a raid and its shuffle must land
 //! together, and the shuffle of at most 10,000 tracks takes milliseconds.
 
-use std::collections::HashMap;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -33,10 +32,11 @@ use crate::metrics;
 use crate::models::job_execution::{JobExecution, INTERRUPTED};
 use crate::models::playlist::Playlist;
 use crate::models::schedule::Schedule;
+use crate::models::snapshot::Snapshot;
 use crate::models::{NewActivity, RunOutcome, User};
 use crate::providers::spotify::Spotify;
 use crate::services::activity_log::truncate_chars;
-use crate::services::job_plan::{self, JobPlan, Source};
+use crate::services::job_plan::{self, Fetched, JobPlan, Source};
 use crate::services::playlists::{PlaylistService, Rewrite, RewriteTarget};
 use crate::services::spotify::{write_under_way, SpotifyService, WriteBackError};
 use crate::services::ActivityLogService;
@@ -187,7 +187,7 @@ impl JobExecutor {
             let refused = write_transaction(db.conn()?, |conn| {
                 let execution =
                     JobExecution::start(conn, schedule.id, trigger.triggered_by(), db::now())?;
-                Self::finish(conn, schedule, trigger, &execution, Err(&refusal))
+                Self::finish(conn, schedule, trigger, &execution, Err((&refusal, &[])))
             })?;
             metrics::global().job_run(refused.status.as_ref());
             return Ok(refused);
@@ -196,7 +196,10 @@ impl JobExecutor {
         let heartbeat = self.keep_alive(execution.id);
         let finished = match self.perform(db, schedule, trigger, &execution) {
             Ok(finished) => finished,
-            Err(err) => {
+            Err(Failure {
+                error: err,
+                snapshot_ids,
+            }) => {
                 let message = match &err {
                     AppError::Internal(detail) => {
                         log::error!("schedule #{} failed: {detail}", schedule.id);
@@ -207,7 +210,13 @@ impl JobExecutor {
                 // If even this fails, the heartbeat stops with this run and
                 // the lease expires: the run is then recorded `interrupted`.
                 write_transaction(db.conn()?, |conn| {
-                    Self::finish(conn, schedule, trigger, &execution, Err(&message))
+                    Self::finish(
+                        conn,
+                        schedule,
+                        trigger,
+                        &execution,
+                        Err((&message, &snapshot_ids)),
+                    )
                 })?
             }
         };
@@ -222,14 +231,17 @@ impl JobExecutor {
     /// target is written there and then, with the execution; an `Err`
     /// rolls it all back. A linked target's new order goes to Spotify
     /// between that transaction (which takes the automatic snapshots and
-    /// the write claim) and the one that writes it here.
+    /// the write claim) and the one that writes it here. A failure before
+    /// anything reached Spotify releases the claim and drops the snapshots;
+    /// one part-way marks the playlist out of sync and keeps them (the run's
+    /// row lists them).
     fn perform(
         &self,
         db: &mut Checkout,
         schedule: &Schedule,
         trigger: &Trigger,
         execution: &JobExecution,
-    ) -> AppResult<JobExecution> {
+    ) -> Result<JobExecution, Failure> {
         /// What the locked transaction left to do.
         enum Next {
             Done(JobExecution),
@@ -244,6 +256,9 @@ impl JobExecutor {
                 let outcome = plan.apply_local(conn, schedule, target)?;
                 let finished = Self::finish(conn, schedule, trigger, execution, Ok(&outcome))?;
                 return Ok(Next::Done(finished));
+            }
+            if self.spotify.is_none() {
+                return Err(spotify_missing());
             }
             if !SpotifyService::claim_write(conn, &target)? {
                 return Err(write_under_way());
@@ -267,12 +282,22 @@ impl JobExecutor {
         let spotify_snapshot_id = match sent {
             Ok(snapshot) => snapshot,
             Err(WriteBackError::Before(err)) => {
-                Playlist::set_writing(db.conn()?, &target.id, None)?;
-                return Err(err);
+                let conn = db.conn()?;
+                write_transaction(conn, |conn| {
+                    Playlist::set_writing(conn, &target.id, None)?;
+                    for id in &snapshot_ids {
+                        Snapshot::delete(conn, *id)?;
+                    }
+                    Ok::<_, AppError>(())
+                })?;
+                return Err(err.into());
             }
             Err(WriteBackError::PartWay(err)) => {
                 Playlist::mark_out_of_sync(db.conn()?, &target.id)?;
-                return Err(err);
+                return Err(Failure {
+                    error: err,
+                    snapshot_ids,
+                });
             }
         };
         let written = write_transaction(db.conn()?, |conn| {
@@ -288,14 +313,21 @@ impl JobExecutor {
                 why,
             )?
             .ok_or_else(|| AppError::Internal("a changed order wrote nothing".into()))?;
-            let outcome = plan.outcome(&done.playlist, snapshot_ids.clone());
+            let mut outcome = plan.outcome(&done.playlist, snapshot_ids.clone());
+            outcome.spotify_snapshot_id = done.spotify_snapshot_id;
             Self::finish(conn, schedule, trigger, execution, Ok(&outcome))
         });
-        if written.is_err() {
-            // Spotify has the new order and we do not.
-            Playlist::mark_out_of_sync(db.conn()?, &target.id)?;
+        match written {
+            Ok(finished) => Ok(finished),
+            Err(error) => {
+                // Spotify has the new order and we do not.
+                Playlist::mark_out_of_sync(db.conn()?, &target.id)?;
+                Err(Failure {
+                    error,
+                    snapshot_ids,
+                })
+            }
         }
-        written
     }
 
     /// The schedule's target, locked; gone is a 409 naming it.
@@ -315,12 +347,8 @@ impl JobExecutor {
     /// connection held and added to the catalog; a source Spotify no longer
     /// has is skipped, as a gone playlist is. Empty when the run raids
     /// none.
-    fn fetch_spotify_sources(
-        &self,
-        db: &mut Checkout,
-        schedule: &Schedule,
-    ) -> AppResult<HashMap<String, Vec<String>>> {
-        let mut fetched = HashMap::new();
+    fn fetch_spotify_sources(&self, db: &mut Checkout, schedule: &Schedule) -> AppResult<Fetched> {
+        let mut fetched = Fetched::default();
         if !matches!(schedule.job_type, JobType::Raid | JobType::RaidAndShuffle) {
             return Ok(fetched);
         }
@@ -337,9 +365,12 @@ impl JobExecutor {
         let spotify = self.spotify.as_deref().ok_or_else(spotify_missing)?;
         for id in wanted {
             match SpotifyService::source_tracks(db, spotify, schedule.user_id, &id)? {
-                Some(tracks) => {
+                Some((tracks, unread)) => {
                     SpotifyService::add_to_catalog(db.conn()?, &tracks)?;
-                    fetched.insert(id, tracks.into_iter().map(|t| t.uri).collect());
+                    fetched.unread += unread;
+                    fetched
+                        .uris
+                        .insert(id, tracks.into_iter().map(|t| t.uri).collect());
                 }
                 None => log::info!(
                     "schedule #{}: Spotify source {id} is gone, skipped",
@@ -419,16 +450,20 @@ impl JobExecutor {
         schedule: &Schedule,
         trigger: &Trigger,
         execution: &JobExecution,
-        result: Result<&RunOutcome, &str>,
+        result: Result<&RunOutcome, (&str, &[i64])>,
     ) -> AppResult<JobExecution> {
         let now = db::now();
         let failed_outcome = RunOutcome {
             playlist_name: schedule.target_playlist_name.clone(),
+            snapshot_ids: result
+                .err()
+                .map(|(_, ids)| ids.to_vec())
+                .unwrap_or_default(),
             ..RunOutcome::default()
         };
         let (status, outcome, error) = match result {
             Ok(outcome) => (ExecutionStatus::Success, outcome, None),
-            Err(message) => (
+            Err((message, _)) => (
                 ExecutionStatus::Failed,
                 &failed_outcome,
                 Some(truncate_chars(message, MAX_ERROR_CHARS)),
@@ -467,6 +502,22 @@ impl JobExecutor {
                 outcome,
             ),
         );
+    }
+}
+
+/// Why a run failed, and the automatic snapshots it still leaves (its
+/// `schedule_run` row lists them: SPEC §4).
+struct Failure {
+    error: AppError,
+    snapshot_ids: Vec<i64>,
+}
+
+impl<E: Into<AppError>> From<E> for Failure {
+    fn from(error: E) -> Self {
+        Failure {
+            error: error.into(),
+            snapshot_ids: Vec::new(),
+        }
     }
 }
 

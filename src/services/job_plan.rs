@@ -44,6 +44,14 @@ pub fn sources(conn: &mut DbConnection, schedule: &Schedule) -> AppResult<Vec<So
     )
 }
 
+/// What a run read of its Spotify sources: each one's track URIs, by
+/// Spotify id, and how many items past the 10,000 read of each were not.
+#[derive(Debug, Clone, Default)]
+pub struct Fetched {
+    pub uris: HashMap<String, Vec<String>>,
+    pub unread: usize,
+}
+
 /// The orders a run goes through.
 #[derive(Debug, Clone)]
 pub struct JobPlan {
@@ -58,14 +66,14 @@ pub struct JobPlan {
 
 impl JobPlan {
     /// Plans `schedule`'s job on `target` (locked by the caller). Spotify
-    /// sources' URIs come in `fetched` (by Spotify id), already in the
-    /// catalog; one that is missing there is skipped, as a gone source is.
-    /// A linked target takes only what Spotify can hold.
+    /// sources come in `fetched`, already in the catalog; one that is
+    /// missing there is skipped, as a gone source is. A linked target takes
+    /// only what Spotify can hold.
     pub fn compute(
         conn: &mut DbConnection,
         schedule: &Schedule,
         target: &Playlist,
-        fetched: &HashMap<String, Vec<String>>,
+        fetched: &Fetched,
     ) -> AppResult<JobPlan> {
         let current = PlaylistService::track_uris(conn, target)?;
         let mut plan = JobPlan {
@@ -76,7 +84,10 @@ impl JobPlan {
             shuffled: None,
         };
         if matches!(schedule.job_type, JobType::Raid | JobType::RaidAndShuffle) {
-            plan.raid(conn, schedule, target, fetched)?;
+            plan.raid(conn, schedule, target, &fetched.uris)?;
+            // Items of a Spotify source past its first 10,000 were never
+            // read: left out, as the tracks a full playlist cannot take.
+            plan.left_out += fetched.unread;
         }
         if matches!(
             schedule.job_type,
@@ -202,6 +213,7 @@ impl JobPlan {
             total: self.final_order().len(),
             playlist_name: target.name.clone(),
             snapshot_ids,
+            spotify_snapshot_id: None,
         }
     }
 

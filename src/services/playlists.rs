@@ -192,6 +192,21 @@ impl Rewrite<'_> {
     }
 }
 
+/// 400 unless every URI of a linked playlist's new order is one Spotify
+/// can hold (SPEC §10.19); judged before the version, as every 400 is.
+fn spotify_uris_only(planned: &impl OrderPlan) -> AppResult<()> {
+    match planned.order().iter().find(|u| !writable_uri(u)) {
+        None => Ok(()),
+        Some(uri) => Err(AppError::invalid(
+            "track_uris",
+            format!(
+                "a playlist linked to Spotify holds only spotify:track: and spotify:episode: \
+                 URIs; {uri} is neither"
+            ),
+        )),
+    }
+}
+
 /// 412 unless the precondition holds for `playlist`.
 pub fn check_version(playlist: &Playlist, if_match: Option<IfMatch>) -> AppResult<()> {
     match if_match {
@@ -527,10 +542,15 @@ impl PlaylistService {
         mut write: impl FnMut(&mut DbConnection, RewriteTarget, P) -> AppResult<T>,
     ) -> AppResult<T> {
         /// What step (1) found.
-        enum Step {
+        enum Step<P, T> {
+            /// The version moved since the plan was read.
             Moved,
+            /// Another rewrite is writing to Spotify.
             Busy,
-            Claimed(Option<i64>),
+            /// Nothing to send to Spotify; written (or not) here already.
+            Done(T),
+            /// Claimed, with the automatic snapshot taken.
+            Claimed(P, Option<i64>),
         }
         let spotify = spotify.ok_or_else(|| {
             AppError::Conflict(
@@ -539,98 +559,91 @@ impl PlaylistService {
         })?;
         let (wait, poll) = SpotifyService::claim_wait();
         let started = std::time::Instant::now();
-        loop {
+        let mut moved = 0;
+        let (read, planned, snapshot_id) = loop {
             let conn = db.conn()?;
             let read = Self::owned(conn, user_id, id)?;
-            let planned = plan(conn, &read)?;
-            check_version(&read, if_match)?;
-            if let Some(uri) = planned.order().iter().find(|u| !writable_uri(u)) {
-                return Err(AppError::invalid(
-                    "track_uris",
-                    format!(
-                        "a playlist linked to Spotify holds only spotify:track: and \
-                         spotify:episode: URIs; {uri} is neither"
-                    ),
-                ));
+            // As in `rewrite`: planned outside the lock until the version
+            // moved under it twice, then under the lock.
+            let mut early = None;
+            if moved < OPTIMISTIC_TRIES {
+                let planned = plan(conn, &read)?;
+                spotify_uris_only(&planned)?;
+                check_version(&read, if_match)?;
+                early = Some(planned);
             }
-            let unchanged = planned.order() == planned.current();
             let step = write_transaction(conn, |conn| {
                 let locked = Self::lock_owned(conn, user_id, id)?;
-                if locked.version != read.version {
-                    return Ok(Step::Moved);
-                }
-                if unchanged {
-                    return Ok(Step::Claimed(None));
+                let planned = match early.take() {
+                    Some(_) if locked.version != read.version => return Ok(Step::Moved),
+                    Some(planned) => planned,
+                    None => {
+                        let planned = plan(conn, &locked)?;
+                        spotify_uris_only(&planned)?;
+                        check_version(&locked, if_match)?;
+                        planned
+                    }
+                };
+                if planned.order() == planned.current() {
+                    return Ok(Step::Done(write(
+                        conn,
+                        RewriteTarget::new(locked),
+                        planned,
+                    )?));
                 }
                 if !SpotifyService::claim_write(conn, &locked)? {
                     return Ok(Step::Busy);
                 }
                 let snapshot_id =
                     Self::take_auto_snapshot(conn, &locked, planned.current(), planned.why())?;
-                Ok::<_, AppError>(Step::Claimed(snapshot_id))
+                Ok::<_, AppError>(Step::Claimed(planned, snapshot_id))
             })?;
             match step {
+                Step::Done(done) => return Ok(done),
+                Step::Claimed(planned, snapshot_id) => break (read, planned, snapshot_id),
                 Step::Moved if IfMatch::pins_version(if_match) => {
                     return Err(AppError::PreconditionFailed)
                 }
-                Step::Moved => continue,
+                Step::Moved => moved += 1,
                 Step::Busy => {
                     db.release();
                     if started.elapsed() > wait {
                         return Err(write_under_way());
                     }
                     std::thread::sleep(poll);
-                    continue;
-                }
-                Step::Claimed(_) if unchanged => {
-                    return write_transaction(db.conn()?, |conn| {
-                        let locked = Self::lock_owned(conn, user_id, id)?;
-                        write(conn, RewriteTarget::new(locked), planned)
-                    });
-                }
-                Step::Claimed(snapshot_id) => {
-                    db.release();
-                    let sent = SpotifyService::write_order(
-                        db,
-                        spotify,
-                        &read,
-                        planned.current(),
-                        planned.order(),
-                    );
-                    let spotify_snapshot_id = match sent {
-                        Ok(snapshot) => snapshot,
-                        Err(WriteBackError::Before(err)) => {
-                            // Nothing changed anywhere: no claim, and no
-                            // snapshot of an order that was never replaced.
-                            let conn = db.conn()?;
-                            Playlist::set_writing(conn, id, None)?;
-                            if let Some(snapshot_id) = snapshot_id {
-                                Snapshot::delete(conn, snapshot_id)?;
-                            }
-                            return Err(err);
-                        }
-                        Err(WriteBackError::PartWay(err)) => {
-                            Playlist::mark_out_of_sync(db.conn()?, id)?;
-                            return Err(err);
-                        }
-                    };
-                    let written = write_transaction(db.conn()?, |conn| {
-                        let locked = Self::lock_owned(conn, user_id, id)?;
-                        let target = RewriteTarget::written_back(
-                            locked,
-                            snapshot_id,
-                            spotify_snapshot_id.clone(),
-                        );
-                        write(conn, target, planned)
-                    });
-                    if written.is_err() {
-                        // Spotify has the new order and we do not.
-                        Playlist::mark_out_of_sync(db.conn()?, id)?;
-                    }
-                    return written;
                 }
             }
+        };
+        db.release();
+        let sent =
+            SpotifyService::write_order(db, spotify, &read, planned.current(), planned.order());
+        let spotify_snapshot_id = match sent {
+            Ok(snapshot) => snapshot,
+            Err(WriteBackError::Before(err)) => {
+                // Nothing changed anywhere: no claim, and no snapshot of
+                // an order that was never replaced.
+                let conn = db.conn()?;
+                Playlist::set_writing(conn, id, None)?;
+                if let Some(snapshot_id) = snapshot_id {
+                    Snapshot::delete(conn, snapshot_id)?;
+                }
+                return Err(err);
+            }
+            Err(WriteBackError::PartWay(err)) => {
+                Playlist::mark_out_of_sync(db.conn()?, id)?;
+                return Err(err);
+            }
+        };
+        let written = write_transaction(db.conn()?, |conn| {
+            let locked = Self::lock_owned(conn, user_id, id)?;
+            let target = RewriteTarget::written_back(locked, snapshot_id, spotify_snapshot_id);
+            write(conn, target, planned)
+        });
+        if written.is_err() {
+            // Spotify has the new order and we do not.
+            Playlist::mark_out_of_sync(db.conn()?, id)?;
         }
+        written
     }
 
     /// Creates a playlist, adds its tracks to the catalog, logs

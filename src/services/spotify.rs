@@ -46,13 +46,17 @@ use crate::services::ActivityLogService;
 const STATE_TTL_MINUTES: i64 = 10;
 /// An access token this close to expiry is refreshed before use.
 const REFRESH_MARGIN_SECS: i64 = 60;
-/// How long a refresh claim keeps others waiting.
-const REFRESH_CLAIM_SECS: i64 = 30;
+/// How long a refresh claim keeps others waiting: longer than the longest
+/// token call (10 s, a 429 waited out for up to 5 s, 10 s again).
+const REFRESH_CLAIM_SECS: i64 = 60;
 /// A write claim older than this belongs to a writer that died.
 pub const WRITE_CLAIM_SECS: i64 = 300;
 /// How long a rewrite waits for another's write to Spotify to end.
 const CLAIM_WAIT: Duration = Duration::from_secs(15);
 const CLAIM_POLL: Duration = Duration::from_millis(200);
+/// Reads of Spotify a sync makes before it gives up on a playlist that
+/// keeps changing under it.
+const SYNC_TRIES: usize = 3;
 /// Most characters of a playlist name (as `POST /api/playlists`).
 const NAME_CHARS: usize = 200;
 
@@ -108,6 +112,16 @@ pub struct SyncAnswer {
     pub reordered: bool,
 }
 
+/// What a look at the connection found, for a refresh.
+enum Claim {
+    /// Another refresh already gave a new token (or it is fresh).
+    Replaced(Session),
+    /// Another refresh is under way.
+    Busy,
+    /// Ours: the row, its refresh token, and the claim's end.
+    Taken(ProviderConnection, String, NaiveDateTime),
+}
+
 /// A usable access token and the account it belongs to.
 struct Session {
     token: String,
@@ -135,6 +149,9 @@ pub fn upstream(err: CallError) -> AppError {
         CallError::Forbidden(message) => {
             AppError::Upstream(format!("Spotify refused the request: {message}"))
         }
+        CallError::TooLarge { total, max } => AppError::Conflict(format!(
+            "the Spotify playlist has {total} items; at most {max} can be linked"
+        )),
         CallError::Failed(message) => AppError::Upstream(message),
     }
 }
@@ -292,8 +309,9 @@ impl SpotifyService {
     /// reads it again; if another refresh already replaced `stale` (or the
     /// token is fresh, when `stale` is `None`), uses that; waits for a
     /// refresh claimed by someone else; else claims, calls Spotify with no
-    /// lock held, and stores what it gets. A refused refresh token marks
-    /// the connection broken.
+    /// lock held, and stores what it gets, if its claim still stands (a
+    /// reconnect meanwhile wins). A refresh token Spotify refuses marks the
+    /// connection broken, unless another refresher replaced it meanwhile.
     fn refresh(
         db: &mut Checkout,
         spotify: &Spotify,
@@ -301,51 +319,13 @@ impl SpotifyService {
         stale: Option<&str>,
     ) -> AppResult<Session> {
         let started = std::time::Instant::now();
-        let (connection, refresh_token) = loop {
-            let now = db::now();
-            let step = write_transaction(db.conn()?, |conn| {
-                let connection =
-                    usable(ProviderConnection::lock(conn, user_id, Provider::Spotify)?)?;
-                let access = spotify
-                    .seal
-                    .open(&connection.access_token, &context("access", user_id));
-                let replaced = match (stale, &access) {
-                    (Some(stale), Some(current)) => current != stale,
-                    (None, Some(_)) => {
-                        connection.access_expires_at
-                            > now + chrono::Duration::seconds(REFRESH_MARGIN_SECS)
-                    }
-                    (_, None) => false,
-                };
-                if replaced {
-                    return Ok(Err(Session {
-                        token: access.expect("checked"),
-                        account_id: connection.account_id,
-                    }));
+        let (connection, refresh_token, claim) = loop {
+            match Self::claim_refresh(db.conn()?, spotify, user_id, stale)? {
+                Claim::Replaced(session) => return Ok(session),
+                Claim::Taken(connection, refresh_token, claim) => {
+                    break (connection, refresh_token, claim)
                 }
-                if connection
-                    .refresh_claimed_until
-                    .is_some_and(|until| until > now)
-                {
-                    return Ok(Ok(None));
-                }
-                ProviderConnection::claim_refresh(
-                    conn,
-                    connection.id,
-                    now + chrono::Duration::seconds(REFRESH_CLAIM_SECS),
-                )?;
-                let refresh = spotify
-                    .seal
-                    .open(&connection.refresh_token, &context("refresh", user_id))
-                    .ok_or_else(|| {
-                        AppError::Internal("a stored refresh token does not open".into())
-                    })?;
-                Ok::<_, AppError>(Ok(Some((connection, refresh))))
-            })?;
-            match step {
-                Err(session) => return Ok(session),
-                Ok(Some(claimed)) => break claimed,
-                Ok(None) => {
+                Claim::Busy => {
                     db.release();
                     if started.elapsed() > Duration::from_secs(REFRESH_CLAIM_SECS as u64) {
                         return Err(AppError::UpstreamUnavailable {
@@ -361,12 +341,15 @@ impl SpotifyService {
         let answer = spotify.refresh(&refresh_token);
         let conn = db.conn()?;
         let now = db::now();
+        let superseded =
+            || AppError::Conflict("the Spotify connection changed meanwhile; try again".into());
         match answer {
             Ok(tokens) => {
                 let refresh = tokens.refresh.unwrap_or(refresh_token);
-                ProviderConnection::store_refreshed(
+                let stored = ProviderConnection::store_refreshed(
                     conn,
                     connection.id,
+                    claim,
                     &spotify
                         .seal
                         .seal(&tokens.access, &context("access", user_id)),
@@ -374,6 +357,9 @@ impl SpotifyService {
                     expiry(now, tokens.expires_in),
                     now,
                 )?;
+                if !stored {
+                    return Err(superseded());
+                }
                 Ok(Session {
                     token: tokens.access,
                     account_id: connection.account_id,
@@ -383,16 +369,69 @@ impl SpotifyService {
                 let reason = format!(
                     "Spotify refused the refresh token ({code}); access was probably revoked: connect again"
                 );
-                ProviderConnection::mark_broken(conn, connection.id, &reason, now)?;
+                if !ProviderConnection::mark_broken(conn, connection.id, claim, &reason, now)? {
+                    return Err(superseded());
+                }
                 Err(AppError::Conflict(format!(
                     "the Spotify connection is broken: {reason}"
                 )))
             }
             Err(TokenError::Call(call)) => {
-                ProviderConnection::release_claim(conn, connection.id)?;
+                ProviderConnection::release_claim(conn, connection.id, claim)?;
                 Err(upstream(call))
             }
         }
+    }
+
+    /// One look at the connection under its row lock, for [`Self::refresh`].
+    fn claim_refresh(
+        conn: &mut DbConnection,
+        spotify: &Spotify,
+        user_id: i64,
+        stale: Option<&str>,
+    ) -> AppResult<Claim> {
+        write_transaction(conn, |conn| {
+            let now = db::now();
+            let connection = usable(ProviderConnection::lock(conn, user_id, Provider::Spotify)?)?;
+            let opened = spotify
+                .seal
+                .open(&connection.access_token, &context("access", user_id))
+                .zip(
+                    spotify
+                        .seal
+                        .open(&connection.refresh_token, &context("refresh", user_id)),
+                );
+            let Some((access, refresh)) = opened else {
+                let reason = "the stored Spotify tokens cannot be read (was TOKEN_ENCRYPTION_KEY \
+                              changed?): connect again";
+                ProviderConnection::mark_unreadable(conn, connection.id, reason, now)?;
+                return Ok(Err(reason));
+            };
+            let replaced = match stale {
+                Some(stale) => access != stale,
+                None => {
+                    connection.access_expires_at
+                        > now + chrono::Duration::seconds(REFRESH_MARGIN_SECS)
+                }
+            };
+            if replaced {
+                return Ok(Ok(Claim::Replaced(Session {
+                    token: access,
+                    account_id: connection.account_id,
+                })));
+            }
+            if connection
+                .refresh_claimed_until
+                .is_some_and(|until| until > now)
+            {
+                return Ok(Ok(Claim::Busy));
+            }
+            let claim = now + chrono::Duration::seconds(REFRESH_CLAIM_SECS);
+            ProviderConnection::claim_refresh(conn, connection.id, claim)?;
+            Ok::<_, AppError>(Ok(Claim::Taken(connection, refresh, claim)))
+        })?
+        // Marked broken in its own committed transaction, then the 409.
+        .map_err(|reason| AppError::Conflict(format!("the Spotify connection is broken: {reason}")))
     }
 
     /// Runs `call` with a live token; on a 401, refreshes once and tries
@@ -502,6 +541,9 @@ impl SpotifyService {
         };
         let link = ProviderLink::spotify(spotify_playlist_id, &account, Some(info.snapshot_id));
         write_transaction(db.conn()?, |conn| {
+            // The owner's lock first, so a parallel import of the same
+            // playlist waits here and then finds this one's link.
+            User::lock(conn, user.id)?;
             Self::refuse_linked_twice(conn, user.id, spotify_playlist_id)?;
             PlaylistService::create_linked(conn, user, &input, link)
         })
@@ -573,21 +615,28 @@ impl SpotifyService {
     }
 
     /// The tracks of a Spotify playlist the user may read (a raid's
-    /// source); `None` when Spotify has no such playlist (or not for this
-    /// account).
+    /// source), its first 10,000 items at most, and how many items it has
+    /// beyond them; `None` when Spotify has no such playlist (or not for
+    /// this account).
     pub fn source_tracks(
         db: &mut Checkout,
         spotify: &Spotify,
         user_id: i64,
         spotify_playlist_id: &str,
-    ) -> AppResult<Option<Vec<TrackInput>>> {
-        let (items, _) = Self::with_token(db, spotify, user_id, |api, s| {
-            match api.playlist_items(&s.token, spotify_playlist_id, MAX_TRACKS) {
+    ) -> AppResult<Option<(Vec<TrackInput>, usize)>> {
+        let (found, _) = Self::with_token(db, spotify, user_id, |api, s| {
+            match api.first_items(&s.token, spotify_playlist_id, MAX_TRACKS) {
                 Err(CallError::NotFound) => Ok(None),
                 other => other.map(Some),
             }
         })?;
-        Ok(items.map(|items| Self::tracks_with_tempo(db, spotify, user_id, &items)))
+        Ok(found.map(|(items, total)| {
+            let unread = (total as usize).saturating_sub(items.len());
+            (
+                Self::tracks_with_tempo(db, spotify, user_id, &items),
+                unread,
+            )
+        }))
     }
 
     /// The name of a Spotify playlist the user may read, for a new
@@ -623,62 +672,88 @@ impl SpotifyService {
         if_match: Option<IfMatch>,
     ) -> AppResult<SyncAnswer> {
         let mut db = Checkout::new(pool.clone());
-        let read = PlaylistService::owned(db.conn()?, user.id, playlist_id)?;
-        let remote_id = linked_to(&read)?;
-        check_version(&read, if_match)?;
-        let (fetched, _) = Self::with_token(&mut db, spotify, user.id, |api, s| {
-            if let Err(other_account) = require_account(&read, &s.account_id) {
-                return Ok(Err(other_account));
-            }
-            let found = api
-                .playlist(&s.token, &remote_id)
-                .and_then(|info| Ok((info, api.playlist_items(&s.token, &remote_id, MAX_TRACKS)?)));
-            match found {
-                Err(CallError::NotFound) => Ok(Err(gone(&remote_id))),
-                other => other.map(Ok),
-            }
-        })?;
-        let (info, items) = fetched.map_err(AppError::Conflict)?;
-        let tracks = Self::tracks_with_tempo(&mut db, spotify, user.id, &items);
-        let remote: Vec<String> = tracks.iter().map(|t| t.uri.clone()).collect();
-        write_transaction(db.conn()?, |conn| {
-            let locked = PlaylistService::lock_owned(conn, user.id, playlist_id)?;
-            check_version(&locked, if_match)?;
-            if claim_is_live(&locked.link, db::now()) {
+        for _ in 0..SYNC_TRIES {
+            let read = PlaylistService::owned(db.conn()?, user.id, playlist_id)?;
+            let remote_id = linked_to(&read)?;
+            check_version(&read, if_match)?;
+            if claim_is_live(&read.link, db::now()) {
                 return Err(write_under_way());
             }
-            let current = PlaylistService::track_uris(conn, &locked)?;
-            let counts = compare(&current, &remote);
-            let new_tracks: Vec<NewTrack> = tracks.iter().map(new_track).collect();
-            if current == remote {
-                if locked.link.out_of_sync || locked.link.writing_since.is_some() {
-                    Playlist::set_provider_state(conn, &locked.id, Some(&info.snapshot_id), false)?;
+            let (fetched, _) = Self::with_token(&mut db, spotify, user.id, |api, s| {
+                if let Err(other_account) = require_account(&read, &s.account_id) {
+                    return Ok(Err(other_account));
                 }
-                let view = PlaylistService::view(conn, &locked)?;
-                return Ok(SyncAnswer {
-                    playlist: view,
-                    changed: false,
-                    added: 0,
-                    removed: 0,
-                    reordered: false,
+                let found = api.playlist(&s.token, &remote_id).and_then(|info| {
+                    Ok((info, api.playlist_items(&s.token, &remote_id, MAX_TRACKS)?))
                 });
+                match found {
+                    Err(CallError::NotFound) => Ok(Err(gone(&remote_id))),
+                    other => other.map(Ok),
+                }
+            })?;
+            let (info, items) = fetched.map_err(AppError::Conflict)?;
+            let tracks = Self::tracks_with_tempo(&mut db, spotify, user.id, &items);
+            let written = write_transaction(db.conn()?, |conn| {
+                let locked = PlaylistService::lock_owned(conn, user.id, playlist_id)?;
+                check_version(&locked, if_match)?;
+                // A rewrite wrote here and to Spotify after we read Spotify:
+                // what we read is older than both; read again.
+                if locked.version != read.version || locked.link != read.link {
+                    return Ok(None);
+                }
+                Self::pull(conn, user, locked, &tracks, &info.snapshot_id).map(Some)
+            })?;
+            if let Some(answer) = written {
+                return Ok(answer);
             }
-            NewTrack::replace_all(conn, &new_tracks)?;
-            let target = RewriteTarget::synced(locked, &info.snapshot_id);
-            let written =
-                PlaylistService::rewrite_order(conn, &target, &current, &remote, Rewrite::Sync)?
-                    .ok_or_else(|| AppError::Internal("a changed sync wrote nothing".into()))?;
-            ActivityLogService::log(
-                conn,
-                NewActivity::playlist_sync(user, &written.playlist, counts, written.snapshot_id),
-            );
-            Ok(SyncAnswer {
-                playlist: PlaylistService::view(conn, &written.playlist)?,
-                changed: true,
-                added: counts.added,
-                removed: counts.removed,
-                reordered: counts.reordered,
-            })
+        }
+        Err(AppError::Conflict(format!(
+            "the playlist changed {SYNC_TRIES} times while it was being synced; try again"
+        )))
+    }
+
+    /// Writes Spotify's order (`tracks`, at `snapshot`) into the locked
+    /// linked playlist: nothing when it is already there (only an out of
+    /// sync mark is cleared), else with an `auto_pre_sync` snapshot, a new
+    /// version and a `playlist_sync` row.
+    fn pull(
+        conn: &mut DbConnection,
+        user: &User,
+        locked: Playlist,
+        tracks: &[TrackInput],
+        snapshot: &str,
+    ) -> AppResult<SyncAnswer> {
+        let current = PlaylistService::track_uris(conn, &locked)?;
+        let remote: Vec<String> = tracks.iter().map(|t| t.uri.clone()).collect();
+        let counts = compare(&current, &remote);
+        if current == remote {
+            if locked.link.out_of_sync || locked.link.writing_since.is_some() {
+                Playlist::set_provider_state(conn, &locked.id, Some(snapshot), false)?;
+            }
+            return Ok(SyncAnswer {
+                playlist: PlaylistService::view(conn, &locked)?,
+                changed: false,
+                added: 0,
+                removed: 0,
+                reordered: false,
+            });
+        }
+        let new_tracks: Vec<NewTrack> = tracks.iter().map(new_track).collect();
+        NewTrack::replace_all(conn, &new_tracks)?;
+        let target = RewriteTarget::synced(locked, snapshot);
+        let written =
+            PlaylistService::rewrite_order(conn, &target, &current, &remote, Rewrite::Sync)?
+                .ok_or_else(|| AppError::Internal("a changed sync wrote nothing".into()))?;
+        ActivityLogService::log(
+            conn,
+            NewActivity::playlist_sync(user, &written.playlist, counts, written.snapshot_id),
+        );
+        Ok(SyncAnswer {
+            playlist: PlaylistService::view(conn, &written.playlist)?,
+            changed: true,
+            added: counts.added,
+            removed: counts.removed,
+            reordered: counts.reordered,
         })
     }
 
@@ -752,7 +827,11 @@ impl SpotifyService {
         match answer {
             Ok((Ok(snapshot), _)) => Ok(snapshot),
             Ok((Err(conflict), _)) => Err(WriteBackError::Before(AppError::Conflict(conflict))),
-            Err(err) if attempted => Err(WriteBackError::PartWay(err)),
+            Err(err) if attempted => Err(WriteBackError::PartWay(AppError::Upstream(format!(
+                "the write to Spotify stopped part-way ({err}); the playlist is marked out of \
+                 sync: sync it (POST /api/playlists/{}/sync)",
+                playlist.id
+            )))),
             Err(err) => Err(WriteBackError::Before(err)),
         }
     }

@@ -37,14 +37,20 @@ pub struct FakePlaylist {
 }
 
 /// A failure to answer with, instead of the real answer, for the next
-/// `times` requests whose path contains `path`.
-#[derive(Debug, Clone)]
+/// `times` requests whose path contains `path`: before the request is
+/// carried out, or after it (an answer lost on the way back); or, with
+/// status 0, the real answer, computed at once and delivered `delay_ms`
+/// later (a slow network).
+#[derive(Debug, Clone, Default)]
 pub struct Injected {
     pub method: Option<&'static str>,
     pub path: String,
     pub status: u16,
     pub retry_after: Option<u64>,
     pub times: usize,
+    pub after: bool,
+    pub delay_ms: u64,
+    pub body: Option<Value>,
 }
 
 #[derive(Debug, Default)]
@@ -114,15 +120,24 @@ impl FakeSpotify {
                                     let fut = srv.call(req);
                                     Box::pin(async move { Ok(fut.await?.map_into_boxed_body()) })
                                 }
+                                Some(i) if i.status == 0 || i.after => {
+                                    let fut = srv.call(req);
+                                    Box::pin(async move {
+                                        // Answered as of now, delivered later.
+                                        let res = fut.await?;
+                                        actix_web::rt::time::sleep(
+                                            std::time::Duration::from_millis(i.delay_ms),
+                                        )
+                                        .await;
+                                        Ok(if i.status == 0 {
+                                            res.map_into_boxed_body()
+                                        } else {
+                                            res.into_response(injected_response(&i))
+                                        })
+                                    })
+                                }
                                 Some(i) => {
-                                    let mut r = HttpResponse::build(
-                                        actix_web::http::StatusCode::from_u16(i.status).unwrap(),
-                                    );
-                                    if let Some(after) = i.retry_after {
-                                        r.insert_header(("Retry-After", after.to_string()));
-                                    }
-                                    let res = req.into_response(r.json(json!({"error": {
-                                        "status": i.status, "message": "injected"}})));
+                                    let res = req.into_response(injected_response(&i));
                                     Box::pin(async move { Ok(res) })
                                 }
                             };
@@ -211,13 +226,18 @@ impl FakeSpotify {
         retry_after: Option<u64>,
         times: usize,
     ) {
-        self.lock().injected.push_back(Injected {
+        self.inject_with(Injected {
             method,
             path: path.to_string(),
             status,
             retry_after,
             times,
+            ..Injected::default()
         });
+    }
+
+    pub fn inject_with(&self, injected: Injected) {
+        self.lock().injected.push_back(injected);
     }
 
     /// Makes every access token stale (as after an hour).
@@ -250,6 +270,7 @@ impl FakeSpotify {
         assert_eq!(q["response_type"], "code");
         assert_eq!(q["redirect_uri"], REDIRECT_URI);
         assert_eq!(q["code_challenge_method"], "S256");
+        assert_eq!(q["show_dialog"], "true", "consent is asked every time");
         assert_eq!(q["code_challenge"].len(), 43);
         for scope in [
             "playlist-read-private",
@@ -275,6 +296,18 @@ impl FakeSpotify {
         let state = url::form_urlencoded::byte_serialize(q["state"].as_bytes()).collect::<String>();
         format!("/api/providers/spotify/callback?code={code}&state={state}")
     }
+}
+
+fn injected_response(i: &Injected) -> HttpResponse {
+    let mut r = HttpResponse::build(actix_web::http::StatusCode::from_u16(i.status).unwrap());
+    if let Some(after) = i.retry_after {
+        r.insert_header(("Retry-After", after.to_string()));
+    }
+    r.json(
+        i.body
+            .clone()
+            .unwrap_or_else(|| json!({"error": {"status": i.status, "message": "injected"}})),
+    )
 }
 
 fn take_injected(s: &mut FakeState, method: &str, path: &str) -> Option<Injected> {

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 use shuffify::db::schema::provider_connections;
 
-use crate::fake_spotify::{FakeSpotify, ACCOUNT};
+use crate::fake_spotify::{FakeSpotify, Injected, ACCOUNT};
 use crate::helpers::{sample_tracks, spawn_app, spawn_app_on, spawn_app_with, uris, TestDb};
 
 /// Connects `user` to the fake through the whole flow; answers the
@@ -652,15 +652,26 @@ async fn a_short_429_is_waited_out_a_long_one_is_a_503_and_5xx_is_retried_twice(
     busy.error(503, "upstream_unavailable");
     assert_eq!(busy.header("retry-after"), Some("30"));
 
+    let sent = fake.requests_matching("GET /v1/me/playlists");
     fake.inject(Some("GET"), "/v1/me/playlists", 500, None, 2);
     let retried = app.as_user(&user).get(list).await;
     assert_eq!(retried.status, StatusCode::OK, "{}", retried.text);
+    assert_eq!(
+        fake.requests_matching("GET /v1/me/playlists"),
+        sent + 3,
+        "two retries"
+    );
 
     fake.inject(Some("GET"), "/v1/me/playlists", 502, None, 3);
     app.as_user(&user)
         .get(list)
         .await
         .error(502, "upstream_error");
+    assert_eq!(
+        fake.requests_matching("GET /v1/me/playlists"),
+        sent + 6,
+        "and no more"
+    );
 }
 
 #[actix_web::test]
@@ -674,8 +685,9 @@ async fn a_write_that_fails_part_way_leaves_the_order_and_marks_the_playlist_out
     let id = linked["id"].as_str().unwrap();
     let shuffle = format!("/api/playlists/{id}/shuffle");
 
-    // The first batch replaces, every try of the second fails.
-    fake.inject(Some("POST"), "/v1/playlists/long/tracks", 500, None, 3);
+    // The first batch replaces; the append fails (and is not sent again:
+    // it might have been carried out).
+    fake.inject(Some("POST"), "/v1/playlists/long/tracks", 500, None, 1);
     app.as_user(&user)
         .post(&shuffle, json!({"seed": 5}))
         .await
@@ -1012,6 +1024,8 @@ async fn a_spotify_failure_fails_the_run_with_its_message_and_one_row() {
     );
     fake.edit("moving", |items| items.reverse());
     let theirs = fake.items("moving");
+    let snapshots = format!("/api/playlists/{id}/snapshots");
+    let kept = app.as_user(&user).get(&snapshots).await.body["items"].clone();
     let run = app
         .as_user(&user)
         .post_empty(&format!("/api/schedules/{schedule}/run"))
@@ -1040,11 +1054,16 @@ async fn a_spotify_failure_fails_the_run_with_its_message_and_one_row() {
         .as_str()
         .unwrap()
         .contains("sync first"));
+    assert_eq!(runs[0]["metadata"]["snapshot_ids"], json!([]));
+    let after = app.as_user(&user).get(&snapshots).await.body["items"].clone();
+    assert_eq!(after, kept, "no snapshot of an order never replaced");
 
     // Nothing stays claimed: after a sync the next run goes through.
-    app.as_user(&user)
+    let synced = app
+        .as_user(&user)
         .post_empty(&format!("/api/playlists/{id}/sync"))
         .await;
+    assert_eq!(synced.status, StatusCode::OK, "{}", synced.text);
     let run = app
         .as_user(&user)
         .post_empty(&format!("/api/schedules/{schedule}/run"))
@@ -1102,4 +1121,169 @@ async fn a_playlist_gone_from_spotify_answers_409_on_sync_and_shuffle() {
         .get(&format!("/api/playlists/{id}"))
         .await;
     assert_eq!(uris(&read.body), uris(&linked));
+}
+
+#[test]
+fn a_client_id_without_a_valid_key_stops_start_up_naming_the_variable() {
+    // `migrate` reads the same settings as `serve` and exits.
+    for key in [None, Some("dG9vIHNob3J0")] {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_shuffify"));
+        command
+            .arg("migrate")
+            .env("DATABASE_URL", "sqlite::memory:")
+            .env("SPOTIFY_CLIENT_ID", "some-client")
+            .env(
+                "SPOTIFY_REDIRECT_URI",
+                "http://127.0.0.1:8080/api/providers/spotify/callback",
+            )
+            .env_remove("TOKEN_ENCRYPTION_KEY");
+        if let Some(key) = key {
+            command.env("TOKEN_ENCRYPTION_KEY", key);
+        }
+        let out = command.output().expect("the binary runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{stderr}");
+        assert!(stderr.contains("TOKEN_ENCRYPTION_KEY"), "{stderr}");
+    }
+    // With a good key it starts (and migrates).
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_shuffify"))
+        .arg("migrate")
+        .env("DATABASE_URL", "sqlite::memory:")
+        .env("SPOTIFY_CLIENT_ID", "some-client")
+        .env(
+            "SPOTIFY_REDIRECT_URI",
+            "http://127.0.0.1:8080/api/providers/spotify/callback",
+        )
+        .env(
+            "TOKEN_ENCRYPTION_KEY",
+            "KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=",
+        )
+        .output()
+        .expect("the binary runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[actix_web::test]
+async fn an_append_whose_answer_is_lost_is_not_sent_twice() {
+    let fake = FakeSpotify::start();
+    let app = spawn_app_with(|s| fake.configure(s)).await;
+    let user = app.user("lostanswer").await;
+    connect!(app, fake, user);
+    fake.add_playlist("dup", ACCOUNT, 150);
+    let linked = import!(app, user, "dup");
+    let id = linked["id"].as_str().unwrap();
+    // Spotify appends the second batch, but its answer never arrives.
+    fake.inject_with(Injected {
+        method: Some("POST"),
+        path: "/v1/playlists/dup/tracks".into(),
+        status: 500,
+        after: true,
+        times: 1,
+        ..Injected::default()
+    });
+    let res = app
+        .as_user(&user)
+        .post(&format!("/api/playlists/{id}/shuffle"), json!({"seed": 4}))
+        .await;
+    res.error(502, "upstream_error");
+    assert_eq!(fake.items("dup").len(), 150, "no batch twice on Spotify");
+    let synced = app
+        .as_user(&user)
+        .post_empty(&format!("/api/playlists/{id}/sync"))
+        .await;
+    assert_eq!(synced.status, StatusCode::OK, "{}", synced.text);
+    assert_eq!(uris(&synced.body["playlist"]), fake.items("dup"));
+}
+
+#[actix_web::test]
+async fn a_sync_that_read_spotify_before_a_shuffle_wrote_does_not_undo_it() {
+    let fake = FakeSpotify::start();
+    let app = spawn_app_on(TestDb::shared_file(), |s| fake.configure(s)).await;
+    let user = app.user("racesync").await;
+    connect!(app, fake, user);
+    fake.add_playlist("both", ACCOUNT, 20);
+    let linked = import!(app, user, "both");
+    let id = linked["id"].as_str().unwrap();
+    // The sync's read of the items is answered as of now, but arrives late.
+    fake.inject_with(Injected {
+        method: Some("GET"),
+        path: "/v1/playlists/both/tracks".into(),
+        status: 0,
+        delay_ms: 1500,
+        times: 1,
+        ..Injected::default()
+    });
+    let client = app.as_user(&user);
+    let sync_path = format!("/api/playlists/{id}/sync");
+    let shuffle_path = format!("/api/playlists/{id}/shuffle");
+    let (synced, shuffled) = futures_util::join!(client.post_empty(&sync_path), async {
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(300)).await;
+        client
+            .post(&shuffle_path, json!({"algorithm": "basic", "seed": 8}))
+            .await
+    });
+    assert_eq!(shuffled.status, StatusCode::OK, "{}", shuffled.text);
+    assert_eq!(synced.status, StatusCode::OK, "{}", synced.text);
+    let read = client.get(&format!("/api/playlists/{id}")).await;
+    assert_eq!(
+        uris(&read.body),
+        uris(&shuffled.body["playlist"]),
+        "the shuffle stands"
+    );
+    assert_eq!(fake.items("both"), uris(&read.body), "and Spotify agrees");
+}
+
+#[actix_web::test]
+async fn only_a_refused_refresh_token_breaks_the_connection() {
+    let fake = FakeSpotify::start();
+    let app = spawn_app_with(|s| fake.configure(s)).await;
+    let user = app.user("misconfig").await;
+    connect!(app, fake, user);
+    fake.expire_access_tokens();
+    fake.inject_with(Injected {
+        method: Some("POST"),
+        path: "/api/token".into(),
+        status: 400,
+        body: Some(json!({"error": "invalid_client"})),
+        times: 1,
+        ..Injected::default()
+    });
+    let list = "/api/providers/spotify/playlists";
+    app.as_user(&user)
+        .get(list)
+        .await
+        .error(502, "upstream_error");
+    let status = app.as_user(&user).get("/api/providers/spotify").await;
+    assert_eq!(status.body["broken"], false, "{}", status.text);
+    let listed = app.as_user(&user).get(list).await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.text);
+}
+
+#[actix_web::test]
+async fn starting_many_authorizations_keeps_only_the_newest_five() {
+    let fake = FakeSpotify::start();
+    let app = spawn_app_with(|s| fake.configure(s)).await;
+    let user = app.user("clicker").await;
+    let mut urls = Vec::new();
+    for _ in 0..8 {
+        let res = app
+            .as_user(&user)
+            .post_empty("/api/providers/spotify/authorize")
+            .await;
+        urls.push(res.body["authorize_url"].as_str().unwrap().to_string());
+    }
+    let pending: i64 = shuffify::db::schema::oauth_states::table
+        .count()
+        .get_result(&mut app.conn())
+        .unwrap();
+    assert_eq!(pending, 5);
+    // The oldest no longer works; the newest does.
+    let oldest = fake.consent(&urls[0]);
+    app.get(&oldest, None).await.error(400, "validation_failed");
+    let newest = fake.consent(&urls[7]);
+    assert_eq!(app.get(&newest, None).await.status, StatusCode::SEE_OTHER);
 }

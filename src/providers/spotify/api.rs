@@ -6,7 +6,7 @@
 use serde::Deserialize;
 use serde_json::json;
 
-use super::http::{CallError, Http};
+use super::http::{CallError, Http, Repeat};
 
 /// Items Spotify takes per write, and serves per page of a playlist.
 pub const BATCH: usize = 100;
@@ -128,7 +128,7 @@ pub struct Api<'a> {
 impl Api<'_> {
     fn get<T: serde::de::DeserializeOwned>(&self, token: &str, url: &str) -> Result<T, CallError> {
         self.http
-            .send_ok(|c| c.get(url).bearer_auth(token))?
+            .send_ok(Repeat::Safe, |c| c.get(url).bearer_auth(token))?
             .json()
             .map_err(|_| CallError::Failed("Spotify's answer could not be read".into()))
     }
@@ -187,35 +187,55 @@ impl Api<'_> {
         )
     }
 
-    /// Every item of a playlist, in order, page by page; stops with an
-    /// error beyond `max` items.
+    /// Every item of a playlist, in order, page by page;
+    /// [`CallError::TooLarge`] (after the first page) beyond `max` items.
     pub fn playlist_items(
         &self,
         token: &str,
         id: &str,
         max: usize,
     ) -> Result<Vec<PlaylistItem>, CallError> {
+        self.items(token, id, max, true).map(|(items, _)| items)
+    }
+
+    /// The first `max` items of a playlist, in order, and how many it has.
+    pub fn first_items(
+        &self,
+        token: &str,
+        id: &str,
+        max: usize,
+    ) -> Result<(Vec<PlaylistItem>, u64), CallError> {
+        self.items(token, id, max, false)
+    }
+
+    fn items(
+        &self,
+        token: &str,
+        id: &str,
+        max: usize,
+        refuse_more: bool,
+    ) -> Result<(Vec<PlaylistItem>, u64), CallError> {
         let mut url = Some(format!(
             "{}/playlists/{id}/tracks?offset=0&limit={BATCH}&additional_types=track,episode",
             self.base
         ));
         let mut items = Vec::new();
+        let mut total = 0;
         while let Some(next) = url.take() {
             let page: Page<PlaylistItem> = self.get(token, &next)?;
-            if page.total as usize > max {
-                return Err(CallError::Failed(format!(
-                    "the playlist has {} items; at most {max} can be linked",
-                    page.total
-                )));
+            total = page.total;
+            if refuse_more && total > max as u64 {
+                return Err(CallError::TooLarge { total, max });
             }
             let empty = page.items.is_empty();
             items.extend(page.items);
-            if empty {
+            if empty || items.len() >= max {
                 break;
             }
             url = self.follow(page.next)?;
         }
-        Ok(items)
+        items.truncate(max);
+        Ok((items, total))
     }
 
     /// Replaces the playlist's items with `uris`: the first batch replaces
@@ -230,8 +250,10 @@ impl Api<'_> {
         let url = format!("{}/playlists/{id}/tracks", self.base);
         let mut batches = uris.chunks(BATCH);
         let first = batches.next().unwrap_or(&[]);
+        // The replace may be sent again; an append may not (it may have
+        // been carried out before its answer was lost).
         let mut snapshot = self
-            .write(|c| {
+            .write(Repeat::Safe, |c| {
                 c.put(&url)
                     .bearer_auth(token)
                     .json(&json!({ "uris": first }))
@@ -239,7 +261,7 @@ impl Api<'_> {
             .map_err(|e| (0, e))?;
         for (written, batch) in batches.enumerate() {
             snapshot = self
-                .write(|c| {
+                .write(Repeat::Once, |c| {
                     c.post(&url)
                         .bearer_auth(token)
                         .json(&json!({ "uris": batch }))
@@ -251,10 +273,11 @@ impl Api<'_> {
 
     fn write(
         &self,
+        repeat: Repeat,
         make: impl Fn(&reqwest::blocking::Client) -> reqwest::blocking::RequestBuilder,
     ) -> Result<String, CallError> {
         self.http
-            .send_ok(make)?
+            .send_ok(repeat, make)?
             .json::<SnapshotAnswer>()
             .map(|a| a.snapshot_id)
             .map_err(|_| CallError::Failed("Spotify's answer could not be read".into()))

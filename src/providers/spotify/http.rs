@@ -2,8 +2,12 @@
 //! service to being a good API citizen (SPEC §10.19): each call times out
 //! after 10 s; a 429 is waited out once when its `Retry-After` is at most
 //! 5 s, else it becomes a 503 for our client with the same `Retry-After`;
-//! a 5xx or a broken connection is retried twice with backoff. Tokens
-//! travel only in headers and bodies, and no error message carries a URL.
+//! a 5xx or a broken connection is retried twice with backoff, but only for
+//! a request that may safely be sent twice ([`Repeat::Safe`]): an append of
+//! items, or a token request (a code is single-use, a refresh token may
+//! rotate), may have taken effect before its answer was lost, so a second
+//! send could duplicate items or spend a token. Tokens travel only in
+//! headers and bodies, and no error message carries a URL.
 //!
 //! The blocking `reqwest` client runs on the blocking threads that also run
 //! diesel (no connection is held meanwhile); it is built on first use,
@@ -39,10 +43,23 @@ pub enum CallError {
     /// 429 over the wait we take, or 503 after the retries.
     #[error("Spotify asks us to wait {retry_after_secs} s")]
     Unavailable { retry_after_secs: u64 },
+    /// A playlist over the items the service links or reads.
+    #[error("the playlist has {total} items; at most {max} can be linked")]
+    TooLarge { total: u64, max: usize },
     /// A 5xx after the retries, a timeout, a broken connection, another
     /// 4xx or an answer we cannot read.
     #[error("{0}")]
     Failed(String),
+}
+
+/// Whether a request may be sent again after a 5xx or a broken
+/// connection (a 429 is always waited out once: it was not carried out).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Repeat {
+    /// Reads, and a replace of the whole order: sending twice does no harm.
+    Safe,
+    /// Appends and token requests: once only.
+    Once,
 }
 
 #[derive(Default)]
@@ -68,11 +85,18 @@ impl Http {
     /// Sends the request `make` builds (again for each retry) under the
     /// policy above; answers any other status as it came, so the caller
     /// reads 2xx and judges 4xx.
-    pub fn send(&self, make: impl Fn(&Client) -> RequestBuilder) -> Result<Response, CallError> {
+    pub fn send(
+        &self,
+        repeat: Repeat,
+        make: impl Fn(&Client) -> RequestBuilder,
+    ) -> Result<Response, CallError> {
         let mut waited = false;
         let mut retries = 0;
         loop {
             let retry = |retries: &mut usize| -> bool {
+                if repeat == Repeat::Once {
+                    return false;
+                }
                 match BACKOFF.get(*retries) {
                     Some(pause) => {
                         std::thread::sleep(*pause);
@@ -124,9 +148,12 @@ impl Http {
                     });
                 }
                 return Err(CallError::Failed(format!(
-                    "Spotify answered {} after {} retries",
+                    "Spotify answered {}{}",
                     status.as_u16(),
-                    BACKOFF.len()
+                    match repeat {
+                        Repeat::Safe => format!(" after {} retries", BACKOFF.len()),
+                        Repeat::Once => String::new(),
+                    }
                 )));
             }
             return Ok(response);
@@ -135,8 +162,12 @@ impl Http {
 
     /// [`Self::send`], with 4xx judged: 401, 403 and 404 by name, any
     /// other as a failure quoting Spotify's message.
-    pub fn send_ok(&self, make: impl Fn(&Client) -> RequestBuilder) -> Result<Response, CallError> {
-        let response = self.send(make)?;
+    pub fn send_ok(
+        &self,
+        repeat: Repeat,
+        make: impl Fn(&Client) -> RequestBuilder,
+    ) -> Result<Response, CallError> {
+        let response = self.send(repeat, make)?;
         let status = response.status();
         if status.is_success() {
             return Ok(response);

@@ -28,7 +28,7 @@ use sha2::Sha256;
 use crate::config::SpotifyConfig;
 use crate::providers::seal::TokenSeal;
 use api::Api;
-use http::{CallError, Http};
+use http::{CallError, Http, Repeat};
 
 /// What the service asks of an account: to read its playlists (private
 /// and collaborative too) and to write their order.
@@ -55,8 +55,8 @@ pub struct Tokens {
 /// Why the token endpoint gave no tokens.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TokenError {
-    /// `invalid_grant` and the like: the code or refresh token is not (or
-    /// no longer) good; Spotify's error code.
+    /// `invalid_grant`: the code or refresh token is not (or no longer)
+    /// good.
     Refused(String),
     /// The call itself failed.
     Call(CallError),
@@ -141,6 +141,9 @@ impl Spotify {
             .authorize_url(|| CsrfToken::new(state.clone()))
             .add_scopes(SCOPES.iter().map(|s| Scope::new(s.to_string())))
             .set_pkce_challenge(challenge)
+            // Always ask: an account that approved the app before would
+            // otherwise be linked without a prompt by whoever sent the link.
+            .add_extra_param("show_dialog", "true")
             .url();
         Ok(Authorization {
             url: url.to_string(),
@@ -183,7 +186,7 @@ impl Spotify {
     /// 4xx goes back to `oauth2` to read as an OAuth error.
     fn token_call(&self, request: HttpRequest) -> Result<HttpResponse, CallError> {
         let (parts, body) = request.into_parts();
-        let response = self.http.send(|client| {
+        let response = self.http.send(Repeat::Once, |client| {
             client
                 .request(parts.method.clone(), parts.uri.to_string())
                 .headers(parts.headers.clone())
@@ -216,11 +219,19 @@ fn read_tokens(
                 .map(|s| s.iter().map(|s| s.to_string()).collect())
                 .unwrap_or_default(),
         }),
+        // Only `invalid_grant` says the code or refresh token is no good;
+        // any other OAuth error (a rotated client secret, say) is ours or
+        // Spotify's, not the user's: a failed call, not a broken connection.
+        Err(RequestTokenError::ServerResponse(err))
+            if *err.error() == BasicErrorResponseType::InvalidGrant =>
+        {
+            Err(TokenError::Refused("invalid_grant".into()))
+        }
         Err(RequestTokenError::ServerResponse(err)) => {
-            Err(TokenError::Refused(match err.error() {
-                BasicErrorResponseType::Extension(code) => code.clone(),
-                other => other.to_string(),
-            }))
+            Err(TokenError::Call(CallError::Failed(format!(
+                "Spotify's accounts service refused the request ({})",
+                err.error()
+            ))))
         }
         Err(RequestTokenError::Request(call)) => Err(TokenError::Call(call)),
         Err(RequestTokenError::Parse(..) | RequestTokenError::Other(_)) => Err(TokenError::Call(
