@@ -119,7 +119,7 @@ enum Claim {
     /// Another refresh is under way.
     Busy,
     /// Ours: the row, its refresh token, and the claim's end.
-    Taken(ProviderConnection, String, NaiveDateTime),
+    Taken(Box<(ProviderConnection, String, NaiveDateTime)>),
 }
 
 /// A usable access token and the account it belongs to.
@@ -322,9 +322,7 @@ impl SpotifyService {
         let (connection, refresh_token, claim) = loop {
             match Self::claim_refresh(db.conn()?, spotify, user_id, stale)? {
                 Claim::Replaced(session) => return Ok(session),
-                Claim::Taken(connection, refresh_token, claim) => {
-                    break (connection, refresh_token, claim)
-                }
+                Claim::Taken(taken) => break *taken,
                 Claim::Busy => {
                     db.release();
                     if started.elapsed() > Duration::from_secs(REFRESH_CLAIM_SECS as u64) {
@@ -428,7 +426,7 @@ impl SpotifyService {
             }
             let claim = now + chrono::Duration::seconds(REFRESH_CLAIM_SECS);
             ProviderConnection::claim_refresh(conn, connection.id, claim)?;
-            Ok::<_, AppError>(Ok(Claim::Taken(connection, refresh, claim)))
+            Ok::<_, AppError>(Ok(Claim::Taken(Box::new((connection, refresh, claim)))))
         })?
         // Marked broken in its own committed transaction, then the 409.
         .map_err(|reason| AppError::Conflict(format!("the Spotify connection is broken: {reason}")))
