@@ -141,6 +141,7 @@ fn validate_track(i: usize, t: TrackBody, errors: &mut Vec<FieldError>) -> Track
                 ("update_playlist" = (operation_id = "update_playlist", parameters(("id" = "$response.body#/id")))),
                 ("shuffle_playlist" = (operation_id = "shuffle_playlist", parameters(("id" = "$response.body#/id")))),
                 ("undo_playlist" = (operation_id = "undo_playlist", parameters(("id" = "$response.body#/id")))),
+                ("sync_playlist" = (operation_id = "sync_playlist", parameters(("id" = "$response.body#/id")))),
                 ("create_snapshot" = (operation_id = "create_snapshot", parameters(("id" = "$response.body#/id")))),
                 ("list_snapshots" = (operation_id = "list_snapshots", parameters(("id" = "$response.body#/id")))),
                 ("preview" = (operation_id = "preview", parameters(("id" = "$response.body#/id")))),
