@@ -122,6 +122,19 @@ pub struct NewTrack {
 }
 
 impl NewTrack {
+    /// The catalog row of a track as a client or a provider gave it.
+    pub fn from_view(t: &TrackView, created_at: NaiveDateTime) -> NewTrack {
+        NewTrack {
+            uri: t.uri.clone(),
+            name: t.name.clone(),
+            artists: Json(serde_json::json!(t.artists)),
+            album_name: t.album_name.clone(),
+            duration_ms: t.duration_ms,
+            tempo: t.tempo,
+            created_at,
+        }
+    }
+
     /// Adds unknown URIs and overwrites the stored fields of known ones
     /// with the provider's (SPEC §10.21: an import or sync of `spotify:`
     /// URIs is the authority on them); a tempo the provider did not give

@@ -23,9 +23,8 @@
 use std::collections::HashMap;
 
 use serde::Serialize;
-use serde_json::json;
 
-use crate::db::{self, write_transaction, Checkout, DbConnection, Json};
+use crate::db::{self, write_transaction, Checkout, DbConnection};
 use crate::enums::{Provider, SnapshotType};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::models::playlist::{Playlist, PlaylistChanges, ProviderLink};
@@ -711,15 +710,7 @@ impl PlaylistService {
         let catalog: Vec<NewTrack> = input
             .tracks
             .iter()
-            .map(|t| NewTrack {
-                uri: t.uri.clone(),
-                name: t.name.clone(),
-                artists: Json(json!(t.artists)),
-                album_name: t.album_name.clone(),
-                duration_ms: t.duration_ms,
-                tempo: t.tempo,
-                created_at: now,
-            })
+            .map(|t| NewTrack::from_view(t, now))
             .collect();
         if link.is_linked() {
             NewTrack::replace_all(conn, &catalog)?;

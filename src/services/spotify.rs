@@ -21,9 +21,8 @@ use std::time::Duration;
 
 use chrono::NaiveDateTime;
 use serde::Serialize;
-use serde_json::json;
 
-use crate::db::{self, write_transaction, Checkout, DbConnection, Json, Pool};
+use crate::db::{self, write_transaction, Checkout, DbConnection, Pool};
 use crate::enums::Provider;
 use crate::error::{AppError, AppResult};
 use crate::models::playlist::{Playlist, ProviderLink};
@@ -656,7 +655,8 @@ impl SpotifyService {
 
     /// Adds (or refreshes) provider tracks in the catalog.
     pub fn add_to_catalog(conn: &mut DbConnection, tracks: &[TrackInput]) -> AppResult<()> {
-        let rows: Vec<NewTrack> = tracks.iter().map(new_track).collect();
+        let now = db::now();
+        let rows: Vec<NewTrack> = tracks.iter().map(|t| NewTrack::from_view(t, now)).collect();
         write_transaction(conn, |conn| NewTrack::replace_all(conn, &rows))?;
         Ok(())
     }
@@ -736,7 +736,9 @@ impl SpotifyService {
                 reordered: false,
             });
         }
-        let new_tracks: Vec<NewTrack> = tracks.iter().map(new_track).collect();
+        let now = db::now();
+        let new_tracks: Vec<NewTrack> =
+            tracks.iter().map(|t| NewTrack::from_view(t, now)).collect();
         NewTrack::replace_all(conn, &new_tracks)?;
         let target = RewriteTarget::synced(locked, snapshot);
         let written =
@@ -939,18 +941,6 @@ fn usable(found: Option<ProviderConnection>) -> AppResult<ProviderConnection> {
 
 fn expiry(now: NaiveDateTime, expires_in: Duration) -> NaiveDateTime {
     now + chrono::Duration::from_std(expires_in).unwrap_or(chrono::Duration::hours(1))
-}
-
-fn new_track(t: &TrackInput) -> NewTrack {
-    NewTrack {
-        uri: t.uri.clone(),
-        name: t.name.clone(),
-        artists: Json(json!(t.artists)),
-        album_name: t.album_name.clone(),
-        duration_ms: t.duration_ms,
-        tempo: t.tempo,
-        created_at: db::now(),
-    }
 }
 
 /// What changed from `before` to `after`: items added and removed, counted
