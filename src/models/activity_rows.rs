@@ -448,6 +448,7 @@ impl NewActivity {
         playlist: &Playlist,
         change: SyncCounts,
         snapshot_id: Option<i64>,
+        spotify_snapshot_id: &str,
     ) -> Self {
         Self::on_playlist(
             user,
@@ -461,7 +462,7 @@ impl NewActivity {
             "removed": change.removed,
             "reordered": change.reordered,
             "snapshot_id": snapshot_id,
-            "spotify_snapshot_id": playlist.link.snapshot_id,
+            "spotify_snapshot_id": spotify_snapshot_id,
         }))
     }
 

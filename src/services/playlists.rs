@@ -88,8 +88,9 @@ enum ProviderStep {
         snapshot_id: Option<i64>,
         spotify_snapshot_id: String,
     },
-    /// The order comes from Spotify, at `spotify_snapshot_id`.
-    Synced { spotify_snapshot_id: String },
+    /// The order comes from Spotify, at `spotify_snapshot_id` (`None`
+    /// when some of Spotify's items are not in the copy).
+    Synced { spotify_snapshot_id: Option<String> },
 }
 
 impl RewriteTarget {
@@ -119,11 +120,11 @@ impl RewriteTarget {
     }
 
     /// A linked playlist taking the order Spotify holds at `snapshot`.
-    pub fn synced(playlist: Playlist, snapshot: &str) -> Self {
+    pub fn synced(playlist: Playlist, snapshot: Option<&str>) -> Self {
         RewriteTarget {
             playlist,
             provider: Some(ProviderStep::Synced {
-                spotify_snapshot_id: snapshot.to_string(),
+                spotify_snapshot_id: snapshot.map(String::from),
             }),
         }
     }
@@ -832,26 +833,31 @@ impl PlaylistService {
         };
         Playlist::replace_tracks(conn, &playlist.id, order)?;
         let spotify_snapshot_id = match &target.provider {
-            Some(
-                ProviderStep::WrittenBack {
-                    spotify_snapshot_id,
-                    ..
-                }
-                | ProviderStep::Synced {
-                    spotify_snapshot_id,
-                },
-            ) => {
+            Some(ProviderStep::WrittenBack {
+                spotify_snapshot_id,
+                ..
+            }) => {
                 Playlist::set_provider_state(conn, &playlist.id, Some(spotify_snapshot_id), false)?;
                 Some(spotify_snapshot_id.clone())
             }
+            Some(ProviderStep::Synced {
+                spotify_snapshot_id,
+            }) => {
+                Playlist::set_provider_state(
+                    conn,
+                    &playlist.id,
+                    spotify_snapshot_id.as_deref(),
+                    false,
+                )?;
+                None
+            }
             None => None,
         };
-        let written_back = matches!(target.provider, Some(ProviderStep::WrittenBack { .. }));
         let playlist = Playlist::touch(conn, &playlist.id, true, db::now())?;
         Ok(Some(Rewritten {
             playlist,
             snapshot_id,
-            spotify_snapshot_id: spotify_snapshot_id.filter(|_| written_back),
+            spotify_snapshot_id,
         }))
     }
 

@@ -520,6 +520,9 @@ impl SpotifyService {
             )));
         }
         let tracks = Self::tracks_with_tempo(&mut db, spotify, user.id, &items);
+        // Spotify's snapshot is kept only when every item is in the copy:
+        // a rewrite may then trust it without reading the items again.
+        let whole = tracks.len() == items.len();
         let name: String = match info.name.trim() {
             "" => "Untitled Spotify playlist".to_string(),
             name => name.chars().take(NAME_CHARS).collect(),
@@ -536,7 +539,11 @@ impl SpotifyService {
             is_public: false,
             tracks,
         };
-        let link = ProviderLink::spotify(spotify_playlist_id, &account, Some(info.snapshot_id));
+        let link = ProviderLink::spotify(
+            spotify_playlist_id,
+            &account,
+            whole.then_some(info.snapshot_id),
+        );
         write_transaction(db.conn()?, |conn| {
             // The owner's lock first, so a parallel import of the same
             // playlist waits here and then finds this one's link.
@@ -691,6 +698,7 @@ impl SpotifyService {
             })?;
             let (info, items) = fetched.map_err(AppError::Conflict)?;
             let tracks = Self::tracks_with_tempo(&mut db, spotify, user.id, &items);
+            let whole = tracks.len() == items.len();
             let written = write_transaction(db.conn()?, |conn| {
                 let locked = PlaylistService::lock_owned(conn, user.id, playlist_id)?;
                 check_version(&locked, if_match)?;
@@ -699,7 +707,7 @@ impl SpotifyService {
                 if locked.version != read.version || locked.link != read.link {
                     return Ok(None);
                 }
-                Self::pull(conn, user, locked, &tracks, &info.snapshot_id).map(Some)
+                Self::pull(conn, user, locked, &tracks, &info.snapshot_id, whole).map(Some)
             })?;
             if let Some(answer) = written {
                 return Ok(answer);
@@ -710,7 +718,8 @@ impl SpotifyService {
         )))
     }
 
-    /// Writes Spotify's order (`tracks`, at `snapshot`) into the locked
+    /// Writes Spotify's order (`tracks`, at `snapshot`; `whole` when every
+    /// item is in the copy, else the snapshot is not kept) into the locked
     /// linked playlist: nothing when it is already there (only an out of
     /// sync mark is cleared), else with an `auto_pre_sync` snapshot, a new
     /// version and a `playlist_sync` row.
@@ -720,13 +729,15 @@ impl SpotifyService {
         locked: Playlist,
         tracks: &[TrackInput],
         snapshot: &str,
+        whole: bool,
     ) -> AppResult<SyncAnswer> {
+        let kept = whole.then_some(snapshot);
         let current = PlaylistService::track_uris(conn, &locked)?;
         let remote: Vec<String> = tracks.iter().map(|t| t.uri.clone()).collect();
         let counts = compare(&current, &remote);
         if current == remote {
             if locked.link.out_of_sync || locked.link.writing_since.is_some() {
-                Playlist::set_provider_state(conn, &locked.id, Some(snapshot), false)?;
+                Playlist::set_provider_state(conn, &locked.id, kept, false)?;
             }
             return Ok(SyncAnswer {
                 playlist: PlaylistService::view(conn, &locked)?,
@@ -740,13 +751,19 @@ impl SpotifyService {
         let new_tracks: Vec<NewTrack> =
             tracks.iter().map(|t| NewTrack::from_view(t, now)).collect();
         NewTrack::replace_all(conn, &new_tracks)?;
-        let target = RewriteTarget::synced(locked, snapshot);
+        let target = RewriteTarget::synced(locked, kept);
         let written =
             PlaylistService::rewrite_order(conn, &target, &current, &remote, Rewrite::Sync)?
                 .ok_or_else(|| AppError::Internal("a changed sync wrote nothing".into()))?;
         ActivityLogService::log(
             conn,
-            NewActivity::playlist_sync(user, &written.playlist, counts, written.snapshot_id),
+            NewActivity::playlist_sync(
+                user,
+                &written.playlist,
+                counts,
+                written.snapshot_id,
+                snapshot,
+            ),
         );
         Ok(SyncAnswer {
             playlist: PlaylistService::view(conn, &written.playlist)?,
@@ -784,6 +801,17 @@ impl SpotifyService {
             if let Err(other_account) = require_account(playlist, &s.account_id) {
                 return Ok(Err(other_account));
             }
+            let now_at = match api.snapshot_id(&s.token, &remote_id) {
+                Err(CallError::NotFound) => return Ok(Err(gone(&remote_id))),
+                other => other?,
+            };
+            // Spotify still at the snapshot whose items this order was read
+            // from (kept only when all of them can be written back): no
+            // need to read and compare the items.
+            if playlist.link.snapshot_id.as_deref() == Some(now_at.as_str()) {
+                attempted = true;
+                return Self::replace(api, &s.token, &remote_id, order, &mut attempted);
+            }
             let items = match api.playlist_items(&s.token, &remote_id, MAX_TRACKS) {
                 Err(CallError::NotFound) => return Ok(Err(gone(&remote_id))),
                 other => other?,
@@ -813,16 +841,7 @@ impl SpotifyService {
                 ));
             }
             attempted = true;
-            match api.replace_items(&s.token, &remote_id, order) {
-                Ok(snapshot) => Ok(Ok(snapshot)),
-                // Nothing written yet, and the token went stale: the caller
-                // refreshes and this runs again from the top.
-                Err((0, CallError::Unauthorized)) => {
-                    attempted = false;
-                    Err(CallError::Unauthorized)
-                }
-                Err((_, err)) => Err(err),
-            }
+            Self::replace(api, &s.token, &remote_id, order, &mut attempted)
         });
         match answer {
             Ok((Ok(snapshot), _)) => Ok(snapshot),
@@ -833,6 +852,27 @@ impl SpotifyService {
                 playlist.id
             )))),
             Err(err) => Err(WriteBackError::Before(err)),
+        }
+    }
+
+    /// Replaces Spotify's items with `order`. A token refused before the
+    /// first batch was written is given back to [`Self::with_token`] to
+    /// refresh and run again (`attempted` reset); after it, it is a failure
+    /// part-way.
+    fn replace(
+        api: &api::Api<'_>,
+        token: &str,
+        remote_id: &str,
+        order: &[String],
+        attempted: &mut bool,
+    ) -> Result<Result<String, String>, CallError> {
+        match api.replace_items(token, remote_id, order) {
+            Ok(snapshot) => Ok(Ok(snapshot)),
+            Err((0, CallError::Unauthorized)) => {
+                *attempted = false;
+                Err(CallError::Unauthorized)
+            }
+            Err((_, err)) => Err(err),
         }
     }
 

@@ -324,6 +324,7 @@ async fn a_shuffle_writes_the_exact_order_back_in_batches_of_100() {
     fake.add_playlist("mix", ACCOUNT, 250);
     let linked = import!(app, user, "mix");
     let id = linked["id"].as_str().unwrap();
+    let item_reads = fake.requests_matching("GET /v1/playlists/mix/tracks");
 
     let res = app
         .as_user(&user)
@@ -346,6 +347,11 @@ async fn a_shuffle_writes_the_exact_order_back_in_batches_of_100() {
     assert_eq!(res.body["spotify_snapshot_id"], snapshot);
     assert_eq!(fake.requests_matching("PUT /v1/playlists/mix/tracks"), 1);
     assert_eq!(fake.requests_matching("POST /v1/playlists/mix/tracks"), 2);
+    assert_eq!(
+        fake.requests_matching("GET /v1/playlists/mix/tracks"),
+        item_reads,
+        "Spotify still at the imported snapshot: its items need not be read again"
+    );
 
     let read = app
         .as_user(&user)
@@ -453,6 +459,9 @@ async fn a_change_on_spotify_is_a_409_until_a_sync_which_undo_reverts() {
     assert_eq!(rows[0]["metadata"]["reordered"], true);
     assert_eq!(rows[0]["metadata"]["provider"], "spotify");
     assert!(rows[0]["metadata"]["snapshot_id"].is_i64());
+    assert!(rows[0]["metadata"]["spotify_snapshot_id"]
+        .as_str()
+        .is_some_and(|s| s.starts_with("snap-live-")));
 
     // Undo reverts the sync, here and on Spotify.
     let undone = app

@@ -104,7 +104,7 @@ pub fn writable_uri(uri: &str) -> bool {
 }
 
 #[derive(Debug, Clone, Deserialize)]
-struct SnapshotAnswer {
+pub struct SnapshotAnswer {
     snapshot_id: String,
 }
 
@@ -185,6 +185,16 @@ impl Api<'_> {
                 self.base
             ),
         )
+    }
+
+    /// A playlist's current snapshot id: one call, where its items take
+    /// one per hundred.
+    pub fn snapshot_id(&self, token: &str, id: &str) -> Result<String, CallError> {
+        self.get::<SnapshotAnswer>(
+            token,
+            &format!("{}/playlists/{id}?fields=snapshot_id", self.base),
+        )
+        .map(|a| a.snapshot_id)
     }
 
     /// Every item of a playlist, in order, page by page;
