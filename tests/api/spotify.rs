@@ -30,13 +30,22 @@ macro_rules! connect {
     }};
 }
 
+/// Asks to import the fake's playlist `id`; answers the response.
+macro_rules! try_import {
+    ($app:expr, $user:expr, $id:expr) => {
+        $app.as_user(&$user)
+            .post(
+                "/api/providers/spotify/import",
+                json!({ "spotify_playlist_id": $id }),
+            )
+            .await
+    };
+}
+
 /// Imports the fake's playlist `id`; answers the linked playlist.
 macro_rules! import {
     ($app:expr, $user:expr, $id:expr) => {{
-        let res = $app
-            .as_user(&$user)
-            .post("/api/providers/spotify/import", json!({"spotify_playlist_id": $id}))
-            .await;
+        let res = try_import!($app, $user, $id);
         assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
         res.body
     }};
@@ -251,39 +260,15 @@ async fn listing_follows_next_links_and_import_reads_every_page() {
         "tempo from audio features"
     );
 
-    let again = app
-        .as_user(&user)
-        .post(
-            "/api/providers/spotify/import",
-            json!({"spotify_playlist_id": "big"}),
-        )
-        .await;
+    let again = try_import!(app, user, "big");
     let error = again.error(409, "conflict");
     assert!(error["message"]
         .as_str()
         .unwrap()
         .contains(linked["id"].as_str().unwrap()));
-    app.as_user(&user)
-        .post(
-            "/api/providers/spotify/import",
-            json!({"spotify_playlist_id": "theirs"}),
-        )
-        .await
-        .error(409, "conflict");
-    app.as_user(&user)
-        .post(
-            "/api/providers/spotify/import",
-            json!({"spotify_playlist_id": "nope"}),
-        )
-        .await
-        .error(404, "not_found");
-    app.as_user(&user)
-        .post(
-            "/api/providers/spotify/import",
-            json!({"spotify_playlist_id": "a/b"}),
-        )
-        .await
-        .error(400, "validation_failed");
+    try_import!(app, user, "theirs").error(409, "conflict");
+    try_import!(app, user, "nope").error(404, "not_found");
+    try_import!(app, user, "a/b").error(400, "validation_failed");
 
     let listed = app
         .as_user(&user)
