@@ -51,6 +51,19 @@ macro_rules! import {
     }};
 }
 
+/// A fake Spotify, the app configured for it, and a user `$name` whose
+/// account is connected.
+macro_rules! connected {
+    ($name:expr) => {{
+        let fake = FakeSpotify::start();
+        let settings = fake.clone();
+        let app = spawn_app_with(move |s| settings.configure(s)).await;
+        let user = app.user($name).await;
+        connect!(app, fake, user);
+        (fake, app, user)
+    }};
+}
+
 fn rows_of<'a>(activity: &'a [Value], kind: &str) -> Vec<&'a Value> {
     activity
         .iter()
@@ -215,10 +228,7 @@ async fn a_replayed_forged_expired_or_refused_state_is_a_400() {
 
 #[actix_web::test]
 async fn listing_follows_next_links_and_import_reads_every_page() {
-    let fake = FakeSpotify::start();
-    let app = spawn_app_with(|s| fake.configure(s)).await;
-    let user = app.user("importer").await;
-    connect!(app, fake, user);
+    let (fake, app, user) = connected!("importer");
     fake.add_playlist("big", ACCOUNT, 250);
     fake.add_playlist("theirs", "someone-else", 3);
     for i in 0..70 {
@@ -286,10 +296,7 @@ async fn listing_follows_next_links_and_import_reads_every_page() {
 
 #[actix_web::test]
 async fn without_audio_features_tempo_stays_unknown_and_the_import_succeeds() {
-    let fake = FakeSpotify::start();
-    let app = spawn_app_with(|s| fake.configure(s)).await;
-    let user = app.user("notempo").await;
-    connect!(app, fake, user);
+    let (fake, app, user) = connected!("notempo");
     fake.add_playlist("quiet", ACCOUNT, 5);
     fake.lock().audio_features_forbidden = true;
     let linked = import!(app, user, "quiet");
@@ -302,10 +309,7 @@ async fn without_audio_features_tempo_stays_unknown_and_the_import_succeeds() {
 
 #[actix_web::test]
 async fn a_shuffle_writes_the_exact_order_back_in_batches_of_100() {
-    let fake = FakeSpotify::start();
-    let app = spawn_app_with(|s| fake.configure(s)).await;
-    let user = app.user("shuffler").await;
-    connect!(app, fake, user);
+    let (fake, app, user) = connected!("shuffler");
     fake.add_playlist("mix", ACCOUNT, 250);
     let linked = import!(app, user, "mix");
     let id = linked["id"].as_str().unwrap();
@@ -365,10 +369,7 @@ async fn a_shuffle_writes_the_exact_order_back_in_batches_of_100() {
 
 #[actix_web::test]
 async fn a_change_on_spotify_is_a_409_until_a_sync_which_undo_reverts() {
-    let fake = FakeSpotify::start();
-    let app = spawn_app_with(|s| fake.configure(s)).await;
-    let user = app.user("syncer").await;
-    connect!(app, fake, user);
+    let (fake, app, user) = connected!("syncer");
     fake.add_playlist("live", ACCOUNT, 6);
     let linked = import!(app, user, "live");
     let id = linked["id"].as_str().unwrap();
@@ -473,10 +474,7 @@ async fn a_change_on_spotify_is_a_409_until_a_sync_which_undo_reverts() {
 
 #[actix_web::test]
 async fn local_playlists_do_not_sync_and_linked_ones_take_only_spotify_uris() {
-    let fake = FakeSpotify::start();
-    let app = spawn_app_with(|s| fake.configure(s)).await;
-    let user = app.user("mixed").await;
-    connect!(app, fake, user);
+    let (fake, app, user) = connected!("mixed");
     let local = app.playlist(&user, "Here", sample_tracks("h", 3)).await;
     app.as_user(&user)
         .post_empty(&format!(
@@ -512,10 +510,7 @@ async fn local_playlists_do_not_sync_and_linked_ones_take_only_spotify_uris() {
 
 #[actix_web::test]
 async fn a_spotify_item_the_api_cannot_write_back_makes_rewrites_409() {
-    let fake = FakeSpotify::start();
-    let app = spawn_app_with(|s| fake.configure(s)).await;
-    let user = app.user("localfile").await;
-    connect!(app, fake, user);
+    let (fake, app, user) = connected!("localfile");
     fake.add_playlist_items(
         "withlocal",
         ACCOUNT,
@@ -566,10 +561,7 @@ async fn a_spotify_item_the_api_cannot_write_back_makes_rewrites_409() {
 #[actix_web::test]
 async fn an_expired_access_token_is_refreshed_once_and_a_revoked_refresh_token_breaks_the_connection(
 ) {
-    let fake = FakeSpotify::start();
-    let app = spawn_app_with(|s| fake.configure(s)).await;
-    let user = app.user("refresher").await;
-    connect!(app, fake, user);
+    let (fake, app, user) = connected!("refresher");
     fake.add_playlist("one", ACCOUNT, 1);
 
     fake.expire_access_tokens();
@@ -629,10 +621,7 @@ async fn an_expired_access_token_is_refreshed_once_and_a_revoked_refresh_token_b
 
 #[actix_web::test]
 async fn a_short_429_is_waited_out_a_long_one_is_a_503_and_5xx_is_retried_twice() {
-    let fake = FakeSpotify::start();
-    let app = spawn_app_with(|s| fake.configure(s)).await;
-    let user = app.user("patient").await;
-    connect!(app, fake, user);
+    let (fake, app, user) = connected!("patient");
     fake.add_playlist("one", ACCOUNT, 1);
     let list = "/api/providers/spotify/playlists";
 
@@ -670,10 +659,7 @@ async fn a_short_429_is_waited_out_a_long_one_is_a_503_and_5xx_is_retried_twice(
 
 #[actix_web::test]
 async fn a_write_that_fails_part_way_leaves_the_order_and_marks_the_playlist_out_of_sync() {
-    let fake = FakeSpotify::start();
-    let app = spawn_app_with(|s| fake.configure(s)).await;
-    let user = app.user("partway").await;
-    connect!(app, fake, user);
+    let (fake, app, user) = connected!("partway");
     fake.add_playlist("long", ACCOUNT, 150);
     let linked = import!(app, user, "long");
     let id = linked["id"].as_str().unwrap();
@@ -723,10 +709,7 @@ async fn a_write_that_fails_part_way_leaves_the_order_and_marks_the_playlist_out
 
 #[actix_web::test]
 async fn disconnecting_deletes_the_tokens_and_linked_playlists_wait_for_the_account() {
-    let fake = FakeSpotify::start();
-    let app = spawn_app_with(|s| fake.configure(s)).await;
-    let user = app.user("leaver").await;
-    connect!(app, fake, user);
+    let (fake, app, user) = connected!("leaver");
     fake.add_playlist("kept", ACCOUNT, 3);
     let linked = import!(app, user, "kept");
     let id = linked["id"].as_str().unwrap();
@@ -819,10 +802,7 @@ macro_rules! schedule {
 
 #[actix_web::test]
 async fn a_scheduled_shuffle_of_a_linked_playlist_writes_back_with_one_row() {
-    let fake = FakeSpotify::start();
-    let app = spawn_app_with(|s| fake.configure(s)).await;
-    let user = app.user("scheduler").await;
-    connect!(app, fake, user);
+    let (fake, app, user) = connected!("scheduler");
     fake.add_playlist("sched", ACCOUNT, 30);
     let linked = import!(app, user, "sched");
     let id = linked["id"].as_str().unwrap();
@@ -858,10 +838,7 @@ async fn a_scheduled_shuffle_of_a_linked_playlist_writes_back_with_one_row() {
 
 #[actix_web::test]
 async fn a_scheduled_raid_from_a_spotify_source_fills_a_local_playlist() {
-    let fake = FakeSpotify::start();
-    let app = spawn_app_with(|s| fake.configure(s)).await;
-    let user = app.user("raider").await;
-    connect!(app, fake, user);
+    let (fake, app, user) = connected!("raider");
     fake.add_playlist("public1", "a-curator", 4);
     let local = app.playlist(&user, "Inbox", sample_tracks("in", 2)).await;
     let id = local["id"].as_str().unwrap();
@@ -943,10 +920,7 @@ async fn a_scheduled_raid_from_a_spotify_source_fills_a_local_playlist() {
 
 #[actix_web::test]
 async fn a_raid_and_shuffle_of_a_linked_playlist_writes_the_final_order_back() {
-    let fake = FakeSpotify::start();
-    let app = spawn_app_with(|s| fake.configure(s)).await;
-    let user = app.user("both").await;
-    connect!(app, fake, user);
+    let (fake, app, user) = connected!("both");
     fake.add_playlist("target", ACCOUNT, 5);
     fake.add_playlist("feed", "a-curator", 3);
     let linked = import!(app, user, "target");
@@ -1004,10 +978,7 @@ async fn a_raid_and_shuffle_of_a_linked_playlist_writes_the_final_order_back() {
 
 #[actix_web::test]
 async fn a_spotify_failure_fails_the_run_with_its_message_and_one_row() {
-    let fake = FakeSpotify::start();
-    let app = spawn_app_with(|s| fake.configure(s)).await;
-    let user = app.user("unlucky").await;
-    connect!(app, fake, user);
+    let (fake, app, user) = connected!("unlucky");
     fake.add_playlist("moving", ACCOUNT, 8);
     let linked = import!(app, user, "moving");
     let id = linked["id"].as_str().unwrap();
@@ -1084,10 +1055,7 @@ fn the_access_log_leaves_out_the_callbacks_code_and_state() {
 
 #[actix_web::test]
 async fn a_playlist_gone_from_spotify_answers_409_on_sync_and_shuffle() {
-    let fake = FakeSpotify::start();
-    let app = spawn_app_with(|s| fake.configure(s)).await;
-    let user = app.user("orphan").await;
-    connect!(app, fake, user);
+    let (fake, app, user) = connected!("orphan");
     fake.add_playlist("doomed", ACCOUNT, 4);
     let linked = import!(app, user, "doomed");
     let id = linked["id"].as_str().unwrap();
@@ -1163,10 +1131,7 @@ fn a_client_id_without_a_valid_key_stops_start_up_naming_the_variable() {
 
 #[actix_web::test]
 async fn an_append_whose_answer_is_lost_is_not_sent_twice() {
-    let fake = FakeSpotify::start();
-    let app = spawn_app_with(|s| fake.configure(s)).await;
-    let user = app.user("lostanswer").await;
-    connect!(app, fake, user);
+    let (fake, app, user) = connected!("lostanswer");
     fake.add_playlist("dup", ACCOUNT, 150);
     let linked = import!(app, user, "dup");
     let id = linked["id"].as_str().unwrap();
@@ -1233,10 +1198,7 @@ async fn a_sync_that_read_spotify_before_a_shuffle_wrote_does_not_undo_it() {
 
 #[actix_web::test]
 async fn only_a_refused_refresh_token_breaks_the_connection() {
-    let fake = FakeSpotify::start();
-    let app = spawn_app_with(|s| fake.configure(s)).await;
-    let user = app.user("misconfig").await;
-    connect!(app, fake, user);
+    let (fake, app, user) = connected!("misconfig");
     fake.expire_access_tokens();
     fake.inject_with(Injected {
         method: Some("POST"),
