@@ -32,13 +32,12 @@ use crate::metrics;
 use crate::models::job_execution::{JobExecution, INTERRUPTED};
 use crate::models::playlist::Playlist;
 use crate::models::schedule::Schedule;
-use crate::models::snapshot::Snapshot;
 use crate::models::{NewActivity, RunOutcome, User};
 use crate::providers::spotify::Spotify;
 use crate::services::activity_log::truncate_chars;
 use crate::services::job_plan::{self, Fetched, JobPlan, Source};
 use crate::services::playlists::{PlaylistService, Rewrite, RewriteTarget};
-use crate::services::spotify::{write_under_way, SpotifyService, WriteBackError};
+use crate::services::spotify::{write_under_way, SpotifyService};
 use crate::services::ActivityLogService;
 
 /// Longest stored error message, in characters.
@@ -281,22 +280,12 @@ impl JobExecutor {
             SpotifyService::write_order(db, spotify, &target, &plan.current, plan.final_order());
         let spotify_snapshot_id = match sent {
             Ok(snapshot) => snapshot,
-            Err(WriteBackError::Before(err)) => {
-                let conn = db.conn()?;
-                write_transaction(conn, |conn| {
-                    Playlist::set_writing(conn, &target.id, None)?;
-                    for id in &snapshot_ids {
-                        Snapshot::delete(conn, *id)?;
-                    }
-                    Ok::<_, AppError>(())
-                })?;
-                return Err(err.into());
-            }
-            Err(WriteBackError::PartWay(err)) => {
-                Playlist::mark_out_of_sync(db.conn()?, &target.id)?;
+            Err(failure) => {
+                failure.settle(db.conn()?, &target.id, &snapshot_ids)?;
+                let kept = failure.keeps_snapshots();
                 return Err(Failure {
-                    error: err,
-                    snapshot_ids,
+                    error: failure.into_error(),
+                    snapshot_ids: if kept { snapshot_ids } else { Vec::new() },
                 });
             }
         };

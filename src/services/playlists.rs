@@ -32,7 +32,7 @@ use crate::models::snapshot::Snapshot;
 use crate::models::track::{NewTrack, Track, TrackView};
 use crate::models::{NewActivity, User, UserSettings};
 use crate::providers::spotify::{api::writable_uri, Spotify};
-use crate::services::spotify::{write_under_way, SpotifyService, WriteBackError};
+use crate::services::spotify::{write_under_way, SpotifyService};
 use crate::services::ActivityLogService;
 
 /// Most tracks a playlist (or a commit) may hold.
@@ -619,19 +619,9 @@ impl PlaylistService {
             SpotifyService::write_order(db, spotify, &read, planned.current(), planned.order());
         let spotify_snapshot_id = match sent {
             Ok(snapshot) => snapshot,
-            Err(WriteBackError::Before(err)) => {
-                // Nothing changed anywhere: no claim, and no snapshot of
-                // an order that was never replaced.
-                let conn = db.conn()?;
-                Playlist::set_writing(conn, id, None)?;
-                if let Some(snapshot_id) = snapshot_id {
-                    Snapshot::delete(conn, snapshot_id)?;
-                }
-                return Err(err);
-            }
-            Err(WriteBackError::PartWay(err)) => {
-                Playlist::mark_out_of_sync(db.conn()?, id)?;
-                return Err(err);
+            Err(failure) => {
+                failure.settle(db.conn()?, id, snapshot_id.as_slice())?;
+                return Err(failure.into_error());
             }
         };
         let written = write_transaction(db.conn()?, |conn| {

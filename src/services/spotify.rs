@@ -29,6 +29,7 @@ use crate::models::playlist::{Playlist, ProviderLink};
 use crate::models::provider_connection::{
     NewOAuthState, NewProviderConnection, OAuthState, ProviderConnection,
 };
+use crate::models::snapshot::Snapshot;
 use crate::models::track::NewTrack;
 use crate::models::{NewActivity, SyncCounts, User};
 use crate::providers::spotify::api::{self, PlaylistItem};
@@ -913,6 +914,42 @@ impl SpotifyService {
 pub enum WriteBackError {
     Before(AppError),
     PartWay(AppError),
+}
+
+impl WriteBackError {
+    /// Settles the playlist after a write-back that did not finish, in one
+    /// transaction: before anything reached Spotify, the claim is released
+    /// and the automatic snapshots taken for it (of an order that was never
+    /// replaced) are deleted; part-way, the playlist is marked out of sync
+    /// and they stay.
+    pub fn settle(
+        &self,
+        conn: &mut DbConnection,
+        playlist_id: &str,
+        snapshot_ids: &[i64],
+    ) -> AppResult<()> {
+        write_transaction(conn, |conn| match self {
+            WriteBackError::Before(_) => {
+                Playlist::set_writing(conn, playlist_id, None)?;
+                for id in snapshot_ids {
+                    Snapshot::delete(conn, *id)?;
+                }
+                Ok(())
+            }
+            WriteBackError::PartWay(_) => Ok(Playlist::mark_out_of_sync(conn, playlist_id)?),
+        })
+    }
+
+    /// Whether the automatic snapshots taken for the write remain.
+    pub fn keeps_snapshots(&self) -> bool {
+        matches!(self, WriteBackError::PartWay(_))
+    }
+
+    pub fn into_error(self) -> AppError {
+        match self {
+            WriteBackError::Before(err) | WriteBackError::PartWay(err) => err,
+        }
+    }
 }
 
 /// 409 while another write to Spotify of the playlist is under way.
