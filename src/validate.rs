@@ -35,6 +35,12 @@ impl Chars {
         (self.min..=self.max).contains(&n)
     }
 
+    /// `value` cut to at most `max` characters, for text taken from a
+    /// provider rather than a client (a client's is refused instead).
+    pub fn truncate(self, value: &str) -> String {
+        value.chars().take(self.max).collect()
+    }
+
     /// "must be 1 to 200 characters", or "must be at most 500 characters".
     pub fn message(self) -> String {
         if self.min == 0 {

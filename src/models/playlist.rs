@@ -1,6 +1,7 @@
 //! `playlists` and `playlist_tracks`. Order is `position` (from 0);
-//! duplicates are allowed. Only `services::playlists` calls the writers here,
-//! so a second playlist provider can take its place (SPEC §9). A linked
+//! duplicates are allowed. Two services call the queries here:
+//! `services::playlists` (CRUD and reads) and `services::rewrite` (orders,
+//! and the provider columns a write-back or sync moves). A linked
 //! playlist's provider columns are [`ProviderLink`], embedded in the row.
 
 use std::collections::HashMap;

@@ -31,8 +31,15 @@ struct NewUserSettings {
     updated_at: NaiveDateTime,
 }
 
+/// The algorithm a shuffle without one uses, for an owner who never chose.
+pub const DEFAULT_ALGORITHM: &str = "basic";
+/// Automatic snapshots kept per playlist, for an owner who never chose (the
+/// column's default too).
+pub const DEFAULT_MAX_SNAPSHOTS: i32 = 10;
+
 impl UserSettings {
-    /// The defaults of SPEC §2: `basic` shuffle, auto snapshots on, 10 kept.
+    /// The defaults: [`DEFAULT_ALGORITHM`], auto snapshots on,
+    /// [`DEFAULT_MAX_SNAPSHOTS`] kept.
     pub fn create_default(
         conn: &mut DbConnection,
         user_id: i64,
@@ -40,10 +47,10 @@ impl UserSettings {
     ) -> QueryResult<UserSettings> {
         let row = NewUserSettings {
             user_id,
-            default_algorithm: "basic".into(),
+            default_algorithm: DEFAULT_ALGORITHM.into(),
             default_algorithm_params: Json(serde_json::json!({})),
             auto_snapshot_enabled: true,
-            max_snapshots_per_playlist: 10,
+            max_snapshots_per_playlist: DEFAULT_MAX_SNAPSHOTS,
             created_at: at,
             updated_at: at,
         };

@@ -27,8 +27,8 @@ use crate::error::{AppError, AppResult};
 use crate::live::{Frame, Next, Subscription, REPLAY_PAGE};
 use crate::models::stream_ticket::{self, NewStreamTicket};
 use crate::models::{ActivityLog, AuthSession};
-use crate::routes::api_doc::RateLimited;
 use crate::routes::authenticated::{bearer_token, AuthUser};
+use crate::routes::error_responses::RateLimited;
 use crate::routes::params::{present, query};
 use crate::services::auth::{new_token, token_hash, AuthService};
 use crate::state::AppState;
@@ -103,7 +103,7 @@ pub struct StreamParams {
     responses(
         (status = 200, description = "The event stream", content_type = "text/event-stream",
             body = String),
-        (status = 401, response = crate::routes::api_doc::Unauthorized),
+        (status = 401, response = crate::routes::error_responses::Unauthorized),
         (status = 429, response = RateLimited),
     ),
 )]

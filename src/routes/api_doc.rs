@@ -18,14 +18,16 @@ use std::sync::OnceLock;
 
 use actix_web::{http::header, HttpResponse};
 use serde_json::Value;
-use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn};
-use utoipa::openapi::response::{Response, ResponseBuilder};
 use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{ContentBuilder, Ref, RefOr, Required};
-use utoipa::{Modify, OpenApi, ToResponse};
+use utoipa::openapi::{Ref, RefOr, Required};
+use utoipa::{Modify, OpenApi};
 
+use crate::routes::error_responses::{
+    request_id_header, BadRequest, Conflict, HeadersTooLarge, Internal, NotFound, PayloadTooLarge,
+    PreconditionFailed, RateLimited, Unauthorized, UpstreamError, UpstreamUnavailable, REQUEST_ID,
+};
 use crate::routes::{
     activity, activity_stream, algorithms, auth, health, me, playlists, providers, schedules,
     settings, snapshots, tracks, upstream, workshop,
@@ -141,82 +143,6 @@ pub const DOCUMENT_PATH: &str = "/api/openapi.json";
     ),
 )]
 pub struct ApiDoc;
-
-/// Declares the error responses: each is the `Error` body with its own
-/// description and headers, referenced by handlers as `response = Name`.
-macro_rules! error_responses {
-    ($($name:ident: $description:literal $(, $header:literal = $header_description:literal)*;)*) => {$(
-        #[doc = $description]
-        pub struct $name;
-
-        impl<'r> ToResponse<'r> for $name {
-            fn response() -> (&'r str, RefOr<Response>) {
-                (
-                    stringify!($name),
-                    error_response($description, &[$(($header, $header_description)),*]).into(),
-                )
-            }
-        }
-    )*};
-}
-
-error_responses! {
-    BadRequest: "`validation_failed`: a value is not acceptable; `details` names each field.";
-    Unauthorized: "`unauthorized`: the bearer token is missing, unknown, expired or revoked \
-        (or, at login, the username or password is wrong).",
-        "WWW-Authenticate" = "`Bearer`";
-    NotFound: "`not_found`: no such resource among the caller's own (another user's \
-        answers exactly as a missing one).";
-    Conflict: "`conflict`: the request conflicts with what is stored (a cap named with \
-        its number, a name taken, a run in progress).";
-    PreconditionFailed: "`precondition_failed`: `If-Match` names a version that is no \
-        longer current; nothing changed. Read the playlist again and retry.";
-    PayloadTooLarge: "`payload_too_large`: the body is over 2 MiB (8 MiB for a playlist \
-        create and a workshop commit).";
-    RateLimited: "`rate_limited`: a rate, a lockout or a cap on concurrent things, named \
-        with its number in the message.",
-        "Retry-After" = "Seconds to wait before trying again";
-    HeadersTooLarge: "`headers_too_large`: the request head is over 32 KiB or has more \
-        than 64 fields.";
-    UpstreamError: "`upstream_error`: Spotify failed or answered what the service cannot \
-        use (the message says what); nothing was changed here, or the playlist is marked \
-        out of sync and says so.";
-    UpstreamUnavailable: "`upstream_unavailable`: Spotify is busy or down, or asks for a \
-        longer wait than a request takes.",
-        "Retry-After" = "Seconds to wait before trying again";
-    Internal: "`internal`: something failed on the server; the message says nothing more, \
-        the server log has the cause under the request id.";
-}
-
-/// A response with the `Error` body and `X-Request-Id`.
-fn error_response(description: &str, headers: &[(&str, &str)]) -> Response {
-    let content = ContentBuilder::new()
-        .schema(Some(Ref::from_schema_name("Error")))
-        .build();
-    let mut response = ResponseBuilder::new()
-        .description(description)
-        .content("application/json", content)
-        .header(REQUEST_ID, request_id_header());
-    for (name, description) in headers {
-        response = response.header(
-            *name,
-            HeaderBuilder::new()
-                .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
-                .description(Some(*description))
-                .build(),
-        );
-    }
-    response.build()
-}
-
-const REQUEST_ID: &str = "X-Request-Id";
-
-fn request_id_header() -> utoipa::openapi::header::Header {
-    HeaderBuilder::new()
-        .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
-        .description(Some("The request's id, also in the server's log line"))
-        .build()
-}
 
 /// The shared responses, headers and security of every operation (see
 /// the module doc).

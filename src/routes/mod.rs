@@ -9,6 +9,7 @@ pub mod api_doc;
 pub mod auth;
 pub mod authenticated;
 pub mod body;
+pub mod error_responses;
 pub mod errors;
 pub mod health;
 pub mod me;

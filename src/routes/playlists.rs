@@ -8,9 +8,9 @@ use utoipa::{IntoParams, ToSchema};
 use crate::db;
 use crate::error::{AppError, AppResult, FieldError};
 use crate::models::playlist::PlaylistChanges;
-use crate::routes::api_doc::{Conflict, NotFound, PreconditionFailed};
 use crate::routes::authenticated::AuthUser;
 use crate::routes::body::{Json, WholeNumber};
+use crate::routes::error_responses::{Conflict, NotFound, PreconditionFailed};
 use crate::routes::params::{
     etag, if_match, limit_offset, not_null, nullable, optional_body, IfMatchParam, PlaylistIdParam,
 };

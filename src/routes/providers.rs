@@ -14,11 +14,11 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::db;
 use crate::error::{AppError, AppResult};
-use crate::routes::api_doc::{
-    Conflict, NotFound, PreconditionFailed, UpstreamError, UpstreamUnavailable,
-};
 use crate::routes::authenticated::AuthUser;
 use crate::routes::body::Json;
+use crate::routes::error_responses::{
+    Conflict, NotFound, PreconditionFailed, UpstreamError, UpstreamUnavailable,
+};
 use crate::routes::params::{etag, if_match, limit_offset, present, IfMatchParam, PlaylistIdParam};
 use crate::routes::responses::CountedPage;
 use crate::services::playlists::PlaylistView;

@@ -11,8 +11,8 @@ use utoipa::{IntoParams, ToSchema};
 use crate::db;
 use crate::error::{AppError, AppResult};
 use crate::models::snapshot::Snapshot;
-use crate::routes::api_doc::{Conflict, NotFound, PreconditionFailed};
 use crate::routes::authenticated::AuthUser;
+use crate::routes::error_responses::{Conflict, NotFound, PreconditionFailed};
 use crate::routes::params::{
     etag, if_match, optional_body, parse_int, present, IfMatchParam, ItemIdParam, PlaylistIdParam,
 };

@@ -9,9 +9,9 @@ use utoipa::ToSchema;
 use crate::db;
 use crate::error::{AppError, AppResult, FieldError};
 use crate::models::workshop_session::WorkshopSession;
-use crate::routes::api_doc::{Conflict, NotFound, PreconditionFailed};
 use crate::routes::authenticated::AuthUser;
 use crate::routes::body::Json;
+use crate::routes::error_responses::{Conflict, NotFound, PreconditionFailed};
 use crate::routes::params::{
     etag, if_match, not_null, nullable, IfMatchParam, ItemIdParam, PlaylistIdParam,
 };

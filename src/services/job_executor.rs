@@ -36,8 +36,10 @@ use crate::models::{NewActivity, RunOutcome, User};
 use crate::providers::spotify::Spotify;
 use crate::services::activity_log::truncate_chars;
 use crate::services::job_plan::{self, Fetched, JobPlan, Source};
-use crate::services::playlists::{PlaylistService, Rewrite, RewriteTarget};
-use crate::services::spotify::{write_under_way, SpotifyService};
+use crate::services::playlists::PlaylistService;
+use crate::services::rewrite::linked::{self, Unfinished};
+use crate::services::rewrite::{replace_order, Rewrite, RewriteTarget};
+use crate::services::spotify::SpotifyService;
 use crate::services::ActivityLogService;
 
 /// Longest stored error message, in characters.
@@ -228,12 +230,11 @@ impl JobExecutor {
     /// no connection held, and their tracks added to the catalog. Then one
     /// transaction holds the target's lock and plans the job: a local
     /// target is written there and then, with the execution; an `Err`
-    /// rolls it all back. A linked target's new order goes to Spotify
-    /// between that transaction (which takes the automatic snapshots and
-    /// the write claim) and the one that writes it here. A failure before
-    /// anything reached Spotify releases the claim and drops the snapshots;
-    /// one part-way marks the playlist out of sync and keeps them (the run's
-    /// row lists them).
+    /// rolls it all back. A linked target's new order goes through the
+    /// write-back ([`linked`]): claimed with its automatic snapshots in that
+    /// transaction, sent to Spotify, then written here with the execution.
+    /// A failure before anything reached Spotify drops the snapshots; one
+    /// part-way keeps them (the run's row lists them).
     fn perform(
         &self,
         db: &mut Checkout,
@@ -259,64 +260,33 @@ impl JobExecutor {
             if self.spotify.is_none() {
                 return Err(spotify_missing());
             }
-            if !SpotifyService::claim_write(conn, &target)? {
-                return Err(write_under_way());
-            }
-            let mut snapshot_ids = Vec::new();
-            for (before, _, why) in plan.steps(schedule) {
-                snapshot_ids.extend(PlaylistService::take_auto_snapshot(
-                    conn, &target, before, why,
-                )?);
-            }
+            let steps = plan.steps(schedule).into_iter();
+            let claimed =
+                linked::claim(conn, &target, steps.map(|(before, _, why)| (before, why)))?;
+            let snapshot_ids = claimed.ok_or_else(linked::write_under_way)?;
             Ok::<_, AppError>(Next::WriteBack(Box::new((target, plan, snapshot_ids))))
         })?;
         let (target, plan, snapshot_ids) = match next {
             Next::Done(finished) => return Ok(finished),
             Next::WriteBack(planned) => *planned,
         };
-        db.release();
         let spotify = self.spotify.as_deref().ok_or_else(spotify_missing)?;
-        let sent =
-            SpotifyService::write_order(db, spotify, &target, &plan.current, plan.final_order());
-        let spotify_snapshot_id = match sent {
-            Ok(snapshot) => snapshot,
-            Err(failure) => {
-                failure.settle(db.conn()?, &target.id, &snapshot_ids)?;
-                let kept = failure.keeps_snapshots();
-                return Err(Failure {
-                    error: failure.into_error(),
-                    snapshot_ids: if kept { snapshot_ids } else { Vec::new() },
-                });
-            }
-        };
-        let written = write_transaction(db.conn()?, |conn| {
+        let (current, order) = (&plan.current, plan.final_order());
+        let spotify_snapshot_id = linked::send(db, spotify, &target, current, order, &snapshot_ids)
+            .map_err(|unfinished| Failure::unfinished(unfinished, &snapshot_ids))?;
+        linked::land(db, &target.id, |conn| {
             let locked = Self::lock_target(conn, schedule)?;
             let why = Rewrite::ScheduledShuffle {
                 schedule_id: schedule.id,
             };
-            let done = PlaylistService::rewrite_order(
-                conn,
-                &RewriteTarget::written_back(locked, None, spotify_snapshot_id.clone()),
-                &plan.current,
-                plan.final_order(),
-                why,
-            )?
-            .ok_or_else(|| AppError::Internal("a changed order wrote nothing".into()))?;
+            let written_back = RewriteTarget::written_back(locked, None, spotify_snapshot_id);
+            let done = replace_order(conn, &written_back, current, order, why)?
+                .ok_or_else(|| AppError::Internal("a changed order wrote nothing".into()))?;
             let mut outcome = plan.outcome(&done.playlist, snapshot_ids.clone());
             outcome.spotify_snapshot_id = done.spotify_snapshot_id;
             Self::finish(conn, schedule, trigger, execution, Ok(&outcome))
-        });
-        match written {
-            Ok(finished) => Ok(finished),
-            Err(error) => {
-                // Spotify has the new order and we do not.
-                Playlist::mark_out_of_sync(db.conn()?, &target.id)?;
-                Err(Failure {
-                    error,
-                    snapshot_ids,
-                })
-            }
-        }
+        })
+        .map_err(|unfinished| Failure::unfinished(unfinished, &snapshot_ids))
     }
 
     /// The schedule's target, locked; gone is a 409 naming it.
@@ -499,6 +469,20 @@ impl JobExecutor {
 struct Failure {
     error: AppError,
     snapshot_ids: Vec<i64>,
+}
+
+impl Failure {
+    /// A write-back that did not finish, and the snapshots taken for it
+    /// when they remain.
+    fn unfinished(unfinished: Unfinished, snapshot_ids: &[i64]) -> Self {
+        Failure {
+            error: unfinished.error,
+            snapshot_ids: match unfinished.keeps_snapshots {
+                true => snapshot_ids.to_vec(),
+                false => Vec::new(),
+            },
+        }
+    }
 }
 
 impl<E: Into<AppError>> From<E> for Failure {

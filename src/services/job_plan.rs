@@ -16,7 +16,8 @@ use crate::models::track::Track;
 use crate::models::upstream_source::UpstreamSource;
 use crate::models::RunOutcome;
 use crate::providers::spotify::api::writable_uri;
-use crate::services::playlists::{PlaylistService, Rewrite, RewriteTarget, MAX_TRACKS};
+use crate::services::playlists::{PlaylistService, MAX_TRACKS};
+use crate::services::rewrite::{replace_order, Rewrite, RewriteTarget};
 use crate::services::shuffle::{choose, order_uris, ChoiceFields};
 
 /// A raid's sources: a playlist here, or a Spotify playlist (by its id).
@@ -227,7 +228,7 @@ impl JobPlan {
     ) -> AppResult<RunOutcome> {
         let mut snapshot_ids = Vec::new();
         for (before, after, why) in self.steps(schedule) {
-            let written = PlaylistService::rewrite_order(
+            let written = replace_order(
                 conn,
                 &RewriteTarget::new(target.clone()),
                 before,

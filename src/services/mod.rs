@@ -10,6 +10,7 @@ pub mod demo;
 pub mod job_executor;
 pub mod job_plan;
 pub mod playlists;
+pub mod rewrite;
 pub mod schedule_rules;
 pub mod schedules;
 pub mod settings;

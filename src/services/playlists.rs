@@ -1,48 +1,31 @@
-//! Playlists: the seam every read and write of a playlist goes through, so
-//! that a second provider (Spotify) slots in behind one service. Other
-//! services ask this one for a playlist, its tracks or its URIs, and never
-//! read the playlist model themselves. It holds versions and `If-Match`, the
-//! playlist activity rows, and the two mechanisms every write to a playlist
-//! goes through:
+//! Playlists: their CRUD, views and reads, versions and `If-Match`, and
+//! the playlist activity rows. Other services ask this one for a playlist,
+//! its tracks or its URIs; the only other writer of the playlist model is
+//! `services::rewrite`, which rewrites orders (and a linked playlist's
+//! provider columns) for every kind of rewrite.
 //!
-//! - [`PlaylistService::with_locked`]: a write transaction holding the
-//!   playlist's row lock, for every write to its aggregate (metadata,
-//!   snapshots, sessions, sources), so writers of one playlist serialize on
-//!   PostgreSQL's READ COMMITTED as they do under SQLite's single writer,
-//!   and check-then-write rules (version, count caps) are atomic.
-//! - [`PlaylistService::rewrite`]: the one way an order is replaced by a
-//!   client (shuffle, commit, restore, undo), as SPEC §10.5 decides: the new
-//!   order is computed outside the write lock, written under a version
-//!   check, recomputed once if the version moved, and if it moved again
-//!   computed and written holding the row lock. Its write step, and the
-//!   scheduled jobs (raid, shuffle), replace the order through
-//!   [`PlaylistService::rewrite_order`], which compares, takes the automatic
-//!   snapshot, writes and bumps the version: an automatic snapshot before
-//!   every rewrite is structure rather than a convention of each caller.
+//! [`PlaylistService::with_locked`] is a write transaction holding the
+//! playlist's row lock, for every write to its aggregate (metadata,
+//! snapshots, sessions, sources), so writers of one playlist serialize on
+//! PostgreSQL's READ COMMITTED as they do under SQLite's single writer, and
+//! check-then-write rules (version, count caps) are atomic.
 
 use std::collections::HashMap;
 
 use serde::Serialize;
 
-use crate::db::{self, write_transaction, Checkout, DbConnection};
-use crate::enums::{Provider, SnapshotType};
+use crate::db::{self, write_transaction, DbConnection};
+use crate::enums::Provider;
 use crate::error::{AppError, AppResult, FieldError};
 use crate::models::playlist::{Playlist, PlaylistChanges, ProviderLink};
-use crate::models::snapshot::Snapshot;
 use crate::models::track::{NewTrack, Track, TrackView};
-use crate::models::{NewActivity, User, UserSettings};
-use crate::providers::spotify::{api::writable_uri, Spotify};
-use crate::services::spotify::{write_under_way, SpotifyService};
+use crate::models::{NewActivity, User};
 use crate::services::ActivityLogService;
 
 /// Most tracks a playlist (or a commit) may hold.
 pub const MAX_TRACKS: usize = 10_000;
 /// Most playlists one user may keep (SPEC §10.9).
 pub const MAX_PLAYLISTS: i64 = 500;
-/// Rewrites computed outside the write lock before one is computed under
-/// it (SPEC §10.5: the first try, and one recompute).
-const OPTIMISTIC_TRIES: usize = 2;
-
 /// An `If-Match` precondition on a playlist's version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IfMatch {
@@ -55,7 +38,7 @@ pub enum IfMatch {
 impl IfMatch {
     /// Whether the client pinned a version, so a version that moved under
     /// it is a 412 rather than a reason to recompute.
-    fn pins_version(if_match: Option<IfMatch>) -> bool {
+    pub fn pins_version(if_match: Option<IfMatch>) -> bool {
         matches!(if_match, Some(IfMatch::Version(_) | IfMatch::Never))
     }
 }
@@ -69,142 +52,6 @@ pub struct Rewritten {
     /// Spotify's snapshot after the new order was written there, for a
     /// linked playlist (SPEC §10.20: its row and answer carry it).
     pub spotify_snapshot_id: Option<String>,
-}
-
-/// The locked playlist a rewrite writes, and what was already done for a
-/// linked one: an order written to Spotify (its automatic snapshot taken
-/// before), or Spotify's order pulled in by a sync.
-#[derive(Debug, Clone)]
-pub struct RewriteTarget {
-    pub playlist: Playlist,
-    provider: Option<ProviderStep>,
-}
-
-#[derive(Debug, Clone)]
-enum ProviderStep {
-    /// The order went to Spotify, which is now at `spotify_snapshot_id`;
-    /// the automatic snapshot was taken before (`snapshot_id`).
-    WrittenBack {
-        snapshot_id: Option<i64>,
-        spotify_snapshot_id: String,
-    },
-    /// The order comes from Spotify, at `spotify_snapshot_id` (`None`
-    /// when some of Spotify's items are not in the copy).
-    Synced { spotify_snapshot_id: Option<String> },
-}
-
-impl RewriteTarget {
-    /// A playlist whose order is written here only.
-    pub fn new(playlist: Playlist) -> Self {
-        RewriteTarget {
-            playlist,
-            provider: None,
-        }
-    }
-
-    /// A linked playlist whose new order Spotify already holds, at
-    /// `spotify_snapshot_id`, with the automatic snapshot taken before the
-    /// write (`snapshot_id`).
-    pub fn written_back(
-        playlist: Playlist,
-        snapshot_id: Option<i64>,
-        spotify_snapshot_id: String,
-    ) -> Self {
-        RewriteTarget {
-            playlist,
-            provider: Some(ProviderStep::WrittenBack {
-                snapshot_id,
-                spotify_snapshot_id,
-            }),
-        }
-    }
-
-    /// A linked playlist taking the order Spotify holds at `snapshot`.
-    pub fn synced(playlist: Playlist, snapshot: Option<&str>) -> Self {
-        RewriteTarget {
-            playlist,
-            provider: Some(ProviderStep::Synced {
-                spotify_snapshot_id: snapshot.map(String::from),
-            }),
-        }
-    }
-}
-
-/// What a rewrite computed: the order it read, the one it will write, and
-/// why (which names the automatic snapshot). A linked playlist's rewrite
-/// needs them between its steps (SPEC §10.19).
-pub trait OrderPlan {
-    fn current(&self) -> &[String];
-    fn order(&self) -> &[String];
-    fn why(&self) -> Rewrite<'_>;
-}
-
-/// Why an order is rewritten: it names the automatic snapshot taken first.
-#[derive(Debug, Clone, Copy)]
-pub enum Rewrite<'a> {
-    /// A shuffle by the owner, with the algorithm's key.
-    Shuffle { algorithm: &'a str },
-    /// A workshop commit.
-    Commit,
-    /// A restore (or undo) of a snapshot.
-    Restore { snapshot_id: i64 },
-    /// A schedule's raid.
-    Raid { schedule_id: i64 },
-    /// A schedule's shuffle.
-    ScheduledShuffle { schedule_id: i64 },
-    /// A sync that found another order on Spotify.
-    Sync,
-}
-
-impl Rewrite<'_> {
-    fn snapshot_type(&self) -> SnapshotType {
-        match self {
-            Rewrite::Shuffle { .. } => SnapshotType::AutoPreShuffle,
-            Rewrite::Commit => SnapshotType::AutoPreCommit,
-            Rewrite::Restore { .. } => SnapshotType::AutoPreRestore,
-            Rewrite::Raid { .. } => SnapshotType::AutoPreRaid,
-            Rewrite::ScheduledShuffle { .. } => SnapshotType::ScheduledPreExecution,
-            Rewrite::Sync => SnapshotType::AutoPreSync,
-        }
-    }
-
-    fn snapshot_description(&self) -> String {
-        match self {
-            Rewrite::Shuffle { algorithm } => format!("Before {algorithm} shuffle"),
-            Rewrite::Commit => "Before workshop commit".to_string(),
-            Rewrite::Restore { snapshot_id } => {
-                format!("Before restoring snapshot #{snapshot_id}")
-            }
-            Rewrite::Raid { schedule_id } => format!("Before schedule #{schedule_id} raid"),
-            Rewrite::ScheduledShuffle { schedule_id } => {
-                format!("Before schedule #{schedule_id} shuffle")
-            }
-            Rewrite::Sync => "Before sync from Spotify".to_string(),
-        }
-    }
-
-    /// A restore is recorded even when the order already is the
-    /// snapshot's: the owner asked to go back to it, and undo walks back
-    /// one step each time. Every other rewrite of an identical order
-    /// writes and logs nothing (SPEC §6: `changed: false`).
-    fn writes_when_unchanged(&self) -> bool {
-        matches!(self, Rewrite::Restore { .. })
-    }
-}
-
-/// 400 unless every URI of a linked playlist's new order is one Spotify
-/// can hold (SPEC §10.19); judged before the version, as every 400 is.
-fn spotify_uris_only(planned: &impl OrderPlan) -> AppResult<()> {
-    match planned.order().iter().find(|u| !writable_uri(u)) {
-        None => Ok(()),
-        Some(uri) => Err(AppError::invalid(
-            "track_uris",
-            format!(
-                "a playlist linked to Spotify holds only spotify:track: and spotify:episode: \
-                 URIs; {uri} is neither"
-            ),
-        )),
-    }
 }
 
 /// 412 unless the precondition holds for `playlist`.
@@ -271,7 +118,7 @@ pub struct PlaylistChange {
 }
 
 impl PlaylistChange {
-    /// The answer after [`PlaylistService::rewrite_order`] put `order` in
+    /// The answer after `rewrite::replace_order` put `order` in
     /// `playlist` (`written`), or found it already there (`None`).
     pub fn new(
         playlist: &Playlist,
@@ -443,6 +290,34 @@ impl PlaylistService {
         Ok(Playlist::track_uris(conn, &playlist.id)?)
     }
 
+    /// The caller's playlist linked to `provider`'s playlist
+    /// `provider_playlist_id`, if any.
+    pub fn find_linked(
+        conn: &mut DbConnection,
+        user_id: i64,
+        provider: Provider,
+        provider_playlist_id: &str,
+    ) -> AppResult<Option<Playlist>> {
+        Ok(Playlist::find_linked(
+            conn,
+            user_id,
+            provider,
+            provider_playlist_id,
+        )?)
+    }
+
+    /// The caller's playlists linked to `provider`, by the provider's id.
+    pub fn linked_ids(
+        conn: &mut DbConnection,
+        user_id: i64,
+        provider: Provider,
+    ) -> AppResult<HashMap<String, String>> {
+        Ok(Playlist::linked_ids(conn, user_id, provider)?
+            .into_iter()
+            .filter_map(|(provider_id, id)| Some((provider_id?, id)))
+            .collect())
+    }
+
     /// The caller's own playlist, its row locked until the transaction
     /// ends; 404 when it is not theirs. The caller holds a write
     /// transaction.
@@ -454,7 +329,8 @@ impl PlaylistService {
 
     /// Runs `f` in a write transaction that holds the caller's playlist
     /// `id` locked (404 when it is not theirs). Every write to a
-    /// playlist's aggregate goes through here or through [`Self::rewrite`].
+    /// playlist's aggregate goes through here, or through
+    /// `services::rewrite` for its order.
     pub fn with_locked<T>(
         conn: &mut DbConnection,
         user_id: i64,
@@ -465,175 +341,6 @@ impl PlaylistService {
             let playlist = Self::lock_owned(conn, user_id, id)?;
             f(conn, playlist)
         })
-    }
-
-    /// Rewrites the order of the caller's playlist `id` (SPEC §10.5).
-    ///
-    /// `plan` reads what it needs and computes (the expensive part: a
-    /// shuffle of 10,000 tracks), given the playlist as read; the first
-    /// tries run it outside the write lock. `write` runs in the write
-    /// transaction, with the playlist locked and its version unchanged
-    /// since `plan` read it, and writes through [`Self::rewrite_order`].
-    /// Without `If-Match`, a version that moved under a try means
-    /// recompute; the last try plans under the lock and cannot be
-    /// overtaken. With `If-Match`, a version that moved is a 412; it is
-    /// judged after `plan`, so a request that is wrong whatever the version
-    /// (an unknown algorithm parameter, a URI not in the catalog) answers
-    /// its 400, not a 412 (RFC 9110 §13.2.1).
-    ///
-    /// A playlist linked to Spotify goes through [`Self::rewrite_linked`].
-    pub fn rewrite<P: OrderPlan, T>(
-        db: &mut Checkout,
-        spotify: Option<&Spotify>,
-        user_id: i64,
-        id: &str,
-        if_match: Option<IfMatch>,
-        mut plan: impl FnMut(&mut DbConnection, &Playlist) -> AppResult<P>,
-        mut write: impl FnMut(&mut DbConnection, RewriteTarget, P) -> AppResult<T>,
-    ) -> AppResult<T> {
-        for _ in 0..OPTIMISTIC_TRIES {
-            let conn = db.conn()?;
-            let read = Self::owned(conn, user_id, id)?;
-            if read.link.is_linked() {
-                return Self::rewrite_linked(db, spotify, user_id, id, if_match, plan, write);
-            }
-            let planned = plan(conn, &read)?;
-            check_version(&read, if_match)?;
-            let written = write_transaction(conn, |conn| {
-                let locked = Self::lock_owned(conn, user_id, id)?;
-                if locked.version != read.version {
-                    return Ok(None);
-                }
-                write(conn, RewriteTarget::new(locked), planned).map(Some)
-            })?;
-            match written {
-                Some(done) => return Ok(done),
-                None if IfMatch::pins_version(if_match) => {
-                    return Err(AppError::PreconditionFailed)
-                }
-                None => continue,
-            }
-        }
-        write_transaction(db.conn()?, |conn| {
-            let locked = Self::lock_owned(conn, user_id, id)?;
-            let planned = plan(conn, &locked)?;
-            check_version(&locked, if_match)?;
-            write(conn, RewriteTarget::new(locked), planned)
-        })
-    }
-
-    /// A rewrite of a playlist linked to Spotify (SPEC §10.19), holding no
-    /// connection and no lock while Spotify is called: (1) one transaction
-    /// checks the version, claims the playlist's write to Spotify and takes
-    /// the automatic snapshot; (2) Spotify's order is compared with the
-    /// one read (409 when it changed there) and replaced; (3) one
-    /// transaction writes the local order through `write`. A write that
-    /// failed before anything reached Spotify releases the claim; one that
-    /// failed part-way marks the playlist out of sync. An order that does
-    /// not change needs nothing of Spotify. While another rewrite holds the
-    /// claim this one waits (15 s at most, then 409).
-    fn rewrite_linked<P: OrderPlan, T>(
-        db: &mut Checkout,
-        spotify: Option<&Spotify>,
-        user_id: i64,
-        id: &str,
-        if_match: Option<IfMatch>,
-        mut plan: impl FnMut(&mut DbConnection, &Playlist) -> AppResult<P>,
-        mut write: impl FnMut(&mut DbConnection, RewriteTarget, P) -> AppResult<T>,
-    ) -> AppResult<T> {
-        /// What step (1) found.
-        enum Step<P, T> {
-            /// The version moved since the plan was read.
-            Moved,
-            /// Another rewrite is writing to Spotify.
-            Busy,
-            /// Nothing to send to Spotify; written (or not) here already.
-            Done(T),
-            /// Claimed, with the automatic snapshot taken.
-            Claimed(P, Option<i64>),
-        }
-        let spotify = spotify.ok_or_else(|| {
-            AppError::Conflict(
-                "the playlist is linked to Spotify, which is not configured on this server".into(),
-            )
-        })?;
-        let (wait, poll) = SpotifyService::claim_wait();
-        let started = std::time::Instant::now();
-        let mut moved = 0;
-        let (read, planned, snapshot_id) = loop {
-            let conn = db.conn()?;
-            let read = Self::owned(conn, user_id, id)?;
-            // As in `rewrite`: planned outside the lock until the version
-            // moved under it twice, then under the lock.
-            let mut early = None;
-            if moved < OPTIMISTIC_TRIES {
-                let planned = plan(conn, &read)?;
-                spotify_uris_only(&planned)?;
-                check_version(&read, if_match)?;
-                early = Some(planned);
-            }
-            let step = write_transaction(conn, |conn| {
-                let locked = Self::lock_owned(conn, user_id, id)?;
-                let planned = match early.take() {
-                    Some(_) if locked.version != read.version => return Ok(Step::Moved),
-                    Some(planned) => planned,
-                    None => {
-                        let planned = plan(conn, &locked)?;
-                        spotify_uris_only(&planned)?;
-                        check_version(&locked, if_match)?;
-                        planned
-                    }
-                };
-                if planned.order() == planned.current() {
-                    return Ok(Step::Done(write(
-                        conn,
-                        RewriteTarget::new(locked),
-                        planned,
-                    )?));
-                }
-                if !SpotifyService::claim_write(conn, &locked)? {
-                    return Ok(Step::Busy);
-                }
-                let snapshot_id =
-                    Self::take_auto_snapshot(conn, &locked, planned.current(), planned.why())?;
-                Ok::<_, AppError>(Step::Claimed(planned, snapshot_id))
-            })?;
-            match step {
-                Step::Done(done) => return Ok(done),
-                Step::Claimed(planned, snapshot_id) => break (read, planned, snapshot_id),
-                Step::Moved if IfMatch::pins_version(if_match) => {
-                    return Err(AppError::PreconditionFailed)
-                }
-                Step::Moved => moved += 1,
-                Step::Busy => {
-                    db.release();
-                    if started.elapsed() > wait {
-                        return Err(write_under_way());
-                    }
-                    std::thread::sleep(poll);
-                }
-            }
-        };
-        db.release();
-        let sent =
-            SpotifyService::write_order(db, spotify, &read, planned.current(), planned.order());
-        let spotify_snapshot_id = match sent {
-            Ok(snapshot) => snapshot,
-            Err(failure) => {
-                failure.settle(db.conn()?, id, snapshot_id.as_slice())?;
-                return Err(failure.into_error());
-            }
-        };
-        let written = write_transaction(db.conn()?, |conn| {
-            let locked = Self::lock_owned(conn, user_id, id)?;
-            let target = RewriteTarget::written_back(locked, snapshot_id, spotify_snapshot_id);
-            write(conn, target, planned)
-        });
-        if written.is_err() {
-            // Spotify has the new order and we do not.
-            Playlist::mark_out_of_sync(db.conn()?, id)?;
-        }
-        written
     }
 
     /// Creates a playlist, adds its tracks to the catalog, logs
@@ -784,95 +491,6 @@ impl PlaylistService {
                 NewActivity::playlist_delete(user, &playlist, track_count),
             );
             Ok(())
-        })
-    }
-
-    /// Replaces the order `current` of a locked playlist with `order`:
-    /// compares them (an identical order writes nothing and answers `None`,
-    /// except for a restore), takes an automatic snapshot of `current` of
-    /// the kind `why` names (while the owner's `auto_snapshot_enabled` is
-    /// on; the owner's settings are read once, here), then writes the new
-    /// order and a new version. The caller holds the write transaction and
-    /// the lock, and has checked the URIs against the catalog.
-    ///
-    /// A linked playlist's order changes only with Spotify's: after it was
-    /// written there (its snapshot then already taken) or pulled from
-    /// there by a sync; any other change of it is a 409, rather than let
-    /// the two copies drift apart.
-    pub fn rewrite_order(
-        conn: &mut DbConnection,
-        target: &RewriteTarget,
-        current: &[String],
-        order: &[String],
-        why: Rewrite<'_>,
-    ) -> AppResult<Option<Rewritten>> {
-        let playlist = &target.playlist;
-        if order == current && !why.writes_when_unchanged() {
-            return Ok(None);
-        }
-        let snapshot_id = match &target.provider {
-            Some(ProviderStep::WrittenBack { snapshot_id, .. }) => *snapshot_id,
-            None if playlist.link.is_linked() && order != current => {
-                return Err(AppError::Conflict(format!(
-                    "playlist {} is linked to Spotify; its order changes only together with \
-                     Spotify's",
-                    playlist.id
-                )))
-            }
-            _ => Self::take_auto_snapshot(conn, playlist, current, why)?,
-        };
-        Playlist::replace_tracks(conn, &playlist.id, order)?;
-        let spotify_snapshot_id = match &target.provider {
-            Some(ProviderStep::WrittenBack {
-                spotify_snapshot_id,
-                ..
-            }) => {
-                Playlist::set_provider_state(conn, &playlist.id, Some(spotify_snapshot_id), false)?;
-                Some(spotify_snapshot_id.clone())
-            }
-            Some(ProviderStep::Synced {
-                spotify_snapshot_id,
-            }) => {
-                Playlist::set_provider_state(
-                    conn,
-                    &playlist.id,
-                    spotify_snapshot_id.as_deref(),
-                    false,
-                )?;
-                None
-            }
-            None => None,
-        };
-        let playlist = Playlist::touch(conn, &playlist.id, true, db::now())?;
-        Ok(Some(Rewritten {
-            playlist,
-            snapshot_id,
-            spotify_snapshot_id,
-        }))
-    }
-
-    /// The automatic snapshot of `current` before a rewrite, while the
-    /// owner keeps them; its id.
-    pub fn take_auto_snapshot(
-        conn: &mut DbConnection,
-        playlist: &Playlist,
-        current: &[String],
-        why: Rewrite<'_>,
-    ) -> AppResult<Option<i64>> {
-        let settings = UserSettings::find_for_user(conn, playlist.owner_id)?;
-        Ok(match settings.filter(|s| s.auto_snapshot_enabled) {
-            Some(s) => Some(
-                Snapshot::take(
-                    conn,
-                    playlist,
-                    current,
-                    why.snapshot_type(),
-                    Some(why.snapshot_description()),
-                    i64::from(s.max_snapshots_per_playlist),
-                )?
-                .id,
-            ),
-            None => None,
         })
     }
 

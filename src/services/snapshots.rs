@@ -1,7 +1,7 @@
 //! Snapshots: manual ones, restore, undo and delete. Automatic snapshots
 //! (before every rewrite of an order, while the owner's
 //! `auto_snapshot_enabled` is on, never logged) are taken by
-//! `PlaylistService::rewrite_order`; `Snapshot::take` prunes automatic
+//! `rewrite::replace_order`; `Snapshot::take` prunes automatic
 //! snapshots beyond the owner's `max_snapshots_per_playlist`.
 
 use std::collections::HashMap;
@@ -12,18 +12,15 @@ use crate::error::{AppError, AppResult};
 use crate::models::playlist::Playlist;
 use crate::models::snapshot::Snapshot;
 use crate::models::track::Track;
+use crate::models::user_settings::DEFAULT_MAX_SNAPSHOTS;
 use crate::models::{NewActivity, User, UserSettings};
 use crate::providers::spotify::Spotify;
-use crate::services::playlists::{
-    IfMatch, OrderPlan, PlaylistService, PlaylistView, Rewrite, RewriteTarget,
-};
+use crate::services::playlists::{IfMatch, PlaylistService, PlaylistView};
+use crate::services::rewrite::{replace_order, OrderPlan, Rewrite, RewriteService, RewriteTarget};
 use crate::services::ActivityLogService;
 
 /// Manual snapshots one playlist may keep.
 pub const MAX_MANUAL: i64 = 50;
-/// Automatic snapshots kept per playlist when the owner has no settings
-/// row (every user gets one at registration; this is the column default).
-const DEFAULT_MAX_SNAPSHOTS: i64 = 10;
 
 /// A restore computed from the playlist as read.
 struct Restore {
@@ -63,17 +60,17 @@ impl SnapshotService {
                 )));
             }
             let uris = PlaylistService::track_uris(conn, &playlist)?;
+            // Every user gets a settings row at registration; without one,
+            // the column's default.
             let keep = UserSettings::find_for_user(conn, user.id)?
-                .map_or(DEFAULT_MAX_SNAPSHOTS, |s| {
-                    i64::from(s.max_snapshots_per_playlist)
-                });
+                .map_or(DEFAULT_MAX_SNAPSHOTS, |s| s.max_snapshots_per_playlist);
             let snapshot = Snapshot::take(
                 conn,
                 &playlist,
                 &uris,
                 SnapshotType::Manual,
                 description,
-                keep,
+                i64::from(keep),
             )?;
             ActivityLogService::log(
                 conn,
@@ -153,13 +150,7 @@ impl SnapshotService {
             let Restore {
                 snapshot, target, ..
             } = &restore;
-            let written = PlaylistService::rewrite_order(
-                conn,
-                &rewrite,
-                &restore.current,
-                target,
-                restore.why(),
-            )?;
+            let written = replace_order(conn, &rewrite, &restore.current, target, restore.why())?;
             let playlist = rewrite.playlist;
             // A restore always writes (see `Rewrite`); `None` cannot come
             // back, and would answer the playlist as it is.
@@ -187,6 +178,6 @@ impl SnapshotService {
                 &restore.catalog,
             ))
         };
-        PlaylistService::rewrite(db, spotify, user.id, playlist_id, if_match, plan, write)
+        RewriteService::rewrite(db, spotify, user.id, playlist_id, if_match, plan, write)
     }
 }

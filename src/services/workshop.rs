@@ -12,9 +12,8 @@ use crate::models::track::Track;
 use crate::models::workshop_session::{NewWorkshopSession, WorkshopSession};
 use crate::models::{NewActivity, User};
 use crate::providers::spotify::Spotify;
-use crate::services::playlists::{
-    IfMatch, OrderPlan, PlaylistChange, PlaylistService, Rewrite, RewriteTarget,
-};
+use crate::services::playlists::{IfMatch, PlaylistChange, PlaylistService};
+use crate::services::rewrite::{replace_order, OrderPlan, Rewrite, RewriteService, RewriteTarget};
 use crate::services::shuffle::{choose, order_uris, ChoiceFields};
 use crate::services::ActivityLogService;
 
@@ -120,8 +119,7 @@ impl WorkshopService {
                      CommitPlan {
                          current, catalog, ..
                      }: CommitPlan| {
-            let written =
-                PlaylistService::rewrite_order(conn, &target, &current, uris, Rewrite::Commit)?;
+            let written = replace_order(conn, &target, &current, uris, Rewrite::Commit)?;
             if let Some(done) = &written {
                 ActivityLogService::log(
                     conn,
@@ -142,7 +140,7 @@ impl WorkshopService {
                 &catalog,
             ))
         };
-        PlaylistService::rewrite(db, spotify, user.id, playlist_id, if_match, plan, write)
+        RewriteService::rewrite(db, spotify, user.id, playlist_id, if_match, plan, write)
     }
 
     pub fn list_sessions(

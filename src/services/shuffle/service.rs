@@ -12,11 +12,11 @@ use crate::db::{Checkout, DbConnection};
 use crate::error::{AppResult, FieldError};
 use crate::models::playlist::Playlist;
 use crate::models::track::Track;
+use crate::models::user_settings::DEFAULT_ALGORITHM;
 use crate::models::{AlgorithmUsed, NewActivity, User, UserSettings};
 use crate::providers::spotify::Spotify;
-use crate::services::playlists::{
-    IfMatch, OrderPlan, PlaylistChange, PlaylistService, Rewrite, RewriteTarget,
-};
+use crate::services::playlists::{IfMatch, PlaylistChange, PlaylistService};
+use crate::services::rewrite::{replace_order, OrderPlan, Rewrite, RewriteService, RewriteTarget};
 use crate::services::ActivityLogService;
 
 /// A seed: a JSON integer, or a string of decimal digits (JavaScript
@@ -95,7 +95,7 @@ impl ShuffleService {
                         .unwrap_or(&s.default_algorithm_params.0),
                 ),
             ),
-            (None, None) => ("basic", request.params.as_ref()),
+            (None, None) => (DEFAULT_ALGORITHM, request.params.as_ref()),
         };
         Ok(choose(
             key,
@@ -115,7 +115,7 @@ impl ShuffleService {
     }
 
     /// Shuffles the caller's playlist. The order is computed outside the
-    /// write lock (see `PlaylistService::rewrite`), so a long shuffle never
+    /// write lock (see `RewriteService::rewrite`), so a long shuffle never
     /// holds SQLite's write lock or a PostgreSQL row lock.
     pub fn shuffle(
         db: &mut Checkout,
@@ -151,13 +151,7 @@ impl ShuffleService {
         let write = |conn: &mut DbConnection, target: RewriteTarget, planned: Planned| {
             let algorithm = planned.algorithm;
             let new_order = &planned.new_order;
-            let written = PlaylistService::rewrite_order(
-                conn,
-                &target,
-                &planned.current,
-                new_order,
-                planned.why(),
-            )?;
+            let written = replace_order(conn, &target, &planned.current, new_order, planned.why())?;
             if let Some(done) = &written {
                 ActivityLogService::log(
                     conn,
@@ -182,6 +176,6 @@ impl ShuffleService {
                 &planned.catalog,
             ))
         };
-        PlaylistService::rewrite(db, spotify, user.id, playlist_id, if_match, plan, write)
+        RewriteService::rewrite(db, spotify, user.id, playlist_id, if_match, plan, write)
     }
 }

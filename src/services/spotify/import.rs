@@ -1,0 +1,208 @@
+//! Listing the connected account's playlists and importing one as a
+//! linked playlist here. What Spotify says of a playlist and its tracks is
+//! cut to the limits a client's playlist and tracks are held to.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use super::SpotifyService;
+use crate::db::{write_transaction, Checkout, DbConnection, Pool};
+use crate::enums::Provider;
+use crate::error::{AppError, AppResult};
+use crate::models::playlist::ProviderLink;
+use crate::models::User;
+use crate::providers::spotify::api::{self, PlaylistItem};
+use crate::providers::spotify::http::CallError;
+use crate::providers::spotify::Spotify;
+use crate::services::playlists::{
+    NewPlaylistInput, PlaylistService, PlaylistView, TrackInput, MAX_TRACKS,
+};
+use crate::validate::{
+    ALBUM_NAME, ARTIST_NAME, DESCRIPTION, MAX_ARTISTS, PLAYLIST_NAME, TRACK_NAME,
+};
+
+/// One of the caller's Spotify playlists.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SpotifyPlaylist {
+    pub spotify_playlist_id: String,
+    pub name: String,
+    pub track_count: u64,
+    /// The owner's Spotify id.
+    pub owner: String,
+    /// Whether the connected account may write its order (its own, or
+    /// collaborative): only those can be imported.
+    pub writable: bool,
+    /// The caller's playlist linked to it, if any.
+    #[schema(required = true)]
+    pub linked_playlist_id: Option<String>,
+}
+
+impl SpotifyService {
+    /// A window of the caller's Spotify playlists, and Spotify's total.
+    pub fn list(
+        pool: &Pool,
+        spotify: &Spotify,
+        user: &User,
+        limit: usize,
+        offset: u64,
+    ) -> AppResult<(Vec<SpotifyPlaylist>, u64)> {
+        let mut db = Checkout::new(pool.clone());
+        let ((found, total), account) = Self::with_token(&mut db, spotify, user.id, |api, s| {
+            api.my_playlists(&s.token, offset, limit)
+        })?;
+        let linked: HashMap<String, String> =
+            PlaylistService::linked_ids(db.conn()?, user.id, Provider::Spotify)?;
+        let items = found
+            .into_iter()
+            .map(|p| SpotifyPlaylist {
+                writable: p.writable_by(&account),
+                linked_playlist_id: linked.get(&p.id).cloned(),
+                spotify_playlist_id: p.id,
+                name: p.name,
+                track_count: p.tracks.total,
+                owner: p.owner.id,
+            })
+            .collect();
+        Ok((items, total))
+    }
+
+    /// Imports a Spotify playlist as a linked local one: 409 when the
+    /// caller already linked it, when its order cannot be written, or over
+    /// 10,000 items.
+    pub fn import(
+        pool: &Pool,
+        spotify: &Spotify,
+        user: &User,
+        spotify_playlist_id: &str,
+    ) -> AppResult<PlaylistView> {
+        let mut db = Checkout::new(pool.clone());
+        Self::refuse_linked_twice(db.conn()?, user.id, spotify_playlist_id)?;
+        let (found, account) = Self::with_token(&mut db, spotify, user.id, |api, s| {
+            let info = match api.playlist(&s.token, spotify_playlist_id) {
+                Err(CallError::NotFound) => return Ok(None),
+                other => other?,
+            };
+            if !info.writable_by(&s.account_id) || info.tracks.total as usize > MAX_TRACKS {
+                return Ok(Some((info, Vec::new())));
+            }
+            let items = api.playlist_items(&s.token, spotify_playlist_id, MAX_TRACKS)?;
+            Ok(Some((info, items)))
+        })?;
+        let (info, items) = found.ok_or(AppError::NotFound)?;
+        if !info.writable_by(&account) {
+            return Err(AppError::Conflict(format!(
+                "the Spotify playlist {spotify_playlist_id} belongs to {} and is not collaborative: \
+                 its order cannot be written, so it cannot be linked",
+                info.owner.id
+            )));
+        }
+        if info.tracks.total as usize > MAX_TRACKS {
+            return Err(AppError::Conflict(format!(
+                "the Spotify playlist has {} items; at most {MAX_TRACKS} can be linked",
+                info.tracks.total
+            )));
+        }
+        let tracks = Self::tracks_with_tempo(&mut db, spotify, user.id, &items);
+        // Spotify's snapshot is kept only when every item is in the copy:
+        // a rewrite may then trust it without reading the items again.
+        let whole = tracks.len() == items.len();
+        let name: String = match info.name.trim() {
+            "" => "Untitled Spotify playlist".to_string(),
+            name => PLAYLIST_NAME.truncate(name),
+        };
+        let input = NewPlaylistInput {
+            name,
+            description: DESCRIPTION.truncate(info.description.as_deref().unwrap_or_default()),
+            is_public: false,
+            tracks,
+        };
+        let link = ProviderLink::spotify(
+            spotify_playlist_id,
+            &account,
+            whole.then_some(info.snapshot_id),
+        );
+        write_transaction(db.conn()?, |conn| {
+            // The owner's lock first, so a parallel import of the same
+            // playlist waits here and then finds this one's link.
+            User::lock(conn, user.id)?;
+            Self::refuse_linked_twice(conn, user.id, spotify_playlist_id)?;
+            PlaylistService::create_linked(conn, user, &input, link)
+        })
+    }
+
+    fn refuse_linked_twice(
+        conn: &mut DbConnection,
+        user_id: i64,
+        spotify_playlist_id: &str,
+    ) -> AppResult<()> {
+        match PlaylistService::find_linked(conn, user_id, Provider::Spotify, spotify_playlist_id)? {
+            Some(linked) => Err(AppError::Conflict(format!(
+                "the Spotify playlist {spotify_playlist_id} is already linked as playlist {}",
+                linked.id
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// The writable items as tracks of a linked playlist, their text cut
+    /// to the catalog's limits, with tempo where Spotify serves audio
+    /// features (any failure leaves it unknown).
+    pub(super) fn tracks_with_tempo(
+        db: &mut Checkout,
+        spotify: &Spotify,
+        user_id: i64,
+        items: &[PlaylistItem],
+    ) -> Vec<TrackInput> {
+        let mut tracks: Vec<TrackInput> = items
+            .iter()
+            .filter_map(|item| item.track.as_ref())
+            .filter(|t| !t.is_local && api::writable_uri(&t.uri))
+            .map(|t| TrackInput {
+                uri: t.uri.clone(),
+                name: TRACK_NAME.truncate(&t.name),
+                artists: match (&t.show, t.artists.is_empty()) {
+                    (Some(show), true) => vec![ARTIST_NAME.truncate(&show.name)],
+                    _ => t
+                        .artists
+                        .iter()
+                        .take(MAX_ARTISTS)
+                        .map(|a| ARTIST_NAME.truncate(&a.name))
+                        .collect(),
+                },
+                album_name: t
+                    .album
+                    .as_ref()
+                    .or(t.show.as_ref())
+                    .map(|a| ALBUM_NAME.truncate(&a.name)),
+                duration_ms: i32::try_from(t.duration_ms).unwrap_or(i32::MAX),
+                tempo: None,
+            })
+            .collect();
+        let mut ids: Vec<String> = tracks
+            .iter()
+            .filter_map(|t| t.uri.strip_prefix("spotify:track:").map(String::from))
+            .collect();
+        ids.sort();
+        ids.dedup();
+        if ids.is_empty() {
+            return tracks;
+        }
+        let tempos: HashMap<String, f64> =
+            match Self::with_token(
+                db,
+                spotify,
+                user_id,
+                |api, s| Ok(api.tempos(&s.token, &ids)),
+            ) {
+                Ok((found, _)) => found.into_iter().collect(),
+                Err(_) => HashMap::new(),
+            };
+        for track in &mut tracks {
+            if let Some(id) = track.uri.strip_prefix("spotify:track:") {
+                track.tempo = tempos.get(id).copied();
+            }
+        }
+        tracks
+    }
+}
