@@ -94,23 +94,60 @@ pub struct ItemIdParam {
 #[derive(IntoParams)]
 #[into_params(parameter_in = Header)]
 pub struct IfMatchParam {
-    /// `"<version>"` (as `ETag` gave it; `3` and `W/"3"` are read the same)
-    /// or `*`. A version that is no longer current answers 412 and changes
-    /// nothing; without the header the change is made whatever the version.
+    /// `"<version>"` as `ETag` gave it, a comma-separated list of such tags
+    /// (any may match), or `*` (any version). Comparison is strong: a weak
+    /// tag (`W/"3"`), an unquoted or a malformed value matches nothing. A
+    /// version that is no longer current answers 412 and changes nothing;
+    /// without the header the change is made whatever the version.
     #[param(rename = "If-Match", value_type = String, required = false)]
     pub if_match: Option<String>,
 }
 
-/// The `If-Match` precondition: `"3"` (or `3`, or `W/"3"`), `*`, or a value
-/// that can match nothing.
+/// The `If-Match` precondition of a request, if it sent one (several
+/// header lines are one list).
 pub fn if_match(req: &HttpRequest) -> Option<IfMatch> {
-    let value = req.headers().get(header::IF_MATCH)?;
-    let text = value.to_str().unwrap_or_default().trim();
-    if text == "*" {
-        return Some(IfMatch::Any);
+    let mut lines = req.headers().get_all(header::IF_MATCH).peekable();
+    lines.peek()?;
+    // A line that is not visible ASCII is malformed, and so is the list.
+    let text: Option<Vec<&str>> = lines.map(|line| line.to_str().ok()).collect();
+    Some(match text {
+        Some(lines) => parse_if_match(&lines.join(",")),
+        None => IfMatch::Versions(Vec::new()),
+    })
+}
+
+/// `*`, or a list of entity tags (RFC 9110 §13.1.1), read for a strong
+/// comparison with `"<version>"`: weak tags and tags that are not a
+/// version as `ETag` writes it are kept out of the list; a malformed value
+/// (an unquoted or unterminated tag, `*` inside a list) names nothing.
+fn parse_if_match(text: &str) -> IfMatch {
+    let malformed = || IfMatch::Versions(Vec::new());
+    let list_space = |c: char| c == ',' || c == ' ' || c == '\t';
+    if text.trim_matches(list_space) == "*" {
+        return IfMatch::Any;
     }
-    let tag = text.strip_prefix("W/").unwrap_or(text).trim_matches('"');
-    Some(tag.parse().map(IfMatch::Version).unwrap_or(IfMatch::Never))
+    let mut versions = Vec::new();
+    let mut rest = text.trim_start_matches(list_space);
+    while !rest.is_empty() {
+        let (weak, tag) = match rest.strip_prefix("W/") {
+            Some(tag) => (true, tag),
+            None => (false, rest),
+        };
+        let Some((opaque, after)) = tag.strip_prefix('"').and_then(|t| t.split_once('"')) else {
+            return malformed();
+        };
+        let after = after.trim_start_matches([' ', '\t']);
+        if !(after.is_empty() || after.starts_with(',')) {
+            return malformed();
+        }
+        if let Ok(version) = opaque.parse::<i32>() {
+            if !weak && version.to_string() == opaque {
+                versions.push(version);
+            }
+        }
+        rest = after.trim_start_matches(list_space);
+    }
+    IfMatch::Versions(versions)
 }
 
 /// The `ETag` of a playlist version.
@@ -157,4 +194,43 @@ pub fn optional_body<T: serde::de::DeserializeOwned + Default>(
         return Ok(T::default());
     }
     crate::routes::body::from_value(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_if_match;
+    use crate::services::playlists::IfMatch;
+
+    fn versions(v: &[i32]) -> IfMatch {
+        IfMatch::Versions(v.to_vec())
+    }
+
+    #[test]
+    fn if_match_is_read_for_a_strong_comparison() {
+        assert_eq!(parse_if_match("*"), IfMatch::Any);
+        assert_eq!(parse_if_match("\"3\""), versions(&[3]));
+        assert_eq!(
+            parse_if_match(" \"3\" , \"5\",\"8\" "),
+            versions(&[3, 5, 8])
+        );
+        // Weak tags never match; the strong ones beside them still do.
+        assert_eq!(parse_if_match("W/\"3\""), versions(&[]));
+        assert_eq!(parse_if_match("W/\"3\", \"4\""), versions(&[4]));
+        // Tags that are not a version as ETag writes it match nothing.
+        for odd in ["\"03\"", "\"+3\"", "\"3 \"", "\"abc\"", "\"\""] {
+            assert_eq!(parse_if_match(odd), versions(&[]), "{odd}");
+        }
+        // Malformed values name nothing at all.
+        for malformed in [
+            "3",
+            "\"3",
+            "\"3\" x",
+            "\"3\" \"4\"",
+            "*, \"3\"",
+            "w/\"3\"",
+            "",
+        ] {
+            assert_eq!(parse_if_match(malformed), versions(&[]), "{malformed}");
+        }
+    }
 }

@@ -26,20 +26,23 @@ use crate::services::ActivityLogService;
 pub const MAX_TRACKS: usize = 10_000;
 /// Most playlists one user may keep (SPEC §10.9).
 pub const MAX_PLAYLISTS: i64 = 500;
-/// An `If-Match` precondition on a playlist's version.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// An `If-Match` precondition on a playlist's version, compared strongly
+/// (RFC 9110 §13.1.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IfMatch {
+    /// `*`: whatever version the playlist is at.
     Any,
-    Version(i32),
-    /// A value that can match no version (malformed).
-    Never,
+    /// The versions named by the strong entity tags of the list; any of
+    /// them matches. Empty when the value named none (only weak tags, or a
+    /// malformed value): it matches nothing.
+    Versions(Vec<i32>),
 }
 
 impl IfMatch {
     /// Whether the client pinned a version, so a version that moved under
     /// it is a 412 rather than a reason to recompute.
-    pub fn pins_version(if_match: Option<IfMatch>) -> bool {
-        matches!(if_match, Some(IfMatch::Version(_) | IfMatch::Never))
+    pub fn pins_version(if_match: Option<&IfMatch>) -> bool {
+        matches!(if_match, Some(IfMatch::Versions(_)))
     }
 }
 
@@ -55,11 +58,11 @@ pub struct Rewritten {
 }
 
 /// 412 unless the precondition holds for `playlist`.
-pub fn check_version(playlist: &Playlist, if_match: Option<IfMatch>) -> AppResult<()> {
+pub fn check_version(playlist: &Playlist, if_match: Option<&IfMatch>) -> AppResult<()> {
     match if_match {
         None | Some(IfMatch::Any) => Ok(()),
-        Some(IfMatch::Version(v)) if v == playlist.version => Ok(()),
-        Some(_) => Err(AppError::PreconditionFailed),
+        Some(IfMatch::Versions(versions)) if versions.contains(&playlist.version) => Ok(()),
+        Some(IfMatch::Versions(_)) => Err(AppError::PreconditionFailed),
     }
 }
 
@@ -442,7 +445,7 @@ impl PlaylistService {
         if_match: Option<IfMatch>,
     ) -> AppResult<PlaylistView> {
         Self::with_locked(conn, user.id, id, |conn, playlist| {
-            check_version(&playlist, if_match)?;
+            check_version(&playlist, if_match.as_ref())?;
             let changes = PlaylistChanges {
                 name: changes
                     .name
@@ -483,7 +486,7 @@ impl PlaylistService {
         if_match: Option<IfMatch>,
     ) -> AppResult<()> {
         Self::with_locked(conn, user.id, id, |conn, playlist| {
-            check_version(&playlist, if_match)?;
+            check_version(&playlist, if_match.as_ref())?;
             let track_count = Playlist::track_count(conn, id)?;
             Playlist::delete(conn, id)?;
             ActivityLogService::log(

@@ -251,6 +251,59 @@ async fn if_match_guards_every_change() {
 }
 
 #[actix_web::test]
+async fn if_match_compares_strongly_takes_lists_and_star_and_guards_delete() {
+    let app = spawn_app().await;
+    let user = app.user("strong").await;
+    let p = app.playlist(&user, "Tagged", sample_tracks("st", 4)).await;
+    let path = format!("/api/playlists/{}", p["id"].as_str().unwrap());
+    let api = app.as_user(&user);
+    let read = api.get(&path).await;
+    assert_eq!(read.header("ETag"), Some("\"1\""));
+    let patch = |name: &str| Some(json!({ "name": name }));
+
+    // A weak tag never matches, even of the current version; nor does an
+    // unquoted or malformed value.
+    for refused in ["W/\"1\"", "1", "\"1", "\"1\" junk", "*, \"1\""] {
+        api.send(Method::PATCH, &path, patch("no"), &[("If-Match", refused)])
+            .await
+            .error(412, "precondition_failed");
+    }
+    assert_eq!(api.get(&path).await.body["version"], 1, "nothing changed");
+
+    // A list matches when any member does (weak members aside).
+    let res = api
+        .send(
+            Method::PATCH,
+            &path,
+            patch("Listed"),
+            &[("If-Match", "W/\"1\", \"7\", \"1\"")],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+    assert_eq!(res.body["version"], 2);
+    // `*` matches whatever version the playlist is at.
+    let res = api
+        .send(Method::PATCH, &path, patch("Starred"), &[("If-Match", "*")])
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+    assert_eq!(res.body["version"], 3);
+
+    // DELETE honours it too: a stale version keeps the playlist …
+    api.send(Method::DELETE, &path, None, &[("If-Match", "\"2\"")])
+        .await
+        .error(412, "precondition_failed");
+    assert_eq!(api.get(&path).await.status, StatusCode::OK);
+    // … and the current one deletes it; `*` on a missing one is a 404.
+    let res = api
+        .send(Method::DELETE, &path, None, &[("If-Match", "\"3\"")])
+        .await;
+    assert_eq!(res.status, StatusCode::NO_CONTENT, "{}", res.text);
+    api.send(Method::DELETE, &path, None, &[("If-Match", "*")])
+        .await
+        .error(404, "not_found");
+}
+
+#[actix_web::test]
 async fn delete_answers_204_and_logs() {
     let app = spawn_app().await;
     let user = app.user("deleter").await;

@@ -94,7 +94,7 @@ pub(super) fn rewrite<P: OrderPlan, T>(
         if moved < OPTIMISTIC_TRIES {
             let planned = plan(conn, &read)?;
             spotify_uris_only(&planned)?;
-            check_version(&read, if_match)?;
+            check_version(&read, if_match.as_ref())?;
             early = Some(planned);
         }
         let step = write_transaction(conn, |conn| {
@@ -105,7 +105,7 @@ pub(super) fn rewrite<P: OrderPlan, T>(
                 None => {
                     let planned = plan(conn, &locked)?;
                     spotify_uris_only(&planned)?;
-                    check_version(&locked, if_match)?;
+                    check_version(&locked, if_match.as_ref())?;
                     planned
                 }
             };
@@ -123,7 +123,7 @@ pub(super) fn rewrite<P: OrderPlan, T>(
         match step {
             Step::Done(done) => return Ok(done),
             Step::Claimed(planned, snapshot_ids) => break (read, planned, snapshot_ids),
-            Step::Moved if IfMatch::pins_version(if_match) => {
+            Step::Moved if IfMatch::pins_version(if_match.as_ref()) => {
                 return Err(AppError::PreconditionFailed)
             }
             Step::Moved => moved += 1,

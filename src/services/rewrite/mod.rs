@@ -63,7 +63,7 @@ impl RewriteService {
                 return linked::rewrite(db, spotify, user_id, id, if_match, plan, write);
             }
             let planned = plan(conn, &read)?;
-            check_version(&read, if_match)?;
+            check_version(&read, if_match.as_ref())?;
             let written = write_transaction(conn, |conn| {
                 let locked = PlaylistService::lock_owned(conn, user_id, id)?;
                 if locked.version != read.version {
@@ -73,7 +73,7 @@ impl RewriteService {
             })?;
             match written {
                 Some(done) => return Ok(done),
-                None if IfMatch::pins_version(if_match) => {
+                None if IfMatch::pins_version(if_match.as_ref()) => {
                     return Err(AppError::PreconditionFailed)
                 }
                 None => continue,
@@ -82,7 +82,7 @@ impl RewriteService {
         write_transaction(db.conn()?, |conn| {
             let locked = PlaylistService::lock_owned(conn, user_id, id)?;
             let planned = plan(conn, &locked)?;
-            check_version(&locked, if_match)?;
+            check_version(&locked, if_match.as_ref())?;
             write(conn, RewriteTarget::new(locked), planned)
         })
     }

@@ -53,7 +53,7 @@ impl SpotifyService {
         for _ in 0..SYNC_TRIES {
             let read = PlaylistService::owned(db.conn()?, user.id, playlist_id)?;
             let remote_id = linked_to(&read)?;
-            check_version(&read, if_match)?;
+            check_version(&read, if_match.as_ref())?;
             if claim_is_live(&read.link, db::now()) {
                 return Err(write_under_way());
             }
@@ -74,7 +74,7 @@ impl SpotifyService {
             let whole = tracks.len() == items.len();
             let written = write_transaction(db.conn()?, |conn| {
                 let locked = PlaylistService::lock_owned(conn, user.id, playlist_id)?;
-                check_version(&locked, if_match)?;
+                check_version(&locked, if_match.as_ref())?;
                 // A rewrite wrote here and to Spotify after we read Spotify:
                 // what we read is older than both; read again.
                 if locked.version != read.version || locked.link != read.link {
