@@ -55,9 +55,6 @@ async function api(method, path, body, headers = {}) {
   const text = await res.text();
   const json = text ? JSON.parse(text) : null;
   if (!res.ok) throw new ApiError(res.status, json);
-  if (json && typeof json === "object") {
-    Object.defineProperty(json, "etag", { value: res.headers.get("ETag"), enumerable: false });
-  }
   return json;
 }
 
@@ -454,7 +451,9 @@ function readParams(data) {
 
 async function playlistPage(id) {
   const [playlist, algos] = await Promise.all([api("GET", `/api/playlists/${id}`), algorithms()]);
-  let version = playlist.etag || `"${playlist.version}"`;
+  // The version as a strong tag, written here rather than echoed from
+  // `ETag`: a compressing proxy may weaken that, and a weak tag never matches.
+  let version = `"${playlist.version}"`;
   const reload = () => route();
   const tracks = h("tbody", {}, playlist.tracks.map((t) => h("tr", {},
     h("td", {}, t.position + 1), h("td", {}, t.name), h("td", {}, t.artists.join(", ")), h("td", {}, t.album_name || ""), h("td", {}, t.tempo ?? ""))));
