@@ -52,6 +52,22 @@ pub enum CallError {
     Failed(String),
 }
 
+/// A call's 404 read as "there is no such thing" (`Ok(None)`), as diesel's
+/// `.optional()` reads a missing row.
+pub trait Found<T> {
+    fn found(self) -> Result<Option<T>, CallError>;
+}
+
+impl<T> Found<T> for Result<T, CallError> {
+    fn found(self) -> Result<Option<T>, CallError> {
+        match self {
+            Ok(value) => Ok(Some(value)),
+            Err(CallError::NotFound) => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+}
+
 /// Whether a request may be sent again after a 5xx or a broken
 /// connection (a 429 is always waited out once: it was not carried out).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

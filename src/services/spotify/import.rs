@@ -13,7 +13,7 @@ use crate::error::{AppError, AppResult};
 use crate::models::playlist::ProviderLink;
 use crate::models::User;
 use crate::providers::spotify::api::{self, PlaylistItem};
-use crate::providers::spotify::http::CallError;
+use crate::providers::spotify::http::Found;
 use crate::providers::spotify::Spotify;
 use crate::services::playlists::{
     NewPlaylistInput, PlaylistService, PlaylistView, TrackInput, MAX_TRACKS,
@@ -79,9 +79,8 @@ impl SpotifyService {
         let mut db = Checkout::new(pool.clone());
         Self::refuse_linked_twice(db.conn()?, user.id, spotify_playlist_id)?;
         let (found, account) = Self::with_token(&mut db, spotify, user.id, |api, s| {
-            let info = match api.playlist(&s.token, spotify_playlist_id) {
-                Err(CallError::NotFound) => return Ok(None),
-                other => other?,
+            let Some(info) = api.playlist(&s.token, spotify_playlist_id).found()? else {
+                return Ok(None);
             };
             if !info.writable_by(&s.account_id) || info.tracks.total as usize > MAX_TRACKS {
                 return Ok(Some((info, Vec::new())));

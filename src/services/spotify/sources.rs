@@ -6,7 +6,7 @@ use super::SpotifyService;
 use crate::db::{self, write_transaction, Checkout, DbConnection};
 use crate::error::AppResult;
 use crate::models::track::NewTrack;
-use crate::providers::spotify::http::CallError;
+use crate::providers::spotify::http::Found;
 use crate::providers::spotify::Spotify;
 use crate::services::playlists::{TrackInput, MAX_TRACKS};
 
@@ -22,10 +22,8 @@ impl SpotifyService {
         spotify_playlist_id: &str,
     ) -> AppResult<Option<(Vec<TrackInput>, usize)>> {
         let (found, _) = Self::with_token(db, spotify, user_id, |api, s| {
-            match api.first_items(&s.token, spotify_playlist_id, MAX_TRACKS) {
-                Err(CallError::NotFound) => Ok(None),
-                other => other.map(Some),
-            }
+            api.first_items(&s.token, spotify_playlist_id, MAX_TRACKS)
+                .found()
         })?;
         Ok(found.map(|(items, total)| {
             let unread = (total as usize).saturating_sub(items.len());
@@ -45,10 +43,7 @@ impl SpotifyService {
         spotify_playlist_id: &str,
     ) -> AppResult<Option<String>> {
         let (info, _) = Self::with_token(db, spotify, user_id, |api, s| {
-            match api.playlist(&s.token, spotify_playlist_id) {
-                Err(CallError::NotFound) => Ok(None),
-                other => other.map(Some),
-            }
+            api.playlist(&s.token, spotify_playlist_id).found()
         })?;
         Ok(info.map(|i| i.name))
     }

@@ -15,7 +15,7 @@ use crate::error::{AppError, AppResult};
 use crate::models::playlist::Playlist;
 use crate::models::track::NewTrack;
 use crate::models::{NewActivity, SyncCounts, User};
-use crate::providers::spotify::http::CallError;
+use crate::providers::spotify::http::Found;
 use crate::providers::spotify::Spotify;
 use crate::services::playlists::{
     check_version, IfMatch, PlaylistService, PlaylistView, TrackInput, MAX_TRACKS,
@@ -64,10 +64,7 @@ impl SpotifyService {
                 let found = api.playlist(&s.token, &remote_id).and_then(|info| {
                     Ok((info, api.playlist_items(&s.token, &remote_id, MAX_TRACKS)?))
                 });
-                match found {
-                    Err(CallError::NotFound) => Ok(Err(gone(&remote_id))),
-                    other => other.map(Ok),
-                }
+                Ok(found.found()?.ok_or_else(|| gone(&remote_id)))
             })?;
             let (info, items) = fetched.map_err(AppError::Conflict)?;
             let tracks = Self::tracks_with_tempo(&mut db, spotify, user.id, &items);

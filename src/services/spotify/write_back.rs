@@ -9,7 +9,7 @@ use crate::db::Checkout;
 use crate::error::AppError;
 use crate::models::playlist::Playlist;
 use crate::providers::spotify::api::{self, PlaylistItem};
-use crate::providers::spotify::http::CallError;
+use crate::providers::spotify::http::{CallError, Found};
 use crate::providers::spotify::Spotify;
 use crate::services::playlists::MAX_TRACKS;
 
@@ -59,9 +59,8 @@ pub fn write_order(
         if let Err(other_account) = require_account(playlist, &s.account_id) {
             return Ok(Err(other_account));
         }
-        let now_at = match api.snapshot_id(&s.token, &remote_id) {
-            Err(CallError::NotFound) => return Ok(Err(gone(&remote_id))),
-            other => other?,
+        let Some(now_at) = api.snapshot_id(&s.token, &remote_id).found()? else {
+            return Ok(Err(gone(&remote_id)));
         };
         // Spotify still at the snapshot whose items this order was read
         // from (kept only when all of them can be written back): no need to
@@ -70,9 +69,11 @@ pub fn write_order(
             attempted = true;
             return replace(api, &s.token, &remote_id, order, &mut attempted);
         }
-        let items = match api.playlist_items(&s.token, &remote_id, MAX_TRACKS) {
-            Err(CallError::NotFound) => return Ok(Err(gone(&remote_id))),
-            other => other?,
+        let Some(items) = api
+            .playlist_items(&s.token, &remote_id, MAX_TRACKS)
+            .found()?
+        else {
+            return Ok(Err(gone(&remote_id)));
         };
         let unwritable: Vec<&str> = items
             .iter()
