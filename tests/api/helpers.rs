@@ -378,6 +378,13 @@ where
         res.body
     }
 
+    /// Creates a schedule for `user` from `body`; answers its id.
+    pub async fn schedule(&self, user: &TestUser, body: Value) -> i64 {
+        let res = self.as_user(user).post("/api/schedules", body).await;
+        assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
+        res.body["id"].as_i64().unwrap()
+    }
+
     /// The caller's activity rows, newest first, as the API shows them.
     pub async fn activity(&self, user: &TestUser) -> Vec<Value> {
         let res = self.as_user(user).get("/api/activity?limit=100").await;
@@ -512,6 +519,15 @@ pub fn uris(playlist: &Value) -> Vec<String> {
         .unwrap()
         .iter()
         .map(|t| t["uri"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The rows of `activity` (see [`TestApp::activity`]) of one type, in
+/// the same order.
+pub fn rows_of<'a>(activity: &'a [Value], kind: &str) -> Vec<&'a Value> {
+    activity
+        .iter()
+        .filter(|r| r["activity_type"] == kind)
         .collect()
 }
 
