@@ -533,8 +533,13 @@ pub fn rows_of<'a>(activity: &'a [Value], kind: &str) -> Vec<&'a Value> {
 
 /// Waits until `done()` holds, checking every 20 ms; fails the test after
 /// a minute. Time is only the failure guard, never the assertion.
-pub async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+pub async fn wait_until(what: &str, done: impl FnMut() -> bool) {
+    wait_within(what, std::time::Duration::from_secs(60), done).await
+}
+
+/// [`wait_until`], failing the test after `limit` instead.
+pub async fn wait_within(what: &str, limit: std::time::Duration, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + limit;
     while !done() {
         assert!(std::time::Instant::now() < deadline, "timed out: {what}");
         actix_web::rt::time::sleep(std::time::Duration::from_millis(20)).await;

@@ -2,12 +2,14 @@
 //! rewrites until a sync, which undo reverts; local playlists do not
 //! sync; a playlist gone from Spotify; a sync racing a shuffle.
 
+use std::time::Duration;
+
 use actix_web::http::StatusCode;
 use serde_json::json;
 
 use super::connected;
-use crate::fake_spotify::{FakeSpotify, Injected, ACCOUNT};
-use crate::helpers::{rows_of, sample_tracks, spawn_app_on, uris, TestDb};
+use crate::fake_spotify::{FakeSpotify, ACCOUNT};
+use crate::helpers::{rows_of, sample_tracks, spawn_app_on, uris, wait_within, TestDb};
 
 #[actix_web::test]
 async fn a_change_on_spotify_is_a_409_until_a_sync_which_undo_reverts() {
@@ -191,23 +193,25 @@ async fn a_sync_that_read_spotify_before_a_shuffle_wrote_does_not_undo_it() {
     fake.add_playlist("both", ACCOUNT, 20);
     let linked = app.import(&user, "both").await;
     let id = linked["id"].as_str().unwrap();
-    // The sync's read of the items is answered as of now, but arrives late.
-    fake.inject_with(Injected {
-        method: Some("GET"),
-        path: "/v1/playlists/both/tracks".into(),
-        status: 0,
-        delay_ms: 1500,
-        times: 1,
-        ..Injected::default()
-    });
+    let from = fake.lock().requests.len();
+    // The sync's read of the items is answered as of now, and held until
+    // the shuffle has written here and on Spotify.
+    let gate = fake.hold(Some("GET"), "/v1/playlists/both/tracks");
     let client = app.as_user(&user);
     let sync_path = format!("/api/playlists/{id}/sync");
     let shuffle_path = format!("/api/playlists/{id}/shuffle");
     let (synced, shuffled) = futures_util::join!(client.post_empty(&sync_path), async {
-        actix_web::rt::time::sleep(std::time::Duration::from_millis(300)).await;
-        client
+        wait_within(
+            "the sync's read of the items, held by the fake",
+            Duration::from_secs(10),
+            || gate.reached(),
+        )
+        .await;
+        let shuffled = client
             .post(&shuffle_path, json!({"algorithm": "basic", "seed": 8}))
-            .await
+            .await;
+        gate.open();
+        shuffled
     });
     assert_eq!(shuffled.status, StatusCode::OK, "{}", shuffled.text);
     assert_eq!(synced.status, StatusCode::OK, "{}", synced.text);
@@ -218,4 +222,25 @@ async fn a_sync_that_read_spotify_before_a_shuffle_wrote_does_not_undo_it() {
         "the shuffle stands"
     );
     assert_eq!(fake.items("both"), uris(&read.body), "and Spotify agrees");
+    assert_eq!(
+        synced.body["changed"], false,
+        "the sync read Spotify again and found the shuffle's order: {}",
+        synced.text
+    );
+
+    // The race happened as it is meant to: the sync's read, the shuffle's
+    // write, and only then the sync reading the items again.
+    let log = fake.lock().requests[from..].to_vec();
+    let items = "GET /v1/playlists/both/tracks";
+    let held = fake.request_position(items, from);
+    let wrote = fake.request_position("PUT /v1/playlists/both/tracks", from);
+    assert!(
+        held.is_some() && wrote.is_some() && held < wrote,
+        "the items were read before the shuffle wrote: {log:#?}"
+    );
+    let again = held.and_then(|held| fake.request_position(items, held + 1));
+    assert!(
+        again > wrote,
+        "the sync read the items again after the write: {log:#?}"
+    );
 }
