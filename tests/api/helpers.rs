@@ -26,6 +26,7 @@ use shuffify::config::Settings;
 use shuffify::db::schema::activity_log;
 use shuffify::db::{self, DbConnection, Json, Pool, PooledConnection};
 use shuffify::enums::{ActivityType, ActorType};
+use shuffify::models::playlist::{Playlist, ProviderLink};
 use shuffify::models::NewUser;
 use shuffify::AppState;
 
@@ -171,6 +172,25 @@ pub fn create_user(conn: &mut DbConnection, username: &str) -> i64 {
     .insert(conn)
     .expect("insert user")
     .id
+}
+
+/// Inserts an empty local playlist of `owner`'s through the model,
+/// bypassing the service (no tracks, no activity row, no cap checked).
+pub fn insert_playlist(conn: &mut DbConnection, owner: i64, id: String, name: &str) -> Playlist {
+    let now = db::now();
+    let playlist = Playlist {
+        id,
+        owner_id: owner,
+        name: name.to_string(),
+        description: String::new(),
+        is_public: false,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+        link: ProviderLink::local(),
+    };
+    playlist.insert(conn).expect("insert playlist");
+    playlist
 }
 
 /// Inserts an activity row with a chosen time, bypassing the service.
@@ -383,6 +403,14 @@ where
         let res = self.as_user(user).post("/api/schedules", body).await;
         assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
         res.body["id"].as_i64().unwrap()
+    }
+
+    /// A schedule shuffling `target` with `basic`; answers its id.
+    pub async fn shuffle_schedule(&self, user: &TestUser, target: &str) -> i64 {
+        let body = serde_json::json!({
+            "job_type": "shuffle", "target_playlist_id": target, "algorithm_name": "basic",
+        });
+        self.schedule(user, body).await
     }
 
     /// The caller's activity rows, newest first, as the API shows them.

@@ -9,7 +9,7 @@ use shuffify::db;
 use shuffify::enums::TriggeredBy;
 use shuffify::models::job_execution::JobExecution;
 
-use crate::helpers::{sample_tracks, spawn_app, uris};
+use crate::helpers::{rows_of, sample_tracks, spawn_app, uris};
 
 #[actix_web::test]
 async fn create_validates_every_rule() {
@@ -323,13 +323,8 @@ async fn run_now_raids_new_tracks_once_in_source_order() {
             .len(),
         1
     );
-    let runs = app
-        .activity(&user)
-        .await
-        .iter()
-        .filter(|r| r["activity_type"] == "schedule_run")
-        .count();
-    assert_eq!(runs, 2);
+    let activity = app.activity(&user).await;
+    assert_eq!(rows_of(&activity, "schedule_run").len(), 2);
 
     let got = app
         .as_user(&user)
@@ -360,16 +355,10 @@ async fn run_now_shuffles_and_raid_and_shuffle_does_both() {
     let target = app.playlist(&user, "T", sample_tracks("mx", 20)).await;
     let source = app.playlist(&user, "S", sample_tracks("ms", 5)).await;
     let tid = target["id"].as_str().unwrap();
-    let res = app
-        .as_user(&user)
-        .post(
-            "/api/schedules",
-            json!({"job_type": "shuffle", "target_playlist_id": tid, "algorithm_name": "basic"}),
-        )
-        .await;
+    let schedule = app.shuffle_schedule(&user, tid).await;
     let exec = app
         .as_user(&user)
-        .post_empty(&format!("/api/schedules/{}/run", res.body["id"]))
+        .post_empty(&format!("/api/schedules/{schedule}/run"))
         .await;
     assert_eq!(exec.body["status"], "success");
     assert_eq!(exec.body["tracks_added"], 0);
@@ -427,14 +416,7 @@ async fn a_job_whose_target_is_gone_fails_cleanly() {
     let user = app.user("orphan").await;
     let target = app.playlist(&user, "Gone", sample_tracks("gn", 3)).await;
     let tid = target["id"].as_str().unwrap();
-    let res = app
-        .as_user(&user)
-        .post(
-            "/api/schedules",
-            json!({"job_type": "shuffle", "target_playlist_id": tid, "algorithm_name": "basic"}),
-        )
-        .await;
-    let id = res.body["id"].clone();
+    let id = app.shuffle_schedule(&user, tid).await;
     app.as_user(&user)
         .delete(&format!("/api/playlists/{tid}"))
         .await;
@@ -452,12 +434,8 @@ async fn a_job_whose_target_is_gone_fails_cleanly() {
         .await;
     assert_eq!(schedule.body["last_status"], "failed");
     assert_eq!(schedule.body["last_error"], message);
-    let rows: Vec<Value> = app
-        .activity(&user)
-        .await
-        .into_iter()
-        .filter(|r| r["activity_type"] == "schedule_run")
-        .collect();
+    let activity = app.activity(&user).await;
+    let rows = rows_of(&activity, "schedule_run");
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0]["metadata"]["status"], "failed");
     assert_eq!(rows[0]["metadata"]["error"], message);

@@ -16,12 +16,7 @@ async fn a_scheduled_shuffle_of_a_linked_playlist_writes_back_with_one_row() {
     fake.add_playlist("sched", ACCOUNT, 30);
     let linked = app.import(&user, "sched").await;
     let id = linked["id"].as_str().unwrap();
-    let schedule = app
-        .schedule(
-            &user,
-            json!({"job_type": "shuffle", "target_playlist_id": id, "algorithm_name": "basic"}),
-        )
-        .await;
+    let schedule = app.shuffle_schedule(&user, id).await;
     let run = app
         .as_user(&user)
         .post_empty(&format!("/api/schedules/{schedule}/run"))
@@ -192,12 +187,7 @@ async fn a_spotify_failure_fails_the_run_with_its_message_and_one_row() {
     fake.add_playlist("moving", ACCOUNT, 8);
     let linked = app.import(&user, "moving").await;
     let id = linked["id"].as_str().unwrap();
-    let schedule = app
-        .schedule(
-            &user,
-            json!({"job_type": "shuffle", "target_playlist_id": id, "algorithm_name": "basic"}),
-        )
-        .await;
+    let schedule = app.shuffle_schedule(&user, id).await;
     fake.edit("moving", |items| items.reverse());
     let theirs = fake.items("moving");
     let snapshots = format!("/api/playlists/{id}/snapshots");
