@@ -5,9 +5,11 @@
 //! `/tracks` read, replace and append, `/v1/audio-features`), with their
 //! real paging (`next` links), `snapshot_id`s that change on every write,
 //! 401 for an unknown or expired access token, and failures a test can
-//! inject (429 with `Retry-After`, 5xx) on the next matching requests.
+//! inject (429 with `Retry-After`, 5xx) on the next matching requests, or
+//! an answer held back until the test lets it go (a [`Gate`]).
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use actix_web::dev::Service;
@@ -39,8 +41,8 @@ pub struct FakePlaylist {
 /// A failure to answer with, instead of the real answer, for the next
 /// `times` requests whose path contains `path`: before the request is
 /// carried out, or after it (an answer lost on the way back); or, with
-/// status 0, the real answer, computed at once and delivered `delay_ms`
-/// later (a slow network).
+/// status 0, the real answer, computed at once and, with a `gate`, held
+/// until the test opens it.
 #[derive(Debug, Clone, Default)]
 pub struct Injected {
     pub method: Option<&'static str>,
@@ -49,8 +51,45 @@ pub struct Injected {
     pub retry_after: Option<u64>,
     pub times: usize,
     pub after: bool,
-    pub delay_ms: u64,
     pub body: Option<Value>,
+    pub gate: Option<Gate>,
+}
+
+/// Where the fake holds an answer it has already computed until the test
+/// opens it: a race test lets another client's calls through in between,
+/// so the interleaving it is about happens on every run, not by timing.
+#[derive(Debug, Clone)]
+pub struct Gate {
+    reached: Arc<AtomicBool>,
+    open: Arc<tokio::sync::watch::Sender<bool>>,
+}
+
+impl Default for Gate {
+    fn default() -> Self {
+        Gate {
+            reached: Arc::default(),
+            open: Arc::new(tokio::sync::watch::channel(false).0),
+        }
+    }
+}
+
+impl Gate {
+    /// Whether an answer has been computed and is held here: from then on
+    /// the state it shows is fixed, whatever other calls change.
+    pub fn reached(&self) -> bool {
+        self.reached.load(Ordering::SeqCst)
+    }
+
+    /// Lets the held answer go.
+    pub fn open(&self) {
+        self.open.send_replace(true);
+    }
+
+    async fn pass(&self) {
+        self.reached.store(true, Ordering::SeqCst);
+        // Only a dropped sender ends the wait early, and the gate owns it.
+        let _ = self.open.subscribe().wait_for(|open| *open).await;
+    }
 }
 
 #[derive(Debug, Default)]
@@ -125,10 +164,9 @@ impl FakeSpotify {
                                     Box::pin(async move {
                                         // Answered as of now, delivered later.
                                         let res = fut.await?;
-                                        actix_web::rt::time::sleep(
-                                            std::time::Duration::from_millis(i.delay_ms),
-                                        )
-                                        .await;
+                                        if let Some(gate) = &i.gate {
+                                            gate.pass().await;
+                                        }
                                         Ok(if i.status == 0 {
                                             res.map_into_boxed_body()
                                         } else {
@@ -238,6 +276,31 @@ impl FakeSpotify {
 
     pub fn inject_with(&self, injected: Injected) {
         self.lock().injected.push_back(injected);
+    }
+
+    /// Holds the real answer to the next request to `path` (by `method`)
+    /// at a gate the caller opens.
+    pub fn hold(&self, method: Option<&'static str>, path: &str) -> Gate {
+        let gate = Gate::default();
+        self.inject_with(Injected {
+            method,
+            path: path.to_string(),
+            times: 1,
+            gate: Some(gate.clone()),
+            ..Injected::default()
+        });
+        gate
+    }
+
+    /// Where the first request matching `needle` at or after position
+    /// `from` of the request log is.
+    pub fn request_position(&self, needle: &str, from: usize) -> Option<usize> {
+        self.lock()
+            .requests
+            .iter()
+            .skip(from)
+            .position(|r| r.contains(needle))
+            .map(|i| i + from)
     }
 
     /// Makes every access token stale (as after an hour).

@@ -26,6 +26,7 @@ use shuffify::config::Settings;
 use shuffify::db::schema::activity_log;
 use shuffify::db::{self, DbConnection, Json, Pool, PooledConnection};
 use shuffify::enums::{ActivityType, ActorType};
+use shuffify::models::playlist::{Playlist, ProviderLink};
 use shuffify::models::NewUser;
 use shuffify::AppState;
 
@@ -171,6 +172,25 @@ pub fn create_user(conn: &mut DbConnection, username: &str) -> i64 {
     .insert(conn)
     .expect("insert user")
     .id
+}
+
+/// Inserts an empty local playlist of `owner`'s through the model,
+/// bypassing the service (no tracks, no activity row, no cap checked).
+pub fn insert_playlist(conn: &mut DbConnection, owner: i64, id: String, name: &str) -> Playlist {
+    let now = db::now();
+    let playlist = Playlist {
+        id,
+        owner_id: owner,
+        name: name.to_string(),
+        description: String::new(),
+        is_public: false,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+        link: ProviderLink::local(),
+    };
+    playlist.insert(conn).expect("insert playlist");
+    playlist
 }
 
 /// Inserts an activity row with a chosen time, bypassing the service.
@@ -378,6 +398,21 @@ where
         res.body
     }
 
+    /// Creates a schedule for `user` from `body`; answers its id.
+    pub async fn schedule(&self, user: &TestUser, body: Value) -> i64 {
+        let res = self.as_user(user).post("/api/schedules", body).await;
+        assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
+        res.body["id"].as_i64().unwrap()
+    }
+
+    /// A schedule shuffling `target` with `basic`; answers its id.
+    pub async fn shuffle_schedule(&self, user: &TestUser, target: &str) -> i64 {
+        let body = serde_json::json!({
+            "job_type": "shuffle", "target_playlist_id": target, "algorithm_name": "basic",
+        });
+        self.schedule(user, body).await
+    }
+
     /// The caller's activity rows, newest first, as the API shows them.
     pub async fn activity(&self, user: &TestUser) -> Vec<Value> {
         let res = self.as_user(user).get("/api/activity?limit=100").await;
@@ -515,10 +550,24 @@ pub fn uris(playlist: &Value) -> Vec<String> {
         .collect()
 }
 
+/// The rows of `activity` (see [`TestApp::activity`]) of one type, in
+/// the same order.
+pub fn rows_of<'a>(activity: &'a [Value], kind: &str) -> Vec<&'a Value> {
+    activity
+        .iter()
+        .filter(|r| r["activity_type"] == kind)
+        .collect()
+}
+
 /// Waits until `done()` holds, checking every 20 ms; fails the test after
 /// a minute. Time is only the failure guard, never the assertion.
-pub async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+pub async fn wait_until(what: &str, done: impl FnMut() -> bool) {
+    wait_within(what, std::time::Duration::from_secs(60), done).await
+}
+
+/// [`wait_until`], failing the test after `limit` instead.
+pub async fn wait_within(what: &str, limit: std::time::Duration, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + limit;
     while !done() {
         assert!(std::time::Instant::now() < deadline, "timed out: {what}");
         actix_web::rt::time::sleep(std::time::Duration::from_millis(20)).await;

@@ -28,5 +28,6 @@ mod snapshots;
 mod spotify;
 mod stream;
 mod stream_processes;
+mod upstream;
 mod web_app;
 mod workshop;

@@ -1,10 +1,11 @@
 //! The activity reads use an index on both backends, read from EXPLAIN.
 //!
 //! The SQL below is what diesel generates for each read in
-//! `services/activity_log.rs` and `services/activity_query.rs`, with literal
-//! values. On PostgreSQL `enable_seqscan` is off, since a tiny test table
-//! would otherwise favour a scan; the assertion is that a plan using the
-//! index exists and is chosen, not that it wins on this data.
+//! `models/activity_log.rs` (the feeds, their keyset pages, `/since` and the
+//! summary) and `services/activity_query.rs` (the filtered listing, whose
+//! keyset page has the same shape), with literal values. On PostgreSQL `enable_seqscan` is off, since a tiny test
+//! table would otherwise favour a scan; the assertion is that a plan using
+//! the index exists and is chosen, not that it wins on this data.
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
@@ -14,7 +15,7 @@ use shuffify::db::schema::activity_log;
 use shuffify::db::{self, Backend, DbConnection};
 use shuffify::enums::{ActivityType, ActorType};
 
-use crate::helpers::{create_user, TestDb};
+use crate::helpers::{create_user, insert_playlist, TestDb};
 
 const RECENT: &str = "SELECT id FROM activity_log WHERE user_id = 1 \
     ORDER BY created_at DESC, id DESC LIMIT 20";
@@ -166,28 +167,15 @@ fn summary_uses_the_index() {
 #[test]
 fn snapshot_reads_use_the_playlist_index() {
     use shuffify::enums::SnapshotType;
-    use shuffify::models::playlist::{Playlist, ProviderLink};
     use shuffify::models::snapshot::Snapshot;
 
     let db = TestDb::new();
     let mut conn = db.conn();
-    let now = db::now();
     let mut playlists = Vec::new();
     for u in 0..5 {
         let owner = create_user(&mut conn, &format!("snapper{u}"));
         for p in 0..4 {
-            let playlist = Playlist {
-                id: format!("plan{u}x{p}"),
-                owner_id: owner,
-                name: "Planned".into(),
-                description: String::new(),
-                is_public: false,
-                version: 1,
-                created_at: now,
-                updated_at: now,
-                link: ProviderLink::local(),
-            };
-            playlist.insert(&mut conn).unwrap();
+            let playlist = insert_playlist(&mut conn, owner, format!("plan{u}x{p}"), "Planned");
             for _ in 0..10 {
                 Snapshot::take(&mut conn, &playlist, &[], SnapshotType::Manual, None, 10).unwrap();
             }

@@ -22,7 +22,7 @@ use shuffify::scheduler;
 use shuffify::services::job_executor::JobExecutor;
 use shuffify::services::playlists::{NewPlaylistInput, PlaylistService, TrackInput};
 
-use crate::helpers::{create_user, spawn_app, TestDb};
+use crate::helpers::{create_user, rows_of, spawn_app, TestDb};
 
 /// One scheduler tick over `pool`'s database, not shutting down.
 fn tick(pool: &Pool) -> usize {
@@ -126,12 +126,8 @@ async fn a_due_schedule_runs_as_the_scheduler_and_moves_on() {
     assert_eq!(history[0].triggered_by, TriggeredBy::Scheduler);
     assert_eq!(history[0].status, ExecutionStatus::Success);
     drop(conn);
-    let runs: Vec<serde_json::Value> = app
-        .activity(&user)
-        .await
-        .into_iter()
-        .filter(|r| r["activity_type"] == "schedule_run")
-        .collect();
+    let activity = app.activity(&user).await;
+    let runs = rows_of(&activity, "schedule_run");
     assert_eq!(runs.len(), 2);
     assert!(runs.iter().all(|r| r["actor_type"] == "scheduler"));
     assert!(runs
@@ -295,12 +291,8 @@ async fn start_up_marks_runs_whose_lease_expired_interrupted_and_leaves_live_one
         "a live lease is kept"
     );
     drop(conn);
-    let runs: Vec<serde_json::Value> = app
-        .activity(&user)
-        .await
-        .into_iter()
-        .filter(|r| r["activity_type"] == "schedule_run")
-        .collect();
+    let activity = app.activity(&user).await;
+    let runs = rows_of(&activity, "schedule_run");
     assert_eq!(
         runs.len(),
         1,

@@ -1,5 +1,6 @@
-//! Upstream sources and schedules over HTTP: validation, CRUD, toggle, run
-//! now, history, and the activity rows of each.
+//! Schedules over HTTP: validation, CRUD, toggle, run now, history, and
+//! the activity rows of each; another user's schedules and sources are
+//! 404s. Upstream sources on their own are in `upstream.rs`.
 
 use actix_web::http::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -8,88 +9,7 @@ use shuffify::db;
 use shuffify::enums::TriggeredBy;
 use shuffify::models::job_execution::JobExecution;
 
-use crate::helpers::{sample_tracks, spawn_app, uris};
-
-#[actix_web::test]
-async fn upstream_sources_are_idempotent_and_checked() {
-    let app = spawn_app().await;
-    let user = app.user("raider").await;
-    let other = app.user("neighbour").await;
-    let target = app.playlist(&user, "Target", sample_tracks("tg", 2)).await;
-    let own = app.playlist(&user, "Own", sample_tracks("ow", 2)).await;
-    let private = app
-        .playlist(&other, "Private", sample_tracks("pr", 2))
-        .await;
-    let public = app.playlist(&other, "Public", sample_tracks("pu", 2)).await;
-    app.as_user(&other)
-        .patch(
-            &format!("/api/playlists/{}", public["id"].as_str().unwrap()),
-            json!({"is_public": true}),
-        )
-        .await;
-    let api = app.as_user(&user);
-    let base = format!(
-        "/api/playlists/{}/upstream-sources",
-        target["id"].as_str().unwrap()
-    );
-
-    let res = api
-        .post(&base, json!({"source_playlist_id": own["id"]}))
-        .await;
-    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
-    assert_eq!(res.body["source_type"], "own");
-    let sid = res.body["id"].as_i64().unwrap();
-    let row = &app.activity(&user).await[0];
-    assert_eq!(row["activity_type"], "upstream_source_add");
-    assert_eq!(
-        row["metadata"],
-        json!({"source_id": sid, "source_playlist_id": own["id"], "source_type": "own"})
-    );
-
-    let rows_before = app.activity(&user).await.len();
-    let again = api
-        .post(&base, json!({"source_playlist_id": own["id"]}))
-        .await;
-    assert_eq!(again.status, StatusCode::OK);
-    assert_eq!(again.body["id"], sid);
-    assert_eq!(
-        app.activity(&user).await.len(),
-        rows_before,
-        "an existing source is not logged again"
-    );
-
-    let res = api
-        .post(&base, json!({"source_playlist_id": public["id"]}))
-        .await;
-    assert_eq!(res.status, StatusCode::CREATED);
-    assert_eq!(res.body["source_type"], "external");
-    let res = api
-        .post(&base, json!({"source_playlist_id": private["id"]}))
-        .await;
-    assert_eq!(
-        res.error(400, "validation_failed")["details"][0]["field"],
-        "source_playlist_id"
-    );
-    api.post(&base, json!({"source_playlist_id": target["id"]}))
-        .await
-        .error(400, "validation_failed");
-    api.post(&base, json!({"source_playlist_id": "nope"}))
-        .await
-        .error(400, "validation_failed");
-
-    let list = api.get(&base).await;
-    assert_eq!(list.body["items"].as_array().unwrap().len(), 2);
-    let res = api.delete(&format!("/api/upstream-sources/{sid}")).await;
-    assert_eq!(res.status, StatusCode::NO_CONTENT);
-    assert_eq!(
-        app.activity(&user).await[0]["activity_type"],
-        "upstream_source_delete"
-    );
-    assert_eq!(
-        api.get(&base).await.body["items"].as_array().unwrap().len(),
-        1
-    );
-}
+use crate::helpers::{rows_of, sample_tracks, spawn_app, uris};
 
 #[actix_web::test]
 async fn create_validates_every_rule() {
@@ -403,13 +323,8 @@ async fn run_now_raids_new_tracks_once_in_source_order() {
             .len(),
         1
     );
-    let runs = app
-        .activity(&user)
-        .await
-        .iter()
-        .filter(|r| r["activity_type"] == "schedule_run")
-        .count();
-    assert_eq!(runs, 2);
+    let activity = app.activity(&user).await;
+    assert_eq!(rows_of(&activity, "schedule_run").len(), 2);
 
     let got = app
         .as_user(&user)
@@ -440,16 +355,10 @@ async fn run_now_shuffles_and_raid_and_shuffle_does_both() {
     let target = app.playlist(&user, "T", sample_tracks("mx", 20)).await;
     let source = app.playlist(&user, "S", sample_tracks("ms", 5)).await;
     let tid = target["id"].as_str().unwrap();
-    let res = app
-        .as_user(&user)
-        .post(
-            "/api/schedules",
-            json!({"job_type": "shuffle", "target_playlist_id": tid, "algorithm_name": "basic"}),
-        )
-        .await;
+    let schedule = app.shuffle_schedule(&user, tid).await;
     let exec = app
         .as_user(&user)
-        .post_empty(&format!("/api/schedules/{}/run", res.body["id"]))
+        .post_empty(&format!("/api/schedules/{schedule}/run"))
         .await;
     assert_eq!(exec.body["status"], "success");
     assert_eq!(exec.body["tracks_added"], 0);
@@ -507,14 +416,7 @@ async fn a_job_whose_target_is_gone_fails_cleanly() {
     let user = app.user("orphan").await;
     let target = app.playlist(&user, "Gone", sample_tracks("gn", 3)).await;
     let tid = target["id"].as_str().unwrap();
-    let res = app
-        .as_user(&user)
-        .post(
-            "/api/schedules",
-            json!({"job_type": "shuffle", "target_playlist_id": tid, "algorithm_name": "basic"}),
-        )
-        .await;
-    let id = res.body["id"].clone();
+    let id = app.shuffle_schedule(&user, tid).await;
     app.as_user(&user)
         .delete(&format!("/api/playlists/{tid}"))
         .await;
@@ -532,12 +434,8 @@ async fn a_job_whose_target_is_gone_fails_cleanly() {
         .await;
     assert_eq!(schedule.body["last_status"], "failed");
     assert_eq!(schedule.body["last_error"], message);
-    let rows: Vec<Value> = app
-        .activity(&user)
-        .await
-        .into_iter()
-        .filter(|r| r["activity_type"] == "schedule_run")
-        .collect();
+    let activity = app.activity(&user).await;
+    let rows = rows_of(&activity, "schedule_run");
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0]["metadata"]["status"], "failed");
     assert_eq!(rows[0]["metadata"]["error"], message);

@@ -9,29 +9,22 @@ use serde_json::json;
 
 use shuffify::db::{self, DbConnection, Json};
 use shuffify::enums::SourceType;
-use shuffify::models::playlist::{Playlist, ProviderLink};
+use shuffify::models::playlist::Playlist;
 use shuffify::models::upstream_source::NewUpstreamSource;
 use shuffify::models::workshop_session::NewWorkshopSession;
 
-use crate::helpers::{sample_tracks, spawn_app, spawn_shared_app, uris};
+use crate::helpers::{insert_playlist, sample_tracks, spawn_app, spawn_shared_app, uris};
 
 fn insert_playlists(conn: &mut DbConnection, owner: i64, prefix: &str, n: usize) -> Vec<String> {
-    let now = db::now();
     (0..n)
         .map(|i| {
-            let playlist = Playlist {
-                id: format!("{prefix}{i:0>6}"),
-                owner_id: owner,
-                name: format!("Filler {i}"),
-                description: String::new(),
-                is_public: false,
-                version: 1,
-                created_at: now,
-                updated_at: now,
-                link: ProviderLink::local(),
-            };
-            playlist.insert(conn).unwrap();
-            playlist.id
+            insert_playlist(
+                conn,
+                owner,
+                format!("{prefix}{i:0>6}"),
+                &format!("Filler {i}"),
+            )
+            .id
         })
         .collect()
 }

@@ -1,0 +1,131 @@
+//! Listing the account's playlists (Spotify's pages followed) and
+//! importing one as a linked playlist, tempo included when Spotify gives
+//! it; Spotify's 429s and 5xx on the way, waited out or retried.
+
+use actix_web::http::StatusCode;
+use serde_json::{json, Value};
+
+use super::connected;
+use crate::fake_spotify::ACCOUNT;
+use crate::helpers::{rows_of, uris};
+
+#[actix_web::test]
+async fn listing_follows_next_links_and_import_reads_every_page() {
+    let (fake, app, user) = connected("importer").await;
+    fake.add_playlist("big", ACCOUNT, 250);
+    fake.add_playlist("theirs", "someone-else", 3);
+    for i in 0..70 {
+        fake.add_playlist(&format!("p{i}"), ACCOUNT, 1);
+    }
+
+    let page = app
+        .as_user(&user)
+        .get("/api/providers/spotify/playlists?limit=60")
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+    assert_eq!(page.body["total"], 72);
+    let items = page.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 60, "two of Spotify's pages of 50");
+    assert_eq!(items[0]["spotify_playlist_id"], "big");
+    assert_eq!(items[0]["track_count"], 250);
+    assert_eq!(items[0]["writable"], true);
+    assert_eq!(items[1]["writable"], false);
+    assert_eq!(items[1]["owner"], "someone-else");
+    let last = app
+        .as_user(&user)
+        .get("/api/providers/spotify/playlists?limit=100&offset=60")
+        .await;
+    assert_eq!(last.body["items"].as_array().unwrap().len(), 12);
+
+    let linked = app.import(&user, "big").await;
+    assert_eq!(linked["provider"], "spotify");
+    assert_eq!(linked["spotify_playlist_id"], "big");
+    assert_eq!(linked["name"], "Mix big");
+    assert_eq!(
+        uris(&linked),
+        fake.items("big"),
+        "250 items over three pages"
+    );
+    assert_eq!(linked["tracks"][0]["artists"], json!(["Artist of bigt0"]));
+    assert_eq!(linked["tracks"][0]["album_name"], "Fake Album");
+    assert!(
+        linked["tracks"][0]["tempo"].is_number(),
+        "tempo from audio features"
+    );
+
+    let again = app.try_import(&user, "big").await;
+    let error = again.error(409, "conflict");
+    assert!(error["message"]
+        .as_str()
+        .unwrap()
+        .contains(linked["id"].as_str().unwrap()));
+    app.try_import(&user, "theirs").await.error(409, "conflict");
+    app.try_import(&user, "nope").await.error(404, "not_found");
+    app.try_import(&user, "a/b")
+        .await
+        .error(400, "validation_failed");
+
+    let listed = app
+        .as_user(&user)
+        .get("/api/providers/spotify/playlists")
+        .await;
+    assert_eq!(listed.body["items"][0]["linked_playlist_id"], linked["id"]);
+    assert_eq!(listed.body["items"][1]["linked_playlist_id"], Value::Null);
+
+    let activity = app.activity(&user).await;
+    let created = rows_of(&activity, "playlist_create");
+    assert_eq!(created[0]["metadata"]["provider"], "spotify");
+    assert_eq!(created[0]["metadata"]["spotify_playlist_id"], "big");
+    assert_eq!(created[0]["metadata"]["track_count"], 250);
+}
+
+#[actix_web::test]
+async fn without_audio_features_tempo_stays_unknown_and_the_import_succeeds() {
+    let (fake, app, user) = connected("notempo").await;
+    fake.add_playlist("quiet", ACCOUNT, 5);
+    fake.lock().audio_features_forbidden = true;
+    let linked = app.import(&user, "quiet").await;
+    assert!(linked["tracks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|t| t["tempo"].is_null()));
+}
+
+#[actix_web::test]
+async fn a_short_429_is_waited_out_a_long_one_is_a_503_and_5xx_is_retried_twice() {
+    let (fake, app, user) = connected("patient").await;
+    fake.add_playlist("one", ACCOUNT, 1);
+    let list = "/api/providers/spotify/playlists";
+
+    fake.inject(Some("GET"), "/v1/me/playlists", 429, Some(1), 1);
+    let waited = app.as_user(&user).get(list).await;
+    assert_eq!(waited.status, StatusCode::OK, "{}", waited.text);
+    assert_eq!(fake.requests_matching("GET /v1/me/playlists"), 2);
+
+    fake.inject(Some("GET"), "/v1/me/playlists", 429, Some(30), 1);
+    let busy = app.as_user(&user).get(list).await;
+    busy.error(503, "upstream_unavailable");
+    assert_eq!(busy.header("retry-after"), Some("30"));
+
+    let sent = fake.requests_matching("GET /v1/me/playlists");
+    fake.inject(Some("GET"), "/v1/me/playlists", 500, None, 2);
+    let retried = app.as_user(&user).get(list).await;
+    assert_eq!(retried.status, StatusCode::OK, "{}", retried.text);
+    assert_eq!(
+        fake.requests_matching("GET /v1/me/playlists"),
+        sent + 3,
+        "two retries"
+    );
+
+    fake.inject(Some("GET"), "/v1/me/playlists", 502, None, 3);
+    app.as_user(&user)
+        .get(list)
+        .await
+        .error(502, "upstream_error");
+    assert_eq!(
+        fake.requests_matching("GET /v1/me/playlists"),
+        sent + 6,
+        "and no more"
+    );
+}
