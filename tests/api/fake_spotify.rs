@@ -34,6 +34,7 @@ pub struct FakePlaylist {
     pub name: String,
     pub owner: String,
     pub collaborative: bool,
+    pub description: String,
     pub items: Vec<String>,
     pub snapshot: u64,
 }
@@ -237,6 +238,7 @@ impl FakeSpotify {
                 name: format!("Mix {id}"),
                 owner: owner.to_string(),
                 collaborative: false,
+                description: "from the fake".to_string(),
                 items,
                 snapshot: 1,
             },
@@ -488,7 +490,7 @@ fn query_of(req: &HttpRequest) -> HashMap<String, String> {
 
 fn info(s: &FakeState, id: &str, p: &FakePlaylist) -> Value {
     json!({
-        "id": id, "name": p.name, "description": "from the fake",
+        "id": id, "name": p.name, "description": p.description,
         "owner": {"id": p.owner}, "collaborative": p.collaborative,
         "snapshot_id": format!("snap-{id}-{}", p.snapshot),
         "tracks": {"href": format!("{}/v1/playlists/{id}/tracks", s.base), "total": p.items.len()},

@@ -10,6 +10,29 @@ use crate::fake_spotify::ACCOUNT;
 use crate::helpers::{rows_of, uris};
 
 #[actix_web::test]
+async fn an_import_keeps_a_description_up_to_the_limit_of_a_playlists() {
+    let (fake, app, user) = connected("describer").await;
+    fake.add_playlist("long", ACCOUNT, 2);
+    fake.add_playlist("longer", ACCOUNT, 2);
+    let long = "é".repeat(4_321);
+    fake.lock().playlists.get_mut("long").unwrap().description = long.clone();
+    fake.lock().playlists.get_mut("longer").unwrap().description = "x".repeat(6_000);
+
+    let kept = app.import(&user, "long").await;
+    let cut = app.import(&user, "longer").await;
+
+    assert_eq!(
+        kept["description"], long,
+        "kept whole, counted in characters"
+    );
+    assert_eq!(
+        cut["description"],
+        "x".repeat(5_000),
+        "cut as a client's is limited"
+    );
+}
+
+#[actix_web::test]
 async fn listing_follows_next_links_and_import_reads_every_page() {
     let (fake, app, user) = connected("importer").await;
     fake.add_playlist("big", ACCOUNT, 250);
