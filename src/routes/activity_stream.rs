@@ -27,10 +27,10 @@ use crate::error::{AppError, AppResult};
 use crate::live::{Frame, Next, Subscription, REPLAY_PAGE};
 use crate::models::stream_ticket::{self, NewStreamTicket};
 use crate::models::{ActivityLog, AuthSession};
-use crate::routes::authenticated::{bearer_token, AuthUser};
+use crate::routes::authenticated::AuthUser;
 use crate::routes::error_responses::RateLimited;
 use crate::routes::params::{present, query};
-use crate::services::auth::{new_token, token_hash, AuthService};
+use crate::services::auth::{new_token, token_hash};
 use crate::state::AppState;
 
 /// How long a stream ticket is good for (SPEC §10.2).
@@ -111,36 +111,48 @@ pub async fn stream_activity(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
-    let params: StreamParams = query(req.query_string())?;
-    let credential = match (bearer_token(&req), present(&params.ticket)) {
-        (Some(token), _) => Credential::Bearer(token),
-        (None, Some(ticket)) => Credential::Ticket(ticket.to_string()),
-        (None, None) => return Err(AppError::Unauthorized),
+    // The query is judged only once the caller is known: a bad credential
+    // is a 401 whatever the query holds. A ticket is still found in a query
+    // that does not parse.
+    let params = query::<StreamParams>(req.query_string());
+    let ticket = match &params {
+        Ok(params) => present(&params.ticket).map(str::to_string),
+        Err(_) => ticket_in(req.query_string()),
     };
-    let resume = last_event_id(&req, &params)?;
-    let (user_id, session_id, last_id) = db::run(&state.pool, move |conn| {
-        let (user_id, session_id) = match credential {
-            Credential::Bearer(token) if token.len() <= 128 => {
-                let (session, user) =
-                    AuthService::authenticate(conn, &token)?.ok_or(AppError::Unauthorized)?;
-                (user.id, session.id)
-            }
-            Credential::Bearer(_) => return Err(AppError::Unauthorized),
-            Credential::Ticket(ticket) => {
-                let now = db::now();
-                let holder = stream_ticket::redeem(conn, &token_hash(&ticket), now)?
-                    .ok_or(AppError::Unauthorized)?;
-                // The session that asked for it must still be live: a
-                // ticket does not outlive a logout.
-                if AuthSession::live_among(conn, &[holder.session_id], now)?.is_empty() {
-                    return Err(AppError::Unauthorized);
-                }
-                (holder.user_id, holder.session_id)
-            }
-        };
-        Ok((user_id, session_id, ActivityLog::last_id(conn, user_id)?))
-    })
-    .await?;
+    let resume = params.and_then(|params| last_event_id(&req, &params));
+    let (user_id, session_id, resume, last_id) = match AuthUser::of(&req) {
+        // A bearer token, checked before this handler ran (`Access`).
+        Some(auth) => {
+            let resume = resume?;
+            let user_id = auth.id();
+            let last_id = db::run(&state.pool, move |conn| {
+                Ok(ActivityLog::last_id(conn, user_id)?)
+            })
+            .await?;
+            (user_id, auth.session.id, resume, last_id)
+        }
+        None => {
+            let ticket = ticket.ok_or(AppError::Unauthorized)?;
+            db::run(&state.pool, move |conn| {
+                db::write_transaction(conn, |conn| {
+                    let now = db::now();
+                    let holder = stream_ticket::redeem(conn, &token_hash(&ticket), now)?
+                        .ok_or(AppError::Unauthorized)?;
+                    // The session that asked for it must still be live: a
+                    // ticket does not outlive a logout.
+                    if AuthSession::live_among(conn, &[holder.session_id], now)?.is_empty() {
+                        return Err(AppError::Unauthorized);
+                    }
+                    // A bad query is a 400 that rolls the redemption back:
+                    // the ticket is spent only by a stream that opens.
+                    let resume = resume?;
+                    let last_id = ActivityLog::last_id(conn, holder.user_id)?;
+                    Ok((holder.user_id, holder.session_id, resume, last_id))
+                })
+            })
+            .await?
+        }
+    };
     // The tail watches from the user's last row whatever the stream asked
     // for; what lies between `Last-Event-ID` and it is the stream's replay.
     // No client has seen an id of theirs above their last one.
@@ -154,9 +166,13 @@ pub async fn stream_activity(
         .streaming(body))
 }
 
-enum Credential {
-    Bearer(String),
-    Ticket(String),
+/// The (first) `ticket` value of a query that does not parse as a whole;
+/// empty is absent.
+fn ticket_in(query_string: &str) -> Option<String> {
+    url::form_urlencoded::parse(query_string.as_bytes())
+        .find(|(name, _)| name == "ticket")
+        .map(|(_, value)| value.into_owned())
+        .filter(|value| !value.is_empty())
 }
 
 /// `Last-Event-ID`, or the `last_event_id` query value: a non-negative

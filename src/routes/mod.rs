@@ -30,6 +30,8 @@ use std::rc::Rc;
 
 use actix_web::web;
 
+pub use authenticated::Access;
+
 /// Request bodies above this answer 413 (SPEC §5).
 pub const BODY_LIMIT: usize = 2 * 1024 * 1024;
 /// The larger limit of playlist creation and workshop commits.
@@ -39,14 +41,31 @@ pub const LARGE_BODY_LIMIT: usize = 8 * 1024 * 1024;
 /// method answers 405 with the JSON error body and an `Allow` header
 /// listing the registered ones (SPEC §10.10). It keeps its path and
 /// methods, so the router's table can be read back ([`endpoints`]).
+///
+/// Each method it registers is checked for its [`Access`] before its
+/// handler's extractors run, so a bad token is a 401 before anything of
+/// the request is judged; the 405 of a method it does not have still
+/// comes first. A token is required unless the endpoint is [`public`].
 pub struct Endpoint {
     path: &'static str,
+    access: Access,
     resource: actix_web::Resource,
     allowed: Rc<RefCell<Vec<&'static str>>>,
 }
 
-/// Starts an [`Endpoint`] at `path`.
+/// Starts an [`Endpoint`] at `path` whose methods take a bearer token.
 pub fn resource(path: &'static str) -> Endpoint {
+    resource_with(path, Access::Token)
+}
+
+/// Starts an [`Endpoint`] at `path` whose methods take no token.
+pub fn public(path: &'static str) -> Endpoint {
+    resource_with(path, Access::Public)
+}
+
+/// Starts an [`Endpoint`] at `path` whose methods ask `access` of the
+/// caller.
+pub fn resource_with(path: &'static str, access: Access) -> Endpoint {
     let allowed: Rc<RefCell<Vec<&'static str>>> = Rc::default();
     let listed = allowed.clone();
     let resource = web::resource(path).default_service(web::to(move || {
@@ -55,6 +74,7 @@ pub fn resource(path: &'static str) -> Endpoint {
     }));
     Endpoint {
         path,
+        access,
         resource,
         allowed,
     }
@@ -71,7 +91,8 @@ macro_rules! endpoint_methods {
                     F::Output: actix_web::Responder + 'static,
                 {
                     self.allowed.borrow_mut().push($method);
-                    self.resource = self.resource.route(web::$route().to(handler));
+                    let route = self.access.guard(web::$route().to(handler));
+                    self.resource = self.resource.route(route);
                     self
                 }
             )*
@@ -102,6 +123,11 @@ impl Endpoint {
     pub fn methods(&self) -> Vec<&'static str> {
         self.allowed.borrow().clone()
     }
+
+    /// What its methods ask of the caller.
+    pub fn access(&self) -> Access {
+        self.access
+    }
 }
 
 impl actix_web::dev::HttpServiceFactory for Endpoint {
@@ -120,10 +146,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     for endpoint in endpoints() {
         cfg.service(endpoint);
     }
-    cfg.service(resource("/docs").get(api_doc::docs_redirect))
+    cfg.service(public("/docs").get(api_doc::docs_redirect))
         .service(api_doc::docs())
-        .service(resource("/").get(web_app::index))
-        .service(resource("/assets/{name}").get(web_app::asset))
+        .service(public("/").get(web_app::index))
+        .service(public("/assets/{name}").get(web_app::asset))
         .default_service(web::to(errors::not_found));
 }
 
@@ -132,11 +158,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// (`tests/api/openapi.rs` holds the two against each other).
 pub fn endpoints() -> Vec<Endpoint> {
     vec![
-        resource("/health").get(health::health),
-        resource("/metrics").get(health::metrics),
-        resource(api_doc::DOCUMENT_PATH).get(api_doc::openapi_json),
-        resource("/api/auth/register").post(auth::register),
-        resource("/api/auth/login").post(auth::login),
+        public("/health").get(health::health),
+        public("/metrics").get(health::metrics),
+        public(api_doc::DOCUMENT_PATH).get(api_doc::openapi_json),
+        public("/api/auth/register").post(auth::register),
+        public("/api/auth/login").post(auth::login),
         resource("/api/auth/logout").post(auth::logout),
         resource("/api/me").get(me::get_me),
         resource("/api/settings")
@@ -194,13 +220,14 @@ pub fn endpoints() -> Vec<Endpoint> {
         resource("/api/activity/since").get(activity::activity_since),
         resource("/api/activity/summary").get(activity::activity_summary),
         resource("/api/activity/export").get(activity::export_activity),
-        resource("/api/activity/stream").get(activity_stream::stream_activity),
+        resource_with("/api/activity/stream", Access::TokenOrTicket)
+            .get(activity_stream::stream_activity),
         resource("/api/activity/stream/tickets").post(activity_stream::create_ticket),
         resource("/api/providers/spotify")
             .get(providers::get_connection)
             .delete(providers::delete_connection),
         resource("/api/providers/spotify/authorize").post(providers::authorize),
-        resource("/api/providers/spotify/callback").get(providers::callback),
+        public("/api/providers/spotify/callback").get(providers::callback),
         resource("/api/providers/spotify/playlists").get(providers::list_spotify_playlists),
         resource("/api/providers/spotify/import").post(providers::import_playlist),
     ]

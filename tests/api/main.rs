@@ -7,6 +7,7 @@ mod accounts;
 mod activity_api;
 mod activity_log;
 mod activity_query;
+mod auth_first;
 mod demo;
 mod fake_spotify;
 mod fuzz_findings;
