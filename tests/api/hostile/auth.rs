@@ -3,6 +3,8 @@
 //! lockout; one address cannot spray names; a flood of logins cannot take
 //! every hashing slot or database connection from other users.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::http::Method;
@@ -12,8 +14,11 @@ use futures_util::future::join_all;
 use serde_json::json;
 
 use shuffify::db::schema::{activity_log, auth_sessions, users};
+use shuffify::db::{ConnectionManager, DatabaseUrl};
 
-use crate::helpers::{spawn_app, spawn_app_with, spawn_shared_app, TestResponse};
+use crate::helpers::{
+    spawn_app, spawn_app_on, spawn_app_with, spawn_shared_app, wait_until, TestDb, TestResponse,
+};
 
 fn rows(conn: &mut shuffify::db::DbConnection) -> (i64, i64, i64) {
     let users: i64 = users::table.count().get_result(conn).unwrap();
@@ -181,17 +186,47 @@ async fn a_login_that_waits_too_long_for_a_hashing_slot_answers_429() {
     assert_eq!(ok.status, 200, "{}", ok.text);
 }
 
+/// Counts the connections a pool is given back.
+#[derive(Debug)]
+struct CountCheckins(Arc<AtomicUsize>);
+
+impl r2d2::HandleEvent for CountCheckins {
+    fn handle_checkin(&self, _: r2d2::event::CheckinEvent) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
 #[actix_web::test]
 async fn password_checks_hold_no_database_connection() {
-    // A pool of one connection (in-memory SQLite): were the hash checked
-    // inside `db::run`, a login flood would hold it and `GET /api/me` would
-    // wait behind every hash.
-    let app = spawn_app().await;
+    // A pool of one connection, on either backend: were the hash checked
+    // while a connection is held, a login flood would hold it and
+    // `GET /api/me` would wait behind every hash. (Here the login would
+    // give up on its hashing slot first, after `hash_wait`, and answer 429.)
+    let mut db = TestDb::new();
+    let checkins = Arc::new(AtomicUsize::new(0));
+    let one = r2d2::Pool::builder()
+        .max_size(1)
+        .test_on_check_out(false)
+        .connection_timeout(Duration::from_secs(30))
+        .event_handler(Box::new(CountCheckins(checkins.clone())))
+        .build(ConnectionManager::new(DatabaseUrl::parse(&db.url).unwrap()))
+        .unwrap();
+    // The test database's own pool stays open beside it (an in-memory
+    // SQLite database lives while a connection to it is open).
+    let _keep = std::mem::replace(&mut db.pool, one);
+    let app = spawn_app_on(db, |_| {}).await;
     let user = app.user("reader").await;
     let held = app.state.passwords.hold_every_slot().await;
+    let looked_up = checkins.load(Ordering::SeqCst) + 1;
     let login = app.login("reader", &user.password);
     let me = async {
-        // While the login waits for a hashing slot, the pool is free.
+        // Once the login has looked its user up and given the connection
+        // back, it waits for a hashing slot: the pool must stay free. (The
+        // login runs first in `join!`, so it has moved on by now.)
+        wait_until("the login looked its user up", || {
+            checkins.load(Ordering::SeqCst) >= looked_up
+        })
+        .await;
         let res = app.as_user(&user).get("/api/me").await;
         drop(held);
         res
