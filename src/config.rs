@@ -131,7 +131,8 @@ pub struct Settings {
     pub lease: Lease,
     /// Per-address token buckets of SPEC §10.8 (login 20/s, bursts of 100;
     /// register 10/s, bursts of 100); fixed by the spec, not read from the
-    /// environment; tests lower them.
+    /// environment; tests lower them (a rate of 0 refills once a day, so a
+    /// test's bucket holds its burst and no more).
     pub login_per_second: u32,
     pub login_burst: u32,
     pub register_per_second: u32,

@@ -2,7 +2,9 @@
 //! login 20/s with bursts of 100, register 10/s with bursts of 100, keyed by
 //! the socket peer's IP (forwarded headers are ignored: a client writes
 //! them). Only requests that passed validation draw, before any hashing.
-//! An empty bucket answers 429 `rate_limited` with `Retry-After`.
+//! An empty bucket answers 429 `rate_limited` with `Retry-After`. A rate
+//! of 0 (tests only) refills one token a day: the bucket lets its burst
+//! through and then refuses, whatever the wall clock does meanwhile.
 //!
 //! `governor` keeps one small state per address; every 1,024 checks it
 //! forgets addresses whose bucket has refilled, so a spray of addresses
@@ -11,6 +13,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
@@ -19,6 +22,9 @@ use crate::config::Settings;
 use crate::error::{AppError, AppResult};
 
 const RETAIN_EVERY: u64 = 1024;
+
+/// How long a bucket with a rate of 0 takes to regain one token.
+const NO_REFILL: Duration = Duration::from_secs(24 * 60 * 60);
 
 struct Bucket {
     limiter: DefaultKeyedRateLimiter<IpAddr>,
@@ -30,10 +36,14 @@ struct Bucket {
 
 impl Bucket {
     fn new(what: &'static str, per_second: u32, burst: u32) -> Self {
-        let per_second = per_second.max(1);
         let burst = burst.max(1);
-        let quota = Quota::per_second(NonZeroU32::new(per_second).unwrap_or(NonZeroU32::MIN))
-            .allow_burst(NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN));
+        let quota = match NonZeroU32::new(per_second) {
+            Some(rate) => Quota::per_second(rate),
+            // A bucket that does not refill while a test runs, so what it
+            // lets through is its burst, however slowly the test goes.
+            None => Quota::with_period(NO_REFILL).expect("a period above zero"),
+        }
+        .allow_burst(NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN));
         Bucket {
             limiter: RateLimiter::keyed(quota),
             what,

@@ -22,7 +22,7 @@ use shuffify::scheduler;
 use shuffify::services::job_executor::JobExecutor;
 use shuffify::services::playlists::{NewPlaylistInput, PlaylistService, TrackInput};
 
-use crate::helpers::{create_user, rows_of, spawn_app, TestDb};
+use crate::helpers::{create_user, rows_of, spawn_app, wait_until, TestDb};
 
 /// One scheduler tick over `pool`'s database, not shutting down.
 fn tick(pool: &Pool) -> usize {
@@ -395,38 +395,63 @@ async fn a_tick_that_begins_after_shutdown_started_runs_nothing() {
 
 #[actix_web::test]
 async fn a_run_keeps_renewing_its_lease_while_it_holds_it() {
-    // A lease renewed every 50 ms: a run that another instance would take
-    // for dead after 100 ms keeps it while the job's transaction is open.
+    // A run that began an hour ago, renewed every 20 ms: another instance,
+    // which takes a run for dead when its heartbeat is a minute old, leaves
+    // it alone while it is renewed, and takes it once renewal stops (for
+    // that step, an instance with a lease of 100 ms, so the test need not
+    // wait a minute). What decides each step is the heartbeat the table
+    // holds; time only bounds how long the test waits for it.
     let app = spawn_app().await;
     let user = app.user("heartbeat").await;
     let mut conn = app.conn();
     let schedule = due_shuffle(&mut conn, user.id, 4, ScheduleType::Interval, "daily");
     drop(conn);
-    let lease = Lease {
-        renew_every: Duration::from_millis(50),
-        expires_after: Duration::from_millis(100),
+    let lease_of = |expires_after| Lease {
+        renew_every: Duration::from_millis(20),
+        expires_after,
     };
-    let executor = JobExecutor::new(app.db.pool.clone(), lease);
+    let executor = JobExecutor::new(app.db.pool.clone(), lease_of(Duration::from_secs(60)));
+    let impatient = JobExecutor::new(app.db.pool.clone(), lease_of(Duration::from_millis(100)));
+    let started = db::now() - chrono::Duration::hours(1);
     let execution = JobExecution::start(
         &mut app.conn(),
         schedule.id,
         TriggeredBy::Scheduler,
-        db::now(),
+        started,
     )
     .unwrap();
-    let started = execution.started_at;
+    let heartbeat_at = || -> NaiveDateTime {
+        job_executions::table
+            .find(execution.id)
+            .select(job_executions::heartbeat_at)
+            .first::<Option<NaiveDateTime>>(&mut app.conn())
+            .unwrap()
+            .expect("a running execution has a heartbeat")
+    };
     let heartbeat = executor.keep_alive(execution.id);
-    std::thread::sleep(Duration::from_millis(400));
-    // Not taken for dead by another instance's recovery…
+    wait_until("the heartbeat moved on", || heartbeat_at() > started).await;
+    // Not taken for dead by another instance's recovery: an hour old
+    // without renewal, its heartbeat is now recent…
     assert_eq!(executor.recover(&mut app.conn()).unwrap(), 0);
     drop(heartbeat);
-    let renewed: Option<NaiveDateTime> = job_executions::table
-        .find(execution.id)
-        .select(job_executions::heartbeat_at)
-        .first(&mut app.conn())
+    // …but once nobody renews it, it is, once.
+    let renewed = heartbeat_at();
+    assert!(renewed > started, "the heartbeat moved on");
+    wait_until("recovery took the abandoned run", || {
+        impatient.recover(&mut app.conn()).unwrap() == 1
+    })
+    .await;
+    assert_eq!(impatient.recover(&mut app.conn()).unwrap(), 0);
+    let recovered = JobExecution::history(&mut app.conn(), schedule.id, 5)
+        .unwrap()
+        .into_iter()
+        .find(|e| e.id == execution.id)
         .unwrap();
-    assert!(renewed.unwrap() > started, "the heartbeat moved on");
-    // …but once nobody renews it, it is.
-    std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(executor.recover(&mut app.conn()).unwrap(), 1);
+    assert_eq!(recovered.status, ExecutionStatus::Failed);
+    assert_eq!(recovered.error_message.as_deref(), Some("interrupted"));
+    assert_eq!(
+        heartbeat_at(),
+        renewed,
+        "no renewal after the heartbeat stopped"
+    );
 }

@@ -462,8 +462,14 @@ fn a_users_activity_ids_become_visible_in_ascending_order() {
     });
     let first_id = logged_rx.recv().unwrap();
     let second_pool = db.another_pool(1);
+    let (pid_tx, pid_rx) = std::sync::mpsc::channel();
     let second = std::thread::spawn(move || {
         let mut conn = second_pool.get().unwrap();
+        let pid = diesel::sql_query("SELECT CAST(pg_backend_pid() AS BIGINT) AS n")
+            .get_result::<Count>(&mut conn)
+            .unwrap()
+            .n;
+        pid_tx.send(pid).unwrap();
         ActivityLogService::log(
             &mut conn,
             NewActivity::new(user_id, ActivityType::Login, "second"),
@@ -471,12 +477,23 @@ fn a_users_activity_ids_become_visible_in_ascending_order() {
         .unwrap()
         .id
     });
-    // The second writer waits on the first's advisory lock.
+    let second_pid = pid_rx.recv().unwrap();
+    // The second writer waits on the first's advisory lock: this user's
+    // key (`ActivityLog::lock_user_order`: the pair 1936224614 and the user
+    // id, which pg_locks shows as classid and objid), requested by the
+    // second writer's own backend. Tests running beside this one, each in
+    // a schema of its own with users numbered from 1, wait on the same
+    // keys from other backends.
     let deadline = std::time::Instant::now() + GUARD;
     loop {
         let waiting: i64 = diesel::sql_query(
-            "SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted",
+            "SELECT count(*) AS n FROM pg_locks \
+             WHERE locktype = 'advisory' AND NOT granted AND pid = $1 \
+             AND classid = CAST(1936224614 AS oid) AND objid = CAST($2 AS oid) \
+             AND objsubid = 2",
         )
+        .bind::<diesel::sql_types::Integer, _>(second_pid as i32)
+        .bind::<diesel::sql_types::BigInt, _>(user_id & 0x7fff_ffff)
         .get_result::<Count>(&mut db.conn())
         .unwrap()
         .n;
