@@ -49,12 +49,35 @@ token=$(curl -sf -XPOST "$base/api/auth/login" \
     -d "{\"username\":\"$user\",\"password\":\"$password\"}" \
     | sed -E 's/.*"token":"([^"]+)".*/\1/')
 
-"$venv/bin/st" run "$base/api/openapi.json" \
-    --header "Authorization: Bearer $token" \
-    --checks all \
-    --exclude-operation-id logout \
-    --exclude-operation-id stream_activity \
-    --max-examples "$examples" \
-    "${seed_args[@]}" \
-    --workers 2 \
-    --no-color
+fuzz() {
+    "$venv/bin/st" run "$base/api/openapi.json" \
+        --header "Authorization: Bearer $token" \
+        --checks all \
+        --exclude-operation-id logout \
+        --exclude-operation-id stream_activity \
+        --max-examples "$examples" \
+        "${seed_args[@]}" \
+        --workers 2 \
+        --no-color
+}
+
+# CPython 3.11 (this machine's) can raise "AST constructor recursion depth
+# mismatch" inside Hypothesis while it describes one of Schemathesis's own
+# lambdas: a crash of the tool, depending on its stack depth, not a finding
+# about the API (seen once in CI, gone on the rerun with the same seed and
+# binary). A run whose only errors are that crash, and with no failed
+# check, is run once more; any other error or failure fails at once.
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+if fuzz 2>&1 | tee "$log"; [ "${PIPESTATUS[0]}" -eq 0 ]; then
+    exit 0
+fi
+crashes=$(grep -c "^AST constructor recursion depth mismatch" "$log" || true)
+errors=$(grep -c "^Runtime Error$" "$log" || true)
+if [ "$crashes" -gt 0 ] && [ "$crashes" -eq "$errors" ] \
+    && ! grep -q -E "^=+ FAILURES =+$|^Failures:" "$log"; then
+    echo "== Schemathesis crashed inside CPython's ast (not a finding); running it once more"
+    fuzz
+else
+    exit 1
+fi
