@@ -37,8 +37,8 @@ impl Chars {
 
     /// `value` cut to at most `max` characters, for text taken from a
     /// provider rather than a client (a client's is refused instead).
-    pub fn truncate(self, value: &str) -> String {
-        value.chars().take(self.max).collect()
+    pub fn truncate(self, value: &str) -> &str {
+        truncate_chars(value, self.max)
     }
 
     /// "must be 1 to 200 characters", or "must be at most 500 characters".
@@ -87,6 +87,14 @@ impl Chars {
         if let Some(value) = value {
             self.check(field, value, errors);
         }
+    }
+}
+
+/// Cuts `text` to at most `max` characters, on a character boundary.
+pub fn truncate_chars(text: &str, max: usize) -> &str {
+    match text.char_indices().nth(max) {
+        Some((byte_index, _)) => &text[..byte_index],
+        None => text,
     }
 }
 
@@ -261,6 +269,16 @@ pub fn username_chars(username: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn truncation_counts_characters_not_bytes() {
+        let ascii = "a".repeat(600);
+        assert_eq!(truncate_chars(&ascii, 500).len(), 500);
+        let multi = "é🎵".repeat(300);
+        let cut = truncate_chars(&multi, 500);
+        assert_eq!(cut.chars().count(), 500);
+        assert_eq!(truncate_chars("short", 500), "short");
+    }
 
     /// The class of `whitespace!` holds exactly the characters `trim`
     /// removes.

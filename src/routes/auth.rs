@@ -11,10 +11,10 @@ use crate::models::user::PublicUser;
 use crate::routes::authenticated::AuthUser;
 use crate::routes::body::Json;
 use crate::routes::error_responses::{Conflict, RateLimited, Unauthorized};
-use crate::services::activity_log::truncate_chars;
 use crate::services::auth::{validate_login, AuthService, ClientInfo, NewLogin, Registration};
 use crate::state::AppState;
 use crate::validate;
+use crate::validate::truncate_chars;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

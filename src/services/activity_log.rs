@@ -21,19 +21,12 @@ use crate::enums::ActivityType;
 use crate::metrics;
 use crate::models::activity_log::ActivityLogInsert;
 use crate::models::{ActivityLog, NewActivity};
+use crate::validate::truncate_chars;
 
 /// Longest description kept, in characters.
 pub const MAX_DESCRIPTION_CHARS: usize = 500;
 
 pub struct ActivityLogService;
-
-/// Cuts `text` to at most `max` characters, on a character boundary.
-pub fn truncate_chars(text: &str, max: usize) -> &str {
-    match text.char_indices().nth(max) {
-        Some((byte_index, _)) => &text[..byte_index],
-        None => text,
-    }
-}
 
 /// One day's count in a summary, oldest first.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
@@ -164,19 +157,4 @@ pub(crate) fn or_empty<T>(result: QueryResult<Vec<T>>, what: &str, user_id: i64)
         log::warn!("activity {what} read failed for user {user_id}: {err}");
         Vec::new()
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::truncate_chars;
-
-    #[test]
-    fn truncation_counts_characters_not_bytes() {
-        let ascii = "a".repeat(600);
-        assert_eq!(truncate_chars(&ascii, 500).len(), 500);
-        let multi = "é🎵".repeat(300);
-        let cut = truncate_chars(&multi, 500);
-        assert_eq!(cut.chars().count(), 500);
-        assert_eq!(truncate_chars("short", 500), "short");
-    }
 }

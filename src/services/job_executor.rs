@@ -34,13 +34,13 @@ use crate::models::playlist::Playlist;
 use crate::models::schedule::Schedule;
 use crate::models::{NewActivity, RunOutcome, User};
 use crate::providers::spotify::Spotify;
-use crate::services::activity_log::truncate_chars;
 use crate::services::job_plan::{self, Fetched, JobPlan, Source};
 use crate::services::playlists::PlaylistService;
 use crate::services::rewrite::linked::{self, Unfinished};
 use crate::services::rewrite::{replace_order, Rewrite, RewriteTarget};
 use crate::services::spotify::SpotifyService;
 use crate::services::ActivityLogService;
+use crate::validate::truncate_chars;
 
 /// Longest stored error message, in characters.
 pub const MAX_ERROR_CHARS: usize = 1000;

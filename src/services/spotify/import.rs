@@ -108,11 +108,13 @@ impl SpotifyService {
         let whole = tracks.len() == items.len();
         let name: String = match info.name.trim() {
             "" => "Untitled Spotify playlist".to_string(),
-            name => PLAYLIST_NAME.truncate(name),
+            name => PLAYLIST_NAME.truncate(name).to_string(),
         };
         let input = NewPlaylistInput {
             name,
-            description: DESCRIPTION.truncate(info.description.as_deref().unwrap_or_default()),
+            description: DESCRIPTION
+                .truncate(info.description.as_deref().unwrap_or_default())
+                .to_string(),
             is_public: false,
             tracks,
         };
@@ -159,21 +161,21 @@ impl SpotifyService {
             .filter(|t| !t.is_local && api::writable_uri(&t.uri))
             .map(|t| TrackInput {
                 uri: t.uri.clone(),
-                name: TRACK_NAME.truncate(&t.name),
+                name: TRACK_NAME.truncate(&t.name).to_string(),
                 artists: match (&t.show, t.artists.is_empty()) {
-                    (Some(show), true) => vec![ARTIST_NAME.truncate(&show.name)],
+                    (Some(show), true) => vec![ARTIST_NAME.truncate(&show.name).to_string()],
                     _ => t
                         .artists
                         .iter()
                         .take(MAX_ARTISTS)
-                        .map(|a| ARTIST_NAME.truncate(&a.name))
+                        .map(|a| ARTIST_NAME.truncate(&a.name).to_string())
                         .collect(),
                 },
                 album_name: t
                     .album
                     .as_ref()
                     .or(t.show.as_ref())
-                    .map(|a| ALBUM_NAME.truncate(&a.name)),
+                    .map(|a| ALBUM_NAME.truncate(&a.name).to_string()),
                 duration_ms: i32::try_from(t.duration_ms).unwrap_or(i32::MAX),
                 tempo: None,
             })
