@@ -477,9 +477,10 @@ impl Failure {
     fn unfinished(unfinished: Unfinished, snapshot_ids: &[i64]) -> Self {
         Failure {
             error: unfinished.error,
-            snapshot_ids: match unfinished.keeps_snapshots {
-                true => snapshot_ids.to_vec(),
-                false => Vec::new(),
+            snapshot_ids: if unfinished.keeps_snapshots {
+                snapshot_ids.to_vec()
+            } else {
+                Vec::new()
             },
         }
     }

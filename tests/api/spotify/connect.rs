@@ -294,7 +294,7 @@ fn the_access_log_leaves_out_the_callbacks_code_and_state() {
 #[test]
 fn a_client_id_without_a_valid_key_stops_start_up_naming_the_variable() {
     // `migrate` reads the same settings as `serve` and exits.
-    for key in [None, Some("dG9vIHNob3J0")] {
+    let migrate = |key: Option<&str>| {
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_shuffify"));
         command
             .arg("migrate")
@@ -308,26 +308,16 @@ fn a_client_id_without_a_valid_key_stops_start_up_naming_the_variable() {
         if let Some(key) = key {
             command.env("TOKEN_ENCRYPTION_KEY", key);
         }
-        let out = command.output().expect("the binary runs");
+        command.output().expect("the binary runs")
+    };
+    for key in [None, Some("dG9vIHNob3J0")] {
+        let out = migrate(key);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{stderr}");
         assert!(stderr.contains("TOKEN_ENCRYPTION_KEY"), "{stderr}");
     }
     // With a good key it starts (and migrates).
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_shuffify"))
-        .arg("migrate")
-        .env("DATABASE_URL", "sqlite::memory:")
-        .env("SPOTIFY_CLIENT_ID", "some-client")
-        .env(
-            "SPOTIFY_REDIRECT_URI",
-            "http://127.0.0.1:8080/api/providers/spotify/callback",
-        )
-        .env(
-            "TOKEN_ENCRYPTION_KEY",
-            "KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=",
-        )
-        .output()
-        .expect("the binary runs");
+    let out = migrate(Some("KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio="));
     assert!(
         out.status.success(),
         "{}",
