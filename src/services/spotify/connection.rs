@@ -83,14 +83,6 @@ impl CallbackRefusal {
             CallbackRefusal::ExchangeFailed => "exchange_failed",
         }
     }
-
-    /// The 400 a JSON client gets for a missing or bad `state`.
-    pub fn state_invalid() -> CallbackError {
-        CallbackError::refused(
-            CallbackRefusal::StateInvalid,
-            AppError::invalid("state", "unknown, used or expired; start again"),
-        )
-    }
 }
 
 /// A callback that linked nothing: the error a JSON client gets, and the
@@ -108,6 +100,14 @@ impl CallbackError {
             refusal: Some(refusal),
             error,
         }
+    }
+
+    /// An unknown, used or expired `state` (a 400 naming the field).
+    pub fn state_invalid() -> Self {
+        CallbackError::refused(
+            CallbackRefusal::StateInvalid,
+            AppError::invalid("state", "unknown, used or expired; start again"),
+        )
     }
 }
 
@@ -168,7 +168,7 @@ fn take(
         let now = db::now();
         let found = OAuthState::find(conn, &token_hash(state))?
             .filter(|found| found.expires_at > now)
-            .ok_or_else(CallbackRefusal::state_invalid)?;
+            .ok_or_else(CallbackError::state_invalid)?;
         if !nonce_matches(found.nonce_hash.as_deref(), cookie) {
             return Err(CallbackError::refused(
                 CallbackRefusal::CookieMismatch,
@@ -181,11 +181,11 @@ fn take(
         }
         if let Some(session) = found.session_id {
             if AuthSession::live_among(conn, &[session], now)?.is_empty() {
-                return Err(CallbackRefusal::state_invalid());
+                return Err(CallbackError::state_invalid());
             }
         }
         if !OAuthState::consume(conn, found.id)? {
-            return Err(CallbackRefusal::state_invalid());
+            return Err(CallbackError::state_invalid());
         }
         Ok(found)
     })
@@ -248,7 +248,7 @@ impl SpotifyService {
         let mut db = Checkout::new(pool.clone());
         let found = take(db.conn()?, state, cookie)?;
         if found.pkce_challenge != spotify.challenge_for(state) {
-            return Err(CallbackRefusal::state_invalid());
+            return Err(CallbackError::state_invalid());
         }
         db.release();
         let exchange_failed =

@@ -1,9 +1,10 @@
 //! Spotify as a provider, against the fake Spotify of `fake_spotify.rs`
 //! over real HTTP, a file per concern: connecting and the connection's
 //! tokens (`connect`), the connection bound to the browser that asked and
-//! one user per Spotify account (`binding`), listing and importing (`import`), rewrites written
-//! back (`write_back`), syncing (`sync`), and scheduled runs with Spotify
-//! sources (`raids`). Runs on both backends like the rest of the suite.
+//! one user per Spotify account (`binding`), listing and importing
+//! (`import`), rewrites written back (`write_back`), syncing (`sync`), and
+//! scheduled runs with Spotify sources (`raids`). Runs on both backends
+//! like the rest of the suite.
 
 mod binding;
 mod connect;
