@@ -27,6 +27,12 @@ function h(tag, attrs = {}, ...children) {
 }
 
 const when = (iso) => (iso ? new Date(iso).toLocaleString() : "never");
+
+/** The fragment route's parts and query: "#/settings?spotify_error=x". */
+function hashRoute() {
+  const [path, query = ""] = location.hash.replace(/^#\/?/, "").split("?");
+  return { parts: path.split("/"), query: new URLSearchParams(query) };
+}
 const token = () => sessionStorage.getItem(TOKEN_KEY);
 
 class ApiError extends Error {
@@ -147,7 +153,7 @@ function showNav() {
   const nav = document.getElementById("nav");
   nav.hidden = !user;
   document.getElementById("who").textContent = user ? `Signed in as ${user.username}` : "";
-  const route = location.hash.split("/")[1] || "";
+  const route = hashRoute().parts[0];
   for (const a of nav.querySelectorAll("a[href^='#']")) {
     const target = a.getAttribute("href").split("/")[1] || "";
     if (target === route) a.setAttribute("aria-current", "page");
@@ -690,13 +696,31 @@ async function settingsPage() {
     });
     el.prepend(h("p", { class: "notice", role: "status" }, "Saved."));
   });
-  page("Settings", h("div", { class: "grid" }, h("section", { class: "card" }, settingsForm), await spotifyCard()));
+  // A refused connection comes back as #/settings?spotify_error=<code>:
+  // said once, then dropped from the address so a reload does not repeat it.
+  const spotifyError = hashRoute().query.get("spotify_error");
+  if (spotifyError) history.replaceState(null, "", "#/settings");
+  page("Settings", h("div", { class: "grid" }, h("section", { class: "card" }, settingsForm), await spotifyCard(spotifyError)));
 }
 
-/** Spotify: connect or disconnect, and import playlists once connected. */
-async function spotifyCard() {
+/** Why the callback refused a connection, by its `spotify_error` code. */
+const SPOTIFY_ERRORS = {
+  access_denied: "Spotify was not connected: the authorization was declined on Spotify's page.",
+  state_invalid: "That Spotify connection link has expired or was already used. Connect again from here.",
+  cookie_mismatch: "That Spotify connection was started in another browser (or by someone else), so nothing was linked. Connect from this page.",
+  account_linked_elsewhere: "This Spotify account is already linked to another Shuffify user.",
+  exchange_failed: "Spotify did not complete the connection. Try again in a moment.",
+};
+
+/** Spotify: connect or disconnect, and import playlists once connected;
+ *  `refused` is the code of a connection the server just refused. */
+async function spotifyCard(refused) {
   const status = await api("GET", "/api/providers/spotify");
   const card = h("section", { class: "card", "aria-label": "Spotify" }, h("h2", {}, "Spotify"));
+  if (refused) {
+    card.append(h("p", { class: "form-error", role: "alert" },
+      Object.hasOwn(SPOTIFY_ERRORS, refused) ? SPOTIFY_ERRORS[refused] : "Spotify was not connected."));
+  }
   const act = (label, run, cls = "secondary") => h("button", { type: "button", class: cls, onclick: async () => {
     card.querySelectorAll(".form-error").forEach((e) => e.remove());
     try { await run(); } catch (err) { card.append(h("p", { class: "form-error", role: "alert" }, err.message + advice(err))); }
@@ -741,7 +765,7 @@ async function spotifyCard() {
 // ---------------------------------------------------------------- routing
 
 async function route() {
-  const parts = location.hash.replace(/^#\/?/, "").split("/");
+  const { parts } = hashRoute();
   showNav();
   if (!token()) {
     if (parts[0] !== "signin") { location.hash = "#/signin"; return; }

@@ -215,12 +215,15 @@ diesel::table! {
         pkce_challenge -> Text,
         created_at -> Timestamp,
         expires_at -> Timestamp,
+        nonce_hash -> Nullable<Text>,
+        session_id -> Nullable<BigInt>,
     }
 }
 
 diesel::joinable!(auth_sessions -> users (user_id));
 diesel::joinable!(provider_connections -> users (user_id));
 diesel::joinable!(oauth_states -> users (user_id));
+diesel::joinable!(oauth_states -> auth_sessions (session_id));
 diesel::joinable!(stream_tickets -> auth_sessions (session_id));
 diesel::joinable!(user_settings -> users (user_id));
 diesel::joinable!(playlists -> users (owner_id));

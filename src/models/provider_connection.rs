@@ -1,5 +1,5 @@
 //! `provider_connections`: a user's connected provider account, one per
-//! provider. Tokens are stored sealed (`providers::seal`); this module only
+//! provider, and each provider account linked to at most one user. Tokens are stored sealed (`providers::seal`); this module only
 //! moves the sealed text. `oauth_states`, the authorizations in progress,
 //! are here too: a connection is what a state turns into.
 
@@ -84,6 +84,21 @@ impl ProviderConnection {
             .filter(provider_connections::user_id.eq(user_id))
             .filter(provider_connections::provider.eq(provider))
             .select(Self::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    /// Which user the provider's account `account_id` is linked to, if
+    /// any (at most one: a unique index holds it).
+    pub fn linked_user(
+        conn: &mut DbConnection,
+        provider: Provider,
+        account_id: &str,
+    ) -> QueryResult<Option<i64>> {
+        provider_connections::table
+            .filter(provider_connections::provider.eq(provider))
+            .filter(provider_connections::account_id.eq(account_id))
+            .select(provider_connections::user_id)
             .first(conn)
             .optional()
     }
@@ -222,6 +237,12 @@ pub struct OAuthState {
     pub pkce_challenge: String,
     pub created_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
+    /// The SHA-256 of the nonce in the browser's cookie (`None` only for
+    /// an authorization started before browsers were bound: it never
+    /// completes).
+    pub nonce_hash: Option<String>,
+    /// The login that asked.
+    pub session_id: Option<i64>,
 }
 
 /// Authorizations one user may have under way; starting another forgets
@@ -237,6 +258,8 @@ pub struct NewOAuthState<'a> {
     pub pkce_challenge: &'a str,
     pub created_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
+    pub nonce_hash: &'a str,
+    pub session_id: i64,
 }
 
 impl NewOAuthState<'_> {
@@ -266,24 +289,26 @@ impl NewOAuthState<'_> {
 }
 
 impl OAuthState {
-    /// Uses up the state with this hash: `Some` for the first callback
-    /// that presents it while it is valid, `None` for an unknown, used or
-    /// expired one. The delete decides, so two callbacks racing with one
-    /// state cannot both have it.
-    pub fn consume(
-        conn: &mut DbConnection,
-        state_hash: &str,
-        now: NaiveDateTime,
-    ) -> QueryResult<Option<Self>> {
-        let Some(found) = oauth_states::table
+    /// The state with this hash, whether or not it is still valid.
+    pub fn find(conn: &mut DbConnection, state_hash: &str) -> QueryResult<Option<Self>> {
+        oauth_states::table
             .filter(oauth_states::state_hash.eq(state_hash))
             .select(Self::as_select())
             .first(conn)
-            .optional()?
-        else {
-            return Ok(None);
-        };
-        let deleted = diesel::delete(oauth_states::table.find(found.id)).execute(conn)?;
-        Ok((deleted == 1 && found.expires_at > now).then_some(found))
+            .optional()
+    }
+
+    /// Uses up the state `id`: whether this call did. The delete decides,
+    /// so two callbacks racing with one state cannot both have it.
+    pub fn consume(conn: &mut DbConnection, id: i64) -> QueryResult<bool> {
+        diesel::delete(oauth_states::table.find(id))
+            .execute(conn)
+            .map(|n| n == 1)
+    }
+
+    /// Drops the authorizations a login started (it logged out).
+    pub fn delete_for_session(conn: &mut DbConnection, session_id: i64) -> QueryResult<usize> {
+        diesel::delete(oauth_states::table.filter(oauth_states::session_id.eq(session_id)))
+            .execute(conn)
     }
 }

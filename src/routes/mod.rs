@@ -20,6 +20,7 @@ pub mod responses;
 pub mod schedules;
 pub mod settings;
 pub mod snapshots;
+pub mod spotify_cookie;
 pub mod tracks;
 pub mod upstream;
 pub mod web_app;

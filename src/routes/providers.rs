@@ -21,7 +21,9 @@ use crate::routes::error_responses::{
 };
 use crate::routes::params::{etag, if_match, limit_offset, present, IfMatchParam, PlaylistIdParam};
 use crate::routes::responses::CountedPage;
+use crate::routes::spotify_cookie;
 use crate::services::playlists::PlaylistView;
+use crate::services::spotify::connection::{CallbackError, CallbackRefusal};
 use crate::services::spotify::{ConnectionStatus, SpotifyPlaylist, SpotifyService, SyncAnswer};
 use crate::state::AppState;
 
@@ -38,23 +40,33 @@ pub struct AuthorizeAnswer {
 }
 
 /// Starts connecting a Spotify account: a single-use `state`, valid ten
-/// minutes and bound to the caller, is stored; send the browser to
-/// `authorize_url`. Logs nothing (the callback logs `provider_connect`).
+/// minutes and bound to the caller's session, is stored, and the
+/// `shuffify_spotify` cookie binds it to this browser; send the same
+/// browser to `authorize_url`. Logs nothing (the callback logs
+/// `provider_connect`).
 #[utoipa::path(
     post, path = "/api/providers/spotify/authorize", tag = "providers",
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "Where to send the browser", body = AuthorizeAnswer),
+        (status = 200, description = "Where to send the browser", body = AuthorizeAnswer,
+            headers(("Set-Cookie" = String, description = "`shuffify_spotify=<nonce>; \
+                HttpOnly; SameSite=Lax; Path=<the path of SPOTIFY_REDIRECT_URI>; Max-Age=600`, \
+                plus `Secure` when that URI is https: the callback must bring it back"))),
         (status = 404, response = NotFound),
     ),
 )]
 pub async fn authorize(state: web::Data<AppState>, auth: AuthUser) -> AppResult<HttpResponse> {
     let spotify = state.spotify()?;
-    let authorize_url = db::run(&state.pool, move |conn| {
-        SpotifyService::authorize(conn, &spotify, &auth.user)
+    let config = spotify.config.clone();
+    let started = db::run(&state.pool, move |conn| {
+        SpotifyService::authorize(conn, &spotify, &auth.user, auth.session.id)
     })
     .await?;
-    Ok(HttpResponse::Ok().json(AuthorizeAnswer { authorize_url }))
+    Ok(HttpResponse::Ok()
+        .cookie(spotify_cookie::issue(&config, &started.nonce))
+        .json(AuthorizeAnswer {
+            authorize_url: started.url,
+        }))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -72,26 +84,71 @@ pub struct CallbackParams {
 }
 
 /// Spotify's redirect after consent (the redirect URI to register). No
-/// bearer token: the single-use `state` names the user. Exchanges the code,
-/// stores the tokens sealed and logs `provider_connect`, then sends the
-/// browser to the app.
+/// bearer token: the single-use `state` names the authorization, and the
+/// `shuffify_spotify` cookie `authorize` set must come with it (without it
+/// the state is left unused). Exchanges the code, stores the tokens sealed
+/// and logs `provider_connect`, then sends the browser to the app. A
+/// Spotify account already linked to another user is refused (409). A
+/// browser (`Accept` with `text/html`) is sent back to
+/// `/#/settings?spotify_error=<code>` instead of a JSON error, the code one
+/// of `access_denied`, `state_invalid`, `cookie_mismatch`,
+/// `account_linked_elsewhere`, `exchange_failed`.
 #[utoipa::path(
     get, path = "/api/providers/spotify/callback", tag = "providers",
-    params(CallbackParams),
+    params(
+        CallbackParams,
+        ("shuffify_spotify" = Option<String>, Cookie,
+            description = "The nonce `authorize` set in this browser"),
+    ),
     responses(
-        (status = 303, description = "Connected; on to the app",
-            headers(("Location" = String, description = "`/`"))),
+        (status = 303, description = "Connected, on to the app (`/`, and the cookie cleared); \
+            or, for a browser, refused: on to `/#/settings?spotify_error=<code>`",
+            headers(
+                ("Location" = String,
+                    description = "`/`, or `/#/settings?spotify_error=<code>`"),
+                ("Set-Cookie" = String,
+                    description = "On success, `shuffify_spotify=; Max-Age=0` on the same path"),
+            )),
         (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
         (status = 502, response = UpstreamError),
         (status = 503, response = UpstreamUnavailable),
     ),
 )]
 pub async fn callback(
+    req: HttpRequest,
     state: web::Data<AppState>,
     params: web::Query<CallbackParams>,
 ) -> AppResult<HttpResponse> {
     let spotify = state.spotify()?;
-    let params = params.into_inner();
+    let config = spotify.config.clone();
+    let cookie = spotify_cookie::read(&req);
+    match connect(&state, spotify, params.into_inner(), cookie).await {
+        Ok(()) => Ok(HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, "/"))
+            .cookie(spotify_cookie::cleared(&config))
+            .finish()),
+        Err(CallbackError {
+            refusal: Some(refusal),
+            ..
+        }) if spotify_cookie::wants_html(&req) => Ok(HttpResponse::SeeOther()
+            .insert_header((
+                header::LOCATION,
+                format!("/#/settings?spotify_error={}", refusal.code()),
+            ))
+            .finish()),
+        Err(failed) => Err(failed.error),
+    }
+}
+
+/// The callback's work, for [`callback`] to answer a browser or a JSON
+/// client.
+async fn connect(
+    state: &AppState,
+    spotify: std::sync::Arc<crate::providers::spotify::Spotify>,
+    params: CallbackParams,
+    cookie: Option<String>,
+) -> Result<(), CallbackError> {
     let too_long = [&params.code, &params.state, &params.error]
         .iter()
         .any(|v| {
@@ -99,23 +156,22 @@ pub async fn callback(
                 .is_some_and(|v| v.chars().count() > CALLBACK_VALUE_MAX)
         });
     if too_long {
-        return Err(AppError::invalid(
-            "query",
-            format!("code, state and error are at most {CALLBACK_VALUE_MAX} characters"),
+        return Err(CallbackError::refused(
+            CallbackRefusal::StateInvalid,
+            AppError::invalid(
+                "query",
+                format!("code, state and error are at most {CALLBACK_VALUE_MAX} characters"),
+            ),
         ));
     }
     let given_state = present(&params.state).map(String::from);
     if let Some(error) = present(&params.error) {
-        // Spend the state, so it cannot be used after a refusal.
+        // Spend the state (if this browser started it), so it cannot be
+        // used after a refusal.
         if let Some(given) = given_state {
-            let pool = state.pool.clone();
-            let _ = db::run(&pool, move |conn| {
-                crate::models::provider_connection::OAuthState::consume(
-                    conn,
-                    &crate::services::auth::token_hash(&given),
-                    db::now(),
-                )
-                .map_err(Into::into)
+            let cookie = cookie.clone();
+            let _ = db::run(&state.pool, move |conn| {
+                SpotifyService::decline(conn, &given, cookie.as_deref())
             })
             .await;
         }
@@ -124,19 +180,24 @@ pub async fn callback(
             .filter(|c| c.is_ascii_graphic())
             .take(64)
             .collect();
-        return Err(AppError::invalid(
-            "error",
-            format!("Spotify did not authorize the connection ({shown})"),
+        return Err(CallbackError::refused(
+            CallbackRefusal::AccessDenied,
+            AppError::invalid(
+                "error",
+                format!("Spotify did not authorize the connection ({shown})"),
+            ),
         ));
     }
     let (Some(code), Some(given)) = (present(&params.code).map(String::from), given_state) else {
-        return Err(AppError::invalid("query", "code and state are required"));
+        return Err(CallbackError::refused(
+            CallbackRefusal::StateInvalid,
+            AppError::invalid("query", "code and state are required"),
+        ));
     };
     let pool = state.pool.clone();
-    web::block(move || SpotifyService::complete(&pool, &spotify, &given, &code)).await??;
-    Ok(HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, "/"))
-        .finish())
+    web::block(move || SpotifyService::complete(&pool, &spotify, &given, &code, cookie.as_deref()))
+        .await
+        .map_err(AppError::from)?
 }
 
 /// Whether Spotify is configured here and the caller's account connected.

@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 
 use crate::db::{self, write_transaction, DbConnection};
 use crate::error::{AppError, AppResult, FieldError};
+use crate::models::provider_connection::OAuthState;
 use crate::models::{AuthSession, NewActivity, NewAuthSession, NewUser, User, UserSettings};
 use crate::password::hash_password;
 use crate::services::ActivityLogService;
@@ -207,10 +208,12 @@ impl AuthService {
         )?)
     }
 
-    /// Ends a session and records it.
+    /// Ends a session and records it; the Spotify authorizations it
+    /// started can no longer complete.
     pub fn logout(conn: &mut DbConnection, session: &AuthSession, user: &User) -> AppResult<()> {
         write_transaction(conn, |conn| {
             AuthSession::revoke(conn, session.id, db::now())?;
+            OAuthState::delete_for_session(conn, session.id)?;
             ActivityLogService::log(conn, NewActivity::logout(user, session.id));
             Ok(())
         })

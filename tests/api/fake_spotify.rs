@@ -361,6 +361,20 @@ impl FakeSpotify {
         let state = url::form_urlencoded::byte_serialize(q["state"].as_bytes()).collect::<String>();
         format!("/api/providers/spotify/callback?code={code}&state={state}")
     }
+
+    /// [`FakeSpotify::consent`], signed in on Spotify as `account` rather
+    /// than [`ACCOUNT`]: the code's tokens belong to `account`.
+    pub fn consent_as(&self, authorize_url: &str, account: &str) -> String {
+        let callback = self.consent(authorize_url);
+        let code = url::Url::parse(&format!("http://app{callback}"))
+            .unwrap()
+            .query_pairs()
+            .find(|(k, _)| k == "code")
+            .map(|(_, v)| v.into_owned())
+            .unwrap();
+        self.lock().codes.get_mut(&code).unwrap().2 = account.to_string();
+        callback
+    }
 }
 
 fn injected_response(i: &Injected) -> HttpResponse {

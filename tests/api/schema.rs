@@ -144,3 +144,67 @@ fn the_suite_runs_on_the_backend_it_was_asked_for() {
     };
     assert_eq!(conn.backend(), expected);
 }
+
+/// Applies the embedded migrations up to and including `version`.
+fn migrate_through(conn: &mut DbConnection, version: &str) {
+    use diesel_migrations::MigrationHarness;
+    loop {
+        let applied = match conn {
+            DbConnection::Sqlite(c) => c
+                .run_next_migration(db::migrations::SQLITE)
+                .map(|v| v.to_string()),
+            DbConnection::Postgres(c) => c
+                .run_next_migration(db::migrations::POSTGRES)
+                .map(|v| v.to_string()),
+        }
+        .unwrap();
+        if applied == version {
+            return;
+        }
+    }
+}
+
+#[derive(QueryableByName)]
+struct Link {
+    #[diesel(sql_type = Text)]
+    username: String,
+    #[diesel(sql_type = Text)]
+    account_id: String,
+}
+
+#[test]
+fn one_user_per_spotify_account_drops_every_link_of_a_shared_account() {
+    let db = TestDb::unmigrated();
+    let mut conn = db.conn();
+    migrate_through(&mut conn, "20261205000000");
+    // Written in SQL as the schema stood then, not through today's models.
+    conn.batch_execute(
+        "INSERT INTO users (username, display_name, password_hash, created_at, updated_at) \
+         VALUES ('older', 'o', 'x', '2026-12-01 00:00:00', '2026-12-01 00:00:00'), \
+                ('newer', 'n', 'x', '2026-12-01 00:00:00', '2026-12-01 00:00:00'), \
+                ('alone', 'a', 'x', '2026-12-01 00:00:00', '2026-12-01 00:00:00'); \
+         INSERT INTO provider_connections (user_id, provider, account_id, scopes, \
+             access_token, refresh_token, access_expires_at, connected_at, updated_at) \
+         SELECT id, 'spotify', CASE username WHEN 'alone' THEN 'own' ELSE 'shared' END, '', \
+             'sealed', 'sealed', '2026-12-01 00:00:00', '2026-12-01 00:00:00', \
+             '2026-12-01 00:00:00' FROM users ORDER BY id;",
+    )
+    .unwrap();
+
+    db::migrations::run_pending(&mut conn).unwrap();
+
+    let links: Vec<(String, String)> = diesel::sql_query(
+        "SELECT u.username, c.account_id FROM provider_connections c \
+         JOIN users u ON u.id = c.user_id ORDER BY u.username",
+    )
+    .load::<Link>(&mut conn)
+    .unwrap()
+    .into_iter()
+    .map(|l| (l.username, l.account_id))
+    .collect();
+    assert_eq!(links, [("alone".to_string(), "own".to_string())]);
+    assert_eq!(
+        index_columns(&mut conn, "ux_provider_connections_account"),
+        ["provider", "account_id"]
+    );
+}

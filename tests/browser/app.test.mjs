@@ -294,11 +294,23 @@ test("connect Spotify, import a playlist, and a shuffle reorders it on Spotify",
   const page = await tab();
   await signIn(page, "alice");
   await page.goto(`${base}/#/settings`);
+  const authorized = page.waitForResponse((r) => r.url().endsWith("/api/providers/spotify/authorize"));
   await page.getByRole("button", { name: "Connect Spotify" }).click();
+  // The app's fetch gets the cookie that binds the authorization to this
+  // browser, scoped to the callback's path.
+  const setCookie = await (await authorized).headerValue("set-cookie");
+  for (const part of [/^shuffify_spotify=[\w-]{43}(;|$)/, /; HttpOnly/, /; SameSite=Lax/,
+    /; Path=\/api\/providers\/spotify\/callback(;|$)/, /; Max-Age=600/]) {
+    assert.match(setCookie, part);
+  }
+  assert.doesNotMatch(setCookie, /Secure/, "the redirect URI is http");
   // The fake's consent page sends the browser straight back; the callback
-  // stores the connection and redirects to the app, still signed in.
+  // (with the cookie) stores the connection and redirects to the app,
+  // still signed in, and clears the cookie.
   await page.getByRole("heading", { name: "Activity" }).waitFor();
   await page.locator(".feed li", { hasText: "Connected Spotify account browser-listener" }).first().waitFor();
+  const jar = await page.context().cookies(`${base}/api/providers/spotify/callback`);
+  assert.deepEqual(jar.filter((c) => c.name === "shuffify_spotify"), [], "the cookie is cleared");
   await page.goto(`${base}/#/settings`);
   await page.getByText("Connected as Browser Listener").waitFor();
   const listed = page.locator("[aria-label='Your Spotify playlists'] li", { hasText: "Spotify Road Mix" });
@@ -320,4 +332,22 @@ test("connect Spotify, import a playlist, and a shuffle reorders it on Spotify",
   await page.goto(`${base}/#/settings`);
   await page.locator("[aria-label='Your Spotify playlists'] li", { hasText: "Spotify Road Mix" }).getByRole("link", { name: "Open" }).waitFor();
   await shot(page, "settings-spotify");
+});
+
+test("a Spotify account linked to another user is refused, and the settings page says so", async () => {
+  const registered = await fetch(`${base}/api/auth/register`, {
+    method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ username: "bob", password: PASSWORD }),
+  });
+  assert.equal(registered.status, 201);
+  const page = await tab();
+  await signIn(page, "bob");
+  await page.goto(`${base}/#/settings`);
+  // The fake consents as the account alice linked above.
+  await page.getByRole("button", { name: "Connect Spotify" }).click();
+  await page.getByText("This Spotify account is already linked to another Shuffify user.").waitFor();
+  assert.equal(new URL(page.url()).hash, "#/settings", "the code is dropped from the address");
+  await page.getByRole("button", { name: "Connect Spotify" }).waitFor();
+  assert.equal((await call(page, "GET", "/api/providers/spotify")).body.connected, false);
+  await shot(page, "settings-spotify-refused");
 });

@@ -131,12 +131,9 @@ async fn a_replayed_forged_expired_or_refused_state_is_a_400() {
         .await
         .error(400, "validation_failed");
 
-    // An expired one.
-    let started = app
-        .as_user(&user)
-        .post_empty("/api/providers/spotify/authorize")
-        .await;
-    let late = fake.consent(started.body["authorize_url"].as_str().unwrap());
+    // An expired one, even from the browser that started it.
+    let (url, cookie) = app.start_spotify(&user).await;
+    let late = fake.consent(&url);
     diesel::update(shuffify::db::schema::oauth_states::table)
         .set(
             shuffify::db::schema::oauth_states::expires_at
@@ -144,25 +141,30 @@ async fn a_replayed_forged_expired_or_refused_state_is_a_400() {
         )
         .execute(&mut app.conn())
         .unwrap();
-    app.get(&late, None).await.error(400, "validation_failed");
+    let expired = app.spotify_callback(&late, Some(&cookie), None).await;
+    assert_eq!(
+        expired.error(400, "validation_failed")["details"][0]["field"],
+        "state"
+    );
 
     // The user declined: 400, and the state cannot be used afterwards.
-    let started = app
-        .as_user(&user)
-        .post_empty("/api/providers/spotify/authorize")
-        .await;
-    let url = started.body["authorize_url"].as_str().unwrap();
-    let declined_then_used = fake.consent(url);
+    let (url, cookie) = app.start_spotify(&user).await;
+    let declined_then_used = fake.consent(&url);
     let state = declined_then_used.split("state=").nth(1).unwrap();
-    app.get(
+    app.spotify_callback(
         &format!("/api/providers/spotify/callback?error=access_denied&state={state}"),
+        Some(&cookie),
         None,
     )
     .await
     .error(400, "validation_failed");
-    app.get(&declined_then_used, None)
-        .await
-        .error(400, "validation_failed");
+    let used = app
+        .spotify_callback(&declined_then_used, Some(&cookie), None)
+        .await;
+    assert_eq!(
+        used.error(400, "validation_failed")["details"][0]["field"],
+        "state"
+    );
 
     // Only the first connection logged a row.
     let activity = app.activity(&user).await;
@@ -353,22 +355,23 @@ async fn starting_many_authorizations_keeps_only_the_newest_five() {
     let fake = FakeSpotify::start();
     let app = spawn_app_with(|s| fake.configure(s)).await;
     let user = app.user("clicker").await;
-    let mut urls = Vec::new();
+    let mut started = Vec::new();
     for _ in 0..8 {
-        let res = app
-            .as_user(&user)
-            .post_empty("/api/providers/spotify/authorize")
-            .await;
-        urls.push(res.body["authorize_url"].as_str().unwrap().to_string());
+        started.push(app.start_spotify(&user).await);
     }
     let pending: i64 = shuffify::db::schema::oauth_states::table
         .count()
         .get_result(&mut app.conn())
         .unwrap();
     assert_eq!(pending, 5);
-    // The oldest no longer works; the newest does.
-    let oldest = fake.consent(&urls[0]);
-    app.get(&oldest, None).await.error(400, "validation_failed");
-    let newest = fake.consent(&urls[7]);
-    assert_eq!(app.get(&newest, None).await.status, StatusCode::SEE_OTHER);
+    // The oldest no longer works, even with its cookie; the newest does.
+    let oldest = fake.consent(&started[0].0);
+    app.spotify_callback(&oldest, Some(&started[0].1), None)
+        .await
+        .error(400, "validation_failed");
+    let newest = fake.consent(&started[7].0);
+    let done = app
+        .spotify_callback(&newest, Some(&started[7].1), None)
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.text);
 }

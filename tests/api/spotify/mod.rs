@@ -1,9 +1,12 @@
 //! Spotify as a provider, against the fake Spotify of `fake_spotify.rs`
 //! over real HTTP, a file per concern: connecting and the connection's
-//! tokens (`connect`), listing and importing (`import`), rewrites written
-//! back (`write_back`), syncing (`sync`), and scheduled runs with Spotify
-//! sources (`raids`). Runs on both backends like the rest of the suite.
+//! tokens (`connect`), the connection bound to the browser that asked and
+//! one user per Spotify account (`binding`), listing and importing
+//! (`import`), rewrites written back (`write_back`), syncing (`sync`), and
+//! scheduled runs with Spotify sources (`raids`). Runs on both backends
+//! like the rest of the suite.
 
+mod binding;
 mod connect;
 mod import;
 mod raids;
@@ -12,8 +15,9 @@ mod write_back;
 
 use actix_http::Request;
 use actix_web::body::MessageBody;
+use actix_web::cookie::Cookie;
 use actix_web::dev::{Service, ServiceResponse};
-use actix_web::http::StatusCode;
+use actix_web::http::{Method, StatusCode};
 use actix_web::Error;
 use serde_json::{json, Value};
 
@@ -37,26 +41,63 @@ pub async fn connected(
     (fake, app, user)
 }
 
+/// The `shuffify_spotify` cookie a response sets (or clears), if any.
+pub fn spotify_cookie(res: &TestResponse) -> Option<Cookie<'static>> {
+    res.headers
+        .get_all("set-cookie")
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| Cookie::parse(v.to_string()).ok())
+        .find(|c| c.name() == "shuffify_spotify")
+}
+
 impl<S, B> TestApp<S>
 where
     S: Service<Request, Response = ServiceResponse<B>, Error = Error>,
     B: MessageBody,
 {
-    /// Connects `user` to `fake` through the whole flow (authorize, the
-    /// consent page, the callback); answers the callback's path and query
-    /// and the service's answer to it.
-    pub async fn connect_spotify(
-        &self,
-        fake: &FakeSpotify,
-        user: &TestUser,
-    ) -> (String, TestResponse) {
+    /// Starts connecting `user` as their browser does: answers the consent
+    /// URL and the `Cookie` header value (`shuffify_spotify=<nonce>`) the
+    /// browser keeps for the callback.
+    pub async fn start_spotify(&self, user: &TestUser) -> (String, String) {
         let started = self
             .as_user(user)
             .post_empty("/api/providers/spotify/authorize")
             .await;
         assert_eq!(started.status, StatusCode::OK, "{}", started.text);
-        let callback = fake.consent(started.body["authorize_url"].as_str().unwrap());
-        let done = self.get(&callback, None).await;
+        let url = started.body["authorize_url"].as_str().unwrap().to_string();
+        let cookie = spotify_cookie(&started).expect("authorize sets the cookie");
+        (url, format!("{}={}", cookie.name(), cookie.value()))
+    }
+
+    /// The callback `path` as a browser holding `cookie` (a `Cookie` header
+    /// value) sends it, with `accept` as its `Accept` header, if any.
+    pub async fn spotify_callback(
+        &self,
+        path: &str,
+        cookie: Option<&str>,
+        accept: Option<&str>,
+    ) -> TestResponse {
+        let mut headers = Vec::new();
+        if let Some(cookie) = cookie {
+            headers.push(("Cookie", cookie));
+        }
+        if let Some(accept) = accept {
+            headers.push(("Accept", accept));
+        }
+        self.send(Method::GET, path, None, None, &headers).await
+    }
+
+    /// Connects `user` to `fake` through the whole flow (authorize, the
+    /// consent page, the callback with the cookie authorize set); answers
+    /// the callback's path and query and the service's answer to it.
+    pub async fn connect_spotify(
+        &self,
+        fake: &FakeSpotify,
+        user: &TestUser,
+    ) -> (String, TestResponse) {
+        let (url, cookie) = self.start_spotify(user).await;
+        let callback = fake.consent(&url);
+        let done = self.spotify_callback(&callback, Some(&cookie), None).await;
         assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.text);
         (callback, done)
     }
