@@ -226,7 +226,7 @@ impl SpotifyService {
 
 /// The connection, if it can be used: 409 when there is none or it is
 /// broken (what needs Spotify answers 409 until the user connects).
-fn usable(found: Option<ProviderConnection>) -> AppResult<ProviderConnection> {
+pub(super) fn usable(found: Option<ProviderConnection>) -> AppResult<ProviderConnection> {
     let connection = found.ok_or_else(|| {
         AppError::Conflict(
             "no Spotify account is connected; connect one (POST /api/providers/spotify/authorize)"

@@ -1,11 +1,13 @@
 //! Spotify as a provider, against the fake Spotify of `fake_spotify.rs`
 //! over real HTTP, a file per concern: connecting and the connection's
-//! tokens (`connect`), listing and importing (`import`), rewrites written
+//! tokens (`connect`), listing and importing (`import`), Liked Songs as a
+//! raid source (`liked`), rewrites written
 //! back (`write_back`), syncing (`sync`), and scheduled runs with Spotify
 //! sources (`raids`). Runs on both backends like the rest of the suite.
 
 mod connect;
 mod import;
+mod liked;
 mod raids;
 mod sync;
 mod write_back;
