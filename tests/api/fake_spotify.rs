@@ -120,6 +120,8 @@ pub struct FakeState {
     /// The `scope` the token endpoint answers with, when a test sets it
     /// (an older grant); else every scope the service asks for.
     pub granted_scope: Option<String>,
+    /// Whether a refresh's answer leaves `scope` out (Spotify may).
+    pub refresh_omits_scope: bool,
     counter: u64,
 }
 
@@ -487,11 +489,16 @@ async fn token(req: HttpRequest, state: Shared, body: web::Bytes) -> HttpRespons
     let refresh = s.next("refresh-secret-");
     s.access.insert(access.clone(), account.clone());
     s.refresh.insert(refresh.clone(), account);
-    HttpResponse::Ok().json(json!({
+    let mut answer = json!({
         "access_token": access, "token_type": "Bearer", "expires_in": 3600,
         "refresh_token": refresh,
         "scope": s.granted_scope.clone().unwrap_or_else(|| FULL_SCOPE.to_string()),
-    }))
+    });
+    if s.refresh_omits_scope && form.get("grant_type").map(String::as_str) == Some("refresh_token")
+    {
+        answer.as_object_mut().unwrap().remove("scope");
+    }
+    HttpResponse::Ok().json(answer)
 }
 
 async fn me(req: HttpRequest, state: Shared) -> HttpResponse {

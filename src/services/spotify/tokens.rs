@@ -113,6 +113,9 @@ impl SpotifyService {
         match answer {
             Ok(tokens) => {
                 let refresh = tokens.refresh.unwrap_or(refresh_token);
+                // Spotify may leave `scope` out of a refresh's answer: the
+                // grant is then as it was.
+                let scopes = tokens.scopes.join(" ");
                 let stored = ProviderConnection::store_refreshed(
                     conn,
                     connection.id,
@@ -122,6 +125,7 @@ impl SpotifyService {
                         .seal(&tokens.access, &context("access", user_id)),
                     &spotify.seal.seal(&refresh, &context("refresh", user_id)),
                     expiry(now, tokens.expires_in),
+                    (!scopes.is_empty()).then_some(scopes.as_str()),
                     now,
                 )?;
                 if !stored {

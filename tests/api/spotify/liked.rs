@@ -209,3 +209,66 @@ async fn a_connection_without_the_library_scope_is_asked_to_connect_again() {
         .unwrap()
         .contains("connect Spotify again"));
 }
+
+/// The scopes `GET /api/providers/spotify` reports.
+async fn scopes_of<S, B>(
+    app: &crate::helpers::TestApp<S>,
+    user: &crate::helpers::TestUser,
+) -> Vec<String>
+where
+    S: actix_web::dev::Service<
+        actix_http::Request,
+        Response = actix_web::dev::ServiceResponse<B>,
+        Error = actix_web::Error,
+    >,
+    B: actix_web::body::MessageBody,
+{
+    let status = app.as_user(user).get("/api/providers/spotify").await;
+    status.body["scopes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_string())
+        .collect()
+}
+
+#[actix_web::test]
+async fn a_refresh_without_scope_keeps_the_grant_and_one_with_scope_replaces_it() {
+    let (fake, app, user) = connected("refresher").await;
+    assert!(scopes_of(&app, &user)
+        .await
+        .iter()
+        .any(|s| s == "user-library-read"));
+
+    fake.lock().refresh_omits_scope = true;
+    fake.expire_access_tokens();
+    let listed = app
+        .as_user(&user)
+        .get("/api/providers/spotify/playlists")
+        .await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.text);
+    assert!(
+        scopes_of(&app, &user)
+            .await
+            .iter()
+            .any(|s| s == "user-library-read"),
+        "an answer without scope leaves the stored grant as it was"
+    );
+
+    {
+        let mut s = fake.lock();
+        s.refresh_omits_scope = false;
+        s.granted_scope = Some("playlist-read-private playlist-modify-private".into());
+    }
+    fake.expire_access_tokens();
+    let listed = app
+        .as_user(&user)
+        .get("/api/providers/spotify/playlists")
+        .await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.text);
+    assert_eq!(
+        scopes_of(&app, &user).await,
+        ["playlist-read-private", "playlist-modify-private"],
+        "the grant Spotify answers with replaces the stored one"
+    );
+}
