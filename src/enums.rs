@@ -152,7 +152,7 @@ text_enum! {
 
 text_enum! {
     /// Where an upstream source comes from.
-    SourceType { Own, External, Spotify }
+    SourceType { Own, External, Spotify, SpotifyLiked }
 }
 
 text_enum! {

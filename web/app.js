@@ -582,19 +582,25 @@ async function playlistPage(id) {
   const sourceForm = form({ "aria-label": "Upstream sources" }, [
     h("h2", {}, "Upstream sources"),
     sources,
-    field("Source playlist id (yours, or another user's public one; or a Spotify playlist's id)", text("source_playlist_id")),
-    h("label", { class: "inline" }, h("input", { type: "checkbox", name: "spotify" }), "It is a Spotify playlist"),
+    field("Source", h("select", { name: "kind" },
+      h("option", { value: "here" }, "A playlist here"),
+      h("option", { value: "spotify" }, "A Spotify playlist"),
+      h("option", { value: "spotify_liked" }, "Liked Songs on Spotify"))),
+    field("Playlist id (yours, or another user's public one; or a Spotify playlist's id; not needed for Liked Songs)", text("source_playlist_id")),
     h("div", { class: "actions" }, h("button", { type: "submit" }, "Add source")),
   ], async (data) => {
-    const body = { source_playlist_id: data.get("source_playlist_id") };
-    if (data.get("spotify") === "on") body.source_type = "spotify";
+    const kind = data.get("kind");
+    const body = kind === "spotify_liked"
+      ? { source_playlist_id: "liked", source_type: "spotify_liked" }
+      : { source_playlist_id: data.get("source_playlist_id") };
+    if (kind === "spotify") body.source_type = "spotify";
     await api("POST", `/api/playlists/${id}/upstream-sources`, body);
     await drawSources();
   });
   async function drawSources() {
     const list = await api("GET", `/api/playlists/${id}/upstream-sources`);
     sources.replaceChildren(...list.items.map((s) => h("li", {},
-      h("span", {}, s.source_name || s.source_playlist_id, ` (${s.source_type})`),
+      h("span", {}, s.source_name || s.source_playlist_id, ` (${s.source_type.replaceAll("_", " ")})`),
       h("button", { type: "button", class: "danger", onclick: async () => { await api("DELETE", `/api/upstream-sources/${s.id}`); drawSources(); } }, "Remove"))));
     if (!list.items.length) sources.append(h("li", { class: "muted" }, "No upstream sources."));
   }

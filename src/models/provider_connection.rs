@@ -146,6 +146,7 @@ impl ProviderConnection {
         access_token: &str,
         refresh_token: &str,
         expires_at: NaiveDateTime,
+        scopes: Option<&str>,
         now: NaiveDateTime,
     ) -> QueryResult<bool> {
         diesel::update(claimed(id, claim))
@@ -153,6 +154,7 @@ impl ProviderConnection {
                 provider_connections::access_token.eq(access_token),
                 provider_connections::refresh_token.eq(refresh_token),
                 provider_connections::access_expires_at.eq(expires_at),
+                scopes.map(|scopes| provider_connections::scopes.eq(scopes)),
                 provider_connections::refresh_claimed_until.eq(None::<NaiveDateTime>),
                 provider_connections::updated_at.eq(now),
             ))

@@ -14,7 +14,7 @@ use crate::routes::body::Json;
 use crate::routes::error_responses::{Conflict, NotFound, UpstreamError, UpstreamUnavailable};
 use crate::routes::params::{ItemIdParam, PlaylistIdParam};
 use crate::routes::responses::Items;
-use crate::services::upstream::{SourceInput, UpstreamService};
+use crate::services::upstream::{SourceInput, UpstreamService, LIKED_ID};
 use crate::state::AppState;
 use crate::validate;
 
@@ -47,7 +47,8 @@ pub async fn list_sources(
 pub struct AddBody {
     /// A playlist the caller may read (their own, or a public one), not the
     /// target; with `source_type: spotify`, a Spotify playlist's id (own or
-    /// public) that the connected account can read.
+    /// public) that the connected account can read; with `source_type:
+    /// spotify_liked`, `liked` (the connected account's Liked Songs).
     #[schema(schema_with = validate::schema::text)]
     source_playlist_id: String,
     source_type: Option<SourceType>,
@@ -98,7 +99,19 @@ pub async fn add_source(
         source_name: body.source_name,
     };
     let id = path.into_inner();
-    let (source, created) = if input.source_type == Some(SourceType::Spotify) {
+    let (source, created) = if input.source_type == Some(SourceType::SpotifyLiked) {
+        state.spotify()?;
+        if input.source_playlist_id != LIKED_ID {
+            return Err(AppError::invalid(
+                "source_playlist_id",
+                "with source_type spotify_liked, the source is \"liked\" (your Liked Songs)",
+            ));
+        }
+        db::run(&state.pool, move |conn| {
+            UpstreamService::add_spotify_liked(conn, &auth.user, &id, &input)
+        })
+        .await?
+    } else if input.source_type == Some(SourceType::Spotify) {
         let spotify = state.spotify()?;
         if !spotify_id(&input.source_playlist_id) {
             return Err(AppError::invalid(

@@ -311,14 +311,16 @@ impl JobExecutor {
         if !matches!(schedule.job_type, JobType::Raid | JobType::RaidAndShuffle) {
             return Ok(fetched);
         }
-        let wanted: Vec<String> = job_plan::sources(db.conn()?, schedule)?
-            .into_iter()
-            .filter_map(|s| match s {
-                Source::Spotify(id) => Some(id),
-                Source::Local(_) => None,
-            })
-            .collect();
-        if wanted.is_empty() {
+        let mut wanted = Vec::new();
+        let mut liked = false;
+        for source in job_plan::sources(db.conn()?, schedule)? {
+            match source {
+                Source::Spotify(id) => wanted.push(id),
+                Source::SpotifyLiked => liked = true,
+                Source::Local(_) => {}
+            }
+        }
+        if wanted.is_empty() && !liked {
             return Ok(fetched);
         }
         let spotify = self.spotify.as_deref().ok_or_else(spotify_missing)?;
@@ -336,6 +338,12 @@ impl JobExecutor {
                     schedule.id
                 ),
             }
+        }
+        if liked {
+            let (tracks, unread) = SpotifyService::liked_tracks(db, spotify, schedule.user_id)?;
+            SpotifyService::add_to_catalog(db.conn()?, &tracks)?;
+            fetched.unread += unread;
+            fetched.liked = Some(tracks.into_iter().map(|t| t.uri).collect());
         }
         Ok(fetched)
     }

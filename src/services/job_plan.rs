@@ -20,11 +20,13 @@ use crate::services::playlists::{PlaylistService, MAX_TRACKS};
 use crate::services::rewrite::{replace_order, Rewrite, RewriteTarget};
 use crate::services::shuffle::{choose, order_uris, ChoiceFields};
 
-/// A raid's sources: a playlist here, or a Spotify playlist (by its id).
+/// A raid's sources: a playlist here, a Spotify playlist (by its id), or
+/// the connected account's Liked Songs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
     Local(String),
     Spotify(String),
+    SpotifyLiked,
 }
 
 /// The sources a run of `schedule` raids: the schedule's own list (ids of
@@ -39,17 +41,20 @@ pub fn sources(conn: &mut DbConnection, schedule: &Schedule) -> AppResult<Vec<So
             .into_iter()
             .map(|s| match s.source_type {
                 SourceType::Spotify => Source::Spotify(s.source_playlist_id),
-                _ => Source::Local(s.source_playlist_id),
+                SourceType::SpotifyLiked => Source::SpotifyLiked,
+                SourceType::Own | SourceType::External => Source::Local(s.source_playlist_id),
             })
             .collect(),
     )
 }
 
 /// What a run read of its Spotify sources: each one's track URIs, by
-/// Spotify id, and how many items past the 10,000 read of each were not.
+/// Spotify id, the Liked Songs' (oldest liked first) when it raids them,
+/// and how many items past the 10,000 read of each were not.
 #[derive(Debug, Clone, Default)]
 pub struct Fetched {
     pub uris: HashMap<String, Vec<String>>,
+    pub liked: Option<Vec<String>>,
     pub unread: usize,
 }
 
@@ -85,7 +90,7 @@ impl JobPlan {
             shuffled: None,
         };
         if matches!(schedule.job_type, JobType::Raid | JobType::RaidAndShuffle) {
-            plan.raid(conn, schedule, target, &fetched.uris)?;
+            plan.raid(conn, schedule, target, fetched)?;
             // Items of a Spotify source past its first 10,000 were never
             // read: left out, as the tracks a full playlist cannot take.
             plan.left_out += fetched.unread;
@@ -104,7 +109,7 @@ impl JobPlan {
         conn: &mut DbConnection,
         schedule: &Schedule,
         target: &Playlist,
-        fetched: &HashMap<String, Vec<String>>,
+        fetched: &Fetched,
     ) -> AppResult<()> {
         let mut seen: HashSet<String> = self.current.iter().cloned().collect();
         let mut fresh = Vec::new();
@@ -120,7 +125,11 @@ impl JobPlan {
                         }
                     }
                 }
-                Source::Spotify(id) => match fetched.get(id) {
+                Source::Spotify(id) => match fetched.uris.get(id) {
+                    Some(uris) => uris.clone(),
+                    None => continue,
+                },
+                Source::SpotifyLiked => match &fetched.liked {
                     Some(uris) => uris.clone(),
                     None => continue,
                 },

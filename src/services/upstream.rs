@@ -3,7 +3,9 @@
 //! playlist the user may read (own, or someone's public one), never the
 //! target itself. A `spotify` source is a Spotify playlist (own or
 //! public), named by its Spotify id and checked through the caller's
-//! connection when added; raids read it from Spotify.
+//! connection when added; raids read it from Spotify. A `spotify_liked`
+//! source (id `liked`) is the connected account's Liked Songs, read by
+//! raids oldest liked first.
 
 use crate::db::{self, Checkout, DbConnection, Pool};
 use crate::enums::SourceType;
@@ -26,6 +28,11 @@ pub struct SourceInput {
 /// Upstream sources one playlist may take (SPEC §10.9).
 pub const MAX_SOURCES: usize = 20;
 
+/// The `source_playlist_id` of a `spotify_liked` source.
+pub const LIKED_ID: &str = "liked";
+/// The name a Liked Songs source is given.
+const LIKED_SONGS: &str = "Liked Songs";
+
 pub struct UpstreamService;
 
 impl UpstreamService {
@@ -45,10 +52,13 @@ impl UpstreamService {
         target: &str,
         input: &SourceInput,
     ) -> AppResult<(UpstreamSource, bool)> {
-        if input.source_type == Some(SourceType::Spotify) {
+        if matches!(
+            input.source_type,
+            Some(SourceType::Spotify | SourceType::SpotifyLiked)
+        ) {
             return Err(AppError::invalid(
                 "source_type",
-                "a spotify source is added through Spotify (is Spotify configured?)",
+                "a Spotify source is added through Spotify (is Spotify configured?)",
             ));
         }
         Self::add_resolved(conn, user, target, input, |conn| {
@@ -99,6 +109,22 @@ impl UpstreamService {
                 })?;
         Self::add_resolved(db.conn()?, user, target, input, |_| {
             Ok((SourceType::Spotify, name))
+        })
+    }
+
+    /// Adds the connected account's Liked Songs as a source of `target`:
+    /// 409 when the connection may not read them (connect again). No call
+    /// to Spotify: raids read them. `(source, created)`.
+    pub fn add_spotify_liked(
+        conn: &mut DbConnection,
+        user: &User,
+        target: &str,
+        input: &SourceInput,
+    ) -> AppResult<(UpstreamSource, bool)> {
+        PlaylistService::owned(conn, user.id, target)?;
+        SpotifyService::require_library_scope(conn, user.id)?;
+        Self::add_resolved(conn, user, target, input, |_| {
+            Ok((SourceType::SpotifyLiked, LIKED_SONGS.to_string()))
         })
     }
 

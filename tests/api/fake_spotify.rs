@@ -25,6 +25,9 @@ pub const CLIENT_ID: &str = "fake-client-id";
 pub const CLIENT_SECRET: &str = "fake-client-secret";
 pub const REDIRECT_URI: &str = "http://localhost:8080/api/providers/spotify/callback";
 pub const ACCOUNT: &str = "listener1";
+/// Every scope the service asks for, as the token endpoint grants them.
+pub const FULL_SCOPE: &str = "playlist-read-private playlist-read-collaborative \
+    playlist-modify-private playlist-modify-public user-library-read";
 /// The key tests configure: 32 bytes of 0x2a.
 pub const KEY: [u8; 32] = [42; 32];
 
@@ -111,6 +114,14 @@ pub struct FakeState {
     /// Bodies of the token endpoint's requests (to check what was sent).
     pub token_requests: Vec<String>,
     pub audio_features_forbidden: bool,
+    /// Each account's Liked Songs, oldest liked first (`/v1/me/tracks`
+    /// lists them newest first, as Spotify does).
+    pub liked: HashMap<String, Vec<String>>,
+    /// The `scope` the token endpoint answers with, when a test sets it
+    /// (an older grant); else every scope the service asks for.
+    pub granted_scope: Option<String>,
+    /// Whether a refresh's answer leaves `scope` out (Spotify may).
+    pub refresh_omits_scope: bool,
     counter: u64,
 }
 
@@ -186,6 +197,7 @@ impl FakeSpotify {
                         .route("/api/token", web::post().to(token))
                         .route("/v1/me", web::get().to(me))
                         .route("/v1/me/playlists", web::get().to(my_playlists))
+                        .route("/v1/me/tracks", web::get().to(saved_tracks))
                         .route("/v1/playlists/{id}", web::get().to(playlist))
                         .route("/v1/playlists/{id}/tracks", web::get().to(items))
                         .route("/v1/playlists/{id}/tracks", web::put().to(replace))
@@ -244,6 +256,15 @@ impl FakeSpotify {
             },
         );
         s.playlist_order.push(id.to_string());
+    }
+
+    /// Likes `uris` on `account`, in this order (the last is the newest).
+    pub fn like(&self, account: &str, uris: &[String]) {
+        self.lock()
+            .liked
+            .entry(account.to_string())
+            .or_default()
+            .extend(uris.iter().cloned());
     }
 
     pub fn items(&self, id: &str) -> Vec<String> {
@@ -341,6 +362,7 @@ impl FakeSpotify {
             "playlist-read-private",
             "playlist-modify-private",
             "playlist-modify-public",
+            "user-library-read",
         ] {
             assert!(
                 q["scope"].split(' ').any(|s| s == scope),
@@ -481,11 +503,16 @@ async fn token(req: HttpRequest, state: Shared, body: web::Bytes) -> HttpRespons
     let refresh = s.next("refresh-secret-");
     s.access.insert(access.clone(), account.clone());
     s.refresh.insert(refresh.clone(), account);
-    HttpResponse::Ok().json(json!({
+    let mut answer = json!({
         "access_token": access, "token_type": "Bearer", "expires_in": 3600,
         "refresh_token": refresh,
-        "scope": "playlist-read-private playlist-read-collaborative playlist-modify-private playlist-modify-public",
-    }))
+        "scope": s.granted_scope.clone().unwrap_or_else(|| FULL_SCOPE.to_string()),
+    });
+    if s.refresh_omits_scope && form.get("grant_type").map(String::as_str) == Some("refresh_token")
+    {
+        answer.as_object_mut().unwrap().remove("scope");
+    }
+    HttpResponse::Ok().json(answer)
 }
 
 async fn me(req: HttpRequest, state: Shared) -> HttpResponse {
@@ -593,6 +620,46 @@ async fn items(req: HttpRequest, state: Shared, id: web::Path<String>) -> HttpRe
     let next = (offset + limit < total).then(|| {
         format!(
             "{}/v1/playlists/{id}/tracks?offset={}&limit={limit}",
+            s.base,
+            offset + limit
+        )
+    });
+    HttpResponse::Ok().json(json!({"items": page, "total": total, "next": next,
+        "limit": limit, "offset": offset}))
+}
+
+/// `GET /v1/me/tracks`: the account's Liked Songs, newest first, as
+/// `{added_at, track}` entries (Get User's Saved Tracks; `limit` 1 to 50,
+/// 400 outside it; 403 without the `user-library-read` scope).
+async fn saved_tracks(req: HttpRequest, state: Shared) -> HttpResponse {
+    let s = state.lock().unwrap();
+    let Some(account) = account(&req, &s) else {
+        return unauthorized();
+    };
+    if s.granted_scope
+        .as_deref()
+        .is_some_and(|scope| !scope.split(' ').any(|x| x == "user-library-read"))
+    {
+        return error(403, "Insufficient client scope");
+    }
+    let q = query_of(&req);
+    let offset: usize = q.get("offset").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let limit: usize = q.get("limit").and_then(|v| v.parse().ok()).unwrap_or(20);
+    if !(1..=50).contains(&limit) {
+        return error(400, "Invalid limit");
+    }
+    let liked = s.liked.get(&account).cloned().unwrap_or_default();
+    let total = liked.len();
+    let page: Vec<Value> = liked
+        .iter()
+        .rev()
+        .skip(offset)
+        .take(limit)
+        .map(|uri| json!({"added_at": "2026-01-01T00:00:00Z", "track": track_json(uri)}))
+        .collect();
+    let next = (offset + limit < total).then(|| {
+        format!(
+            "{}/v1/me/tracks?offset={}&limit={limit}",
             s.base,
             offset + limit
         )

@@ -12,6 +12,8 @@ use super::http::{CallError, Http, Repeat};
 pub const BATCH: usize = 100;
 /// Playlists per page of `/me/playlists` (Spotify's maximum).
 pub const PLAYLIST_PAGE: usize = 50;
+/// Liked Songs per page of `/me/tracks` (Spotify's maximum).
+pub const SAVED_PAGE: usize = 50;
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Me {
@@ -237,6 +239,33 @@ impl Api<'_> {
             if refuse_more && total > max as u64 {
                 return Err(CallError::TooLarge { total, max });
             }
+            let empty = page.items.is_empty();
+            items.extend(page.items);
+            if empty || items.len() >= max {
+                break;
+            }
+            url = self.follow(page.next)?;
+        }
+        items.truncate(max);
+        Ok((items, total))
+    }
+
+    /// The account's Liked Songs, newest first as Spotify lists them: the
+    /// first `max`, page by page (50 each), and how many there are.
+    pub fn saved_tracks(
+        &self,
+        token: &str,
+        max: usize,
+    ) -> Result<(Vec<PlaylistItem>, u64), CallError> {
+        let mut url = Some(format!(
+            "{}/me/tracks?offset=0&limit={SAVED_PAGE}",
+            self.base
+        ));
+        let mut items = Vec::new();
+        let mut total = 0;
+        while let Some(next) = url.take() {
+            let page: Page<PlaylistItem> = self.get(token, &next)?;
+            total = page.total;
             let empty = page.items.is_empty();
             items.extend(page.items);
             if empty || items.len() >= max {

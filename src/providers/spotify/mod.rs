@@ -31,13 +31,19 @@ use api::Api;
 use http::{CallError, Http, Repeat};
 
 /// What the service asks of an account: to read its playlists (private
-/// and collaborative too) and to write their order.
-pub const SCOPES: [&str; 4] = [
+/// and collaborative too), to write their order, and to read its Liked
+/// Songs (a raid's source).
+pub const SCOPES: [&str; 5] = [
     "playlist-read-private",
     "playlist-read-collaborative",
     "playlist-modify-private",
     "playlist-modify-public",
+    LIBRARY_SCOPE,
 ];
+
+/// The scope `GET /me/tracks` needs. A connection made before the service
+/// asked for it lacks it until the user connects again.
+pub const LIBRARY_SCOPE: &str = "user-library-read";
 
 type OAuthClient =
     BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;

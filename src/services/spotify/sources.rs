@@ -1,13 +1,16 @@
-//! Spotify playlists as raid sources: checked through the caller's
-//! connection when a source is added, and read (their first 10,000 items)
-//! when a scheduled raid runs.
+//! Spotify playlists and the account's Liked Songs as raid sources:
+//! checked through the caller's connection when a source is added, and
+//! read (their first 10,000 items) when a scheduled raid runs.
 
+use super::tokens::usable;
 use super::SpotifyService;
 use crate::db::{self, write_transaction, Checkout, DbConnection};
-use crate::error::AppResult;
+use crate::enums::Provider;
+use crate::error::{AppError, AppResult};
+use crate::models::provider_connection::ProviderConnection;
 use crate::models::track::NewTrack;
-use crate::providers::spotify::http::Found;
-use crate::providers::spotify::Spotify;
+use crate::providers::spotify::http::{CallError, Found};
+use crate::providers::spotify::{Spotify, LIBRARY_SCOPE};
 use crate::services::playlists::{TrackInput, MAX_TRACKS};
 
 impl SpotifyService {
@@ -48,6 +51,48 @@ impl SpotifyService {
         Ok(info.map(|i| i.name))
     }
 
+    /// 409 unless the user has a usable connection that was granted the
+    /// scope that reads Liked Songs (one made before the service asked
+    /// for it was not). No call to Spotify.
+    pub fn require_library_scope(conn: &mut DbConnection, user_id: i64) -> AppResult<()> {
+        let connection = usable(ProviderConnection::find(conn, user_id, Provider::Spotify)?)?;
+        if connection
+            .scopes
+            .split_whitespace()
+            .any(|s| s == LIBRARY_SCOPE)
+        {
+            Ok(())
+        } else {
+            Err(reconnect_for_library())
+        }
+    }
+
+    /// The user's Liked Songs as a raid's source, oldest liked first: the
+    /// 10,000 most recently liked at most (Spotify lists the newest
+    /// first), and how many older ones were not read. 409 asking the user
+    /// to connect again when the connection lacks the scope (checked
+    /// before any call, and again should Spotify refuse the read).
+    pub fn liked_tracks(
+        db: &mut Checkout,
+        spotify: &Spotify,
+        user_id: i64,
+    ) -> AppResult<(Vec<TrackInput>, usize)> {
+        Self::require_library_scope(db.conn()?, user_id)?;
+        let (read, _) = Self::with_token(db, spotify, user_id, |api, s| {
+            match api.saved_tracks(&s.token, MAX_TRACKS) {
+                Err(CallError::Forbidden(_)) => Ok(None),
+                other => other.map(Some),
+            }
+        })?;
+        let (mut items, total) = read.ok_or_else(reconnect_for_library)?;
+        items.reverse();
+        let unread = (total as usize).saturating_sub(items.len());
+        Ok((
+            Self::tracks_with_tempo(db, spotify, user_id, &items),
+            unread,
+        ))
+    }
+
     /// Adds (or refreshes) provider tracks in the catalog.
     pub fn add_to_catalog(conn: &mut DbConnection, tracks: &[TrackInput]) -> AppResult<()> {
         let now = db::now();
@@ -55,4 +100,14 @@ impl SpotifyService {
         write_transaction(conn, |conn| NewTrack::replace_all(conn, &rows))?;
         Ok(())
     }
+}
+
+/// What a Liked Songs source answers when the connection may not read
+/// them.
+fn reconnect_for_library() -> AppError {
+    AppError::Conflict(
+        "Spotify has not allowed this service to read your Liked Songs; connect Spotify again \
+         (POST /api/providers/spotify/authorize) to grant it"
+            .into(),
+    )
 }

@@ -113,6 +113,9 @@ impl SpotifyService {
         match answer {
             Ok(tokens) => {
                 let refresh = tokens.refresh.unwrap_or(refresh_token);
+                // Spotify may leave `scope` out of a refresh's answer: the
+                // grant is then as it was.
+                let scopes = tokens.scopes.join(" ");
                 let stored = ProviderConnection::store_refreshed(
                     conn,
                     connection.id,
@@ -122,6 +125,7 @@ impl SpotifyService {
                         .seal(&tokens.access, &context("access", user_id)),
                     &spotify.seal.seal(&refresh, &context("refresh", user_id)),
                     expiry(now, tokens.expires_in),
+                    (!scopes.is_empty()).then_some(scopes.as_str()),
                     now,
                 )?;
                 if !stored {
@@ -226,7 +230,7 @@ impl SpotifyService {
 
 /// The connection, if it can be used: 409 when there is none or it is
 /// broken (what needs Spotify answers 409 until the user connects).
-fn usable(found: Option<ProviderConnection>) -> AppResult<ProviderConnection> {
+pub(super) fn usable(found: Option<ProviderConnection>) -> AppResult<ProviderConnection> {
     let connection = found.ok_or_else(|| {
         AppError::Conflict(
             "no Spotify account is connected; connect one (POST /api/providers/spotify/authorize)"

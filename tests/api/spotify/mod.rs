@@ -2,13 +2,14 @@
 //! over real HTTP, a file per concern: connecting and the connection's
 //! tokens (`connect`), the connection bound to the browser that asked and
 //! one user per Spotify account (`binding`), listing and importing
-//! (`import`), rewrites written back (`write_back`), syncing (`sync`), and
-//! scheduled runs with Spotify sources (`raids`). Runs on both backends
-//! like the rest of the suite.
+//! (`import`), Liked Songs as a raid source (`liked`), rewrites written
+//! back (`write_back`), syncing (`sync`), and scheduled runs with Spotify
+//! sources (`raids`). Runs on both backends like the rest of the suite.
 
 mod binding;
 mod connect;
 mod import;
+mod liked;
 mod raids;
 mod sync;
 mod write_back;
