@@ -325,7 +325,7 @@ impl JobExecutor {
         for id in wanted {
             match SpotifyService::source_tracks(db, spotify, schedule.user_id, &id)? {
                 Some((tracks, unread)) => {
-                    SpotifyService::add_to_catalog(db.conn()?, &tracks)?;
+                    SpotifyService::add_to_catalog(db.conn()?, schedule.user_id, &tracks)?;
                     fetched.unread += unread;
                     fetched
                         .uris
