@@ -59,6 +59,19 @@ diesel::table! {
 }
 
 diesel::table! {
+    track_facts (user_id, uri) {
+        user_id -> BigInt,
+        uri -> Text,
+        name -> Text,
+        artists -> Text,
+        album_name -> Nullable<Text>,
+        duration_ms -> Integer,
+        tempo -> Nullable<Double>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     playlists (id) {
         id -> Text,
         owner_id -> BigInt,
@@ -226,6 +239,7 @@ diesel::joinable!(oauth_states -> users (user_id));
 diesel::joinable!(oauth_states -> auth_sessions (session_id));
 diesel::joinable!(stream_tickets -> auth_sessions (session_id));
 diesel::joinable!(user_settings -> users (user_id));
+diesel::joinable!(track_facts -> users (user_id));
 diesel::joinable!(playlists -> users (owner_id));
 diesel::joinable!(playlist_tracks -> playlists (playlist_id));
 diesel::joinable!(workshop_sessions -> users (user_id));
@@ -240,6 +254,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     auth_sessions,
     user_settings,
     tracks,
+    track_facts,
     playlists,
     playlist_tracks,
     workshop_sessions,

@@ -10,10 +10,10 @@ use chrono::NaiveDateTime;
 use diesel::dsl::count_star;
 use diesel::prelude::*;
 
-use crate::db::schema::{playlist_tracks, playlists, tracks};
+use crate::db::schema::{playlist_tracks, playlists, track_facts, tracks};
 use crate::db::DbConnection;
 use crate::enums::Provider;
-use crate::models::track::Track;
+use crate::models::track::{OwnFacts, Track};
 
 /// Rows per INSERT into `playlist_tracks` (3 columns each).
 const INSERT_CHUNK: usize = 1000;
@@ -198,6 +198,27 @@ impl Playlist {
         Ok((items, total))
     }
 
+    /// Which of `uris` are in a playlist `owner_id` owns.
+    pub fn held_uris(
+        conn: &mut DbConnection,
+        owner_id: i64,
+        uris: &[&str],
+    ) -> QueryResult<Vec<String>> {
+        let mut held = Vec::new();
+        for chunk in uris.chunks(1000) {
+            held.extend(
+                playlist_tracks::table
+                    .inner_join(playlists::table)
+                    .filter(playlists::owner_id.eq(owner_id))
+                    .filter(playlist_tracks::track_uri.eq_any(chunk))
+                    .select(playlist_tracks::track_uri)
+                    .distinct()
+                    .load::<String>(conn)?,
+            );
+        }
+        Ok(held)
+    }
+
     /// The track URIs in order.
     pub fn track_uris(conn: &mut DbConnection, id: &str) -> QueryResult<Vec<String>> {
         playlist_tracks::table
@@ -214,14 +235,33 @@ impl Playlist {
             .get_result(conn)
     }
 
-    /// The tracks in order, with their catalog entries.
-    pub fn tracks(conn: &mut DbConnection, id: &str) -> QueryResult<Vec<(i32, Track)>> {
-        playlist_tracks::table
+    /// The tracks in order, with their catalog entries as `owner_id`
+    /// described them (their own facts, else the shared row): one
+    /// statement.
+    pub fn tracks(
+        conn: &mut DbConnection,
+        id: &str,
+        owner_id: i64,
+    ) -> QueryResult<Vec<(i32, Track)>> {
+        let rows: Vec<(i32, Track, Option<OwnFacts>)> = playlist_tracks::table
             .inner_join(tracks::table.on(tracks::uri.eq(playlist_tracks::track_uri)))
+            .left_join(
+                track_facts::table.on(track_facts::uri
+                    .eq(playlist_tracks::track_uri)
+                    .and(track_facts::user_id.eq(owner_id))),
+            )
             .filter(playlist_tracks::playlist_id.eq(id))
             .order(playlist_tracks::position.asc())
-            .select((playlist_tracks::position, Track::as_select()))
-            .load(conn)
+            .select((
+                playlist_tracks::position,
+                Track::as_select(),
+                Option::<OwnFacts>::as_select(),
+            ))
+            .load(conn)?;
+        Ok(rows
+            .into_iter()
+            .map(|(position, track, own)| (position, track.described(own)))
+            .collect())
     }
 
     /// Replaces the whole order. The URIs must be in the catalog.

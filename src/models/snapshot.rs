@@ -156,6 +156,25 @@ impl Snapshot {
         diesel::delete(snapshots::table.filter(snapshots::id.eq_any(doomed))).execute(conn)
     }
 
+    /// The ids of every snapshot `user_id` owns.
+    pub fn ids_of_user(conn: &mut DbConnection, user_id: i64) -> QueryResult<Vec<i64>> {
+        snapshots::table
+            .filter(snapshots::user_id.eq(user_id))
+            .order(snapshots::id.asc())
+            .select(snapshots::id)
+            .load(conn)
+    }
+
+    /// The track URIs of snapshot `id` (none when it is gone).
+    pub fn track_uris_of(conn: &mut DbConnection, id: i64) -> QueryResult<Vec<String>> {
+        let found: Option<Json> = snapshots::table
+            .find(id)
+            .select(snapshots::track_uris)
+            .first(conn)
+            .optional()?;
+        Ok(found.map(|j| j.strings()).unwrap_or_default())
+    }
+
     pub fn delete(conn: &mut DbConnection, id: i64) -> QueryResult<usize> {
         diesel::delete(snapshots::table.find(id)).execute(conn)
     }

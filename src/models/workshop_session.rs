@@ -100,6 +100,25 @@ impl WorkshopSession {
             .map(|_| ())
     }
 
+    /// The ids of every session `user_id` owns.
+    pub fn ids_of_user(conn: &mut DbConnection, user_id: i64) -> QueryResult<Vec<i64>> {
+        sessions::table
+            .filter(sessions::user_id.eq(user_id))
+            .order(sessions::id.asc())
+            .select(sessions::id)
+            .load(conn)
+    }
+
+    /// The track URIs of session `id` (none when it is gone).
+    pub fn track_uris_of(conn: &mut DbConnection, id: i64) -> QueryResult<Vec<String>> {
+        let found: Option<Json> = sessions::table
+            .find(id)
+            .select(sessions::track_uris)
+            .first(conn)
+            .optional()?;
+        Ok(found.map(|j| j.strings()).unwrap_or_default())
+    }
+
     pub fn delete(conn: &mut DbConnection, id: i64) -> QueryResult<usize> {
         diesel::delete(sessions::table.find(id)).execute(conn)
     }

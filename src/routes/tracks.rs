@@ -1,4 +1,6 @@
-//! `GET /api/tracks`: the shared catalog, searched by name, artist or album.
+//! `GET /api/tracks`: the caller's catalog (the tracks they hold in a
+//! playlist or sent facts about, as they see them), searched by name,
+//! artist or album.
 
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
@@ -24,7 +26,9 @@ pub struct TrackSearch {
     offset: Option<String>,
 }
 
-/// Searches the shared catalog.
+/// Searches the tracks the caller holds in a playlist or described, as
+/// the caller sees them: their own facts where they sent some, else the
+/// provider's (or the first sender's).
 #[utoipa::path(
     get, path = "/api/tracks", tag = "catalog",
     security(("bearer" = [])),
@@ -33,7 +37,7 @@ pub struct TrackSearch {
 )]
 pub async fn search_tracks(
     state: web::Data<AppState>,
-    _auth: AuthUser,
+    auth: AuthUser,
     params: web::Query<TrackSearch>,
 ) -> AppResult<HttpResponse> {
     let mut errors = Vec::new();
@@ -41,10 +45,12 @@ pub async fn search_tracks(
     AppError::ensure_valid(errors)?;
     let q = present(&params.q).map(String::from);
     let items: Vec<TrackView> = db::run(&state.pool, move |conn| {
-        Ok(Track::search(conn, q.as_deref(), limit, offset)?
-            .iter()
-            .map(Track::view)
-            .collect())
+        Ok(
+            Track::search_for(conn, auth.user.id, q.as_deref(), limit, offset)?
+                .iter()
+                .map(Track::view)
+                .collect(),
+        )
     })
     .await?;
     Ok(HttpResponse::Ok().json(OffsetPage {

@@ -327,7 +327,7 @@ impl JobExecutor {
         for id in wanted {
             match SpotifyService::source_tracks(db, spotify, schedule.user_id, &id)? {
                 Some((tracks, unread)) => {
-                    SpotifyService::add_to_catalog(db.conn()?, &tracks)?;
+                    SpotifyService::add_to_catalog(db.conn()?, schedule.user_id, &tracks)?;
                     fetched.unread += unread;
                     fetched
                         .uris
@@ -341,7 +341,7 @@ impl JobExecutor {
         }
         if liked {
             let (tracks, unread) = SpotifyService::liked_tracks(db, spotify, schedule.user_id)?;
-            SpotifyService::add_to_catalog(db.conn()?, &tracks)?;
+            SpotifyService::add_to_catalog(db.conn()?, schedule.user_id, &tracks)?;
             fetched.unread += unread;
             fetched.liked = Some(tracks.into_iter().map(|t| t.uri).collect());
         }

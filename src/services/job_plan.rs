@@ -162,7 +162,7 @@ impl JobPlan {
             .ok_or_else(|| AppError::invalid("algorithm_name", "the schedule has no algorithm"))?;
         let (chosen, params) = choose(key, &schedule.algorithm_params.0, ChoiceFields::SCHEDULE)?;
         let before = self.raided.as_ref().unwrap_or(&self.current).clone();
-        let catalog = Track::find_by_uris(conn, &before)?;
+        let catalog = Track::facts_for(conn, schedule.user_id, &before)?;
         let tracks: Vec<&Track> = before.iter().filter_map(|u| catalog.get(u)).collect();
         if tracks.len() != before.len() {
             return Err(AppError::Internal(format!(

@@ -10,7 +10,7 @@
 //! PostgreSQL's READ COMMITTED as they do under SQLite's single writer, and
 //! check-then-write rules (version, count caps) are atomic.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use serde::Serialize;
 
@@ -18,7 +18,9 @@ use crate::db::{self, write_transaction, DbConnection};
 use crate::enums::Provider;
 use crate::error::{AppError, AppResult, FieldError};
 use crate::models::playlist::{Playlist, PlaylistChanges, ProviderLink};
+use crate::models::snapshot::Snapshot;
 use crate::models::track::{NewTrack, Track, TrackView};
+use crate::models::workshop_session::WorkshopSession;
 use crate::models::{NewActivity, User};
 use crate::services::ActivityLogService;
 
@@ -283,9 +285,10 @@ impl PlaylistService {
         Self::find_readable(conn, user_id, id)?.ok_or(AppError::NotFound)
     }
 
-    /// A playlist's tracks with their positions, in order.
+    /// A playlist's tracks with their positions, in order, as its owner
+    /// described them.
     pub fn tracks(conn: &mut DbConnection, playlist: &Playlist) -> AppResult<Vec<(i32, Track)>> {
-        Ok(Playlist::tracks(conn, &playlist.id)?)
+        Ok(Playlist::tracks(conn, &playlist.id, playlist.owner_id)?)
     }
 
     /// A playlist's track URIs, in order.
@@ -414,9 +417,9 @@ impl PlaylistService {
             .map(|t| NewTrack::from_view(t, now))
             .collect();
         if link.is_linked() {
-            NewTrack::replace_all(conn, &catalog)?;
+            NewTrack::replace_all(conn, owner.id, &catalog)?;
         } else {
-            NewTrack::upsert_all(conn, &catalog)?;
+            NewTrack::record_own(conn, owner.id, &catalog)?;
         }
         let playlist = Playlist {
             id: new_playlist_id(),
@@ -497,29 +500,87 @@ impl PlaylistService {
         })
     }
 
-    /// 400 naming the URIs that are not in the catalog.
+    /// The catalog entries of `uris` as `user_id` sees them; 400 naming
+    /// the URIs the catalog does not have.
     pub fn require_in_catalog(
         conn: &mut DbConnection,
+        user_id: i64,
         field: &str,
         uris: &[String],
     ) -> AppResult<HashMap<String, Track>> {
-        let found = Track::find_by_uris(conn, uris)?;
-        let mut unknown: Vec<&String> = uris.iter().filter(|u| !found.contains_key(*u)).collect();
-        unknown.sort();
-        unknown.dedup();
+        let found = Track::facts_for(conn, user_id, uris)?;
+        let unknown: Vec<&str> = uris
+            .iter()
+            .filter(|u| !found.contains_key(*u))
+            .map(String::as_str)
+            .collect();
         if unknown.is_empty() {
             return Ok(found);
         }
-        let shown: Vec<&str> = unknown.iter().take(20).map(|u| u.as_str()).collect();
-        let more = unknown.len().saturating_sub(shown.len());
-        let message = if more > 0 {
-            format!("unknown track URIs: {} (and {more} more)", shown.join(", "))
-        } else {
-            format!("unknown track URIs: {}", shown.join(", "))
-        };
-        Err(AppError::Validation {
-            message: message.clone(),
-            details: vec![FieldError::new(field, message)],
-        })
+        Err(naming(field, "unknown track URIs", unknown))
+    }
+
+    /// [`Self::require_in_catalog`] for URIs a client sent in an order:
+    /// each must be one the user holds, in a playlist, a snapshot or a
+    /// workshop session of theirs (400 naming those that are not), so no
+    /// client orders tracks by facts it never had. The snapshots and
+    /// sessions are read one at a time, and only for URIs no playlist of
+    /// the user holds.
+    pub fn require_held(
+        conn: &mut DbConnection,
+        user_id: i64,
+        field: &str,
+        uris: &[String],
+    ) -> AppResult<HashMap<String, Track>> {
+        let mut missing: BTreeSet<&str> = uris.iter().map(String::as_str).collect();
+        let wanted: Vec<&str> = missing.iter().copied().collect();
+        for held in Playlist::held_uris(conn, user_id, &wanted)? {
+            missing.remove(held.as_str());
+        }
+        if !missing.is_empty() {
+            for id in Snapshot::ids_of_user(conn, user_id)? {
+                for uri in Snapshot::track_uris_of(conn, id)? {
+                    missing.remove(uri.as_str());
+                }
+                if missing.is_empty() {
+                    break;
+                }
+            }
+        }
+        if !missing.is_empty() {
+            for id in WorkshopSession::ids_of_user(conn, user_id)? {
+                for uri in WorkshopSession::track_uris_of(conn, id)? {
+                    missing.remove(uri.as_str());
+                }
+                if missing.is_empty() {
+                    break;
+                }
+            }
+        }
+        if !missing.is_empty() {
+            return Err(naming(
+                field,
+                "track URIs not in any playlist, snapshot or workshop session of yours",
+                missing.into_iter().collect(),
+            ));
+        }
+        Self::require_in_catalog(conn, user_id, field, uris)
+    }
+}
+
+/// 400 on `field`: `what`, naming the first 20 of `uris` (each once).
+fn naming(field: &str, what: &str, mut uris: Vec<&str>) -> AppError {
+    uris.sort_unstable();
+    uris.dedup();
+    let shown = &uris[..uris.len().min(20)];
+    let more = uris.len() - shown.len();
+    let message = if more > 0 {
+        format!("{what}: {} (and {more} more)", shown.join(", "))
+    } else {
+        format!("{what}: {}", shown.join(", "))
+    };
+    AppError::Validation {
+        message: message.clone(),
+        details: vec![FieldError::new(field, message)],
     }
 }

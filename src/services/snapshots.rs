@@ -138,7 +138,12 @@ impl SnapshotService {
             let snapshot = find(conn)?;
             let current = PlaylistService::track_uris(conn, playlist)?;
             let target = snapshot.track_uris.strings();
-            let catalog = PlaylistService::require_in_catalog(conn, "track_uris", &target)?;
+            let catalog = PlaylistService::require_in_catalog(
+                conn,
+                playlist.owner_id,
+                "track_uris",
+                &target,
+            )?;
             Ok(Restore {
                 snapshot,
                 current,

@@ -86,7 +86,7 @@ impl WorkshopService {
             Some(u) => u.to_vec(),
             None => PlaylistService::track_uris(conn, &playlist)?,
         };
-        let catalog = PlaylistService::require_in_catalog(conn, "track_uris", &uris)?;
+        let catalog = PlaylistService::require_held(conn, user.id, "track_uris", &uris)?;
         let tracks: Vec<&Track> = uris.iter().filter_map(|u| catalog.get(u)).collect();
         Ok(order_uris(
             chosen,
@@ -107,7 +107,7 @@ impl WorkshopService {
         if_match: Option<IfMatch>,
     ) -> AppResult<PlaylistChange> {
         let plan = |conn: &mut DbConnection, playlist: &Playlist| {
-            let catalog = PlaylistService::require_in_catalog(conn, "track_uris", uris)?;
+            let catalog = PlaylistService::require_held(conn, user.id, "track_uris", uris)?;
             Ok(CommitPlan {
                 current: PlaylistService::track_uris(conn, playlist)?,
                 order: uris.to_vec(),

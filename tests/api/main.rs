@@ -8,6 +8,7 @@ mod activity_api;
 mod activity_log;
 mod activity_query;
 mod auth_first;
+mod catalog;
 mod demo;
 mod fake_spotify;
 mod fuzz_findings;

@@ -93,11 +93,16 @@ impl SpotifyService {
         ))
     }
 
-    /// Adds (or refreshes) provider tracks in the catalog.
-    pub fn add_to_catalog(conn: &mut DbConnection, tracks: &[TrackInput]) -> AppResult<()> {
+    /// Adds (or refreshes) provider tracks in the catalog; they replace
+    /// `user_id`'s own facts about them.
+    pub fn add_to_catalog(
+        conn: &mut DbConnection,
+        user_id: i64,
+        tracks: &[TrackInput],
+    ) -> AppResult<()> {
         let now = db::now();
         let rows: Vec<NewTrack> = tracks.iter().map(|t| NewTrack::from_view(t, now)).collect();
-        write_transaction(conn, |conn| NewTrack::replace_all(conn, &rows))?;
+        write_transaction(conn, |conn| NewTrack::replace_all(conn, user_id, &rows))?;
         Ok(())
     }
 }

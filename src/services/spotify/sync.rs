@@ -118,7 +118,7 @@ impl SpotifyService {
         let now = db::now();
         let new_tracks: Vec<NewTrack> =
             tracks.iter().map(|t| NewTrack::from_view(t, now)).collect();
-        NewTrack::replace_all(conn, &new_tracks)?;
+        NewTrack::replace_all(conn, locked.owner_id, &new_tracks)?;
         let target = RewriteTarget::synced(locked, kept);
         let written = replace_order(conn, &target, &current, &remote, Rewrite::Sync)?
             .ok_or_else(|| AppError::Internal("a changed sync wrote nothing".into()))?;
