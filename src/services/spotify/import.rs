@@ -57,10 +57,10 @@ impl SpotifyService {
             .into_iter()
             .map(|p| SpotifyPlaylist {
                 writable: p.writable_by(&account),
+                track_count: p.total(),
                 linked_playlist_id: linked.get(&p.id).cloned(),
                 spotify_playlist_id: p.id,
                 name: p.name,
-                track_count: p.tracks.total,
                 owner: p.owner.id,
             })
             .collect();
@@ -82,7 +82,7 @@ impl SpotifyService {
             let Some(info) = api.playlist(&s.token, spotify_playlist_id).found()? else {
                 return Ok(None);
             };
-            if !info.writable_by(&s.account_id) || info.tracks.total as usize > MAX_TRACKS {
+            if !info.writable_by(&s.account_id) || info.total() as usize > MAX_TRACKS {
                 return Ok(Some((info, Vec::new())));
             }
             let items = api.playlist_items(&s.token, spotify_playlist_id, MAX_TRACKS)?;
@@ -96,13 +96,13 @@ impl SpotifyService {
                 info.owner.id
             )));
         }
-        if info.tracks.total as usize > MAX_TRACKS {
+        if info.total() as usize > MAX_TRACKS {
             return Err(AppError::Conflict(format!(
                 "the Spotify playlist has {} items; at most {MAX_TRACKS} can be linked",
-                info.tracks.total
+                info.total()
             )));
         }
-        let tracks = Self::tracks_with_tempo(&mut db, spotify, user.id, &items);
+        let tracks = Self::linked_tracks(&items);
         // Spotify's snapshot is kept only when every item is in the copy:
         // a rewrite may then trust it without reading the items again.
         let whole = tracks.len() == items.len();
@@ -147,17 +147,13 @@ impl SpotifyService {
     }
 
     /// The writable items as tracks of a linked playlist, their text cut
-    /// to the catalog's limits, with tempo where Spotify serves audio
-    /// features (any failure leaves it unknown).
-    pub(super) fn tracks_with_tempo(
-        db: &mut Checkout,
-        spotify: &Spotify,
-        user_id: i64,
-        items: &[PlaylistItem],
-    ) -> Vec<TrackInput> {
-        let mut tracks: Vec<TrackInput> = items
+    /// to the catalog's limits. Tempo stays unknown: Spotify serves no
+    /// audio features to a development-mode app, so only a client can give
+    /// one.
+    pub(super) fn linked_tracks(items: &[PlaylistItem]) -> Vec<TrackInput> {
+        items
             .iter()
-            .filter_map(|item| item.track.as_ref())
+            .filter_map(|entry| entry.item.as_ref())
             .filter(|t| !t.is_local && api::writable_uri(&t.uri))
             .map(|t| TrackInput {
                 uri: t.uri.clone(),
@@ -179,31 +175,6 @@ impl SpotifyService {
                 duration_ms: i32::try_from(t.duration_ms).unwrap_or(i32::MAX),
                 tempo: None,
             })
-            .collect();
-        let mut ids: Vec<String> = tracks
-            .iter()
-            .filter_map(|t| t.uri.strip_prefix("spotify:track:").map(String::from))
-            .collect();
-        ids.sort();
-        ids.dedup();
-        if ids.is_empty() {
-            return tracks;
-        }
-        let tempos: HashMap<String, f64> =
-            match Self::with_token(
-                db,
-                spotify,
-                user_id,
-                |api, s| Ok(api.tempos(&s.token, &ids)),
-            ) {
-                Ok((found, _)) => found.into_iter().collect(),
-                Err(_) => HashMap::new(),
-            };
-        for track in &mut tracks {
-            if let Some(id) = track.uri.strip_prefix("spotify:track:") {
-                track.tempo = tempos.get(id).copied();
-            }
-        }
-        tracks
+            .collect()
     }
 }

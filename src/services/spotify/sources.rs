@@ -27,10 +27,7 @@ impl SpotifyService {
         })?;
         Ok(found.map(|(items, total)| {
             let unread = (total as usize).saturating_sub(items.len());
-            (
-                Self::tracks_with_tempo(db, spotify, user_id, &items),
-                unread,
-            )
+            (Self::linked_tracks(&items), unread)
         }))
     }
 
