@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
-use super::SpotifyService;
+use super::{SpotifyService, ONLY_OWN_OR_COLLABORATIVE};
 use crate::db::{write_transaction, Checkout, DbConnection, Pool};
 use crate::enums::Provider;
 use crate::error::{AppError, AppResult};
@@ -30,8 +30,17 @@ pub struct SpotifyPlaylist {
     pub track_count: u64,
     /// The owner's Spotify id.
     pub owner: String,
+    /// Whether the connected account owns it.
+    pub owned: bool,
+    /// Whether it is collaborative (the account may change it).
+    pub collaborative: bool,
+    /// Whether it can be imported (or be a raid's source): owned or
+    /// collaborative. Spotify only lets this app read the items of
+    /// playlists the account owns or collaborates on; a playlist it only
+    /// follows is listed but cannot be read.
+    pub importable: bool,
     /// Whether the connected account may write its order (its own, or
-    /// collaborative): only those can be imported.
+    /// collaborative); the same as `importable`.
     pub writable: bool,
     /// The caller's playlist linked to it, if any.
     #[schema(required = true)]
@@ -57,6 +66,9 @@ impl SpotifyService {
             .into_iter()
             .map(|p| SpotifyPlaylist {
                 writable: p.writable_by(&account),
+                importable: p.writable_by(&account),
+                owned: p.owned_by(&account),
+                collaborative: p.collaborative,
                 track_count: p.total(),
                 linked_playlist_id: linked.get(&p.id).cloned(),
                 spotify_playlist_id: p.id,
@@ -68,8 +80,9 @@ impl SpotifyService {
     }
 
     /// Imports a Spotify playlist as a linked local one: 409 when the
-    /// caller already linked it, when its order cannot be written, or over
-    /// 10,000 items.
+    /// caller already linked it, when the account neither owns nor
+    /// collaborates on it (its items are not even read: Spotify would
+    /// refuse them), or over 10,000 items.
     pub fn import(
         pool: &Pool,
         spotify: &Spotify,
@@ -91,8 +104,8 @@ impl SpotifyService {
         let (info, items) = found.ok_or(AppError::NotFound)?;
         if !info.writable_by(&account) {
             return Err(AppError::Conflict(format!(
-                "the Spotify playlist {spotify_playlist_id} belongs to {} and is not collaborative: \
-                 its order cannot be written, so it cannot be linked",
+                "the Spotify playlist {spotify_playlist_id} belongs to {} and you do not \
+                 collaborate on it; {ONLY_OWN_OR_COLLABORATIVE}, so it cannot be imported",
                 info.owner.id
             )));
         }

@@ -7,6 +7,7 @@
 
 mod connect;
 mod dev_mode;
+mod followed;
 mod import;
 mod raids;
 mod sync;
