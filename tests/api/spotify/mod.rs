@@ -2,12 +2,16 @@
 //! over real HTTP, a file per concern: connecting and the connection's
 //! tokens (`connect`), the connection bound to the browser that asked and
 //! one user per Spotify account (`binding`), listing and importing
-//! (`import`), Liked Songs as a raid source (`liked`), rewrites written
-//! back (`write_back`), syncing (`sync`), and scheduled runs with Spotify
-//! sources (`raids`). Runs on both backends like the rest of the suite.
+//! (`import`), playlists the account only follows (`followed`), Liked
+//! Songs as a raid source (`liked`), rewrites written back (`write_back`),
+//! syncing (`sync`), scheduled runs with Spotify sources (`raids`), and the
+//! Web API as Spotify serves it to a development-mode app (`dev_mode`).
+//! Runs on both backends like the rest of the suite.
 
 mod binding;
 mod connect;
+mod dev_mode;
+mod followed;
 mod import;
 mod liked;
 mod raids;
@@ -34,7 +38,19 @@ pub async fn connected(
     TestApp<impl Service<Request, Response = ServiceResponse<impl MessageBody>, Error = Error>>,
     TestUser,
 ) {
-    let fake = FakeSpotify::start();
+    connected_to(FakeSpotify::start(), name).await
+}
+
+/// [`connected`], to a fake of the caller's choosing (e.g. one serving the
+/// older shapes).
+pub async fn connected_to(
+    fake: FakeSpotify,
+    name: &str,
+) -> (
+    FakeSpotify,
+    TestApp<impl Service<Request, Response = ServiceResponse<impl MessageBody>, Error = Error>>,
+    TestUser,
+) {
     let settings = fake.clone();
     let app = spawn_app_with(move |s| settings.configure(s)).await;
     let user = app.user(name).await;

@@ -15,7 +15,7 @@ async fn a_shuffle_writes_the_exact_order_back_in_batches_of_100() {
     fake.add_playlist("mix", ACCOUNT, 250);
     let linked = app.import(&user, "mix").await;
     let id = linked["id"].as_str().unwrap();
-    let item_reads = fake.requests_matching("GET /v1/playlists/mix/tracks");
+    let item_reads = fake.requests_matching("GET /v1/playlists/mix/items");
 
     let res = app
         .as_user(&user)
@@ -36,10 +36,10 @@ async fn a_shuffle_writes_the_exact_order_back_in_batches_of_100() {
     assert_eq!(res.body["provider"], "spotify");
     let snapshot = format!("snap-mix-{}", fake.lock().playlists["mix"].snapshot);
     assert_eq!(res.body["spotify_snapshot_id"], snapshot);
-    assert_eq!(fake.requests_matching("PUT /v1/playlists/mix/tracks"), 1);
-    assert_eq!(fake.requests_matching("POST /v1/playlists/mix/tracks"), 2);
+    assert_eq!(fake.requests_matching("PUT /v1/playlists/mix/items"), 1);
+    assert_eq!(fake.requests_matching("POST /v1/playlists/mix/items"), 2);
     assert_eq!(
-        fake.requests_matching("GET /v1/playlists/mix/tracks"),
+        fake.requests_matching("GET /v1/playlists/mix/items"),
         item_reads,
         "Spotify still at the imported snapshot: its items need not be read again"
     );
@@ -129,7 +129,7 @@ async fn a_write_that_fails_part_way_leaves_the_order_and_marks_the_playlist_out
 
     // The first batch replaces; the append fails (and is not sent again:
     // it might have been carried out).
-    fake.inject(Some("POST"), "/v1/playlists/long/tracks", 500, None, 1);
+    fake.inject(Some("POST"), "/v1/playlists/long/items", 500, None, 1);
     app.as_user(&user)
         .post(&shuffle, json!({"seed": 5}))
         .await
@@ -213,7 +213,7 @@ async fn an_append_whose_answer_is_lost_is_not_sent_twice() {
     // Spotify appends the second batch, but its answer never arrives.
     fake.inject_with(Injected {
         method: Some("POST"),
-        path: "/v1/playlists/dup/tracks".into(),
+        path: "/v1/playlists/dup/items".into(),
         status: 500,
         after: true,
         times: 1,
