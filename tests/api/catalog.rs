@@ -204,6 +204,10 @@ async fn an_import_replaces_the_importers_own_facts_and_no_one_elses() {
         read.body["tracks"][0]["name"], "Song mixt0",
         "Spotify's facts"
     );
+    assert_eq!(
+        read.body["tracks"][0]["tempo"], 120.0,
+        "a tempo Spotify does not give stays as the first sender gave it"
+    );
     let kept = app
         .as_user(&other)
         .get(&format!(
