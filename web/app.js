@@ -586,7 +586,7 @@ async function playlistPage(id) {
       h("option", { value: "here" }, "A playlist here"),
       h("option", { value: "spotify" }, "A Spotify playlist"),
       h("option", { value: "spotify_liked" }, "Liked Songs on Spotify"))),
-    field("Playlist id (yours, or another user's public one; or the id of a Spotify playlist you own or collaborate on; not needed for Liked Songs)", text("source_playlist_id")),
+    field("Playlist id (here: yours or a public one; on Spotify: one you own or collaborate on; none for Liked Songs)", text("source_playlist_id")),
     h("div", { class: "actions" }, h("button", { type: "submit" }, "Add source")),
   ], async (data) => {
     const kind = data.get("kind");
