@@ -222,25 +222,12 @@ impl Api<'_> {
         offset: u64,
         limit: usize,
     ) -> Result<(Vec<PlaylistInfo>, u64), CallError> {
-        let mut url = Some(format!(
+        let first = format!(
             "{}/me/playlists?offset={offset}&limit={}",
             self.base,
             limit.min(PLAYLIST_PAGE)
-        ));
-        let mut items = Vec::new();
-        let mut total = 0;
-        while let Some(next) = url.take() {
-            let page: Page<PlaylistInfo> = self.get(token, &next)?;
-            total = page.total;
-            let empty = page.items.is_empty();
-            items.extend(page.items);
-            if items.len() >= limit || empty {
-                break;
-            }
-            url = self.follow(page.next)?;
-        }
-        items.truncate(limit);
-        Ok((items, total))
+        );
+        self.pages(token, first, limit, false)
     }
 
     pub fn playlist(&self, token: &str, id: &str) -> Result<PlaylistInfo, CallError> {
@@ -291,27 +278,42 @@ impl Api<'_> {
         max: usize,
         refuse_more: bool,
     ) -> Result<(Vec<PlaylistItem>, u64), CallError> {
-        let mut url = Some(format!(
+        let first = format!(
             "{}?offset=0&limit={ITEM_PAGE}&additional_types=track,episode",
             self.items_url(id)
-        ));
-        let mut items = Vec::new();
+        );
+        self.pages(token, first, max, refuse_more)
+    }
+
+    /// Reads a paged list from `first` on, following `next`, until it has
+    /// `max` entries or the pages end; with `refuse_more`,
+    /// [`CallError::TooLarge`] as soon as a page says there are more than
+    /// `max`. Answers the entries (at most `max`) and Spotify's total.
+    fn pages<T: serde::de::DeserializeOwned>(
+        &self,
+        token: &str,
+        first: String,
+        max: usize,
+        refuse_more: bool,
+    ) -> Result<(Vec<T>, u64), CallError> {
+        let mut url = Some(first);
+        let mut entries = Vec::new();
         let mut total = 0;
         while let Some(next) = url.take() {
-            let page: Page<PlaylistItem> = self.get(token, &next)?;
+            let page: Page<T> = self.get(token, &next)?;
             total = page.total;
             if refuse_more && total > max as u64 {
                 return Err(CallError::TooLarge { total, max });
             }
             let empty = page.items.is_empty();
-            items.extend(page.items);
-            if empty || items.len() >= max {
+            entries.extend(page.items);
+            if empty || entries.len() >= max {
                 break;
             }
             url = self.follow(page.next)?;
         }
-        items.truncate(max);
-        Ok((items, total))
+        entries.truncate(max);
+        Ok((entries, total))
     }
 
     /// The account's Liked Songs, newest first as Spotify lists them: the
@@ -321,24 +323,8 @@ impl Api<'_> {
         token: &str,
         max: usize,
     ) -> Result<(Vec<PlaylistItem>, u64), CallError> {
-        let mut url = Some(format!(
-            "{}/me/tracks?offset=0&limit={SAVED_PAGE}",
-            self.base
-        ));
-        let mut items = Vec::new();
-        let mut total = 0;
-        while let Some(next) = url.take() {
-            let page: Page<PlaylistItem> = self.get(token, &next)?;
-            total = page.total;
-            let empty = page.items.is_empty();
-            items.extend(page.items);
-            if empty || items.len() >= max {
-                break;
-            }
-            url = self.follow(page.next)?;
-        }
-        items.truncate(max);
-        Ok((items, total))
+        let first = format!("{}/me/tracks?offset=0&limit={SAVED_PAGE}", self.base);
+        self.pages(token, first, max, false)
     }
 
     /// Replaces the playlist's items with `uris`: the first batch replaces
