@@ -2,9 +2,11 @@
 //! queries that touch only that table.
 
 pub mod activity_log;
+pub mod address_bucket;
 pub mod activity_rows;
 pub mod auth_session;
 pub mod job_execution;
+pub mod login_failure;
 pub mod playlist;
 pub mod provider_connection;
 pub mod schedule;

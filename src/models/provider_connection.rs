@@ -266,6 +266,16 @@ impl NewOAuthState<'_> {
 }
 
 impl OAuthState {
+    /// Whether a state with this hash is stored (used or not, expired or
+    /// not): a read, so a guessed state that matches nothing takes no write
+    /// lock.
+    pub fn is_known(conn: &mut DbConnection, state_hash: &str) -> QueryResult<bool> {
+        diesel::select(diesel::dsl::exists(
+            oauth_states::table.filter(oauth_states::state_hash.eq(state_hash)),
+        ))
+        .get_result(conn)
+    }
+
     /// Uses up the state with this hash: `Some` for the first callback
     /// that presents it while it is valid, `None` for an unknown, used or
     /// expired one. The delete decides, so two callbacks racing with one

@@ -12,15 +12,18 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::client_addr::ClientAddr;
 use crate::db;
 use crate::error::{AppError, AppResult};
+use crate::models::provider_connection::OAuthState;
 use crate::routes::authenticated::AuthUser;
 use crate::routes::body::Json;
 use crate::routes::error_responses::{
-    Conflict, NotFound, PreconditionFailed, UpstreamError, UpstreamUnavailable,
+    Conflict, NotFound, PreconditionFailed, RateLimited, UpstreamError, UpstreamUnavailable,
 };
 use crate::routes::params::{etag, if_match, limit_offset, present, IfMatchParam, PlaylistIdParam};
 use crate::routes::responses::CountedPage;
+use crate::services::auth::{token_hash, token_shaped};
 use crate::services::playlists::PlaylistView;
 use crate::services::spotify::{ConnectionStatus, SpotifyPlaylist, SpotifyService, SyncAnswer};
 use crate::state::AppState;
@@ -29,6 +32,9 @@ use crate::state::AppState;
 const SPOTIFY_ID_MAX: usize = 64;
 /// Most characters of a callback's `code` and `state`.
 const CALLBACK_VALUE_MAX: usize = 2048;
+/// Characters of a state `authorize` makes (oauth2's random CSRF token: 16
+/// bytes in unpadded base64url); any other shape is refused unlooked-up.
+const STATE_CHARS: usize = 22;
 
 /// Where to send the browser to connect.
 #[derive(Debug, Serialize, ToSchema)]
@@ -74,7 +80,9 @@ pub struct CallbackParams {
 /// Spotify's redirect after consent (the redirect URI to register). No
 /// bearer token: the single-use `state` names the user. Exchanges the code,
 /// stores the tokens sealed and logs `provider_connect`, then sends the
-/// browser to the app.
+/// browser to the app. A state of the wrong shape is a 400 before any
+/// lookup; one that matches nothing takes a token from the address's login
+/// bucket, and while that bucket is empty the next ones answer 429.
 #[utoipa::path(
     get, path = "/api/providers/spotify/callback", tag = "providers",
     params(CallbackParams),
@@ -82,12 +90,14 @@ pub struct CallbackParams {
         (status = 303, description = "Connected; on to the app",
             headers(("Location" = String, description = "`/`"))),
         (status = 404, response = NotFound),
+        (status = 429, response = RateLimited),
         (status = 502, response = UpstreamError),
         (status = 503, response = UpstreamUnavailable),
     ),
 )]
 pub async fn callback(
     state: web::Data<AppState>,
+    client: ClientAddr,
     params: web::Query<CallbackParams>,
 ) -> AppResult<HttpResponse> {
     let spotify = state.spotify()?;
@@ -105,6 +115,9 @@ pub async fn callback(
         ));
     }
     let given_state = present(&params.state).map(String::from);
+    if let Some(given) = &given_state {
+        refuse_guessed_state(&state, client, given).await?;
+    }
     if let Some(error) = present(&params.error) {
         // Spend the state, so it cannot be used after a refusal.
         if let Some(given) = given_state {
@@ -137,6 +150,27 @@ pub async fn callback(
     Ok(HttpResponse::SeeOther()
         .insert_header((header::LOCATION, "/"))
         .finish())
+}
+
+/// A guessed `state` costs its address: the wrong shape is a 400 with no
+/// lookup, an empty login bucket a 429 before the lookup, and one that
+/// matches no stored state takes a token from that bucket.
+async fn refuse_guessed_state(state: &AppState, client: ClientAddr, given: &str) -> AppResult<()> {
+    let invalid = || AppError::invalid("state", "unknown, used or expired; start again");
+    if !token_shaped(given, STATE_CHARS) {
+        return Err(invalid());
+    }
+    state.address_limits.refuse_spent_guesser(client).await?;
+    let hash = token_hash(given);
+    let known = db::run(&state.pool, move |conn| {
+        Ok(OAuthState::is_known(conn, &hash)?)
+    })
+    .await?;
+    if !known {
+        state.address_limits.charge_guess(client).await;
+        return Err(invalid());
+    }
+    Ok(())
 }
 
 /// Whether Spotify is configured here and the caller's account connected.
