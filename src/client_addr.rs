@@ -165,7 +165,10 @@ mod tests {
     #[test]
     fn an_untrusted_peer_is_the_client_whatever_it_forwards() {
         let forwarded = headers(&["203.0.113.9"]);
-        assert_eq!(resolve(ip("198.51.100.1"), &forwarded, &[]), ip("198.51.100.1"));
+        assert_eq!(
+            resolve(ip("198.51.100.1"), &forwarded, &[]),
+            ip("198.51.100.1")
+        );
         let trusted = nets("10.0.0.0/8");
         assert_eq!(
             resolve(ip("198.51.100.1"), &forwarded, &trusted),
@@ -177,7 +180,10 @@ mod tests {
     fn behind_trusted_proxies_the_rightmost_untrusted_entry_is_the_client() {
         let trusted = nets("127.0.0.1/32, 10.0.0.0/8");
         let chain = headers(&["1.1.1.1, 203.0.113.9", "10.0.0.7"]);
-        assert_eq!(resolve(ip("127.0.0.1"), &chain, &trusted), ip("203.0.113.9"));
+        assert_eq!(
+            resolve(ip("127.0.0.1"), &chain, &trusted),
+            ip("203.0.113.9")
+        );
         // No header: the proxy itself.
         assert_eq!(
             resolve(ip("127.0.0.1"), &HeaderMap::new(), &trusted),
@@ -185,7 +191,10 @@ mod tests {
         );
         // Every hop trusted: the leftmost.
         let internal = headers(&["10.0.0.9, 10.0.0.8"]);
-        assert_eq!(resolve(ip("127.0.0.1"), &internal, &trusted), ip("10.0.0.9"));
+        assert_eq!(
+            resolve(ip("127.0.0.1"), &internal, &trusted),
+            ip("10.0.0.9")
+        );
         // Garbage where the client should be: the last trusted hop.
         let garbage = headers(&["1.1.1.1, nonsense, 10.0.0.8"]);
         assert_eq!(resolve(ip("127.0.0.1"), &garbage, &trusted), ip("10.0.0.8"));
@@ -223,7 +232,10 @@ mod tests {
     #[test]
     fn bad_trusted_proxies_name_the_variable() {
         let err = crate::config::trusted_proxies(Some("10.0.0.0/8, nope")).unwrap_err();
-        assert!(err.contains("TRUSTED_PROXIES") && err.contains("nope"), "{err}");
+        assert!(
+            err.contains("TRUSTED_PROXIES") && err.contains("nope"),
+            "{err}"
+        );
         assert!(crate::config::trusted_proxies(Some("10.0.0.0/33")).is_err());
         assert_eq!(nets("10.1.2.3/8")[0].to_string(), "10.0.0.0/8");
     }

@@ -58,8 +58,8 @@ impl Lockout {
         match self {
             Lockout::InProcess(throttle) => throttle.reserve(username).map_err(locked_out),
             Lockout::Shared { pool, reservations } => {
-                let sweep = reservations.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY
-                    == SWEEP_EVERY - 1;
+                let sweep =
+                    reservations.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1;
                 let key = hex_key(username);
                 let window = FAILURE_WINDOW.as_secs_f64();
                 let wait = db::run(pool, move |conn| {
@@ -89,10 +89,8 @@ impl Lockout {
             Lockout::InProcess(throttle) => throttle.release(username),
             Lockout::Shared { pool, .. } => {
                 let key = hex_key(username);
-                let released = db::run(pool, move |conn| {
-                    Ok(login_failure::release(conn, &key)?)
-                })
-                .await;
+                let released =
+                    db::run(pool, move |conn| Ok(login_failure::release(conn, &key)?)).await;
                 if let Err(err) = released {
                     log::warn!("could not release a login reservation: {err}");
                 }

@@ -298,7 +298,11 @@ mod tests {
         std::thread::sleep(std::time::Duration::from_millis(1));
         assert!(local.take("b".into(), RULE.refill()));
         local.sweep();
-        assert_eq!(local.len(), 1, "the refilled bucket went, the spent one stayed");
+        assert_eq!(
+            local.len(),
+            1,
+            "the refilled bucket went, the spent one stayed"
+        );
     }
 
     #[test]

@@ -2,8 +2,8 @@
 //! queries that touch only that table.
 
 pub mod activity_log;
-pub mod address_bucket;
 pub mod activity_rows;
+pub mod address_bucket;
 pub mod auth_session;
 pub mod job_execution;
 pub mod login_failure;

@@ -157,8 +157,8 @@ pub async fn stream_activity(
             db::run(&state.pool, move |conn| {
                 db::write_transaction(conn, |conn| {
                     let now = db::now();
-                    let holder = stream_ticket::redeem(conn, &hash, now)?
-                        .ok_or(AppError::Unauthorized)?;
+                    let holder =
+                        stream_ticket::redeem(conn, &hash, now)?.ok_or(AppError::Unauthorized)?;
                     // The session that asked for it must still be live: a
                     // ticket does not outlive a logout.
                     if AuthSession::live_among(conn, &[holder.session_id], now)?.is_empty() {

@@ -24,6 +24,7 @@ mod scheduler;
 mod schedules;
 mod schema;
 mod settings;
+mod shared_limits;
 mod shuffle;
 mod snapshots;
 mod spotify;
