@@ -340,7 +340,12 @@ async fn open_streams_are_capped_per_client_address_whoever_holds_them() {
         assert_eq!(res.status(), StatusCode::OK);
         open.push(res);
     }
-    // A fourth from that address, whoever asks, is refused …
+    // A fourth from that address, whoever asks, is refused (its status
+    // first: a stream that opened would never end) …
+    let fourth = app
+        .call_raw(stream_from(&users[0], "192.0.2.20:2000"))
+        .await;
+    assert_eq!(fourth.status(), StatusCode::TOO_MANY_REQUESTS);
     let refused = app.call(stream_from(&users[0], "192.0.2.20:2000")).await;
     let error = refused.error(429, "rate_limited");
     assert!(

@@ -127,9 +127,8 @@ async fn unknown_tickets_drain_the_login_bucket_then_answer_429_before_any_looku
     assert!(refused.header("retry-after").is_some());
     let real = ticket().await;
     let uri = format!("/api/activity/stream?ticket={real}");
-    app.call(get_from(GUESSER, &uri))
-        .await
-        .error(429, "rate_limited");
+    let refused = app.call_raw(get_from(GUESSER, &uri)).await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
     let unused: i64 = stream_tickets::table
         .filter(stream_tickets::used_at.is_null())
         .count()
