@@ -160,7 +160,7 @@ async fn unknown_states_drain_the_login_bucket_then_answer_429_before_any_lookup
     })
     .await;
     let user = app.user("linker").await;
-    let guessed = || format!("{}", &new_token()[..22]);
+    let guessed = || new_token()[..22].to_string();
 
     for _ in 0..2 {
         let uri = format!("/api/providers/spotify/callback?code=c&state={}", guessed());
