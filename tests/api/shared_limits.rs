@@ -151,3 +151,55 @@ async fn two_instances_on_postgresql_draw_from_one_address_bucket() {
         .await
         .error(429, "rate_limited");
 }
+
+#[test]
+fn refilled_buckets_and_names_out_of_the_window_are_swept_from_the_database() {
+    use shuffify::models::{address_bucket, login_failure};
+    if postgres_url().is_none() {
+        eprintln!("skipped: the shared tables exist on PostgreSQL only");
+        return;
+    }
+    let db = TestDb::new();
+    let mut conn = db.conn();
+    let quick = address_bucket::Refill {
+        burst: 1.0,
+        per_second: 1000.0,
+    };
+    let slow = address_bucket::Refill {
+        burst: 1.0,
+        per_second: 0.001,
+    };
+    assert!(address_bucket::take(&mut conn, "login:quick", quick).unwrap());
+    assert!(address_bucket::take(&mut conn, "login:slow", slow).unwrap());
+    assert!(!address_bucket::take(&mut conn, "login:slow", slow).unwrap());
+    assert!(!address_bucket::has_token(&mut conn, "login:slow", slow).unwrap());
+    assert!(login_failure::reserve(&mut conn, "short", 10, 0.01)
+        .unwrap()
+        .is_none());
+    assert!(login_failure::reserve(&mut conn, "long", 1, 900.0)
+        .unwrap()
+        .is_none());
+    assert!(login_failure::reserve(&mut conn, "long", 1, 900.0)
+        .unwrap()
+        .is_some_and(|wait| wait > 0 && wait <= 900));
+    std::thread::sleep(Duration::from_millis(50));
+
+    assert_eq!(
+        address_bucket::sweep(&mut conn).unwrap(),
+        1,
+        "the refilled one"
+    );
+    assert!(!address_bucket::has_token(&mut conn, "login:slow", slow).unwrap());
+    // A name stays while its newest attempt is in the window.
+    assert_eq!(login_failure::sweep(&mut conn, 900.0).unwrap(), 0);
+    assert!(
+        login_failure::reserve(&mut conn, "long", 1, 900.0)
+            .unwrap()
+            .is_some(),
+        "still locked"
+    );
+    assert_eq!(login_failure::sweep(&mut conn, 0.01).unwrap(), 2);
+    assert!(login_failure::reserve(&mut conn, "long", 1, 900.0)
+        .unwrap()
+        .is_none());
+}

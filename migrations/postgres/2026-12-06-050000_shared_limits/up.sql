@@ -14,7 +14,6 @@ CREATE TABLE address_buckets (
     updated_at TIMESTAMPTZ NOT NULL,
     refill_secs DOUBLE PRECISION NOT NULL
 );
-CREATE INDEX ix_address_buckets_updated ON address_buckets (updated_at);
 
 -- One row per username (a SHA-256 prefix, never the name): the times of
 -- its failed (or still unjudged) logins within the window, oldest first.
