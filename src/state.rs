@@ -20,16 +20,15 @@ pub struct AppState {
     /// Failed logins per username: in this process on SQLite, shared
     /// through the database on PostgreSQL.
     pub throttle: Lockout,
-    /// Per-address buckets for login and registration (SPEC §10.8); in the
+    /// Per-address buckets for login and registration; in the
     /// database on PostgreSQL, so instances share them.
     pub address_limits: AddressLimits,
     /// Bounded password hashing, away from the pool (SPEC §10.8).
     pub passwords: PasswordHashing,
     /// Concurrent `GET /api/activity/export` responses (SPEC §10.9).
     pub exports: StreamLimiter,
-    /// The live activity stream: its tail and open streams (SPEC §10.9
-    /// caps them at 5 per user and 2,000 per instance; at most
-    /// `MAX_STREAMS_PER_ADDRESS` come from one client address).
+    /// The live activity stream: its tail and open streams, capped per
+    /// user, per client address and per instance.
     pub hub: Arc<ActivityHub>,
     /// Order rewrites running at once: half the pool, so a burst of heavy
     /// shuffles (10,000 tracks read, written and snapshotted each) queues

@@ -1,6 +1,5 @@
 //! Caps on long-lived responses: how many a user, a client address (for
-//! the live stream) and the whole instance may hold open at once
-//! (SPEC §10.9).
+//! the live stream) and the whole instance may hold open at once.
 //!
 //! A response that streams (an export today, the live activity stream
 //! next) takes a [`StreamGuard`] from its [`StreamLimiter`] before it
