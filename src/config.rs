@@ -17,6 +17,8 @@
 //! | `MAX_EXPORTS_PER_INSTANCE` | `32` | concurrent exports this process serves; beyond, 429 `rate_limited` |
 //! | `MAX_STREAMS_PER_USER` | `5` | open live activity streams one user may hold; beyond, 429 `rate_limited` |
 //! | `MAX_STREAMS_PER_INSTANCE` | `2000` | open live activity streams this process serves; beyond, 429 `rate_limited` |
+//! | `MAX_STREAMS_PER_ADDRESS` | `50` | open live activity streams from one client address (an IPv6 /64), all users together, 1–2,000; beyond, 429 `rate_limited` |
+//! | `TRUSTED_PROXIES` | empty | comma-separated CIDRs (a bare address is one host) of reverse proxies: when the socket peer is one, the client is the rightmost `X-Forwarded-For` entry that is not; otherwise forwarded headers are ignored |
 //! | `SPOTIFY_CLIENT_ID` | empty | the Spotify app's client id; empty turns Spotify off (its routes answer 404) |
 //! | `SPOTIFY_CLIENT_SECRET` | empty | the app's secret; empty uses the PKCE flow of a public client |
 //! | `SPOTIFY_REDIRECT_URI` | none | where Spotify sends the browser back: this service's `/api/providers/spotify/callback`; required with a client id |
@@ -31,6 +33,7 @@ use std::env;
 use std::str::FromStr;
 
 use base64::Engine;
+use ipnet::IpNet;
 
 /// Spotify as a playlist provider (SPEC §10.17); `None` in [`Settings`]
 /// when `SPOTIFY_CLIENT_ID` is empty. Its `Debug` leaves the secret and
@@ -122,6 +125,12 @@ pub struct Settings {
     pub max_exports_per_instance: usize,
     pub max_streams_per_user: usize,
     pub max_streams_per_instance: usize,
+    /// Open live streams from one client address (an IPv6 /64), whoever
+    /// holds them, so one address cannot take an instance's slots.
+    pub max_streams_per_address: usize,
+    /// Reverse proxies whose `X-Forwarded-For` is believed
+    /// (`crate::client_addr`).
+    pub trusted_proxies: Vec<IpNet>,
     /// How often the live stream looks for new rows, and how often it
     /// sends a heartbeat and checks its sessions (SPEC §6: at least every
     /// 15 s); not read from the environment; tests shorten them.
@@ -179,6 +188,8 @@ impl Default for Settings {
             max_exports_per_instance: 32,
             max_streams_per_user: 5,
             max_streams_per_instance: 2000,
+            max_streams_per_address: 50,
+            trusted_proxies: Vec::new(),
             stream_tick: std::time::Duration::from_millis(250),
             stream_heartbeat: std::time::Duration::from_secs(15),
             lease: Lease::default(),
@@ -230,6 +241,11 @@ impl Settings {
                 "MAX_STREAMS_PER_INSTANCE",
                 defaults.max_streams_per_instance,
             )?,
+            max_streams_per_address: parsed(
+                "MAX_STREAMS_PER_ADDRESS",
+                defaults.max_streams_per_address,
+            )?,
+            trusted_proxies: trusted_proxies(var("TRUSTED_PROXIES").as_deref())?,
             stream_tick: defaults.stream_tick,
             stream_heartbeat: defaults.stream_heartbeat,
             lease: defaults.lease,
@@ -262,8 +278,37 @@ impl Settings {
                 "MAX_STREAMS_PER_USER and MAX_STREAMS_PER_INSTANCE must be at least 1".into(),
             );
         }
+        if !(1..=2000).contains(&settings.max_streams_per_address) {
+            return Err("MAX_STREAMS_PER_ADDRESS must be between 1 and 2000".into());
+        }
         Ok(settings)
     }
+}
+
+/// `TRUSTED_PROXIES`: comma-separated CIDRs; a bare address stands for
+/// itself alone (`/32` or `/128`). Anything else stops start-up naming the
+/// variable and the entry.
+pub fn trusted_proxies(value: Option<&str>) -> Result<Vec<IpNet>, String> {
+    let Some(value) = value else {
+        return Ok(Vec::new());
+    };
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| {
+            entry
+                .parse::<IpNet>()
+                .map(|net| net.trunc())
+                .or_else(|_| entry.parse::<std::net::IpAddr>().map(IpNet::from))
+                .map_err(|_| {
+                    format!(
+                        "TRUSTED_PROXIES has an entry that is not a CIDR or an address: {entry:?} \
+                         (e.g. 10.0.0.0/8,127.0.0.1/32)"
+                    )
+                })
+        })
+        .collect()
 }
 
 fn var(name: &str) -> Option<String> {

@@ -3,11 +3,13 @@
 //! The binary (`src/main.rs`) is a thin clap front; everything lives here so
 //! that integration tests build the very same [`app`].
 
+pub mod client_addr;
 pub mod config;
 pub mod db;
 pub mod enums;
 pub mod error;
 pub mod live;
+pub mod lockout;
 pub mod login_throttle;
 pub mod metrics;
 pub mod models;
@@ -115,8 +117,15 @@ pub fn app(
         .wrap(request_id::RequestIdMiddleware)
         .wrap(
             middleware::Logger::new(
-                "%a \"%{request_line}xi\" %s %b %Dms request_id=%{x-request-id}o",
+                "%{client}xi \"%{request_line}xi\" %s %b %Dms request_id=%{x-request-id}o",
             )
-            .custom_request_replace("request_line", access_log_request_line),
+            .custom_request_replace("request_line", access_log_request_line)
+            // The client as the limits see it: behind a trusted proxy, the
+            // address it forwarded rather than the proxy's.
+            .custom_request_replace("client", |req| {
+                client_addr::ClientAddr::of_service_request(req)
+                    .to_text()
+                    .unwrap_or_else(|| "-".to_string())
+            }),
         )
 }

@@ -220,15 +220,17 @@ impl ActivityHub {
 
     /// Registers a stream of `user_id`; when the user is not watched yet,
     /// the tail starts after `last_id` (the user's last row as the stream
-    /// opened; older rows are the stream's own replay). 429 when a cap is
-    /// full. Starts the tail if it is not running.
+    /// opened; older rows are the stream's own replay). `address` is the
+    /// client's limit key, counted toward the cap per address. 429 when a
+    /// cap is full. Starts the tail if it is not running.
     pub fn subscribe(
         self: &Arc<Self>,
         user_id: i64,
         session_id: i64,
         last_id: i64,
+        address: Option<String>,
     ) -> AppResult<Subscription> {
-        let slot = self.limiter.try_acquire(user_id)?;
+        let slot = self.limiter.try_acquire_from(user_id, address)?;
         let (queue, receiver) = mpsc::channel(QUEUE_FRAMES);
         let progress = Arc::new(AtomicU64::new(self.now_ms()));
         let lagging = Arc::new(AtomicBool::new(false));

@@ -16,9 +16,9 @@
 //! 429 rather than left untracked. Stale names are also swept every 4,096
 //! attempts, so the map shrinks as the window passes.
 //!
-//! Several instances behind one database each keep their own count, so the
-//! effective limit there is 10 per instance; the data model has no table for
-//! it, on purpose (failed attempts for unknown names would need storing).
+//! This is the store of one process, used on SQLite (one instance per
+//! file); on PostgreSQL every instance shares one count through the
+//! database instead (`crate::lockout`).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
@@ -35,7 +35,8 @@ const SWEEP_EVERY: u64 = 4096;
 
 type Key = [u8; 16];
 
-fn key(username: &str) -> Key {
+/// What a username is counted by: a 16-byte SHA-256 prefix, never the name.
+pub fn key(username: &str) -> Key {
     let digest = Sha256::digest(username.as_bytes());
     let mut key = [0u8; 16];
     key.copy_from_slice(&digest[..16]);

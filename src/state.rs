@@ -8,7 +8,7 @@ use crate::config::Settings;
 use crate::db::{self, Checkout, Pool};
 use crate::error::AppResult;
 use crate::live::{ActivityHub, HubTimings};
-use crate::login_throttle::LoginThrottle;
+use crate::lockout::Lockout;
 use crate::password::PasswordHashing;
 use crate::providers::spotify::Spotify;
 use crate::rate_limit::AddressLimits;
@@ -17,15 +17,18 @@ use crate::streams::StreamLimiter;
 pub struct AppState {
     pub pool: Pool,
     pub settings: Settings,
-    pub throttle: LoginThrottle,
-    /// Per-address buckets for login and registration (SPEC §10.8).
+    /// Failed logins per username: in this process on SQLite, shared
+    /// through the database on PostgreSQL.
+    pub throttle: Lockout,
+    /// Per-address buckets for login and registration; in the
+    /// database on PostgreSQL, so instances share them.
     pub address_limits: AddressLimits,
     /// Bounded password hashing, away from the pool (SPEC §10.8).
     pub passwords: PasswordHashing,
     /// Concurrent `GET /api/activity/export` responses (SPEC §10.9).
     pub exports: StreamLimiter,
-    /// The live activity stream: its tail and open streams (SPEC §10.9
-    /// caps them at 5 per user and 2,000 per instance).
+    /// The live activity stream: its tail and open streams, capped per
+    /// user, per client address and per instance.
     pub hub: Arc<ActivityHub>,
     /// Order rewrites running at once: half the pool, so a burst of heavy
     /// shuffles (10,000 tracks read, written and snapshotted each) queues
@@ -51,9 +54,10 @@ impl AppState {
                 heartbeat: settings.stream_heartbeat,
                 send_timeout: std::time::Duration::from_secs(settings.stream_send_timeout_secs),
             },
-            StreamLimiter::new(
+            StreamLimiter::with_address_cap(
                 "open activity streams",
                 settings.max_streams_per_user,
+                settings.max_streams_per_address,
                 settings.max_streams_per_instance,
                 settings.stream_send_timeout_secs,
             ),
@@ -61,13 +65,14 @@ impl AppState {
         let rewrites = Arc::new(tokio::sync::Semaphore::new(
             (pool.max_size() as usize / 2).max(1),
         ));
-        let address_limits = AddressLimits::new(&settings);
+        let address_limits = AddressLimits::new(&settings, &pool);
+        let throttle = Lockout::new(&settings, &pool);
         let passwords = PasswordHashing::new(settings.hash_wait);
         let spotify = settings.spotify.clone().map(|c| Arc::new(Spotify::new(c)));
         AppState {
             pool,
             settings,
-            throttle: LoginThrottle::default(),
+            throttle,
             address_limits,
             passwords,
             exports,

@@ -1,5 +1,5 @@
-//! Caps on long-lived responses: how many a user, and the whole instance,
-//! may hold open at once (SPEC §10.9).
+//! Caps on long-lived responses: how many a user, a client address (for
+//! the live stream) and the whole instance may hold open at once.
 //!
 //! A response that streams (an export today, the live activity stream
 //! next) takes a [`StreamGuard`] from its [`StreamLimiter`] before it
@@ -7,10 +7,10 @@
 //! when the guard drops, so completion, a client that went away, a send
 //! timeout, an error and a panic all release it alike.
 //!
-//! Hand-written rather than a semaphore crate: two counters under one
-//! mutex decide both caps atomically, and the per-user map forgets a user
-//! as soon as their count falls to zero, so it holds at most as many
-//! entries as there are open streams.
+//! Hand-written rather than a semaphore crate: the counters under one
+//! mutex decide every cap atomically, and the per-user and per-address
+//! maps forget a key as soon as its count falls to zero, so each holds at
+//! most as many entries as there are open streams.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -27,6 +27,9 @@ struct Inner {
     /// What a slot is, plural, for messages ("concurrent exports").
     what: &'static str,
     per_user: usize,
+    /// Slots one client address may hold, all users together
+    /// (`usize::MAX`: no such cap).
+    per_address: usize,
     per_instance: usize,
     /// How long a refused client is told to wait.
     retry_after_secs: u64,
@@ -37,6 +40,8 @@ struct Inner {
 struct Counts {
     total: usize,
     by_user: HashMap<i64, usize>,
+    /// Keyed by `ClientAddr::limit_key`.
+    by_address: HashMap<String, usize>,
 }
 
 impl Inner {
@@ -54,10 +59,22 @@ impl StreamLimiter {
         per_instance: usize,
         retry_after_secs: u64,
     ) -> Self {
+        Self::with_address_cap(what, per_user, usize::MAX, per_instance, retry_after_secs)
+    }
+
+    /// A limiter that also caps the slots of one client address.
+    pub fn with_address_cap(
+        what: &'static str,
+        per_user: usize,
+        per_address: usize,
+        per_instance: usize,
+        retry_after_secs: u64,
+    ) -> Self {
         StreamLimiter {
             inner: Arc::new(Inner {
                 what,
                 per_user,
+                per_address,
                 per_instance,
                 retry_after_secs,
                 counts: Mutex::new(Counts::default()),
@@ -67,13 +84,33 @@ impl StreamLimiter {
 
     /// A slot for `user_id`, or 429 `rate_limited` naming the cap that is full.
     pub fn try_acquire(&self, user_id: i64) -> Result<StreamGuard, AppError> {
+        self.try_acquire_from(user_id, None)
+    }
+
+    /// A slot for `user_id` asking from `address` (a limit key), or 429
+    /// `rate_limited` naming the cap that is full.
+    pub fn try_acquire_from(
+        &self,
+        user_id: i64,
+        address: Option<String>,
+    ) -> Result<StreamGuard, AppError> {
         let inner = &self.inner;
         let mut counts = inner.counts();
         let mine = counts.by_user.get(&user_id).copied().unwrap_or(0);
+        let from_address = address
+            .as_ref()
+            .and_then(|a| counts.by_address.get(a))
+            .copied()
+            .unwrap_or(0);
         let message = if mine >= inner.per_user {
             Some(format!(
                 "at most {} {} per user are allowed; wait for one to finish",
                 inner.per_user, inner.what
+            ))
+        } else if address.is_some() && from_address >= inner.per_address {
+            Some(format!(
+                "at most {} {} per client address are allowed; close one first",
+                inner.per_address, inner.what
             ))
         } else if counts.total >= inner.per_instance {
             Some(format!(
@@ -91,9 +128,13 @@ impl StreamLimiter {
         }
         counts.total += 1;
         *counts.by_user.entry(user_id).or_insert(0) += 1;
+        if let Some(address) = &address {
+            *counts.by_address.entry(address.clone()).or_insert(0) += 1;
+        }
         Ok(StreamGuard {
             inner: Arc::clone(&self.inner),
             user_id,
+            address,
         })
     }
 
@@ -117,6 +158,7 @@ impl StreamLimiter {
 pub struct StreamGuard {
     inner: Arc<Inner>,
     user_id: i64,
+    address: Option<String>,
 }
 
 impl Drop for StreamGuard {
@@ -127,6 +169,14 @@ impl Drop for StreamGuard {
             *n -= 1;
             if *n == 0 {
                 counts.by_user.remove(&self.user_id);
+            }
+        }
+        if let Some(address) = &self.address {
+            if let Some(n) = counts.by_address.get_mut(address) {
+                *n -= 1;
+                if *n == 0 {
+                    counts.by_address.remove(address);
+                }
             }
         }
     }
@@ -154,6 +204,24 @@ mod tests {
         assert_eq!(limiter.active(1), 1);
         let _c1 = limiter.try_acquire(3).unwrap();
         assert_eq!(limiter.active_total(), 3);
+    }
+
+    #[test]
+    fn one_address_is_capped_across_users() {
+        let limiter = StreamLimiter::with_address_cap("open activity streams", 5, 2, 100, 10);
+        let here = || Some("192.0.2.1".to_string());
+        let a = limiter.try_acquire_from(1, here()).unwrap();
+        let _b = limiter.try_acquire_from(2, here()).unwrap();
+        let refused = limiter.try_acquire_from(3, here()).err().unwrap();
+        assert!(refused
+            .to_string()
+            .contains("at most 2 open activity streams per client address"));
+        let _elsewhere = limiter
+            .try_acquire_from(3, Some("192.0.2.2".into()))
+            .unwrap();
+        drop(a);
+        let _c = limiter.try_acquire_from(3, here()).unwrap();
+        assert_eq!(limiter.inner.counts().by_address.len(), 2);
     }
 
     #[test]

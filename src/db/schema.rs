@@ -2,6 +2,12 @@
 //! types every backend maps the same way: integer keys are `BigInt`, JSON
 //! columns are `Text` (read through [`crate::db::Json`]), timestamps are
 //! `Timestamp` holding UTC.
+//!
+//! Two tables exist on PostgreSQL only and are not declared here:
+//! `address_buckets` and `login_failures`, through which instances share
+//! their rate limits. Their SQL is PostgreSQL's own (an upsert with
+//! arithmetic, an array of times), kept in `models::address_bucket` and
+//! `models::login_failure`; on SQLite those limits live in the process.
 
 diesel::table! {
     users (id) {

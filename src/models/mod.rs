@@ -3,8 +3,10 @@
 
 pub mod activity_log;
 pub mod activity_rows;
+pub mod address_bucket;
 pub mod auth_session;
 pub mod job_execution;
+pub mod login_failure;
 pub mod playlist;
 pub mod provider_connection;
 pub mod schedule;

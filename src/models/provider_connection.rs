@@ -291,6 +291,16 @@ impl NewOAuthState<'_> {
 }
 
 impl OAuthState {
+    /// Whether a state with this hash is stored (used or not, expired or
+    /// not): a read, so a guessed state that matches nothing takes no write
+    /// lock.
+    pub fn is_known(conn: &mut DbConnection, state_hash: &str) -> QueryResult<bool> {
+        diesel::select(diesel::dsl::exists(
+            oauth_states::table.filter(oauth_states::state_hash.eq(state_hash)),
+        ))
+        .get_result(conn)
+    }
+
     /// The state with this hash, whether or not it is still valid.
     pub fn find(conn: &mut DbConnection, state_hash: &str) -> QueryResult<Option<Self>> {
         oauth_states::table

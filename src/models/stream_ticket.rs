@@ -42,6 +42,22 @@ impl NewStreamTicket<'_> {
     }
 }
 
+/// Whether an unused, unexpired ticket has this hash: a read, so a guess
+/// that matches nothing never takes the write lock.
+pub fn is_redeemable(
+    conn: &mut DbConnection,
+    ticket_hash: &str,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        stream_tickets::table
+            .filter(stream_tickets::ticket_hash.eq(ticket_hash))
+            .filter(stream_tickets::used_at.is_null())
+            .filter(stream_tickets::expires_at.gt(now)),
+    ))
+    .get_result(conn)
+}
+
 /// Uses up the ticket with this hash: `Some` for the first redemption of
 /// an unexpired ticket, `None` for an unknown, expired or used one. One
 /// conditional update, so two streams racing with one ticket cannot both

@@ -12,6 +12,12 @@
 //! `last_event_id` (the stand-in for the `Last-Event-ID` header, which an
 //! `EventSource` would resend with the spent ticket).
 //!
+//! A ticket is guessable in principle, so guesses are priced: one that is
+//! not 43 characters of base64url is a 401 before any lookup; one that
+//! matches nothing takes a token from the address's login bucket, and
+//! while that bucket is empty the next ones answer 429 before their lookup.
+//! A ticket that matches costs nothing.
+//!
 //! How rows reach the stream is `crate::live`.
 
 use std::collections::VecDeque;
@@ -22,6 +28,7 @@ use actix_web::{http::header, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::client_addr::ClientAddr;
 use crate::db::{self, Pool};
 use crate::error::{AppError, AppResult};
 use crate::live::{Frame, Next, Subscription, REPLAY_PAGE};
@@ -30,7 +37,7 @@ use crate::models::{ActivityLog, AuthSession};
 use crate::routes::authenticated::AuthUser;
 use crate::routes::error_responses::RateLimited;
 use crate::routes::params::{present, query};
-use crate::services::auth::{new_token, token_hash};
+use crate::services::auth::{new_token, token_hash, token_shaped, TOKEN_CHARS};
 use crate::state::AppState;
 
 /// How long a stream ticket is good for (SPEC §10.2).
@@ -109,6 +116,7 @@ pub struct StreamParams {
 )]
 pub async fn stream_activity(
     req: HttpRequest,
+    client: ClientAddr,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
     // The query is judged only once the caller is known: a bad credential
@@ -132,12 +140,25 @@ pub async fn stream_activity(
             (user_id, auth.session.id, resume, last_id)
         }
         None => {
-            let ticket = ticket.ok_or(AppError::Unauthorized)?;
+            let ticket = ticket
+                .filter(|t| token_shaped(t, TOKEN_CHARS))
+                .ok_or(AppError::Unauthorized)?;
+            let hash = token_hash(&ticket);
+            state.address_limits.refuse_spent_guesser(client).await?;
+            let lookup = hash.clone();
+            let redeemable = db::run(&state.pool, move |conn| {
+                Ok(stream_ticket::is_redeemable(conn, &lookup, db::now())?)
+            })
+            .await?;
+            if !redeemable {
+                state.address_limits.charge_guess(client).await;
+                return Err(AppError::Unauthorized);
+            }
             db::run(&state.pool, move |conn| {
                 db::write_transaction(conn, |conn| {
                     let now = db::now();
-                    let holder = stream_ticket::redeem(conn, &token_hash(&ticket), now)?
-                        .ok_or(AppError::Unauthorized)?;
+                    let holder =
+                        stream_ticket::redeem(conn, &hash, now)?.ok_or(AppError::Unauthorized)?;
                     // The session that asked for it must still be live: a
                     // ticket does not outlive a logout.
                     if AuthSession::live_among(conn, &[holder.session_id], now)?.is_empty() {
@@ -157,7 +178,10 @@ pub async fn stream_activity(
     // for; what lies between `Last-Event-ID` and it is the stream's replay.
     // No client has seen an id of theirs above their last one.
     let start = resume.map_or(last_id, |id| id.min(last_id));
-    let subscription = state.hub.subscribe(user_id, session_id, last_id)?;
+    let subscription =
+        state
+            .hub
+            .subscribe(user_id, session_id, last_id, Some(client.limit_key()))?;
     let body = events(subscription, state.pool.clone(), user_id, start);
     Ok(HttpResponse::Ok()
         .content_type("text/event-stream")

@@ -4,9 +4,9 @@ use actix_web::{http::header, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::client_addr::ClientAddr;
 use crate::db;
 use crate::error::{AppError, AppResult};
-use crate::login_throttle::{FAILURE_WINDOW, MAX_FAILURES};
 use crate::models::user::PublicUser;
 use crate::routes::authenticated::AuthUser;
 use crate::routes::body::Json;
@@ -46,7 +46,7 @@ pub struct RegisterBody {
     ),
 )]
 pub async fn register(
-    req: HttpRequest,
+    client: ClientAddr,
     state: web::Data<AppState>,
     body: Json<RegisterBody>,
 ) -> AppResult<HttpResponse> {
@@ -58,7 +58,7 @@ pub async fn register(
         email: body.email,
     };
     registration.validate()?;
-    state.address_limits.check_register(peer_ip(&req))?;
+    state.address_limits.check_register(client).await?;
     let hash = state.passwords.hash(registration.password.clone()).await?;
     let user = db::run(&state.pool, move |conn| {
         AuthService::register_hashed(conn, &registration, &hash)
@@ -90,11 +90,11 @@ pub struct LoginResponse {
     user: PublicUser,
 }
 
-fn client_info(req: &HttpRequest) -> ClientInfo {
-    // The socket peer, not a forwarded-for header a client can write.
-    let ip_address = req
-        .peer_addr()
-        .map(|a| truncate_chars(&a.ip().to_string(), 45).to_string());
+fn client_info(req: &HttpRequest, client: ClientAddr) -> ClientInfo {
+    // The full address, behind trusted proxies what they forwarded.
+    let ip_address = client
+        .to_text()
+        .map(|ip| truncate_chars(&ip, 45).to_string());
     let user_agent = req
         .headers()
         .get(header::USER_AGENT)
@@ -104,12 +104,6 @@ fn client_info(req: &HttpRequest) -> ClientInfo {
         ip_address,
         user_agent,
     }
-}
-
-/// The socket peer's address: never a forwarded-for header, which the
-/// client writes.
-fn peer_ip(req: &HttpRequest) -> Option<std::net::IpAddr> {
-    req.peer_addr().map(|a| a.ip())
 }
 
 /// Opens a session and answers its bearer token.
@@ -130,25 +124,17 @@ fn peer_ip(req: &HttpRequest) -> Option<std::net::IpAddr> {
 )]
 pub async fn login(
     req: HttpRequest,
+    client: ClientAddr,
     state: web::Data<AppState>,
     body: Json<LoginBody>,
 ) -> AppResult<HttpResponse> {
     let LoginBody { username, password } = body.into_inner();
     validate_login(&username, &password)?;
-    state.address_limits.check_login(peer_ip(&req))?;
-    state
-        .throttle
-        .reserve(&username)
-        .map_err(|retry_after_secs| AppError::RateLimited {
-            message: format!(
-                "too many failed logins for this username: at most {MAX_FAILURES} in {} minutes",
-                FAILURE_WINDOW.as_secs() / 60
-            ),
-            retry_after_secs,
-        })?;
-    match check_login(&req, &state, &username, password).await {
+    state.address_limits.check_login(client).await?;
+    state.throttle.reserve(&username).await?;
+    match check_login(&req, client, &state, &username, password).await {
         Ok(Some(login)) => {
-            state.throttle.clear(&username);
+            state.throttle.clear(&username).await;
             Ok(HttpResponse::Ok().json(LoginResponse {
                 expires_at: login.session.expires_at,
                 user: login.user.public(),
@@ -160,7 +146,7 @@ pub async fn login(
         Err(err) => {
             // The password was never judged (no hashing slot, a database
             // error): the attempt does not count against the name.
-            state.throttle.release(&username);
+            state.throttle.release(&username).await;
             Err(err)
         }
     }
@@ -169,6 +155,7 @@ pub async fn login(
 /// The session a login opens, or `None` for bad credentials.
 async fn check_login(
     req: &HttpRequest,
+    client: ClientAddr,
     state: &AppState,
     username: &str,
     password: String,
@@ -191,7 +178,7 @@ async fn check_login(
         .await?;
         return Ok(None);
     }
-    let client = client_info(req);
+    let client = client_info(req, client);
     let ttl = chrono::Duration::hours(state.settings.session_ttl_hours);
     let login = db::run(&state.pool, move |conn| {
         AuthService::open_session(conn, &user, &client, ttl)

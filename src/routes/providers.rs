@@ -12,16 +12,19 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::client_addr::ClientAddr;
 use crate::db;
 use crate::error::{AppError, AppResult};
+use crate::models::provider_connection::OAuthState;
 use crate::routes::authenticated::AuthUser;
 use crate::routes::body::Json;
 use crate::routes::error_responses::{
-    Conflict, NotFound, PreconditionFailed, UpstreamError, UpstreamUnavailable,
+    Conflict, NotFound, PreconditionFailed, RateLimited, UpstreamError, UpstreamUnavailable,
 };
 use crate::routes::params::{etag, if_match, limit_offset, present, IfMatchParam, PlaylistIdParam};
 use crate::routes::responses::CountedPage;
 use crate::routes::spotify_cookie;
+use crate::services::auth::{token_hash, token_shaped};
 use crate::services::playlists::PlaylistView;
 use crate::services::spotify::connection::{CallbackError, CallbackRefusal};
 use crate::services::spotify::{ConnectionStatus, SpotifyPlaylist, SpotifyService, SyncAnswer};
@@ -31,6 +34,9 @@ use crate::state::AppState;
 const SPOTIFY_ID_MAX: usize = 64;
 /// Most characters of a callback's `code` and `state`.
 const CALLBACK_VALUE_MAX: usize = 2048;
+/// Characters of a state `authorize` makes (oauth2's random CSRF token: 16
+/// bytes in unpadded base64url); any other shape is refused unlooked-up.
+const STATE_CHARS: usize = 22;
 
 /// Where to send the browser to connect.
 #[derive(Debug, Serialize, ToSchema)]
@@ -93,6 +99,9 @@ pub struct CallbackParams {
 /// `/#/settings?spotify_error=<code>` instead of a JSON error, the code one
 /// of `access_denied`, `state_invalid`, `cookie_mismatch`,
 /// `account_linked_elsewhere`, `exchange_failed`.
+/// A state of the wrong shape is a 400 before any lookup; one that
+/// matches nothing takes a token from the address's login bucket, and
+/// while that bucket is empty the next ones answer 429.
 #[utoipa::path(
     get, path = "/api/providers/spotify/callback", tag = "providers",
     params(
@@ -111,6 +120,7 @@ pub struct CallbackParams {
             )),
         (status = 404, response = NotFound),
         (status = 409, response = Conflict),
+        (status = 429, response = RateLimited),
         (status = 502, response = UpstreamError),
         (status = 503, response = UpstreamUnavailable),
     ),
@@ -118,12 +128,13 @@ pub struct CallbackParams {
 pub async fn callback(
     req: HttpRequest,
     state: web::Data<AppState>,
+    client: ClientAddr,
     params: web::Query<CallbackParams>,
 ) -> AppResult<HttpResponse> {
     let spotify = state.spotify()?;
     let config = spotify.config.clone();
     let cookie = spotify_cookie::read(&req);
-    match connect(&state, spotify, params.into_inner(), cookie).await {
+    match connect(&state, spotify, client, params.into_inner(), cookie).await {
         Ok(()) => Ok(HttpResponse::SeeOther()
             .insert_header((header::LOCATION, "/"))
             .cookie(spotify_cookie::cleared(&config))
@@ -146,6 +157,7 @@ pub async fn callback(
 async fn connect(
     state: &AppState,
     spotify: std::sync::Arc<crate::providers::spotify::Spotify>,
+    client: ClientAddr,
     params: CallbackParams,
     cookie: Option<String>,
 ) -> Result<(), CallbackError> {
@@ -165,6 +177,16 @@ async fn connect(
         ));
     }
     let given_state = present(&params.state).map(String::from);
+    if let Some(given) = &given_state {
+        refuse_guessed_state(state, client, given)
+            .await
+            .map_err(|err| match err {
+                AppError::Validation { .. } => {
+                    CallbackError::refused(CallbackRefusal::StateInvalid, err)
+                }
+                other => CallbackError::from(other),
+            })?;
+    }
     if let Some(error) = present(&params.error) {
         // Spend the state (if this browser started it), so it cannot be
         // used after a refusal.
@@ -198,6 +220,27 @@ async fn connect(
     web::block(move || SpotifyService::complete(&pool, &spotify, &given, &code, cookie.as_deref()))
         .await
         .map_err(AppError::from)?
+}
+
+/// A guessed `state` costs its address: the wrong shape is a 400 with no
+/// lookup, an empty login bucket a 429 before the lookup, and one that
+/// matches no stored state takes a token from that bucket.
+async fn refuse_guessed_state(state: &AppState, client: ClientAddr, given: &str) -> AppResult<()> {
+    let invalid = || AppError::invalid("state", "unknown, used or expired; start again");
+    if !token_shaped(given, STATE_CHARS) {
+        return Err(invalid());
+    }
+    state.address_limits.refuse_spent_guesser(client).await?;
+    let hash = token_hash(given);
+    let known = db::run(&state.pool, move |conn| {
+        Ok(OAuthState::is_known(conn, &hash)?)
+    })
+    .await?;
+    if !known {
+        state.address_limits.charge_guess(client).await;
+        return Err(invalid());
+    }
+    Ok(())
 }
 
 /// Whether Spotify is configured here and the caller's account connected.

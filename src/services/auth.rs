@@ -18,6 +18,19 @@ use crate::services::ActivityLogService;
 use crate::validate;
 
 /// A new opaque token: 32 random bytes, 43 characters of unpadded base64url.
+/// Characters of a [`new_token`]: 32 bytes in unpadded base64url.
+pub const TOKEN_CHARS: usize = 43;
+
+/// Whether `text` could be a value of [`new_token`] (or another random
+/// value of `chars` base64url characters): what a guess of the wrong shape
+/// is refused by before it costs a lookup.
+pub fn token_shaped(text: &str, chars: usize) -> bool {
+    text.len() == chars
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 pub fn new_token() -> String {
     let mut bytes = [0u8; 32];
     OsRng.fill_bytes(&mut bytes);

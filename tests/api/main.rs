@@ -25,6 +25,7 @@ mod scheduler;
 mod schedules;
 mod schema;
 mod settings;
+mod shared_limits;
 mod shuffle;
 mod snapshots;
 mod spotify;

@@ -317,6 +317,58 @@ async fn open_streams_are_capped_per_user() {
     );
 }
 
+/// A stream of `user`'s from the client at `peer`.
+fn stream_from(user: &TestUser, peer: &str) -> actix_http::Request {
+    TestRequest::get()
+        .uri("/api/activity/stream")
+        .insert_header(("Authorization", format!("Bearer {}", user.token)))
+        .peer_addr(peer.parse().unwrap())
+        .to_request()
+}
+
+#[actix_web::test]
+async fn open_streams_are_capped_per_client_address_whoever_holds_them() {
+    let app = spawn_app_on(TestDb::shared_file(), |s| s.max_streams_per_address = 3).await;
+    let users = [
+        app.user("crowd1").await,
+        app.user("crowd2").await,
+        app.user("crowd3").await,
+    ];
+    let mut open = Vec::new();
+    for user in &users {
+        let res = app.call_raw(stream_from(user, "192.0.2.20:1000")).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        open.push(res);
+    }
+    // A fourth from that address, whoever asks, is refused (its status
+    // first: a stream that opened would never end) …
+    let fourth = app
+        .call_raw(stream_from(&users[0], "192.0.2.20:2000"))
+        .await;
+    assert_eq!(fourth.status(), StatusCode::TOO_MANY_REQUESTS);
+    let refused = app.call(stream_from(&users[0], "192.0.2.20:2000")).await;
+    let error = refused.error(429, "rate_limited");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("at most 3 open activity streams per client address"),
+        "{error}"
+    );
+    assert!(refused.header("retry-after").is_some());
+    // … while the same users still open streams from elsewhere.
+    let elsewhere = app
+        .call_raw(stream_from(&users[0], "192.0.2.21:1000"))
+        .await;
+    assert_eq!(elsewhere.status(), StatusCode::OK);
+    drop(open.pop());
+    wait_until("a slot frees", || app.state.hub.open_streams() <= 3).await;
+    let again = app
+        .call_raw(stream_from(&users[1], "192.0.2.20:3000"))
+        .await;
+    assert_eq!(again.status(), StatusCode::OK);
+}
+
 #[actix_web::test]
 async fn a_burst_larger_than_a_queue_is_caught_up_and_a_stalled_consumer_is_dropped() {
     let app = spawn_app_on(TestDb::shared_file(), |s| s.stream_send_timeout_secs = 1).await;

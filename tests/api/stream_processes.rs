@@ -15,9 +15,9 @@ use crate::helpers::TestDb;
 const GUARD: Duration = Duration::from_secs(60);
 
 /// A `serve` process, killed when dropped.
-struct Server {
+pub struct Server {
     child: Child,
-    port: u16,
+    pub port: u16,
 }
 
 impl Drop for Server {
@@ -36,9 +36,15 @@ fn free_port() -> u16 {
 }
 
 fn serve(database_url: &str) -> Server {
+    serve_with(database_url, &[])
+}
+
+/// `serve` on `database_url` with these variables besides.
+pub fn serve_with(database_url: &str, vars: &[(&str, &str)]) -> Server {
     let port = free_port();
     let child = Command::new(env!("CARGO_BIN_EXE_shuffify"))
         .arg("serve")
+        .envs(vars.iter().copied())
         .env("DATABASE_URL", database_url)
         .env("BIND_ADDR", format!("127.0.0.1:{port}"))
         .env("SCHEDULER_ENABLED", "false")
@@ -57,7 +63,7 @@ fn serve(database_url: &str) -> Server {
 }
 
 /// One HTTP/1.1 request; the status and the JSON body.
-fn request(
+pub fn request(
     port: u16,
     method: &str,
     path: &str,

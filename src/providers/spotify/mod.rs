@@ -136,7 +136,8 @@ impl Spotify {
         PkceCodeVerifier::new(URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
     }
 
-    /// A new authorization: a random `state` (32 bytes, base64url) and the
+    /// A new authorization: a random `state` (16 bytes, base64url: 22
+    /// characters, the shape the callback checks first) and the
     /// URL of Spotify's consent page with the PKCE challenge.
     pub fn authorize(&self) -> Result<Authorization, CallError> {
         let state = CsrfToken::new_random().secret().clone();

@@ -8,4 +8,6 @@ mod auth;
 mod caps;
 mod concurrency;
 mod export;
+mod guesses;
 mod input;
+mod proxies;

@@ -1,0 +1,4 @@
+-- Nothing on SQLite: one SQLite file serves one instance, so the
+-- per-address buckets and the login lockout stay in the process's memory.
+-- On PostgreSQL this migration adds the tables through which instances
+-- share them; the folder exists here so both backends keep one history.
