@@ -74,6 +74,16 @@ impl NewProviderConnection<'_> {
     }
 }
 
+/// What a refresh gave, the tokens sealed, for
+/// [`ProviderConnection::store_refreshed`].
+pub struct Refreshed<'a> {
+    pub access_token: &'a str,
+    pub refresh_token: &'a str,
+    pub expires_at: NaiveDateTime,
+    /// The grant the answer named; `None` keeps the stored one.
+    pub scopes: Option<&'a str>,
+}
+
 impl ProviderConnection {
     pub fn find(
         conn: &mut DbConnection,
@@ -143,18 +153,17 @@ impl ProviderConnection {
         conn: &mut DbConnection,
         id: i64,
         claim: NaiveDateTime,
-        access_token: &str,
-        refresh_token: &str,
-        expires_at: NaiveDateTime,
-        scopes: Option<&str>,
+        tokens: &Refreshed<'_>,
         now: NaiveDateTime,
     ) -> QueryResult<bool> {
         diesel::update(claimed(id, claim))
             .set((
-                provider_connections::access_token.eq(access_token),
-                provider_connections::refresh_token.eq(refresh_token),
-                provider_connections::access_expires_at.eq(expires_at),
-                scopes.map(|scopes| provider_connections::scopes.eq(scopes)),
+                provider_connections::access_token.eq(tokens.access_token),
+                provider_connections::refresh_token.eq(tokens.refresh_token),
+                provider_connections::access_expires_at.eq(tokens.expires_at),
+                tokens
+                    .scopes
+                    .map(|scopes| provider_connections::scopes.eq(scopes)),
                 provider_connections::refresh_claimed_until.eq(None::<NaiveDateTime>),
                 provider_connections::updated_at.eq(now),
             ))

@@ -19,7 +19,7 @@ use crate::db::{self, write_transaction, Checkout, DbConnection};
 use crate::enums::Provider;
 use crate::error::{AppError, AppResult};
 use crate::models::playlist::Playlist;
-use crate::models::provider_connection::ProviderConnection;
+use crate::models::provider_connection::{ProviderConnection, Refreshed};
 use crate::providers::spotify::http::CallError;
 use crate::providers::spotify::{api, Spotify, TokenError};
 
@@ -116,18 +116,16 @@ impl SpotifyService {
                 // Spotify may leave `scope` out of a refresh's answer: the
                 // grant is then as it was.
                 let scopes = tokens.scopes.join(" ");
-                let stored = ProviderConnection::store_refreshed(
-                    conn,
-                    connection.id,
-                    claim,
-                    &spotify
+                let sealed = Refreshed {
+                    access_token: &spotify
                         .seal
                         .seal(&tokens.access, &context("access", user_id)),
-                    &spotify.seal.seal(&refresh, &context("refresh", user_id)),
-                    expiry(now, tokens.expires_in),
-                    (!scopes.is_empty()).then_some(scopes.as_str()),
-                    now,
-                )?;
+                    refresh_token: &spotify.seal.seal(&refresh, &context("refresh", user_id)),
+                    expires_at: expiry(now, tokens.expires_in),
+                    scopes: (!scopes.is_empty()).then_some(scopes.as_str()),
+                };
+                let stored =
+                    ProviderConnection::store_refreshed(conn, connection.id, claim, &sealed, now)?;
                 if !stored {
                     return Err(superseded());
                 }
