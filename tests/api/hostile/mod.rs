@@ -9,3 +9,4 @@ mod caps;
 mod concurrency;
 mod export;
 mod input;
+mod repeated_keys;
