@@ -54,7 +54,11 @@ pub async fn authorize(state: web::Data<AppState>, auth: AuthUser) -> AppResult<
         SpotifyService::authorize(conn, &spotify, &auth.user)
     })
     .await?;
-    Ok(HttpResponse::Ok().json(AuthorizeAnswer { authorize_url }))
+    // The URL carries the state that completes the connection: no cache
+    // may keep it.
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(AuthorizeAnswer { authorize_url }))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -23,6 +23,7 @@ mod round_trips;
 mod scheduler;
 mod schedules;
 mod schema;
+mod security_headers;
 mod settings;
 mod shuffle;
 mod snapshots;
