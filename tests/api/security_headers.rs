@@ -57,6 +57,7 @@ async fn the_app_and_the_api_docs_cannot_be_framed_or_sniffed() {
     );
     let policy = page.header("content-security-policy").unwrap();
     assert!(policy.contains("script-src 'self';"), "{policy}");
+    assert!(!policy.contains("unsafe-inline"), "{policy}");
 }
 
 #[actix_web::test]
