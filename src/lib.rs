@@ -21,6 +21,7 @@ pub mod retention;
 pub mod routes;
 pub mod scheduler;
 pub mod services;
+pub mod shutdown;
 pub mod state;
 pub mod streams;
 pub mod timestamp;
@@ -63,11 +64,15 @@ fn cors(origins: &[String]) -> Cors {
 const SECRET_QUERIES: [&str; 2] = ["/api/activity/stream", "/api/providers/spotify/callback"];
 
 /// The request line of the access log, as `%r` writes it, but without the
-/// query string of the routes in [`SECRET_QUERIES`].
+/// query string of the routes in [`SECRET_QUERIES`]. The path is compared
+/// percent-decoded (and without a trailing `/`): the router decodes it, so
+/// `/api/activity/%73tream?ticket=...` opens the stream too.
 pub fn access_log_request_line(req: &ServiceRequest) -> String {
     let uri = req.uri();
+    let decoded = percent_encoding::percent_decode_str(uri.path()).decode_utf8_lossy();
+    let secret = SECRET_QUERIES.contains(&decoded.trim_end_matches('/'));
     let target = match uri.path_and_query() {
-        Some(pq) if SECRET_QUERIES.contains(&uri.path()) => pq.path().to_string(),
+        Some(pq) if secret => pq.path().to_string(),
         Some(pq) => pq.as_str().to_string(),
         None => uri.path().to_string(),
     };
@@ -114,6 +119,7 @@ pub fn app(
         .wrap(cors)
         .wrap(middleware::from_fn(routes::errors::json_errors))
         .wrap(middleware::from_fn(routes::errors::check_head))
+        .wrap(middleware::from_fn(routes::api_doc::docs_headers))
         .wrap(request_id::RequestIdMiddleware)
         .wrap(
             middleware::Logger::new(

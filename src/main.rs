@@ -1,8 +1,11 @@
 //! The `shuffify` command line: `serve` (the default; `--demo` seeds a demo
 //! account), `migrate`, `user create`, `activity prune --older-than` and
 //! `activity export`. Each subcommand is a short function over the library;
-//! `serve` also owns the process's signals (SIGTERM/SIGINT drain the server
-//! and stop the scheduler before the next run).
+//! `serve` also owns the process's signals: SIGTERM/SIGINT begin the
+//! shutdown signal of `shuffify::shutdown` (open live streams end at once,
+//! background work stops), drain requests in flight for at most 5 s and
+//! stop the scheduler before its next run; `serve` then exits 0, once the
+//! scheduler's job in hand (if any) has ended.
 
 use std::io::Read;
 use std::process::ExitCode;
@@ -231,6 +234,11 @@ fn export_activity(
     flushed.map_err(|e| format!("cannot write the export: {e}"))
 }
 
+/// How long a shutdown waits for requests in flight before it drops them
+/// (they hold no lock a restart needs: a transaction cut short rolls back).
+/// Live streams end as it begins, so they never hold it.
+const DRAIN_SECS: u64 = 5;
+
 fn serve(settings: Settings, demo: bool) -> Result<(), String> {
     let pool = open_database(&settings)?;
     if demo {
@@ -267,25 +275,34 @@ fn serve(settings: Settings, demo: bool) -> Result<(), String> {
     let bind_addr = settings.bind_addr.clone();
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     let retention_days = settings.activity_retention_days;
+    let shutdown = state.shutdown.clone();
     log::info!("listening on http://{bind_addr}");
     actix_web::rt::System::new().block_on(async move {
         if retention_days > 0 {
-            actix_web::rt::spawn(retention::run_daily(pool, retention_days));
+            let stopped = shutdown.clone();
+            actix_web::rt::spawn(async move {
+                tokio::select! {
+                    _ = retention::run_daily(pool, retention_days) => {}
+                    _ = stopped.begun() => {}
+                }
+            });
         }
         let server = HttpServer::new(move || shuffify::app(state.clone()))
             .workers(workers)
-            .shutdown_timeout(30)
+            .shutdown_timeout(DRAIN_SECS)
             .disable_signals()
             .bind(&bind_addr)
             .map_err(|e| format!("cannot listen on {bind_addr}: {e}"))?
             .run();
-        // Our own signal handling, so that the scheduler stops starting
-        // runs as soon as shutdown begins, while actix stops accepting and
-        // lets in-flight requests finish (up to the shutdown timeout).
+        // Our own signal handling: shutdown begins (open live streams end,
+        // background work stops taking more), the scheduler stops starting
+        // runs, and actix stops accepting and lets in-flight requests
+        // finish, for at most `DRAIN_SECS`.
         let handle = server.handle();
         actix_web::rt::spawn(async move {
             shutdown_signal().await;
-            log::info!("shutting down: no new scheduled runs; draining requests");
+            log::info!("shutting down: streams end, no new scheduled runs; draining requests");
+            shutdown.begin();
             if let Some(stop) = scheduler_stop {
                 stop.send();
             }

@@ -12,6 +12,7 @@ use crate::lockout::Lockout;
 use crate::password::PasswordHashing;
 use crate::providers::spotify::Spotify;
 use crate::rate_limit::AddressLimits;
+use crate::shutdown::Shutdown;
 use crate::streams::StreamLimiter;
 
 pub struct AppState {
@@ -37,6 +38,9 @@ pub struct AppState {
     rewrites: Arc<tokio::sync::Semaphore>,
     /// Spotify, when configured (SPEC §10.17).
     pub spotify: Option<Arc<Spotify>>,
+    /// Begun on SIGTERM: long-running work subscribes to it and stops
+    /// (`crate::shutdown`).
+    pub shutdown: Shutdown,
 }
 
 impl AppState {
@@ -79,6 +83,7 @@ impl AppState {
             hub,
             rewrites,
             spotify,
+            shutdown: Shutdown::default(),
         }
     }
 

@@ -79,6 +79,7 @@ pub async fn create_ticket(state: web::Data<AppState>, auth: AuthUser) -> AppRes
     .await?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, "/api/activity/stream"))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(TicketResponse { ticket, expires_at }))
 }
 
@@ -182,8 +183,12 @@ pub async fn stream_activity(
         state
             .hub
             .subscribe(user_id, session_id, last_id, Some(client.limit_key()))?;
-    let body = events(subscription, state.pool.clone(), user_id, start);
+    let shutdown = state.shutdown.subscribe();
+    let body = events(subscription, state.pool.clone(), user_id, start, shutdown);
+    // One stream per connection: closed when the stream ends (at shutdown,
+    // say), so an idle keep-alive connection does not hold the server.
     Ok(HttpResponse::Ok()
+        .force_close()
         .content_type("text/event-stream")
         .insert_header((header::CACHE_CONTROL, "no-cache"))
         .insert_header(("X-Accel-Buffering", "no"))
@@ -219,14 +224,18 @@ fn last_event_id(req: &HttpRequest, params: &StreamParams) -> AppResult<Option<i
 /// The stream's body: an opening comment, the replay of rows after `start`
 /// (pages of [`REPLAY_PAGE`], each its own short checkout), then the live
 /// frames with ids above the last one sent, and a replay again whenever
-/// the stream fell behind.
+/// the stream fell behind. It ends at once when the server begins to shut
+/// down: the client reconnects elsewhere (or later) with `Last-Event-ID`
+/// and misses nothing.
 fn events(
     subscription: Subscription,
     pool: Pool,
     user_id: i64,
     start: i64,
+    shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> impl futures_util::Stream<Item = Result<Bytes, Infallible>> {
     let state = Body {
+        shutdown,
         subscription,
         pool,
         user_id,
@@ -236,6 +245,9 @@ fn events(
     };
     futures_util::stream::unfold(state, |mut body| async move {
         loop {
+            if *body.shutdown.borrow() {
+                return None;
+            }
             if let Some(bytes) = body.pending.pop_front() {
                 // The client took the previous frame: it is making progress.
                 body.subscription.touch();
@@ -255,7 +267,11 @@ fn events(
                 }
                 continue;
             }
-            let frame = match body.subscription.next().await? {
+            let next = tokio::select! {
+                next = body.subscription.next() => next?,
+                _ = body.shutdown.wait_for(|begun| *begun) => return None,
+            };
+            let frame = match next {
                 Next::Frame(frame) => frame,
                 Next::CatchUp => {
                     body.replaying = true;
@@ -273,6 +289,7 @@ fn events(
 }
 
 struct Body {
+    shutdown: tokio::sync::watch::Receiver<bool>,
     subscription: Subscription,
     pool: Pool,
     user_id: i64,

@@ -66,6 +66,7 @@ pub async fn register(
     .await?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, "/api/me"))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(user.public()))
 }
 
@@ -135,11 +136,14 @@ pub async fn login(
     match check_login(&req, client, &state, &username, password).await {
         Ok(Some(login)) => {
             state.throttle.clear(&username).await;
-            Ok(HttpResponse::Ok().json(LoginResponse {
-                expires_at: login.session.expires_at,
-                user: login.user.public(),
-                token: login.token,
-            }))
+            // A bearer token: no cache may keep it.
+            Ok(HttpResponse::Ok()
+                .insert_header((header::CACHE_CONTROL, "no-store"))
+                .json(LoginResponse {
+                    expires_at: login.session.expires_at,
+                    user: login.user.public(),
+                    token: login.token,
+                }))
         }
         // The reservation stays: it was a real failed attempt.
         Ok(None) => Err(AppError::BadCredentials),

@@ -68,7 +68,10 @@ pub async fn authorize(state: web::Data<AppState>, auth: AuthUser) -> AppResult<
         SpotifyService::authorize(conn, &spotify, &auth.user, auth.session.id)
     })
     .await?;
+    // The URL carries the state that completes the connection: no cache
+    // may keep it.
     Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
         .cookie(spotify_cookie::issue(&config, &started.nonce))
         .json(AuthorizeAnswer {
             authorize_url: started.url,

@@ -50,12 +50,24 @@ const CSV_COLUMNS: [&str; 9] = [
     "created_at",
 ];
 
-/// A CSV field, quoted when it holds a comma, quote or line break (RFC 4180).
+/// What a spreadsheet program reads as the start of a formula (a tab or
+/// carriage return first is trimmed, and the formula then runs).
+const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// A CSV field, quoted when it holds a comma, quote or line break (RFC
+/// 4180). A value a spreadsheet would run as a formula (a playlist named
+/// `=HYPERLINK(...)`, say) is written with a leading `'`, which makes it
+/// text, so opening an export never runs what someone typed into a name.
 fn csv_field(value: &str) -> String {
+    let value = if value.starts_with(FORMULA_STARTS) {
+        std::borrow::Cow::Owned(format!("'{value}"))
+    } else {
+        std::borrow::Cow::Borrowed(value)
+    };
     if value.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", value.replace('"', "\"\""))
     } else {
-        value.to_string()
+        value.into_owned()
     }
 }
 
@@ -308,5 +320,21 @@ mod tests {
         assert_eq!(csv_field("plain"), "plain");
         assert_eq!(csv_field("a,b"), "\"a,b\"");
         assert_eq!(csv_field("say \"hi\"\nbye"), "\"say \"\"hi\"\"\nbye\"");
+    }
+
+    #[test]
+    fn csv_fields_that_a_spreadsheet_would_run_start_with_a_quote() {
+        assert_eq!(csv_field("=1+1"), "'=1+1");
+        assert_eq!(csv_field("+1"), "'+1");
+        assert_eq!(csv_field("-2"), "'-2");
+        assert_eq!(csv_field("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(csv_field("\t=1"), "'\t=1");
+        assert_eq!(csv_field("\r=1"), "\"'\r=1\"");
+        assert_eq!(
+            csv_field("=HYPERLINK(\"http://x\",\"y\")"),
+            "\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\""
+        );
+        assert_eq!(csv_field("a=1"), "a=1");
+        assert_eq!(csv_field(""), "");
     }
 }

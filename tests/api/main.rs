@@ -24,6 +24,7 @@ mod round_trips;
 mod scheduler;
 mod schedules;
 mod schema;
+mod security_headers;
 mod settings;
 mod shared_limits;
 mod shuffle;

@@ -284,6 +284,29 @@ async fn a_stream_ends_when_its_session_is_revoked() {
 }
 
 #[actix_web::test]
+async fn open_streams_end_at_once_when_shutdown_begins() {
+    let app = spawn_app_on(TestDb::shared_file(), |_| {}).await;
+    let user = app.user("draining").await;
+    let res = app.call_raw(stream_request(&user, &[])).await;
+    // One stream per connection: closed when the stream ends.
+    assert!(!res.response().head().keep_alive());
+    let mut events = EventReader::new(res.into_body());
+    let res = app
+        .as_user(&user)
+        .post("/api/playlists", json!({"name": "Before"}))
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
+    let event = events.next().await.expect("the row written before");
+    assert_eq!(event.data["playlist_name"], "Before");
+
+    app.state.shutdown.begin();
+
+    // The end, not a heartbeat 15 s later: the body is over.
+    assert!(events.next().await.is_none());
+    wait_until("the slot is freed", || app.state.hub.open_streams() == 0).await;
+}
+
+#[actix_web::test]
 async fn open_streams_are_capped_per_user() {
     let app = spawn_app_on(TestDb::shared_file(), |_| {}).await;
     let user = app.user("hoarder").await;
@@ -432,6 +455,18 @@ fn the_access_log_leaves_out_the_stream_query_string() {
         .to_srv_request();
     let line = shuffify::access_log_request_line(&stream);
     assert_eq!(line, "GET /api/activity/stream HTTP/1.1");
+    // However the path is spelt: the router decodes it before matching.
+    for spelt in [
+        "/api/activity/%73tream",
+        "/api/activity/%73%74%72%65%61%6D",
+        "/api/%61ctivity/stream/",
+        "/api/providers/spotify/c%61llback",
+    ] {
+        let req =
+            TestRequest::with_uri(&format!("{spelt}?ticket=secret-ticket&code=c")).to_srv_request();
+        let line = shuffify::access_log_request_line(&req);
+        assert_eq!(line, format!("GET {spelt} HTTP/1.1"));
+    }
     let other = TestRequest::with_uri("/api/activity?q=road").to_srv_request();
     assert_eq!(
         shuffify::access_log_request_line(&other),

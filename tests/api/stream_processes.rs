@@ -163,3 +163,75 @@ fn a_row_written_through_one_serve_process_reaches_a_stream_on_another() {
     assert_eq!(item["activity_type"], "playlist_create");
     assert_eq!(item["playlist_name"], "Written on A");
 }
+
+#[test]
+fn sigterm_ends_open_streams_and_serve_exits_0() {
+    let db = TestDb::shared_file();
+    let mut server = serve(&db.url);
+    let (status, _) = request(
+        server.port,
+        "POST",
+        "/api/auth/register",
+        None,
+        Some(json!({"username": "stopper", "password": "correct horse"})),
+    )
+    .unwrap();
+    assert_eq!(status, 201);
+    let (_, login) = request(
+        server.port,
+        "POST",
+        "/api/auth/login",
+        None,
+        Some(json!({"username": "stopper", "password": "correct horse"})),
+    )
+    .unwrap();
+    let token = login["token"].as_str().unwrap().to_string();
+    let mut stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    // Far longer than the end takes; far shorter than the connection's
+    // own timeouts, which ended it before.
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    write!(
+        stream,
+        "GET /api/activity/stream HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\nAccept: text/event-stream\r\n\r\n",
+    )
+    .unwrap();
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    while !line.starts_with(": open") {
+        line.clear();
+        reader.read_line(&mut line).unwrap();
+    }
+
+    let terminated = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(terminated.success());
+    // A failure bound, not a measurement: before, the server waited 30 s
+    // for the stream, then cut it.
+    let deadline = Instant::now() + Duration::from_secs(20);
+
+    // The stream ends as a response ends (the last, empty chunk), and the
+    // connection closes, rather than the server holding it until it gives
+    // up and cuts it.
+    let mut rest = Vec::new();
+    reader
+        .read_to_end(&mut rest)
+        .expect("the stream ends when the server is told to stop");
+    assert!(Instant::now() < deadline, "the stream outlived the bound");
+    assert!(
+        rest.ends_with(b"\r\n0\r\n\r\n"),
+        "the stream was cut, not ended: {:?}",
+        String::from_utf8_lossy(&rest)
+    );
+    let exit = loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "serve did not exit");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(exit.success(), "serve exited with {exit}");
+}

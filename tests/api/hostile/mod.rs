@@ -11,3 +11,4 @@ mod export;
 mod guesses;
 mod input;
 mod proxies;
+mod repeated_keys;
