@@ -18,6 +18,7 @@ pub mod request_id;
 pub mod retention;
 pub mod routes;
 pub mod scheduler;
+pub mod spotify_pool;
 pub mod services;
 pub mod state;
 pub mod streams;

@@ -7,6 +7,7 @@ pub mod auth_session;
 pub mod job_execution;
 pub mod playlist;
 pub mod provider_connection;
+pub mod provider_pause;
 pub mod schedule;
 pub mod snapshot;
 pub mod stream_ticket;

@@ -402,8 +402,8 @@ pub async fn shuffle_playlist(
     let precondition = if_match(&req);
     let id = path.into_inner();
     let outcome = state
-        .run_rewrite(move |db, spotify| {
-            ShuffleService::shuffle(db, spotify, &auth.user, &id, &request, precondition)
+        .run_rewrite(auth.id(), move |db, spotify| {
+            ShuffleService::shuffle(db, spotify, &auth.user, &id, &request, precondition.clone())
         })
         .await?;
     Ok(HttpResponse::Ok()
@@ -433,8 +433,8 @@ pub async fn undo_playlist(
     let precondition = if_match(&req);
     let id = path.into_inner();
     let view = state
-        .run_rewrite(move |db, spotify| {
-            SnapshotService::undo(db, spotify, &auth.user, &id, precondition)
+        .run_rewrite(auth.id(), move |db, spotify| {
+            SnapshotService::undo(db, spotify, &auth.user, &id, precondition.clone())
         })
         .await?;
     Ok(HttpResponse::Ok()

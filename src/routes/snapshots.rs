@@ -205,8 +205,8 @@ pub async fn restore_snapshot(
     let precondition = if_match(&req);
     let id = path.into_inner();
     let view = state
-        .run_rewrite(move |db, spotify| {
-            SnapshotService::restore(db, spotify, &auth.user, id, precondition)
+        .run_rewrite(auth.id(), move |db, spotify| {
+            SnapshotService::restore(db, spotify, &auth.user, id, precondition.clone())
         })
         .await?;
     Ok(HttpResponse::Ok()

@@ -145,8 +145,8 @@ pub async fn commit(
     let precondition = if_match(&req);
     let id = path.into_inner();
     let outcome = state
-        .run_rewrite(move |db, spotify| {
-            WorkshopService::commit(db, spotify, &auth.user, &id, &uris, precondition)
+        .run_rewrite(auth.id(), move |db, spotify| {
+            WorkshopService::commit(db, spotify, &auth.user, &id, &uris, precondition.clone())
         })
         .await?;
     Ok(HttpResponse::Ok()
