@@ -6,7 +6,8 @@
 //! real paging (`next` links), `snapshot_id`s that change on every write,
 //! 401 for an unknown or expired access token, and failures a test can
 //! inject (429 with `Retry-After`, 5xx) on the next matching requests, or
-//! an answer held back until the test lets it go (a [`Gate`]).
+//! an answer held back until the test lets it go (a [`Gate`]); it counts
+//! the requests it is answering at once (`max_in_flight`).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -111,6 +112,10 @@ pub struct FakeState {
     /// Bodies of the token endpoint's requests (to check what was sent).
     pub token_requests: Vec<String>,
     pub audio_features_forbidden: bool,
+    /// Requests being answered now, and the most there ever were at once
+    /// (an answer held at a gate counts until it goes).
+    pub in_flight: usize,
+    pub max_in_flight: usize,
     counter: u64,
 }
 
@@ -150,6 +155,8 @@ impl FakeSpotify {
                             let injected = {
                                 let mut s = state.lock().unwrap();
                                 s.requests.push(format!("{method} {path}?{query}"));
+                                s.in_flight += 1;
+                                s.max_in_flight = s.max_in_flight.max(s.in_flight);
                                 take_injected(&mut s, &method, &path)
                             };
                             let answer: futures_util::future::LocalBoxFuture<
@@ -180,7 +187,12 @@ impl FakeSpotify {
                                     Box::pin(async move { Ok(res) })
                                 }
                             };
-                            answer
+                            Box::pin(async move {
+                                let answered = answer.await;
+                                state.lock().unwrap().in_flight -= 1;
+                                answered
+                            })
+                                as futures_util::future::LocalBoxFuture<'static, _>
                         })
                         .route("/authorize", web::get().to(authorize))
                         .route("/api/token", web::post().to(token))
@@ -328,6 +340,11 @@ impl FakeSpotify {
     /// back with a code and the state. Answers the callback's path and
     /// query, as the service would receive it.
     pub fn consent(&self, authorize_url: &str) -> String {
+        self.consent_as(authorize_url, ACCOUNT)
+    }
+
+    /// [`Self::consent`] by the Spotify account `account`.
+    pub fn consent_as(&self, authorize_url: &str, account: &str) -> String {
         let url = url::Url::parse(authorize_url).unwrap();
         assert!(authorize_url.starts_with(&format!("{}/authorize?", self.base)));
         let q: HashMap<String, String> = url.query_pairs().into_owned().collect();
@@ -355,7 +372,7 @@ impl FakeSpotify {
             (
                 q["code_challenge"].clone(),
                 q["redirect_uri"].clone(),
-                ACCOUNT.to_string(),
+                account.to_string(),
             ),
         );
         let state = url::form_urlencoded::byte_serialize(q["state"].as_bytes()).collect::<String>();

@@ -1,12 +1,15 @@
 //! Spotify as a provider, against the fake Spotify of `fake_spotify.rs`
 //! over real HTTP, a file per concern: connecting and the connection's
 //! tokens (`connect`), listing and importing (`import`), rewrites written
-//! back (`write_back`), syncing (`sync`), and scheduled runs with Spotify
-//! sources (`raids`). Runs on both backends like the rest of the suite.
+//! back (`write_back`), syncing (`sync`), scheduled runs with Spotify
+//! sources (`raids`), the bounds on Spotify work (`pool`) and retries that
+//! cannot duplicate (`retries`). Runs on both backends like the rest of the suite.
 
 mod connect;
 mod import;
+mod pool;
 mod raids;
+mod retries;
 mod sync;
 mod write_back;
 
@@ -50,12 +53,23 @@ where
         fake: &FakeSpotify,
         user: &TestUser,
     ) -> (String, TestResponse) {
+        self.connect_spotify_as(fake, user, crate::fake_spotify::ACCOUNT)
+            .await
+    }
+
+    /// [`Self::connect_spotify`] with the Spotify account `account`.
+    pub async fn connect_spotify_as(
+        &self,
+        fake: &FakeSpotify,
+        user: &TestUser,
+        account: &str,
+    ) -> (String, TestResponse) {
         let started = self
             .as_user(user)
             .post_empty("/api/providers/spotify/authorize")
             .await;
         assert_eq!(started.status, StatusCode::OK, "{}", started.text);
-        let callback = fake.consent(started.body["authorize_url"].as_str().unwrap());
+        let callback = fake.consent_as(started.body["authorize_url"].as_str().unwrap(), account);
         let done = self.get(&callback, None).await;
         assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.text);
         (callback, done)
