@@ -10,7 +10,7 @@ use crate::error::{AppError, AppResult, FieldError};
 use crate::models::playlist::PlaylistChanges;
 use crate::routes::authenticated::AuthUser;
 use crate::routes::body::{Json, WholeNumber};
-use crate::routes::error_responses::{Conflict, NotFound, PreconditionFailed};
+use crate::routes::error_responses::{Conflict, NotFound, PreconditionFailed, RateLimited};
 use crate::routes::params::{
     etag, if_match, limit_offset, not_null, nullable, optional_body, IfMatchParam, PlaylistIdParam,
 };
@@ -382,6 +382,7 @@ pub struct ShuffleBody {
             headers(("ETag" = String, description = "The version, quoted"))),
         (status = 404, response = NotFound),
         (status = 412, response = PreconditionFailed),
+        (status = 429, response = RateLimited),
     ),
 )]
 pub async fn shuffle_playlist(
@@ -422,6 +423,7 @@ pub async fn shuffle_playlist(
             headers(("ETag" = String, description = "The version, quoted"))),
         (status = 404, response = NotFound),
         (status = 412, response = PreconditionFailed),
+        (status = 429, response = RateLimited),
     ),
 )]
 pub async fn undo_playlist(

@@ -19,7 +19,7 @@ use crate::error::{AppError, AppResult};
 use crate::routes::authenticated::AuthUser;
 use crate::routes::body::Json;
 use crate::routes::error_responses::{
-    Conflict, NotFound, PreconditionFailed, UpstreamError, UpstreamUnavailable,
+    Conflict, NotFound, PreconditionFailed, RateLimited, UpstreamError, UpstreamUnavailable,
 };
 use crate::routes::params::{etag, if_match, limit_offset, present, IfMatchParam, PlaylistIdParam};
 use crate::routes::responses::CountedPage;
@@ -205,6 +205,7 @@ pub struct SpotifyListParams {
             body = CountedPage<SpotifyPlaylist>),
         (status = 404, response = NotFound),
         (status = 409, response = Conflict),
+        (status = 429, response = RateLimited),
         (status = 502, response = UpstreamError),
         (status = 503, response = UpstreamUnavailable),
     ),
@@ -258,6 +259,7 @@ pub struct ImportBody {
                 ("ETag" = String, description = "The version, quoted"))),
         (status = 404, response = NotFound),
         (status = 409, response = Conflict),
+        (status = 429, response = RateLimited),
         (status = 502, response = UpstreamError),
         (status = 503, response = UpstreamUnavailable),
     ),
@@ -299,6 +301,7 @@ pub async fn import_playlist(
             headers(("ETag" = String, description = "The version, quoted"))),
         (status = 404, response = NotFound),
         (status = 409, response = Conflict),
+        (status = 429, response = RateLimited),
         (status = 412, response = PreconditionFailed),
         (status = 502, response = UpstreamError),
         (status = 503, response = UpstreamUnavailable),
