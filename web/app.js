@@ -576,7 +576,7 @@ async function playlistPage(id) {
   const sourceForm = form({ "aria-label": "Upstream sources" }, [
     h("h2", {}, "Upstream sources"),
     sources,
-    field("Source playlist id (yours, or another user's public one; or a Spotify playlist's id)", text("source_playlist_id")),
+    field("Source playlist id (yours, or another user's public one; or the id of a Spotify playlist you own or collaborate on)", text("source_playlist_id")),
     h("label", { class: "inline" }, h("input", { type: "checkbox", name: "spotify" }), "It is a Spotify playlist"),
     h("div", { class: "actions" }, h("button", { type: "submit" }, "Add source")),
   ], async (data) => {
@@ -724,14 +724,17 @@ async function spotifyCard() {
   const list = h("ul", { class: "feed", "aria-label": "Your Spotify playlists" }, h("li", { class: "muted" }, "Loading your Spotify playlists…"));
   card.append(h("h3", {}, "Your Spotify playlists"), list);
   api("GET", "/api/providers/spotify/playlists?limit=50").then((found) => {
-    list.replaceChildren(...found.items.map((p) => h("li", {},
-      h("span", {}, `${p.name} · ${p.track_count} tracks`, p.writable ? "" : " · not yours to reorder"),
+    // Spotify lets the app read only playlists the account owns or
+    // collaborates on: the ones it merely follows are shown greyed, with why.
+    list.replaceChildren(...found.items.map((p) => h("li", { class: p.importable ? "" : "unreadable" },
+      h("span", {}, `${p.name} · ${p.track_count} tracks`, p.owned ? "" : p.collaborative ? " · collaborative" : ` · followed (${p.owner})`),
       p.linked_playlist_id
         ? h("a", { href: `#/playlists/${p.linked_playlist_id}` }, "Open")
-        : p.writable ? act("Import", async () => {
+        : p.importable ? act("Import", async () => {
           const linked = await api("POST", "/api/providers/spotify/import", { spotify_playlist_id: p.spotify_playlist_id });
           location.hash = `#/playlists/${linked.id}`;
-        }) : null)));
+        }) : h("span", {}),
+      p.importable ? null : h("span", { class: "meta" }, "Spotify only lets this app read playlists you own or collaborate on."))));
     if (!found.items.length) list.append(h("li", { class: "muted" }, "No playlists on this account."));
     if (found.total > found.items.length) list.append(h("li", { class: "muted" }, `Showing ${found.items.length} of ${found.total}.`));
   }).catch((err) => list.replaceChildren(h("li", { class: "form-error", role: "alert" }, err.message + advice(err))));

@@ -246,9 +246,11 @@ pub struct ImportBody {
     spotify_playlist_id: String,
 }
 
-/// Imports one of the account's writable Spotify playlists as a linked
-/// playlist (`playlist_create` with `provider`); 409 when already linked,
-/// not writable, or over 10,000 items.
+/// Imports one of the account's importable Spotify playlists (owned or
+/// collaborative) as a linked playlist (`playlist_create` with
+/// `provider`); 409 when already linked, when the account only follows it
+/// (Spotify only lets this app read playlists you own or collaborate on;
+/// nothing is read or stored), or over 10,000 items.
 #[utoipa::path(
     post, path = "/api/providers/spotify/import", tag = "providers",
     security(("bearer" = [])),

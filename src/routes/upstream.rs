@@ -46,8 +46,9 @@ pub async fn list_sources(
 #[schema(as = AddSourceBody)]
 pub struct AddBody {
     /// A playlist the caller may read (their own, or a public one), not the
-    /// target; with `source_type: spotify`, a Spotify playlist's id (own or
-    /// public) that the connected account can read.
+    /// target; with `source_type: spotify`, the id of a Spotify playlist the
+    /// connected account owns or collaborates on (Spotify lets this app read
+    /// no other: one it only follows is a 400).
     #[schema(schema_with = validate::schema::text)]
     source_playlist_id: String,
     source_type: Option<SourceType>,

@@ -1,9 +1,10 @@
 //! Upstream sources: the playlists a target's raids pull from. Adding is
 //! idempotent (the existing row comes back, unlogged); the source must be a
 //! playlist the user may read (own, or someone's public one), never the
-//! target itself. A `spotify` source is a Spotify playlist (own or
-//! public), named by its Spotify id and checked through the caller's
-//! connection when added; raids read it from Spotify.
+//! target itself. A `spotify` source is a Spotify playlist the connected
+//! account owns or collaborates on (Spotify lets this app read no other),
+//! named by its Spotify id and checked through the caller's connection
+//! when added; raids read it from Spotify.
 
 use crate::db::{self, Checkout, DbConnection, Pool};
 use crate::enums::SourceType;
@@ -71,7 +72,7 @@ impl UpstreamService {
         })
     }
 
-    /// Adds a Spotify playlist (own or public) as a source of `target`,
+    /// Adds a Spotify playlist (own or collaborative) as a source of `target`,
     /// checked through the caller's connection, with no connection held
     /// while Spotify answers (SPEC §10.21). `(source, created)`.
     pub fn add_spotify(

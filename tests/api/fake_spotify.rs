@@ -2,12 +2,26 @@
 //! on a thread of its own: the accounts service (`/authorize`, `/api/token`
 //! with PKCE and refresh tokens) and the Web API endpoints the service
 //! uses (`/v1/me`, `/v1/me/playlists`, `/v1/playlists/{id}`, its
-//! `/tracks` read, replace and append, `/v1/audio-features`), with their
-//! real paging (`next` links), `snapshot_id`s that change on every write,
-//! 401 for an unknown or expired access token, and failures a test can
-//! inject (429 with `Retry-After`, 5xx) on the next matching requests, or
-//! an answer held back until the test lets it go (a [`Gate`]); it counts
-//! the requests it is answering at once (`max_in_flight`).
+//! `/items` read, replace, append and removal), with their real paging
+//! (`next` links), `snapshot_id`s that change on every write, 401 for an
+//! unknown or expired access token, and failures a test can inject (429
+//! with `Retry-After`, 5xx) on the next matching requests, or an answer
+//! held back until the test lets it go (a [`Gate`]).
+//!
+//! It follows Spotify's Web API reference as Spotify serves it to an app in
+//! development mode, per Spotify's "February 2026 Web API Dev Mode Changes
+//! – Migration Guide" (February 2026; in force for existing apps since 9
+//! March 2026): a playlist's items are at `/playlists/{id}/items`, each
+//! entry `{added_at, item, is_local}`; a playlist object carries `items:
+//! {total, href}`; a page of items holds 1–50 (another `limit` answers
+//! 400); the items of a playlist the account neither owns nor collaborates
+//! on answer 403; and the removed paths (`/playlists/{id}/tracks`,
+//! `/users/{id}/playlists`, `/audio-features`) answer 403 as Spotify does.
+//! [`FakeSpotify::start_legacy`] serves the older shapes and paths instead
+//! (`/tracks`, `track`, `tracks`, pages of 100, any playlist readable), as
+//! an app in extended quota mode still receives them.
+//!
+//! It counts the requests it is answering at once (`max_in_flight`).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -111,7 +125,9 @@ pub struct FakeState {
     pub requests: Vec<String>,
     /// Bodies of the token endpoint's requests (to check what was sent).
     pub token_requests: Vec<String>,
-    pub audio_features_forbidden: bool,
+    /// Serves the shapes an extended-quota app receives (see the module
+    /// doc) instead of a development-mode app's.
+    pub legacy: bool,
     /// Requests being answered now, and the most there ever were at once
     /// (an answer held at a gate counts until it goes).
     pub in_flight: usize,
@@ -133,9 +149,23 @@ pub struct FakeSpotify {
 }
 
 impl FakeSpotify {
-    /// Starts the fake on a free port.
+    /// Starts the fake on a free port, answering as Spotify answers an app
+    /// in development mode.
     pub fn start() -> FakeSpotify {
-        let state = Arc::new(Mutex::new(FakeState::default()));
+        Self::start_with(FakeState::default())
+    }
+
+    /// Starts the fake answering with the older shapes and paths an app in
+    /// extended quota mode still receives.
+    pub fn start_legacy() -> FakeSpotify {
+        Self::start_with(FakeState {
+            legacy: true,
+            ..FakeState::default()
+        })
+    }
+
+    fn start_with(initial: FakeState) -> FakeSpotify {
+        let state = Arc::new(Mutex::new(initial));
         let shared = state.clone();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -199,10 +229,13 @@ impl FakeSpotify {
                         .route("/v1/me", web::get().to(me))
                         .route("/v1/me/playlists", web::get().to(my_playlists))
                         .route("/v1/playlists/{id}", web::get().to(playlist))
-                        .route("/v1/playlists/{id}/tracks", web::get().to(items))
-                        .route("/v1/playlists/{id}/tracks", web::put().to(replace))
-                        .route("/v1/playlists/{id}/tracks", web::post().to(append))
-                        .route("/v1/audio-features", web::get().to(audio_features))
+                        .route("/v1/playlists/{id}/items", web::get().to(items))
+                        .route("/v1/playlists/{id}/items", web::put().to(replace))
+                        .route("/v1/playlists/{id}/items", web::post().to(append))
+                        .route("/v1/playlists/{id}/items", web::delete().to(remove))
+                        .route("/v1/playlists/{id}/tracks", web::route().to(old_items))
+                        .route("/v1/users/{id}/playlists", web::route().to(removed))
+                        .route("/v1/audio-features", web::route().to(removed))
                 })
                 .workers(1)
                 .bind("127.0.0.1:0")
@@ -506,12 +539,24 @@ fn query_of(req: &HttpRequest) -> HashMap<String, String> {
 }
 
 fn info(s: &FakeState, id: &str, p: &FakePlaylist) -> Value {
-    json!({
+    let mut value = json!({
         "id": id, "name": p.name, "description": p.description,
         "owner": {"id": p.owner}, "collaborative": p.collaborative,
         "snapshot_id": format!("snap-{id}-{}", p.snapshot),
-        "tracks": {"href": format!("{}/v1/playlists/{id}/tracks", s.base), "total": p.items.len()},
-    })
+    });
+    let key = if s.legacy { "tracks" } else { "items" };
+    value[key] = json!({"href": format!("{}/v1/playlists/{id}/{key}", s.base),
+        "total": p.items.len()});
+    value
+}
+
+/// A `limit` from the query: `default` when absent; `None` (Spotify's
+/// 400) when it is not a number from 1 to `max`.
+fn limit_of(q: &HashMap<String, String>, default: usize, max: usize) -> Option<usize> {
+    match q.get("limit") {
+        None => Some(default),
+        Some(v) => v.parse().ok().filter(|n| (1..=max).contains(n)),
+    }
 }
 
 async fn my_playlists(req: HttpRequest, state: Shared) -> HttpResponse {
@@ -521,11 +566,9 @@ async fn my_playlists(req: HttpRequest, state: Shared) -> HttpResponse {
     }
     let q = query_of(&req);
     let offset: usize = q.get("offset").and_then(|v| v.parse().ok()).unwrap_or(0);
-    let limit: usize = q
-        .get("limit")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20)
-        .min(50);
+    let Some(limit) = limit_of(&q, 20, 50) else {
+        return error(400, "Invalid limit");
+    };
     let total = s.playlist_order.len();
     let items: Vec<Value> = s
         .playlist_order
@@ -572,31 +615,40 @@ fn track_json(uri: &str) -> Value {
 
 async fn items(req: HttpRequest, state: Shared, id: web::Path<String>) -> HttpResponse {
     let s = state.lock().unwrap();
-    if account(&req, &s).is_none() {
+    let Some(account) = account(&req, &s) else {
         return unauthorized();
-    }
+    };
     let Some(p) = s.playlists.get(id.as_str()) else {
         return error(404, "Resource not found");
     };
+    // A development-mode app reads only the items of playlists the
+    // account owns or collaborates on.
+    if !s.legacy && p.owner != account && !p.collaborative {
+        return error(403, "Forbidden");
+    }
     let q = query_of(&req);
     let offset: usize = q.get("offset").and_then(|v| v.parse().ok()).unwrap_or(0);
-    let limit: usize = q
-        .get("limit")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(100)
-        .min(100);
+    let (default, max) = if s.legacy { (100, 100) } else { (50, 50) };
+    let Some(limit) = limit_of(&q, default, max) else {
+        return error(400, "Invalid limit");
+    };
+    let key = if s.legacy { "track" } else { "item" };
     let page: Vec<Value> = p
         .items
         .iter()
         .skip(offset)
         .take(limit)
-        .map(|uri| json!({"added_at": "2026-01-01T00:00:00Z", "track": track_json(uri)}))
+        .map(|uri| {
+            json!({"added_at": "2026-01-01T00:00:00Z", key: track_json(uri),
+                "is_local": uri.starts_with("spotify:local:")})
+        })
         .collect();
     let total = p.items.len();
     let next = (offset + limit < total).then(|| {
         format!(
-            "{}/v1/playlists/{id}/tracks?offset={}&limit={limit}",
+            "{}{}?offset={}&limit={limit}",
             s.base,
+            req.path(),
             offset + limit
         )
     });
@@ -655,25 +707,49 @@ async fn append(
     write(req, state, &id, &body, |items, uris| items.extend(uris))
 }
 
-async fn audio_features(req: HttpRequest, state: Shared) -> HttpResponse {
-    let s = state.lock().unwrap();
-    if account(&req, &s).is_none() {
-        return unauthorized();
-    }
-    if s.audio_features_forbidden {
+/// `DELETE .../items` with `{"items": [{"uri"}]}` (`"tracks"` on the
+/// older path): every occurrence of each URI goes.
+async fn remove(
+    req: HttpRequest,
+    state: Shared,
+    id: web::Path<String>,
+    body: web::Json<Value>,
+) -> HttpResponse {
+    let listed = body
+        .get("items")
+        .or_else(|| body.get("tracks"))
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let uris: Vec<Value> = listed.iter().map(|entry| entry["uri"].clone()).collect();
+    write(req, state, &id, &json!({ "uris": uris }), |items, gone| {
+        items.retain(|uri| !gone.contains(uri))
+    })
+}
+
+/// The older `/playlists/{id}/tracks`: served to an extended-quota app,
+/// 403 to a development-mode one.
+async fn old_items(
+    req: HttpRequest,
+    state: Shared,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    if !state.lock().unwrap().legacy {
         return error(403, "Forbidden");
     }
-    let q = query_of(&req);
-    let features: Vec<Value> = q
-        .get("ids")
-        .map(|ids| ids.split(',').collect::<Vec<_>>())
-        .unwrap_or_default()
-        .into_iter()
-        .map(|id| {
-            // A tempo from the id's length and last character: stable.
-            let tempo = 80.0 + (id.bytes().last().unwrap_or(0) % 60) as f64;
-            json!({"id": id, "tempo": tempo})
-        })
-        .collect();
-    HttpResponse::Ok().json(json!({ "audio_features": features }))
+    let json = || web::Json(serde_json::from_slice(&body).unwrap_or(Value::Null));
+    match req.method().as_str() {
+        "GET" => items(req, state, id).await,
+        "PUT" => replace(req, state, id, json()).await,
+        "POST" => append(req, state, id, json()).await,
+        "DELETE" => remove(req, state, id, json()).await,
+        _ => error(405, "Method not allowed"),
+    }
+}
+
+/// What a development-mode app gets from an endpoint Spotify withdrew from
+/// it (`/users/{id}/playlists`, `/audio-features`): 403.
+async fn removed() -> HttpResponse {
+    error(403, "Forbidden")
 }

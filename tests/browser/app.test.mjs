@@ -291,6 +291,7 @@ test("settings, and every page at phone width", async () => {
 
 test("connect Spotify, import a playlist, and a shuffle reorders it on Spotify", async () => {
   spotify.addPlaylist("roadmix", "Spotify Road Mix", Array.from({ length: 8 }, (_, i) => `Tune ${i}`));
+  spotify.addPlaylist("curated", "Someone's Curated Mix", ["Borrowed 1", "Borrowed 2"], "a-curator");
   const page = await tab();
   await signIn(page, "alice");
   await page.goto(`${base}/#/settings`);
@@ -301,6 +302,12 @@ test("connect Spotify, import a playlist, and a shuffle reorders it on Spotify",
   await page.locator(".feed li", { hasText: "Connected Spotify account browser-listener" }).first().waitFor();
   await page.goto(`${base}/#/settings`);
   await page.getByText("Connected as Browser Listener").waitFor();
+  // A playlist the account only follows is greyed, says why, and offers no import.
+  const followed = page.locator("[aria-label='Your Spotify playlists'] li", { hasText: "Someone's Curated Mix" });
+  await followed.getByText("Spotify only lets this app read playlists you own or collaborate on").waitFor();
+  assert.equal(await followed.getByRole("button").count(), 0, "no Import button for a followed playlist");
+  assert.match(await followed.getAttribute("class"), /unreadable/);
+  await page.locator("section[aria-label=Spotify]").screenshot({ path: join(SHOTS, "spotify-card.png") });
   const listed = page.locator("[aria-label='Your Spotify playlists'] li", { hasText: "Spotify Road Mix" });
   await listed.getByRole("button", { name: "Import" }).click();
   await page.getByRole("heading", { name: "Spotify Road Mix" }).waitFor();

@@ -2,14 +2,28 @@
 //! and answering typed values; no database here. Paged reads follow
 //! Spotify's `next` links, but only to the configured API's own origin, so
 //! a token is never sent anywhere else.
+//!
+//! Every deployment registers its own Spotify app, which runs in
+//! development mode, and since 9 March 2026 Spotify serves such apps a
+//! narrower Web API (its "February 2026 Web API Dev Mode Changes" migration
+//! guide): a playlist's items live at `/playlists/{id}/items` (the old
+//! `/tracks` path answers 403), each entry carries `item` (not `track`), a
+//! playlist object carries `items: {total, href}` (not `tracks`), pages
+//! hold at most 50 items, `/users/{id}/playlists` and `/audio-features`
+//! are gone. Only that surface is used here. An app in extended quota mode
+//! still receives the older shapes, so `track` and `tracks` are read where
+//! `item` and `items` are absent.
 
 use serde::Deserialize;
 use serde_json::json;
 
 use super::http::{CallError, Http, Repeat, BACKOFF};
 
-/// Items Spotify takes per write, and serves per page of a playlist.
+/// Items Spotify takes per write.
 pub const BATCH: usize = 100;
+/// Items per page of a playlist's items (Spotify's maximum; a larger
+/// `limit` answers 400).
+pub const ITEM_PAGE: usize = 50;
 /// Playlists per page of `/me/playlists` (Spotify's maximum).
 pub const PLAYLIST_PAGE: usize = 50;
 
@@ -40,13 +54,34 @@ pub struct PlaylistInfo {
     #[serde(default)]
     pub collaborative: bool,
     pub snapshot_id: String,
-    pub tracks: ItemsRef,
+    /// Where a development-mode app finds the item count.
+    #[serde(default)]
+    items: Option<ItemsRef>,
+    /// Where an extended-quota app still finds it.
+    #[serde(default)]
+    tracks: Option<ItemsRef>,
 }
 
 impl PlaylistInfo {
-    /// Whether `account` may write its order: its own, or collaborative.
+    /// How many items the playlist has: `items.total`, or `tracks.total`
+    /// where `items` is absent (0 when Spotify sent neither).
+    pub fn total(&self) -> u64 {
+        self.items
+            .as_ref()
+            .or(self.tracks.as_ref())
+            .map_or(0, |r| r.total)
+    }
+
+    /// Whether the playlist belongs to `account`.
+    pub fn owned_by(&self, account: &str) -> bool {
+        self.owner.id == account
+    }
+
+    /// Whether `account` may read its items and write its order: its own,
+    /// or collaborative. Spotify refuses a development-mode app the items
+    /// of any other playlist, even one the account follows.
     pub fn writable_by(&self, account: &str) -> bool {
-        self.owner.id == account || self.collaborative
+        self.owned_by(account) || self.collaborative
     }
 }
 
@@ -79,17 +114,50 @@ pub struct Playable {
     pub is_local: bool,
 }
 
+/// An entry of a playlist's items: `{added_at, item, is_local}`.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(from = "Entry")]
 pub struct PlaylistItem {
-    /// `null` for an item Spotify no longer serves.
-    pub track: Option<Playable>,
+    /// `None` for an item Spotify no longer serves.
+    pub item: Option<Playable>,
+}
+
+/// An entry as it comes: `item` for a development-mode app, `track` for
+/// an extended-quota one. `item: null` (an item no longer served) is not
+/// absent, so it does not fall back to `track`.
+#[derive(Deserialize)]
+struct Entry {
+    #[serde(default, deserialize_with = "present")]
+    item: Option<Option<Playable>>,
+    #[serde(default)]
+    track: Option<Playable>,
+}
+
+impl From<Entry> for PlaylistItem {
+    fn from(entry: Entry) -> Self {
+        PlaylistItem {
+            item: entry.item.unwrap_or(entry.track),
+        }
+    }
+}
+
+/// A field that is present (`null` included) as `Some`; with
+/// `#[serde(default)]` an absent one stays `None`. Hand-written: the
+/// `serde_with` crate's `double_option` does this, but one function does
+/// not justify a dependency.
+fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
 }
 
 impl PlaylistItem {
     /// The item's URI, whatever it is (a local file's included), for
-    /// comparing and naming; `None` for an item with no track.
+    /// comparing and naming; `None` for an entry with no item.
     pub fn uri(&self) -> Option<&str> {
-        self.track.as_ref().map(|t| t.uri.as_str())
+        self.item.as_ref().map(|t| t.uri.as_str())
     }
 }
 
@@ -106,17 +174,6 @@ pub fn writable_uri(uri: &str) -> bool {
 #[derive(Debug, Clone, Deserialize)]
 pub struct SnapshotAnswer {
     snapshot_id: String,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-struct AudioFeatures {
-    audio_features: Vec<Option<Features>>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-struct Features {
-    id: String,
-    tempo: Option<f64>,
 }
 
 /// The Web API at `base` (`SPOTIFY_API_URL`).
@@ -141,6 +198,13 @@ impl Api<'_> {
                 "Spotify's next page points at another host; not followed".into(),
             )),
         }
+    }
+
+    /// A playlist's items: read (GET), replaced (PUT) and appended to
+    /// (POST) at this one URL; never the old `/tracks` path, which Spotify
+    /// refuses a development-mode app.
+    fn items_url(&self, id: &str) -> String {
+        format!("{}/playlists/{id}/items", self.base)
     }
 
     pub fn me(&self, token: &str) -> Result<Me, CallError> {
@@ -180,7 +244,7 @@ impl Api<'_> {
         self.get(
             token,
             &format!(
-                "{}/playlists/{id}?fields=id,name,description,owner(id),collaborative,snapshot_id,tracks(total)",
+                "{}/playlists/{id}?fields=id,name,description,owner(id),collaborative,snapshot_id,items(total),tracks(total)",
                 self.base
             ),
         )
@@ -225,8 +289,8 @@ impl Api<'_> {
         refuse_more: bool,
     ) -> Result<(Vec<PlaylistItem>, u64), CallError> {
         let mut url = Some(format!(
-            "{}/playlists/{id}/tracks?offset=0&limit={BATCH}&additional_types=track,episode",
-            self.base
+            "{}?offset=0&limit={ITEM_PAGE}&additional_types=track,episode",
+            self.items_url(id)
         ));
         let mut items = Vec::new();
         let mut total = 0;
@@ -256,7 +320,7 @@ impl Api<'_> {
         id: &str,
         uris: &[String],
     ) -> Result<String, (usize, CallError)> {
-        let url = format!("{}/playlists/{id}/tracks", self.base);
+        let url = self.items_url(id);
         let mut batches = uris.chunks(BATCH);
         let first = batches.next().unwrap_or(&[]);
         // The replace may be sent again; an append only after reading
@@ -356,34 +420,57 @@ impl Api<'_> {
             }
         }
     }
-
-    /// Tempo by track id, for the tracks Spotify has audio features of;
-    /// any failure gives what was read so far (tempo stays unknown).
-    pub fn tempos(&self, token: &str, track_ids: &[String]) -> Vec<(String, f64)> {
-        let mut found = Vec::new();
-        for batch in track_ids.chunks(BATCH) {
-            let url = format!("{}/audio-features?ids={}", self.base, batch.join(","));
-            match self.get::<AudioFeatures>(token, &url) {
-                Ok(answer) => found.extend(
-                    answer
-                        .audio_features
-                        .into_iter()
-                        .flatten()
-                        .filter_map(|f| Some((f.id, f.tempo?))),
-                ),
-                Err(err) => {
-                    log::info!("spotify: no audio features ({err}); tempo left unknown");
-                    break;
-                }
-            }
-        }
-        found
-    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::writable_uri;
+    use serde_json::json;
+
+    use super::{writable_uri, PlaylistInfo, PlaylistItem};
+
+    fn entry(value: serde_json::Value) -> Option<String> {
+        serde_json::from_value::<PlaylistItem>(value)
+            .unwrap()
+            .uri()
+            .map(String::from)
+    }
+
+    #[test]
+    fn an_entry_reads_item_and_falls_back_to_track_only_where_item_is_absent() {
+        let song = |id: &str| json!({"uri": format!("spotify:track:{id}"), "name": id});
+        let today =
+            json!({"added_at": "2026-03-09T00:00:00Z", "item": song("new"), "is_local": false});
+        assert_eq!(entry(today).as_deref(), Some("spotify:track:new"));
+        let older = json!({"added_at": "2026-03-09T00:00:00Z", "track": song("old")});
+        assert_eq!(entry(older).as_deref(), Some("spotify:track:old"));
+        let both = json!({"item": song("new"), "track": song("old")});
+        assert_eq!(entry(both).as_deref(), Some("spotify:track:new"));
+        let gone = json!({"item": null, "track": song("old")});
+        assert_eq!(entry(gone), None, "an item no longer served stays gone");
+        assert_eq!(entry(json!({"is_local": false})), None);
+    }
+
+    #[test]
+    fn a_playlist_counts_items_and_falls_back_to_tracks_only_where_items_is_absent() {
+        let info = |extra: serde_json::Value| {
+            let mut value = json!({"id": "p", "name": "P", "owner": {"id": "me"},
+                "snapshot_id": "s"});
+            value
+                .as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            serde_json::from_value::<PlaylistInfo>(value)
+                .unwrap()
+                .total()
+        };
+        assert_eq!(info(json!({"items": {"total": 7, "href": "h"}})), 7);
+        assert_eq!(info(json!({"tracks": {"total": 5, "href": "h"}})), 5);
+        assert_eq!(
+            info(json!({"items": {"total": 7}, "tracks": {"total": 5}})),
+            7
+        );
+        assert_eq!(info(json!({})), 0);
+    }
 
     #[test]
     fn only_tracks_and_episodes_can_be_written_back() {

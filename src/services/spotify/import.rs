@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
-use super::SpotifyService;
+use super::{SpotifyService, ONLY_OWN_OR_COLLABORATIVE};
 use crate::db::{write_transaction, Checkout, DbConnection, Pool};
 use crate::enums::Provider;
 use crate::error::{AppError, AppResult};
@@ -30,8 +30,17 @@ pub struct SpotifyPlaylist {
     pub track_count: u64,
     /// The owner's Spotify id.
     pub owner: String,
+    /// Whether the connected account owns it.
+    pub owned: bool,
+    /// Whether it is collaborative (the account may change it).
+    pub collaborative: bool,
+    /// Whether it can be imported (or be a raid's source): owned or
+    /// collaborative. Spotify only lets this app read the items of
+    /// playlists the account owns or collaborates on; a playlist it only
+    /// follows is listed but cannot be read.
+    pub importable: bool,
     /// Whether the connected account may write its order (its own, or
-    /// collaborative): only those can be imported.
+    /// collaborative); the same as `importable`.
     pub writable: bool,
     /// The caller's playlist linked to it, if any.
     #[schema(required = true)]
@@ -57,10 +66,13 @@ impl SpotifyService {
             .into_iter()
             .map(|p| SpotifyPlaylist {
                 writable: p.writable_by(&account),
+                importable: p.writable_by(&account),
+                owned: p.owned_by(&account),
+                collaborative: p.collaborative,
+                track_count: p.total(),
                 linked_playlist_id: linked.get(&p.id).cloned(),
                 spotify_playlist_id: p.id,
                 name: p.name,
-                track_count: p.tracks.total,
                 owner: p.owner.id,
             })
             .collect();
@@ -68,8 +80,9 @@ impl SpotifyService {
     }
 
     /// Imports a Spotify playlist as a linked local one: 409 when the
-    /// caller already linked it, when its order cannot be written, or over
-    /// 10,000 items.
+    /// caller already linked it, when the account neither owns nor
+    /// collaborates on it (its items are not even read: Spotify would
+    /// refuse them), or over 10,000 items.
     pub fn import(
         pool: &Pool,
         spotify: &Spotify,
@@ -82,7 +95,7 @@ impl SpotifyService {
             let Some(info) = api.playlist(&s.token, spotify_playlist_id).found()? else {
                 return Ok(None);
             };
-            if !info.writable_by(&s.account_id) || info.tracks.total as usize > MAX_TRACKS {
+            if !info.writable_by(&s.account_id) || info.total() as usize > MAX_TRACKS {
                 return Ok(Some((info, Vec::new())));
             }
             let items = api.playlist_items(&s.token, spotify_playlist_id, MAX_TRACKS)?;
@@ -91,18 +104,18 @@ impl SpotifyService {
         let (info, items) = found.ok_or(AppError::NotFound)?;
         if !info.writable_by(&account) {
             return Err(AppError::Conflict(format!(
-                "the Spotify playlist {spotify_playlist_id} belongs to {} and is not collaborative: \
-                 its order cannot be written, so it cannot be linked",
+                "the Spotify playlist {spotify_playlist_id} belongs to {} and you do not \
+                 collaborate on it; {ONLY_OWN_OR_COLLABORATIVE}, so it cannot be imported",
                 info.owner.id
             )));
         }
-        if info.tracks.total as usize > MAX_TRACKS {
+        if info.total() as usize > MAX_TRACKS {
             return Err(AppError::Conflict(format!(
                 "the Spotify playlist has {} items; at most {MAX_TRACKS} can be linked",
-                info.tracks.total
+                info.total()
             )));
         }
-        let tracks = Self::tracks_with_tempo(&mut db, spotify, user.id, &items);
+        let tracks = Self::linked_tracks(&items);
         // Spotify's snapshot is kept only when every item is in the copy:
         // a rewrite may then trust it without reading the items again.
         let whole = tracks.len() == items.len();
@@ -147,17 +160,13 @@ impl SpotifyService {
     }
 
     /// The writable items as tracks of a linked playlist, their text cut
-    /// to the catalog's limits, with tempo where Spotify serves audio
-    /// features (any failure leaves it unknown).
-    pub(super) fn tracks_with_tempo(
-        db: &mut Checkout,
-        spotify: &Spotify,
-        user_id: i64,
-        items: &[PlaylistItem],
-    ) -> Vec<TrackInput> {
-        let mut tracks: Vec<TrackInput> = items
+    /// to the catalog's limits. Tempo stays unknown: Spotify serves no
+    /// audio features to a development-mode app, so only a client can give
+    /// one.
+    pub(super) fn linked_tracks(items: &[PlaylistItem]) -> Vec<TrackInput> {
+        items
             .iter()
-            .filter_map(|item| item.track.as_ref())
+            .filter_map(|entry| entry.item.as_ref())
             .filter(|t| !t.is_local && api::writable_uri(&t.uri))
             .map(|t| TrackInput {
                 uri: t.uri.clone(),
@@ -179,31 +188,6 @@ impl SpotifyService {
                 duration_ms: i32::try_from(t.duration_ms).unwrap_or(i32::MAX),
                 tempo: None,
             })
-            .collect();
-        let mut ids: Vec<String> = tracks
-            .iter()
-            .filter_map(|t| t.uri.strip_prefix("spotify:track:").map(String::from))
-            .collect();
-        ids.sort();
-        ids.dedup();
-        if ids.is_empty() {
-            return tracks;
-        }
-        let tempos: HashMap<String, f64> =
-            match Self::with_token(
-                db,
-                spotify,
-                user_id,
-                |api, s| Ok(api.tempos(&s.token, &ids)),
-            ) {
-                Ok((found, _)) => found.into_iter().collect(),
-                Err(_) => HashMap::new(),
-            };
-        for track in &mut tracks {
-            if let Some(id) = track.uri.strip_prefix("spotify:track:") {
-                track.tempo = tempos.get(id).copied();
-            }
-        }
-        tracks
+            .collect()
     }
 }

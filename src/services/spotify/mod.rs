@@ -43,6 +43,12 @@ use crate::providers::spotify::http::CallError;
 /// one `impl` block a concern.
 pub struct SpotifyService;
 
+/// Why the service cannot read a Spotify playlist the account only
+/// follows: Spotify gives a development-mode app the items only of the
+/// playlists the account owns or collaborates on (403 for any other).
+pub const ONLY_OWN_OR_COLLABORATIVE: &str =
+    "Spotify only lets this app read playlists you own or collaborate on";
+
 /// 404 for every provider route while Spotify is off.
 pub fn not_configured() -> AppError {
     AppError::NotAvailable("Spotify is not configured on this server".into())

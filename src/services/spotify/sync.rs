@@ -67,7 +67,7 @@ impl SpotifyService {
                 Ok(found.found()?.ok_or_else(|| gone(&remote_id)))
             })?;
             let (info, items) = fetched.map_err(AppError::Conflict)?;
-            let tracks = Self::tracks_with_tempo(&mut db, spotify, user.id, &items);
+            let tracks = Self::linked_tracks(&items);
             let whole = tracks.len() == items.len();
             let written = write_transaction(db.conn()?, |conn| {
                 let locked = PlaylistService::lock_owned(conn, user.id, playlist_id)?;

@@ -2,10 +2,14 @@
 //! over real HTTP, a file per concern: connecting and the connection's
 //! tokens (`connect`), listing and importing (`import`), rewrites written
 //! back (`write_back`), syncing (`sync`), scheduled runs with Spotify
-//! sources (`raids`), the bounds on Spotify work (`pool`) and retries that
-//! cannot duplicate (`retries`). Runs on both backends like the rest of the suite.
+//! sources (`raids`), the Web API as Spotify serves it to a
+//! development-mode app (`dev_mode`), the bounds on Spotify work (`pool`)
+//! and retries that cannot duplicate (`retries`). Runs on both backends
+//! like the rest of the suite.
 
 mod connect;
+mod dev_mode;
+mod followed;
 mod import;
 mod pool;
 mod raids;
@@ -32,7 +36,19 @@ pub async fn connected(
     TestApp<impl Service<Request, Response = ServiceResponse<impl MessageBody>, Error = Error>>,
     TestUser,
 ) {
-    let fake = FakeSpotify::start();
+    connected_to(FakeSpotify::start(), name).await
+}
+
+/// [`connected`], to a fake of the caller's choosing (e.g. one serving the
+/// older shapes).
+pub async fn connected_to(
+    fake: FakeSpotify,
+    name: &str,
+) -> (
+    FakeSpotify,
+    TestApp<impl Service<Request, Response = ServiceResponse<impl MessageBody>, Error = Error>>,
+    TestUser,
+) {
     let settings = fake.clone();
     let app = spawn_app_with(move |s| settings.configure(s)).await;
     let user = app.user(name).await;

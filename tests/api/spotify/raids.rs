@@ -46,6 +46,12 @@ async fn a_scheduled_shuffle_of_a_linked_playlist_writes_back_with_one_row() {
 async fn a_scheduled_raid_from_a_spotify_source_fills_a_local_playlist() {
     let (fake, app, user) = connected("raider").await;
     fake.add_playlist("public1", "a-curator", 4);
+    // Theirs, but the account collaborates on it, so its items can be read.
+    fake.lock()
+        .playlists
+        .get_mut("public1")
+        .unwrap()
+        .collaborative = true;
     let local = app.playlist(&user, "Inbox", sample_tracks("in", 2)).await;
     let id = local["id"].as_str().unwrap();
     let sources = format!("/api/playlists/{id}/upstream-sources");
@@ -127,6 +133,7 @@ async fn a_raid_and_shuffle_of_a_linked_playlist_writes_the_final_order_back() {
     let (fake, app, user) = connected("both").await;
     fake.add_playlist("target", ACCOUNT, 5);
     fake.add_playlist("feed", "a-curator", 3);
+    fake.lock().playlists.get_mut("feed").unwrap().collaborative = true;
     let linked = app.import(&user, "target").await;
     let id = linked["id"].as_str().unwrap();
     // A local source too: its tracks are not Spotify's and stay out.

@@ -94,7 +94,7 @@ async fn a_scheduled_run_waits_for_a_users_write_in_progress_then_proceeds() {
     let schedule = app.shuffle_schedule(&user, &id).await;
     let client = app.as_user(&user);
     // The user's write is held at Spotify until the run is seen waiting.
-    let gate = fake.hold(Some("PUT"), "/v1/playlists/shared/tracks");
+    let gate = fake.hold(Some("PUT"), "/v1/playlists/shared/items");
     let waits = metrics::global().spotify_write_waits();
     let shuffle = format!("/api/playlists/{id}/shuffle");
     let run_path = format!("/api/schedules/{schedule}/run");
@@ -142,7 +142,7 @@ async fn a_scheduled_run_that_waits_too_long_fails_saying_why() {
     let id = linked["id"].as_str().unwrap().to_string();
     let schedule = app.shuffle_schedule(&user, &id).await;
     let client = app.as_user(&user);
-    let gate = fake.hold(Some("PUT"), "/v1/playlists/held/tracks");
+    let gate = fake.hold(Some("PUT"), "/v1/playlists/held/items");
     let shuffle = format!("/api/playlists/{id}/shuffle");
     let (shuffled, run) = futures_util::join!(
         client.post(&shuffle, json!({"algorithm": "basic", "seed": 22})),

@@ -196,7 +196,7 @@ async fn a_sync_that_read_spotify_before_a_shuffle_wrote_does_not_undo_it() {
     let from = fake.lock().requests.len();
     // The sync's read of the items is answered as of now, and held until
     // the shuffle has written here and on Spotify.
-    let gate = fake.hold(Some("GET"), "/v1/playlists/both/tracks");
+    let gate = fake.hold(Some("GET"), "/v1/playlists/both/items");
     let client = app.as_user(&user);
     let sync_path = format!("/api/playlists/{id}/sync");
     let shuffle_path = format!("/api/playlists/{id}/shuffle");
@@ -231,9 +231,9 @@ async fn a_sync_that_read_spotify_before_a_shuffle_wrote_does_not_undo_it() {
     // The race happened as it is meant to: the sync's read, the shuffle's
     // write, and only then the sync reading the items again.
     let log = fake.lock().requests[from..].to_vec();
-    let items = "GET /v1/playlists/both/tracks";
+    let items = "GET /v1/playlists/both/items";
     let held = fake.request_position(items, from);
-    let wrote = fake.request_position("PUT /v1/playlists/both/tracks", from);
+    let wrote = fake.request_position("PUT /v1/playlists/both/items", from);
     assert!(
         held.is_some() && wrote.is_some() && held < wrote,
         "the items were read before the shuffle wrote: {log:#?}"

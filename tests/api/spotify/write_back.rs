@@ -15,7 +15,7 @@ async fn a_shuffle_writes_the_exact_order_back_in_batches_of_100() {
     fake.add_playlist("mix", ACCOUNT, 250);
     let linked = app.import(&user, "mix").await;
     let id = linked["id"].as_str().unwrap();
-    let item_reads = fake.requests_matching("GET /v1/playlists/mix/tracks");
+    let item_reads = fake.requests_matching("GET /v1/playlists/mix/items");
 
     let res = app
         .as_user(&user)
@@ -36,10 +36,10 @@ async fn a_shuffle_writes_the_exact_order_back_in_batches_of_100() {
     assert_eq!(res.body["provider"], "spotify");
     let snapshot = format!("snap-mix-{}", fake.lock().playlists["mix"].snapshot);
     assert_eq!(res.body["spotify_snapshot_id"], snapshot);
-    assert_eq!(fake.requests_matching("PUT /v1/playlists/mix/tracks"), 1);
-    assert_eq!(fake.requests_matching("POST /v1/playlists/mix/tracks"), 2);
+    assert_eq!(fake.requests_matching("PUT /v1/playlists/mix/items"), 1);
+    assert_eq!(fake.requests_matching("POST /v1/playlists/mix/items"), 2);
     assert_eq!(
-        fake.requests_matching("GET /v1/playlists/mix/tracks"),
+        fake.requests_matching("GET /v1/playlists/mix/items"),
         item_reads,
         "Spotify still at the imported snapshot: its items need not be read again"
     );
@@ -129,7 +129,7 @@ async fn a_write_that_fails_part_way_leaves_the_order_and_marks_the_playlist_out
 
     // The first batch replaces; the append fails three times (sent again
     // only after reading that it did not land), and the write stops.
-    fake.inject(Some("POST"), "/v1/playlists/long/tracks", 500, None, 3);
+    fake.inject(Some("POST"), "/v1/playlists/long/items", 500, None, 3);
     app.as_user(&user)
         .post(&shuffle, json!({"seed": 5}))
         .await
@@ -214,7 +214,7 @@ async fn an_append_whose_answer_is_lost_is_read_back_and_not_sent_twice() {
     // Spotify appends the second batch, but its answer never arrives.
     fake.inject_with(Injected {
         method: Some("POST"),
-        path: "/v1/playlists/dup/tracks".into(),
+        path: "/v1/playlists/dup/items".into(),
         status: 500,
         after: true,
         times: 1,
@@ -227,7 +227,7 @@ async fn an_append_whose_answer_is_lost_is_read_back_and_not_sent_twice() {
     assert_eq!(res.status, StatusCode::OK, "{}", res.text);
     assert_eq!(fake.items("dup").len(), 150, "no batch twice on Spotify");
     assert_eq!(
-        fake.requests_matching("POST /v1/playlists/dup/tracks"),
+        fake.requests_matching("POST /v1/playlists/dup/items"),
         1,
         "the batch had landed: not sent again"
     );
@@ -246,14 +246,14 @@ async fn an_append_that_did_not_land_is_sent_again() {
     let linked = app.import(&user, "again").await;
     let id = linked["id"].as_str().unwrap();
     // The append fails before Spotify carries it out.
-    fake.inject(Some("POST"), "/v1/playlists/again/tracks", 503, None, 1);
+    fake.inject(Some("POST"), "/v1/playlists/again/items", 503, None, 1);
     let res = app
         .as_user(&user)
         .post(&format!("/api/playlists/{id}/shuffle"), json!({"seed": 4}))
         .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text);
     assert_eq!(
-        fake.requests_matching("POST /v1/playlists/again/tracks"),
+        fake.requests_matching("POST /v1/playlists/again/items"),
         2,
         "sent again once it was read not to have landed"
     );
