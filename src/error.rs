@@ -176,9 +176,7 @@ impl ResponseError for AppError {
             AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Upstream(_) => StatusCode::BAD_GATEWAY,
             AppError::UpstreamUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            AppError::Internal(_) | AppError::NeedsSpotifyPool => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
+            AppError::Internal(_) | AppError::NeedsSpotifyPool => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 

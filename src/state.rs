@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use crate::config::Settings;
 use crate::db::{self, Checkout, Pool};
+use crate::error::AppError;
 use crate::error::AppResult;
 use crate::live::{ActivityHub, HubTimings};
 use crate::login_throttle::LoginThrottle;
 use crate::password::PasswordHashing;
-use crate::error::AppError;
 use crate::providers::spotify::Spotify;
 use crate::rate_limit::AddressLimits;
 use crate::services::spotify::pause::app_pause;

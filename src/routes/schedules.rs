@@ -287,10 +287,7 @@ pub async fn run_schedule(
         })
         .await?;
     let execution = if needs_spotify {
-        state
-            .spotify_pool
-            .run(db::Checkout::new(pool), run)
-            .await?
+        state.spotify_pool.run(db::Checkout::new(pool), run).await?
     } else {
         db::run_checkout(&pool, run).await?
     };

@@ -252,7 +252,10 @@ impl JobExecutor {
             let next = self.plan_step(db, schedule, trigger, execution, &fetched)?;
             let Next::Busy = next else { break next };
             db.release();
-            let wait = self.spotify.as_ref().map_or(Duration::ZERO, |s| s.claim_wait);
+            let wait = self
+                .spotify
+                .as_ref()
+                .map_or(Duration::ZERO, |s| s.claim_wait);
             if started.elapsed() > wait {
                 return Err(linked::write_under_way().into());
             }
@@ -310,9 +313,7 @@ impl JobExecutor {
             let steps = plan.steps(schedule).into_iter();
             Ok(
                 match linked::claim(conn, &target, steps.map(|(before, _, why)| (before, why)))? {
-                    Some(snapshot_ids) => {
-                        Next::WriteBack(Box::new((target, plan, snapshot_ids)))
-                    }
+                    Some(snapshot_ids) => Next::WriteBack(Box::new((target, plan, snapshot_ids))),
                     None => Next::Busy,
                 },
             )

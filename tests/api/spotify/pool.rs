@@ -27,9 +27,11 @@ async fn a_third_spotify_operation_of_one_user_answers_429_while_another_user_is
     let second = fake.hold(Some("GET"), "/v1/me/playlists");
     let client = app.as_user(&busy);
     let (a, b, (third, served)) = futures_util::join!(client.get(LIST), client.get(LIST), async {
-        wait_within("two listings held at Spotify", Duration::from_secs(10), || {
-            first.reached() && second.reached()
-        })
+        wait_within(
+            "two listings held at Spotify",
+            Duration::from_secs(10),
+            || first.reached() && second.reached(),
+        )
         .await;
         let third = app.as_user(&busy).get(LIST).await;
         let served = app.as_user(&other).get(LIST).await;
@@ -133,9 +135,11 @@ async fn calls_in_flight_never_exceed_the_configured_cap() {
     let second = fake.hold(Some("GET"), "/v1/me/playlists");
     let listings = futures_util::future::join_all(users.iter().map(|u| app.as_user(u).get(LIST)));
     let (answers, ()) = futures_util::join!(listings, async {
-        wait_within("two listings held at Spotify", Duration::from_secs(10), || {
-            first.reached() && second.reached()
-        })
+        wait_within(
+            "two listings held at Spotify",
+            Duration::from_secs(10),
+            || first.reached() && second.reached(),
+        )
         .await;
         // Give the third listing every chance to reach Spotify: with the
         // cap it cannot while two calls are held.
@@ -156,5 +160,33 @@ async fn calls_in_flight_never_exceed_the_configured_cap() {
         fake.lock().max_in_flight,
         2,
         "at most SPOTIFY_MAX_CONCURRENT_CALLS calls in flight"
+    );
+}
+
+#[test]
+fn a_bad_spotify_max_concurrent_calls_stops_start_up_naming_the_variable() {
+    // `migrate` reads the same settings as `serve` and exits.
+    let migrate = |value: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_shuffify"))
+            .arg("migrate")
+            .env("DATABASE_URL", "sqlite::memory:")
+            .env("SPOTIFY_MAX_CONCURRENT_CALLS", value)
+            .output()
+            .expect("the binary runs")
+    };
+    for bad in ["0", "257", "many", "-1"] {
+        let out = migrate(bad);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{bad}: {stderr}");
+        assert!(
+            stderr.contains("SPOTIFY_MAX_CONCURRENT_CALLS"),
+            "{bad}: {stderr}"
+        );
+    }
+    let out = migrate("256");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
 }
