@@ -43,6 +43,9 @@ pub struct SpotifyPool {
     handle: tokio::runtime::Handle,
     per_user: StreamLimiter,
     stopped: AtomicBool,
+    /// Tells the requests awaiting work on the pool that it stopped, so
+    /// they answer at once instead of waiting for calls in flight.
+    stopping: tokio::sync::watch::Sender<bool>,
 }
 
 impl SpotifyPool {
@@ -64,6 +67,7 @@ impl SpotifyPool {
                 RETRY_AFTER_SECS,
             ),
             stopped: AtomicBool::new(false),
+            stopping: tokio::sync::watch::channel(false).0,
         }
     }
 
@@ -101,16 +105,23 @@ impl SpotifyPool {
         if self.stopped.load(Ordering::SeqCst) {
             return Err(stopping());
         }
-        db::run_on(&self.handle, checkout.for_spotify(), f)
-            .await
-            .map_err(|_| stopping())?
+        let mut stopped = self.stopping.subscribe();
+        tokio::select! {
+            done = db::run_on(&self.handle, checkout.for_spotify(), f) => {
+                done.map_err(|_| stopping())?
+            }
+            // The work goes on unawaited on its thread until its call
+            // ends; the process does not wait for it.
+            _ = stopped.wait_for(|stopped| *stopped) => Err(stopping()),
+        }
     }
 
-    /// Stops taking work: queued work is dropped (its request answers
-    /// 503), and the calls in flight are abandoned (their threads end
-    /// with them; nobody waits for them).
+    /// Stops taking work: queued work is dropped and every request
+    /// awaiting the pool answers 503 at once; the calls in flight are
+    /// abandoned (their threads end with them; nobody waits for them).
     pub fn stop(&self) {
         self.stopped.store(true, Ordering::SeqCst);
+        self.stopping.send_replace(true);
         let runtime = self
             .runtime
             .lock()

@@ -190,3 +190,27 @@ fn a_bad_spotify_max_concurrent_calls_stops_start_up_naming_the_variable() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[actix_web::test]
+async fn a_stopped_pool_answers_503_at_once_and_takes_no_more_work() {
+    let fake = FakeSpotify::start();
+    let app = spawn_app_on(TestDb::shared_file(), |s| fake.configure(s)).await;
+    let user = app.user("stopping").await;
+    app.connect_spotify(&fake, &user).await;
+    // A listing is in flight, held at Spotify, when shutdown begins.
+    let held = fake.hold(Some("GET"), "/v1/me/playlists");
+    let (abandoned, ()) = futures_util::join!(app.as_user(&user).get(LIST), async {
+        wait_within(
+            "the listing held at Spotify",
+            Duration::from_secs(10),
+            || held.reached(),
+        )
+        .await;
+        app.state.spotify_pool.stop();
+    });
+    abandoned.error(503, "upstream_unavailable");
+    held.open();
+    let later = app.as_user(&user).get(LIST).await;
+    later.error(503, "upstream_unavailable");
+    assert!(later.header("retry-after").is_some());
+}
