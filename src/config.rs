@@ -25,6 +25,7 @@
 //! | `SPOTIFY_ACCOUNTS_URL` | `https://accounts.spotify.com` | Spotify's accounts service (tests point it at a fake) |
 //! | `SPOTIFY_API_URL` | `https://api.spotify.com/v1` | Spotify's Web API (tests point it at a fake) |
 //! | `TOKEN_ENCRYPTION_KEY` | none | 32 bytes, base64: seals Spotify tokens at rest; required with a client id |
+//! | `SPOTIFY_MAX_CONCURRENT_CALLS` | `16` | 1-256: calls to Spotify in flight at once in this process (and threads of its Spotify pool) |
 //!
 //! An invalid value stops start-up with a message naming the variable, rather
 //! than silently falling back to the default.
@@ -151,6 +152,17 @@ pub struct Settings {
     pub hash_wait: std::time::Duration,
     /// Spotify, when configured (SPEC §10.17).
     pub spotify: Option<SpotifyConfig>,
+    /// Calls to Spotify in flight at once in this process, and threads of
+    /// the pool that runs Spotify work (1-256).
+    pub spotify_max_concurrent_calls: usize,
+    /// How long a write to a linked playlist (a user's rewrite or a
+    /// scheduled run) waits for another write of it to Spotify to end
+    /// (15 s); not read from the environment; tests shorten it.
+    pub spotify_claim_wait: std::time::Duration,
+    /// How long the app-wide pause after a 429 is trusted in process
+    /// before it is read from the database again (PostgreSQL; 1 s); not
+    /// read from the environment; tests set 0 to read it every call.
+    pub spotify_pause_refresh: std::time::Duration,
 }
 
 /// How a running job keeps its claim (SPEC §10.6): its process renews
@@ -199,6 +211,9 @@ impl Default for Settings {
             register_burst: 100,
             hash_wait: std::time::Duration::from_secs(5),
             spotify: None,
+            spotify_max_concurrent_calls: 16,
+            spotify_claim_wait: std::time::Duration::from_secs(15),
+            spotify_pause_refresh: std::time::Duration::from_secs(1),
         }
     }
 }
@@ -255,6 +270,12 @@ impl Settings {
             register_burst: defaults.register_burst,
             hash_wait: defaults.hash_wait,
             spotify: SpotifyConfig::from_env()?,
+            spotify_max_concurrent_calls: parsed(
+                "SPOTIFY_MAX_CONCURRENT_CALLS",
+                defaults.spotify_max_concurrent_calls,
+            )?,
+            spotify_claim_wait: defaults.spotify_claim_wait,
+            spotify_pause_refresh: defaults.spotify_pause_refresh,
         };
         if settings.db_pool_size == 0 {
             return Err("DB_POOL_SIZE must be at least 1".into());
@@ -280,6 +301,12 @@ impl Settings {
         }
         if !(1..=2000).contains(&settings.max_streams_per_address) {
             return Err("MAX_STREAMS_PER_ADDRESS must be between 1 and 2000".into());
+        }
+        if !(1..=256).contains(&settings.spotify_max_concurrent_calls) {
+            return Err(format!(
+                "SPOTIFY_MAX_CONCURRENT_CALLS must be 1 to 256, got {}",
+                settings.spotify_max_concurrent_calls
+            ));
         }
         Ok(settings)
     }

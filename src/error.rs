@@ -96,6 +96,11 @@ pub enum AppError {
     /// 500: the string is logged, never sent.
     #[error("internal error: {0}")]
     Internal(String),
+    /// Work that must call Spotify found itself off the Spotify pool,
+    /// before it changed anything: `AppState::run_rewrite` runs it again
+    /// there. Never reaches a client (it would be a 500).
+    #[error("internal error: Spotify work off the Spotify pool")]
+    NeedsSpotifyPool,
 }
 
 impl AppError {
@@ -171,15 +176,15 @@ impl ResponseError for AppError {
             AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Upstream(_) => StatusCode::BAD_GATEWAY,
             AppError::UpstreamUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            AppError::Internal(_) | AppError::NeedsSpotifyPool => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
         let message = match self {
-            AppError::Internal(cause) => {
+            AppError::Internal(_) | AppError::NeedsSpotifyPool => {
                 let request_id = crate::request_id::current().unwrap_or_default();
-                log::error!("request {request_id} failed: {cause}");
+                log::error!("request {request_id} failed: {self}");
                 "internal server error".to_string()
             }
             other => other.to_string(),

@@ -22,6 +22,7 @@ pub mod routes;
 pub mod scheduler;
 pub mod services;
 pub mod shutdown;
+pub mod spotify_pool;
 pub mod state;
 pub mod streams;
 pub mod timestamp;

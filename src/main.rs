@@ -270,6 +270,7 @@ fn serve(settings: Settings, demo: bool) -> Result<(), String> {
         )
     });
     let scheduler_stop = scheduler.as_ref().map(|s| s.stop_signal());
+    let stopping_state = state.clone();
     // Keeps the WAL short from a thread of its own (SQLite files only).
     let _checkpointer = db::checkpoint::spawn(&settings.database_url);
     let bind_addr = settings.bind_addr.clone();
@@ -306,6 +307,9 @@ fn serve(settings: Settings, demo: bool) -> Result<(), String> {
             if let Some(stop) = scheduler_stop {
                 stop.send();
             }
+            // Queued Spotify work answers 503; calls in flight are
+            // abandoned, for their clients to retry.
+            stopping_state.spotify_pool.stop();
             handle.stop(true).await;
         });
         server.await.map_err(|e| format!("server error: {e}"))

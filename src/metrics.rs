@@ -27,6 +27,7 @@ struct Histogram {
 pub struct Metrics {
     activity_writes: AtomicU64,
     activity_write_failures: AtomicU64,
+    spotify_write_waits: AtomicU64,
     job_runs: Mutex<BTreeMap<String, u64>>,
     requests: Mutex<BTreeMap<(String, String, u16), u64>>,
     latency: Mutex<BTreeMap<(String, u16), Histogram>>,
@@ -53,6 +54,16 @@ impl Metrics {
 
     pub fn activity_writes(&self) -> u64 {
         self.activity_writes.load(Ordering::Relaxed)
+    }
+
+    /// A write to a linked playlist found another write of it to Spotify
+    /// under way, and waits a turn (counted once per look).
+    pub fn spotify_write_waited(&self) {
+        self.spotify_write_waits.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn spotify_write_waits(&self) -> u64 {
+        self.spotify_write_waits.load(Ordering::Relaxed)
     }
 
     pub fn job_run(&self, status: &str) {
@@ -153,6 +164,16 @@ impl Metrics {
             out,
             "shuffify_activity_log_write_failures_total {}",
             self.activity_write_failures()
+        );
+        let _ = writeln!(
+            out,
+            "# HELP shuffify_spotify_write_waits_total Looks of a write to a linked playlist that found another write of it to Spotify under way."
+        );
+        let _ = writeln!(out, "# TYPE shuffify_spotify_write_waits_total counter");
+        let _ = writeln!(
+            out,
+            "shuffify_spotify_write_waits_total {}",
+            self.spotify_write_waits()
         );
         let _ = writeln!(
             out,

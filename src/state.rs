@@ -6,13 +6,16 @@ use std::sync::Arc;
 
 use crate::config::Settings;
 use crate::db::{self, Checkout, Pool};
+use crate::error::AppError;
 use crate::error::AppResult;
 use crate::live::{ActivityHub, HubTimings};
 use crate::lockout::Lockout;
 use crate::password::PasswordHashing;
 use crate::providers::spotify::Spotify;
 use crate::rate_limit::AddressLimits;
+use crate::services::spotify::pause::app_pause;
 use crate::shutdown::Shutdown;
+use crate::spotify_pool::SpotifyPool;
 use crate::streams::StreamLimiter;
 
 pub struct AppState {
@@ -41,6 +44,8 @@ pub struct AppState {
     /// Begun on SIGTERM: long-running work subscribes to it and stops
     /// (`crate::shutdown`).
     pub shutdown: Shutdown,
+    /// Where Spotify work runs, away from the threads of database work.
+    pub spotify_pool: SpotifyPool,
 }
 
 impl AppState {
@@ -72,7 +77,19 @@ impl AppState {
         let address_limits = AddressLimits::new(&settings, &pool);
         let throttle = Lockout::new(&settings, &pool);
         let passwords = PasswordHashing::new(settings.hash_wait);
-        let spotify = settings.spotify.clone().map(|c| Arc::new(Spotify::new(c)));
+        let spotify = settings.spotify.clone().map(|config| {
+            Arc::new(Spotify::new(
+                config,
+                settings.spotify_max_concurrent_calls,
+                settings.spotify_claim_wait,
+                app_pause(
+                    &pool,
+                    &settings.database_url,
+                    settings.spotify_pause_refresh,
+                ),
+            ))
+        });
+        let spotify_pool = SpotifyPool::new(settings.spotify_max_concurrent_calls);
         AppState {
             pool,
             settings,
@@ -84,6 +101,7 @@ impl AppState {
             rewrites,
             spotify,
             shutdown: Shutdown::default(),
+            spotify_pool,
         }
     }
 
@@ -93,22 +111,53 @@ impl AppState {
     /// `f` gets a [`Checkout`] rather than a connection, and Spotify when
     /// configured: a linked playlist's rewrite gives its connection, and
     /// its turn, back while it calls Spotify.
-    pub async fn run_rewrite<T, F>(&self, f: F) -> AppResult<T>
+    ///
+    /// `f` runs on the blocking threads of database work; when it finds
+    /// the playlist linked to Spotify, it stops before changing anything
+    /// ([`AppError::NeedsSpotifyPool`]) and runs again on the Spotify
+    /// pool, as one of `user_id`'s Spotify operations (429 beyond them).
+    pub async fn run_rewrite<T, F>(&self, user_id: i64, f: F) -> AppResult<T>
     where
-        F: FnOnce(&mut Checkout, Option<&Spotify>) -> AppResult<T> + Send + 'static,
+        F: Fn(&mut Checkout, Option<&Spotify>) -> AppResult<T> + Send + Sync + 'static,
         T: Send + 'static,
     {
-        let turn = self
-            .rewrites
+        let f = Arc::new(f);
+        let spotify = self.spotify.clone();
+        let first = (f.clone(), spotify.clone());
+        let checkout = Checkout::with_turn(self.pool.clone(), self.rewrite_turn().await?);
+        match db::run_in(checkout, move |db| (first.0)(db, first.1.as_deref())).await {
+            Err(AppError::NeedsSpotifyPool) => {}
+            done => return done,
+        }
+        let operation = self.spotify_pool.admit(user_id)?;
+        let checkout = Checkout::with_turn(self.pool.clone(), self.rewrite_turn().await?);
+        self.spotify_pool
+            .run(checkout, move |db| {
+                let _operation = operation;
+                f(db, spotify.as_deref())
+            })
+            .await
+    }
+
+    async fn rewrite_turn(&self) -> AppResult<tokio::sync::OwnedSemaphorePermit> {
+        self.rewrites
             .clone()
             .acquire_owned()
             .await
-            .map_err(|_| crate::error::AppError::Internal("the rewrite turns closed".into()))?;
-        let spotify = self.spotify.clone();
-        db::run_in(Checkout::with_turn(self.pool.clone(), turn), move |db| {
-            f(db, spotify.as_deref())
-        })
-        .await
+            .map_err(|_| AppError::Internal("the rewrite turns closed".into()))
+    }
+
+    /// Runs `f`, one of `user_id`'s Spotify operations, on the Spotify
+    /// pool (429 when the user already runs as many as allowed).
+    pub async fn run_spotify<T, F>(&self, user_id: i64, f: F) -> AppResult<T>
+    where
+        F: FnOnce(&mut Checkout, Arc<Spotify>) -> AppResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let spotify = self.spotify()?;
+        self.spotify_pool
+            .run_for(user_id, &self.pool, move |db| f(db, spotify))
+            .await
     }
 
     /// Spotify, or the 404 saying it is not configured.

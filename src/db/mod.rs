@@ -133,6 +133,9 @@ pub struct Checkout {
     /// with the first connection: a rewrite that waits on Spotify holds
     /// neither.
     turn: Option<tokio::sync::OwnedSemaphorePermit>,
+    /// Whether this checkout runs on the Spotify pool, the only threads
+    /// where work may call Spotify.
+    spotify: bool,
 }
 
 impl Checkout {
@@ -141,6 +144,7 @@ impl Checkout {
             pool,
             conn: None,
             turn: None,
+            spotify: false,
         }
     }
 
@@ -151,7 +155,20 @@ impl Checkout {
             pool,
             conn: None,
             turn: Some(turn),
+            spotify: false,
         }
+    }
+
+    /// The checkout, for work on the Spotify pool.
+    pub fn for_spotify(mut self) -> Self {
+        self.spotify = true;
+        self
+    }
+
+    /// Whether this work runs on the Spotify pool (and so may call
+    /// Spotify).
+    pub fn on_spotify_pool(&self) -> bool {
+        self.spotify
     }
 
     /// The connection, taken from the pool if none is held.
@@ -196,6 +213,29 @@ where
     .await?;
     round_trips::add(statements);
     result
+}
+
+/// Runs `f` with `checkout` on the blocking threads of `runtime` (a pool
+/// of its own, such as the Spotify pool), its statements counted as
+/// [`run_in`] counts them; `Err` when that runtime no longer takes work.
+pub async fn run_on<T, F>(
+    runtime: &tokio::runtime::Handle,
+    mut checkout: Checkout,
+    f: F,
+) -> Result<crate::error::AppResult<T>, tokio::task::JoinError>
+where
+    F: FnOnce(&mut Checkout) -> crate::error::AppResult<T> + Send + 'static,
+    T: Send + 'static,
+{
+    let (result, statements) = runtime
+        .spawn_blocking(move || {
+            let before = round_trips::on_this_thread();
+            let result = f(&mut checkout);
+            (result, round_trips::on_this_thread() - before)
+        })
+        .await?;
+    round_trips::add(statements);
+    Ok(result)
 }
 
 /// Runs `f` in a transaction that takes the write lock up front on SQLite

@@ -239,6 +239,13 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    provider_pauses (provider) {
+        provider -> Text,
+        wait_until -> Timestamp,
+    }
+}
+
 diesel::joinable!(auth_sessions -> users (user_id));
 diesel::joinable!(provider_connections -> users (user_id));
 diesel::joinable!(oauth_states -> users (user_id));
@@ -272,4 +279,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     stream_tickets,
     provider_connections,
     oauth_states,
+    provider_pauses,
 );

@@ -9,6 +9,7 @@ pub mod job_execution;
 pub mod login_failure;
 pub mod playlist;
 pub mod provider_connection;
+pub mod provider_pause;
 pub mod schedule;
 pub mod snapshot;
 pub mod stream_ticket;

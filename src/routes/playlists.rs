@@ -10,7 +10,7 @@ use crate::error::{AppError, AppResult, FieldError};
 use crate::models::playlist::PlaylistChanges;
 use crate::routes::authenticated::AuthUser;
 use crate::routes::body::{Json, WholeNumber};
-use crate::routes::error_responses::{Conflict, NotFound, PreconditionFailed};
+use crate::routes::error_responses::{Conflict, NotFound, PreconditionFailed, RateLimited};
 use crate::routes::params::{
     etag, if_match, limit_offset, not_null, nullable, optional_body, IfMatchParam, PlaylistIdParam,
 };
@@ -382,6 +382,7 @@ pub struct ShuffleBody {
             headers(("ETag" = String, description = "The version, quoted"))),
         (status = 404, response = NotFound),
         (status = 412, response = PreconditionFailed),
+        (status = 429, response = RateLimited),
     ),
 )]
 pub async fn shuffle_playlist(
@@ -402,8 +403,8 @@ pub async fn shuffle_playlist(
     let precondition = if_match(&req);
     let id = path.into_inner();
     let outcome = state
-        .run_rewrite(move |db, spotify| {
-            ShuffleService::shuffle(db, spotify, &auth.user, &id, &request, precondition)
+        .run_rewrite(auth.id(), move |db, spotify| {
+            ShuffleService::shuffle(db, spotify, &auth.user, &id, &request, precondition.clone())
         })
         .await?;
     Ok(HttpResponse::Ok()
@@ -422,6 +423,7 @@ pub async fn shuffle_playlist(
             headers(("ETag" = String, description = "The version, quoted"))),
         (status = 404, response = NotFound),
         (status = 412, response = PreconditionFailed),
+        (status = 429, response = RateLimited),
     ),
 )]
 pub async fn undo_playlist(
@@ -433,8 +435,8 @@ pub async fn undo_playlist(
     let precondition = if_match(&req);
     let id = path.into_inner();
     let view = state
-        .run_rewrite(move |db, spotify| {
-            SnapshotService::undo(db, spotify, &auth.user, &id, precondition)
+        .run_rewrite(auth.id(), move |db, spotify| {
+            SnapshotService::undo(db, spotify, &auth.user, &id, precondition.clone())
         })
         .await?;
     Ok(HttpResponse::Ok()

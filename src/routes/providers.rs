@@ -3,9 +3,11 @@
 //! configured, the status answers `{configured: false, connected: false}`
 //! and every other route here answers 404 saying so.
 //!
-//! Handlers that call Spotify run the service on a blocking thread with
-//! the pool, not a connection: the service takes a connection for each
-//! database step and gives it back before each call to Spotify.
+//! Handlers that call Spotify run the service on the Spotify pool
+//! (`spotify_pool`), never on the threads of database work, with the pool,
+//! not a connection: the service takes a connection for each database step
+//! and gives it back before each call to Spotify. Listing, import and sync
+//! are Spotify operations of the caller: a third at once answers 429.
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -13,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::client_addr::ClientAddr;
-use crate::db;
+use crate::db::{self, Checkout};
 use crate::error::{AppError, AppResult};
 use crate::models::provider_connection::OAuthState;
 use crate::routes::authenticated::AuthUser;
@@ -219,10 +221,20 @@ async fn connect(
             AppError::invalid("query", "code and state are required"),
         ));
     };
-    let pool = state.pool.clone();
-    web::block(move || SpotifyService::complete(&pool, &spotify, &given, &code, cookie.as_deref()))
-        .await
-        .map_err(AppError::from)?
+    // On the Spotify pool with no per-user turn: the state names the user
+    // only once it is consumed.
+    state
+        .spotify_pool
+        .run(Checkout::new(state.pool.clone()), move |db| {
+            Ok(SpotifyService::complete(
+                db.pool(),
+                &spotify,
+                &given,
+                &code,
+                cookie.as_deref(),
+            ))
+        })
+        .await?
 }
 
 /// A guessed `state` costs its address: the wrong shape is a 400 with no
@@ -304,6 +316,7 @@ pub struct SpotifyListParams {
             body = CountedPage<SpotifyPlaylist>),
         (status = 404, response = NotFound),
         (status = 409, response = Conflict),
+        (status = 429, response = RateLimited),
         (status = 502, response = UpstreamError),
         (status = 503, response = UpstreamUnavailable),
     ),
@@ -313,15 +326,21 @@ pub async fn list_spotify_playlists(
     auth: AuthUser,
     params: web::Query<SpotifyListParams>,
 ) -> AppResult<HttpResponse> {
-    let spotify = state.spotify()?;
+    state.spotify()?;
     let mut errors = Vec::new();
     let (limit, offset) = limit_offset(&params.limit, &params.offset, 50, &mut errors);
     AppError::ensure_valid(errors)?;
-    let pool = state.pool.clone();
-    let (items, total) = web::block(move || {
-        SpotifyService::list(&pool, &spotify, &auth.user, limit as usize, offset as u64)
-    })
-    .await??;
+    let (items, total) = state
+        .run_spotify(auth.id(), move |db, spotify| {
+            SpotifyService::list(
+                db.pool(),
+                &spotify,
+                &auth.user,
+                limit as usize,
+                offset as u64,
+            )
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(CountedPage {
         items,
         total: i64::try_from(total).unwrap_or(i64::MAX),
@@ -353,6 +372,7 @@ pub struct ImportBody {
                 ("ETag" = String, description = "The version, quoted"))),
         (status = 404, response = NotFound),
         (status = 409, response = Conflict),
+        (status = 429, response = RateLimited),
         (status = 502, response = UpstreamError),
         (status = 503, response = UpstreamUnavailable),
     ),
@@ -362,7 +382,7 @@ pub async fn import_playlist(
     auth: AuthUser,
     body: Json<ImportBody>,
 ) -> AppResult<HttpResponse> {
-    let spotify = state.spotify()?;
+    state.spotify()?;
     let id = body.into_inner().spotify_playlist_id;
     if id.is_empty() || id.len() > SPOTIFY_ID_MAX || !id.bytes().all(|b| b.is_ascii_alphanumeric())
     {
@@ -371,9 +391,11 @@ pub async fn import_playlist(
             format!("must be 1 to {SPOTIFY_ID_MAX} letters and digits (a Spotify id)"),
         ));
     }
-    let pool = state.pool.clone();
-    let view =
-        web::block(move || SpotifyService::import(&pool, &spotify, &auth.user, &id)).await??;
+    let view = state
+        .run_spotify(auth.id(), move |db, spotify| {
+            SpotifyService::import(db.pool(), &spotify, &auth.user, &id)
+        })
+        .await?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/api/playlists/{}", view.id)))
         .insert_header(etag(view.version))
@@ -392,6 +414,7 @@ pub async fn import_playlist(
             headers(("ETag" = String, description = "The version, quoted"))),
         (status = 404, response = NotFound),
         (status = 409, response = Conflict),
+        (status = 429, response = RateLimited),
         (status = 412, response = PreconditionFailed),
         (status = 502, response = UpstreamError),
         (status = 503, response = UpstreamUnavailable),
@@ -403,13 +426,14 @@ pub async fn sync_playlist(
     auth: AuthUser,
     path: web::Path<String>,
 ) -> AppResult<HttpResponse> {
-    let spotify = state.spotify()?;
+    state.spotify()?;
     let precondition = if_match(&req);
     let id = path.into_inner();
-    let pool = state.pool.clone();
-    let answer =
-        web::block(move || SpotifyService::sync(&pool, &spotify, &auth.user, &id, precondition))
-            .await??;
+    let answer = state
+        .run_spotify(auth.id(), move |db, spotify| {
+            SpotifyService::sync(db.pool(), &spotify, &auth.user, &id, precondition)
+        })
+        .await?;
     Ok(HttpResponse::Ok()
         .insert_header(etag(answer.playlist.version))
         .json(answer))

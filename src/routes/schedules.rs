@@ -272,11 +272,25 @@ pub async fn run_schedule(
     let id = path.into_inner();
     let executor = JobExecutor::new(state.pool.clone(), state.settings.lease)
         .with_spotify(state.spotify.clone());
-    let execution = db::run_checkout(&state.pool, move |db| {
+    let user_id = auth.id();
+    let run = move |db: &mut db::Checkout| {
         let schedule = ScheduleService::owned(db.conn()?, auth.id(), id)?;
         executor.run(db, &schedule, &Trigger::Manual(auth.user.clone()))
-    })
-    .await?;
+    };
+    // A run that reads or writes Spotify runs on the Spotify pool, outside
+    // the per-user count of operations (a run is one at a time per
+    // schedule anyway).
+    let pool = state.pool.clone();
+    let needs_spotify = state.spotify.is_some()
+        && db::run(&state.pool, move |conn| {
+            ScheduleService::needs_spotify(conn, user_id, id)
+        })
+        .await?;
+    let execution = if needs_spotify {
+        state.spotify_pool.run(db::Checkout::new(pool), run).await?
+    } else {
+        db::run_checkout(&pool, run).await?
+    };
     Ok(HttpResponse::Ok().json(execution))
 }
 

@@ -12,7 +12,7 @@ use crate::db;
 use crate::error::{AppError, AppResult};
 use crate::models::snapshot::Snapshot;
 use crate::routes::authenticated::AuthUser;
-use crate::routes::error_responses::{Conflict, NotFound, PreconditionFailed};
+use crate::routes::error_responses::{Conflict, NotFound, PreconditionFailed, RateLimited};
 use crate::routes::params::{
     etag, if_match, optional_body, parse_int, present, IfMatchParam, ItemIdParam, PlaylistIdParam,
 };
@@ -194,6 +194,7 @@ pub async fn delete_snapshot(
             headers(("ETag" = String, description = "The version, quoted"))),
         (status = 404, response = NotFound),
         (status = 412, response = PreconditionFailed),
+        (status = 429, response = RateLimited),
     ),
 )]
 pub async fn restore_snapshot(
@@ -205,8 +206,8 @@ pub async fn restore_snapshot(
     let precondition = if_match(&req);
     let id = path.into_inner();
     let view = state
-        .run_rewrite(move |db, spotify| {
-            SnapshotService::restore(db, spotify, &auth.user, id, precondition)
+        .run_rewrite(auth.id(), move |db, spotify| {
+            SnapshotService::restore(db, spotify, &auth.user, id, precondition.clone())
         })
         .await?;
     Ok(HttpResponse::Ok()

@@ -120,9 +120,14 @@ pub async fn add_source(
                 "a Spotify playlist id: 1 to 64 letters and digits",
             ));
         }
-        let pool = state.pool.clone();
-        web::block(move || UpstreamService::add_spotify(&pool, &spotify, &auth.user, &id, &input))
-            .await??
+        // On the Spotify pool (one read of Spotify, outside the per-user
+        // count of operations).
+        state
+            .spotify_pool
+            .run(db::Checkout::new(state.pool.clone()), move |db| {
+                UpstreamService::add_spotify(db.pool(), &spotify, &auth.user, &id, &input)
+            })
+            .await?
     } else {
         db::run(&state.pool, move |conn| {
             UpstreamService::add(conn, &auth.user, &id, &input)

@@ -11,7 +11,7 @@ use crate::error::{AppError, AppResult, FieldError};
 use crate::models::workshop_session::WorkshopSession;
 use crate::routes::authenticated::AuthUser;
 use crate::routes::body::Json;
-use crate::routes::error_responses::{Conflict, NotFound, PreconditionFailed};
+use crate::routes::error_responses::{Conflict, NotFound, PreconditionFailed, RateLimited};
 use crate::routes::params::{
     etag, if_match, not_null, nullable, IfMatchParam, ItemIdParam, PlaylistIdParam,
 };
@@ -129,6 +129,7 @@ pub struct CommitBody {
             headers(("ETag" = String, description = "The version, quoted"))),
         (status = 404, response = NotFound),
         (status = 412, response = PreconditionFailed),
+        (status = 429, response = RateLimited),
     ),
 )]
 pub async fn commit(
@@ -145,8 +146,8 @@ pub async fn commit(
     let precondition = if_match(&req);
     let id = path.into_inner();
     let outcome = state
-        .run_rewrite(move |db, spotify| {
-            WorkshopService::commit(db, spotify, &auth.user, &id, &uris, precondition)
+        .run_rewrite(auth.id(), move |db, spotify| {
+            WorkshopService::commit(db, spotify, &auth.user, &id, &uris, precondition.clone())
         })
         .await?;
     Ok(HttpResponse::Ok()

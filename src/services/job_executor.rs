@@ -23,6 +23,7 @@
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use crate::config::Lease;
 use crate::db::{self, write_transaction, Checkout, DbConnection, Pool};
@@ -242,33 +243,29 @@ impl JobExecutor {
         trigger: &Trigger,
         execution: &JobExecution,
     ) -> Result<JobExecution, Failure> {
-        /// What the locked transaction left to do.
-        enum Next {
-            Done(JobExecution),
-            WriteBack(Box<(Playlist, JobPlan, Vec<i64>)>),
-        }
         let fetched = self.fetch_spotify_sources(db, schedule)?;
-        let next = write_transaction(db.conn()?, |conn| {
-            let target = Self::lock_target(conn, schedule)?;
-            let plan = JobPlan::compute(conn, schedule, &target, &fetched)?;
-            let unchanged = plan.final_order() == plan.current.as_slice();
-            if !target.link.is_linked() || unchanged {
-                let outcome = plan.apply_local(conn, schedule, target)?;
-                let finished = Self::finish(conn, schedule, trigger, execution, Ok(&outcome))?;
-                return Ok(Next::Done(finished));
+        let started = std::time::Instant::now();
+        // Like a user's rewrite, a run that finds another write of its
+        // target to Spotify under way waits for it (`claim_wait`, 15 s),
+        // then fails saying so.
+        let next = loop {
+            let next = self.plan_step(db, schedule, trigger, execution, &fetched)?;
+            let Next::Busy = next else { break next };
+            db.release();
+            let wait = self
+                .spotify
+                .as_ref()
+                .map_or(Duration::ZERO, |s| s.claim_wait);
+            if started.elapsed() > wait {
+                return Err(linked::write_under_way().into());
             }
-            if self.spotify.is_none() {
-                return Err(spotify_missing());
-            }
-            let steps = plan.steps(schedule).into_iter();
-            let claimed =
-                linked::claim(conn, &target, steps.map(|(before, _, why)| (before, why)))?;
-            let snapshot_ids = claimed.ok_or_else(linked::write_under_way)?;
-            Ok::<_, AppError>(Next::WriteBack(Box::new((target, plan, snapshot_ids))))
-        })?;
+            metrics::global().spotify_write_waited();
+            std::thread::sleep(linked::CLAIM_POLL);
+        };
         let (target, plan, snapshot_ids) = match next {
             Next::Done(finished) => return Ok(finished),
             Next::WriteBack(planned) => *planned,
+            Next::Busy => unreachable!("the loop above ends only on another step"),
         };
         let spotify = self.spotify.as_deref().ok_or_else(spotify_missing)?;
         let (current, order) = (&plan.current, plan.final_order());
@@ -287,6 +284,40 @@ impl JobExecutor {
             Self::finish(conn, schedule, trigger, execution, Ok(&outcome))
         })
         .map_err(|unfinished| Failure::unfinished(unfinished, &snapshot_ids))
+    }
+
+    /// One transaction with the target locked: plans the job; a local (or
+    /// unchanged) target is written there and then, with the execution; a
+    /// linked one is claimed with its automatic snapshots ([`Next::Busy`]
+    /// while another write of it to Spotify is under way).
+    fn plan_step(
+        &self,
+        db: &mut Checkout,
+        schedule: &Schedule,
+        trigger: &Trigger,
+        execution: &JobExecution,
+        fetched: &Fetched,
+    ) -> AppResult<Next> {
+        write_transaction(db.conn()?, |conn| {
+            let target = Self::lock_target(conn, schedule)?;
+            let plan = JobPlan::compute(conn, schedule, &target, fetched)?;
+            let unchanged = plan.final_order() == plan.current.as_slice();
+            if !target.link.is_linked() || unchanged {
+                let outcome = plan.apply_local(conn, schedule, target)?;
+                let finished = Self::finish(conn, schedule, trigger, execution, Ok(&outcome))?;
+                return Ok(Next::Done(finished));
+            }
+            if self.spotify.is_none() {
+                return Err(spotify_missing());
+            }
+            let steps = plan.steps(schedule).into_iter();
+            Ok(
+                match linked::claim(conn, &target, steps.map(|(before, _, why)| (before, why)))? {
+                    Some(snapshot_ids) => Next::WriteBack(Box::new((target, plan, snapshot_ids))),
+                    None => Next::Busy,
+                },
+            )
+        })
     }
 
     /// The schedule's target, locked; gone is a 409 naming it.
@@ -474,6 +505,14 @@ impl JobExecutor {
 
 /// Why a run failed, and the automatic snapshots it still leaves (its
 /// `schedule_run` row lists them: SPEC §4).
+/// What a run's locked transaction left to do.
+enum Next {
+    Done(JobExecution),
+    WriteBack(Box<(Playlist, JobPlan, Vec<i64>)>),
+    /// Another write of the target to Spotify is under way.
+    Busy,
+}
+
 struct Failure {
     error: AppError,
     snapshot_ids: Vec<i64>,

@@ -114,6 +114,23 @@ impl ScheduleService {
         Schedule::find_owned(conn, user_id, id)?.ok_or(AppError::NotFound)
     }
 
+    /// Whether a run of the caller's schedule `id` reads or writes
+    /// Spotify (a linked target, or a Spotify source): such a run-now runs
+    /// on the Spotify pool. 404 when it is not the caller's.
+    pub fn needs_spotify(conn: &mut DbConnection, user_id: i64, id: i64) -> AppResult<bool> {
+        let schedule = Self::owned(conn, user_id, id)?;
+        let linked = crate::models::playlist::Playlist::find_owned(
+            conn,
+            user_id,
+            &schedule.target_playlist_id,
+        )?
+        .is_some_and(|target| target.link.is_linked());
+        Ok(linked
+            || crate::services::job_plan::sources(conn, &schedule)?
+                .iter()
+                .any(|s| matches!(s, crate::services::job_plan::Source::Spotify(_))))
+    }
+
     /// The caller's own schedule, its row locked until the transaction
     /// ends, so a PATCH, toggle, delete and a run's start serialize.
     fn lock_owned(conn: &mut DbConnection, user_id: i64, id: i64) -> AppResult<Schedule> {

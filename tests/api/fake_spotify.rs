@@ -20,6 +20,8 @@
 //! [`FakeSpotify::start_legacy`] serves the older shapes and paths instead
 //! (`/tracks`, `track`, `tracks`, pages of 100, any playlist readable), as
 //! an app in extended quota mode still receives them.
+//!
+//! It counts the requests it is answering at once (`max_in_flight`).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -137,6 +139,10 @@ pub struct FakeState {
     /// Serves the shapes an extended-quota app receives (see the module
     /// doc) instead of a development-mode app's.
     pub legacy: bool,
+    /// Requests being answered now, and the most there ever were at once
+    /// (an answer held at a gate counts until it goes).
+    pub in_flight: usize,
+    pub max_in_flight: usize,
     counter: u64,
 }
 
@@ -190,6 +196,8 @@ impl FakeSpotify {
                             let injected = {
                                 let mut s = state.lock().unwrap();
                                 s.requests.push(format!("{method} {path}?{query}"));
+                                s.in_flight += 1;
+                                s.max_in_flight = s.max_in_flight.max(s.in_flight);
                                 take_injected(&mut s, &method, &path)
                             };
                             let answer: futures_util::future::LocalBoxFuture<
@@ -220,7 +228,12 @@ impl FakeSpotify {
                                     Box::pin(async move { Ok(res) })
                                 }
                             };
-                            answer
+                            Box::pin(async move {
+                                let answered = answer.await;
+                                state.lock().unwrap().in_flight -= 1;
+                                answered
+                            })
+                                as futures_util::future::LocalBoxFuture<'static, _>
                         })
                         .route("/authorize", web::get().to(authorize))
                         .route("/api/token", web::post().to(token))
@@ -381,6 +394,11 @@ impl FakeSpotify {
     /// back with a code and the state. Answers the callback's path and
     /// query, as the service would receive it.
     pub fn consent(&self, authorize_url: &str) -> String {
+        self.consent_as(authorize_url, ACCOUNT)
+    }
+
+    /// [`Self::consent`] by the Spotify account `account`.
+    pub fn consent_as(&self, authorize_url: &str, account: &str) -> String {
         let url = url::Url::parse(authorize_url).unwrap();
         assert!(authorize_url.starts_with(&format!("{}/authorize?", self.base)));
         let q: HashMap<String, String> = url.query_pairs().into_owned().collect();
@@ -409,25 +427,11 @@ impl FakeSpotify {
             (
                 q["code_challenge"].clone(),
                 q["redirect_uri"].clone(),
-                ACCOUNT.to_string(),
+                account.to_string(),
             ),
         );
         let state = url::form_urlencoded::byte_serialize(q["state"].as_bytes()).collect::<String>();
         format!("/api/providers/spotify/callback?code={code}&state={state}")
-    }
-
-    /// [`FakeSpotify::consent`], signed in on Spotify as `account` rather
-    /// than [`ACCOUNT`]: the code's tokens belong to `account`.
-    pub fn consent_as(&self, authorize_url: &str, account: &str) -> String {
-        let callback = self.consent(authorize_url);
-        let code = url::Url::parse(&format!("http://app{callback}"))
-            .unwrap()
-            .query_pairs()
-            .find(|(k, _)| k == "code")
-            .map(|(_, v)| v.into_owned())
-            .unwrap();
-        self.lock().codes.get_mut(&code).unwrap().2 = account.to_string();
-        callback
     }
 }
 

@@ -17,7 +17,7 @@
 use serde::Deserialize;
 use serde_json::json;
 
-use super::http::{CallError, Http, Repeat};
+use super::http::{CallError, Http, Repeat, BACKOFF};
 
 /// Items Spotify takes per write.
 pub const BATCH: usize = 100;
@@ -189,7 +189,6 @@ impl Api<'_> {
         self.http
             .send_ok(Repeat::Safe, |c| c.get(url).bearer_auth(token))?
             .json()
-            .map_err(|_| CallError::Failed("Spotify's answer could not be read".into()))
     }
 
     /// A `next` link, if it points at the API we were configured with.
@@ -339,8 +338,8 @@ impl Api<'_> {
         let url = self.items_url(id);
         let mut batches = uris.chunks(BATCH);
         let first = batches.next().unwrap_or(&[]);
-        // The replace may be sent again; an append may not (it may have
-        // been carried out before its answer was lost).
+        // The replace may be sent again; an append only after reading
+        // whether it landed ([`Self::append`]).
         let mut snapshot = self
             .write(Repeat::Safe, |c| {
                 c.put(&url)
@@ -348,14 +347,12 @@ impl Api<'_> {
                     .json(&json!({ "uris": first }))
             })
             .map_err(|e| (0, e))?;
+        let mut before = first.len();
         for (written, batch) in batches.enumerate() {
             snapshot = self
-                .write(Repeat::Once, |c| {
-                    c.post(&url)
-                        .bearer_auth(token)
-                        .json(&json!({ "uris": batch }))
-                })
+                .append(token, id, &url, batch, before)
                 .map_err(|e| (written + 1, e))?;
+            before += batch.len();
         }
         Ok(snapshot)
     }
@@ -369,7 +366,74 @@ impl Api<'_> {
             .send_ok(repeat, make)?
             .json::<SnapshotAnswer>()
             .map(|a| a.snapshot_id)
-            .map_err(|_| CallError::Failed("Spotify's answer could not be read".into()))
+    }
+
+    /// How many items a playlist has, and its snapshot id: one read.
+    pub fn length(&self, token: &str, id: &str) -> Result<(u64, String), CallError> {
+        #[derive(Deserialize)]
+        struct Length {
+            snapshot_id: String,
+            // Today's playlist object says `items`, the older one `tracks`.
+            items: Option<ItemsRef>,
+            tracks: Option<ItemsRef>,
+        }
+        let found: Length = self.get(
+            token,
+            &format!(
+                "{}/playlists/{id}?fields=snapshot_id,items(total),tracks(total)",
+                self.base
+            ),
+        )?;
+        let total = found.items.or(found.tracks).map_or(0, |r| r.total);
+        Ok((total, found.snapshot_id))
+    }
+
+    /// Appends `batch` to a playlist that holds `before` items (the ones
+    /// written so far). An answer lost on the way back (a 5xx, a broken
+    /// connection) may belong to an append Spotify carried out, so the
+    /// playlist's length is read before anything is sent again: with the
+    /// batch there, the write goes on after it (at the snapshot read);
+    /// without it, the batch is sent again, at most twice; any other
+    /// length means someone else wrote meanwhile, and the write stops.
+    fn append(
+        &self,
+        token: &str,
+        id: &str,
+        url: &str,
+        batch: &[String],
+        before: usize,
+    ) -> Result<String, CallError> {
+        let mut retries = 0;
+        loop {
+            let lost = match self.write(Repeat::Once, |c| {
+                c.post(url)
+                    .bearer_auth(token)
+                    .json(&json!({ "uris": batch }))
+            }) {
+                Err(CallError::Lost(lost)) => lost,
+                other => return other,
+            };
+            let Some(pause) = BACKOFF.get(retries) else {
+                return Err(CallError::Failed(format!(
+                    "{lost} after {} retries",
+                    BACKOFF.len()
+                )));
+            };
+            std::thread::sleep(*pause);
+            retries += 1;
+            let (total, snapshot) = self.length(token, id)?;
+            if total == (before + batch.len()) as u64 {
+                log::info!("spotify: an append whose answer was lost had landed; going on");
+                return Ok(snapshot);
+            }
+            if total != before as u64 {
+                return Err(CallError::Failed(format!(
+                    "{lost}, and the playlist has {total} items where {before} or {} were \
+                     expected: it changed on Spotify meanwhile",
+                    before + batch.len()
+                )));
+            }
+        }
     }
 }
 

@@ -12,6 +12,7 @@
 pub mod api;
 pub mod http;
 
+use std::cell::Cell;
 use std::time::Duration;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -28,7 +29,7 @@ use sha2::Sha256;
 use crate::config::SpotifyConfig;
 use crate::providers::seal::TokenSeal;
 use api::Api;
-use http::{CallError, Http, Repeat};
+use http::{CallError, Http, Pause, Repeat};
 
 /// What the service asks of an account: to read its playlists (private
 /// and collaborative too), to write their order, and to read its Liked
@@ -80,7 +81,10 @@ pub struct Authorization {
 pub struct Spotify {
     pub config: SpotifyConfig,
     pub seal: TokenSeal,
-    http: Http,
+    /// How long a write to a linked playlist waits for another write of
+    /// it to Spotify to end (a user's rewrite and a scheduled run alike).
+    pub claim_wait: Duration,
+    pub http: Http,
 }
 
 impl std::fmt::Debug for Spotify {
@@ -92,12 +96,20 @@ impl std::fmt::Debug for Spotify {
 }
 
 impl Spotify {
-    pub fn new(config: SpotifyConfig) -> Self {
+    /// Spotify with at most `max_calls` calls in flight at once and the
+    /// app-wide `pause` after a 429.
+    pub fn new(
+        config: SpotifyConfig,
+        max_calls: usize,
+        claim_wait: Duration,
+        pause: Pause,
+    ) -> Self {
         let seal = TokenSeal::new(&config.token_key);
         Spotify {
             config,
             seal,
-            http: Http::default(),
+            claim_wait,
+            http: Http::new(max_calls, pause),
         }
     }
 
@@ -169,43 +181,47 @@ impl Spotify {
 
     /// Exchanges the callback's `code` (with the verifier of `state`).
     pub fn exchange(&self, code: &str, state: &str) -> Result<Tokens, TokenError> {
+        let retried = Cell::new(false);
         let answer = self
             .oauth()
             .map_err(TokenError::Call)?
             .exchange_code(AuthorizationCode::new(code.to_string()))
             .set_pkce_verifier(self.verifier(state))
-            .request(&|request| self.token_call(request));
-        read_tokens(answer)
+            .request(&|request| self.token_call(request, &retried));
+        read_tokens(answer, retried.get())
     }
 
     /// A new access token for `refresh_token`.
     pub fn refresh(&self, refresh_token: &str) -> Result<Tokens, TokenError> {
         let token = RefreshToken::new(refresh_token.to_string());
+        let retried = Cell::new(false);
         let answer = self
             .oauth()
             .map_err(TokenError::Call)?
             .exchange_refresh_token(&token)
-            .request(&|request| self.token_call(request));
-        read_tokens(answer)
+            .request(&|request| self.token_call(request, &retried));
+        read_tokens(answer, retried.get())
     }
 
-    /// One call to the token endpoint under [`Http::send`]'s policy; a
-    /// 4xx goes back to `oauth2` to read as an OAuth error.
-    fn token_call(&self, request: HttpRequest) -> Result<HttpResponse, CallError> {
+    /// One call to the token endpoint under [`Http::send`]'s policy,
+    /// retried on a 5xx or a broken connection (`retried` notes it); a 4xx
+    /// goes back to `oauth2` to read as an OAuth error.
+    fn token_call(
+        &self,
+        request: HttpRequest,
+        retried: &Cell<bool>,
+    ) -> Result<HttpResponse, CallError> {
         let (parts, body) = request.into_parts();
-        let response = self.http.send(Repeat::Once, |client| {
+        let response = self.http.send(Repeat::Safe, |client| {
             client
                 .request(parts.method.clone(), parts.uri.to_string())
                 .headers(parts.headers.clone())
                 .body(body.clone())
         })?;
-        let mut answer = HttpResponse::new(Vec::new());
-        *answer.status_mut() = response.status();
-        *answer.headers_mut() = response.headers().clone();
-        *answer.body_mut() = response
-            .bytes()
-            .map_err(|_| CallError::Failed("Spotify's token answer was cut short".into()))?
-            .to_vec();
+        retried.set(retried.get() || response.retried);
+        let mut answer = HttpResponse::new(response.body);
+        *answer.status_mut() = response.status;
+        *answer.headers_mut() = response.headers;
         Ok(answer)
     }
 }
@@ -215,6 +231,7 @@ fn read_tokens(
         oauth2::basic::BasicTokenResponse,
         RequestTokenError<CallError, oauth2::basic::BasicErrorResponse>,
     >,
+    retried: bool,
 ) -> Result<Tokens, TokenError> {
     match answer {
         Ok(token) => Ok(Tokens {
@@ -226,6 +243,19 @@ fn read_tokens(
                 .map(|s| s.iter().map(|s| s.to_string()).collect())
                 .unwrap_or_default(),
         }),
+        // `invalid_grant` to a request sent again after its first answer
+        // was lost is most likely the first one's doing (it spent the code,
+        // or rotated the refresh token): a failed call, which says nothing
+        // of the user's grant.
+        Err(RequestTokenError::ServerResponse(err))
+            if retried && *err.error() == BasicErrorResponseType::InvalidGrant =>
+        {
+            Err(TokenError::Call(CallError::Failed(
+                "Spotify's answer to a token request was lost, and the request sent again \
+                 was refused (the first may have been carried out); try again"
+                    .into(),
+            )))
+        }
         // Only `invalid_grant` says the code or refresh token is no good;
         // any other OAuth error (a rotated client secret, say) is ours or
         // Spotify's, not the user's: a failed call, not a broken connection.

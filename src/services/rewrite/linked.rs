@@ -35,9 +35,9 @@ use crate::services::spotify::write_back::{write_order, WriteBackError};
 
 /// A write claim older than this belongs to a writer that died.
 pub const WRITE_CLAIM_SECS: i64 = 300;
-/// How long a user's rewrite waits for another's write to Spotify to end.
-const CLAIM_WAIT: Duration = Duration::from_secs(15);
-const CLAIM_POLL: Duration = Duration::from_millis(200);
+/// How often a writer waiting for another's write to Spotify looks again
+/// (it waits `Spotify::claim_wait` at most, 15 s unless a test shortens it).
+pub const CLAIM_POLL: Duration = Duration::from_millis(200);
 
 /// A write-back that did not finish: why, and whether the automatic
 /// snapshots taken for it remain (a scheduled run's row lists them).
@@ -129,9 +129,10 @@ pub(super) fn rewrite<P: OrderPlan, T>(
             Step::Moved => moved += 1,
             Step::Busy => {
                 db.release();
-                if started.elapsed() > CLAIM_WAIT {
+                if started.elapsed() > spotify.claim_wait {
                     return Err(write_under_way());
                 }
+                crate::metrics::global().spotify_write_waited();
                 std::thread::sleep(CLAIM_POLL);
             }
         }

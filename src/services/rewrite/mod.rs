@@ -60,6 +60,10 @@ impl RewriteService {
             let conn = db.conn()?;
             let read = PlaylistService::owned(conn, user_id, id)?;
             if read.link.is_linked() {
+                if spotify.is_some() && !db.on_spotify_pool() {
+                    // Nothing changed yet: the caller runs it again there.
+                    return Err(AppError::NeedsSpotifyPool);
+                }
                 return linked::rewrite(db, spotify, user_id, id, if_match, plan, write);
             }
             let planned = plan(conn, &read)?;

@@ -26,6 +26,7 @@
 
 pub mod connection;
 pub mod import;
+pub mod pause;
 pub mod sources;
 pub mod sync;
 pub mod tokens;
@@ -72,6 +73,6 @@ pub fn upstream(err: CallError) -> AppError {
         CallError::TooLarge { total, max } => AppError::Conflict(format!(
             "the Spotify playlist has {total} items; at most {max} can be linked"
         )),
-        CallError::Failed(message) => AppError::Upstream(message),
+        CallError::Failed(message) | CallError::Lost(message) => AppError::Upstream(message),
     }
 }

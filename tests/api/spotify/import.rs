@@ -117,11 +117,6 @@ async fn a_short_429_is_waited_out_a_long_one_is_a_503_and_5xx_is_retried_twice(
     assert_eq!(waited.status, StatusCode::OK, "{}", waited.text);
     assert_eq!(fake.requests_matching("GET /v1/me/playlists"), 2);
 
-    fake.inject(Some("GET"), "/v1/me/playlists", 429, Some(30), 1);
-    let busy = app.as_user(&user).get(list).await;
-    busy.error(503, "upstream_unavailable");
-    assert_eq!(busy.header("retry-after"), Some("30"));
-
     let sent = fake.requests_matching("GET /v1/me/playlists");
     fake.inject(Some("GET"), "/v1/me/playlists", 500, None, 2);
     let retried = app.as_user(&user).get(list).await;
@@ -142,4 +137,16 @@ async fn a_short_429_is_waited_out_a_long_one_is_a_503_and_5xx_is_retried_twice(
         sent + 6,
         "and no more"
     );
+
+    fake.inject(Some("GET"), "/v1/me/playlists", 429, Some(30), 1);
+    let busy = app.as_user(&user).get(list).await;
+    busy.error(503, "upstream_unavailable");
+    assert_eq!(busy.header("retry-after"), Some("30"));
+    // Spotify's limit is the app's: the next call waits too, unsent.
+    let asked = fake.lock().requests.len();
+    let still = app.as_user(&user).get(list).await;
+    still.error(503, "upstream_unavailable");
+    let after: u64 = still.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=30).contains(&after), "{after}");
+    assert_eq!(fake.lock().requests.len(), asked, "nothing sent to Spotify");
 }

@@ -4,9 +4,10 @@
 //! one user per Spotify account (`binding`), listing and importing
 //! (`import`), playlists the account only follows (`followed`), Liked
 //! Songs as a raid source (`liked`), rewrites written back (`write_back`),
-//! syncing (`sync`), scheduled runs with Spotify sources (`raids`), and the
-//! Web API as Spotify serves it to a development-mode app (`dev_mode`).
-//! Runs on both backends like the rest of the suite.
+//! syncing (`sync`), scheduled runs with Spotify sources (`raids`), the
+//! Web API as Spotify serves it to a development-mode app (`dev_mode`),
+//! the bounds on Spotify work (`pool`) and retries that cannot duplicate
+//! (`retries`). Runs on both backends like the rest of the suite.
 
 mod binding;
 mod connect;
@@ -14,7 +15,9 @@ mod dev_mode;
 mod followed;
 mod import;
 mod liked;
+mod pool;
 mod raids;
+mod retries;
 mod sync;
 mod write_back;
 
@@ -112,8 +115,19 @@ where
         fake: &FakeSpotify,
         user: &TestUser,
     ) -> (String, TestResponse) {
+        self.connect_spotify_as(fake, user, crate::fake_spotify::ACCOUNT)
+            .await
+    }
+
+    /// [`Self::connect_spotify`] with the Spotify account `account`.
+    pub async fn connect_spotify_as(
+        &self,
+        fake: &FakeSpotify,
+        user: &TestUser,
+        account: &str,
+    ) -> (String, TestResponse) {
         let (url, cookie) = self.start_spotify(user).await;
-        let callback = fake.consent(&url);
+        let callback = fake.consent_as(&url, account);
         let done = self.spotify_callback(&callback, Some(&cookie), None).await;
         assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.text);
         (callback, done)
