@@ -50,15 +50,7 @@ impl ClientAddr {
 
     /// The same, for middleware (the access log).
     pub fn of_service_request(req: &ServiceRequest) -> ClientAddr {
-        let trusted = req
-            .app_data::<web::Data<AppState>>()
-            .map(|state| state.settings.trusted_proxies.as_slice())
-            .unwrap_or_default();
-        ClientAddr(resolve(
-            req.peer_addr().map(|a| a.ip()),
-            req.headers(),
-            trusted,
-        ))
+        Self::of(req.request())
     }
 
     /// The full address as text, as `auth_sessions` stores it.
