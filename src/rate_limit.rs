@@ -137,6 +137,7 @@ impl LocalBuckets {
         buckets.shrink_to_fit();
     }
 
+    #[cfg(test)]
     fn len(&self) -> usize {
         self.lock().len()
     }
@@ -251,14 +252,6 @@ impl AddressLimits {
             Ok(())
         } else {
             Err(rule.refused())
-        }
-    }
-
-    /// Buckets kept in this process (0 when they live in the database).
-    pub fn local_len(&self) -> usize {
-        match &self.store {
-            Store::Local(local) => local.len(),
-            Store::Shared(_) => 0,
         }
     }
 }

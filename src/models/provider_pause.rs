@@ -25,29 +25,21 @@ impl ProviderPause {
 
     /// Makes calls to `provider` wait until `until`, unless a later pause
     /// is already stored: one statement, so two instances writing at once
-    /// keep the later time. PostgreSQL only (SQLite keeps the pause in
-    /// process), hence the per-backend SQL `ON CONFLICT` needs.
+    /// keep the later time. PostgreSQL only: SQLite keeps the pause in
+    /// process.
     pub fn extend(
         conn: &mut DbConnection,
         provider: Provider,
         until: NaiveDateTime,
     ) -> QueryResult<()> {
-        let statement = match conn {
-            DbConnection::Postgres(_) => {
-                "INSERT INTO provider_pauses (provider, wait_until) VALUES ($1, $2) \
-                 ON CONFLICT (provider) DO UPDATE \
-                 SET wait_until = GREATEST(provider_pauses.wait_until, EXCLUDED.wait_until)"
-            }
-            DbConnection::Sqlite(_) => {
-                "INSERT INTO provider_pauses (provider, wait_until) VALUES (?, ?) \
-                 ON CONFLICT (provider) DO UPDATE \
-                 SET wait_until = MAX(provider_pauses.wait_until, excluded.wait_until)"
-            }
-        };
-        diesel::sql_query(statement)
-            .bind::<diesel::sql_types::Text, _>(provider.as_ref())
-            .bind::<diesel::sql_types::Timestamp, _>(until)
-            .execute(conn)
-            .map(|_| ())
+        diesel::sql_query(
+            "INSERT INTO provider_pauses (provider, wait_until) VALUES ($1, $2) \
+             ON CONFLICT (provider) DO UPDATE \
+             SET wait_until = GREATEST(provider_pauses.wait_until, EXCLUDED.wait_until)",
+        )
+        .bind::<diesel::sql_types::Text, _>(provider.as_ref())
+        .bind::<diesel::sql_types::Timestamp, _>(until)
+        .execute(conn)
+        .map(|_| ())
     }
 }

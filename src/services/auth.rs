@@ -17,7 +17,6 @@ use crate::password::hash_password;
 use crate::services::ActivityLogService;
 use crate::validate;
 
-/// A new opaque token: 32 random bytes, 43 characters of unpadded base64url.
 /// Characters of a [`new_token`]: 32 bytes in unpadded base64url.
 pub const TOKEN_CHARS: usize = 43;
 
@@ -31,6 +30,7 @@ pub fn token_shaped(text: &str, chars: usize) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+/// A new opaque token: 32 random bytes, 43 characters of unpadded base64url.
 pub fn new_token() -> String {
     let mut bytes = [0u8; 32];
     OsRng.fill_bytes(&mut bytes);

@@ -248,24 +248,16 @@ impl JobExecutor {
         // Like a user's rewrite, a run that finds another write of its
         // target to Spotify under way waits for it (`claim_wait`, 15 s),
         // then fails saying so.
-        let next = loop {
-            let next = self.plan_step(db, schedule, trigger, execution, &fetched)?;
-            let Next::Busy = next else { break next };
-            db.release();
-            let wait = self
-                .spotify
-                .as_ref()
-                .map_or(Duration::ZERO, |s| s.claim_wait);
-            if started.elapsed() > wait {
-                return Err(linked::write_under_way().into());
+        let wait = self
+            .spotify
+            .as_ref()
+            .map_or(Duration::ZERO, |s| s.claim_wait);
+        let (target, plan, snapshot_ids) = loop {
+            match self.plan_step(db, schedule, trigger, execution, &fetched)? {
+                Next::Done(finished) => return Ok(finished),
+                Next::WriteBack(planned) => break *planned,
+                Next::Busy => linked::wait_for_claim(db, started, wait)?,
             }
-            metrics::global().spotify_write_waited();
-            std::thread::sleep(linked::CLAIM_POLL);
-        };
-        let (target, plan, snapshot_ids) = match next {
-            Next::Done(finished) => return Ok(finished),
-            Next::WriteBack(planned) => *planned,
-            Next::Busy => unreachable!("the loop above ends only on another step"),
         };
         let spotify = self.spotify.as_deref().ok_or_else(spotify_missing)?;
         let (current, order) = (&plan.current, plan.final_order());
@@ -503,8 +495,6 @@ impl JobExecutor {
     }
 }
 
-/// Why a run failed, and the automatic snapshots it still leaves (its
-/// `schedule_run` row lists them: SPEC §4).
 /// What a run's locked transaction left to do.
 enum Next {
     Done(JobExecution),
@@ -513,6 +503,8 @@ enum Next {
     Busy,
 }
 
+/// Why a run failed, and the automatic snapshots it still leaves (its
+/// `schedule_run` row lists them: SPEC §4).
 struct Failure {
     error: AppError,
     snapshot_ids: Vec<i64>,

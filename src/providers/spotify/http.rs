@@ -306,10 +306,9 @@ impl Http {
     ) -> Result<Answer, CallError> {
         let mut waited = false;
         let mut retries = 0;
+        // Only for a request that may be sent again: one sent once has
+        // already answered `Lost` where this would be asked.
         let backoff = |retries: &mut usize| -> bool {
-            if repeat == Repeat::Once {
-                return false;
-            }
             match BACKOFF.get(*retries) {
                 Some(pause) => {
                     std::thread::sleep(*pause);

@@ -37,7 +37,7 @@ use crate::services::spotify::write_back::{write_order, WriteBackError};
 pub const WRITE_CLAIM_SECS: i64 = 300;
 /// How often a writer waiting for another's write to Spotify looks again
 /// (it waits `Spotify::claim_wait` at most, 15 s unless a test shortens it).
-pub const CLAIM_POLL: Duration = Duration::from_millis(200);
+const CLAIM_POLL: Duration = Duration::from_millis(200);
 
 /// A write-back that did not finish: why, and whether the automatic
 /// snapshots taken for it remain (a scheduled run's row lists them).
@@ -127,14 +127,7 @@ pub(super) fn rewrite<P: OrderPlan, T>(
                 return Err(AppError::PreconditionFailed)
             }
             Step::Moved => moved += 1,
-            Step::Busy => {
-                db.release();
-                if started.elapsed() > spotify.claim_wait {
-                    return Err(write_under_way());
-                }
-                crate::metrics::global().spotify_write_waited();
-                std::thread::sleep(CLAIM_POLL);
-            }
+            Step::Busy => wait_for_claim(db, started, spotify.claim_wait)?,
         }
     };
     let snapshot_id = snapshot_ids.first().copied();
@@ -254,6 +247,19 @@ pub fn mark_in_sync(
     if playlist.link.out_of_sync || playlist.link.writing_since.is_some() {
         Playlist::set_provider_state(conn, &playlist.id, spotify_snapshot_id, false)?;
     }
+    Ok(())
+}
+
+/// One turn of waiting for another's write of the playlist to Spotify,
+/// with no connection held: 409 once `wait` has passed since `started`,
+/// else a pause before the caller looks again.
+pub fn wait_for_claim(db: &mut Checkout, started: Instant, wait: Duration) -> AppResult<()> {
+    db.release();
+    if started.elapsed() > wait {
+        return Err(write_under_way());
+    }
+    crate::metrics::global().spotify_write_waited();
+    std::thread::sleep(CLAIM_POLL);
     Ok(())
 }
 

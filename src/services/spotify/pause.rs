@@ -4,7 +4,7 @@
 
 use chrono::NaiveDateTime;
 
-use crate::db::{Backend, Pool};
+use crate::db::{DatabaseUrl, Pool};
 use crate::enums::Provider;
 use crate::models::provider_pause::ProviderPause;
 use crate::providers::spotify::http::{Pause, PauseStore};
@@ -30,17 +30,9 @@ impl PauseStore for DatabasePause {
 /// database on PostgreSQL (the stored value trusted for `refresh` before
 /// it is read again), in process on SQLite.
 pub fn app_pause(pool: &Pool, database_url: &str, refresh: std::time::Duration) -> Pause {
-    let store: Option<Box<dyn PauseStore>> = match backend_of(database_url) {
-        Backend::Postgres => Some(Box::new(DatabasePause { pool: pool.clone() })),
-        Backend::Sqlite => None,
+    let store: Option<Box<dyn PauseStore>> = match DatabaseUrl::parse(database_url) {
+        Ok(DatabaseUrl::Postgres(_)) => Some(Box::new(DatabasePause { pool: pool.clone() })),
+        _ => None,
     };
     Pause::new(store, refresh)
-}
-
-fn backend_of(database_url: &str) -> Backend {
-    if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
-        Backend::Postgres
-    } else {
-        Backend::Sqlite
-    }
 }
