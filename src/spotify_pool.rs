@@ -26,7 +26,6 @@
 //! queued answers 503 and a call in flight is abandoned, to be retried by
 //! its client.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use crate::db::{self, Checkout, Pool};
@@ -42,9 +41,8 @@ pub struct SpotifyPool {
     runtime: Mutex<Option<tokio::runtime::Runtime>>,
     handle: tokio::runtime::Handle,
     per_user: StreamLimiter,
-    stopped: AtomicBool,
-    /// Tells the requests awaiting work on the pool that it stopped, so
-    /// they answer at once instead of waiting for calls in flight.
+    /// Whether the pool stopped; tells the requests awaiting work on it,
+    /// so they answer at once instead of waiting for calls in flight.
     stopping: tokio::sync::watch::Sender<bool>,
 }
 
@@ -66,7 +64,6 @@ impl SpotifyPool {
                 usize::MAX,
                 RETRY_AFTER_SECS,
             ),
-            stopped: AtomicBool::new(false),
             stopping: tokio::sync::watch::channel(false).0,
         }
     }
@@ -102,7 +99,7 @@ impl SpotifyPool {
             message: "the server is shutting down; try again".into(),
             retry_after_secs: RETRY_AFTER_SECS,
         };
-        if self.stopped.load(Ordering::SeqCst) {
+        if *self.stopping.borrow() {
             return Err(stopping());
         }
         let mut stopped = self.stopping.subscribe();
@@ -120,7 +117,6 @@ impl SpotifyPool {
     /// awaiting the pool answers 503 at once; the calls in flight are
     /// abandoned (their threads end with them; nobody waits for them).
     pub fn stop(&self) {
-        self.stopped.store(true, Ordering::SeqCst);
         self.stopping.send_replace(true);
         let runtime = self
             .runtime

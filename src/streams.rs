@@ -165,19 +165,19 @@ impl Drop for StreamGuard {
     fn drop(&mut self) {
         let mut counts = self.inner.counts();
         counts.total = counts.total.saturating_sub(1);
-        if let Some(n) = counts.by_user.get_mut(&self.user_id) {
-            *n -= 1;
-            if *n == 0 {
-                counts.by_user.remove(&self.user_id);
-            }
-        }
+        release(&mut counts.by_user, &self.user_id);
         if let Some(address) = &self.address {
-            if let Some(n) = counts.by_address.get_mut(address) {
-                *n -= 1;
-                if *n == 0 {
-                    counts.by_address.remove(address);
-                }
-            }
+            release(&mut counts.by_address, address);
+        }
+    }
+}
+
+/// One fewer held under `key`; a count that reaches 0 is removed.
+fn release<K: std::hash::Hash + Eq>(counts: &mut HashMap<K, usize>, key: &K) {
+    if let Some(n) = counts.get_mut(key) {
+        *n -= 1;
+        if *n == 0 {
+            counts.remove(key);
         }
     }
 }

@@ -61,6 +61,17 @@ pub enum Backend {
 }
 
 impl DbConnection {
+    /// The PostgreSQL connection inside, for what exists on PostgreSQL only
+    /// (`what` names it in the error on SQLite).
+    pub fn postgres(&mut self, what: &str) -> diesel::QueryResult<&mut diesel::PgConnection> {
+        match self {
+            DbConnection::Postgres(pg) => Ok(pg),
+            DbConnection::Sqlite(_) => Err(diesel::result::Error::QueryBuilderError(
+                format!("{what} are kept in the database on PostgreSQL only").into(),
+            )),
+        }
+    }
+
     pub fn backend(&self) -> Backend {
         match self {
             DbConnection::Sqlite(_) => Backend::Sqlite,

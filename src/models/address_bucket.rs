@@ -27,15 +27,6 @@ struct Tokens {
 const REFILLED: &str = "LEAST($2, b.tokens + $3 * GREATEST(0, \
      EXTRACT(EPOCH FROM (now() - b.updated_at))::float8))";
 
-fn postgres(conn: &mut DbConnection) -> QueryResult<&mut diesel::PgConnection> {
-    match conn {
-        DbConnection::Postgres(pg) => Ok(pg),
-        DbConnection::Sqlite(_) => Err(diesel::result::Error::QueryBuilderError(
-            "address buckets are kept in the database on PostgreSQL only".into(),
-        )),
-    }
-}
-
 /// Takes one token from `bucket` (a missing row is a full bucket): `true`
 /// when one was there to take.
 pub fn take(conn: &mut DbConnection, bucket: &str, rule: Refill) -> QueryResult<bool> {
@@ -52,7 +43,7 @@ pub fn take(conn: &mut DbConnection, bucket: &str, rule: Refill) -> QueryResult<
         .bind::<Text, _>(bucket)
         .bind::<Double, _>(rule.burst)
         .bind::<Double, _>(rule.per_second)
-        .get_result(postgres(conn)?)
+        .get_result(conn.postgres("address buckets")?)
         .optional()?;
     Ok(taken.is_some())
 }
@@ -64,7 +55,7 @@ pub fn has_token(conn: &mut DbConnection, bucket: &str, rule: Refill) -> QueryRe
         .bind::<Text, _>(bucket)
         .bind::<Double, _>(rule.burst)
         .bind::<Double, _>(rule.per_second)
-        .get_result(postgres(conn)?)
+        .get_result(conn.postgres("address buckets")?)
         .optional()?;
     Ok(row.is_none_or(|row| row.tokens >= 1.0))
 }
@@ -76,5 +67,5 @@ pub fn sweep(conn: &mut DbConnection) -> QueryResult<usize> {
         "DELETE FROM address_buckets \
          WHERE updated_at + make_interval(secs => refill_secs) < now()",
     )
-    .execute(postgres(conn)?)
+    .execute(conn.postgres("address buckets")?)
 }

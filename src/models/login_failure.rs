@@ -23,15 +23,6 @@ struct Wait {
     secs: f64,
 }
 
-fn postgres(conn: &mut DbConnection) -> QueryResult<&mut diesel::PgConnection> {
-    match conn {
-        DbConnection::Postgres(pg) => Ok(pg),
-        DbConnection::Sqlite(_) => Err(diesel::result::Error::QueryBuilderError(
-            "the login lockout is kept in the database on PostgreSQL only".into(),
-        )),
-    }
-}
-
 /// Times of the row still in the window (`$3` seconds).
 const RECENT: &str = "ARRAY(SELECT t FROM unnest(f.failed_at) AS t \
      WHERE t > now() - make_interval(secs => $3) ORDER BY t)";
@@ -51,7 +42,7 @@ pub fn reserve(
          WHERE cardinality({RECENT}) < $2 \
          RETURNING cardinality(f.failed_at)::bigint AS attempts"
     );
-    let pg = postgres(conn)?;
+    let pg = conn.postgres("failed logins")?;
     let reserved: Option<Reserved> = diesel::sql_query(sql)
         .bind::<Text, _>(name_key)
         .bind::<BigInt, _>(max)
@@ -78,7 +69,7 @@ pub fn reserve(
 /// Gives back the newest reservation of `name_key` (an attempt whose
 /// password was never judged).
 pub fn release(conn: &mut DbConnection, name_key: &str) -> QueryResult<()> {
-    let pg = postgres(conn)?;
+    let pg = conn.postgres("failed logins")?;
     diesel::sql_query(
         "UPDATE login_failures \
          SET failed_at = failed_at[1:cardinality(failed_at) - 1] \
@@ -98,7 +89,7 @@ pub fn release(conn: &mut DbConnection, name_key: &str) -> QueryResult<()> {
 pub fn clear(conn: &mut DbConnection, name_key: &str) -> QueryResult<()> {
     diesel::sql_query("DELETE FROM login_failures WHERE name_key = $1")
         .bind::<Text, _>(name_key)
-        .execute(postgres(conn)?)?;
+        .execute(conn.postgres("failed logins")?)?;
     Ok(())
 }
 
@@ -110,5 +101,5 @@ pub fn sweep(conn: &mut DbConnection, window_secs: f64) -> QueryResult<usize> {
             OR failed_at[cardinality(failed_at)] <= now() - make_interval(secs => $1)",
     )
     .bind::<Double, _>(window_secs)
-    .execute(postgres(conn)?)
+    .execute(conn.postgres("failed logins")?)
 }

@@ -56,7 +56,14 @@ pub struct PlaylistInfo {
     #[serde(default)]
     pub collaborative: bool,
     pub snapshot_id: String,
-    /// Where a development-mode app finds the item count.
+    #[serde(flatten)]
+    count: ItemCount,
+}
+
+/// A playlist object's item count, wherever Spotify puts it.
+#[derive(Debug, Clone, Deserialize)]
+struct ItemCount {
+    /// Where a development-mode app finds it.
     #[serde(default)]
     items: Option<ItemsRef>,
     /// Where an extended-quota app still finds it.
@@ -64,14 +71,21 @@ pub struct PlaylistInfo {
     tracks: Option<ItemsRef>,
 }
 
-impl PlaylistInfo {
-    /// How many items the playlist has: `items.total`, or `tracks.total`
-    /// where `items` is absent (0 when Spotify sent neither).
-    pub fn total(&self) -> u64 {
+impl ItemCount {
+    /// `items.total`, or `tracks.total` where `items` is absent (0 when
+    /// Spotify sent neither).
+    fn total(&self) -> u64 {
         self.items
             .as_ref()
             .or(self.tracks.as_ref())
             .map_or(0, |r| r.total)
+    }
+}
+
+impl PlaylistInfo {
+    /// How many items the playlist has.
+    pub fn total(&self) -> u64 {
+        self.count.total()
     }
 
     /// Whether the playlist belongs to `account`.
@@ -373,9 +387,8 @@ impl Api<'_> {
         #[derive(Deserialize)]
         struct Length {
             snapshot_id: String,
-            // Today's playlist object says `items`, the older one `tracks`.
-            items: Option<ItemsRef>,
-            tracks: Option<ItemsRef>,
+            #[serde(flatten)]
+            count: ItemCount,
         }
         let found: Length = self.get(
             token,
@@ -384,8 +397,7 @@ impl Api<'_> {
                 self.base
             ),
         )?;
-        let total = found.items.or(found.tracks).map_or(0, |r| r.total);
-        Ok((total, found.snapshot_id))
+        Ok((found.count.total(), found.snapshot_id))
     }
 
     /// Appends `batch` to a playlist that holds `before` items (the ones
