@@ -1,6 +1,7 @@
 //! Parallel writers on one aggregate: every rewrite without `If-Match`
 //! succeeds one after another, a stale `If-Match` is a 412 (never a 409 or
-//! a 500), and count caps hold under parallel creates. On PostgreSQL's READ
+//! a 500), count caps hold under parallel creates, and parallel creates
+//! naming the same tracks each keep their sender's facts. On PostgreSQL's READ
 //! COMMITTED these fail unless the aggregate's row is locked; on SQLite the
 //! file database's single writer must not answer "database is locked".
 
@@ -297,4 +298,58 @@ async fn parallel_manual_snapshots_at_forty_nine_let_exactly_one_through() {
 
     assert_eq!(count(&results, 201), 1, "{:?}", statuses(&results));
     assert_eq!(count(&results, 409), 11, "{:?}", statuses(&results));
+}
+
+#[actix_web::test]
+async fn parallel_creates_naming_the_same_tracks_each_keep_their_senders_facts() {
+    let app = spawn_shared_app().await;
+    let mut users = Vec::new();
+    for i in 0..6 {
+        users.push(app.user(&format!("describer{i}")).await);
+    }
+    // Every user names the same 40 URIs, each with facts of their own, in
+    // two playlists at once: 12 creates racing on one set of URIs.
+    let facts = |who: usize| {
+        Value::Array(
+            (0..40)
+                .map(|t| {
+                    json!({"uri": format!("shared:{t}"), "name": format!("user {who} song {t}"),
+                           "artists": [format!("artist {who}")], "tempo": (who * 10 + t) as f64})
+                })
+                .collect(),
+        )
+    };
+    let creates = users.iter().enumerate().flat_map(|(who, user)| {
+        let app = &app;
+        let body = facts(who);
+        (0..2).map(move |k| {
+            let body = json!({"name": format!("P{who}-{k}"), "tracks": body.clone()});
+            async move { app.as_user(user).post("/api/playlists", body).await }
+        })
+    });
+    let results = join_all(creates).await;
+    assert_eq!(count(&results, 201), 12, "{:?}", statuses(&results));
+    for res in &results {
+        let owner = res.body["name"].as_str().unwrap()[1..]
+            .split('-')
+            .next()
+            .unwrap()
+            .to_string();
+        let read = app
+            .as_user(&users[owner.parse::<usize>().unwrap()])
+            .get(&format!(
+                "/api/playlists/{}",
+                res.body["id"].as_str().unwrap()
+            ))
+            .await;
+        assert_eq!(uris(&read.body).len(), 40);
+        for (t, track) in read.body["tracks"].as_array().unwrap().iter().enumerate() {
+            assert_eq!(
+                track["name"],
+                format!("user {owner} song {t}"),
+                "{}",
+                read.text
+            );
+        }
+    }
 }
