@@ -16,6 +16,7 @@ pub mod models;
 pub mod password;
 pub mod providers;
 pub mod rate_limit;
+pub mod request_context;
 pub mod request_id;
 pub mod retention;
 pub mod routes;

@@ -253,6 +253,47 @@ const ACTIVITY_TYPES = ["shuffle", "workshop_commit", "workshop_session_save", "
   "settings_change", "login", "logout", "login_failed", "playlist_create", "playlist_update", "playlist_delete",
   "provider_connect", "provider_disconnect", "playlist_sync"];
 
+/** A short browser name from a User-Agent ("Firefox"), or null. Written
+ *  here rather than taken from a parser library: the app has no build step
+ *  and no dependencies, and it shows only a name. Order matters: Edge and
+ *  Opera also say Chrome, and Chrome also says Safari. */
+function browserName(userAgent) {
+  if (!userAgent) return null;
+  const known = [[/\bEdg(e|A|iOS)?\//, "Edge"], [/\bOPR\/|\bOpera\b/, "Opera"],
+    [/\bFirefox\/|\bFxiOS\//, "Firefox"], [/\bChrom(e|ium)\/|\bCriOS\//, "Chrome"],
+    [/\bSafari\//, "Safari"]];
+  const found = known.find(([pattern]) => pattern.test(userAgent));
+  // Anything else (curl, a script) by its first product token.
+  return found ? found[1] : userAgent.split(/[\/\s]/)[0].slice(0, 24) || null;
+}
+
+/** A changed value as text: "none" for null, lists joined. */
+function changeValue(value) {
+  if (value === null || value === undefined) return "none";
+  if (Array.isArray(value)) return value.length ? value.map(changeValue).join(", ") : "none";
+  if (typeof value === "object") return JSON.stringify(value);
+  return String(value);
+}
+
+/** "name: Road Trip → Summer Road Trip", one per changed field. */
+function changeLines(changes) {
+  if (!changes || typeof changes !== "object") return null;
+  const lines = Object.entries(changes).map(([field, change]) =>
+    h("li", {}, `${field.replaceAll("_", " ")}: ${changeValue(change.from)} → ${changeValue(change.to)}`,
+      change.truncated ? " (cut)" : ""));
+  return lines.length ? h("ul", { class: "changes" }, lines) : null;
+}
+
+/** "from 203.0.113.5 · Firefox · everything from this session". */
+function contextLine(context) {
+  if (!context) return null;
+  const where = [context.ip_address, browserName(context.user_agent)].filter(Boolean).join(" · ");
+  return h("div", { class: "meta context" },
+    where ? `from ${where}` : "",
+    context.session_id ? [where ? " · " : "",
+      h("a", { href: `#/?session_id=${encodeURIComponent(context.session_id)}` }, "everything from this session")] : "");
+}
+
 function activityItem(item, fresh = false) {
   return h("li", { class: fresh ? "new" : "", "data-id": item.id },
     h("div", {},
@@ -260,7 +301,9 @@ function activityItem(item, fresh = false) {
       item.description),
     h("time", { class: "meta", datetime: item.created_at }, when(item.created_at)),
     h("div", { class: "meta" }, item.activity_type.replaceAll("_", " "),
-      item.playlist_name ? ` · ${item.playlist_name}` : ""));
+      item.playlist_name ? ` · ${item.playlist_name}` : ""),
+    changeLines(item.metadata && item.metadata.changes),
+    contextLine(item.context));
 }
 
 async function activityPage() {
@@ -272,7 +315,11 @@ async function activityPage() {
   const more = h("button", { type: "button", class: "secondary hidden" }, "Load more");
   const status = h("span", { "data-live": true, class: "live" }, "Offline");
   let cursor = null;
-  let query = new URLSearchParams({ limit: "20" });
+  // "#/?session_id=12": the trail of one session, from an item's link.
+  const session = /^[1-9][0-9]{0,18}$/.test(hashRoute().query.get("session_id") || "")
+    ? hashRoute().query.get("session_id") : null;
+  const fresh = () => new URLSearchParams(session ? { limit: "20", session_id: session } : { limit: "20" });
+  let query = fresh();
 
   const filters = form({ "aria-label": "Filter activity" }, [
     h("div", { class: "row" },
@@ -290,7 +337,7 @@ async function activityPage() {
       h("button", { type: "button", class: "secondary", onclick: () => exportTrail("ndjson") }, "Export NDJSON"),
       h("button", { type: "button", class: "secondary", onclick: () => exportTrail("csv") }, "Export CSV")),
   ], async (data) => {
-    query = new URLSearchParams({ limit: "20" });
+    query = fresh();
     const types = data.getAll("types");
     const actors = data.getAll("actors");
     if (types.length) query.set("types", types.join(","));
@@ -334,7 +381,10 @@ async function activityPage() {
   page("Activity",
     banner,
     h("section", { class: "card" }, h("h2", {}, "Last 30 days"), cards, chart, axis),
-    h("section", { class: "card" }, h("div", { class: "row" }, h("h2", {}, "Your trail"), status), filters, list,
+    h("section", { class: "card" }, h("div", { class: "row" }, h("h2", {}, "Your trail"), status),
+      session ? h("p", { class: "banner", role: "status" }, `Everything from session ${session}. `,
+        h("a", { href: "#/" }, "Show all activity")) : null,
+      filters, list,
       h("div", { class: "actions" }, more)));
 
   const [since, summary] = await Promise.all([
@@ -360,6 +410,7 @@ async function activityPage() {
   const onItem = (item) => {
     if (!view.contains(list)) { live.listeners.delete(onItem); return; }
     if (list.querySelector(`[data-id="${item.id}"]`)) return;
+    if (session && String(item.context && item.context.session_id) !== session) return;
     list.querySelector(".muted")?.remove();
     list.prepend(activityItem(item, true));
   };

@@ -114,14 +114,18 @@ pub fn build_pool(url: &str, size: u32) -> Result<Pool, String> {
 }
 
 /// Runs `f` with a pooled connection on the blocking thread pool, so no
-/// diesel call ever runs on an async worker.
+/// diesel call ever runs on an async worker. The calling request's context
+/// (`request_context`) goes with it, as it does with [`run_in`] and
+/// [`run_on`], for the activity rows `f` writes.
 pub async fn run<T, F>(pool: &Pool, f: F) -> crate::error::AppResult<T>
 where
     F: FnOnce(&mut DbConnection) -> crate::error::AppResult<T> + Send + 'static,
     T: Send + 'static,
 {
     let pool = pool.clone();
+    let context = crate::request_context::current();
     let (result, statements) = actix_web::web::block(move || {
+        let _context = crate::request_context::enter(context);
         let before = round_trips::on_this_thread();
         let result = pool
             .get()
@@ -216,7 +220,9 @@ where
     F: FnOnce(&mut Checkout) -> crate::error::AppResult<T> + Send + 'static,
     T: Send + 'static,
 {
+    let context = crate::request_context::current();
     let (result, statements) = actix_web::web::block(move || {
+        let _context = crate::request_context::enter(context);
         let before = round_trips::on_this_thread();
         let result = f(&mut checkout);
         (result, round_trips::on_this_thread() - before)
@@ -238,8 +244,10 @@ where
     F: FnOnce(&mut Checkout) -> crate::error::AppResult<T> + Send + 'static,
     T: Send + 'static,
 {
+    let context = crate::request_context::current();
     let (result, statements) = runtime
         .spawn_blocking(move || {
+            let _context = crate::request_context::enter(context);
             let before = round_trips::on_this_thread();
             let result = f(&mut checkout);
             (result, round_trips::on_this_thread() - before)

@@ -192,6 +192,10 @@ diesel::table! {
         actor_name -> Nullable<Text>,
         metadata -> Nullable<Text>,
         created_at -> Timestamp,
+        request_id -> Nullable<Text>,
+        ip_address -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+        session_id -> Nullable<BigInt>,
     }
 }
 

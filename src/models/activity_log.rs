@@ -24,7 +24,10 @@ use crate::models::User;
     "actor_type": "user", "actor_name": "alice",
     "metadata": {"algorithm": "tempo_gradient", "params": {"direction": "descending"},
                  "snapshot_id": 1, "track_count": 2},
-    "created_at": "2026-12-04T03:32:08.773202Z"
+    "created_at": "2026-12-04T03:32:08.773202Z",
+    "context": {"request_id": "5f0c6e1b9a2d4c7e8b3a1f6d0e9c2b4a", "ip_address": "203.0.113.5",
+                "user_agent": "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
+                "session_id": 12}
 }))]
 #[diesel(table_name = activity_log)]
 pub struct ActivityLog {
@@ -45,6 +48,49 @@ pub struct ActivityLog {
     pub metadata: Option<RawJson>,
     #[serde(serialize_with = "crate::timestamp::serialize")]
     pub created_at: NaiveDateTime,
+    /// Where the action came from: the request that wrote the row; `null`
+    /// for rows no request wrote (the scheduler's, the command line's).
+    #[diesel(embed)]
+    #[serde(serialize_with = "ActivityContext::serialize_or_null")]
+    #[schema(value_type = Option<ActivityContext>, required = true)]
+    pub context: ActivityContext,
+}
+
+/// The request an activity row was written for. Rows written outside a
+/// request have every field null, and their item says `context: null`.
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, Queryable, Selectable, Serialize, utoipa::ToSchema,
+)]
+#[diesel(table_name = activity_log)]
+pub struct ActivityContext {
+    /// The request's `X-Request-Id`, as its response carried it.
+    #[schema(required = true)]
+    pub request_id: Option<String>,
+    /// The client's full address; behind a trusted proxy (`TRUSTED_PROXIES`),
+    /// the address it forwarded.
+    #[schema(required = true)]
+    pub ip_address: Option<String>,
+    /// The `User-Agent` header, at most 256 characters.
+    #[schema(required = true)]
+    pub user_agent: Option<String>,
+    /// The session whose token made the request (for a `login`, the session
+    /// it opened).
+    #[schema(required = true)]
+    pub session_id: Option<i64>,
+}
+
+impl ActivityContext {
+    pub fn is_empty(&self) -> bool {
+        *self == ActivityContext::default()
+    }
+
+    fn serialize_or_null<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.is_empty() {
+            s.serialize_none()
+        } else {
+            s.serialize_some(self)
+        }
+    }
 }
 
 /// What a caller wants recorded. Built with [`NewActivity::new`] and the
@@ -59,6 +105,9 @@ pub struct NewActivity {
     pub actor_type: ActorType,
     pub actor_name: Option<String>,
     pub metadata: Option<serde_json::Value>,
+    /// The session the row names, when the action itself says which (a
+    /// login names the session it opened); else the request's.
+    pub session_id: Option<i64>,
 }
 
 impl NewActivity {
@@ -73,6 +122,7 @@ impl NewActivity {
             actor_type: ActorType::User,
             actor_name: None,
             metadata: None,
+            session_id: None,
         }
     }
 
@@ -98,6 +148,11 @@ impl NewActivity {
         self.metadata = Some(metadata);
         self
     }
+
+    pub fn session(mut self, session_id: i64) -> Self {
+        self.session_id = Some(session_id);
+        self
+    }
 }
 
 #[derive(Debug, Insertable)]
@@ -112,6 +167,10 @@ pub(crate) struct ActivityLogInsert<'a> {
     pub actor_name: Option<&'a str>,
     pub metadata: Option<Json>,
     pub created_at: NaiveDateTime,
+    pub request_id: Option<&'a str>,
+    pub ip_address: Option<&'a str>,
+    pub user_agent: Option<&'a str>,
+    pub session_id: Option<i64>,
 }
 
 // The table again, under another name, for a count inside a read of it.

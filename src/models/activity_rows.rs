@@ -17,6 +17,7 @@ use crate::models::snapshot::Snapshot;
 use crate::models::upstream_source::UpstreamSource;
 use crate::models::workshop_session::WorkshopSession;
 use crate::models::{NewActivity, User};
+use crate::validate::truncate_chars;
 
 /// What a schedule run did, for its execution and its `schedule_run` row.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -41,6 +42,90 @@ pub struct SyncCounts {
     pub reordered: bool,
 }
 
+/// Longest text kept of a changed value, in characters.
+pub const MAX_CHANGE_CHARS: usize = 200;
+
+/// What an update changed, field by field: `metadata.changes` of its row,
+/// `{field: {from, to}}`, and the list of changed fields beside it. Only
+/// fields whose values really differ (compared as JSON) are kept, in the
+/// order given. Text longer than [`MAX_CHANGE_CHARS`] (at any depth of a
+/// value) is cut, and its entry says `"truncated": true`. Only plain
+/// settings and names go in here: never a secret.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Changes(Vec<(&'static str, Value, Value)>);
+
+impl Changes {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds `field` when `from` and `to` differ.
+    pub fn field<T: serde::Serialize + ?Sized>(
+        mut self,
+        field: &'static str,
+        from: &T,
+        to: &T,
+    ) -> Self {
+        let (from, to) = (json!(from), json!(to));
+        if from != to {
+            self.0.push((field, from, to));
+        }
+        self
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Whether `field` changed.
+    pub fn contains(&self, field: &str) -> bool {
+        self.0.iter().any(|(f, _, _)| *f == field)
+    }
+
+    /// The changed fields, in order.
+    pub fn fields(&self) -> Vec<&'static str> {
+        self.0.iter().map(|(f, _, _)| *f).collect()
+    }
+
+    /// `{field: {from, to}}`, long text cut.
+    fn to_json(&self) -> Value {
+        let entries = self.0.iter().map(|(field, from, to)| {
+            let mut cut = false;
+            let mut entry = json!({
+                "from": truncated(from, &mut cut),
+                "to": truncated(to, &mut cut),
+            });
+            if cut {
+                entry["truncated"] = Value::Bool(true);
+            }
+            (field.to_string(), entry)
+        });
+        Value::Object(entries.collect())
+    }
+}
+
+/// `value` with every string longer than [`MAX_CHANGE_CHARS`] cut; sets
+/// `cut` when one was.
+fn truncated(value: &Value, cut: &mut bool) -> Value {
+    match value {
+        Value::String(text) => {
+            let kept = truncate_chars(text, MAX_CHANGE_CHARS);
+            if kept.len() < text.len() {
+                *cut = true;
+            }
+            Value::String(kept.to_string())
+        }
+        Value::Array(items) => Value::Array(items.iter().map(|v| truncated(v, cut)).collect()),
+        Value::Object(fields) => Value::Object(
+            fields
+                .iter()
+                .map(|(k, v)| (k.clone(), truncated(v, cut)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
 fn provider_name(provider: Provider) -> &'static str {
     match provider {
         Provider::Local => "local",
@@ -56,11 +141,14 @@ pub struct AlgorithmUsed<'a> {
 }
 
 impl NewActivity {
-    /// `login`: a session opened.
+    /// `login`: a session opened; the row's context names it (the request
+    /// carried no session yet).
     pub fn login(user: &User, session_id: i64) -> Self {
-        Self::by(user, ActivityType::Login, "Logged in").metadata(json!({
-            "session_id": session_id,
-        }))
+        Self::by(user, ActivityType::Login, "Logged in")
+            .metadata(json!({
+                "session_id": session_id,
+            }))
+            .session(session_id)
     }
 
     /// `login_failed`: a wrong password for an existing user.
@@ -87,12 +175,13 @@ impl NewActivity {
     }
 
     /// `playlist_update`: a rename, a new description, or public/private;
-    /// `changed_fields` lists only what really changed.
+    /// `changed_fields` lists only what really changed, and `changes` each
+    /// one's old and new value.
     pub fn playlist_update(
         user: &User,
         playlist: &Playlist,
         track_count: i64,
-        changed_fields: &[&str],
+        changes: &Changes,
     ) -> Self {
         Self::on_playlist(
             user,
@@ -100,7 +189,11 @@ impl NewActivity {
             format!("Updated playlist \"{}\"", playlist.name),
             playlist,
         )
-        .metadata(json!({ "track_count": track_count, "changed_fields": changed_fields }))
+        .metadata(json!({
+            "track_count": track_count,
+            "changed_fields": changes.fields(),
+            "changes": changes.to_json(),
+        }))
     }
 
     /// `playlist_delete`.
@@ -250,8 +343,10 @@ impl NewActivity {
         )
     }
 
-    /// `schedule_update`: `updated_fields` lists only what really changed.
-    pub fn schedule_update(user: &User, schedule: &Schedule, updated_fields: &[&str]) -> Self {
+    /// `schedule_update`: `updated_fields` lists only what really changed,
+    /// and `changes` each one's old and new value.
+    pub fn schedule_update(user: &User, schedule: &Schedule, changes: &Changes) -> Self {
+        let updated_fields = changes.fields();
         Self::on_schedule(
             user,
             ActivityType::ScheduleUpdate,
@@ -261,7 +356,7 @@ impl NewActivity {
                 updated_fields.join(", ")
             ),
             schedule,
-            json!({ "updated_fields": updated_fields }),
+            json!({ "updated_fields": updated_fields, "changes": changes.to_json() }),
         )
     }
 
@@ -398,14 +493,16 @@ impl NewActivity {
         json!({ "snapshot_id": snapshot.id, "track_count": snapshot.track_count })
     }
 
-    /// `settings_change`: `changed_fields` lists only what really changed.
-    pub fn settings_change(user: &User, changed_fields: &[&str]) -> Self {
+    /// `settings_change`: `changed_fields` lists only what really changed,
+    /// and `changes` each one's old and new value.
+    pub fn settings_change(user: &User, changes: &Changes) -> Self {
+        let changed_fields = changes.fields();
         Self::by(
             user,
             ActivityType::SettingsChange,
             format!("Changed settings: {}", changed_fields.join(", ")),
         )
-        .metadata(json!({ "changed_fields": changed_fields }))
+        .metadata(json!({ "changed_fields": changed_fields, "changes": changes.to_json() }))
     }
 
     /// `playlist_create` of an import: adds the provider and its playlist.
@@ -492,5 +589,33 @@ impl NewActivity {
         playlist: &Playlist,
     ) -> Self {
         Self::by(user, kind, description).playlist(&playlist.id, &playlist.name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changes_keep_only_what_differs_and_cut_long_text() {
+        let long = "x".repeat(250);
+        let changes = Changes::new()
+            .field("same", "a", "a")
+            .field("name", "Road Trip", "Summer Road Trip")
+            .field("description", "", long.as_str())
+            .field(
+                "algorithm_name",
+                &None::<String>,
+                &Some("basic".to_string()),
+            );
+        assert_eq!(changes.fields(), ["name", "description", "algorithm_name"]);
+        let json = changes.to_json();
+        assert_eq!(
+            json["name"],
+            json!({"from": "Road Trip", "to": "Summer Road Trip"})
+        );
+        assert_eq!(json["description"]["to"].as_str().unwrap().len(), 200);
+        assert_eq!(json["description"]["truncated"], json!(true));
+        assert_eq!(json["algorithm_name"], json!({"from": null, "to": "basic"}));
     }
 }

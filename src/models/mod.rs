@@ -20,7 +20,7 @@ pub mod user_settings;
 pub mod workshop_session;
 
 pub use activity_log::{ActivityLog, NewActivity};
-pub use activity_rows::{AlgorithmUsed, RunOutcome, SyncCounts};
+pub use activity_rows::{AlgorithmUsed, Changes, RunOutcome, SyncCounts};
 pub use auth_session::{AuthSession, NewAuthSession};
 pub use user::{NewUser, User};
 pub use user_settings::UserSettings;

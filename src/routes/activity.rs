@@ -61,6 +61,17 @@ pub struct ListingParams {
     /// (ASCII); `%` and `_` are taken literally.
     #[param(pattern = "^[^\\u0000]*$")]
     q: Option<String>,
+    /// Rows written for requests from this client address (IPv4 or IPv6,
+    /// as an item's `context.ip_address` shows it).
+    #[param(max_length = 45, pattern = "^[0-9A-Fa-f:.]*$")]
+    ip: Option<String>,
+    /// Rows written with this session (an item's `context.session_id`).
+    #[param(value_type = Option<i64>, minimum = 1)]
+    session_id: Option<String>,
+    /// Rows written by this request (an item's `context.request_id`, its
+    /// response's `X-Request-Id`).
+    #[param(max_length = 128, pattern = "^[!#-~]*$")]
+    request_id: Option<String>,
 }
 
 /// The export's own query value, beside the listing's filters.
@@ -108,6 +119,21 @@ fn parse_time(
         errors.push(FieldError::new(field, "must be an RFC 3339 timestamp"));
     }
     parsed
+}
+
+/// An address filter, in the form `context.ip_address` shows it (so
+/// `2001:DB8::0:1` finds `2001:db8::1`).
+fn parse_ip(raw: Option<&str>, errors: &mut Vec<FieldError>) -> Option<String> {
+    let text = raw?;
+    // The longest address text (IPv6 with an IPv4 tail) is 45 characters;
+    // nothing longer reaches the parser.
+    let parsed = (text.len() <= 45)
+        .then(|| text.parse::<std::net::IpAddr>().ok())
+        .flatten();
+    if parsed.is_none() {
+        errors.push(FieldError::new("ip", "must be an IPv4 or IPv6 address"));
+    }
+    parsed.map(|ip| ip.to_string())
 }
 
 impl ListingParams {
@@ -160,6 +186,19 @@ impl ListingParams {
             until: parse_time("until", present(&self.until), &mut errors),
             playlist_id: present(&self.playlist_id).map(String::from),
             q: present(&self.q).map(String::from),
+            ip_address: parse_ip(present(&self.ip), &mut errors),
+            session_id: present(&self.session_id)
+                .map(|raw| parse_int("session_id", Some(raw), 1, 1, i64::MAX, &mut errors)),
+            request_id: present(&self.request_id).and_then(|raw| {
+                let ok = crate::request_id::is_well_formed(raw);
+                if !ok {
+                    errors.push(FieldError::new(
+                        "request_id",
+                        "must be 1 to 128 printable ASCII characters, without spaces or \"",
+                    ));
+                }
+                ok.then(|| raw.to_string())
+            }),
             limit,
             paging,
         };

@@ -116,6 +116,8 @@ async fn proceed<B: MessageBody + 'static>(
 ) -> Answer<B> {
     match caller {
         Ok(caller) => {
+            // The rows this request writes name the session it used.
+            crate::request_context::set_session(caller.session.id);
             req.extensions_mut().insert(caller);
             Ok(next.call(req).await?.map_into_left_body())
         }

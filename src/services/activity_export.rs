@@ -38,7 +38,7 @@ pub enum ExportFormat {
     Csv,
 }
 
-const CSV_COLUMNS: [&str; 9] = [
+const CSV_COLUMNS: [&str; 13] = [
     "id",
     "activity_type",
     "description",
@@ -48,6 +48,10 @@ const CSV_COLUMNS: [&str; 9] = [
     "actor_name",
     "metadata",
     "created_at",
+    "request_id",
+    "ip_address",
+    "user_agent",
+    "session_id",
 ];
 
 /// What a spreadsheet program reads as the start of a formula (a tab or
@@ -111,6 +115,13 @@ impl ExportFormat {
                     row.actor_name.clone().unwrap_or_default(),
                     metadata,
                     crate::timestamp::format(&row.created_at),
+                    row.context.request_id.clone().unwrap_or_default(),
+                    row.context.ip_address.clone().unwrap_or_default(),
+                    row.context.user_agent.clone().unwrap_or_default(),
+                    row.context
+                        .session_id
+                        .map(|id| id.to_string())
+                        .unwrap_or_default(),
                 ];
                 let mut line = fields
                     .iter()

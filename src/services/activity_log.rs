@@ -21,6 +21,7 @@ use crate::enums::ActivityType;
 use crate::metrics;
 use crate::models::activity_log::ActivityLogInsert;
 use crate::models::{ActivityLog, NewActivity};
+use crate::request_context;
 use crate::validate::truncate_chars;
 
 /// Longest description kept, in characters.
@@ -38,7 +39,13 @@ pub struct DayCount {
 impl ActivityLogService {
     /// Records one activity. Never panics, never errors: `None` means the
     /// row was not written (and the failure was logged and counted).
+    ///
+    /// The row's context columns come from the request being served
+    /// (`request_context`), if any: rows written outside a request (the
+    /// scheduler's, the CLI's) have none.
     pub fn log(conn: &mut DbConnection, activity: NewActivity) -> Option<ActivityLog> {
+        let context = request_context::current();
+        let context = context.as_deref();
         let row = ActivityLogInsert {
             user_id: activity.user_id,
             activity_type: activity.activity_type,
@@ -49,6 +56,12 @@ impl ActivityLogService {
             actor_name: activity.actor_name.as_deref(),
             metadata: activity.metadata.clone().map(Json),
             created_at: db::now(),
+            request_id: context.map(|c| c.request_id.as_str()),
+            ip_address: context.and_then(|c| c.ip_address.as_deref()),
+            user_agent: context.and_then(|c| c.user_agent.as_deref()),
+            session_id: activity
+                .session_id
+                .or_else(|| context.and_then(|c| c.session_id())),
         };
         // Inside a transaction this is a savepoint; outside, a transaction
         // of its own. Either way a failure rolls back only this insert.

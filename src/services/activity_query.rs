@@ -143,6 +143,12 @@ pub struct ActivityQuery {
     /// Case-insensitive (ASCII) substring of description or playlist name,
     /// `%` and `_` taken literally.
     pub q: Option<String>,
+    /// Rows written for requests from this client address (exact match).
+    pub ip_address: Option<String>,
+    /// Rows written with this session (exact match).
+    pub session_id: Option<i64>,
+    /// Rows written by this request (exact match).
+    pub request_id: Option<String>,
     pub limit: i64,
     pub paging: Paging,
 }
@@ -156,6 +162,9 @@ impl Default for ActivityQuery {
             until: None,
             playlist_id: None,
             q: None,
+            ip_address: None,
+            session_id: None,
+            request_id: None,
             limit: 20,
             paging: Paging::Cursor(None),
         }
@@ -171,6 +180,9 @@ impl ActivityQuery {
             && self.until.is_none()
             && self.playlist_id.is_none()
             && self.q.as_deref().is_none_or(str::is_empty)
+            && self.ip_address.is_none()
+            && self.session_id.is_none()
+            && self.request_id.is_none()
     }
 
     /// Narrows `since` by a range: the later of the two bounds wins.
@@ -230,6 +242,17 @@ macro_rules! with_filters {
         }
         if let Some(playlist_id) = &q.playlist_id {
             query = query.filter($col!(playlist_id).eq(playlist_id));
+        }
+        // No index of their own: the user's rows are found by the index
+        // on (user_id, created_at, id), and these narrow them.
+        if let Some(ip) = &q.ip_address {
+            query = query.filter($col!(ip_address).eq(ip));
+        }
+        if let Some(session_id) = q.session_id {
+            query = query.filter($col!(session_id).eq(session_id));
+        }
+        if let Some(request_id) = &q.request_id {
+            query = query.filter($col!(request_id).eq(request_id));
         }
         if let Some(text) = q.q.as_deref().filter(|t| !t.is_empty()) {
             let pattern = like_pattern(text);

@@ -21,7 +21,7 @@ use crate::models::playlist::{Playlist, PlaylistChanges, ProviderLink};
 use crate::models::snapshot::Snapshot;
 use crate::models::track::{NewTrack, Track, TrackView};
 use crate::models::workshop_session::WorkshopSession;
-use crate::models::{NewActivity, User};
+use crate::models::{Changes, NewActivity, User};
 use crate::services::ActivityLogService;
 
 /// Most tracks a playlist (or a commit) may hold.
@@ -457,16 +457,25 @@ impl PlaylistService {
                 description: changes.description.filter(|d| *d != playlist.description),
                 is_public: changes.is_public.filter(|p| *p != playlist.is_public),
             };
-            let mut changed = Vec::new();
-            for (field, is_changed) in [
-                ("name", changes.name.is_some()),
-                ("description", changes.description.is_some()),
-                ("is_public", changes.is_public.is_some()),
-            ] {
-                if is_changed {
-                    changed.push(field);
-                }
-            }
+            let changed = Changes::new()
+                .field(
+                    "name",
+                    &playlist.name,
+                    changes.name.as_ref().unwrap_or(&playlist.name),
+                )
+                .field(
+                    "description",
+                    &playlist.description,
+                    changes
+                        .description
+                        .as_ref()
+                        .unwrap_or(&playlist.description),
+                )
+                .field(
+                    "is_public",
+                    &playlist.is_public,
+                    changes.is_public.as_ref().unwrap_or(&playlist.is_public),
+                );
             if changed.is_empty() {
                 return Self::view(conn, &playlist);
             }

@@ -10,7 +10,7 @@ use crate::db::{self, write_transaction, DbConnection, Json};
 use crate::enums::{JobType, ScheduleType};
 use crate::error::{AppError, AppResult};
 use crate::models::schedule::{NewSchedule, Schedule};
-use crate::models::{NewActivity, User};
+use crate::models::{Changes, NewActivity, User};
 pub use crate::services::schedule_rules::ScheduleInput;
 use crate::services::schedule_rules::{next_run, validate};
 use crate::services::ActivityLogService;
@@ -64,37 +64,39 @@ impl SchedulePatch {
 }
 
 impl ScheduleInput {
-    /// The fields whose values differ in `after`, in the order of SPEC §6
-    /// (`updated_fields` of `schedule_update`).
-    pub fn changed_fields(&self, after: &ScheduleInput) -> Vec<&'static str> {
-        [
-            ("job_type", after.job_type != self.job_type),
-            (
+    /// The fields whose values differ in `after`, in the order of SPEC §6,
+    /// with their old and new values (`updated_fields` and `changes` of
+    /// `schedule_update`).
+    pub fn changes(&self, after: &ScheduleInput) -> Changes {
+        Changes::new()
+            .field("job_type", &self.job_type, &after.job_type)
+            .field(
                 "target_playlist_id",
-                after.target_playlist_id != self.target_playlist_id,
-            ),
-            ("schedule_type", after.schedule_type != self.schedule_type),
-            (
+                &self.target_playlist_id,
+                &after.target_playlist_id,
+            )
+            .field("schedule_type", &self.schedule_type, &after.schedule_type)
+            .field(
                 "schedule_value",
-                after.schedule_value != self.schedule_value,
-            ),
-            (
+                &self.schedule_value,
+                &after.schedule_value,
+            )
+            .field(
                 "source_playlist_ids",
-                after.source_playlist_ids != self.source_playlist_ids,
-            ),
-            (
+                &self.source_playlist_ids,
+                &after.source_playlist_ids,
+            )
+            .field(
                 "algorithm_name",
-                after.algorithm_name != self.algorithm_name,
-            ),
-            (
+                &self.algorithm_name,
+                &after.algorithm_name,
+            )
+            .field(
                 "algorithm_params",
-                after.algorithm_params != self.algorithm_params,
-            ),
-            ("is_enabled", after.is_enabled != self.is_enabled),
-        ]
-        .into_iter()
-        .filter_map(|(field, changed)| changed.then_some(field))
-        .collect()
+                &self.algorithm_params,
+                &after.algorithm_params,
+            )
+            .field("is_enabled", &self.is_enabled, &after.is_enabled)
     }
 }
 
@@ -184,15 +186,15 @@ impl ScheduleService {
             let current = Self::lock_owned(conn, user.id, id)?;
             let before = ScheduleInput::of(&current);
             let after = patch.apply(&before);
-            let updated_fields = before.changed_fields(&after);
-            if updated_fields.is_empty() {
+            let changes = before.changes(&after);
+            if changes.is_empty() {
                 return Ok(current);
             }
             let target = validate(conn, user, &after)?;
             let now = db::now();
-            let timing_changed = updated_fields
-                .iter()
-                .any(|f| matches!(*f, "schedule_type" | "schedule_value" | "is_enabled"));
+            let timing_changed = ["schedule_type", "schedule_value", "is_enabled"]
+                .into_iter()
+                .any(|f| changes.contains(f));
             let mut next = current.clone();
             next.job_type = after.job_type;
             next.target_playlist_id = target.id.clone();
@@ -208,10 +210,7 @@ impl ScheduleService {
             }
             next.updated_at = now;
             next.save(conn)?;
-            ActivityLogService::log(
-                conn,
-                NewActivity::schedule_update(user, &next, &updated_fields),
-            );
+            ActivityLogService::log(conn, NewActivity::schedule_update(user, &next, &changes));
             Ok(next)
         })
     }

@@ -1,13 +1,14 @@
 //! The owner's settings: default algorithm and parameters, and snapshot
 //! policy. A change that changes nothing writes and logs nothing;
-//! `changed_fields` lists only values that really changed.
+//! `changed_fields` lists only values that really changed, and `changes`
+//! their old and new values.
 
 use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::db::{self, write_transaction, DbConnection, Json};
 use crate::error::{AppError, AppResult};
-use crate::models::{NewActivity, User, UserSettings};
+use crate::models::{Changes, NewActivity, User, UserSettings};
 use crate::services::shuffle::{choose, ChoiceError, ChoiceFields};
 use crate::services::ActivityLogService;
 
@@ -91,29 +92,35 @@ impl SettingsService {
                 Err(err) => return Err(err.into()),
             }
             let mut next = current.clone();
-            let mut changed = Vec::new();
-            if algorithm_changed {
-                next.default_algorithm = algorithm_key;
-                changed.push("default_algorithm");
-            }
-            if new_params != current.default_algorithm_params.0 {
-                next.default_algorithm_params = Json(new_params);
-                changed.push("default_algorithm_params");
-            }
-            if let Some(v) = change
-                .auto_snapshot_enabled
-                .filter(|v| *v != current.auto_snapshot_enabled)
-            {
+            next.default_algorithm = algorithm_key;
+            next.default_algorithm_params = Json(new_params);
+            if let Some(v) = change.auto_snapshot_enabled {
                 next.auto_snapshot_enabled = v;
-                changed.push("auto_snapshot_enabled");
             }
-            if let Some(n) = change
-                .max_snapshots_per_playlist
-                .filter(|n| *n != i64::from(current.max_snapshots_per_playlist))
-            {
+            if let Some(n) = change.max_snapshots_per_playlist {
                 next.max_snapshots_per_playlist = n as i32;
-                changed.push("max_snapshots_per_playlist");
             }
+            let changed = Changes::new()
+                .field(
+                    "default_algorithm",
+                    &current.default_algorithm,
+                    &next.default_algorithm,
+                )
+                .field(
+                    "default_algorithm_params",
+                    &current.default_algorithm_params.0,
+                    &next.default_algorithm_params.0,
+                )
+                .field(
+                    "auto_snapshot_enabled",
+                    &current.auto_snapshot_enabled,
+                    &next.auto_snapshot_enabled,
+                )
+                .field(
+                    "max_snapshots_per_playlist",
+                    &current.max_snapshots_per_playlist,
+                    &next.max_snapshots_per_playlist,
+                );
             if changed.is_empty() {
                 return Ok(current);
             }

@@ -5,6 +5,8 @@
 
 mod accounts;
 mod activity_api;
+mod activity_changes;
+mod activity_context;
 mod activity_log;
 mod activity_query;
 mod auth_first;
