@@ -6,7 +6,8 @@
 //! both sides: 100 users; 20,000 single-row `log` calls; then 200,000 rows
 //! over 60 days, of which 110,000 belong to one heavy user (so that a keyset
 //! page 100,000 rows deep exists) and the rest spread over the others.
-//! Operations: `log` one row, the recent 20, `/since` 24 hours (a page of
+//! Operations: `log` one row (outside a request, and inside one: its
+//! context fills four more columns), the recent 20, `/since` 24 hours (a page of
 //! 100 and its total), the 30-day summary (per type and per day), and a
 //! keyset page of 20 at depth 100,000.
 //!
@@ -29,6 +30,7 @@ use rusqlite::{params, Connection};
 use shuffify::db::{self, Pool};
 use shuffify::enums::ActivityType;
 use shuffify::models::{NewActivity, NewUser};
+use shuffify::request_context::{self, RequestContext};
 use shuffify::services::{ActivityCursor, ActivityLogService, ActivityQuery, Paging, SinceCutoff};
 
 const USERS: i64 = 100;
@@ -45,7 +47,8 @@ const TYPES: [&str; 6] = [
 ];
 
 const COLUMNS: &str = "id, user_id, activity_type, description, playlist_id, playlist_name, \
-                       actor_type, actor_name, metadata, created_at";
+                       actor_type, actor_name, metadata, created_at, \
+                       request_id, ip_address, user_agent, session_id";
 
 /// One row as the baseline decodes it: every column, in Rust types.
 #[allow(dead_code)]
@@ -60,6 +63,10 @@ struct RawRow {
     actor_name: Option<String>,
     metadata: Option<String>,
     created_at: NaiveDateTime,
+    request_id: Option<String>,
+    ip_address: Option<String>,
+    user_agent: Option<String>,
+    session_id: Option<i64>,
 }
 
 fn raw_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
@@ -74,6 +81,10 @@ fn raw_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
         actor_name: row.get(7)?,
         metadata: row.get(8)?,
         created_at: row.get(9)?,
+        request_id: row.get(10)?,
+        ip_address: row.get(11)?,
+        user_agent: row.get(12)?,
+        session_id: row.get(13)?,
     })
 }
 
@@ -202,6 +213,16 @@ fn baseline_connection(path: &std::path::Path) -> Connection {
     conn
 }
 
+/// A request's context as a browser behind a proxy leaves it.
+fn bench_context() -> RequestContext {
+    RequestContext::new(
+        "5f0c6e1b9a2d4c7e8b3a1f6d0e9c2b4a".into(),
+        Some("203.0.113.5".into()),
+        Some("Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"),
+    )
+    .with_session(12)
+}
+
 fn stored(t: NaiveDateTime) -> String {
     t.format("%Y-%m-%d %H:%M:%S%.6f").to_string()
 }
@@ -210,13 +231,14 @@ fn stored(t: NaiveDateTime) -> String {
 mod baseline {
     use super::*;
 
-    pub fn log(conn: &Connection, user: i64) -> RawRow {
+    pub fn log(conn: &Connection, user: i64, context: Option<&RequestContext>) -> RawRow {
         let tx = conn.unchecked_transaction().unwrap();
         let row = tx
             .prepare_cached(&format!(
                 "INSERT INTO activity_log (user_id, activity_type, description, playlist_id, \
-                 playlist_name, actor_type, actor_name, metadata, created_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {COLUMNS}"
+                 playlist_name, actor_type, actor_name, metadata, created_at, \
+                 request_id, ip_address, user_agent, session_id) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {COLUMNS}"
             ))
             .unwrap()
             .query_row(
@@ -230,6 +252,10 @@ mod baseline {
                     None::<String>,
                     serde_json::json!({"n": 1}).to_string(),
                     stored(db::now()),
+                    context.map(|c| c.request_id.as_str()),
+                    context.and_then(|c| c.ip_address.as_deref()),
+                    context.and_then(|c| c.user_agent.as_deref()),
+                    context.and_then(|c| c.session_id()),
                 ],
                 raw_row,
             )
@@ -263,7 +289,7 @@ mod baseline {
             .query_map(
                 params![user, stored(since), user, stored(since), 101],
                 |row| {
-                    total = row.get(10)?;
+                    total = row.get(14)?;
                     raw_row(row)
                 },
             )
@@ -379,7 +405,27 @@ fn pairs<'a>(
                 ));
             }),
             Box::new(move || {
-                black_box(baseline::log(raw, writer));
+                black_box(baseline::log(raw, writer, None));
+            }),
+        ));
+        // The same row written while serving a request: its context (as
+        // `db::run` installs it on the closure's thread) fills four more
+        // columns.
+        let context = std::sync::Arc::new(bench_context());
+        let theirs = context.clone();
+        list.push((
+            "log one row in a request",
+            Box::new(move || {
+                let _entered = request_context::enter(Some(context.clone()));
+                let mut c = svc();
+                black_box(ActivityLogService::log(
+                    &mut c,
+                    NewActivity::new(writer, ActivityType::SettingsChange, "bench")
+                        .metadata(serde_json::json!({"n": 1})),
+                ));
+            }),
+            Box::new(move || {
+                black_box(baseline::log(raw, writer, Some(&theirs)));
             }),
         ));
     }

@@ -48,6 +48,12 @@ impl RequestContext {
         }
     }
 
+    /// The context with its session already known.
+    pub fn with_session(self, session_id: i64) -> Self {
+        let _ = self.session_id.set(session_id);
+        self
+    }
+
     pub fn session_id(&self) -> Option<i64> {
         self.session_id.get().copied()
     }

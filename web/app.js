@@ -260,7 +260,7 @@ const ACTIVITY_TYPES = ["shuffle", "workshop_commit", "workshop_session_save", "
 function browserName(userAgent) {
   if (!userAgent) return null;
   const known = [[/\bEdg(e|A|iOS)?\//, "Edge"], [/\bOPR\/|\bOpera\b/, "Opera"],
-    [/\bFirefox\/|\bFxiOS\//, "Firefox"], [/\bChrom(e|ium)\/|\bCriOS\//, "Chrome"],
+    [/\bFirefox\/|\bFxiOS\//, "Firefox"], [/Chrom(e|ium)\/|\bCriOS\//, "Chrome"],
     [/\bSafari\//, "Safari"]];
   const found = known.find(([pattern]) => pattern.test(userAgent));
   // Anything else (curl, a script) by its first product token.

@@ -122,14 +122,17 @@ fn parse_time(
 }
 
 /// An address filter, in the form `context.ip_address` shows it (so
-/// `2001:DB8::0:1` finds `2001:db8::1`).
+/// `2001:DB8::0:1` finds `2001:db8::1`, and `::ffff:192.0.2.1` finds
+/// `192.0.2.1`).
 fn parse_ip(raw: Option<&str>, errors: &mut Vec<FieldError>) -> Option<String> {
     let text = raw?;
     // The longest address text (IPv6 with an IPv4 tail) is 45 characters;
     // nothing longer reaches the parser.
     let parsed = (text.len() <= 45)
         .then(|| text.parse::<std::net::IpAddr>().ok())
-        .flatten();
+        .flatten()
+        // As `ClientAddr` records it: an IPv4-mapped IPv6 address as IPv4.
+        .map(|ip| ip.to_canonical());
     if parsed.is_none() {
         errors.push(FieldError::new("ip", "must be an IPv4 or IPv6 address"));
     }

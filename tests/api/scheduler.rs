@@ -455,3 +455,27 @@ async fn a_run_keeps_renewing_its_lease_while_it_holds_it() {
         "no renewal after the heartbeat stopped"
     );
 }
+
+#[actix_web::test]
+async fn a_scheduled_runs_rows_carry_no_request_context() {
+    let app = spawn_app().await;
+    let user = app.user("unattended").await;
+    let mut conn = app.conn();
+    let due = due_shuffle(&mut conn, user.id, 5, ScheduleType::Interval, "daily");
+    drop(conn);
+    // Requests before and after the run, so contexts are about.
+    app.playlist(&user, "Before", crate::helpers::sample_tracks("b", 1))
+        .await;
+    assert_eq!(tick(&app.db.pool), 1);
+    app.playlist(&user, "After", crate::helpers::sample_tracks("a", 1))
+        .await;
+
+    let activity = app.activity(&user).await;
+    let runs = rows_of(&activity, "schedule_run");
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0]["actor_name"], format!("Schedule #{}", due.id));
+    assert!(runs[0].as_object().unwrap().contains_key("context"));
+    assert_eq!(runs[0]["context"], serde_json::Value::Null);
+    let made = rows_of(&activity, "playlist_create");
+    assert!(made.iter().all(|r| r["context"]["request_id"].is_string()));
+}

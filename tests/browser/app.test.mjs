@@ -358,3 +358,27 @@ test("a Spotify account linked to another user is refused, and the settings page
   assert.equal((await call(page, "GET", "/api/providers/spotify")).body.connected, false);
   await shot(page, "settings-spotify-refused");
 });
+
+test("an item shows what changed and from where, and links to its session's trail", async () => {
+  const page = await tab();
+  await signIn(page, "alice");
+  const { body: created } = await call(page, "POST", "/api/playlists", { name: "Road Trip Two" });
+  await call(page, "PATCH", `/api/playlists/${created.id}`, { name: "Summer Road Trip", is_public: true });
+  await page.reload();
+  const item = page.locator(".feed li[data-id]", { hasText: "Updated playlist" }).first();
+  await item.locator(".changes li", { hasText: "name: Road Trip Two → Summer Road Trip" }).waitFor();
+  await item.locator(".changes li", { hasText: "is public: false → true" }).waitFor();
+  // Headless Chromium says "HeadlessChrome/…".
+  assert.match(await item.locator(".context").textContent(), /^from 127\.0\.0\.1 · Chrome · everything from this session$/);
+  await shot(page, "activity-context");
+
+  // The link lists that session's rows only: this tab's sign-in and edits.
+  const { body: mine } = await call(page, "GET", "/api/activity?types=login&limit=1");
+  const session = mine.items[0].context.session_id;
+  await item.getByRole("link", { name: "everything from this session" }).click();
+  await page.getByText(`Everything from session ${session}.`).waitFor();
+  await page.waitForFunction(() => document.querySelectorAll(".feed li[data-id]").length === 3);
+  const shown = await page.locator(".feed li[data-id]").allTextContents();
+  assert.ok(shown[0].includes("Updated playlist") && shown[2].includes("Logged in"), shown.join(" | "));
+  await shot(page, "activity-session");
+});

@@ -150,3 +150,23 @@ async fn a_short_429_is_waited_out_a_long_one_is_a_503_and_5xx_is_retried_twice(
     assert!((1..=30).contains(&after), "{after}");
     assert_eq!(fake.lock().requests.len(), asked, "nothing sent to Spotify");
 }
+
+#[actix_web::test]
+async fn an_import_on_the_spotify_pool_carries_its_request_context() {
+    let (fake, app, user) = connected("pooled").await;
+    fake.add_playlist("ctx", ACCOUNT, 2);
+    let linked = app.import(&user, "ctx").await;
+    assert_eq!(linked["spotify_playlist_id"], "ctx");
+
+    let activity = app.activity(&user).await;
+    let session = rows_of(&activity, "login")[0]["metadata"]["session_id"].clone();
+    let imported = rows_of(&activity, "playlist_create")[0];
+    assert_eq!(imported["metadata"]["spotify_playlist_id"], "ctx");
+    assert!(imported["context"]["request_id"].is_string());
+    assert_eq!(imported["context"]["ip_address"], "127.0.0.1");
+    assert_eq!(imported["context"]["session_id"], session);
+    // The connection, made at Spotify's callback (a public route, no
+    // token), still says where it came from.
+    let connected = rows_of(&activity, "provider_connect")[0];
+    assert!(connected["context"]["request_id"].is_string());
+}
