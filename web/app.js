@@ -275,10 +275,14 @@ function changeValue(value) {
   return String(value);
 }
 
-/** "name: Road Trip → Summer Road Trip", one per changed field. */
-function changeLines(changes) {
+/** "name: Road Trip → Summer Road Trip", one per changed field, in the
+ *  order the row lists them. */
+function changeLines(metadata) {
+  const changes = metadata && metadata.changes;
   if (!changes || typeof changes !== "object") return null;
-  const lines = Object.entries(changes).map(([field, change]) =>
+  const listed = metadata.changed_fields || metadata.updated_fields || [];
+  const order = [...listed.filter((f) => f in changes), ...Object.keys(changes).filter((f) => !listed.includes(f))];
+  const lines = order.map((field) => [field, changes[field]]).map(([field, change]) =>
     h("li", {}, `${field.replaceAll("_", " ")}: ${changeValue(change.from)} → ${changeValue(change.to)}`,
       change.truncated ? " (cut)" : ""));
   return lines.length ? h("ul", { class: "changes" }, lines) : null;
@@ -302,7 +306,7 @@ function activityItem(item, fresh = false) {
     h("time", { class: "meta", datetime: item.created_at }, when(item.created_at)),
     h("div", { class: "meta" }, item.activity_type.replaceAll("_", " "),
       item.playlist_name ? ` · ${item.playlist_name}` : ""),
-    changeLines(item.metadata && item.metadata.changes),
+    changeLines(item.metadata),
     contextLine(item.context));
 }
 
