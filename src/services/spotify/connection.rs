@@ -303,10 +303,11 @@ impl SpotifyService {
                 }
                 other => other.into(),
             })?;
-            ActivityLogService::log(
-                conn,
-                NewActivity::provider_connect(&user, Provider::Spotify, &me.id),
-            );
+            let mut row = NewActivity::provider_connect(&user, Provider::Spotify, &me.id);
+            // The callback carries no token: the row names the session that
+            // asked for the authorization.
+            row.session_id = found.session_id;
+            ActivityLogService::log(conn, row);
             Ok(())
         })
     }

@@ -166,7 +166,8 @@ async fn an_import_on_the_spotify_pool_carries_its_request_context() {
     assert_eq!(imported["context"]["ip_address"], "127.0.0.1");
     assert_eq!(imported["context"]["session_id"], session);
     // The connection, made at Spotify's callback (a public route, no
-    // token), still says where it came from.
+    // token), names the session that asked for the authorization.
     let connected = rows_of(&activity, "provider_connect")[0];
     assert!(connected["context"]["request_id"].is_string());
+    assert_eq!(connected["context"]["session_id"], session);
 }
