@@ -251,7 +251,8 @@ const ACTIVITY_TYPES = ["shuffle", "workshop_commit", "workshop_session_save", "
   "upstream_source_add", "upstream_source_delete", "schedule_create", "schedule_update", "schedule_delete",
   "schedule_toggle", "schedule_run", "snapshot_create", "snapshot_restore", "snapshot_delete",
   "settings_change", "login", "logout", "login_failed", "playlist_create", "playlist_update", "playlist_delete",
-  "provider_connect", "provider_disconnect", "playlist_sync"];
+  "provider_connect", "provider_disconnect", "playlist_sync",
+  "account_export"];
 
 function activityItem(item, fresh = false) {
   return h("li", { class: fresh ? "new" : "", "data-id": item.id },
