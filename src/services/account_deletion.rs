@@ -24,6 +24,7 @@
 //!    holds its rows and needs nothing the deletion holds,
 //! 3. deletes the user's row, whose cascade takes whatever was written in
 //!    between.
+//!
 //! A request that comes after finds nothing (404), fails its foreign key
 //! (409) or its token (401); none brings a row back.
 

@@ -387,7 +387,7 @@ fn track_facts_page(conn: &mut DbConnection, owner: &Owner, after: &After) -> Ap
 fn activity(conn: &mut DbConnection, owner: &Owner, after: &After) -> AppResult<Page> {
     let mut query = first_batch(&ActivityQuery::default(), EXPORT_BATCH_SIZE);
     if let After::Activity(cursor) = after {
-        query.paging = Paging::Cursor(Some(cursor.clone()));
+        query.paging = Paging::Cursor(Some(*cursor));
     }
     let (items, next) = read_batch(conn, owner.user.id, &query)?;
     Ok(Page {
