@@ -76,6 +76,7 @@ text_enum! {
         ProviderConnect,
         ProviderDisconnect,
         PlaylistSync,
+        AccountExport,
     }
 }
 
@@ -173,8 +174,8 @@ mod tests {
     #[test]
     fn activity_types_are_snake_case_and_round_trip() {
         // SPEC §2's 21, and §10.20's provider_connect, provider_disconnect
-        // and playlist_sync.
-        assert_eq!(ActivityType::iter().count(), 24);
+        // and playlist_sync; account_export.
+        assert_eq!(ActivityType::iter().count(), 25);
         for t in ActivityType::iter() {
             let s = t.to_string();
             assert!(s.len() <= 50);

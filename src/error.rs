@@ -62,6 +62,11 @@ pub enum AppError {
     /// password alike.
     #[error("invalid username or password")]
     BadCredentials,
+    /// 401 for a wrong password given to confirm an action of a signed-in
+    /// user (deleting the account): the token is fine, so no
+    /// `WWW-Authenticate`, and a client does not take it as signed out.
+    #[error("the password is wrong")]
+    WrongPassword,
     #[error("not found")]
     NotFound,
     /// 404 saying why: a feature that is off (Spotify not configured).
@@ -167,7 +172,9 @@ impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
         match self {
             AppError::Validation { .. } => StatusCode::BAD_REQUEST,
-            AppError::Unauthorized | AppError::BadCredentials => StatusCode::UNAUTHORIZED,
+            AppError::Unauthorized | AppError::BadCredentials | AppError::WrongPassword => {
+                StatusCode::UNAUTHORIZED
+            }
             AppError::NotFound | AppError::NotAvailable(_) => StatusCode::NOT_FOUND,
             AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             AppError::Conflict(_) => StatusCode::CONFLICT,

@@ -268,6 +268,14 @@ impl ActivityHub {
         })
     }
 
+    /// Ends every open stream of `user_id` here at once (the account was
+    /// deleted): their queues close, so each body ends after what it was
+    /// sending. Other instances end theirs at their next session check,
+    /// since the user's sessions are gone.
+    pub fn end_user(&self, user_id: i64) {
+        self.state().users.remove(&user_id);
+    }
+
     fn leave(&self, user_id: i64, key: u64) {
         let mut state = self.state();
         if let Some(watched) = state.users.get_mut(&user_id) {

@@ -54,7 +54,9 @@ async function api(method, path, body, headers = {}) {
     init.body = JSON.stringify(body);
   }
   const res = await fetch(path, init);
-  if (res.status === 401 && path !== "/api/auth/login") {
+  // A 401 with `WWW-Authenticate` means the token is dead; one without it
+  // (a wrong password given to confirm an action) leaves the session be.
+  if (res.status === 401 && res.headers.has("WWW-Authenticate") && path !== "/api/auth/login") {
     forgetSession();
     location.hash = "#/signin";
   }
@@ -251,7 +253,8 @@ const ACTIVITY_TYPES = ["shuffle", "workshop_commit", "workshop_session_save", "
   "upstream_source_add", "upstream_source_delete", "schedule_create", "schedule_update", "schedule_delete",
   "schedule_toggle", "schedule_run", "snapshot_create", "snapshot_restore", "snapshot_delete",
   "settings_change", "login", "logout", "login_failed", "playlist_create", "playlist_update", "playlist_delete",
-  "provider_connect", "provider_disconnect", "playlist_sync"];
+  "provider_connect", "provider_disconnect", "playlist_sync",
+  "account_export"];
 
 /** A short browser name from a User-Agent ("Firefox"), or null. Written
  *  here rather than taken from a parser library: the app has no build step
@@ -761,7 +764,55 @@ async function settingsPage() {
   // said once, then dropped from the address so a reload does not repeat it.
   const spotifyError = hashRoute().query.get("spotify_error");
   if (spotifyError) history.replaceState(null, "", "#/settings");
-  page("Settings", h("div", { class: "grid" }, h("section", { class: "card" }, settingsForm), await spotifyCard(spotifyError)));
+  page("Settings", h("div", { class: "grid" }, h("section", { class: "card" }, settingsForm), await spotifyCard(spotifyError),
+    accountCard()));
+}
+
+/** Your data: download all of it, or delete the account (with the
+ *  password and the username typed out, so it cannot happen by a slip). */
+function accountCard() {
+  const user = JSON.parse(sessionStorage.getItem(USER_KEY) || "null") || {};
+  const download = h("button", { type: "button", class: "secondary", onclick: async () => {
+    card.querySelectorAll(".form-error, .notice").forEach((e) => e.remove());
+    download.disabled = true;
+    try {
+      const res = await fetch("/api/me/export", { headers: { Authorization: `Bearer ${token()}` } });
+      if (!res.ok) throw new ApiError(res.status, await res.json().catch(() => null));
+      const url = URL.createObjectURL(await res.blob());
+      const link = h("a", { href: url, download: `shuffify-export-${user.username}.json` });
+      document.body.append(link);
+      link.click();
+      link.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 10_000);
+      download.after(h("p", { class: "notice", role: "status" }, "Your data was downloaded."));
+    } catch (err) {
+      download.after(h("p", { class: "form-error", role: "alert" }, err.message + advice(err)));
+    } finally {
+      download.disabled = false;
+    }
+  } }, "Download my data");
+  const deleteForm = form({ "aria-label": "Delete my account" }, [
+    h("h3", {}, "Delete my account"),
+    h("p", {}, "This deletes your account and everything in it: playlists, snapshots, schedules, sessions, the Spotify connection and your whole activity trail. It cannot be undone."),
+    field("Your password", h("input", { type: "password", name: "password", autocomplete: "current-password", required: true })),
+    field(`Type your username (${user.username}) to confirm`, text("confirm", { autocomplete: "off", required: true })),
+    h("div", { class: "actions" }, h("button", { type: "submit", class: "danger" }, "Delete my account")),
+  ], async (data) => {
+    if (data.get("confirm") !== user.username) {
+      throw new ApiError(400, { error: { message: "The account was not deleted.", details: [
+        { field: "confirm", message: `type your username, ${user.username}, exactly` }] } });
+    }
+    await api("DELETE", "/api/me", { password: data.get("password") });
+    forgetSession();
+    flash = "Your account and everything in it were deleted.";
+    location.hash = "#/signin";
+  });
+  const card = h("section", { class: "card", "aria-label": "Your data" },
+    h("h2", {}, "Your data"),
+    h("p", {}, "Everything you keep here, as one JSON file."),
+    h("div", { class: "actions" }, download),
+    deleteForm);
+  return card;
 }
 
 /** Why the callback refused a connection, by its `spotify_error` code. */

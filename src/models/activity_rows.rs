@@ -156,6 +156,16 @@ impl NewActivity {
         Self::by(user, ActivityType::LoginFailed, "Failed login attempt")
     }
 
+    /// `account_export`: the one read that logs, written as the export of
+    /// everything the user owns starts.
+    pub fn account_export(user: &User) -> Self {
+        Self::by(
+            user,
+            ActivityType::AccountExport,
+            "Exported all account data",
+        )
+    }
+
     /// `logout`: a session revoked by its holder.
     pub fn logout(user: &User, session_id: i64) -> Self {
         Self::by(user, ActivityType::Logout, "Logged out").metadata(json!({

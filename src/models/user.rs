@@ -73,12 +73,18 @@ impl User {
     /// (playlists, schedules, workshop sessions) are counted and written
     /// atomically. Write transactions lock user, then schedule, then
     /// playlist, so two of them never wait on each other in a circle.
-    /// PostgreSQL takes `FOR UPDATE`; on SQLite the `BEGIN IMMEDIATE` of
-    /// `db::write_transaction` already holds the one write lock.
+    /// PostgreSQL takes `FOR NO KEY UPDATE`: it excludes every other
+    /// holder of this lock, but not the `KEY SHARE` that an insert of a
+    /// row referring to the user takes for its foreign key. With `FOR
+    /// UPDATE`, a writer holding a playlist and inserting its snapshot
+    /// waited for the user's row while a writer holding the user's row
+    /// waited for that playlist: a deadlock. On SQLite the `BEGIN
+    /// IMMEDIATE` of `db::write_transaction` already holds the one write
+    /// lock.
     pub fn lock(conn: &mut DbConnection, id: i64) -> QueryResult<()> {
         let query = users::table.find(id).select(users::id);
         match conn {
-            DbConnection::Postgres(pg) => query.for_update().first::<i64>(pg),
+            DbConnection::Postgres(pg) => query.for_no_key_update().first::<i64>(pg),
             DbConnection::Sqlite(c) => query.first::<i64>(c),
         }
         .map(|_| ())

@@ -26,11 +26,12 @@ use utoipa::{Modify, OpenApi};
 
 use crate::routes::error_responses::{
     request_id_header, BadRequest, Conflict, HeadersTooLarge, Internal, NotFound, PayloadTooLarge,
-    PreconditionFailed, RateLimited, Unauthorized, UpstreamError, UpstreamUnavailable, REQUEST_ID,
+    PreconditionFailed, RateLimited, Unauthorized, UnauthorizedOrWrongPassword, UpstreamError,
+    UpstreamUnavailable, REQUEST_ID,
 };
 use crate::routes::{
-    activity, activity_stream, algorithms, auth, health, me, playlists, providers, schedules,
-    settings, snapshots, tracks, upstream, workshop,
+    account, activity, activity_stream, algorithms, auth, health, me, playlists, providers,
+    schedules, settings, snapshots, tracks, upstream, workshop,
 };
 
 /// Where the document is served.
@@ -57,6 +58,8 @@ pub const DOCUMENT_PATH: &str = "/api/openapi.json";
         auth::login,
         auth::logout,
         me::get_me,
+        account::export_account,
+        account::delete_account,
         settings::get_settings,
         settings::update_settings,
         tracks::search_tracks,
@@ -117,6 +120,7 @@ pub const DOCUMENT_PATH: &str = "/api/openapi.json";
     ), responses(
         BadRequest,
         Unauthorized,
+        UnauthorizedOrWrongPassword,
         NotFound,
         Conflict,
         PreconditionFailed,

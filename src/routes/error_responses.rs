@@ -32,6 +32,9 @@ error_responses! {
     Unauthorized: "`unauthorized`: the bearer token is missing, unknown, expired or revoked \
         (or, at login, the username or password is wrong).",
         "WWW-Authenticate" = "`Bearer`";
+    UnauthorizedOrWrongPassword: "`unauthorized`: the bearer token is missing, unknown, \
+        expired or revoked (with `WWW-Authenticate: Bearer`), or the password given to \
+        confirm is wrong (without it: the token still works).";
     NotFound: "`not_found`: no such resource among the caller's own (another user's \
         answers exactly as a missing one).";
     Conflict: "`conflict`: the request conflicts with what is stored (a cap named with \

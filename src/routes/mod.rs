@@ -2,6 +2,7 @@
 //! answer. [`configure`] registers every route and the extractor settings;
 //! the binary and the tests both use it, so tests exercise the real routing.
 
+pub mod account;
 pub mod activity;
 pub mod activity_stream;
 pub mod algorithms;
@@ -165,7 +166,10 @@ pub fn endpoints() -> Vec<Endpoint> {
         public("/api/auth/register").post(auth::register),
         public("/api/auth/login").post(auth::login),
         resource("/api/auth/logout").post(auth::logout),
-        resource("/api/me").get(me::get_me),
+        resource("/api/me")
+            .get(me::get_me)
+            .delete(account::delete_account),
+        resource("/api/me/export").get(account::export_account),
         resource("/api/settings")
             .get(settings::get_settings)
             .patch(settings::update_settings),

@@ -14,20 +14,17 @@ use actix_web::web::Bytes;
 use diesel::prelude::*;
 use futures_util::Stream;
 use strum::{Display, EnumString};
-use tokio::sync::mpsc::{self, error::SendTimeoutError, Sender};
 
 use crate::db::{self, DbConnection, Pool};
 use crate::error::AppError;
 use crate::models::ActivityLog;
 use crate::services::activity_query::{ActivityCursor, ActivityPage, ActivityQuery, Paging};
+use crate::services::export_stream::{self, ChunkSender, Stop};
 use crate::services::ActivityLogService;
 use crate::streams::StreamGuard;
 
 /// Rows per export batch.
 pub const EXPORT_BATCH_SIZE: i64 = 500;
-/// Rendered batches waiting for the client, at most: with the batch the
-/// producer holds, an export buffers at most three batches.
-pub const EXPORT_CHANNEL_CHUNKS: usize = 2;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Display, EnumString, utoipa::ToSchema)]
 #[strum(serialize_all = "lowercase")]
@@ -156,29 +153,11 @@ pub enum ExportError {
     Abandoned,
 }
 
-/// What the producer hands the body: data, a failure, or the explicit end.
-/// A channel that closes without [`Message::End`] means the export was cut
-/// short, so an early close can never pass for a complete one.
-enum Message {
-    Chunk(Bytes),
-    Failed(ExportError),
-    End,
-}
-
-/// Why the producer stopped early.
-enum Stop {
-    /// The client went away: nobody left to tell.
-    ClientGone,
-    /// The client took nothing for the send timeout.
-    Stalled,
-    Failed(ExportError),
-}
-
 pub struct ActivityExport;
 
 /// The listing query that reads `query`'s rows from the newest,
 /// `batch_size` at a time.
-fn first_batch(query: &ActivityQuery, batch_size: i64) -> ActivityQuery {
+pub(crate) fn first_batch(query: &ActivityQuery, batch_size: i64) -> ActivityQuery {
     ActivityQuery {
         limit: batch_size,
         paging: Paging::Cursor(None),
@@ -187,7 +166,7 @@ fn first_batch(query: &ActivityQuery, batch_size: i64) -> ActivityQuery {
 }
 
 /// One batch of rows, and where the next one starts (`None`: this was the last).
-fn read_batch(
+pub(crate) fn read_batch(
     conn: &mut DbConnection,
     user_id: i64,
     q: &ActivityQuery,
@@ -227,17 +206,14 @@ impl ActivityExport {
         }
     }
 
-    /// The body of an HTTP export: starts a producer task on the current
-    /// (actix) runtime and returns the stream it feeds.
+    /// The body of an HTTP export (`crate::services::export_stream`).
     ///
     /// The producer reads a batch through its own short [`db::run`] (one
-    /// checkout per batch), renders it, and offers it to a channel of
-    /// [`EXPORT_CHANNEL_CHUNKS`] chunks. If the client takes no chunk for
-    /// `send_timeout`, the producer gives up; it holds no thread and no
-    /// connection while it waits, and it owns `slot`, so the export's slot
-    /// frees whenever it stops: at the end, when the client goes away, on a
-    /// send timeout or on an error. The stream ends cleanly only after the
-    /// last row; otherwise its last item is an `Err`.
+    /// checkout per batch), renders it, and offers it to the body's small
+    /// channel. If the client takes no chunk for `send_timeout`, the
+    /// producer gives up; it owns `slot`, so the export's slot frees
+    /// whenever it stops. The stream ends cleanly only after the last row;
+    /// otherwise its last item is an `Err`.
     pub fn stream(
         pool: Pool,
         user_id: i64,
@@ -246,48 +222,13 @@ impl ActivityExport {
         send_timeout: Duration,
         slot: StreamGuard,
     ) -> impl Stream<Item = Result<Bytes, ExportError>> + 'static {
-        let (tx, rx) = mpsc::channel(EXPORT_CHANNEL_CHUNKS);
-        actix_web::rt::spawn(async move {
-            let _slot = slot;
-            match produce(&pool, user_id, &query, format, &tx, send_timeout).await {
-                Ok(()) => {}
-                Err(Stop::ClientGone) => {
-                    log::debug!("activity export for user {user_id}: client went away")
-                }
-                Err(Stop::Stalled) => log::warn!(
-                    "activity export for user {user_id} dropped: the client took no data for {} s",
-                    send_timeout.as_secs()
-                ),
-                Err(Stop::Failed(err)) => {
-                    log::warn!(
-                        "activity export for user {user_id} failed, response aborted: {err}"
-                    );
-                    // Best effort: without it the client still sees an
-                    // abort, only with a vaguer reason in the server log.
-                    let _ = tx.send_timeout(Message::Failed(err), send_timeout).await;
-                }
-            }
-        });
-        futures_util::stream::unfold(Some(rx), |rx| async move {
-            let mut rx = rx?;
-            match rx.recv().await {
-                Some(Message::Chunk(bytes)) => Some((Ok(bytes), Some(rx))),
-                Some(Message::End) => None,
-                Some(Message::Failed(err)) => Some((Err(err), None)),
-                None => Some((Err(ExportError::Abandoned), None)),
-            }
-        })
+        export_stream::streamed(
+            format!("activity export for user {user_id}"),
+            send_timeout,
+            slot,
+            move |out| async move { produce(&pool, user_id, &query, format, &out).await },
+        )
     }
-}
-
-/// Offers `message` to the client for at most `timeout`.
-async fn send(tx: &Sender<Message>, message: Message, timeout: Duration) -> Result<(), Stop> {
-    tx.send_timeout(message, timeout)
-        .await
-        .map_err(|err| match err {
-            SendTimeoutError::Timeout(_) => Stop::Stalled,
-            SendTimeoutError::Closed(_) => Stop::ClientGone,
-        })
 }
 
 async fn produce(
@@ -295,12 +236,11 @@ async fn produce(
     user_id: i64,
     query: &ActivityQuery,
     format: ExportFormat,
-    tx: &Sender<Message>,
-    timeout: Duration,
+    out: &ChunkSender,
 ) -> Result<(), Stop> {
     let header = format.header();
     if !header.is_empty() {
-        send(tx, Message::Chunk(Bytes::from(header)), timeout).await?;
+        out.send(header).await?;
     }
     let mut q = first_batch(query, EXPORT_BATCH_SIZE);
     loop {
@@ -312,12 +252,11 @@ async fn produce(
         .map_err(|err| Stop::Failed(ExportError::Read(err)))?;
         // Rendered here, after the connection went back to the pool.
         if !items.is_empty() {
-            let chunk = Bytes::from(format.render_batch(&items));
-            send(tx, Message::Chunk(chunk), timeout).await?;
+            out.send(format.render_batch(&items)).await?;
         }
         match next {
             Some(cursor) => q.paging = Paging::Cursor(Some(cursor)),
-            None => return send(tx, Message::End, timeout).await,
+            None => return Ok(()),
         }
     }
 }

@@ -189,6 +189,11 @@ impl AuthService {
             // logins; two simultaneous logins of one user on PostgreSQL
             // may both name the same previous one.
             let previous_login_at = AuthSession::latest_login_at(conn, user.id)?;
+            // The user's row first (lock order: user before what refers to
+            // it), so a login never holds a session row while it waits for
+            // the user's (an account deletion holds the user's and then
+            // deletes the sessions).
+            let user = User::record_login(conn, user.id, now)?;
             let session = NewAuthSession {
                 previous_login_at,
                 user_id: user.id,
@@ -199,7 +204,6 @@ impl AuthService {
                 user_agent: client.user_agent.as_deref(),
             }
             .insert(conn)?;
-            let user = User::record_login(conn, user.id, now)?;
             ActivityLogService::log(conn, NewActivity::login(&user, session.id));
             Ok(NewLogin {
                 token,

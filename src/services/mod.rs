@@ -1,12 +1,15 @@
 //! Logic that spans tables, as unit structs with associated functions over a
 //! `&mut DbConnection`, so that a write can join the caller's transaction.
 
+pub mod account_deletion;
+pub mod account_export;
 pub mod activity_export;
 pub mod activity_log;
 pub mod activity_query;
 pub mod activity_since;
 pub mod auth;
 pub mod demo;
+pub mod export_stream;
 pub mod job_executor;
 pub mod job_plan;
 pub mod playlists;

@@ -3,6 +3,7 @@
 //! server named by `TEST_DATABASE_URL`) and, where it speaks HTTP, the real
 //! application with its real routing.
 
+mod account_data;
 mod accounts;
 mod activity_api;
 mod activity_changes;

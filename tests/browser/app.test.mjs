@@ -7,7 +7,7 @@
 import { test, before, after, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
+import { mkdtempSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -381,4 +381,49 @@ test("an item shows what changed and from where, and links to its session's trai
   const shown = await page.locator(".feed li[data-id]").allTextContents();
   assert.ok(shown[0].includes("Updated playlist") && shown[2].includes("Logged in"), shown.join(" | "));
   await shot(page, "activity-session");
+});
+
+test("download my data, then delete my account with its password and name typed out", async () => {
+  const reg = await fetch(`${base}/api/auth/register`, {
+    method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ username: "leaver", password: PASSWORD }),
+  });
+  assert.equal(reg.status, 201);
+  const page = await tab();
+  await signIn(page, "leaver");
+  await page.goto(`${base}/#/settings`);
+  const card = page.locator("section[aria-label='Your data']");
+  const downloaded = page.waitForEvent("download");
+  await card.getByRole("button", { name: "Download my data" }).click();
+  const download = await downloaded;
+  assert.equal(download.suggestedFilename(), "shuffify-export-leaver.json");
+  const document = JSON.parse(readFileSync(await download.path(), "utf8"));
+  assert.equal(document.user.username, "leaver");
+  assert.ok(document.activity.some((row) => row.activity_type === "account_export"));
+  await card.getByText("Your data was downloaded.").waitFor();
+
+  // A wrong password says so, and keeps the session.
+  await card.getByLabel("Your password").fill("not my password");
+  await card.getByLabel(/^Type your username/).fill("leaver");
+  await card.getByRole("button", { name: "Delete my account" }).click();
+  await card.getByText("the password is wrong").waitFor();
+  assert.equal(new URL(page.url()).hash, "#/settings");
+  // The name typed wrong deletes nothing.
+  await card.getByLabel("Your password").fill(PASSWORD);
+  await card.getByLabel(/^Type your username/).fill("leave");
+  await card.getByRole("button", { name: "Delete my account" }).click();
+  await card.locator(".field-error", { hasText: "confirm" }).waitFor();
+  await shot(page, "settings-your-data");
+  await card.locator("section, form").last().screenshot({ path: join(SHOTS, "delete-account.png") });
+
+  await card.getByLabel(/^Type your username/).fill("leaver");
+  await card.getByRole("button", { name: "Delete my account" }).click();
+  await page.getByText("Your account and everything in it were deleted.").waitFor();
+  await page.getByRole("heading", { name: "Sign in" }).waitFor();
+  await shot(page, "account-deleted");
+  const login = await fetch(`${base}/api/auth/login`, {
+    method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ username: "leaver", password: PASSWORD }),
+  });
+  assert.equal(login.status, 401);
 });
