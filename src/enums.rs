@@ -76,7 +76,15 @@ text_enum! {
         ProviderConnect,
         ProviderDisconnect,
         PlaylistSync,
+        WebhookCreate,
+        WebhookDelete,
+        WebhookDisabled,
     }
+}
+
+text_enum! {
+    /// Where one event's delivery to a webhook stands.
+    DeliveryStatus { Pending, Succeeded, Failed }
 }
 
 text_enum! {
@@ -174,7 +182,7 @@ mod tests {
     fn activity_types_are_snake_case_and_round_trip() {
         // SPEC §2's 21, and §10.20's provider_connect, provider_disconnect
         // and playlist_sync.
-        assert_eq!(ActivityType::iter().count(), 24);
+        assert_eq!(ActivityType::iter().count(), 27);
         for t in ActivityType::iter() {
             let s = t.to_string();
             assert!(s.len() <= 50);
