@@ -222,7 +222,7 @@ impl Webhook {
     /// count of failures in a row, a failure adds one; returns the count.
     pub fn count_attempt(conn: &mut DbConnection, id: i64, succeeded: bool) -> QueryResult<i32> {
         let target = webhooks::table.find(id);
-        let query = if succeeded {
+        if succeeded {
             diesel::update(target)
                 .set(webhooks::consecutive_failures.eq(0))
                 .returning(webhooks::consecutive_failures)
@@ -232,8 +232,7 @@ impl Webhook {
                 .set(webhooks::consecutive_failures.eq(webhooks::consecutive_failures + 1))
                 .returning(webhooks::consecutive_failures)
                 .get_result::<i32>(conn)
-        };
-        query
+        }
     }
 
     /// Stops deliveries for good (until deleted and created again).

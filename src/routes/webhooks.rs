@@ -185,7 +185,7 @@ pub struct DeliveriesParams {
     #[param(value_type = Option<i64>, minimum = 1, maximum = 100, default = 20)]
     limit: Option<String>,
     /// The `next_cursor` of the previous page.
-    #[param(value_type = Option<String>, pattern = "^[0-9]{1,18}$")]
+    #[param(value_type = Option<String>, pattern = "^[1-9][0-9]{0,17}$")]
     cursor: Option<String>,
 }
 
