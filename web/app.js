@@ -894,7 +894,7 @@ async function webhooksCard() {
     ACTIVITY_TYPES.map((t) => h("label", { class: "inline" }, h("input", { type: "checkbox", name: "types", value: t }), t.replaceAll("_", " "))));
   const choose = (only) => { typeBoxes.hidden = !only; };
   const create = form({ "aria-label": "New webhook" }, [
-    field("Endpoint URL (https)", h("input", { type: "url", name: "url", placeholder: "https://example.com/hooks/shuffify", required: true, autocomplete: "off" })),
+    field("Endpoint URL (https)", h("input", { type: "url", name: "url", required: true, autocomplete: "off" })),
     h("div", { role: "radiogroup", "aria-label": "Which activity" },
       h("label", { class: "inline" }, h("input", { type: "radio", name: "scope", value: "all", checked: true, onchange: () => choose(false) }), "All activity types"),
       h("label", { class: "inline" }, h("input", { type: "radio", name: "scope", value: "some", onchange: () => choose(true) }), "Only some types")),

@@ -51,14 +51,18 @@ pub struct Webhook {
 }
 
 impl Webhook {
-    /// Whether a row of this type is delivered.
-    pub fn wants(&self, activity_type: ActivityType) -> bool {
+    /// The activity types delivered, `None` for every type (names this
+    /// build does not know are left out).
+    pub fn type_list(&self) -> Option<Vec<ActivityType>> {
         match &self.types {
-            None => true,
-            Some(Json(serde_json::Value::Array(types))) => types
-                .iter()
-                .any(|t| t.as_str() == Some(activity_type.as_ref())),
-            Some(_) => false,
+            None => None,
+            Some(Json(serde_json::Value::Array(types))) => Some(
+                types
+                    .iter()
+                    .filter_map(|t| t.as_str()?.parse().ok())
+                    .collect(),
+            ),
+            Some(_) => Some(Vec::new()),
         }
     }
 }
@@ -163,8 +167,8 @@ impl Webhook {
         let ids: Vec<ClaimedId> = match conn {
             DbConnection::Postgres(pg) => diesel::sql_query(format!(
                 "UPDATE webhooks SET claimed_by = $2, claimed_until = $3 WHERE id IN \
-                 (SELECT w.id FROM webhooks w WHERE {HAS_WORK} ORDER BY w.id LIMIT $4 \
-                  FOR UPDATE SKIP LOCKED) RETURNING id"
+                 (SELECT w.id FROM webhooks w WHERE {HAS_WORK} ORDER BY w.id \
+                  LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING id"
             ))
             .bind::<Timestamp, _>(now)
             .bind::<Text, _>(instance)
@@ -196,6 +200,28 @@ impl Webhook {
             .select(Webhook::as_select())
             .first(conn)
             .optional()
+    }
+
+    /// Before an attempt: moves the cursor to `last_activity_id` and
+    /// extends `instance`'s claim to `until`, in one statement.
+    pub fn renew(
+        conn: &mut DbConnection,
+        id: i64,
+        instance: &str,
+        last_activity_id: i64,
+        until: NaiveDateTime,
+    ) -> QueryResult<()> {
+        diesel::update(
+            webhooks::table
+                .filter(webhooks::id.eq(id))
+                .filter(webhooks::claimed_by.eq(instance)),
+        )
+        .set((
+            webhooks::last_activity_id.eq(last_activity_id),
+            webhooks::claimed_until.eq(Some(until)),
+        ))
+        .execute(conn)
+        .map(|_| ())
     }
 
     /// Extends (`Some`) or gives up (`None`) `instance`'s claim.

@@ -14,12 +14,20 @@
 //! each attempt; a worker that dies with claims in hand loses them when it
 //! runs out.
 //!
-//! **Events.** With no delivery pending, the holder reads its owner's rows
-//! after the webhook's cursor (`last_activity_id`), oldest first, skips
-//! those whose type the webhook does not take, and starts a delivery for
-//! the first that matches, moving the cursor in the same transaction. One
-//! user's rows commit in id order (the per-user lock of the activity
-//! insert), so the cursor never passes a row that has yet to commit.
+//! **Events.** With no delivery pending, the holder reads the newest of
+//! its owner's rows after the webhook's cursor (`last_activity_id`), then
+//! the first row up to it whose type the webhook takes, and starts its
+//! delivery, moving the cursor in the same transaction (to the newest row
+//! when none matches). One user's rows commit in id order (the per-user
+//! lock of the activity insert), so the cursor never passes a row that has
+//! yet to commit.
+//!
+//! **Transactions.** An attempt's outcome is recorded in the transaction
+//! that also prepares the holder's next event, or gives the claim back
+//! when nothing is due; so while a webhook has a backlog each event costs
+//! one short transaction besides its POST, and a claim is kept until the
+//! backlog is gone (giving it back after a few events, to be fair to
+//! others, measured slower: every hand-over is another claim).
 //!
 //! **Attempts.** The body is the activity item, serialized by the same
 //! impl as the listing's. A 2xx within the timeout is success; anything
@@ -32,7 +40,8 @@
 //! **When it looks.** At once when a row is written in this process
 //! (`super::wake`), shortly after again (the wake comes just before the
 //! commit), when a retry comes due, and at least every `poll` (1 s) for
-//! other instances' rows.
+//! other instances' rows; never twice within [`CLAIM_GAP`], since every
+//! row written wakes it and each claim is a write.
 //!
 //! **Shutdown.** Once the process's shutdown begins (or the handle is
 //! dropped) it takes no more work; an attempt in flight is abandoned and
@@ -53,7 +62,7 @@ use super::wake;
 use crate::config::Settings;
 use crate::db::schema::{activity_log, webhook_deliveries, webhooks};
 use crate::db::{self, DbConnection, Pool};
-use crate::enums::{ActivityType, DeliveryStatus};
+use crate::enums::DeliveryStatus;
 use crate::models::webhook::{AttemptRecord, Delivery, Webhook};
 use crate::models::{ActivityLog, NewActivity};
 use crate::services::activity_log::ActivityLogService;
@@ -61,8 +70,11 @@ use crate::shutdown::Shutdown;
 
 /// Webhooks one worker delivers to at once.
 pub const MAX_IN_FLIGHT: i64 = 32;
-/// Rows of an owner read per look for the next matching one.
-const SCAN_ROWS: i64 = 500;
+/// Events skipped or given up within one transaction before it ends.
+const MAX_STEPS: usize = 16;
+/// The shortest time between two claims: wake-ups come with every row
+/// written, and each claim is a write.
+const CLAIM_GAP: Duration = Duration::from_millis(20);
 /// How long after a wake-up the worker looks (the row's transaction is
 /// committing), and when it looks once more.
 const WAKE_DELAY: Duration = Duration::from_millis(5);
@@ -214,10 +226,15 @@ async fn run(ctx: Arc<Ctx>, stopped: watch::Receiver<bool>, shutdown: Shutdown) 
     let mut wake = wake::subscribe();
     let mut tasks: JoinSet<()> = JoinSet::new();
     let mut follow_up: Option<Instant> = None;
+    let mut claimed_at: Option<Instant> = None;
     while !*stop.borrow() {
         let free = MAX_IN_FLIGHT - tasks.len() as i64;
         let mut next_due = None;
+        if let Some(gap) = claimed_at.and_then(|at| CLAIM_GAP.checked_sub(at.elapsed())) {
+            tokio::time::sleep(gap).await;
+        }
         if free > 0 {
+            claimed_at = Some(Instant::now());
             match ctx.db(move |conn, ctx| claim(conn, ctx, free)).await {
                 Ok((ids, due)) => {
                     for id in ids {
@@ -297,34 +314,39 @@ struct Attempt {
 enum Step {
     /// Send this.
     Attempt(Box<Attempt>),
-    /// Look again at once (rows skipped, or a delivery given up).
+    /// Look again at once (many rows skipped or given up in one go).
     Next,
-    /// Nothing to do now: give the claim back.
+    /// Nothing to do now; the claim was given back in the same transaction.
     Idle,
     /// The claim is gone (webhook deleted, disabled or taken over).
     Gone,
 }
 
 /// Delivers a claimed webhook's events one after another until it has
-/// none due, then gives the claim back.
+/// none due. An attempt's outcome is recorded in the transaction that
+/// also prepares the next event (or gives the claim back), so an event
+/// costs one short transaction besides its POST.
 async fn deliver(ctx: Arc<Ctx>, id: i64, mut stop: watch::Receiver<bool>) {
+    let mut step = ctx.db(move |conn, ctx| prepare(conn, ctx, id)).await;
     loop {
-        if *stop.borrow() {
-            return;
-        }
-        let step = match ctx.db(move |conn, ctx| prepare(conn, ctx, id)).await {
-            Ok(step) => step,
+        let attempt = match step {
+            Ok(Step::Attempt(attempt)) => attempt,
+            Ok(Step::Next) => {
+                if *stop.borrow() {
+                    return;
+                }
+                step = ctx.db(move |conn, ctx| prepare(conn, ctx, id)).await;
+                continue;
+            }
+            Ok(Step::Idle | Step::Gone) => return,
             Err(err) => {
-                log::warn!("webhooks: preparing webhook {id}'s next delivery failed: {err}");
+                log::warn!("webhooks: webhook {id}'s next delivery failed: {err}");
                 break;
             }
         };
-        let attempt = match step {
-            Step::Attempt(attempt) => attempt,
-            Step::Next => continue,
-            Step::Idle => break,
-            Step::Gone => return,
-        };
+        if *stop.borrow() {
+            return;
+        }
         let started = db::now();
         let event_id = attempt.delivery.activity_id.to_string();
         let post = ctx.sender.post(
@@ -339,13 +361,11 @@ async fn deliver(ctx: Arc<Ctx>, id: i64, mut stop: watch::Receiver<bool>) {
             // attempt made again later, counted once.
             _ = stop.wait_for(|s| *s) => return,
         };
-        let recorded = ctx
+        // Not recorded (an error): the claim is given back below and the
+        // attempt made again, so delivery stays at least once.
+        step = ctx
             .db(move |conn, ctx| record(conn, ctx, &attempt, started, &outcome))
             .await;
-        if let Err(err) = recorded {
-            log::warn!("webhooks: recording an attempt of webhook {id} failed: {err}");
-            break;
-        }
     }
     let released = ctx
         .db(move |conn, ctx| Webhook::set_claim(conn, id, &ctx.instance, None))
@@ -357,38 +377,45 @@ async fn deliver(ctx: Arc<Ctx>, id: i64, mut stop: watch::Receiver<bool>) {
 
 /// The claimed webhook's next step, in one transaction.
 fn prepare(conn: &mut DbConnection, ctx: &Ctx, id: i64) -> QueryResult<Step> {
-    db::write_transaction(conn, |conn| {
-        let Some(hook) = Webhook::held(conn, id, &ctx.instance)? else {
-            return Ok(Step::Gone);
-        };
-        let now = db::now();
+    db::write_transaction(conn, |conn| match Webhook::held(conn, id, &ctx.instance)? {
+        Some(hook) => next_step(conn, ctx, hook),
+        None => Ok(Step::Gone),
+    })
+}
+
+/// Inside the caller's transaction, with the claim held: the pending
+/// delivery when one is due, else the delivery of the owner's next row
+/// the webhook takes (moving its cursor); with nothing due, the claim is
+/// given back.
+fn next_step(conn: &mut DbConnection, ctx: &Ctx, mut hook: Webhook) -> QueryResult<Step> {
+    let id = hook.id;
+    let now = db::now();
+    let mut steps = 0;
+    loop {
+        if steps == MAX_STEPS {
+            // Many rows skipped or given up: look again in a new
+            // transaction rather than hold this one.
+            return Ok(Step::Next);
+        }
+        steps += 1;
         let delivery = match Delivery::head(conn, id)? {
             Some(delivery) => delivery,
-            None => {
-                let rows: Vec<(i64, ActivityType)> = activity_log::table
-                    .filter(activity_log::user_id.eq(hook.user_id))
-                    .filter(activity_log::id.gt(hook.last_activity_id))
-                    .order(activity_log::id.asc())
-                    .limit(SCAN_ROWS)
-                    .select((activity_log::id, activity_log::activity_type))
-                    .load(conn)?;
-                let Some(&(last, _)) = rows.last() else {
-                    return Ok(Step::Idle);
-                };
-                match rows.iter().find(|(_, t)| hook.wants(*t)) {
-                    None => {
-                        Webhook::set_cursor(conn, id, last)?;
-                        return Ok(Step::Next);
-                    }
-                    Some(&(activity_id, _)) => {
-                        Webhook::set_cursor(conn, id, activity_id)?;
-                        Delivery::start(conn, id, activity_id, now)?
-                    }
+            None => match next_event(conn, &hook)? {
+                Event::None => break,
+                Event::Skipped(newest) => {
+                    Webhook::set_cursor(conn, id, newest)?;
+                    hook.last_activity_id = newest;
+                    continue;
                 }
-            }
+                Event::Found(row) => {
+                    hook.last_activity_id = row.id;
+                    let delivery = Delivery::start(conn, id, row.id, now)?;
+                    return attempt(conn, ctx, hook, delivery, &row, now);
+                }
+            },
         };
         if delivery.next_attempt_at.is_some_and(|at| at > now) {
-            return Ok(Step::Idle);
+            break;
         }
         let row = activity_log::table
             .find(delivery.activity_id)
@@ -410,31 +437,94 @@ fn prepare(conn: &mut DbConnection, ctx: &Ctx, id: i64) -> QueryResult<Step> {
                     succeeded_at: None,
                 },
             )?;
-            return Ok(Step::Next);
+            continue;
         };
-        let body = serde_json::to_string(&row)
-            .map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
-        Webhook::set_claim(conn, id, &ctx.instance, Some(now + ctx.timings.lease()))?;
-        Ok(Step::Attempt(Box::new(Attempt {
-            hook,
-            delivery,
-            body,
-        })))
+        return attempt(conn, ctx, hook, delivery, &row, now);
+    }
+    Webhook::set_claim(conn, id, &ctx.instance, None)?;
+    Ok(Step::Idle)
+}
+
+/// Renews the claim for the attempt about to be made on `delivery`.
+fn attempt(
+    conn: &mut DbConnection,
+    ctx: &Ctx,
+    hook: Webhook,
+    delivery: Delivery,
+    row: &ActivityLog,
+    now: NaiveDateTime,
+) -> QueryResult<Step> {
+    let body = serde_json::to_string(row)
+        .map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
+    Webhook::renew(
+        conn,
+        hook.id,
+        &ctx.instance,
+        hook.last_activity_id,
+        now + ctx.timings.lease(),
+    )?;
+    Ok(Step::Attempt(Box::new(Attempt {
+        hook,
+        delivery,
+        body,
+    })))
+}
+
+/// What follows a webhook's cursor among its owner's rows.
+enum Event {
+    /// No newer row.
+    None,
+    /// Newer rows, none of a type it takes: the newest of them.
+    Skipped(i64),
+    /// The first newer row of a type it takes.
+    Found(Box<ActivityLog>),
+}
+
+/// The owner's first row after the cursor that the webhook takes. The
+/// newest row is read first and bounds the search: one user's rows
+/// commit in id order, so no row at or below it can still appear, and
+/// moving the cursor there skips nothing.
+fn next_event(conn: &mut DbConnection, hook: &Webhook) -> QueryResult<Event> {
+    let after = activity_log::table
+        .filter(activity_log::user_id.eq(hook.user_id))
+        .filter(activity_log::id.gt(hook.last_activity_id));
+    let newest: Option<i64> = after
+        .select(diesel::dsl::max(activity_log::id))
+        .first(conn)?;
+    let Some(newest) = newest else {
+        return Ok(Event::None);
+    };
+    let first = after
+        .filter(activity_log::id.le(newest))
+        .order(activity_log::id.asc())
+        .select(ActivityLog::as_select());
+    let found = match hook.type_list() {
+        None => first.first(conn).optional()?,
+        Some(types) if types.is_empty() => None,
+        Some(types) => first
+            .filter(activity_log::activity_type.eq_any(types))
+            .first(conn)
+            .optional()?,
+    };
+    Ok(match found {
+        Some(row) => Event::Found(Box::new(row)),
+        None => Event::Skipped(newest),
     })
 }
 
-/// Records what an attempt got: the delivery's new state, the webhook's
-/// count of failures in a row, and disabling at the threshold.
+/// Records what an attempt got (the delivery's new state, the webhook's
+/// count of failures in a row, disabling at the threshold) and, in the
+/// same transaction, prepares the next step.
 fn record(
     conn: &mut DbConnection,
     ctx: &Ctx,
     attempt: &Attempt,
     started: NaiveDateTime,
     outcome: &Outcome,
-) -> QueryResult<()> {
+) -> QueryResult<Step> {
     db::write_transaction(conn, |conn| {
         let Some(hook) = Webhook::held(conn, attempt.hook.id, &ctx.instance)? else {
-            return Ok(());
+            return Ok(Step::Gone);
         };
         let delivery = &attempt.delivery;
         let now = db::now();
@@ -458,7 +548,13 @@ fn record(
         } else {
             record.next_attempt_at = Some(now + ctx.timings.backoff(attempts));
         }
-        let failures = Webhook::count_attempt(conn, hook.id, ok)?;
+        // Only the claim's holder changes the count: a success with none
+        // counted has nothing to reset.
+        let failures = if ok && hook.consecutive_failures == 0 {
+            0
+        } else {
+            Webhook::count_attempt(conn, hook.id, ok)?
+        };
         if !ok && failures >= ctx.timings.disable_after {
             record.status = DeliveryStatus::Failed;
             record.next_attempt_at = None;
@@ -471,8 +567,11 @@ fn record(
                 conn,
                 NewActivity::webhook_disabled(&hook, failures, outcome.error.as_deref()),
             );
+            Delivery::record(conn, delivery.id, &record)?;
+            return Ok(Step::Gone);
         }
-        Delivery::record(conn, delivery.id, &record)
+        Delivery::record(conn, delivery.id, &record)?;
+        next_step(conn, ctx, hook)
     })
 }
 
