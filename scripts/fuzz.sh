@@ -7,6 +7,10 @@
 #
 #   scripts/fuzz.sh http://127.0.0.1:8080
 #
+# Start the server with WEBHOOK_ALLOWED_HOSTS=127.0.0.1,localhost (as .ci/run
+# does): the fuzzer creates webhooks, and they must reach nothing off this
+# machine.
+#
 # Needs python3 and network access to PyPI the first time: the tools go
 # into a virtual environment under target/ (FUZZ_VENV to put it elsewhere).
 # FUZZ_EXAMPLES (default 100) bounds the examples per operation; with it

@@ -26,6 +26,12 @@
 //! | `SPOTIFY_API_URL` | `https://api.spotify.com/v1` | Spotify's Web API (tests point it at a fake) |
 //! | `TOKEN_ENCRYPTION_KEY` | none | 32 bytes, base64: seals Spotify tokens at rest; required with a client id |
 //! | `SPOTIFY_MAX_CONCURRENT_CALLS` | `16` | 1-256: calls to Spotify in flight at once in this process (and threads of its Spotify pool) |
+//! | `WEBHOOK_ALLOW_PRIVATE` | `false` | let webhooks reach private, loopback and link-local addresses, and plain `http` to a loopback address (tests and local use) |
+//! | `WEBHOOK_ALLOWED_HOSTS` | empty | comma-separated host names or IPs; when set, a webhook to any other host is refused at creation (before any DNS lookup) |
+//! | `WEBHOOK_BACKOFF_BASE_MS` | `1000` | 10-60,000: the wait after a delivery's first failed attempt; it doubles after each further failure |
+//! | `WEBHOOK_BACKOFF_MAX_SECS` | `3600` | 1-86,400: the longest wait between two attempts of a delivery |
+//! | `WEBHOOK_RETRY_FOR_SECS` | `86400` | 1-604,800: a delivery still failing this long after it began is marked `failed` |
+//! | `WEBHOOK_TIMEOUT_SECS` | `5` | 1-60: an attempt with no 2xx answer within this long has failed |
 //!
 //! An invalid value stops start-up with a message naming the variable, rather
 //! than silently falling back to the default.
@@ -163,6 +169,28 @@ pub struct Settings {
     /// before it is read from the database again (PostgreSQL; 1 s); not
     /// read from the environment; tests set 0 to read it every call.
     pub spotify_pause_refresh: std::time::Duration,
+    /// Webhooks may reach private, loopback and link-local addresses, and
+    /// loopback over plain `http` (`WEBHOOK_ALLOW_PRIVATE`).
+    pub webhook_allow_private: bool,
+    /// Hosts a webhook may name, lower-case; empty allows any host the
+    /// address rules allow (`WEBHOOK_ALLOWED_HOSTS`).
+    pub webhook_allowed_hosts: Vec<String>,
+    /// The wait after a delivery's first failed attempt, doubling after
+    /// each further one, at most `webhook_backoff_max` (1 s, 1 h).
+    pub webhook_backoff_base: std::time::Duration,
+    pub webhook_backoff_max: std::time::Duration,
+    /// How long a delivery is retried before it is `failed` (24 h).
+    pub webhook_retry_for: std::time::Duration,
+    /// How long an attempt waits for a 2xx (5 s; the test ping waits at
+    /// most 5 s whatever this says).
+    pub webhook_timeout: std::time::Duration,
+    /// Failed attempts in a row that disable a webhook (50); not read from
+    /// the environment; tests lower it.
+    pub webhook_disable_after: i32,
+    /// How often the delivery worker looks for work it was not woken for
+    /// (another instance's rows, retries coming due): 1 s; not read from
+    /// the environment.
+    pub webhook_poll: std::time::Duration,
 }
 
 /// How a running job keeps its claim (SPEC §10.6): its process renews
@@ -214,6 +242,14 @@ impl Default for Settings {
             spotify_max_concurrent_calls: 16,
             spotify_claim_wait: std::time::Duration::from_secs(15),
             spotify_pause_refresh: std::time::Duration::from_secs(1),
+            webhook_allow_private: false,
+            webhook_allowed_hosts: Vec::new(),
+            webhook_backoff_base: std::time::Duration::from_millis(1000),
+            webhook_backoff_max: std::time::Duration::from_secs(3600),
+            webhook_retry_for: std::time::Duration::from_secs(86_400),
+            webhook_timeout: std::time::Duration::from_secs(5),
+            webhook_disable_after: 50,
+            webhook_poll: std::time::Duration::from_secs(1),
         }
     }
 }
@@ -276,6 +312,37 @@ impl Settings {
             )?,
             spotify_claim_wait: defaults.spotify_claim_wait,
             spotify_pause_refresh: defaults.spotify_pause_refresh,
+            webhook_allow_private: boolean(
+                "WEBHOOK_ALLOW_PRIVATE",
+                defaults.webhook_allow_private,
+            )?,
+            webhook_allowed_hosts: allowed_hosts(var("WEBHOOK_ALLOWED_HOSTS").as_deref())?,
+            webhook_backoff_base: std::time::Duration::from_millis(ranged(
+                "WEBHOOK_BACKOFF_BASE_MS",
+                1000,
+                10,
+                60_000,
+            )?),
+            webhook_backoff_max: std::time::Duration::from_secs(ranged(
+                "WEBHOOK_BACKOFF_MAX_SECS",
+                3600,
+                1,
+                86_400,
+            )?),
+            webhook_retry_for: std::time::Duration::from_secs(ranged(
+                "WEBHOOK_RETRY_FOR_SECS",
+                86_400,
+                1,
+                604_800,
+            )?),
+            webhook_timeout: std::time::Duration::from_secs(ranged(
+                "WEBHOOK_TIMEOUT_SECS",
+                5,
+                1,
+                60,
+            )?),
+            webhook_disable_after: defaults.webhook_disable_after,
+            webhook_poll: defaults.webhook_poll,
         };
         if settings.db_pool_size == 0 {
             return Err("DB_POOL_SIZE must be at least 1".into());
@@ -336,6 +403,53 @@ pub fn trusted_proxies(value: Option<&str>) -> Result<Vec<IpNet>, String> {
                 })
         })
         .collect()
+}
+
+/// `WEBHOOK_ALLOWED_HOSTS`: comma-separated host names or IP addresses,
+/// compared without case. An entry with a scheme, a path, a port or a
+/// space stops start-up naming it.
+pub fn allowed_hosts(value: Option<&str>) -> Result<Vec<String>, String> {
+    let Some(value) = value else {
+        return Ok(Vec::new());
+    };
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| {
+            let host = entry.trim_start_matches('[').trim_end_matches(']');
+            let is_ip = host.parse::<std::net::IpAddr>().is_ok();
+            let is_name = !host.is_empty()
+                && host.len() <= 253
+                && host
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+            if is_ip || is_name {
+                Ok(host.to_ascii_lowercase())
+            } else {
+                Err(format!(
+                    "WEBHOOK_ALLOWED_HOSTS has an entry that is not a host name or an IP address: \
+                     {entry:?} (e.g. hooks.example.com,127.0.0.1)"
+                ))
+            }
+        })
+        .collect()
+}
+
+/// An integer variable within `min..=max`, its default when unset.
+fn ranged(name: &str, default: u64, min: u64, max: u64) -> Result<u64, String> {
+    let value: u64 = match var(name) {
+        None => return Ok(default),
+        Some(v) => v
+            .trim()
+            .parse()
+            .map_err(|_| format!("{name} must be an integer from {min} to {max}, got {v:?}"))?,
+    };
+    if (min..=max).contains(&value) {
+        Ok(value)
+    } else {
+        Err(format!("{name} must be from {min} to {max}, got {value}"))
+    }
 }
 
 fn var(name: &str) -> Option<String> {

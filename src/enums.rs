@@ -77,7 +77,15 @@ text_enum! {
         ProviderDisconnect,
         PlaylistSync,
         AccountExport,
+        WebhookCreate,
+        WebhookDelete,
+        WebhookDisabled,
     }
+}
+
+text_enum! {
+    /// Where one event's delivery to a webhook stands.
+    DeliveryStatus { Pending, Succeeded, Failed }
 }
 
 text_enum! {
@@ -174,8 +182,9 @@ mod tests {
     #[test]
     fn activity_types_are_snake_case_and_round_trip() {
         // SPEC §2's 21, and §10.20's provider_connect, provider_disconnect
-        // and playlist_sync; account_export.
-        assert_eq!(ActivityType::iter().count(), 25);
+        // and playlist_sync; account_export; webhook_create,
+        // webhook_delete and webhook_disabled.
+        assert_eq!(ActivityType::iter().count(), 28);
         for t in ActivityType::iter() {
             let s = t.to_string();
             assert!(s.len() <= 50);

@@ -28,6 +28,7 @@ pub mod state;
 pub mod streams;
 pub mod timestamp;
 pub mod validate;
+pub mod webhooks;
 
 use std::time::Instant;
 

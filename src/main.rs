@@ -270,6 +270,10 @@ fn serve(settings: Settings, demo: bool) -> Result<(), String> {
         )
     });
     let scheduler_stop = scheduler.as_ref().map(|s| s.stop_signal());
+    // Webhook delivery runs in every process, scheduler or not; it stops
+    // taking work when shutdown begins.
+    let webhooks =
+        shuffify::webhooks::worker::Worker::spawn(pool.clone(), &settings, state.shutdown.clone())?;
     let stopping_state = state.clone();
     // Keeps the WAL short from a thread of its own (SQLite files only).
     let _checkpointer = db::checkpoint::spawn(&settings.database_url);
@@ -314,6 +318,7 @@ fn serve(settings: Settings, demo: bool) -> Result<(), String> {
         });
         server.await.map_err(|e| format!("server error: {e}"))
     })?;
+    webhooks.stop();
     // The HTTP server has drained; let the job in hand finish.
     if let Some(scheduler) = scheduler {
         log::info!("waiting for the scheduler's job in hand");

@@ -45,7 +45,7 @@ class ApiError extends Error {
   }
 }
 
-/** Calls the API; throws ApiError with the error body of SPEC §5. */
+/** Calls the API; throws ApiError with the API's JSON error body. */
 async function api(method, path, body, headers = {}) {
   const init = { method, headers: { ...headers } };
   if (token()) init.headers.Authorization = `Bearer ${token()}`;
@@ -254,7 +254,7 @@ const ACTIVITY_TYPES = ["shuffle", "workshop_commit", "workshop_session_save", "
   "schedule_toggle", "schedule_run", "snapshot_create", "snapshot_restore", "snapshot_delete",
   "settings_change", "login", "logout", "login_failed", "playlist_create", "playlist_update", "playlist_delete",
   "provider_connect", "provider_disconnect", "playlist_sync",
-  "account_export"];
+  "account_export", "webhook_create", "webhook_delete", "webhook_disabled"];
 
 /** A short browser name from a User-Agent ("Firefox"), or null. Written
  *  here rather than taken from a parser library: the app has no build step
@@ -764,8 +764,9 @@ async function settingsPage() {
   // said once, then dropped from the address so a reload does not repeat it.
   const spotifyError = hashRoute().query.get("spotify_error");
   if (spotifyError) history.replaceState(null, "", "#/settings");
-  page("Settings", h("div", { class: "grid" }, h("section", { class: "card" }, settingsForm), await spotifyCard(spotifyError),
-    accountCard()));
+  const [spotify, webhooks] = await Promise.all([spotifyCard(spotifyError), webhooksCard()]);
+  page("Settings", h("div", { class: "grid" }, h("section", { class: "card" }, settingsForm), spotify, accountCard()),
+    webhooks);
 }
 
 /** Your data: download all of it, or delete the account (with the
@@ -874,6 +875,151 @@ async function spotifyCard(refused) {
     if (!found.items.length) list.append(h("li", { class: "muted" }, "No playlists on this account."));
     if (found.total > found.items.length) list.append(h("li", { class: "muted" }, `Showing ${found.items.length} of ${found.total}.`));
   }).catch((err) => list.replaceChildren(h("li", { class: "form-error", role: "alert" }, err.message + advice(err))));
+  return card;
+}
+
+// ---------------------------------------------------------------- webhooks
+
+/** An API error as one readable line, with the first field's reason. */
+function errorText(err) {
+  const detail = err.details?.[0];
+  return (detail ? `${err.message} (${detail.field}: ${detail.message})` : err.message) + (err.status ? advice(err) : "");
+}
+
+/** Webhooks: add one (its secret shown once), and for each one its state,
+ *  a test ping, its delivery log, and delete. */
+async function webhooksCard() {
+  const card = h("section", { class: "card", "aria-label": "Webhooks" }, h("h2", {}, "Webhooks"),
+    h("p", { class: "muted" }, "Shuffify POSTs each new activity row to your URL as JSON, signed with the webhook's secret in the ",
+      h("code", {}, "Shuffify-Signature"), " header. Up to 10 webhooks; a failed delivery is retried for 24 hours."));
+  const secretBox = h("div");
+  const list = h("ul", { class: "hooks", "aria-label": "Your webhooks" });
+  card.append(secretBox, list);
+
+  async function drawList() {
+    const { items } = await api("GET", "/api/webhooks");
+    list.replaceChildren(...items.map(webhookItem));
+    if (!items.length) list.append(h("li", { class: "muted" }, "No webhooks yet."));
+  }
+
+  function showSecret(created) {
+    const secret = h("input", { type: "text", readonly: true, value: created.secret, "aria-label": "Signing secret", class: "secret", spellcheck: "false" });
+    secret.addEventListener("focus", () => secret.select());
+    const copied = h("span", { class: "muted", role: "status" });
+    const copy = h("button", { type: "button", class: "secondary", onclick: async () => {
+      secret.select();
+      try { await navigator.clipboard.writeText(created.secret); copied.textContent = "Copied."; }
+      catch (_) { copied.textContent = "Selected: press Ctrl+C (⌘C) to copy."; }
+    } }, "Copy");
+    secretBox.replaceChildren(h("div", { class: "secret-box", role: "alert" },
+      h("p", {}, h("strong", {}, "Webhook created. "), "Its signing secret is below. ",
+        h("strong", {}, "Copy it now: you will not see it again."), " If you lose it, delete the webhook and add a new one."),
+      h("div", { class: "secret-row" }, secret, copy, copied),
+      h("div", { class: "actions" }, h("button", { type: "button", onclick: () => secretBox.replaceChildren() }, "I have saved the secret"))));
+    secret.focus();
+  }
+
+  function webhookItem(hook) {
+    const result = h("div", { class: "hook-result", "aria-live": "polite" });
+    const log = h("div", { class: "hook-log" });
+    // Each action's outcome (or error) replaces the last one shown.
+    const act = (label, run, cls = "secondary") => h("button", { type: "button", class: cls, onclick: async (event) => {
+      const button = event.currentTarget;
+      button.disabled = true;
+      try { await run(); }
+      catch (err) { result.replaceChildren(h("p", { class: "form-error", role: "alert" }, errorText(err))); }
+      finally { button.disabled = false; }
+    } }, label);
+    const state = hook.enabled
+      ? h("span", { class: "pill good" }, "enabled")
+      : h("span", { class: "pill bad" }, "disabled");
+    return h("li", { "data-webhook": hook.id },
+      h("div", { class: "hook-head" }, h("span", { class: "hook-url" }, hook.url), state),
+      hook.enabled ? null : h("p", { class: "form-error" }, `Disabled: ${hook.disabled_reason || "too many failed deliveries"}. Delete it and add it again to resume.`),
+      h("p", { class: "meta" },
+        hook.types ? `Types: ${hook.types.map((t) => t.replaceAll("_", " ")).join(", ")}` : "Types: all",
+        ` · failed attempts in a row: ${hook.consecutive_failures}`,
+        ` · added ${when(hook.created_at)}`),
+      h("div", { class: "actions" },
+        act("Send test", async () => {
+          result.replaceChildren(h("p", { class: "muted" }, "Sending a test ping…"));
+          const ping = await api("POST", `/api/webhooks/${hook.id}/test`);
+          result.replaceChildren(ping.ok
+            ? h("p", { class: "notice", role: "status" }, `Test ping delivered: your endpoint answered ${ping.status}.`)
+            : h("p", { class: "form-error", role: "alert" }, `Test ping failed: ${ping.status ? `your endpoint answered ${ping.status}` : "no answer"}${ping.error ? ` (${ping.error})` : ""}.`));
+        }),
+        act("Delivery log", async () => { result.querySelectorAll(".form-error").forEach((e) => e.remove()); await drawLog(hook, log); }),
+        act("Delete", async () => {
+          if (!confirm(`Delete the webhook to ${hook.url}? Its delivery log goes with it.`)) return;
+          result.replaceChildren();
+          await api("DELETE", `/api/webhooks/${hook.id}`);
+          await drawList();
+        }, "danger")),
+      result, log);
+  }
+
+  /** The delivery log, newest first, 20 at a time. */
+  async function drawLog(hook, log) {
+    const body = h("tbody");
+    const more = h("button", { type: "button", class: "secondary" }, "Load older");
+    const note = h("p", { class: "muted" });
+    const table = h("div", { class: "scroll" }, h("table", { "aria-label": `Deliveries to ${hook.url}` },
+      h("thead", {}, h("tr", {}, ["Event id", "Status", "Attempts", "Last attempt", "Last answer", "Outcome"].map((c) => h("th", {}, c)))),
+      body));
+    let cursor = null;
+    async function load() {
+      const query = new URLSearchParams({ limit: "20" });
+      if (cursor) query.set("cursor", cursor);
+      const page = await api("GET", `/api/webhooks/${hook.id}/deliveries?${query}`);
+      body.append(...page.items.map((d) => h("tr", { "data-delivery": d.id },
+        h("td", {}, d.activity_id),
+        h("td", {}, h("span", { class: `pill ${d.status === "succeeded" ? "good" : d.status === "failed" ? "bad" : "wait"}` }, d.status)),
+        h("td", {}, d.attempts),
+        h("td", {}, d.last_attempt_at ? when(d.last_attempt_at) : "—"),
+        h("td", {}, d.last_status ?? (d.last_attempt_at ? "no answer" : "—"), d.last_error ? h("div", { class: "meta" }, d.last_error) : null),
+        h("td", {}, d.status === "succeeded" ? `delivered ${when(d.succeeded_at)}`
+          : d.status === "pending" && d.next_attempt_at ? `next try ${when(d.next_attempt_at)}` : d.status === "failed" ? "given up" : "—"))));
+      cursor = page.next_cursor;
+      more.hidden = !cursor;
+      table.hidden = !body.children.length;
+      note.textContent = body.children.length ? "" : "Nothing delivered yet: deliveries appear here once new activity happens.";
+    }
+    more.addEventListener("click", async () => {
+      more.disabled = true;
+      try { await load(); } catch (err) { note.textContent = errorText(err); } finally { more.disabled = false; }
+    });
+    await load();
+    log.replaceChildren(
+      h("div", { class: "hook-log-head" }, h("h3", {}, "Delivery log"),
+        h("button", { type: "button", class: "link", onclick: () => drawLog(hook, log).catch((err) => { note.textContent = errorText(err); }) }, "Refresh"),
+        h("button", { type: "button", class: "link", onclick: () => log.replaceChildren() }, "Hide")),
+      table, note, h("div", { class: "actions" }, more));
+  }
+
+  const typeBoxes = h("fieldset", { class: "types", hidden: true }, h("legend", {}, "Deliver only these types"),
+    ACTIVITY_TYPES.map((t) => h("label", { class: "inline" }, h("input", { type: "checkbox", name: "types", value: t }), t.replaceAll("_", " "))));
+  const choose = (only) => { typeBoxes.hidden = !only; };
+  const create = form({ "aria-label": "New webhook" }, [
+    field("Endpoint URL (https)", h("input", { type: "url", name: "url", required: true, autocomplete: "off" })),
+    h("div", { role: "radiogroup", "aria-label": "Which activity" },
+      h("label", { class: "inline" }, h("input", { type: "radio", name: "scope", value: "all", checked: true, onchange: () => choose(false) }), "All activity types"),
+      h("label", { class: "inline" }, h("input", { type: "radio", name: "scope", value: "some", onchange: () => choose(true) }), "Only some types")),
+    typeBoxes,
+    h("div", { class: "actions" }, h("button", { type: "submit" }, "Add webhook")),
+  ], async (data, el) => {
+    const body = { url: String(data.get("url") || "").trim() };
+    if (data.get("scope") === "some") {
+      body.types = data.getAll("types");
+      if (!body.types.length) throw new Error("Tick at least one activity type, or choose all activity types.");
+    }
+    const created = await api("POST", "/api/webhooks", body);
+    el.reset();
+    choose(false);
+    await drawList();
+    showSecret(created);
+  });
+  card.append(h("h3", { class: "ruled" }, "Add a webhook"), create);
+  await drawList();
   return card;
 }
 

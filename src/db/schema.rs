@@ -250,6 +250,39 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    webhooks (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        url -> Text,
+        types -> Nullable<Text>,
+        secret -> Text,
+        enabled -> Bool,
+        disabled_reason -> Nullable<Text>,
+        consecutive_failures -> Integer,
+        last_activity_id -> BigInt,
+        claimed_by -> Nullable<Text>,
+        claimed_until -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> BigInt,
+        webhook_id -> BigInt,
+        activity_id -> BigInt,
+        status -> Text,
+        attempts -> Integer,
+        last_attempt_at -> Nullable<Timestamp>,
+        last_status -> Nullable<Integer>,
+        last_error -> Nullable<Text>,
+        next_attempt_at -> Nullable<Timestamp>,
+        succeeded_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(auth_sessions -> users (user_id));
 diesel::joinable!(provider_connections -> users (user_id));
 diesel::joinable!(oauth_states -> users (user_id));
@@ -265,6 +298,8 @@ diesel::joinable!(schedules -> users (user_id));
 diesel::joinable!(job_executions -> schedules (schedule_id));
 diesel::joinable!(playlist_snapshots -> users (user_id));
 diesel::joinable!(activity_log -> users (user_id));
+diesel::joinable!(webhooks -> users (user_id));
+diesel::joinable!(webhook_deliveries -> webhooks (webhook_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -284,4 +319,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     provider_connections,
     oauth_states,
     provider_pauses,
+    webhooks,
+    webhook_deliveries,
 );

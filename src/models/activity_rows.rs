@@ -15,6 +15,7 @@ use crate::models::playlist::Playlist;
 use crate::models::schedule::Schedule;
 use crate::models::snapshot::Snapshot;
 use crate::models::upstream_source::UpstreamSource;
+use crate::models::webhook::Webhook;
 use crate::models::workshop_session::WorkshopSession;
 use crate::models::{NewActivity, User};
 use crate::validate::truncate_chars;
@@ -628,4 +629,67 @@ mod tests {
         assert_eq!(json["description"]["truncated"], json!(true));
         assert_eq!(json["algorithm_name"], json!({"from": null, "to": "basic"}));
     }
+}
+/// Webhook rows name the webhook by id and host only: a URL's path or
+/// query may carry a token, and the secret is never written anywhere.
+impl NewActivity {
+    /// `webhook_create`: where it points and which types it takes.
+    pub fn webhook_create(user: &User, webhook: &Webhook) -> Self {
+        Self::by(
+            user,
+            ActivityType::WebhookCreate,
+            format!(
+                "Created webhook #{} to {}",
+                webhook.id,
+                webhook_host(webhook)
+            ),
+        )
+        .metadata(json!({
+            "webhook_id": webhook.id,
+            "host": webhook_host(webhook),
+            "types": webhook.types,
+        }))
+    }
+
+    /// `webhook_delete`.
+    pub fn webhook_delete(user: &User, webhook: &Webhook) -> Self {
+        Self::by(
+            user,
+            ActivityType::WebhookDelete,
+            format!(
+                "Deleted webhook #{} to {}",
+                webhook.id,
+                webhook_host(webhook)
+            ),
+        )
+        .metadata(json!({ "webhook_id": webhook.id, "host": webhook_host(webhook) }))
+    }
+
+    /// `webhook_disabled`: the delivery worker (actor `system`) gave up
+    /// after `failures` failed attempts in a row.
+    pub fn webhook_disabled(webhook: &Webhook, failures: i32, last_error: Option<&str>) -> Self {
+        Self::new(
+            webhook.user_id,
+            ActivityType::WebhookDisabled,
+            format!(
+                "Disabled webhook #{} to {} after {failures} failed deliveries in a row",
+                webhook.id,
+                webhook_host(webhook)
+            ),
+        )
+        .actor(ActorType::System, "webhooks")
+        .metadata(json!({
+            "webhook_id": webhook.id,
+            "host": webhook_host(webhook),
+            "consecutive_failures": failures,
+            "last_error": last_error,
+        }))
+    }
+}
+
+fn webhook_host(webhook: &Webhook) -> String {
+    url::Url::parse(&webhook.url)
+        .ok()
+        .and_then(|url| crate::webhooks::address::host_of(&url))
+        .unwrap_or_default()
 }

@@ -17,6 +17,7 @@ pub mod track;
 pub mod upstream_source;
 pub mod user;
 pub mod user_settings;
+pub mod webhook;
 pub mod workshop_session;
 
 pub use activity_log::{ActivityLog, NewActivity};

@@ -31,7 +31,7 @@ use crate::routes::error_responses::{
 };
 use crate::routes::{
     account, activity, activity_stream, algorithms, auth, health, me, playlists, providers,
-    schedules, settings, snapshots, tracks, upstream, workshop,
+    schedules, settings, snapshots, tracks, upstream, webhooks, workshop,
 };
 
 /// Where the document is served.
@@ -109,6 +109,12 @@ pub const DOCUMENT_PATH: &str = "/api/openapi.json";
         providers::list_spotify_playlists,
         providers::import_playlist,
         providers::sync_playlist,
+        webhooks::create_webhook,
+        webhooks::list_webhooks,
+        webhooks::get_webhook,
+        webhooks::delete_webhook,
+        webhooks::list_deliveries,
+        webhooks::test_webhook,
     ),
     components(schemas(
         crate::error::ErrorBody,
@@ -143,6 +149,7 @@ pub const DOCUMENT_PATH: &str = "/api/openapi.json";
         (name = "schedules", description = "Scheduled raids and shuffles"),
         (name = "activity", description = "The caller's own activity trail"),
         (name = "providers", description = "Spotify: connect, import, sync"),
+        (name = "webhooks", description = "Signed deliveries of new activity to your URL"),
         (name = "operations", description = "Health, metrics and this document"),
     ),
 )]

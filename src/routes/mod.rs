@@ -25,6 +25,7 @@ pub mod spotify_cookie;
 pub mod tracks;
 pub mod upstream;
 pub mod web_app;
+pub mod webhooks;
 pub mod workshop;
 
 use std::cell::RefCell;
@@ -235,5 +236,13 @@ pub fn endpoints() -> Vec<Endpoint> {
         public("/api/providers/spotify/callback").get(providers::callback),
         resource("/api/providers/spotify/playlists").get(providers::list_spotify_playlists),
         resource("/api/providers/spotify/import").post(providers::import_playlist),
+        resource("/api/webhooks")
+            .get(webhooks::list_webhooks)
+            .post(webhooks::create_webhook),
+        resource("/api/webhooks/{id}")
+            .get(webhooks::get_webhook)
+            .delete(webhooks::delete_webhook),
+        resource("/api/webhooks/{id}/deliveries").get(webhooks::list_deliveries),
+        resource("/api/webhooks/{id}/test").post(webhooks::test_webhook),
     ]
 }

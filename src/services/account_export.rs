@@ -28,7 +28,7 @@ use serde_json::Value;
 
 use crate::db::schema::{
     auth_sessions, job_executions, playlist_snapshots, playlists, schedules, track_facts,
-    upstream_sources, workshop_sessions,
+    upstream_sources, webhook_deliveries, webhooks, workshop_sessions,
 };
 use crate::db::{self, DbConnection, Pool};
 use crate::error::{AppError, AppResult};
@@ -38,6 +38,7 @@ use crate::models::schedule::Schedule;
 use crate::models::snapshot::Snapshot;
 use crate::models::track::{OwnFacts, TrackView};
 use crate::models::upstream_source::UpstreamSource;
+use crate::models::webhook::{Delivery, Webhook};
 use crate::models::workshop_session::WorkshopSession;
 use crate::models::{ActivityLog, User};
 use crate::providers::spotify::Spotify;
@@ -149,6 +150,8 @@ pub const SECTIONS: &[Section] = &[
     Section::List("schedules", schedules_page),
     Section::List("schedule_executions", schedule_executions),
     Section::List("track_facts", track_facts_page),
+    Section::List("webhooks", webhooks_page),
+    Section::List("webhook_deliveries", webhook_deliveries_page),
     Section::List("activity", activity),
 ];
 
@@ -179,8 +182,21 @@ pub struct AccountExport {
     schedule_executions: Vec<JobExecution>,
     /// What the user sent about tracks (what their playlists show).
     track_facts: Vec<TrackView>,
+    /// The webhooks, without their secrets.
+    webhooks: Vec<Webhook>,
+    /// Every delivery of the webhooks, each naming its webhook.
+    webhook_deliveries: Vec<ExportedDelivery>,
     /// The whole trail, newest first, each item as the listing answers it.
     activity: Vec<ActivityLog>,
+}
+
+/// A webhook delivery as the export shows it: the listing's item and the
+/// webhook it belongs to.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ExportedDelivery {
+    pub webhook_id: i64,
+    #[serde(flatten)]
+    pub delivery: Delivery,
 }
 
 /// A session as the export shows it: no token hash.
@@ -356,6 +372,39 @@ fn schedule_executions(conn: &mut DbConnection, owner: &Owner, after: &After) ->
         .select(JobExecution::as_select())
         .load(conn)?;
     Ok(Page::of(items, ROWS_PER_PAGE, |e| After::Id(e.id)))
+}
+
+fn webhooks_page(conn: &mut DbConnection, owner: &Owner, after: &After) -> AppResult<Page> {
+    let items: Vec<Webhook> = webhooks::table
+        .filter(webhooks::user_id.eq(owner.user.id))
+        .filter(webhooks::id.gt(after_id(after)))
+        .order(webhooks::id.asc())
+        .limit(ROWS_PER_PAGE)
+        .select(Webhook::as_select())
+        .load(conn)?;
+    Ok(Page::of(items, ROWS_PER_PAGE, |w| After::Id(w.id)))
+}
+
+fn webhook_deliveries_page(
+    conn: &mut DbConnection,
+    owner: &Owner,
+    after: &After,
+) -> AppResult<Page> {
+    let items: Vec<ExportedDelivery> = webhook_deliveries::table
+        .inner_join(webhooks::table)
+        .filter(webhooks::user_id.eq(owner.user.id))
+        .filter(webhook_deliveries::id.gt(after_id(after)))
+        .order(webhook_deliveries::id.asc())
+        .limit(ROWS_PER_PAGE)
+        .select(Delivery::as_select())
+        .load::<Delivery>(conn)?
+        .into_iter()
+        .map(|delivery| ExportedDelivery {
+            webhook_id: delivery.webhook_id,
+            delivery,
+        })
+        .collect();
+    Ok(Page::of(items, ROWS_PER_PAGE, |d| After::Id(d.delivery.id)))
 }
 
 fn track_facts_page(conn: &mut DbConnection, owner: &Owner, after: &After) -> AppResult<Page> {

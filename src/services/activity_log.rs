@@ -72,6 +72,7 @@ impl ActivityLogService {
         match result {
             Ok(logged) => {
                 metrics::global().activity_written();
+                crate::webhooks::wake::row_written();
                 Some(logged)
             }
             Err(err) => {

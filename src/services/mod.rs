@@ -21,6 +21,7 @@ pub mod shuffle;
 pub mod snapshots;
 pub mod spotify;
 pub mod upstream;
+pub mod webhooks;
 pub mod workshop;
 
 pub use activity_export::{ActivityExport, ExportError, ExportFormat};

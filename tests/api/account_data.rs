@@ -15,6 +15,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 use serde_json::{json, Value};
 
+use shuffify::config::Settings;
 use shuffify::db::schema::{activity_log, auth_sessions};
 use shuffify::db::{self, DbConnection, Json};
 use shuffify::enums::{ActivityType, ActorType, Provider};
@@ -174,6 +175,17 @@ fn stored_ids(conn: &mut DbConnection, user_id: i64) -> BTreeMap<&'static str, B
             ),
         ),
         ("sessions", ids(conn, by_user("auth_sessions", "user_id"))),
+        ("webhooks", ids(conn, by_user("webhooks", "user_id"))),
+        (
+            "webhook_deliveries",
+            ids(
+                conn,
+                format!(
+                    "SELECT CAST(d.id AS TEXT) AS name FROM webhook_deliveries d \
+                     JOIN webhooks w ON w.id = d.webhook_id WHERE w.user_id = {user_id}"
+                ),
+            ),
+        ),
         ("activity", ids(conn, by_user("activity_log", "user_id"))),
     ])
 }
@@ -266,7 +278,29 @@ where
     let res = app.login(name, &user.password).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text);
     connect_spotify(&mut app.conn(), user.id, &format!("spotify-{name}"));
+    // A webhook (to a closed loopback port: nothing is delivered here, no
+    // worker runs) and one delivery of it, as the worker would record it.
+    let res = api
+        .post(
+            "/api/webhooks",
+            json!({"url": format!("http://127.0.0.1:9/{name}")}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
+    let webhook = res.body["id"].as_i64().unwrap();
+    diesel::sql_query(format!(
+        "INSERT INTO webhook_deliveries (webhook_id, activity_id, status, attempts, last_error, created_at) \
+         VALUES ({webhook}, 1, 'failed', 3, 'connection refused', CURRENT_TIMESTAMP)"
+    ))
+    .execute(&mut *app.conn())
+    .unwrap();
     first
+}
+
+/// Webhooks may point at loopback here (`fill` adds one; nothing is sent).
+fn webhooks_to_loopback(settings: &mut Settings) {
+    settings.webhook_allow_private = true;
+    settings.webhook_allowed_hosts = vec!["127.0.0.1".into()];
 }
 
 fn export_request(user: &TestUser) -> actix_http::Request {
@@ -287,7 +321,7 @@ fn stream_request(user: &TestUser) -> actix_http::Request {
 
 #[actix_web::test]
 async fn an_export_holds_every_id_of_the_user_once_and_no_secret() {
-    let app = spawn_app_on(TestDb::new(), |_| {}).await;
+    let app = spawn_app_on(TestDb::new(), webhooks_to_loopback).await;
     let alice = app.user("alice").await;
     let bob = app.user("bob").await;
     fill(&app, &alice).await;
@@ -364,6 +398,8 @@ async fn an_export_holds_every_id_of_the_user_once_and_no_secret() {
         &mut conn,
         "SELECT password_hash AS name FROM users".into(),
     ));
+    secrets.extend(ids(&mut conn, "SELECT secret AS name FROM webhooks".into()));
+    assert_eq!(document["webhooks"].as_array().unwrap().len(), 1);
     for secret in &secrets {
         assert!(!text.contains(secret.as_str()), "the export holds {secret}");
     }
@@ -372,6 +408,7 @@ async fn an_export_holds_every_id_of_the_user_once_and_no_secret() {
         "password_hash",
         "access_token",
         "refresh_token",
+        "secret",
     ] {
         assert!(!text.contains(key), "the export names {key}");
     }
@@ -380,7 +417,7 @@ async fn an_export_holds_every_id_of_the_user_once_and_no_secret() {
 
 #[actix_web::test]
 async fn a_user_with_100000_rows_and_500_playlists_exports_a_document_that_parses() {
-    let app = spawn_app_on(TestDb::new(), |_| {}).await;
+    let app = spawn_app_on(TestDb::new(), webhooks_to_loopback).await;
     let user = app.user("big").await;
     let mut conn = app.conn();
     let start = db::now() - Age::days(30);
@@ -422,7 +459,7 @@ async fn a_user_with_100000_rows_and_500_playlists_exports_a_document_that_parse
 
 #[actix_web::test]
 async fn the_export_is_one_of_the_users_concurrent_exports() {
-    let app = spawn_app_on(TestDb::shared_file(), |_| {}).await;
+    let app = spawn_app_on(TestDb::shared_file(), webhooks_to_loopback).await;
     let user = app.user("hoarder").await;
     // Enough rows that a producer whose client does not read must wait.
     let mut conn = app.conn();
@@ -483,7 +520,7 @@ async fn the_export_is_one_of_the_users_concurrent_exports() {
 
 #[actix_web::test]
 async fn a_wrong_password_deletes_nothing_and_counts_as_a_failed_login() {
-    let app = spawn_app_on(TestDb::new(), |_| {}).await;
+    let app = spawn_app_on(TestDb::new(), webhooks_to_loopback).await;
     let user = app.user("stayer").await;
     let playlist = fill(&app, &user).await;
     let before = rows_of_user(&mut app.conn(), user.id);
@@ -533,7 +570,7 @@ async fn a_wrong_password_deletes_nothing_and_counts_as_a_failed_login() {
 
 #[actix_web::test]
 async fn wrong_passwords_lock_the_name_out_as_failed_logins_do() {
-    let app = spawn_app_on(TestDb::new(), |_| {}).await;
+    let app = spawn_app_on(TestDb::new(), webhooks_to_loopback).await;
     let user = app.user("guessed").await;
     let api = app.as_user(&user);
     let wrong = json!({"password": "a-guess"});
@@ -558,6 +595,7 @@ async fn deleting_the_account_leaves_no_row_of_it_and_ends_its_streams() {
     let app = spawn_app_on(TestDb::shared_file(), |s| {
         // Only the deletion itself may end the stream within the guard.
         s.stream_heartbeat = Duration::from_secs(3600);
+        webhooks_to_loopback(s);
     })
     .await;
     let alice = app.user("alice").await;
@@ -635,7 +673,7 @@ async fn deleting_the_account_leaves_no_row_of_it_and_ends_its_streams() {
 
 #[actix_web::test]
 async fn writes_of_the_same_user_during_the_deletion_neither_fail_nor_come_back() {
-    let app = spawn_app_on(TestDb::shared_file(), |_| {}).await;
+    let app = spawn_app_on(TestDb::shared_file(), webhooks_to_loopback).await;
     let user = app.user("racer").await;
     let playlist = fill(&app, &user).await;
     let api = app.as_user(&user);

@@ -37,4 +37,5 @@ mod stream;
 mod stream_processes;
 mod upstream;
 mod web_app;
+mod webhooks;
 mod workshop;

@@ -1,6 +1,7 @@
 // Shuffify's web app in a real browser: Debian's chromium driven by
 // playwright-core, against a live `shuffify serve` on a temp SQLite file
-// (scheduler on, ticking every second). Run by scripts/browser-tests.sh,
+// (scheduler on, ticking every second; webhooks allowed to reach a
+// receiver on 127.0.0.1 and nothing else). Run by scripts/browser-tests.sh,
 // which sets SHUFFIFY_BIN; screenshots of each main page go to
 // SCREENSHOT_DIR (default target/screenshots).
 
@@ -9,6 +10,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { mkdtempSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
+import { createServer as createHttpServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { chromium } from "playwright-core";
@@ -17,7 +19,7 @@ import { startFakeSpotify } from "./fake-spotify.mjs";
 const BIN = process.env.SHUFFIFY_BIN;
 const SHOTS = resolve(process.env.SCREENSHOT_DIR || "../../target/screenshots");
 const PASSWORD = "correct horse battery";
-let server, browser, base, dir, spotify;
+let server, browser, base, dir, spotify, receiver;
 
 function freePort() {
   return new Promise((ok) => {
@@ -42,6 +44,8 @@ before(async () => {
       SPOTIFY_CLIENT_ID: "browser-test", SPOTIFY_REDIRECT_URI: `${base}/api/providers/spotify/callback`,
       SPOTIFY_ACCOUNTS_URL: spotify.url, SPOTIFY_API_URL: `${spotify.url}/v1`,
       TOKEN_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString("base64"),
+      // Webhooks may reach the test's receiver on loopback, and nothing else.
+      WEBHOOK_ALLOW_PRIVATE: "true", WEBHOOK_ALLOWED_HOSTS: "127.0.0.1,localhost",
     },
     stdio: ["ignore", "inherit", "inherit"],
   });
@@ -60,6 +64,7 @@ after(async () => {
   await browser?.close();
   server?.kill();
   spotify?.close();
+  receiver?.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -426,4 +431,114 @@ test("download my data, then delete my account with its password and name typed 
     body: JSON.stringify({ username: "leaver", password: PASSWORD }),
   });
   assert.equal(login.status, 401);
+/** A webhook receiver on loopback: answers 204 and keeps each request. */
+async function startReceiver() {
+  const got = [];
+  const http = createHttpServer((req, res) => {
+    let body = "";
+    req.on("data", (chunk) => { body += chunk; });
+    req.on("end", () => {
+      got.push({ headers: req.headers, body: JSON.parse(body) });
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise((ok) => http.listen(0, "127.0.0.1", ok));
+  return { url: `http://127.0.0.1:${http.address().port}/hook`, got, close: () => http.close() };
+}
+
+test("webhooks: add one, its secret shown once, a test ping, a delivery in the log, delete", async () => {
+  receiver = await startReceiver();
+  const registered = await fetch(`${base}/api/auth/register`, {
+    method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ username: "wendy", password: PASSWORD }),
+  });
+  assert.equal(registered.status, 201);
+  const page = await tab();
+  await signIn(page, "wendy");
+  await page.goto(`${base}/#/settings`);
+  const card = page.locator("section[aria-label=Webhooks]");
+  await card.getByText("No webhooks yet.").waitFor();
+  const create = card.locator("form[aria-label='New webhook']");
+  // A refused address is shown next to its field.
+  await create.getByLabel(/^Endpoint URL/).fill("https://10.0.0.1/hook");
+  await create.getByRole("button", { name: "Add webhook" }).click();
+  await create.locator(".field-error", { hasText: "url" }).waitFor();
+  // Only some types, none ticked: said in words, nothing sent.
+  await create.getByLabel(/^Endpoint URL/).fill(receiver.url);
+  await create.getByLabel("Only some types").check();
+  await create.getByRole("button", { name: "Add webhook" }).click();
+  await create.getByText("Tick at least one activity type").waitFor();
+  await create.screenshot({ path: join(SHOTS, "webhooks-form.png") });
+  await create.getByLabel("playlist create").check();
+  await create.getByLabel("shuffle", { exact: true }).check();
+  await create.getByRole("button", { name: "Add webhook" }).click();
+
+  // The secret, once, with the warning.
+  const secretBox = card.locator(".secret-box");
+  await secretBox.getByText("you will not see it again").waitFor();
+  const secret = await secretBox.getByLabel("Signing secret").inputValue();
+  assert.match(secret, /^whsec_/);
+  const item = card.locator(".hooks li[data-webhook]");
+  await item.getByText(receiver.url).waitFor();
+  await item.getByText("Types: shuffle, playlist create").waitFor();
+  await item.getByText("enabled", { exact: true }).waitFor();
+  await card.screenshot({ path: join(SHOTS, "webhooks-secret.png") });
+  await secretBox.getByRole("button", { name: "I have saved the secret" }).click();
+  await secretBox.waitFor({ state: "detached" });
+  await page.reload();
+  await card.locator(".hooks li[data-webhook]").waitFor();
+  assert.equal(await card.getByText(secret).count(), 0, "the secret is not shown again");
+  assert.ok(!(await page.content()).includes(secret), "nor anywhere on the page");
+
+  // A test ping reaches the receiver, and its outcome is shown.
+  await item.getByRole("button", { name: "Send test" }).click();
+  await item.getByText("Test ping delivered: your endpoint answered 204.").waitFor();
+  const ping = receiver.got.find((r) => r.body.activity_type === "webhook_test");
+  assert.ok(ping, "the receiver got the ping");
+  assert.match(ping.headers["shuffify-event-id"], /^test-/);
+  assert.match(ping.headers["shuffify-signature"], /^t=\d+,v1=[0-9a-f]{64}$/);
+
+  // A playlist created now is delivered and listed in the log.
+  await call(page, "POST", "/api/playlists", { name: "Hooked" });
+  for (let i = 0; i < 100 && !receiver.got.some((r) => r.body.activity_type === "playlist_create"); i++) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const delivered = receiver.got.find((r) => r.body.activity_type === "playlist_create");
+  assert.ok(delivered, "the row was delivered");
+  await item.getByRole("button", { name: "Delivery log" }).click();
+  const row = item.locator(`tr[data-delivery]`, { hasText: String(delivered.body.id) });
+  for (let i = 0; i < 50 && !(await row.getByText("succeeded").count()); i++) {
+    await new Promise((r) => setTimeout(r, 200));
+    await item.getByRole("button", { name: "Refresh" }).click();
+  }
+  await row.getByText("succeeded").waitFor();
+  await row.getByText("204").waitFor();
+  await item.getByText("Test ping delivered").waitFor();
+  await card.screenshot({ path: join(SHOTS, "webhooks-card.png") });
+
+  // Delete asks first; dismissed, nothing changes; accepted, it is gone.
+  page.once("dialog", (dialog) => dialog.dismiss());
+  await item.getByRole("button", { name: "Delete" }).click();
+  await item.waitFor();
+  page.once("dialog", (dialog) => dialog.accept());
+  await item.getByRole("button", { name: "Delete" }).click();
+  await card.getByText("No webhooks yet.").waitFor();
+  assert.equal((await call(page, "GET", "/api/webhooks")).body.items.length, 0);
+  await shot(page, "settings-webhooks");
+  // At phone width the card fits without sideways scrolling.
+  const phone = await tab(390);
+  await signIn(phone, "wendy");
+  await call(phone, "POST", "/api/webhooks", { url: `${receiver.url}/a/rather/long/path/that/must/wrap/somewhere` });
+  await phone.goto(`${base}/#/settings`);
+  await phone.locator("section[aria-label=Webhooks] .hooks li[data-webhook]").waitFor();
+  await phone.locator("section[aria-label=Webhooks]").getByRole("button", { name: "Delivery log" }).click();
+  await phone.locator("section[aria-label=Webhooks]").getByText("Nothing delivered yet").waitFor();
+  const seen = receiver.got.length;
+  await call(phone, "POST", "/api/playlists", { name: "Hooked on the phone" });
+  for (let i = 0; i < 100 && receiver.got.length === seen; i++) await new Promise((r) => setTimeout(r, 100));
+  await phone.locator("section[aria-label=Webhooks]").getByRole("button", { name: "Refresh" }).click();
+  await phone.locator("section[aria-label=Webhooks] tr[data-delivery]").first().waitFor();
+  await phone.locator("section[aria-label=Webhooks]").screenshot({ path: join(SHOTS, "webhooks-phone.png") });
+  const width = await phone.evaluate(() => document.documentElement.scrollWidth);
+  assert.ok(width <= 390, `no sideways scrolling at phone width (${width}px)`);
 });
