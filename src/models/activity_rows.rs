@@ -603,33 +603,6 @@ impl NewActivity {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn changes_keep_only_what_differs_and_cut_long_text() {
-        let long = "x".repeat(250);
-        let changes = Changes::new()
-            .field("same", "a", "a")
-            .field("name", "Road Trip", "Summer Road Trip")
-            .field("description", "", long.as_str())
-            .field(
-                "algorithm_name",
-                &None::<String>,
-                &Some("basic".to_string()),
-            );
-        assert_eq!(changes.fields(), ["name", "description", "algorithm_name"]);
-        let json = changes.to_json();
-        assert_eq!(
-            json["name"],
-            json!({"from": "Road Trip", "to": "Summer Road Trip"})
-        );
-        assert_eq!(json["description"]["to"].as_str().unwrap().len(), 200);
-        assert_eq!(json["description"]["truncated"], json!(true));
-        assert_eq!(json["algorithm_name"], json!({"from": null, "to": "basic"}));
-    }
-}
 /// Webhook rows name the webhook by id and host only: a URL's path or
 /// query may carry a token, and the secret is never written anywhere.
 impl NewActivity {
@@ -692,4 +665,32 @@ fn webhook_host(webhook: &Webhook) -> String {
         .ok()
         .and_then(|url| crate::webhooks::address::host_of(&url))
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changes_keep_only_what_differs_and_cut_long_text() {
+        let long = "x".repeat(250);
+        let changes = Changes::new()
+            .field("same", "a", "a")
+            .field("name", "Road Trip", "Summer Road Trip")
+            .field("description", "", long.as_str())
+            .field(
+                "algorithm_name",
+                &None::<String>,
+                &Some("basic".to_string()),
+            );
+        assert_eq!(changes.fields(), ["name", "description", "algorithm_name"]);
+        let json = changes.to_json();
+        assert_eq!(
+            json["name"],
+            json!({"from": "Road Trip", "to": "Summer Road Trip"})
+        );
+        assert_eq!(json["description"]["to"].as_str().unwrap().len(), 200);
+        assert_eq!(json["description"]["truncated"], json!(true));
+        assert_eq!(json["algorithm_name"], json!({"from": null, "to": "basic"}));
+    }
 }
