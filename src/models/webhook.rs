@@ -190,27 +190,40 @@ impl Webhook {
         Ok(ids.into_iter().map(|row| row.id).collect())
     }
 
-    /// The webhook, if `instance` still holds its claim (it was not
-    /// deleted, disabled or taken over after the claim ran out).
+    /// The webhook, if `instance` still holds a live claim on it (it was
+    /// not deleted, disabled, or taken over after the claim ran out).
+    ///
+    /// On PostgreSQL the row is locked (`FOR NO KEY UPDATE`) for the rest
+    /// of the caller's transaction, so the worker always locks a webhook
+    /// before its deliveries, as deleting the webhook (or its owner) does:
+    /// locking the delivery first deadlocked against such a delete.
     pub fn held(conn: &mut DbConnection, id: i64, instance: &str) -> QueryResult<Option<Self>> {
-        webhooks::table
+        let now = db::now();
+        let query = webhooks::table
             .filter(webhooks::id.eq(id))
             .filter(webhooks::enabled.eq(true))
             .filter(webhooks::claimed_by.eq(instance))
-            .select(Webhook::as_select())
-            .first(conn)
-            .optional()
+            .filter(webhooks::claimed_until.ge(now));
+        match conn {
+            DbConnection::Postgres(pg) => query
+                .select(Webhook::as_select())
+                .for_no_key_update()
+                .first(pg)
+                .optional(),
+            DbConnection::Sqlite(c) => query.select(Webhook::as_select()).first(c).optional(),
+        }
     }
 
     /// Before an attempt: moves the cursor to `last_activity_id` and
-    /// extends `instance`'s claim to `until`, in one statement.
+    /// extends `instance`'s claim to `until`, in one statement; `false`
+    /// when `instance` no longer holds the claim (then nothing is sent).
     pub fn renew(
         conn: &mut DbConnection,
         id: i64,
         instance: &str,
         last_activity_id: i64,
         until: NaiveDateTime,
-    ) -> QueryResult<()> {
+    ) -> QueryResult<bool> {
         diesel::update(
             webhooks::table
                 .filter(webhooks::id.eq(id))
@@ -221,7 +234,7 @@ impl Webhook {
             webhooks::claimed_until.eq(Some(until)),
         ))
         .execute(conn)
-        .map(|_| ())
+        .map(|n| n == 1)
     }
 
     /// Extends (`Some`) or gives up (`None`) `instance`'s claim.

@@ -95,6 +95,8 @@ pub async fn create_webhook(
     .await?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/api/webhooks/{}", webhook.id)))
+        // The answer carries the secret: no cache may keep it.
+        .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(CreatedWebhook { webhook, secret }))
 }
 
@@ -220,7 +222,14 @@ pub async fn list_deliveries(
         let parsed = text
             .parse::<i64>()
             .ok()
-            .filter(|n| *n > 0 && text.bytes().all(|b| b.is_ascii_digit()));
+            // Exactly what the documented pattern allows: 1-18 digits,
+            // no leading zero.
+            .filter(|n| {
+                *n > 0
+                    && text.len() <= 18
+                    && !text.starts_with('0')
+                    && text.bytes().all(|b| b.is_ascii_digit())
+            });
         if parsed.is_none() {
             errors.push(FieldError::new(
                 "cursor",

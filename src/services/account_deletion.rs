@@ -32,7 +32,8 @@ use diesel::prelude::*;
 
 use crate::db::schema::{
     activity_log, auth_sessions, oauth_states, playlist_snapshots, playlists, provider_connections,
-    schedules, stream_tickets, track_facts, upstream_sources, user_settings, workshop_sessions,
+    schedules, stream_tickets, track_facts, upstream_sources, user_settings, webhooks,
+    workshop_sessions,
 };
 use crate::db::{write_transaction, DbConnection};
 use crate::error::{AppError, AppResult};
@@ -49,6 +50,11 @@ impl AccountService {
             User::lock(conn, user_id)
                 .optional()?
                 .ok_or(AppError::Unauthorized)?;
+            // Webhooks first (their deliveries by cascade): the delivery
+            // worker locks a webhook before its deliveries and may write a
+            // row of this user meanwhile, so deleting in the same order
+            // waits for it rather than deadlocking.
+            diesel::delete(webhooks::table.filter(webhooks::user_id.eq(user_id))).execute(conn)?;
             diesel::delete(schedules::table.filter(schedules::user_id.eq(user_id)))
                 .execute(conn)?;
             diesel::delete(playlists::table.filter(playlists::owner_id.eq(user_id)))

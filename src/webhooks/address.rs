@@ -173,15 +173,15 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
 }
 
 fn is_public_v6(ip: Ipv6Addr) -> bool {
-    let first = ip.segments()[0];
-    !(ip.is_loopback()
-        || ip.is_unspecified()
-        || ip.is_multicast()
-        || (first & 0xfe00) == 0xfc00 // unique local fc00::/7
-        || (first & 0xffc0) == 0xfe80 // link-local fe80::/10
-        || (first & 0xffc0) == 0xfec0 // site-local (deprecated) fec0::/10
-        || first == 0x2001 && ip.segments()[1] == 0x0db8 // documentation
-        || first == 0x0100 && ip.segments()[1..4] == [0, 0, 0]) // discard-only 100::/64
+    let [first, second, third, ..] = ip.segments();
+    // Only global unicast (2000::/3) is public; everything outside it
+    // (loopback, unspecified, multicast, unique local, link-local, IPv4-
+    // translated forms, local-use NAT64) is refused. Inside it, ranges that
+    // reach no public host or tunnel to an IPv4 address unseen:
+    (first & 0xe000) == 0x2000
+        && !(first == 0x2001 && second == 0x0db8) // documentation
+        && !(first == 0x2001 && second == 0) // Teredo 2001::/32
+        && !(first == 0x2001 && second == 0x0002 && third == 0) // benchmarking 2001:2::/48
 }
 
 /// The IPv4 address inside an IPv4-mapped (`::ffff:a.b.c.d`),
@@ -272,6 +272,12 @@ mod tests {
             "::ffff:169.254.169.254",
             "64:ff9b::a00:1",
             "2002:c0a8:101::1",
+            "::ffff:0:a00:1",      // IPv4-translated 10.0.0.1
+            "64:ff9b:1::a00:1",    // local-use NAT64
+            "2001:0:4136:e378::1", // Teredo
+            "2001:2::1",           // benchmarking
+            "2001:db8::1",         // documentation
+            "100::1",              // discard-only
         ] {
             assert!(!is_public(ip(text)), "{text} taken for public");
         }

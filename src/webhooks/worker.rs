@@ -48,6 +48,7 @@
 //! its claims released, to be retried later by whichever instance claims
 //! the webhook next.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -225,6 +226,20 @@ async fn run(ctx: Arc<Ctx>, stopped: watch::Receiver<bool>, shutdown: Shutdown) 
     let mut watching = stop.clone();
     let mut wake = wake::subscribe();
     let mut tasks: JoinSet<()> = JoinSet::new();
+    // Which webhook each task delivers (a task that panicked says only its
+    // task id).
+    let mut task_of: HashMap<tokio::task::Id, i64> = HashMap::new();
+    // The webhooks whose task runs in this process: a claim taken again
+    // while its task still runs (the task just gave it back and is ending,
+    // or its lease ran out during a long database stall) must not start a
+    // second sender of the same delivery; the webhook is marked and its
+    // task started again once the running one has ended.
+    let mut live: HashSet<i64> = HashSet::new();
+    let mut again: HashSet<i64> = HashSet::new();
+    let start = |tasks: &mut JoinSet<()>, task_of: &mut HashMap<tokio::task::Id, i64>, id: i64| {
+        let handle = tasks.spawn(deliver(ctx.clone(), id, stop.clone()));
+        task_of.insert(handle.id(), id);
+    };
     let mut follow_up: Option<Instant> = None;
     let mut claimed_at: Option<Instant> = None;
     while !*stop.borrow() {
@@ -238,7 +253,11 @@ async fn run(ctx: Arc<Ctx>, stopped: watch::Receiver<bool>, shutdown: Shutdown) 
             match ctx.db(move |conn, ctx| claim(conn, ctx, free)).await {
                 Ok((ids, due)) => {
                     for id in ids {
-                        tasks.spawn(deliver(ctx.clone(), id, stop.clone()));
+                        if live.insert(id) {
+                            start(&mut tasks, &mut task_of, id);
+                        } else {
+                            again.insert(id);
+                        }
                     }
                     next_due = due;
                 }
@@ -262,7 +281,19 @@ async fn run(ctx: Arc<Ctx>, stopped: watch::Receiver<bool>, shutdown: Shutdown) 
                     follow_up = Some(Instant::now() + FOLLOW_UP);
                 }
             }
-            Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+            Some(done) = tasks.join_next_with_id(), if !tasks.is_empty() => {
+                let task = match done {
+                    Ok((task, ())) => task,
+                    Err(err) => err.id(),
+                };
+                if let Some(id) = task_of.remove(&task) {
+                    if again.remove(&id) {
+                        start(&mut tasks, &mut task_of, id);
+                    } else {
+                        live.remove(&id);
+                    }
+                }
+            }
             _ = tokio::time::sleep(wait) => {}
         }
     }
@@ -456,13 +487,16 @@ fn attempt(
 ) -> QueryResult<Step> {
     let body = serde_json::to_string(row)
         .map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
-    Webhook::renew(
+    let renewed = Webhook::renew(
         conn,
         hook.id,
         &ctx.instance,
         hook.last_activity_id,
         now + ctx.timings.lease(),
     )?;
+    if !renewed {
+        return Ok(Step::Gone);
+    }
     Ok(Step::Attempt(Box::new(Attempt {
         hook,
         delivery,

@@ -672,3 +672,66 @@ fn two_serve_processes_deliver_each_event_exactly_once() {
     ids.dedup();
     assert_eq!(ids.len(), written);
 }
+
+/// Deleting a webhook, or its owner, while the worker is busy delivering
+/// its backlog: the delete waits for the worker's transaction (both lock
+/// the webhook before its deliveries) and answers as usual, never a 500
+/// from a deadlock; nothing is delivered after the delete answered.
+#[actix_web::test]
+async fn deleting_a_webhook_or_its_owner_mid_delivery_answers_as_usual() {
+    let app = spawn_app_on(TestDb::shared_file(), local).await;
+    let _worker = worker(&app);
+    let alice = app.user("alice").await;
+    // Slow enough that a backlog builds while the deletes arrive.
+    let receiver = Receiver::start(|_| {
+        std::thread::sleep(Duration::from_millis(5));
+        204
+    });
+    for round in 0..3 {
+        let created = app
+            .as_user(&alice)
+            .post("/api/webhooks", json!({"url": receiver.url}))
+            .await;
+        assert_eq!(created.status, 201, "{}", created.text);
+        let id = created.body["id"].as_i64().unwrap();
+        let before = receiver.count();
+        for n in 0..30 {
+            app.playlist(&alice, &format!("Round {round} #{n}"), json!([]))
+                .await;
+        }
+        wait_until("deliveries start", || receiver.count() > before + 2).await;
+        let deleted = app
+            .as_user(&alice)
+            .delete(&format!("/api/webhooks/{id}"))
+            .await;
+        assert_eq!(deleted.status, 204, "{}", deleted.text);
+        // At most the attempt in flight when the delete answered lands.
+        let after_delete = receiver.count();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(receiver.count() <= after_delete + 1);
+    }
+
+    let created = app
+        .as_user(&alice)
+        .post("/api/webhooks", json!({"url": receiver.url}))
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let before = receiver.count();
+    for n in 0..30 {
+        app.playlist(&alice, &format!("Last #{n}"), json!([])).await;
+    }
+    wait_until("deliveries start", || receiver.count() > before + 2).await;
+    let gone = app
+        .as_user(&alice)
+        .send(
+            actix_web::http::Method::DELETE,
+            "/api/me",
+            Some(json!({"password": alice.password})),
+            &[],
+        )
+        .await;
+    assert_eq!(gone.status, 204, "{}", gone.text);
+    let after_delete = receiver.count();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(receiver.count() <= after_delete + 1);
+}
