@@ -431,6 +431,8 @@ test("download my data, then delete my account with its password and name typed 
     body: JSON.stringify({ username: "leaver", password: PASSWORD }),
   });
   assert.equal(login.status, 401);
+});
+
 /** A webhook receiver on loopback: answers 204 and keeps each request. */
 async function startReceiver() {
   const got = [];
