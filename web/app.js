@@ -794,7 +794,7 @@ function accountCard() {
   } }, "Download my data");
   const deleteForm = form({ "aria-label": "Delete my account" }, [
     h("h3", {}, "Delete my account"),
-    h("p", {}, "This deletes your account and everything in it: playlists, snapshots, schedules, sessions, the Spotify connection and your whole activity trail. It cannot be undone."),
+    h("p", {}, "This deletes your account and everything in it: playlists, snapshots, schedules, webhooks, sessions, the Spotify connection and your whole activity trail. It cannot be undone."),
     field("Your password", h("input", { type: "password", name: "password", autocomplete: "current-password", required: true })),
     field(`Type your username (${user.username}) to confirm`, text("confirm", { autocomplete: "off", required: true })),
     h("div", { class: "actions" }, h("button", { type: "submit", class: "danger" }, "Delete my account")),
