@@ -152,6 +152,10 @@ impl Worker {
                     }
                 };
                 runtime.block_on(run(ctx, stopped, shutdown));
+                // A blocking task still running (a DNS lookup that hangs)
+                // must not hold the process's shutdown: dropping the
+                // runtime would wait for it without end.
+                runtime.shutdown_timeout(Duration::from_secs(1));
             })
             .map_err(|e| format!("cannot start the webhook worker: {e}"))?;
         Ok(Worker {
