@@ -270,13 +270,7 @@ impl Settings {
                 defaults.activity_retention_days,
             )?,
             cors_allowed_origins: var("CORS_ALLOWED_ORIGINS")
-                .map(|v| {
-                    v.split(',')
-                        .map(str::trim)
-                        .filter(|o| !o.is_empty())
-                        .map(String::from)
-                        .collect()
-                })
+                .map(|v| entries(&v).map(String::from).collect())
                 .unwrap_or_default(),
             stream_send_timeout_secs: parsed(
                 "STREAM_SEND_TIMEOUT_SECS",
@@ -379,6 +373,14 @@ impl Settings {
     }
 }
 
+/// The entries of a comma-separated variable, trimmed, empty ones skipped.
+fn entries(value: &str) -> impl Iterator<Item = &str> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+}
+
 /// `TRUSTED_PROXIES`: comma-separated CIDRs; a bare address stands for
 /// itself alone (`/32` or `/128`). Anything else stops start-up naming the
 /// variable and the entry.
@@ -386,10 +388,7 @@ pub fn trusted_proxies(value: Option<&str>) -> Result<Vec<IpNet>, String> {
     let Some(value) = value else {
         return Ok(Vec::new());
     };
-    value
-        .split(',')
-        .map(str::trim)
-        .filter(|entry| !entry.is_empty())
+    entries(value)
         .map(|entry| {
             entry
                 .parse::<IpNet>()
@@ -412,10 +411,7 @@ pub fn allowed_hosts(value: Option<&str>) -> Result<Vec<String>, String> {
     let Some(value) = value else {
         return Ok(Vec::new());
     };
-    value
-        .split(',')
-        .map(str::trim)
-        .filter(|entry| !entry.is_empty())
+    entries(value)
         .map(|entry| {
             let host = entry.trim_start_matches('[').trim_end_matches(']');
             let is_ip = host.parse::<std::net::IpAddr>().is_ok();
