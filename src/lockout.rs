@@ -113,3 +113,15 @@ impl Lockout {
         }
     }
 }
+
+/// Forgets `username`'s failed logins where this process can reach them:
+/// in the database on PostgreSQL. On SQLite they live in the memory of the
+/// `serve` process (and pass within the window); there is nothing to do.
+/// For the command line, which sets passwords and deletes accounts outside
+/// any `serve` process.
+pub fn forget_in_database(conn: &mut db::DbConnection, username: &str) -> AppResult<()> {
+    if conn.backend() == db::Backend::Postgres {
+        login_failure::clear(conn, &hex_key(username))?;
+    }
+    Ok(())
+}

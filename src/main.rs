@@ -1,13 +1,35 @@
-//! The `shuffify` command line: `serve` (the default; `--demo` seeds a demo
-//! account), `migrate`, `user create`, `activity prune --older-than` and
-//! `activity export`. Each subcommand is a short function over the library;
-//! `serve` also owns the process's signals: SIGTERM/SIGINT begin the
-//! shutdown signal of `shuffify::shutdown` (open live streams end at once,
+//! The `shuffify` command line, a thin clap front over the library:
+//!
+//! - `serve [--demo]` (the default; `shuffify --demo` is `serve --demo`)
+//!   runs the HTTP API; `--demo` first seeds a demo account. `serve --help`
+//!   lists every environment variable it reads.
+//! - `migrate` applies pending migrations.
+//! - `user create|set-password|list|delete` manage accounts: `set-password`
+//!   reads the new password from stdin and ends the user's sessions;
+//!   `delete` deletes as `DELETE /api/me` does, and only with `--yes`.
+//! - `activity prune --older-than AGE [--user U] [--dry-run] [--yes]` and
+//!   `activity export --user U` work on the activity log; a prune prints
+//!   what it deleted, the cutoff and the scope, and a cutoff under one day
+//!   needs `--yes`.
+//! - `backup --to FILE` copies a live SQLite database (`VACUUM INTO`).
+//!
+//! The database: `serve`, `migrate`, `user create` and `--demo` create and
+//! migrate a missing SQLite file; every other command opens an existing
+//! database only, and a missing file is an error naming its path. Each
+//! command says on stderr which database it opened (a PostgreSQL password
+//! masked). Results go to stdout, errors to stderr; the exit status is 0 on
+//! success, 1 for a refused or failed command, 2 for a usage error. No
+//! command prompts. The commands besides `serve` are in `cli/`.
+//!
+//! `serve` owns the process's signals: SIGTERM/SIGINT begin the shutdown
+//! signal of `shuffify::shutdown` (open live streams end at once,
 //! background work stops), drain requests in flight for at most 5 s and
 //! stop the scheduler before its next run; `serve` then exits 0, once the
 //! scheduler's job in hand (if any) has ended.
 
-use std::io::Read;
+mod cli;
+
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use actix_web::{web, HttpServer};
@@ -15,20 +37,20 @@ use clap::{Parser, Subcommand};
 
 use shuffify::config::Settings;
 use shuffify::db;
-use shuffify::models::User;
 use shuffify::retention;
-use shuffify::services::activity_export::EXPORT_BATCH_SIZE;
-use shuffify::services::auth::{AuthService, Registration};
-use shuffify::services::{ActivityExport, ActivityQuery, ExportFormat};
 use shuffify::AppState;
 
 #[derive(Parser)]
 #[command(
     name = "shuffify",
     version,
-    about = "A playlist service with a unified activity log"
+    about = "A playlist service with a unified activity log",
+    args_conflicts_with_subcommands = true
 )]
 struct Cli {
+    /// Same as `serve --demo` (serve is the default command)
+    #[arg(long)]
+    demo: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -36,12 +58,16 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the HTTP API (the default when no command is given)
+    #[command(
+        after_help = cli::SERVE_ENVIRONMENT_SHORT,
+        after_long_help = cli::SERVE_ENVIRONMENT
+    )]
     Serve {
         /// First create user `demo` with three sample playlists (once) and print a walkthrough
         #[arg(long)]
         demo: bool,
     },
-    /// Apply pending database migrations and exit
+    /// Apply pending database migrations and exit (creates a missing SQLite file)
     Migrate,
     /// Manage accounts
     User {
@@ -53,15 +79,40 @@ enum Command {
         #[command(subcommand)]
         command: ActivityCommand,
     },
+    /// Copy the SQLite database to a new file (consistent while serve runs)
+    ///
+    /// Uses SQLite's VACUUM INTO: one read transaction, so the copy is the
+    /// database as of one instant, and serve keeps writing meanwhile. FILE
+    /// must not exist. No migration runs first. On PostgreSQL this exits 1:
+    /// use pg_dump.
+    Backup {
+        /// The new file
+        #[arg(long, value_name = "FILE")]
+        to: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
 enum ActivityCommand {
-    /// Delete activity older than an age (in batches) and print the count
+    /// Delete activity older than an age (in batches) and print what was deleted
+    ///
+    /// Prints the count, the cutoff (RFC 3339, UTC) and the scope, e.g.
+    /// `deleted 10 activity rows older than 2026-12-05T23:00:00Z (all
+    /// users)`. A cutoff of one day or more runs at once; under one day
+    /// (`--older-than 0d`, `12h`) the command exits 1 unless --yes is given.
     Prune {
         /// An age such as 90d or 12h
         #[arg(long, value_parser = retention::parse_age)]
         older_than: chrono::Duration,
+        /// Only this user's activity (default: every user's)
+        #[arg(long, value_name = "USERNAME")]
+        user: Option<String>,
+        /// Print what would be deleted, and delete nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// Allow a cutoff under one day old
+        #[arg(long)]
+        yes: bool,
     },
     /// Write one user's activity to stdout, newest first
     Export {
@@ -82,156 +133,116 @@ enum UserCommand {
     Create {
         #[arg(long)]
         username: String,
-        /// Read the password from standard input instead of generating one
+        /// Read the password from standard input (its first line) instead of generating one
         #[arg(long)]
         password_stdin: bool,
+    },
+    /// Set a user's password, read from standard input (its first line), and end their sessions
+    ///
+    /// The password follows registration's rule (8 to 128 characters). Every
+    /// live session of the user ends, and one password_change activity row
+    /// is written with actor `system`. Standard input must not be a
+    /// terminal: pipe the password in.
+    SetPassword {
+        #[arg(long)]
+        username: String,
+    },
+    /// List every account by id, oldest first: id, username, created_at, last_login_at, playlists
+    ///
+    /// A plain-text table with a header line; times are RFC 3339, UTC,
+    /// whole seconds; a user who never logged in shows `never`.
+    List,
+    /// Delete an account and everything it owns, as DELETE /api/me does (needs --yes)
+    ///
+    /// Without --yes nothing is deleted and the command exits 1, saying what
+    /// would go. There is no undo: take a `shuffify backup` first.
+    Delete {
+        #[arg(long)]
+        username: String,
+        /// Really delete it
+        #[arg(long)]
+        yes: bool,
     },
 }
 
 fn main() -> ExitCode {
     let _ = dotenvy::dotenv();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-    let cli = Cli::parse();
-    let result = Settings::from_env().and_then(|settings| match cli.command {
-        None => serve(settings, false),
-        Some(Command::Serve { demo }) => serve(settings, demo),
-        Some(Command::Migrate) => migrate(&settings),
-        Some(Command::User {
-            command:
-                UserCommand::Create {
-                    username,
-                    password_stdin,
-                },
-        }) => create_user(&settings, username, password_stdin),
-        Some(Command::Activity {
-            command: ActivityCommand::Prune { older_than },
-        }) => prune_activity(&settings, older_than),
-        Some(Command::Activity {
-            command:
-                ActivityCommand::Export {
-                    user,
-                    format,
-                    since,
-                },
-        }) => export_activity(&settings, &user, &format, since.as_deref()),
-    });
-    match result {
+    let args = Cli::parse();
+    match Settings::from_env().and_then(|settings| run(args, settings)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
-            eprintln!("shuffify: {message}");
+            for line in message.lines() {
+                eprintln!("shuffify: {line}");
+            }
             ExitCode::FAILURE
         }
     }
 }
 
-/// Builds the pool and applies pending migrations.
-fn open_database(settings: &Settings) -> Result<db::Pool, String> {
-    let pool = db::build_pool(&settings.database_url, settings.db_pool_size)?;
-    let mut conn = pool
-        .get()
-        .map_err(|e| format!("cannot open the database: {e}"))?;
-    let applied = db::migrations::run_pending(&mut conn)?;
-    if !applied.is_empty() {
-        log::info!("applied migrations: {}", applied.join(", "));
+fn run(args: Cli, settings: Settings) -> Result<(), String> {
+    match args.command {
+        None => serve(settings, args.demo),
+        Some(Command::Serve { demo }) => serve(settings, demo),
+        Some(Command::Migrate) => migrate(&settings),
+        Some(Command::User { command }) => match command {
+            UserCommand::Create {
+                username,
+                password_stdin,
+            } => cli::accounts::create(&settings, username, password_stdin),
+            UserCommand::SetPassword { username } => {
+                cli::accounts::set_password(&settings, &username)
+            }
+            UserCommand::List => cli::accounts::list(&settings),
+            UserCommand::Delete { username, yes } => {
+                cli::accounts::delete(&settings, &username, yes)
+            }
+        },
+        Some(Command::Activity { command }) => match command {
+            ActivityCommand::Prune {
+                older_than,
+                user,
+                dry_run,
+                yes,
+            } => cli::activity::prune(
+                &settings,
+                cli::activity::Prune {
+                    older_than,
+                    user: user.as_deref(),
+                    dry_run,
+                    yes,
+                },
+            ),
+            ActivityCommand::Export {
+                user,
+                format,
+                since,
+            } => cli::activity::export(&settings, &user, &format, since.as_deref()),
+        },
+        Some(Command::Backup { to }) => cli::backup::backup(&settings, &to),
     }
+}
+
+/// Builds the pool and applies pending migrations (creating a missing
+/// SQLite file), and logs which database it opened.
+fn open_database(settings: &Settings) -> Result<db::Pool, String> {
+    let pool = cli::migrated_pool(settings, settings.db_pool_size)?;
+    log::info!(
+        "database: {}",
+        db::describe_database_url(&settings.database_url)
+    );
     Ok(pool)
 }
 
 fn migrate(settings: &Settings) -> Result<(), String> {
     let pool = db::build_pool(&settings.database_url, 1)?;
+    cli::announce(settings);
     let mut conn = pool
         .get()
         .map_err(|e| format!("cannot open the database: {e}"))?;
     let applied = db::migrations::run_pending(&mut conn)?;
     println!("applied {} migration(s)", applied.len());
     Ok(())
-}
-
-fn create_user(settings: &Settings, username: String, password_stdin: bool) -> Result<(), String> {
-    let pool = open_database(settings)?;
-    let (password, generated) = if password_stdin {
-        let mut input = String::new();
-        std::io::stdin()
-            .read_to_string(&mut input)
-            .map_err(|e| format!("cannot read the password: {e}"))?;
-        (input.trim_end_matches(['\r', '\n']).to_string(), false)
-    } else {
-        (
-            shuffify::services::auth::new_token()[..20].to_string(),
-            true,
-        )
-    };
-    let registration = Registration {
-        username,
-        password: password.clone(),
-        display_name: None,
-        email: None,
-    };
-    let mut conn = pool.get().map_err(|e| e.to_string())?;
-    let user = AuthService::register(&mut conn, &registration).map_err(|e| e.to_string())?;
-    println!("created user {} (id {})", user.username, user.id);
-    if generated {
-        println!("password: {password}");
-    }
-    Ok(())
-}
-
-fn prune_activity(settings: &Settings, older_than: chrono::Duration) -> Result<(), String> {
-    let pool = open_database(settings)?;
-    let count = retention::prune_older_than(&pool, older_than)?;
-    println!("{count}");
-    Ok(())
-}
-
-fn export_activity(
-    settings: &Settings,
-    username: &str,
-    format: &str,
-    since: Option<&str>,
-) -> Result<(), String> {
-    use std::io::Write;
-    let format: ExportFormat = format.parse().map_err(|_| "format must be ndjson or csv")?;
-    let since = since
-        .map(|s| shuffify::timestamp::parse(s).ok_or("--since must be an RFC 3339 timestamp"))
-        .transpose()?;
-    let pool = open_database(settings)?;
-    let user = {
-        let mut conn = pool.get().map_err(|e| e.to_string())?;
-        User::find_by_username(&mut conn, username)
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("no user named {username:?}"))?
-    };
-    let query = ActivityQuery {
-        since,
-        ..ActivityQuery::default()
-    };
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    let mut write_error = None;
-    let mut rows_written = 0usize;
-    let _ = out.write_all(format.header().as_bytes());
-    let read =
-        ActivityExport::for_each_batch(&pool, user.id, &query, EXPORT_BATCH_SIZE, |rows| match out
-            .write_all(format.render_batch(&rows).as_bytes())
-        {
-            Ok(()) => {
-                rows_written += rows.len();
-                true
-            }
-            Err(e) => {
-                write_error = Some(e);
-                false
-            }
-        });
-    if let Some(e) = write_error {
-        return Err(format!("cannot write the export: {e}"));
-    }
-    let flushed = out.flush();
-    if let Err(e) = read {
-        return Err(format!(
-            "the export is incomplete: it stopped after {rows_written} row(s): {e}"
-        ));
-    }
-    flushed.map_err(|e| format!("cannot write the export: {e}"))
 }
 
 /// How long a shutdown waits for requests in flight before it drops them

@@ -1,6 +1,8 @@
 //! Activity retention: with `ACTIVITY_RETENTION_DAYS` = N > 0, `serve` prunes
 //! rows older than N days at start-up and then once a day. Pruning is not an
-//! activity and logs no row; it logs a line with the count.
+//! activity and logs no row; it logs a line with the count. `shuffify
+//! activity prune` deletes through the same functions, for every user or
+//! one ([`PruneScope`]), and counts first with [`count`] for `--dry-run`.
 
 use std::time::Duration;
 
@@ -13,24 +15,53 @@ use crate::models::ActivityLog;
 /// Rows per prune `DELETE`.
 pub const PRUNE_BATCH_SIZE: i64 = 1000;
 
-/// Deletes every row older than `cutoff`, `batch_size` rows per statement
-/// so no single transaction grows large; returns the count.
+/// Which rows a prune takes: those older than `cutoff`, of one user or of
+/// every user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PruneScope {
+    pub cutoff: NaiveDateTime,
+    pub user_id: Option<i64>,
+}
+
+/// The cutoff of an age: now minus `age`, in whole seconds (so the time a
+/// command prints is exactly the one it used). An age reaching back before
+/// the calendar's start gives its first instant, which no row precedes.
+pub fn cutoff_for(age: chrono::Duration) -> NaiveDateTime {
+    use chrono::Timelike;
+    let cutoff = db::now()
+        .checked_sub_signed(age)
+        .unwrap_or(NaiveDateTime::MIN);
+    cutoff.with_nanosecond(0).unwrap_or(cutoff)
+}
+
+/// How many rows a prune of `scope` would delete now.
+pub fn count(conn: &mut DbConnection, scope: &PruneScope) -> QueryResult<u64> {
+    ActivityLog::count_before(conn, scope.cutoff, scope.user_id).map(|n| n.max(0) as u64)
+}
+
+/// Deletes the rows of `scope`, `batch_size` rows per statement so no
+/// single transaction grows large; returns the count.
+pub fn prune(conn: &mut DbConnection, scope: &PruneScope, batch_size: i64) -> QueryResult<u64> {
+    ActivityLog::delete_before(conn, scope.cutoff, scope.user_id, batch_size)
+}
+
+/// Deletes every user's rows older than `cutoff`; returns the count.
 pub fn prune_before(
     conn: &mut DbConnection,
     cutoff: NaiveDateTime,
     batch_size: i64,
 ) -> QueryResult<u64> {
-    ActivityLog::delete_before(conn, cutoff, batch_size)
+    let scope = PruneScope {
+        cutoff,
+        user_id: None,
+    };
+    prune(conn, &scope, batch_size)
 }
 
 /// Deletes rows older than `age`; returns how many.
 pub fn prune_older_than(pool: &Pool, age: chrono::Duration) -> Result<u64, String> {
-    // An age reaching back before the calendar's start prunes everything.
-    let cutoff = db::now()
-        .checked_sub_signed(age)
-        .unwrap_or(NaiveDateTime::MIN);
     let mut conn = pool.get().map_err(|e| e.to_string())?;
-    prune_before(&mut conn, cutoff, PRUNE_BATCH_SIZE).map_err(|e| e.to_string())
+    prune_before(&mut conn, cutoff_for(age), PRUNE_BATCH_SIZE).map_err(|e| e.to_string())
 }
 
 /// Runs forever on the actix runtime; the database work runs off the async

@@ -254,7 +254,7 @@ const ACTIVITY_TYPES = ["shuffle", "workshop_commit", "workshop_session_save", "
   "schedule_toggle", "schedule_run", "snapshot_create", "snapshot_restore", "snapshot_delete",
   "settings_change", "login", "logout", "login_failed", "playlist_create", "playlist_update", "playlist_delete",
   "provider_connect", "provider_disconnect", "playlist_sync",
-  "account_export", "webhook_create", "webhook_delete", "webhook_disabled"];
+  "account_export", "webhook_create", "webhook_delete", "webhook_disabled", "password_change"];
 
 /** A short browser name from a User-Agent ("Firefox"), or null. Written
  *  here rather than taken from a parser library: the app has no build step

@@ -57,6 +57,35 @@ impl DatabaseUrl {
     pub fn is_shared_memory(&self) -> bool {
         matches!(self, DatabaseUrl::Sqlite(p) if p.starts_with("file:") && p.contains("mode=memory"))
     }
+
+    /// The file SQLite opens (and would create), as given (relative paths
+    /// are read from the current directory); `None` for PostgreSQL and
+    /// in-memory databases. A `file:` URI's path is taken without its
+    /// query, authority and percent-escapes.
+    pub fn sqlite_file(&self) -> Option<std::path::PathBuf> {
+        let DatabaseUrl::Sqlite(spec) = self else {
+            return None;
+        };
+        if self.is_private_memory() || self.is_shared_memory() {
+            return None;
+        }
+        let path = match spec.strip_prefix("file:") {
+            None => spec.clone(),
+            Some(uri) => {
+                let path = &uri[..uri.find(['?', '#']).unwrap_or(uri.len())];
+                // `file://host/path`: the path starts at the authority's end.
+                let path = match path.strip_prefix("//") {
+                    Some(rest) => &rest[rest.find('/')?..],
+                    None => path,
+                };
+                percent_encoding::percent_decode_str(path)
+                    .decode_utf8()
+                    .ok()?
+                    .into_owned()
+            }
+        };
+        (!path.is_empty() && path != ":memory:").then(|| path.into())
+    }
 }
 
 /// Whether a PostgreSQL URL insists on TLS. The default build's libpq has

@@ -9,8 +9,10 @@
 //! `BEGIN IMMEDIATE` (a deferred `BEGIN` that later writes fails with
 //! SQLITE_BUSY under WAL, whatever the busy timeout).
 
+pub mod backup;
 pub mod checkpoint;
 pub mod json;
+mod location;
 mod manager;
 pub mod migrations;
 mod round_trips;
@@ -23,6 +25,7 @@ use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::prelude::*;
 
 pub use json::{Json, RawJson};
+pub use location::{describe_database_url, require_existing, sqlite_file, without_password};
 pub use manager::{ConnectionManager, DatabaseUrl};
 pub use round_trips::{count as count_round_trips, RoundTrips};
 

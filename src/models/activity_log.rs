@@ -463,17 +463,42 @@ impl ActivityLog {
         }
     }
 
-    /// Deletes every row older than `cutoff`, `batch_size` rows per
-    /// statement so no single transaction grows large; returns the count.
+    /// The rows older than `cutoff`, of one user or of every user: what a
+    /// prune takes (not a hot path, so one boxed shape serves both).
+    fn older_than(
+        cutoff: NaiveDateTime,
+        user_id: Option<i64>,
+    ) -> activity_log::BoxedQuery<'static, db::MultiBackend> {
+        let rows = activity_log::table
+            .filter(activity_log::created_at.lt(cutoff))
+            .into_boxed();
+        match user_id {
+            Some(user_id) => rows.filter(activity_log::user_id.eq(user_id)),
+            None => rows,
+        }
+    }
+
+    /// How many rows older than `cutoff` there are (of `user_id`, or all).
+    pub fn count_before(
+        conn: &mut DbConnection,
+        cutoff: NaiveDateTime,
+        user_id: Option<i64>,
+    ) -> QueryResult<i64> {
+        Self::older_than(cutoff, user_id).count().get_result(conn)
+    }
+
+    /// Deletes every row older than `cutoff` (of `user_id`, or of every
+    /// user), `batch_size` rows per statement so no single transaction
+    /// grows large; returns the count.
     pub fn delete_before(
         conn: &mut DbConnection,
         cutoff: NaiveDateTime,
+        user_id: Option<i64>,
         batch_size: i64,
     ) -> QueryResult<u64> {
         let mut total = 0u64;
         loop {
-            let batch = activity_log::table
-                .filter(activity_log::created_at.lt(cutoff))
+            let batch = Self::older_than(cutoff, user_id)
                 .select(activity_log::id)
                 .limit(batch_size)
                 .load::<i64>(conn)?;

@@ -660,6 +660,26 @@ impl NewActivity {
     }
 }
 
+/// What an operator does to an account from the command line: actor
+/// `system`, named `cli`, and no request context.
+impl NewActivity {
+    /// `password_change` by `shuffify user set-password`: the password was
+    /// replaced without the old one and every live session ended.
+    pub fn password_set_by_operator(user: &User, sessions_ended: usize) -> Self {
+        let sessions = match sessions_ended {
+            1 => "1 session".to_string(),
+            n => format!("{n} sessions"),
+        };
+        Self::new(
+            user.id,
+            ActivityType::PasswordChange,
+            format!("Password set from the command line; {sessions} ended"),
+        )
+        .actor(ActorType::System, "cli")
+        .metadata(json!({ "sessions_ended": sessions_ended }))
+    }
+}
+
 fn webhook_host(webhook: &Webhook) -> String {
     url::Url::parse(&webhook.url)
         .ok()

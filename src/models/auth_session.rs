@@ -72,6 +72,27 @@ impl AuthSession {
         .execute(conn)
     }
 
+    /// Ends every live session of a user (the ones not revoked and not
+    /// expired) and answers their ids.
+    pub fn revoke_all_live(
+        conn: &mut DbConnection,
+        user_id: i64,
+        at: NaiveDateTime,
+    ) -> QueryResult<Vec<i64>> {
+        let live: Vec<i64> = auth_sessions::table
+            .filter(auth_sessions::user_id.eq(user_id))
+            .filter(auth_sessions::revoked_at.is_null())
+            .filter(auth_sessions::expires_at.gt(at))
+            .select(auth_sessions::id)
+            .load(conn)?;
+        if !live.is_empty() {
+            diesel::update(auth_sessions::table.filter(auth_sessions::id.eq_any(&live)))
+                .set(auth_sessions::revoked_at.eq(Some(at)))
+                .execute(conn)?;
+        }
+        Ok(live)
+    }
+
     /// When the user's latest session began, if they ever logged in:
     /// read as a session opens, to record its `previous_login_at`.
     /// Sessions are numbered in login order.

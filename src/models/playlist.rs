@@ -161,6 +161,15 @@ impl Playlist {
             .get_result(conn)
     }
 
+    /// How many playlists each owner has, for owners with any: the
+    /// command line's user list.
+    pub fn count_by_owner(conn: &mut DbConnection) -> QueryResult<Vec<(i64, i64)>> {
+        playlists::table
+            .group_by(playlists::owner_id)
+            .select((playlists::owner_id, count_star()))
+            .load(conn)
+    }
+
     /// A page of the owner's playlists, most recently changed first, each
     /// with its track count; and the total.
     pub fn list_owned(

@@ -102,6 +102,30 @@ impl User {
             .get_result(c))
     }
 
+    /// Replaces the password hash (of a password validated and hashed by
+    /// the caller).
+    pub fn set_password_hash(
+        conn: &mut DbConnection,
+        id: i64,
+        password_hash: &str,
+        at: NaiveDateTime,
+    ) -> QueryResult<usize> {
+        diesel::update(users::table.find(id))
+            .set((
+                users::password_hash.eq(password_hash),
+                users::updated_at.eq(at),
+            ))
+            .execute(conn)
+    }
+
+    /// Every user, oldest account first: the command line's list.
+    pub fn list_all(conn: &mut DbConnection) -> QueryResult<Vec<User>> {
+        users::table
+            .order(users::id.asc())
+            .select(User::as_select())
+            .load(conn)
+    }
+
     pub fn delete(conn: &mut DbConnection, id: i64) -> QueryResult<usize> {
         diesel::delete(users::table.find(id)).execute(conn)
     }

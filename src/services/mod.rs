@@ -1,6 +1,7 @@
 //! Logic that spans tables, as unit structs with associated functions over a
 //! `&mut DbConnection`, so that a write can join the caller's transaction.
 
+pub mod account_admin;
 pub mod account_deletion;
 pub mod account_export;
 pub mod activity_export;

@@ -12,6 +12,7 @@ mod activity_log;
 mod activity_query;
 mod auth_first;
 mod catalog;
+mod cli;
 mod demo;
 mod fake_spotify;
 mod fuzz_findings;
