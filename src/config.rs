@@ -1,40 +1,14 @@
 //! Run-time configuration, read once from the environment (and a `.env` file
 //! when one is present).
 //!
-//! | variable | default | meaning |
-//! |---|---|---|
-//! | `DATABASE_URL` | `sqlite://shuffify.db` | `sqlite://PATH`, `sqlite::memory:` or `postgres://...`; the scheme picks the backend |
-//! | `BIND_ADDR` | `127.0.0.1:8080` | where `serve` listens |
-//! | `DB_POOL_SIZE` | `8` | r2d2 pool size |
-//! | `SCHEDULER_ENABLED` | `true` | run the schedule loop inside `serve` |
-//! | `SCHEDULER_TICK_SECS` | `30` | how often the loop looks for due schedules |
-//! | `SESSION_TTL_HOURS` | `720` | lifetime of a login token |
-//! | `ACTIVITY_RETENTION_DAYS` | `0` | 0 keeps activity forever; N > 0 prunes older rows once a day |
-//! | `CORS_ALLOWED_ORIGINS` | empty | comma-separated origins allowed to call the API from a browser |
-//! | `RUST_LOG` | `info` | env_logger filter (read by env_logger itself) |
-//! | `STREAM_SEND_TIMEOUT_SECS` | `10` | a streamed response (export) whose client takes no chunk for this long is dropped, releasing its slot |
-//! | `MAX_EXPORTS_PER_USER` | `2` | concurrent exports one user may run; beyond, 429 `rate_limited` |
-//! | `MAX_EXPORTS_PER_INSTANCE` | `32` | concurrent exports this process serves; beyond, 429 `rate_limited` |
-//! | `MAX_STREAMS_PER_USER` | `5` | open live activity streams one user may hold; beyond, 429 `rate_limited` |
-//! | `MAX_STREAMS_PER_INSTANCE` | `2000` | open live activity streams this process serves; beyond, 429 `rate_limited` |
-//! | `MAX_STREAMS_PER_ADDRESS` | `50` | open live activity streams from one client address (an IPv6 /64), all users together, 1–2,000; beyond, 429 `rate_limited` |
-//! | `TRUSTED_PROXIES` | empty | comma-separated CIDRs (a bare address is one host) of reverse proxies: when the socket peer is one, the client is the rightmost `X-Forwarded-For` entry that is not; otherwise forwarded headers are ignored |
-//! | `SPOTIFY_CLIENT_ID` | empty | the Spotify app's client id; empty turns Spotify off (its routes answer 404) |
-//! | `SPOTIFY_CLIENT_SECRET` | empty | the app's secret; empty uses the PKCE flow of a public client |
-//! | `SPOTIFY_REDIRECT_URI` | none | where Spotify sends the browser back: this service's `/api/providers/spotify/callback`; required with a client id |
-//! | `SPOTIFY_ACCOUNTS_URL` | `https://accounts.spotify.com` | Spotify's accounts service (tests point it at a fake) |
-//! | `SPOTIFY_API_URL` | `https://api.spotify.com/v1` | Spotify's Web API (tests point it at a fake) |
-//! | `TOKEN_ENCRYPTION_KEY` | none | 32 bytes, base64: seals Spotify tokens at rest; required with a client id |
-//! | `SPOTIFY_MAX_CONCURRENT_CALLS` | `16` | 1-256: calls to Spotify in flight at once in this process (and threads of its Spotify pool) |
-//! | `WEBHOOK_ALLOW_PRIVATE` | `false` | let webhooks reach private, loopback and link-local addresses, and plain `http` to a loopback address (tests and local use) |
-//! | `WEBHOOK_ALLOWED_HOSTS` | empty | comma-separated host names or IPs; when set, a webhook to any other host is refused at creation (before any DNS lookup) |
-//! | `WEBHOOK_BACKOFF_BASE_MS` | `1000` | 10-60,000: the wait after a delivery's first failed attempt; it doubles after each further failure |
-//! | `WEBHOOK_BACKOFF_MAX_SECS` | `3600` | 1-86,400: the longest wait between two attempts of a delivery |
-//! | `WEBHOOK_RETRY_FOR_SECS` | `86400` | 1-604,800: a delivery still failing this long after it began is marked `failed` |
-//! | `WEBHOOK_TIMEOUT_SECS` | `5` | 1-60: an attempt with no 2xx answer within this long has failed |
+//! `docs/configuration.md` lists every variable with its default, the
+//! values it accepts and what it means; [`RANGES`] holds the integer
+//! variables' bounds (a test keeps the two in step).
 //!
-//! An invalid value stops start-up with a message naming the variable, rather
-//! than silently falling back to the default.
+//! Every value is checked by [`Settings::from_env`] before anything binds or
+//! connects, and every problem is reported at once, each naming its
+//! variable, rather than silently falling back to the default. Settings
+//! built in code (the tests) are not checked.
 
 use std::env;
 
@@ -721,4 +695,303 @@ fn entries(value: &str) -> impl Iterator<Item = &str> {
         .split(',')
         .map(str::trim)
         .filter(|entry| !entry.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn read(vars: &[(&str, &str)]) -> Result<Settings, String> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    fn refused(vars: &[(&str, &str)]) -> String {
+        read(vars).expect_err("refused")
+    }
+
+    #[test]
+    fn nothing_set_gives_the_defaults() {
+        let settings = read(&[]).unwrap();
+        let defaults = Settings::default();
+        assert_eq!(settings.bind_addr, defaults.bind_addr);
+        assert_eq!(settings.db_pool_size, 8);
+        assert_eq!(settings.session_ttl_hours, 720);
+        assert_eq!(settings.log_format, crate::logging::LogFormat::Text);
+        assert!(settings.spotify.is_none());
+        // Empty and blank count as unset.
+        assert!(read(&[("DB_POOL_SIZE", ""), ("BIND_ADDR", "  ")]).is_ok());
+    }
+
+    #[test]
+    fn every_range_takes_its_bounds_and_refuses_beyond_them_naming_the_variable() {
+        for (name, min, max) in RANGES {
+            let min_s = min.to_string();
+            let max_s = max.to_string();
+            assert!(read(&[(name, &min_s)]).is_ok(), "{name}={min}");
+            assert!(read(&[(name, &max_s)]).is_ok(), "{name}={max}");
+            let above = (max + 1).to_string();
+            let err = refused(&[(name, &above)]);
+            assert!(err.contains(name) && err.contains(&max_s), "{err}");
+            if min > 0 {
+                let below = (min - 1).to_string();
+                let err = refused(&[(name, &below)]);
+                assert!(err.contains(name) && err.contains("between"), "{err}");
+            }
+            for junk in ["-1", "ten", "1.5", "99999999999999999999999"] {
+                let err = refused(&[(name, junk)]);
+                assert!(err.contains(name), "{name}={junk}: {err}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_reported_cases_are_refused() {
+        let err = refused(&[("SESSION_TTL_HOURS", "99999999999")]);
+        assert!(
+            err.contains("SESSION_TTL_HOURS") && err.contains("87600"),
+            "{err}"
+        );
+        let err = refused(&[("DB_POOL_SIZE", "100000")]);
+        assert!(err.contains("DB_POOL_SIZE") && err.contains("256"), "{err}");
+        let settings = read(&[("SESSION_TTL_HOURS", "87600"), ("DB_POOL_SIZE", "256")]).unwrap();
+        assert_eq!(settings.session_ttl_hours, 87_600);
+        assert_eq!(settings.db_pool_size, 256);
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once_one_a_line() {
+        let err = refused(&[
+            ("SESSION_TTL_HOURS", "0"),
+            ("DB_POOL_SIZE", "100000"),
+            ("CORS_ALLOWED_ORIGINS", "*"),
+            ("BIND_ADDR", "bogus"),
+            ("LOG_FORMAT", "xml"),
+            ("SCHEDULER_ENABLED", "maybe"),
+            ("TRUSTED_PROXIES", "10.0.0.0/8,nope"),
+            ("WEBHOOK_ALLOWED_HOSTS", "https://x.example"),
+            ("DATABASE_URL", "mysql://x"),
+        ]);
+        assert!(
+            err.starts_with("invalid configuration (9 problems):"),
+            "{err}"
+        );
+        for name in [
+            "SESSION_TTL_HOURS",
+            "DB_POOL_SIZE",
+            "CORS_ALLOWED_ORIGINS",
+            "BIND_ADDR",
+            "LOG_FORMAT",
+            "SCHEDULER_ENABLED",
+            "TRUSTED_PROXIES",
+            "WEBHOOK_ALLOWED_HOSTS",
+            "DATABASE_URL",
+        ] {
+            assert_eq!(
+                err.lines().filter(|line| line.contains(name)).count(),
+                1,
+                "{name}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn cors_origins_are_exactly_what_a_browser_sends() {
+        let ok = read(&[(
+            "CORS_ALLOWED_ORIGINS",
+            "https://app.example.com, http://localhost:3000,http://[::1]:8080",
+        )])
+        .unwrap();
+        assert_eq!(
+            ok.cors_allowed_origins,
+            [
+                "https://app.example.com",
+                "http://localhost:3000",
+                "http://[::1]:8080"
+            ]
+        );
+        for (entry, why) in [
+            ("*", "wildcard"),
+            ("https://*.example.com", "wildcard"),
+            ("https://app.example.com/", "trailing slash"),
+            ("https://app.example.com/app", "no path"),
+            ("https://app.example.com?x=1", "no query"),
+            ("https://app.example.com#top", "no query or fragment"),
+            ("ftp://app.example.com", "http or https"),
+            ("app.example.com", "scheme://host"),
+            ("https://user:pw@app.example.com", "scheme://host"),
+            ("https://App.Example.com", "https://app.example.com"),
+            ("https://app.example.com:443", "https://app.example.com"),
+        ] {
+            let err = refused(&[("CORS_ALLOWED_ORIGINS", entry)]);
+            assert!(
+                err.contains("CORS_ALLOWED_ORIGINS") && err.contains(why),
+                "{entry}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn bind_addr_is_an_ip_address_and_a_port() {
+        for good in ["127.0.0.1:8080", "0.0.0.0:0", "[::1]:8080", "[::]:80"] {
+            assert!(read(&[("BIND_ADDR", good)]).is_ok(), "{good}");
+        }
+        for bad in ["bogus", "127.0.0.1", "127.0.0.1:99999", ":8080", "::1:8080"] {
+            let err = refused(&[("BIND_ADDR", bad)]);
+            assert!(err.contains("BIND_ADDR"), "{bad}: {err}");
+        }
+        let err = refused(&[("BIND_ADDR", "localhost:8080")]);
+        assert!(err.contains("127.0.0.1:8080"), "{err}");
+    }
+
+    #[test]
+    fn log_format_and_booleans_take_their_words() {
+        let json = read(&[("LOG_FORMAT", "json")]).unwrap();
+        assert_eq!(json.log_format, crate::logging::LogFormat::Json);
+        let err = refused(&[("LOG_FORMAT", "xml")]);
+        assert!(
+            err.contains("LOG_FORMAT") && err.contains("text or json"),
+            "{err}"
+        );
+        let off = read(&[
+            ("SCHEDULER_ENABLED", "OFF"),
+            ("WEBHOOK_ALLOW_PRIVATE", "yes"),
+        ])
+        .unwrap();
+        assert!(!off.scheduler_enabled && off.webhook_allow_private);
+        let err = refused(&[("WEBHOOK_ALLOW_PRIVATE", "sometimes")]);
+        assert!(err.contains("WEBHOOK_ALLOW_PRIVATE"), "{err}");
+    }
+
+    #[test]
+    fn spotify_problems_are_all_named() {
+        let err = refused(&[
+            ("SPOTIFY_CLIENT_ID", "client"),
+            ("SPOTIFY_API_URL", "not a url"),
+        ]);
+        for name in [
+            "SPOTIFY_REDIRECT_URI",
+            "TOKEN_ENCRYPTION_KEY",
+            "SPOTIFY_API_URL",
+        ] {
+            assert!(err.contains(name), "{name}: {err}");
+        }
+        let err = refused(&[
+            ("SPOTIFY_CLIENT_ID", "client"),
+            ("SPOTIFY_REDIRECT_URI", "/relative"),
+            (
+                "TOKEN_ENCRYPTION_KEY",
+                "KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=",
+            ),
+        ]);
+        assert!(err.contains("SPOTIFY_REDIRECT_URI"), "{err}");
+        let ok = read(&[
+            ("SPOTIFY_CLIENT_ID", "client"),
+            (
+                "SPOTIFY_REDIRECT_URI",
+                "http://127.0.0.1:8080/api/providers/spotify/callback",
+            ),
+            (
+                "TOKEN_ENCRYPTION_KEY",
+                "KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=",
+            ),
+        ])
+        .unwrap();
+        assert_eq!(ok.spotify.unwrap().client_id, "client");
+    }
+
+    #[test]
+    fn the_database_password_is_masked() {
+        for (url, masked) in [
+            (
+                "postgres://app:s3cret@db.example:5432/shuffify",
+                "postgres://app:***@db.example:5432/shuffify",
+            ),
+            (
+                "postgresql://app:p%40ss@db/shuffify?sslmode=disable",
+                "postgresql://app:***@db/shuffify?sslmode=disable",
+            ),
+            // A bare `@` in the password is masked too.
+            ("postgres://app:p@ss@db/x", "postgres://app:***@db/x"),
+            (
+                "postgres://db/x?user=app&password=s3cret&sslmode=disable",
+                "postgres://db/x?user=app&password=***&sslmode=disable",
+            ),
+            ("postgres://app@db/x", "postgres://app@db/x"),
+            ("postgres://db", "postgres://db"),
+            ("sqlite://shuffify.db", "sqlite://shuffify.db"),
+            ("sqlite::memory:", "sqlite::memory:"),
+        ] {
+            assert_eq!(masked_database_url(url), masked, "{url}");
+        }
+    }
+
+    #[test]
+    fn the_summary_names_the_effective_settings_and_no_secret() {
+        let settings = read(&[
+            ("DATABASE_URL", "postgres://app:s3cret@db/shuffify"),
+            ("TRUSTED_PROXIES", "10.0.0.0/8"),
+            ("SCHEDULER_ENABLED", "false"),
+            ("ACTIVITY_RETENTION_DAYS", "90"),
+            ("LOG_FORMAT", "json"),
+        ])
+        .unwrap();
+        let summary = settings.summary();
+        assert!(!summary.contains("s3cret"), "{summary}");
+        assert!(!summary.contains('\n'), "{summary}");
+        for part in [
+            "database=postgres postgres://app:***@db/shuffify",
+            "pool=8",
+            "scheduler=off",
+            "retention=90 days",
+            "spotify=off",
+            "trusted_proxies=10.0.0.0/8",
+            "log_format=json",
+            "bind=127.0.0.1:8080",
+        ] {
+            assert!(summary.contains(part), "{part}: {summary}");
+        }
+        let memory = read(&[("DATABASE_URL", "sqlite::memory:")]).unwrap();
+        assert!(memory.summary().contains("pool=1"));
+        assert!(read(&[])
+            .unwrap()
+            .summary()
+            .contains("scheduler=on (tick 30 s)"));
+    }
+
+    #[test]
+    fn a_dotenv_problem_is_found_by_its_line() {
+        let content = "A=1\n# comment\n\nB=\"two\nlines\"\nBAD LINE\n";
+        assert_eq!(dotenv_line_number(content, "BAD LINE"), 6);
+        assert_eq!(dotenv_line_number(content, "B=\"two\nlines\"\n"), 4);
+    }
+
+    #[test]
+    fn docs_list_every_variable_with_its_range() {
+        let docs = include_str!("../docs/configuration.md");
+        let grouped = |n: u64| {
+            let digits = n.to_string();
+            let mut out = String::new();
+            for (i, c) in digits.chars().enumerate() {
+                if i > 0 && (digits.len() - i) % 3 == 0 {
+                    out.push(',');
+                }
+                out.push(c);
+            }
+            out
+        };
+        for (name, min, max) in RANGES {
+            let row = docs
+                .lines()
+                .find(|line| line.starts_with(&format!("| `{name}` |")))
+                .unwrap_or_else(|| panic!("{name} has no row in docs/configuration.md"));
+            let range = format!("{}–{}", grouped(min), grouped(max));
+            assert!(row.contains(&range), "{name}: {range} not in {row}");
+        }
+    }
 }
