@@ -1,43 +1,16 @@
 //! Run-time configuration, read once from the environment (and a `.env` file
 //! when one is present).
 //!
-//! | variable | default | meaning |
-//! |---|---|---|
-//! | `DATABASE_URL` | `sqlite://shuffify.db` | `sqlite://PATH`, `sqlite::memory:` or `postgres://...`; the scheme picks the backend |
-//! | `BIND_ADDR` | `127.0.0.1:8080` | where `serve` listens |
-//! | `DB_POOL_SIZE` | `8` | r2d2 pool size |
-//! | `SCHEDULER_ENABLED` | `true` | run the schedule loop inside `serve` |
-//! | `SCHEDULER_TICK_SECS` | `30` | how often the loop looks for due schedules |
-//! | `SESSION_TTL_HOURS` | `720` | lifetime of a login token |
-//! | `ACTIVITY_RETENTION_DAYS` | `0` | 0 keeps activity forever; N > 0 prunes older rows once a day |
-//! | `CORS_ALLOWED_ORIGINS` | empty | comma-separated origins allowed to call the API from a browser |
-//! | `RUST_LOG` | `info` | env_logger filter (read by env_logger itself) |
-//! | `STREAM_SEND_TIMEOUT_SECS` | `10` | a streamed response (export) whose client takes no chunk for this long is dropped, releasing its slot |
-//! | `MAX_EXPORTS_PER_USER` | `2` | concurrent exports one user may run; beyond, 429 `rate_limited` |
-//! | `MAX_EXPORTS_PER_INSTANCE` | `32` | concurrent exports this process serves; beyond, 429 `rate_limited` |
-//! | `MAX_STREAMS_PER_USER` | `5` | open live activity streams one user may hold; beyond, 429 `rate_limited` |
-//! | `MAX_STREAMS_PER_INSTANCE` | `2000` | open live activity streams this process serves; beyond, 429 `rate_limited` |
-//! | `MAX_STREAMS_PER_ADDRESS` | `50` | open live activity streams from one client address (an IPv6 /64), all users together, 1–2,000; beyond, 429 `rate_limited` |
-//! | `TRUSTED_PROXIES` | empty | comma-separated CIDRs (a bare address is one host) of reverse proxies: when the socket peer is one, the client is the rightmost `X-Forwarded-For` entry that is not; otherwise forwarded headers are ignored |
-//! | `SPOTIFY_CLIENT_ID` | empty | the Spotify app's client id; empty turns Spotify off (its routes answer 404) |
-//! | `SPOTIFY_CLIENT_SECRET` | empty | the app's secret; empty uses the PKCE flow of a public client |
-//! | `SPOTIFY_REDIRECT_URI` | none | where Spotify sends the browser back: this service's `/api/providers/spotify/callback`; required with a client id |
-//! | `SPOTIFY_ACCOUNTS_URL` | `https://accounts.spotify.com` | Spotify's accounts service (tests point it at a fake) |
-//! | `SPOTIFY_API_URL` | `https://api.spotify.com/v1` | Spotify's Web API (tests point it at a fake) |
-//! | `TOKEN_ENCRYPTION_KEY` | none | 32 bytes, base64: seals Spotify tokens at rest; required with a client id |
-//! | `SPOTIFY_MAX_CONCURRENT_CALLS` | `16` | 1-256: calls to Spotify in flight at once in this process (and threads of its Spotify pool) |
-//! | `WEBHOOK_ALLOW_PRIVATE` | `false` | let webhooks reach private, loopback and link-local addresses, and plain `http` to a loopback address (tests and local use) |
-//! | `WEBHOOK_ALLOWED_HOSTS` | empty | comma-separated host names or IPs; when set, a webhook to any other host is refused at creation (before any DNS lookup) |
-//! | `WEBHOOK_BACKOFF_BASE_MS` | `1000` | 10-60,000: the wait after a delivery's first failed attempt; it doubles after each further failure |
-//! | `WEBHOOK_BACKOFF_MAX_SECS` | `3600` | 1-86,400: the longest wait between two attempts of a delivery |
-//! | `WEBHOOK_RETRY_FOR_SECS` | `86400` | 1-604,800: a delivery still failing this long after it began is marked `failed` |
-//! | `WEBHOOK_TIMEOUT_SECS` | `5` | 1-60: an attempt with no 2xx answer within this long has failed |
+//! `docs/configuration.md` lists every variable with its default, the
+//! values it accepts and what it means; [`RANGES`] holds the integer
+//! variables' bounds (a test keeps the two in step).
 //!
-//! An invalid value stops start-up with a message naming the variable, rather
-//! than silently falling back to the default.
+//! Every value is checked by [`Settings::from_env`] before anything binds or
+//! connects, and every problem is reported at once, each naming its
+//! variable, rather than silently falling back to the default. Settings
+//! built in code (the tests) are not checked.
 
 use std::env;
-use std::str::FromStr;
 
 use base64::Engine;
 use ipnet::IpNet;
@@ -77,42 +50,70 @@ impl SpotifyConfig {
     pub const DEFAULT_ACCOUNTS_URL: &'static str = "https://accounts.spotify.com";
     pub const DEFAULT_API_URL: &'static str = "https://api.spotify.com/v1";
 
-    /// The provider's settings, `None` without a client id; with one, a
-    /// missing redirect URI or a key that is not 32 bytes of base64 is an
-    /// error naming the variable.
-    fn from_env() -> Result<Option<Self>, String> {
-        let Some(client_id) = var("SPOTIFY_CLIENT_ID") else {
-            return Ok(None);
+    /// The provider's settings, `None` without a client id (or when one of
+    /// them is refused, noted in `env`); with one, a missing or relative
+    /// redirect URI, a key that is not 32 bytes of base64, or a base URL
+    /// that is not an absolute http(s) URL is a problem naming its
+    /// variable.
+    fn read(env: &mut Env) -> Option<Self> {
+        let client_id = env.var("SPOTIFY_CLIENT_ID")?;
+        let before = env.problems.len();
+        let redirect_uri = match env.var("SPOTIFY_REDIRECT_URI") {
+            None => {
+                env.problems
+                    .push("SPOTIFY_REDIRECT_URI must be set when SPOTIFY_CLIENT_ID is".into());
+                String::new()
+            }
+            Some(uri) => {
+                if !is_web_url(&uri) {
+                    env.problems.push(format!(
+                        "SPOTIFY_REDIRECT_URI must be an absolute http or https URL, got {uri:?}"
+                    ));
+                }
+                uri
+            }
         };
-        let redirect_uri = var("SPOTIFY_REDIRECT_URI")
-            .ok_or("SPOTIFY_REDIRECT_URI must be set when SPOTIFY_CLIENT_ID is")?;
-        url::Url::parse(redirect_uri.trim())
-            .map_err(|_| "SPOTIFY_REDIRECT_URI must be an absolute URL".to_string())?;
-        let token_key = var("TOKEN_ENCRYPTION_KEY")
-            .and_then(|k| {
-                base64::engine::general_purpose::STANDARD
-                    .decode(k.trim())
-                    .ok()
-            })
-            .and_then(|k| <[u8; 32]>::try_from(k).ok())
-            .ok_or(
+        let token_key = env
+            .var("TOKEN_ENCRYPTION_KEY")
+            .and_then(|k| base64::engine::general_purpose::STANDARD.decode(k).ok())
+            .and_then(|k| <[u8; 32]>::try_from(k).ok());
+        if token_key.is_none() {
+            env.problems.push(
                 "TOKEN_ENCRYPTION_KEY must be 32 bytes in base64 when SPOTIFY_CLIENT_ID is set \
-                 (e.g. `openssl rand -base64 32`)",
-            )?;
-        let base = |name: &str, default: &str| -> Result<String, String> {
-            let value = var(name).unwrap_or_else(|| default.to_string());
-            url::Url::parse(value.trim()).map_err(|_| format!("{name} must be an absolute URL"))?;
-            Ok(value.trim().trim_end_matches('/').to_string())
+                 (e.g. `openssl rand -base64 32`)"
+                    .into(),
+            );
+        }
+        let mut base = |name: &str, default: &str| -> String {
+            let value = env.var(name).unwrap_or_else(|| default.to_string());
+            if !is_web_url(&value) {
+                env.problems.push(format!(
+                    "{name} must be an absolute http or https URL, got {value:?}"
+                ));
+            }
+            value.trim_end_matches('/').to_string()
         };
-        Ok(Some(SpotifyConfig {
-            client_id: client_id.trim().to_string(),
-            client_secret: var("SPOTIFY_CLIENT_SECRET").map(|s| s.trim().to_string()),
-            redirect_uri: redirect_uri.trim().to_string(),
-            accounts_url: base("SPOTIFY_ACCOUNTS_URL", Self::DEFAULT_ACCOUNTS_URL)?,
-            api_url: base("SPOTIFY_API_URL", Self::DEFAULT_API_URL)?,
-            token_key,
-        }))
+        let accounts_url = base("SPOTIFY_ACCOUNTS_URL", Self::DEFAULT_ACCOUNTS_URL);
+        let api_url = base("SPOTIFY_API_URL", Self::DEFAULT_API_URL);
+        let client_secret = env.var("SPOTIFY_CLIENT_SECRET");
+        if env.problems.len() > before {
+            return None;
+        }
+        Some(SpotifyConfig {
+            client_id,
+            client_secret,
+            redirect_uri,
+            accounts_url,
+            api_url,
+            token_key: token_key?,
+        })
     }
+}
+
+/// Whether `value` is an absolute `http` or `https` URL with a host.
+fn is_web_url(value: &str) -> bool {
+    url::Url::parse(value)
+        .is_ok_and(|url| matches!(url.scheme(), "http" | "https") && url.host().is_some())
 }
 
 /// Everything the service reads from its environment.
@@ -191,6 +192,8 @@ pub struct Settings {
     /// (another instance's rows, retries coming due): 1 s; not read from
     /// the environment.
     pub webhook_poll: std::time::Duration,
+    /// How `serve` writes its log lines (`LOG_FORMAT`).
+    pub log_format: crate::logging::LogFormat,
 }
 
 /// How a running job keeps its claim (SPEC §10.6): its process renews
@@ -250,47 +253,124 @@ impl Default for Settings {
             webhook_timeout: std::time::Duration::from_secs(5),
             webhook_disable_after: 50,
             webhook_poll: std::time::Duration::from_secs(1),
+            log_format: crate::logging::LogFormat::Text,
         }
     }
 }
 
+/// Reads `.env` (from the current directory or the nearest parent that
+/// has one) into the environment; a variable already set wins. No file is
+/// fine; one that cannot be read or has a malformed line is an error
+/// naming the file and the line (not its content: it may hold a secret).
+pub fn load_dotenv() -> Result<(), String> {
+    let Some(path) = std::env::current_dir().ok().and_then(|dir| {
+        dir.ancestors()
+            .map(|d| d.join(".env"))
+            .find(|f| f.is_file())
+    }) else {
+        return Ok(());
+    };
+    match dotenvy::from_path(&path) {
+        Ok(()) => Ok(()),
+        Err(dotenvy::Error::LineParse(text, index)) => {
+            let content = std::fs::read_to_string(&path).unwrap_or_default();
+            let line = dotenv_line_number(&content, &text);
+            Err(format!(
+                "{}: line {line} is not NAME=value (at character {}); nothing was started",
+                path.display(),
+                index + 1
+            ))
+        }
+        Err(error) => Err(format!("cannot read {}: {error}", path.display())),
+    }
+}
+
+/// The 1-based number of the line of `content` where `text` (what dotenvy
+/// could not parse, one line or a quoted value over several) begins.
+fn dotenv_line_number(content: &str, text: &str) -> usize {
+    let text = text.trim_end_matches(['\r', '\n']);
+    content
+        .find(text)
+        .map_or(0, |at| content[..at].matches('\n').count() + 1)
+}
+
+/// The bounds of the integer variables: `(name, min, max)`, checked by
+/// [`Settings::from_env`] and listed in `docs/configuration.md`.
+pub const RANGES: [(&str, u64, u64); 15] = [
+    ("DB_POOL_SIZE", 1, 256),
+    ("SCHEDULER_TICK_SECS", 1, 3_600),
+    ("SESSION_TTL_HOURS", 1, SESSION_TTL_HOURS_MAX as u64),
+    ("ACTIVITY_RETENTION_DAYS", 0, 36_500),
+    ("STREAM_SEND_TIMEOUT_SECS", 1, 600),
+    ("MAX_EXPORTS_PER_USER", 1, 64),
+    ("MAX_EXPORTS_PER_INSTANCE", 1, 1_024),
+    ("MAX_STREAMS_PER_USER", 1, 100),
+    ("MAX_STREAMS_PER_INSTANCE", 1, 100_000),
+    ("MAX_STREAMS_PER_ADDRESS", 1, 2_000),
+    ("SPOTIFY_MAX_CONCURRENT_CALLS", 1, 256),
+    ("WEBHOOK_BACKOFF_BASE_MS", 10, 60_000),
+    ("WEBHOOK_BACKOFF_MAX_SECS", 1, 86_400),
+    ("WEBHOOK_RETRY_FOR_SECS", 1, 604_800),
+    ("WEBHOOK_TIMEOUT_SECS", 1, 60),
+];
+
+/// The longest session `SESSION_TTL_HOURS` may ask for: ten years. A login
+/// never opens a longer one, whatever its settings say.
+pub const SESSION_TTL_HOURS_MAX: i64 = 87_600;
+
 impl Settings {
-    /// Reads every variable; an unset or empty one takes its default.
+    /// Reads every variable from the process's environment; see
+    /// [`Settings::from_lookup`].
     pub fn from_env() -> Result<Self, String> {
+        Self::from_lookup(|name| env::var(name).ok())
+    }
+
+    /// Reads every variable through `lookup`; an unset or empty one takes
+    /// its default. Every value is checked against its range or form
+    /// before anything binds or connects, and every problem is reported at
+    /// once: the error lists them all, one a line, each naming its
+    /// variable.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let mut env = Env {
+            lookup: &lookup,
+            problems: Vec::new(),
+        };
         let defaults = Settings::default();
+        let database_url = env.var("DATABASE_URL").unwrap_or(defaults.database_url);
+        if let Err(problem) = crate::db::DatabaseUrl::parse(&database_url) {
+            env.problems.push(problem);
+        }
+        let bind_addr = env.var("BIND_ADDR").unwrap_or(defaults.bind_addr);
+        if let Err(problem) = bind_address(&bind_addr) {
+            env.problems.push(problem);
+        }
         let settings = Settings {
-            database_url: var("DATABASE_URL").unwrap_or(defaults.database_url),
-            bind_addr: var("BIND_ADDR").unwrap_or(defaults.bind_addr),
-            db_pool_size: parsed("DB_POOL_SIZE", defaults.db_pool_size)?,
-            scheduler_enabled: boolean("SCHEDULER_ENABLED", defaults.scheduler_enabled)?,
-            scheduler_tick_secs: parsed("SCHEDULER_TICK_SECS", defaults.scheduler_tick_secs)?,
-            session_ttl_hours: parsed("SESSION_TTL_HOURS", defaults.session_ttl_hours)?,
-            activity_retention_days: parsed(
-                "ACTIVITY_RETENTION_DAYS",
-                defaults.activity_retention_days,
-            )?,
-            cors_allowed_origins: var("CORS_ALLOWED_ORIGINS")
-                .map(|v| entries(&v).map(String::from).collect())
-                .unwrap_or_default(),
-            stream_send_timeout_secs: parsed(
+            database_url,
+            bind_addr,
+            db_pool_size: env.ranged("DB_POOL_SIZE", defaults.db_pool_size),
+            scheduler_enabled: env.boolean("SCHEDULER_ENABLED", defaults.scheduler_enabled),
+            scheduler_tick_secs: env.ranged("SCHEDULER_TICK_SECS", defaults.scheduler_tick_secs),
+            session_ttl_hours: env.ranged("SESSION_TTL_HOURS", defaults.session_ttl_hours),
+            activity_retention_days: env
+                .ranged("ACTIVITY_RETENTION_DAYS", defaults.activity_retention_days),
+            cors_allowed_origins: env.list("CORS_ALLOWED_ORIGINS", cors_origin),
+            stream_send_timeout_secs: env.ranged(
                 "STREAM_SEND_TIMEOUT_SECS",
                 defaults.stream_send_timeout_secs,
-            )?,
-            max_exports_per_user: parsed("MAX_EXPORTS_PER_USER", defaults.max_exports_per_user)?,
-            max_exports_per_instance: parsed(
+            ),
+            max_exports_per_user: env.ranged("MAX_EXPORTS_PER_USER", defaults.max_exports_per_user),
+            max_exports_per_instance: env.ranged(
                 "MAX_EXPORTS_PER_INSTANCE",
                 defaults.max_exports_per_instance,
-            )?,
-            max_streams_per_user: parsed("MAX_STREAMS_PER_USER", defaults.max_streams_per_user)?,
-            max_streams_per_instance: parsed(
+            ),
+            max_streams_per_user: env.ranged("MAX_STREAMS_PER_USER", defaults.max_streams_per_user),
+            max_streams_per_instance: env.ranged(
                 "MAX_STREAMS_PER_INSTANCE",
                 defaults.max_streams_per_instance,
-            )?,
-            max_streams_per_address: parsed(
-                "MAX_STREAMS_PER_ADDRESS",
-                defaults.max_streams_per_address,
-            )?,
-            trusted_proxies: trusted_proxies(var("TRUSTED_PROXIES").as_deref())?,
+            ),
+            max_streams_per_address: env
+                .ranged("MAX_STREAMS_PER_ADDRESS", defaults.max_streams_per_address),
+            trusted_proxies: env.list("TRUSTED_PROXIES", trusted_proxy),
             stream_tick: defaults.stream_tick,
             stream_heartbeat: defaults.stream_heartbeat,
             lease: defaults.lease,
@@ -299,77 +379,269 @@ impl Settings {
             register_per_second: defaults.register_per_second,
             register_burst: defaults.register_burst,
             hash_wait: defaults.hash_wait,
-            spotify: SpotifyConfig::from_env()?,
-            spotify_max_concurrent_calls: parsed(
+            spotify: SpotifyConfig::read(&mut env),
+            spotify_max_concurrent_calls: env.ranged(
                 "SPOTIFY_MAX_CONCURRENT_CALLS",
                 defaults.spotify_max_concurrent_calls,
-            )?,
+            ),
             spotify_claim_wait: defaults.spotify_claim_wait,
             spotify_pause_refresh: defaults.spotify_pause_refresh,
-            webhook_allow_private: boolean(
-                "WEBHOOK_ALLOW_PRIVATE",
-                defaults.webhook_allow_private,
-            )?,
-            webhook_allowed_hosts: allowed_hosts(var("WEBHOOK_ALLOWED_HOSTS").as_deref())?,
-            webhook_backoff_base: std::time::Duration::from_millis(ranged(
-                "WEBHOOK_BACKOFF_BASE_MS",
-                1000,
-                10,
-                60_000,
-            )?),
-            webhook_backoff_max: std::time::Duration::from_secs(ranged(
-                "WEBHOOK_BACKOFF_MAX_SECS",
-                3600,
-                1,
-                86_400,
-            )?),
-            webhook_retry_for: std::time::Duration::from_secs(ranged(
-                "WEBHOOK_RETRY_FOR_SECS",
-                86_400,
-                1,
-                604_800,
-            )?),
-            webhook_timeout: std::time::Duration::from_secs(ranged(
-                "WEBHOOK_TIMEOUT_SECS",
-                5,
-                1,
-                60,
-            )?),
+            webhook_allow_private: env
+                .boolean("WEBHOOK_ALLOW_PRIVATE", defaults.webhook_allow_private),
+            webhook_allowed_hosts: env.list("WEBHOOK_ALLOWED_HOSTS", allowed_host),
+            webhook_backoff_base: std::time::Duration::from_millis(
+                env.ranged("WEBHOOK_BACKOFF_BASE_MS", 1000u64),
+            ),
+            webhook_backoff_max: std::time::Duration::from_secs(
+                env.ranged("WEBHOOK_BACKOFF_MAX_SECS", 3600u64),
+            ),
+            webhook_retry_for: std::time::Duration::from_secs(
+                env.ranged("WEBHOOK_RETRY_FOR_SECS", 86_400u64),
+            ),
+            webhook_timeout: std::time::Duration::from_secs(
+                env.ranged("WEBHOOK_TIMEOUT_SECS", 5u64),
+            ),
             webhook_disable_after: defaults.webhook_disable_after,
             webhook_poll: defaults.webhook_poll,
+            log_format: match env.var("LOG_FORMAT") {
+                None => defaults.log_format,
+                Some(value) => value.trim().parse().unwrap_or_else(|problem| {
+                    env.problems.push(problem);
+                    defaults.log_format
+                }),
+            },
         };
-        if settings.db_pool_size == 0 {
-            return Err("DB_POOL_SIZE must be at least 1".into());
+        match env.problems.as_slice() {
+            [] => Ok(settings),
+            [one] => Err(format!("invalid configuration: {one}")),
+            many => Err(format!(
+                "invalid configuration ({} problems):\n  {}",
+                many.len(),
+                many.join("\n  ")
+            )),
         }
-        if settings.scheduler_tick_secs == 0 {
-            return Err("SCHEDULER_TICK_SECS must be at least 1".into());
+    }
+
+    /// The effective configuration in one line, for `serve` to log before
+    /// it binds: no secret (the database password is masked, Spotify's
+    /// secret and key are left out).
+    pub fn summary(&self) -> String {
+        let (database, pool) = match crate::db::DatabaseUrl::parse(&self.database_url) {
+            Ok(crate::db::DatabaseUrl::Postgres(_)) => ("postgres", self.db_pool_size),
+            // Its one connection holds the database.
+            Ok(url) if url.is_private_memory() => ("sqlite (in memory)", 1),
+            _ => ("sqlite", self.db_pool_size),
+        };
+        let listed = |items: Vec<String>| {
+            if items.is_empty() {
+                "none".to_string()
+            } else {
+                items.join(",")
+            }
+        };
+        format!(
+            "configuration: database={database} {url}, pool={pool}, scheduler={scheduler}, \
+             retention={retention}, spotify={spotify}, trusted_proxies={proxies}, \
+             cors_allowed_origins={cors}, log_format={log_format}, bind={bind}",
+            url = crate::db::describe_database_url(&self.database_url),
+            scheduler = if self.scheduler_enabled {
+                format!("on (tick {} s)", self.scheduler_tick_secs)
+            } else {
+                "off".to_string()
+            },
+            retention = match self.activity_retention_days {
+                0 => "keep forever".to_string(),
+                days => format!("{days} days"),
+            },
+            spotify = match self.spotify {
+                None => "off".to_string(),
+                Some(_) => format!("on ({} calls at once)", self.spotify_max_concurrent_calls),
+            },
+            proxies = listed(self.trusted_proxies.iter().map(|p| p.to_string()).collect()),
+            cors = listed(self.cors_allowed_origins.clone()),
+            log_format = self.log_format,
+            bind = self.bind_addr,
+        )
+    }
+}
+
+/// `BIND_ADDR`: an IP address and a port (`127.0.0.1:8080`,
+/// `0.0.0.0:8080`, `[::1]:8080`). A host name is refused: it may resolve to
+/// several addresses, or to none until DNS answers, and what `serve` binds
+/// should not depend on a lookup at start-up.
+pub fn bind_address(value: &str) -> Result<std::net::SocketAddr, String> {
+    value.trim().parse().map_err(|_| {
+        let hint = match value.trim().rsplit_once(':') {
+            Some(("localhost", port)) => format!(" (write 127.0.0.1:{port} or [::1]:{port})"),
+            _ => String::new(),
+        };
+        format!(
+            "BIND_ADDR must be an IP address and a port, such as 127.0.0.1:8080 or \
+             [::1]:8080, got {value:?}{hint}"
+        )
+    })
+}
+
+/// One `CORS_ALLOWED_ORIGINS` entry: an origin exactly as a browser sends
+/// it in `Origin` (`scheme://host[:port]`, http or https, lower-case, no
+/// default port, no path, no trailing slash, no query, no `*`), since
+/// anything else would be accepted here and then never match.
+fn cors_origin(entry: &str) -> Result<String, String> {
+    let refuse = |why: &str| {
+        Err(format!(
+            "CORS_ALLOWED_ORIGINS has an entry that is not an origin: {entry:?} ({why}; \
+             e.g. https://app.example.com,http://localhost:3000)"
+        ))
+    };
+    if entry.contains('*') {
+        return refuse("wildcards are not allowed: list each origin");
+    }
+    let Ok(url) = url::Url::parse(entry) else {
+        return refuse("expected scheme://host[:port]");
+    };
+    if !matches!(url.scheme(), "http" | "https") {
+        return refuse("the scheme must be http or https");
+    }
+    if url.host().is_none() || !url.username().is_empty() || url.password().is_some() {
+        return refuse("expected scheme://host[:port]");
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return refuse("an origin has no query or fragment");
+    }
+    if url.path() != "/" || entry.ends_with('/') {
+        return refuse("an origin has no path, not even a trailing slash");
+    }
+    let origin = url.origin().ascii_serialization();
+    if origin != entry {
+        return refuse(&format!("a browser sends it as {origin}"));
+    }
+    Ok(origin)
+}
+
+/// `TRUSTED_PROXIES`: comma-separated CIDRs; a bare address stands for
+/// itself alone (`/32` or `/128`). The first bad entry is the error,
+/// naming the variable and the entry.
+pub fn trusted_proxies(value: Option<&str>) -> Result<Vec<IpNet>, String> {
+    entries(value.unwrap_or_default())
+        .map(trusted_proxy)
+        .collect()
+}
+
+/// `WEBHOOK_ALLOWED_HOSTS`: comma-separated host names or IP addresses,
+/// compared without case. An entry with a scheme, a path, a port or a
+/// space is the error, naming it.
+pub fn allowed_hosts(value: Option<&str>) -> Result<Vec<String>, String> {
+    entries(value.unwrap_or_default())
+        .map(allowed_host)
+        .collect()
+}
+
+/// One `TRUSTED_PROXIES` entry: a CIDR, or a bare address standing for
+/// itself alone (`/32` or `/128`).
+fn trusted_proxy(entry: &str) -> Result<IpNet, String> {
+    entry
+        .parse::<IpNet>()
+        .map(|net| net.trunc())
+        .or_else(|_| entry.parse::<std::net::IpAddr>().map(IpNet::from))
+        .map_err(|_| {
+            format!(
+                "TRUSTED_PROXIES has an entry that is not a CIDR or an address: {entry:?} \
+                 (e.g. 10.0.0.0/8,127.0.0.1/32)"
+            )
+        })
+}
+
+/// One `WEBHOOK_ALLOWED_HOSTS` entry: a host name or an IP address (in
+/// brackets or not), lower-cased.
+fn allowed_host(entry: &str) -> Result<String, String> {
+    let host = entry.trim_start_matches('[').trim_end_matches(']');
+    let is_ip = host.parse::<std::net::IpAddr>().is_ok();
+    let is_name = !host.is_empty()
+        && host.len() <= 253
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+    if is_ip || is_name {
+        Ok(host.to_ascii_lowercase())
+    } else {
+        Err(format!(
+            "WEBHOOK_ALLOWED_HOSTS has an entry that is not a host name or an IP address: \
+             {entry:?} (e.g. hooks.example.com,127.0.0.1)"
+        ))
+    }
+}
+
+/// The variables as [`Settings::from_lookup`] reads them, and the problems
+/// found so far.
+struct Env<'a> {
+    lookup: &'a dyn Fn(&str) -> Option<String>,
+    problems: Vec<String>,
+}
+
+impl Env<'_> {
+    /// A variable's value, trimmed; `None` when unset or empty.
+    fn var(&self, name: &str) -> Option<String> {
+        (self.lookup)(name)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    }
+
+    /// An integer variable within its bounds in [`RANGES`]; its default
+    /// when unset, or when the value is refused (and noted as a problem).
+    fn ranged<T: TryFrom<u64> + Copy>(&mut self, name: &str, default: T) -> T {
+        let (_, min, max) = RANGES
+            .iter()
+            .copied()
+            .find(|(n, _, _)| *n == name)
+            .expect("every ranged variable is listed in RANGES");
+        let Some(value) = self.var(name) else {
+            return default;
+        };
+        match value.parse::<u64>() {
+            Ok(number) if (min..=max).contains(&number) => T::try_from(number).unwrap_or(default),
+            Ok(number) => {
+                self.problems.push(format!(
+                    "{name} must be between {min} and {max}, got {number}"
+                ));
+                default
+            }
+            Err(_) => {
+                self.problems.push(format!(
+                    "{name} must be a whole number between {min} and {max}, got {value:?}"
+                ));
+                default
+            }
         }
-        if settings.session_ttl_hours <= 0 {
-            return Err("SESSION_TTL_HOURS must be at least 1".into());
+    }
+
+    /// `true`, `false` (or 1/0, yes/no, on/off), any case.
+    fn boolean(&mut self, name: &str, default: bool) -> bool {
+        match self.var(name).map(|v| v.to_ascii_lowercase()) {
+            None => default,
+            Some(v) if matches!(v.as_str(), "1" | "true" | "yes" | "on") => true,
+            Some(v) if matches!(v.as_str(), "0" | "false" | "no" | "off") => false,
+            Some(v) => {
+                self.problems
+                    .push(format!("{name} must be true or false, got {v:?}"));
+                default
+            }
         }
-        if settings.stream_send_timeout_secs == 0 {
-            return Err("STREAM_SEND_TIMEOUT_SECS must be at least 1".into());
+    }
+
+    /// A comma-separated variable, each entry read by `entry`; every
+    /// refused entry is a problem.
+    fn list<T>(&mut self, name: &str, entry: fn(&str) -> Result<T, String>) -> Vec<T> {
+        let Some(value) = self.var(name) else {
+            return Vec::new();
+        };
+        let mut items = Vec::new();
+        for item in entries(&value).map(entry) {
+            match item {
+                Ok(item) => items.push(item),
+                Err(problem) => self.problems.push(problem),
+            }
         }
-        if settings.max_exports_per_user == 0 || settings.max_exports_per_instance == 0 {
-            return Err(
-                "MAX_EXPORTS_PER_USER and MAX_EXPORTS_PER_INSTANCE must be at least 1".into(),
-            );
-        }
-        if settings.max_streams_per_user == 0 || settings.max_streams_per_instance == 0 {
-            return Err(
-                "MAX_STREAMS_PER_USER and MAX_STREAMS_PER_INSTANCE must be at least 1".into(),
-            );
-        }
-        if !(1..=2000).contains(&settings.max_streams_per_address) {
-            return Err("MAX_STREAMS_PER_ADDRESS must be between 1 and 2000".into());
-        }
-        if !(1..=256).contains(&settings.spotify_max_concurrent_calls) {
-            return Err(format!(
-                "SPOTIFY_MAX_CONCURRENT_CALLS must be 1 to 256, got {}",
-                settings.spotify_max_concurrent_calls
-            ));
-        }
-        Ok(settings)
+        items
     }
 }
 
@@ -381,92 +653,300 @@ fn entries(value: &str) -> impl Iterator<Item = &str> {
         .filter(|entry| !entry.is_empty())
 }
 
-/// `TRUSTED_PROXIES`: comma-separated CIDRs; a bare address stands for
-/// itself alone (`/32` or `/128`). Anything else stops start-up naming the
-/// variable and the entry.
-pub fn trusted_proxies(value: Option<&str>) -> Result<Vec<IpNet>, String> {
-    let Some(value) = value else {
-        return Ok(Vec::new());
-    };
-    entries(value)
-        .map(|entry| {
-            entry
-                .parse::<IpNet>()
-                .map(|net| net.trunc())
-                .or_else(|_| entry.parse::<std::net::IpAddr>().map(IpNet::from))
-                .map_err(|_| {
-                    format!(
-                        "TRUSTED_PROXIES has an entry that is not a CIDR or an address: {entry:?} \
-                         (e.g. 10.0.0.0/8,127.0.0.1/32)"
-                    )
-                })
-        })
-        .collect()
-}
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
 
-/// `WEBHOOK_ALLOWED_HOSTS`: comma-separated host names or IP addresses,
-/// compared without case. An entry with a scheme, a path, a port or a
-/// space stops start-up naming it.
-pub fn allowed_hosts(value: Option<&str>) -> Result<Vec<String>, String> {
-    let Some(value) = value else {
-        return Ok(Vec::new());
-    };
-    entries(value)
-        .map(|entry| {
-            let host = entry.trim_start_matches('[').trim_end_matches(']');
-            let is_ip = host.parse::<std::net::IpAddr>().is_ok();
-            let is_name = !host.is_empty()
-                && host.len() <= 253
-                && host
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
-            if is_ip || is_name {
-                Ok(host.to_ascii_lowercase())
-            } else {
-                Err(format!(
-                    "WEBHOOK_ALLOWED_HOSTS has an entry that is not a host name or an IP address: \
-                     {entry:?} (e.g. hooks.example.com,127.0.0.1)"
-                ))
+    use super::*;
+
+    fn read(vars: &[(&str, &str)]) -> Result<Settings, String> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    fn refused(vars: &[(&str, &str)]) -> String {
+        read(vars).expect_err("refused")
+    }
+
+    #[test]
+    fn nothing_set_gives_the_defaults() {
+        let settings = read(&[]).unwrap();
+        let defaults = Settings::default();
+        assert_eq!(settings.bind_addr, defaults.bind_addr);
+        assert_eq!(settings.db_pool_size, 8);
+        assert_eq!(settings.session_ttl_hours, 720);
+        assert_eq!(settings.log_format, crate::logging::LogFormat::Text);
+        assert!(settings.spotify.is_none());
+        // Empty and blank count as unset.
+        assert!(read(&[("DB_POOL_SIZE", ""), ("BIND_ADDR", "  ")]).is_ok());
+    }
+
+    #[test]
+    fn every_range_takes_its_bounds_and_refuses_beyond_them_naming_the_variable() {
+        for (name, min, max) in RANGES {
+            let min_s = min.to_string();
+            let max_s = max.to_string();
+            assert!(read(&[(name, &min_s)]).is_ok(), "{name}={min}");
+            assert!(read(&[(name, &max_s)]).is_ok(), "{name}={max}");
+            let above = (max + 1).to_string();
+            let err = refused(&[(name, &above)]);
+            assert!(err.contains(name) && err.contains(&max_s), "{err}");
+            if min > 0 {
+                let below = (min - 1).to_string();
+                let err = refused(&[(name, &below)]);
+                assert!(err.contains(name) && err.contains("between"), "{err}");
             }
-        })
-        .collect()
-}
-
-/// An integer variable within `min..=max`, its default when unset.
-fn ranged(name: &str, default: u64, min: u64, max: u64) -> Result<u64, String> {
-    let value: u64 = match var(name) {
-        None => return Ok(default),
-        Some(v) => v
-            .trim()
-            .parse()
-            .map_err(|_| format!("{name} must be an integer from {min} to {max}, got {v:?}"))?,
-    };
-    if (min..=max).contains(&value) {
-        Ok(value)
-    } else {
-        Err(format!("{name} must be from {min} to {max}, got {value}"))
+            for junk in ["-1", "ten", "1.5", "99999999999999999999999"] {
+                let err = refused(&[(name, junk)]);
+                assert!(err.contains(name), "{name}={junk}: {err}");
+            }
+        }
     }
-}
 
-fn var(name: &str) -> Option<String> {
-    env::var(name).ok().filter(|v| !v.trim().is_empty())
-}
-
-fn parsed<T: FromStr>(name: &str, default: T) -> Result<T, String> {
-    match var(name) {
-        None => Ok(default),
-        Some(v) => v
-            .trim()
-            .parse()
-            .map_err(|_| format!("{name} has an invalid value: {v:?}")),
+    #[test]
+    fn the_reported_cases_are_refused() {
+        let err = refused(&[("SESSION_TTL_HOURS", "99999999999")]);
+        assert!(
+            err.contains("SESSION_TTL_HOURS") && err.contains("87600"),
+            "{err}"
+        );
+        let err = refused(&[("DB_POOL_SIZE", "100000")]);
+        assert!(err.contains("DB_POOL_SIZE") && err.contains("256"), "{err}");
+        let settings = read(&[("SESSION_TTL_HOURS", "87600"), ("DB_POOL_SIZE", "256")]).unwrap();
+        assert_eq!(settings.session_ttl_hours, 87_600);
+        assert_eq!(settings.db_pool_size, 256);
     }
-}
 
-fn boolean(name: &str, default: bool) -> Result<bool, String> {
-    match var(name).map(|v| v.trim().to_ascii_lowercase()) {
-        None => Ok(default),
-        Some(v) if matches!(v.as_str(), "1" | "true" | "yes" | "on") => Ok(true),
-        Some(v) if matches!(v.as_str(), "0" | "false" | "no" | "off") => Ok(false),
-        Some(v) => Err(format!("{name} must be true or false, got {v:?}")),
+    #[test]
+    fn every_problem_is_reported_at_once_one_a_line() {
+        let err = refused(&[
+            ("SESSION_TTL_HOURS", "0"),
+            ("DB_POOL_SIZE", "100000"),
+            ("CORS_ALLOWED_ORIGINS", "*"),
+            ("BIND_ADDR", "bogus"),
+            ("LOG_FORMAT", "xml"),
+            ("SCHEDULER_ENABLED", "maybe"),
+            ("TRUSTED_PROXIES", "10.0.0.0/8,nope"),
+            ("WEBHOOK_ALLOWED_HOSTS", "https://x.example"),
+            ("DATABASE_URL", "mysql://x"),
+        ]);
+        assert!(
+            err.starts_with("invalid configuration (9 problems):"),
+            "{err}"
+        );
+        for name in [
+            "SESSION_TTL_HOURS",
+            "DB_POOL_SIZE",
+            "CORS_ALLOWED_ORIGINS",
+            "BIND_ADDR",
+            "LOG_FORMAT",
+            "SCHEDULER_ENABLED",
+            "TRUSTED_PROXIES",
+            "WEBHOOK_ALLOWED_HOSTS",
+            "DATABASE_URL",
+        ] {
+            assert_eq!(
+                err.lines().filter(|line| line.contains(name)).count(),
+                1,
+                "{name}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn cors_origins_are_exactly_what_a_browser_sends() {
+        let ok = read(&[(
+            "CORS_ALLOWED_ORIGINS",
+            "https://app.example.com, http://localhost:3000,http://[::1]:8080",
+        )])
+        .unwrap();
+        assert_eq!(
+            ok.cors_allowed_origins,
+            [
+                "https://app.example.com",
+                "http://localhost:3000",
+                "http://[::1]:8080"
+            ]
+        );
+        for (entry, why) in [
+            ("*", "wildcard"),
+            ("https://*.example.com", "wildcard"),
+            ("https://app.example.com/", "trailing slash"),
+            ("https://app.example.com/app", "no path"),
+            ("https://app.example.com?x=1", "no query"),
+            ("https://app.example.com#top", "no query or fragment"),
+            ("ftp://app.example.com", "http or https"),
+            ("app.example.com", "scheme://host"),
+            ("https://user:pw@app.example.com", "scheme://host"),
+            ("https://App.Example.com", "https://app.example.com"),
+            ("https://app.example.com:443", "https://app.example.com"),
+        ] {
+            let err = refused(&[("CORS_ALLOWED_ORIGINS", entry)]);
+            assert!(
+                err.contains("CORS_ALLOWED_ORIGINS") && err.contains(why),
+                "{entry}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn bind_addr_is_an_ip_address_and_a_port() {
+        for good in ["127.0.0.1:8080", "0.0.0.0:0", "[::1]:8080", "[::]:80"] {
+            assert!(read(&[("BIND_ADDR", good)]).is_ok(), "{good}");
+        }
+        for bad in ["bogus", "127.0.0.1", "127.0.0.1:99999", ":8080", "::1:8080"] {
+            let err = refused(&[("BIND_ADDR", bad)]);
+            assert!(err.contains("BIND_ADDR"), "{bad}: {err}");
+        }
+        let err = refused(&[("BIND_ADDR", "localhost:8080")]);
+        assert!(err.contains("127.0.0.1:8080"), "{err}");
+    }
+
+    #[test]
+    fn log_format_and_booleans_take_their_words() {
+        let json = read(&[("LOG_FORMAT", "json")]).unwrap();
+        assert_eq!(json.log_format, crate::logging::LogFormat::Json);
+        let err = refused(&[("LOG_FORMAT", "xml")]);
+        assert!(
+            err.contains("LOG_FORMAT") && err.contains("text or json"),
+            "{err}"
+        );
+        let off = read(&[
+            ("SCHEDULER_ENABLED", "OFF"),
+            ("WEBHOOK_ALLOW_PRIVATE", "yes"),
+        ])
+        .unwrap();
+        assert!(!off.scheduler_enabled && off.webhook_allow_private);
+        let err = refused(&[("WEBHOOK_ALLOW_PRIVATE", "sometimes")]);
+        assert!(err.contains("WEBHOOK_ALLOW_PRIVATE"), "{err}");
+    }
+
+    #[test]
+    fn spotify_problems_are_all_named() {
+        let err = refused(&[
+            ("SPOTIFY_CLIENT_ID", "client"),
+            ("SPOTIFY_API_URL", "not a url"),
+        ]);
+        for name in [
+            "SPOTIFY_REDIRECT_URI",
+            "TOKEN_ENCRYPTION_KEY",
+            "SPOTIFY_API_URL",
+        ] {
+            assert!(err.contains(name), "{name}: {err}");
+        }
+        let err = refused(&[
+            ("SPOTIFY_CLIENT_ID", "client"),
+            ("SPOTIFY_REDIRECT_URI", "/relative"),
+            (
+                "TOKEN_ENCRYPTION_KEY",
+                "KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=",
+            ),
+        ]);
+        assert!(err.contains("SPOTIFY_REDIRECT_URI"), "{err}");
+        let ok = read(&[
+            ("SPOTIFY_CLIENT_ID", "client"),
+            (
+                "SPOTIFY_REDIRECT_URI",
+                "http://127.0.0.1:8080/api/providers/spotify/callback",
+            ),
+            (
+                "TOKEN_ENCRYPTION_KEY",
+                "KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=",
+            ),
+        ])
+        .unwrap();
+        assert_eq!(ok.spotify.unwrap().client_id, "client");
+    }
+
+    #[test]
+    fn the_database_password_is_masked() {
+        for (url, masked) in [
+            (
+                "postgres://app:s3cret@db.example:5432/shuffify",
+                "postgres://app:***@db.example:5432/shuffify",
+            ),
+            (
+                "postgresql://app:p%40ss@db/shuffify?sslmode=disable",
+                "postgresql://app:***@db/shuffify?sslmode=disable",
+            ),
+            // A bare `@` in the password is masked too.
+            ("postgres://app:p@ss@db/x", "postgres://app:***@db/x"),
+            (
+                "postgres://db/x?user=app&password=s3cret&sslmode=disable",
+                "postgres://db/x?user=app&password=***&sslmode=disable",
+            ),
+            ("postgres://app@db/x", "postgres://app@db/x"),
+            ("postgres://db", "postgres://db"),
+            ("sqlite::memory:", "sqlite::memory:"),
+        ] {
+            assert_eq!(crate::db::describe_database_url(url), masked, "{url}");
+        }
+    }
+
+    #[test]
+    fn the_summary_names_the_effective_settings_and_no_secret() {
+        let settings = read(&[
+            ("DATABASE_URL", "postgres://app:s3cret@db/shuffify"),
+            ("TRUSTED_PROXIES", "10.0.0.0/8"),
+            ("SCHEDULER_ENABLED", "false"),
+            ("ACTIVITY_RETENTION_DAYS", "90"),
+            ("LOG_FORMAT", "json"),
+        ])
+        .unwrap();
+        let summary = settings.summary();
+        assert!(!summary.contains("s3cret"), "{summary}");
+        assert!(!summary.contains('\n'), "{summary}");
+        for part in [
+            "database=postgres postgres://app:***@db/shuffify",
+            "pool=8",
+            "scheduler=off",
+            "retention=90 days",
+            "spotify=off",
+            "trusted_proxies=10.0.0.0/8",
+            "log_format=json",
+            "bind=127.0.0.1:8080",
+        ] {
+            assert!(summary.contains(part), "{part}: {summary}");
+        }
+        let memory = read(&[("DATABASE_URL", "sqlite::memory:")]).unwrap();
+        assert!(memory.summary().contains("pool=1"));
+        assert!(read(&[])
+            .unwrap()
+            .summary()
+            .contains("scheduler=on (tick 30 s)"));
+    }
+
+    #[test]
+    fn a_dotenv_problem_is_found_by_its_line() {
+        let content = "A=1\n# comment\n\nB=\"two\nlines\"\nBAD LINE\n";
+        assert_eq!(dotenv_line_number(content, "BAD LINE"), 6);
+        assert_eq!(dotenv_line_number(content, "B=\"two\nlines\"\n"), 4);
+    }
+
+    #[test]
+    fn docs_list_every_variable_with_its_range() {
+        let docs = include_str!("../docs/configuration.md");
+        let grouped = |n: u64| {
+            let digits = n.to_string();
+            let mut out = String::new();
+            for (i, c) in digits.chars().enumerate() {
+                if i > 0 && (digits.len() - i).is_multiple_of(3) {
+                    out.push(',');
+                }
+                out.push(c);
+            }
+            out
+        };
+        for (name, min, max) in RANGES {
+            let row = docs
+                .lines()
+                .find(|line| line.starts_with(&format!("| `{name}` |")))
+                .unwrap_or_else(|| panic!("{name} has no row in docs/configuration.md"));
+            let range = format!("{}–{}", grouped(min), grouped(max));
+            assert!(row.contains(&range), "{name}: {range} not in {row}");
+        }
     }
 }

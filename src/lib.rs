@@ -3,6 +3,7 @@
 //! The binary (`src/main.rs`) is a thin clap front; everything lives here so
 //! that integration tests build the very same [`app`].
 
+pub mod access_log;
 pub mod client_addr;
 pub mod config;
 pub mod db;
@@ -10,6 +11,7 @@ pub mod enums;
 pub mod error;
 pub mod live;
 pub mod lockout;
+pub mod logging;
 pub mod login_throttle;
 pub mod metrics;
 pub mod models;
@@ -124,17 +126,8 @@ pub fn app(
         .wrap(middleware::from_fn(routes::errors::check_head))
         .wrap(middleware::from_fn(routes::api_doc::docs_headers))
         .wrap(request_id::RequestIdMiddleware)
-        .wrap(
-            middleware::Logger::new(
-                "%{client}xi \"%{request_line}xi\" %s %b %Dms request_id=%{x-request-id}o",
-            )
-            .custom_request_replace("request_line", access_log_request_line)
-            // The client as the limits see it: behind a trusted proxy, the
-            // address it forwarded rather than the proxy's.
-            .custom_request_replace("client", |req| {
-                client_addr::ClientAddr::of_service_request(req)
-                    .to_text()
-                    .unwrap_or_else(|| "-".to_string())
-            }),
-        )
+        // The access log (`access_log`): the client as the limits see it
+        // (behind a trusted proxy, the address it forwarded rather than
+        // the proxy's), and no query string that carries a credential.
+        .wrap(middleware::from_fn(access_log::log))
 }

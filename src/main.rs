@@ -166,15 +166,22 @@ enum UserCommand {
 }
 
 fn main() -> ExitCode {
-    let _ = dotenvy::dotenv();
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let dotenv = shuffify::config::load_dotenv();
     let args = Cli::parse();
-    match Settings::from_env().and_then(|settings| run(args, settings)) {
+    // Only `serve` writes JSON (LOG_FORMAT); other commands print plain text.
+    let serving = matches!(args.command, None | Some(Command::Serve { .. }));
+    shuffify::logging::init(if serving {
+        shuffify::logging::format_from_env()
+    } else {
+        shuffify::logging::LogFormat::Text
+    });
+    match dotenv
+        .and_then(|()| Settings::from_env())
+        .and_then(|settings| run(args, settings))
+    {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
-            for line in message.lines() {
-                eprintln!("shuffify: {line}");
-            }
+            shuffify::logging::fatal(&message);
             ExitCode::FAILURE
         }
     }
@@ -251,19 +258,17 @@ fn migrate(settings: &Settings) -> Result<(), String> {
 const DRAIN_SECS: u64 = 5;
 
 fn serve(settings: Settings, demo: bool) -> Result<(), String> {
+    log::info!("{}", settings.summary());
     let pool = open_database(&settings)?;
     if demo {
         let mut conn = pool.get().map_err(|e| e.to_string())?;
         match shuffify::services::demo::ensure_demo(&mut conn).map_err(|e| e.to_string())? {
-            Some(password) => println!(
-                "{}",
-                shuffify::services::demo::walkthrough(
-                    &format!("http://{}", settings.bind_addr),
-                    &password
-                )
-            ),
-            None => println!(
-                "Demo user \"demo\" already exists; its password was shown when it was created."
+            Some(password) => shuffify::logging::print(&shuffify::services::demo::walkthrough(
+                &format!("http://{}", settings.bind_addr),
+                &password,
+            )),
+            None => shuffify::logging::print(
+                "Demo user \"demo\" already exists; its password was shown when it was created.",
             ),
         }
     }
@@ -292,7 +297,6 @@ fn serve(settings: Settings, demo: bool) -> Result<(), String> {
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     let retention_days = settings.activity_retention_days;
     let shutdown = state.shutdown.clone();
-    log::info!("listening on http://{bind_addr}");
     actix_web::rt::System::new().block_on(async move {
         if retention_days > 0 {
             let stopped = shutdown.clone();
@@ -308,8 +312,11 @@ fn serve(settings: Settings, demo: bool) -> Result<(), String> {
             .shutdown_timeout(DRAIN_SECS)
             .disable_signals()
             .bind(&bind_addr)
-            .map_err(|e| format!("cannot listen on {bind_addr}: {e}"))?
-            .run();
+            .map_err(|e| format!("BIND_ADDR={bind_addr}: cannot listen there: {e}"))?;
+        for addr in server.addrs() {
+            log::info!("listening on http://{addr}");
+        }
+        let server = server.run();
         // Our own signal handling: shutdown begins (open live streams end,
         // background work stops taking more), the scheduler stops starting
         // runs, and actix stops accepting and lets in-flight requests

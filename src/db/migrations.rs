@@ -17,6 +17,15 @@ pub fn run_pending(conn: &mut DbConnection) -> Result<Vec<String>, String> {
     applied.map_err(|e| format!("migration failed: {e}"))
 }
 
+/// Whether an embedded migration has not been applied yet.
+pub fn has_pending(conn: &mut DbConnection) -> Result<bool, String> {
+    let pending = match conn {
+        DbConnection::Sqlite(c) => c.has_pending_migration(SQLITE),
+        DbConnection::Postgres(c) => c.has_pending_migration(POSTGRES),
+    };
+    pending.map_err(|e| format!("cannot read the applied migrations: {e}"))
+}
+
 fn versions(list: Vec<diesel::migration::MigrationVersion<'_>>) -> Vec<String> {
     list.into_iter().map(|v| v.to_string()).collect()
 }

@@ -15,6 +15,7 @@ pub mod json;
 mod location;
 mod manager;
 pub mod migrations;
+mod pool_errors;
 mod round_trips;
 pub mod schema;
 mod sqlite_planner;
@@ -90,7 +91,8 @@ pub fn build_pool(url: &str, size: u32) -> Result<Pool, String> {
     let in_memory = url.is_private_memory();
     let builder = r2d2::Pool::builder()
         .connection_timeout(std::time::Duration::from_secs(10))
-        .test_on_check_out(false);
+        .test_on_check_out(false)
+        .error_handler(Box::new(pool_errors::Throttled::default()));
     let builder = if in_memory {
         builder.max_size(1).max_lifetime(None).idle_timeout(None)
     } else if url.is_shared_memory() {
@@ -108,8 +110,11 @@ pub fn build_pool(url: &str, size: u32) -> Result<Pool, String> {
         // Switching a file to WAL takes an exclusive lock, and r2d2 opens
         // its first connections in parallel: do it once, alone, first.
         // (WAL is persistent, so later connections find it already set.)
-        r2d2::ManageConnection::connect(&manager)
+        let mut first = r2d2::ManageConnection::connect(&manager)
             .map_err(|e| format!("cannot open the database: {e}"))?;
+        if let DbConnection::Postgres(pg) = &mut first {
+            pool_errors::check_max_connections(pg, size);
+        }
     }
     builder
         .build(manager)

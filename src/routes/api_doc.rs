@@ -52,6 +52,8 @@ pub const DOCUMENT_PATH: &str = "/api/openapi.json";
     ),
     paths(
         health::health,
+        health::live,
+        health::ready,
         health::metrics,
         openapi_json,
         auth::register,

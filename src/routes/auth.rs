@@ -183,7 +183,10 @@ async fn check_login(
         return Ok(None);
     }
     let client = client_info(req, client);
-    let ttl = chrono::Duration::hours(state.settings.session_ttl_hours);
+    // `try_hours`: an hour count too large for a duration is capped by
+    // `open_session` rather than panicking here.
+    let ttl = chrono::Duration::try_hours(state.settings.session_ttl_hours)
+        .unwrap_or(chrono::Duration::MAX);
     let login = db::run(&state.pool, move |conn| {
         AuthService::open_session(conn, &user, &client, ttl)
     })

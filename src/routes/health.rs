@@ -1,11 +1,15 @@
-//! `GET /health` and `GET /metrics`: unauthenticated operations endpoints.
+//! `GET /health`, `GET /health/live`, `GET /health/ready` and
+//! `GET /metrics`: unauthenticated operations endpoints.
 
 use std::time::Duration;
 
 use actix_web::{web, HttpResponse};
 use diesel::connection::SimpleConnection;
 
-use crate::routes::responses::{CheckStatus, Health, HealthChecks, HealthStatus};
+use crate::routes::responses::{
+    CheckStatus, Health, HealthChecks, HealthStatus, LiveStatus, Liveness, MigrationsStatus,
+    Readiness, ReadinessChecks, ReadyCheck, ReadyStatus, ShutdownStatus,
+};
 use crate::state::AppState;
 
 /// How long `/health` waits for a connection before calling the database
@@ -41,6 +45,77 @@ pub async fn health(state: web::Data<AppState>) -> HttpResponse {
             } else {
                 CheckStatus::Unavailable
             },
+        },
+    })
+}
+
+/// Liveness: 200 whenever the process answers; it asks nothing of the
+/// database, so a restart is never ordered for a database outage.
+#[utoipa::path(
+    get, path = "/health/live", tag = "operations",
+    responses((status = 200, description = "The process answers", body = Liveness)),
+)]
+pub async fn live() -> HttpResponse {
+    HttpResponse::Ok().json(Liveness {
+        status: LiveStatus::Ok,
+    })
+}
+
+/// Readiness: 200 when the database answers, every embedded migration is
+/// applied and shutdown has not begun; otherwise 503, `failed` naming the
+/// checks that did not pass. A load balancer stops sending requests on
+/// the 503 of an instance that is draining.
+#[utoipa::path(
+    get, path = "/health/ready", tag = "operations",
+    responses(
+        (status = 200, description = "Ready for traffic", body = Readiness),
+        (status = 503, description = "Not ready: `failed` names the checks that did not pass",
+            body = Readiness),
+    ),
+)]
+pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
+    let shutdown = if state.shutdown.has_begun() {
+        ShutdownStatus::ShuttingDown
+    } else {
+        ShutdownStatus::Running
+    };
+    let pool = state.pool.clone();
+    let (database, migrations) = web::block(move || {
+        let Ok(mut conn) = pool.get_timeout(CHECK_TIMEOUT) else {
+            return (CheckStatus::Unavailable, MigrationsStatus::Unknown);
+        };
+        if conn.batch_execute("SELECT 1").is_err() {
+            return (CheckStatus::Unavailable, MigrationsStatus::Unknown);
+        }
+        let migrations = match crate::db::migrations::has_pending(&mut conn) {
+            Ok(false) => MigrationsStatus::Ok,
+            Ok(true) => MigrationsStatus::Pending,
+            Err(_) => MigrationsStatus::Unknown,
+        };
+        (CheckStatus::Ok, migrations)
+    })
+    .await
+    .unwrap_or((CheckStatus::Unavailable, MigrationsStatus::Unknown));
+    let failed: Vec<ReadyCheck> = [
+        (ReadyCheck::Database, database != CheckStatus::Ok),
+        (ReadyCheck::Migrations, migrations != MigrationsStatus::Ok),
+        (ReadyCheck::Shutdown, shutdown != ShutdownStatus::Running),
+    ]
+    .into_iter()
+    .filter_map(|(check, failed)| failed.then_some(check))
+    .collect();
+    let (mut response, status) = if failed.is_empty() {
+        (HttpResponse::Ok(), ReadyStatus::Ok)
+    } else {
+        (HttpResponse::ServiceUnavailable(), ReadyStatus::Unavailable)
+    };
+    response.json(Readiness {
+        status,
+        failed,
+        checks: ReadinessChecks {
+            database,
+            migrations,
+            shutdown,
         },
     })
 }

@@ -162,6 +162,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 pub fn endpoints() -> Vec<Endpoint> {
     vec![
         public("/health").get(health::health),
+        public("/health/live").get(health::live),
+        public("/health/ready").get(health::ready),
         public("/metrics").get(health::metrics),
         public(api_doc::DOCUMENT_PATH).get(api_doc::openapi_json),
         public("/api/auth/register").post(auth::register),

@@ -76,7 +76,7 @@ pub enum HealthStatus {
     Degraded,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CheckStatus {
     Ok,
@@ -86,4 +86,68 @@ pub enum CheckStatus {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct HealthChecks {
     pub database: CheckStatus,
+}
+
+/// `GET /health/live`: the process answers.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Liveness {
+    pub status: LiveStatus,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LiveStatus {
+    Ok,
+}
+
+/// `GET /health/ready`: `ok` (200) when every check passes, else
+/// `unavailable` (503) with the checks that failed in `failed`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Readiness {
+    pub status: ReadyStatus,
+    /// The checks that failed, by name; empty when ready.
+    pub failed: Vec<ReadyCheck>,
+    pub checks: ReadinessChecks,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReadyStatus {
+    Ok,
+    Unavailable,
+}
+
+/// A readiness check, as `failed` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReadyCheck {
+    Database,
+    Migrations,
+    Shutdown,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ReadinessChecks {
+    /// Whether a connection answers `SELECT 1` within 2 s.
+    pub database: CheckStatus,
+    /// `pending` while an embedded migration is not applied; `unknown`
+    /// when the database does not answer.
+    pub migrations: MigrationsStatus,
+    /// `shutting_down` once SIGTERM or SIGINT has been received.
+    pub shutdown: ShutdownStatus,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MigrationsStatus {
+    Ok,
+    Pending,
+    Unknown,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ShutdownStatus {
+    Running,
+    ShuttingDown,
 }

@@ -183,8 +183,16 @@ impl AuthService {
     ) -> AppResult<NewLogin> {
         let token = new_token();
         let hash = token_hash(&token);
+        // Never longer than the longest `SESSION_TTL_HOURS` allows, and
+        // never an overflow: settings built in code are not checked.
+        let ttl = ttl.min(chrono::Duration::hours(
+            crate::config::SESSION_TTL_HOURS_MAX,
+        ));
         write_transaction(conn, |conn| {
             let now = db::now();
+            let expires_at = now
+                .checked_add_signed(ttl)
+                .ok_or_else(|| AppError::Internal("a session's expiry is out of range".into()))?;
             // Read in the write transaction: SQLite's write lock orders
             // logins; two simultaneous logins of one user on PostgreSQL
             // may both name the same previous one.
@@ -199,7 +207,7 @@ impl AuthService {
                 user_id: user.id,
                 token_hash: &hash,
                 created_at: now,
-                expires_at: now + ttl,
+                expires_at,
                 ip_address: client.ip_address.as_deref(),
                 user_agent: client.user_agent.as_deref(),
             }

@@ -27,8 +27,10 @@ use crate::helpers::{spawn_app, spawn_app_on, spawn_app_with, TestApp, TestDb};
 /// Every (method, path) of the router that takes no token. The live
 /// stream is not here: it takes a bearer token or a ticket, and without
 /// either it is a 401 like the rest.
-const PUBLIC: [(&str, &str); 6] = [
+const PUBLIC: [(&str, &str); 8] = [
     ("GET", "/health"),
+    ("GET", "/health/live"),
+    ("GET", "/health/ready"),
     ("GET", "/metrics"),
     ("GET", "/api/openapi.json"),
     ("POST", "/api/auth/register"),

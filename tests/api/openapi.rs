@@ -93,6 +93,8 @@ async fn every_operation_states_its_security_errors_and_request_id() {
     let doc = document().await;
     let public: BTreeSet<&str> = [
         "/health",
+        "/health/live",
+        "/health/ready",
         "/metrics",
         "/api/openapi.json",
         "/api/auth/register",
