@@ -232,13 +232,9 @@ fn run(args: Cli, settings: Settings) -> Result<(), String> {
 
 /// Builds the pool and applies pending migrations (creating a missing
 /// SQLite file), and logs which database it opened.
+/// The start-up summary has already named the database (password masked).
 fn open_database(settings: &Settings) -> Result<db::Pool, String> {
-    let pool = cli::migrated_pool(settings, settings.db_pool_size)?;
-    log::info!(
-        "database: {}",
-        db::describe_database_url(&settings.database_url)
-    );
-    Ok(pool)
+    cli::migrated_pool(settings, settings.db_pool_size)
 }
 
 fn migrate(settings: &Settings) -> Result<(), String> {
