@@ -819,10 +819,13 @@ function accountCard() {
 /** Why the callback refused a connection, by its `spotify_error` code. */
 const SPOTIFY_ERRORS = {
   access_denied: "Spotify was not connected: the authorization was declined on Spotify's page.",
-  state_invalid: "That Spotify connection link has expired or was already used. Connect again from here.",
+  state_invalid: "That Spotify connection link is not valid or was already used. Connect again from here.",
+  expired: "The Spotify connection took longer than ten minutes and expired. Connect again from here.",
   cookie_mismatch: "That Spotify connection was started in another browser (or by someone else), so nothing was linked. Connect from this page.",
   account_linked_elsewhere: "This Spotify account is already linked to another Shuffify user.",
   exchange_failed: "Spotify did not complete the connection. Try again in a moment.",
+  rate_limited: "Too many Spotify connection attempts from this address. Wait a minute, then connect again.",
+  unavailable: "Shuffify could not finish connecting Spotify just now. Try again in a moment.",
 };
 
 /** Spotify: connect or disconnect, and import playlists once connected;
