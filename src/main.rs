@@ -37,7 +37,7 @@ struct Cli {
 enum Command {
     /// Run the HTTP API (the default when no command is given)
     Serve {
-        /// First create user `demo` with three sample playlists (once) and print a walkthrough
+        /// First create user `demo` with three sample playlists, two schedules and a month of activity (once) and print a walkthrough
         #[arg(long)]
         demo: bool,
     },

@@ -169,8 +169,8 @@ fn take(
 ) -> Result<OAuthState, CallbackError> {
     write_transaction(conn, |conn| {
         let now = db::now();
-        let found = OAuthState::find(conn, &token_hash(state))?
-            .ok_or_else(CallbackError::state_invalid)?;
+        let found =
+            OAuthState::find(conn, &token_hash(state))?.ok_or_else(CallbackError::state_invalid)?;
         if found.expires_at <= now {
             return Err(CallbackError::refused(
                 CallbackRefusal::Expired,
