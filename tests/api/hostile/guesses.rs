@@ -15,8 +15,8 @@ use shuffify::db::schema::{oauth_states, stream_tickets};
 use shuffify::services::auth::new_token;
 
 use crate::fake_spotify::FakeSpotify;
-use crate::spotify::sent_back_with;
 use crate::helpers::{spawn_app_on, spawn_app_with, TestDb, TestResponse};
+use crate::spotify::sent_back_with;
 
 /// The guesser's address, apart from the 127.0.0.1 of the test users'
 /// own logins.
@@ -151,7 +151,7 @@ async fn unknown_tickets_drain_the_login_bucket_then_answer_429_before_any_looku
 }
 
 #[actix_web::test]
-async fn unknown_states_drain_the_login_bucket_then_answer_429_before_any_lookup() {
+async fn unknown_states_drain_the_login_bucket_then_are_refused_before_any_lookup() {
     let fake = FakeSpotify::start();
     let configured = fake.clone();
     let app = spawn_app_with(move |s| {
@@ -183,7 +183,10 @@ async fn unknown_states_drain_the_login_bucket_then_answer_429_before_any_lookup
             .insert_header(("Cookie", cookie.as_str()))
             .to_request()
     };
-    assert_eq!(sent_back_with(&app.call(from(GUESSER)).await), "rate_limited");
+    assert_eq!(
+        sent_back_with(&app.call(from(GUESSER)).await),
+        "rate_limited"
+    );
     let done = app.call(from("127.0.0.1:40000")).await;
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.text);
 }
