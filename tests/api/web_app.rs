@@ -58,7 +58,8 @@ async fn the_icon_is_linked_by_the_page_and_served_at_favicon_ico() {
     let app = spawn_app().await;
     let page = app.get("/", None).await;
     assert!(
-        page.text.contains(r#"<link rel="icon" href="/assets/icon.svg""#),
+        page.text
+            .contains(r#"<link rel="icon" href="/assets/icon.svg""#),
         "{}",
         page.text
     );
