@@ -114,7 +114,9 @@ pub const REFUSED_LOCATION: &str = "/#/settings?spotify_error=";
 /// user), `exchange_failed` (Spotify refused the code or failed during
 /// the exchange), `rate_limited` (this address guessed too many states)
 /// and `unavailable` (the service failed; logged). Nothing from Spotify or
-/// the request is echoed in the URL. A state of the wrong shape is
+/// the request is echoed in the URL. Only a query outside its own schema
+/// (a value over 2048 characters or holding a NUL, which no redirect from
+/// Spotify carries) is answered with the JSON 400. A state of the wrong shape is
 /// refused before any lookup; one that matches nothing takes a token from
 /// the address's login bucket, and while that bucket is empty the next
 /// ones are refused (`rate_limited`) before their lookup.
@@ -126,15 +128,14 @@ pub const REFUSED_LOCATION: &str = "/#/settings?spotify_error=";
             description = "The nonce `authorize` set in this browser"),
     ),
     responses(
-        (status = 303, description = "Connected, on to the app (`/`, and the cookie cleared); \
-            or refused, on to `/#/settings?spotify_error=<code>`, the code one of \
+        (status = 303, description = "Connected, on to the app (`/`), the cookie cleared \
+            (`Set-Cookie: shuffify_spotify=; Max-Age=0` on the same path); or refused, on to \
+            `/#/settings?spotify_error=<code>` with no cookie sent, the code one of \
             `access_denied`, `state_invalid`, `expired`, `cookie_mismatch`, \
             `account_linked_elsewhere`, `exchange_failed`, `rate_limited`, `unavailable`",
             headers(
                 ("Location" = String,
                     description = "`/`, or `/#/settings?spotify_error=<code>`"),
-                ("Set-Cookie" = String,
-                    description = "On success, `shuffify_spotify=; Max-Age=0` on the same path"),
             )),
         (status = 404, response = NotFound),
     ),
@@ -164,6 +165,7 @@ pub async fn callback(
         }
         Err(CallbackError { error, .. }) => match error {
             AppError::RateLimited { .. } => "rate_limited",
+            malformed @ AppError::Validation { .. } => return Err(malformed),
             other => {
                 if other.status_code().is_server_error() {
                     let request_id = crate::request_id::current().unwrap_or_default();
@@ -186,20 +188,21 @@ async fn connect(
     params: CallbackParams,
     cookie: Option<String>,
 ) -> Result<(), CallbackError> {
-    let too_long = [&params.code, &params.state, &params.error]
+    // Outside the query's own schema: no redirect from Spotify carries
+    // such a value, so the answer is the 400 itself (no refusal).
+    let malformed = [&params.code, &params.state, &params.error]
         .iter()
         .any(|v| {
             v.as_ref()
-                .is_some_and(|v| v.chars().count() > CALLBACK_VALUE_MAX)
+                .is_some_and(|v| v.chars().count() > CALLBACK_VALUE_MAX || v.contains('\0'))
         });
-    if too_long {
-        return Err(CallbackError::refused(
-            CallbackRefusal::StateInvalid,
-            AppError::invalid(
-                "query",
-                format!("code, state and error are at most {CALLBACK_VALUE_MAX} characters"),
+    if malformed {
+        return Err(CallbackError::from(AppError::invalid(
+            "query",
+            format!(
+                "code, state and error are at most {CALLBACK_VALUE_MAX} characters, with no NUL"
             ),
-        ));
+        )));
     }
     let given_state = present(&params.state).map(String::from);
     if let Some(given) = &given_state {

@@ -205,6 +205,23 @@ async fn every_refusal_sends_the_browser_back_to_the_settings_page_with_its_code
         }
     }
 
+    // Only a query outside its own schema (no redirect from Spotify
+    // carries one) is the JSON 400.
+    let long = format!(
+        "/api/providers/spotify/callback?code=x&state={}",
+        "s".repeat(2049)
+    );
+    for path in [
+        long.as_str(),
+        "/api/providers/spotify/callback?error=access%00denied",
+    ] {
+        let res = app.spotify_callback(path, Some(&cookie), Some(HTML)).await;
+        assert_eq!(
+            res.error(400, "validation_failed")["details"][0]["field"],
+            "query"
+        );
+    }
+
     // Spotify refuses the code, whatever the `Accept`.
     for accept in [Some(HTML), None, Some("application/json")] {
         fake.inject_with(Injected {
