@@ -63,7 +63,7 @@ enum Command {
         after_long_help = cli::SERVE_ENVIRONMENT
     )]
     Serve {
-        /// First create user `demo` with three sample playlists (once) and print a walkthrough
+        /// First create user `demo` with three sample playlists, two schedules and a month of activity (once) and print a walkthrough
         #[arg(long)]
         demo: bool,
     },

@@ -122,7 +122,8 @@ function form(attrs, children, action) {
     } catch (err) {
       showError(el, err, attrs.onreload);
     } finally {
-      if (button) button.disabled = false;
+      // A button at its cap (see applyCap) stays disabled.
+      if (button) button.disabled = button.hasAttribute("data-capped");
     }
   });
   return el;
@@ -130,6 +131,53 @@ function form(attrs, children, action) {
 
 const field = (label, input) => h("label", {}, label, input);
 const text = (name, attrs = {}) => h("input", { type: "text", name, ...attrs });
+
+// ---------------------------------------------------------------- caps
+
+/** The server's caps on what an account or a playlist keeps: a create
+ *  button at its cap is disabled, with the reason beside it. */
+const CAPS = {
+  playlists: { max: 500, reason: "You have 500 playlists, the most an account keeps." },
+  schedules: { max: 5, reason: "You have 5 schedules, the most an account keeps. Delete one to create another." },
+  webhooks: { max: 10, reason: "You have 10 webhooks, the most an account keeps. Delete one to add another." },
+  sources: { max: 20, reason: "This playlist has 20 upstream sources, the most it takes. Remove one to add another." },
+  sessions: { max: 10, reason: "This playlist has 10 saved workshop sessions, the most it keeps. Delete one to save another." },
+  snapshots: { max: 50, reason: "This playlist has 50 saved snapshots, the most it keeps." },
+};
+
+/** Disables `button` once `count` reaches the cap named `cap`, with the
+ *  reason in a note beside it; enables it again below the cap. */
+function applyCap(button, cap, count) {
+  const full = count >= CAPS[cap].max;
+  const id = `cap-${cap}`;
+  button.disabled = full;
+  button.toggleAttribute("data-capped", full);
+  let note = button.parentElement.querySelector(`[data-cap="${cap}"]`);
+  if (full && !note) {
+    note = h("span", { id, class: "cap-note", "data-cap": cap }, CAPS[cap].reason);
+    button.after(note);
+    button.setAttribute("aria-describedby", id);
+  } else if (!full && note) {
+    note.remove();
+    button.removeAttribute("aria-describedby");
+  }
+}
+
+// ---------------------------------------------------------------- pickers
+
+/** A playlist as every picker names it: "Road Trip · 18 tracks", with
+ *  "· Spotify" for a linked one and, when another playlist in `all` has
+ *  the same name, the start of its id ("· id XiZ9cS"). */
+function playlistLabel(p, all = []) {
+  const twin = all.some((o) => o.id !== p.id && o.name === p.name);
+  return [p.name, `${p.track_count} ${p.track_count === 1 ? "track" : "tracks"}`,
+    p.provider === "spotify" ? "Spotify" : null, twin ? `id ${p.id.slice(0, 6)}` : null]
+    .filter(Boolean).join(" · ");
+}
+
+/** The options of a playlist picker, each labelled by playlistLabel
+ *  against `all` (the caller's playlists, even those not offered). */
+const playlistOptions = (items, all = items) => items.map((p) => h("option", { value: p.id }, playlistLabel(p, all)));
 
 /** A message for the next page drawn (an action's outcome that re-draws). */
 let flash = null;
@@ -169,6 +217,14 @@ document.getElementById("signout").addEventListener("click", async () => {
   location.hash = "#/signin";
 });
 
+/** Logs in, keeps the session, and goes to the activity page. */
+async function signedIn(username, password) {
+  const login = await api("POST", "/api/auth/login", { username, password });
+  sessionStorage.setItem(TOKEN_KEY, login.token);
+  sessionStorage.setItem(USER_KEY, JSON.stringify(login.user));
+  location.hash = "#/";
+}
+
 function signIn() {
   const signInForm = form({ "aria-labelledby": "signin-title" }, [
     h("h2", { id: "signin-title" }, "Sign in"),
@@ -176,12 +232,7 @@ function signIn() {
     field("Password", h("input", { type: "password", name: "password", autocomplete: "current-password", required: true })),
     h("div", { class: "actions" }, h("button", { type: "submit" }, "Sign in")),
   ], async (data) => {
-    const login = await api("POST", "/api/auth/login", {
-      username: data.get("username"), password: data.get("password"),
-    });
-    sessionStorage.setItem(TOKEN_KEY, login.token);
-    sessionStorage.setItem(USER_KEY, JSON.stringify(login.user));
-    location.hash = "#/";
+    await signedIn(data.get("username"), data.get("password"));
   });
   const registerForm = form({ "aria-labelledby": "register-title" }, [
     h("h2", { id: "register-title" }, "Create an account"),
@@ -193,7 +244,8 @@ function signIn() {
     const body = { username: data.get("username"), password: data.get("password") };
     if (data.get("display_name")) body.display_name = data.get("display_name");
     await api("POST", "/api/auth/register", body);
-    el.prepend(h("p", { class: "notice", role: "status" }, "Account created. Sign in with it."));
+    await signedIn(body.username, body.password);
+    flash = "Welcome to Shuffify: your account is ready.";
   });
   page("Welcome", h("div", { class: "grid" }, h("section", { class: "card" }, signInForm), h("section", { class: "card" }, registerForm)));
 }
@@ -451,7 +503,7 @@ async function playlistsPage() {
     field("Tracks: one per line as uri | name | artists | album | tempo, or paste a JSON array",
       h("textarea", { name: "tracks", placeholder: "demo:1 | Lantern | Neon Harbor | Night Ferry | 96" })),
     field("Or import a JSON file", h("input", { type: "file", name: "file", accept: "application/json,.json" })),
-    h("div", { class: "actions" }, h("button", { type: "submit" }, "Create playlist")),
+    h("div", { class: "actions" }, h("button", { type: "submit", "data-create": "playlist" }, "Create playlist")),
   ], async (data) => {
     const file = data.get("file");
     let tracksText = data.get("tracks");
@@ -470,6 +522,7 @@ async function playlistsPage() {
           h("thead", {}, h("tr", {}, h("th", {}, "Name"), h("th", {}, "Tracks"), h("th", {}, "Version"), h("th", {}, "Changed"))), list))),
       h("section", { class: "card" }, create)));
   const playlists = await api("GET", "/api/playlists?limit=100");
+  applyCap(create.querySelector("button[type=submit]"), "playlists", playlists.total);
   list.replaceChildren(...playlists.items.map((p) => h("tr", {},
     h("td", {}, h("a", { href: `#/playlists/${p.id}` }, p.name),
       p.provider === "spotify" ? h("span", { class: "tag provider" }, "Spotify") : null), h("td", {}, p.track_count),
@@ -514,7 +567,8 @@ function readParams(data) {
 }
 
 async function playlistPage(id) {
-  const [playlist, algos] = await Promise.all([api("GET", `/api/playlists/${id}`), algorithms()]);
+  const [playlist, algos, mine] = await Promise.all([api("GET", `/api/playlists/${id}`), algorithms(),
+    api("GET", "/api/playlists?limit=100")]);
   // The version as a strong tag, written here rather than echoed from
   // `ETag`: a compressing proxy may weaken that, and a weak tag never matches.
   let version = `"${playlist.version}"`;
@@ -578,7 +632,7 @@ async function playlistPage(id) {
     h("div", { class: "actions" },
       h("button", { type: "button", class: "secondary", onclick: preview }, "Preview"),
       h("button", { type: "submit" }, "Commit order"),
-      h("button", { type: "button", class: "secondary", onclick: saveSession }, "Save as session")),
+      h("button", { type: "button", class: "secondary", onclick: saveSession, "data-save-session": true }, "Save as session")),
   ], async () => {
     const result = await api("POST", `/api/playlists/${id}/workshop/commit`, { track_uris: order.map((t) => t.uri) }, { "If-Match": version });
     flash = result.changed ? "Committed the new order." : "That is already the order.";
@@ -604,6 +658,7 @@ async function playlistPage(id) {
   const sessions = h("ul", { class: "feed" });
   async function drawSessions() {
     const list = await api("GET", `/api/playlists/${id}/workshop/sessions`);
+    applyCap(workshop.querySelector("[data-save-session]"), "sessions", list.items.length);
     sessions.replaceChildren(...list.items.map((s) => h("li", {},
       h("span", {}, `${s.session_name} (${s.track_uris.length} tracks)`),
       h("span", {},
@@ -624,7 +679,10 @@ async function playlistPage(id) {
     await drawSnapshots();
   });
   async function drawSnapshots() {
-    const list = await api("GET", `/api/playlists/${id}/snapshots?limit=20`);
+    const all = await api("GET", `/api/playlists/${id}/snapshots?limit=100`);
+    applyCap(snapshotForm.querySelector("button[type=submit]"), "snapshots",
+      all.items.filter((s) => s.snapshot_type === "manual").length);
+    const list = { items: all.items.slice(0, 20) };
     snapshots.replaceChildren(...list.items.map((s) => h("li", {},
       h("span", {}, `${s.snapshot_type.replaceAll("_", " ")} · ${s.track_count} tracks · ${when(s.created_at)}`, s.trigger_description ? ` · ${s.trigger_description}` : ""),
       h("span", {}, h("button", { type: "button", class: "secondary", onclick: async () => {
@@ -644,19 +702,24 @@ async function playlistPage(id) {
       h("option", { value: "here" }, "A playlist here"),
       h("option", { value: "spotify" }, "A Spotify playlist"),
       h("option", { value: "spotify_liked" }, "Liked Songs on Spotify"))),
-    field("Playlist id (here: yours or a public one; on Spotify: one you own or collaborate on; none for Liked Songs)", text("source_playlist_id")),
+    field("One of your playlists", h("select", { name: "own_playlist_id" },
+      h("option", { value: "" }, "None: use the id below"),
+      playlistOptions(mine.items.filter((p) => p.id !== id), mine.items))),
+    field("Or a playlist id (here: a public one; on Spotify: one you own or collaborate on; none for Liked Songs)", text("source_playlist_id")),
     h("div", { class: "actions" }, h("button", { type: "submit" }, "Add source")),
   ], async (data) => {
     const kind = data.get("kind");
+    const own = kind === "here" && data.get("own_playlist_id");
     const body = kind === "spotify_liked"
       ? { source_playlist_id: "liked", source_type: "spotify_liked" }
-      : { source_playlist_id: data.get("source_playlist_id") };
+      : { source_playlist_id: own || data.get("source_playlist_id") };
     if (kind === "spotify") body.source_type = "spotify";
     await api("POST", `/api/playlists/${id}/upstream-sources`, body);
     await drawSources();
   });
   async function drawSources() {
     const list = await api("GET", `/api/playlists/${id}/upstream-sources`);
+    applyCap(sourceForm.querySelector("button[type=submit]"), "sources", list.items.length);
     sources.replaceChildren(...list.items.map((s) => h("li", {},
       h("span", {}, s.source_name || s.source_playlist_id, ` (${s.source_type.replaceAll("_", " ")})`),
       h("button", { type: "button", class: "danger", onclick: async () => { await api("DELETE", `/api/upstream-sources/${s.id}`); drawSources(); } }, "Remove"))));
@@ -717,8 +780,8 @@ async function schedulesPage() {
   const create = form({ "aria-label": "New schedule" }, [
     h("h2", {}, "New schedule"),
     field("Job", h("select", { name: "job_type" }, ["shuffle", "raid", "raid_and_shuffle"].map((j) => h("option", { value: j }, j.replaceAll("_", " "))))),
-    field("Target playlist", h("select", { name: "target_playlist_id" }, playlists.items.map((p) => h("option", { value: p.id }, p.name)))),
-    field("Sources (for raids)", h("select", { name: "source_playlist_ids", multiple: true, size: 3 }, playlists.items.map((p) => h("option", { value: p.id }, p.name)))),
+    field("Target playlist", h("select", { name: "target_playlist_id" }, playlistOptions(playlists.items))),
+    field("Sources (for raids)", h("select", { name: "source_playlist_ids", multiple: true, size: 3 }, playlistOptions(playlists.items))),
     field("Schedule type", h("select", { name: "schedule_type" }, h("option", { value: "interval" }, "interval"), h("option", { value: "cron" }, "cron (UTC)"))),
     field("When: every_6h, every_12h, daily, every_3d, weekly, or a five-field cron", text("schedule_value", { value: "daily" })),
     algorithmFields(algos, "basic"),
@@ -733,6 +796,7 @@ async function schedulesPage() {
     await api("POST", "/api/schedules", body);
     route();
   });
+  applyCap(create.querySelector("button[type=submit]"), "schedules", schedules.items.length);
   page("Schedules", h("div", { class: "grid" }, rows, h("section", { class: "card" }, create)));
 }
 
@@ -819,10 +883,13 @@ function accountCard() {
 /** Why the callback refused a connection, by its `spotify_error` code. */
 const SPOTIFY_ERRORS = {
   access_denied: "Spotify was not connected: the authorization was declined on Spotify's page.",
-  state_invalid: "That Spotify connection link has expired or was already used. Connect again from here.",
+  state_invalid: "That Spotify connection link is not valid or was already used. Connect again from here.",
+  expired: "The Spotify connection took longer than ten minutes and expired. Connect again from here.",
   cookie_mismatch: "That Spotify connection was started in another browser (or by someone else), so nothing was linked. Connect from this page.",
   account_linked_elsewhere: "This Spotify account is already linked to another Shuffify user.",
   exchange_failed: "Spotify did not complete the connection. Try again in a moment.",
+  rate_limited: "Too many Spotify connection attempts from this address. Wait a minute, then connect again.",
+  unavailable: "Shuffify could not finish connecting Spotify just now. Try again in a moment.",
 };
 
 /** Spotify: connect or disconnect, and import playlists once connected;
@@ -898,6 +965,7 @@ async function webhooksCard() {
 
   async function drawList() {
     const { items } = await api("GET", "/api/webhooks");
+    applyCap(create.querySelector("button[type=submit]"), "webhooks", items.length);
     list.replaceChildren(...items.map(webhookItem));
     if (!items.length) list.append(h("li", { class: "muted" }, "No webhooks yet."));
   }

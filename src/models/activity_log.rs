@@ -156,7 +156,7 @@ impl NewActivity {
 }
 
 #[derive(Debug, Insertable)]
-#[diesel(table_name = activity_log)]
+#[diesel(table_name = activity_log, treat_none_as_default_value = false)]
 pub(crate) struct ActivityLogInsert<'a> {
     pub user_id: i64,
     pub activity_type: ActivityType,
@@ -218,6 +218,16 @@ impl ActivityLog {
             .values(row)
             .returning(ActivityLog::as_returning())
             .get_result(c))
+    }
+
+    /// Several rows in one statement, in the order given.
+    pub(crate) fn insert_many(
+        conn: &mut DbConnection,
+        rows: &[ActivityLogInsert<'_>],
+    ) -> QueryResult<usize> {
+        db::with_backend!(conn, |c| diesel::insert_into(activity_log::table)
+            .values(rows)
+            .execute(c))
     }
 
     /// Makes one user's activity ids visible in ascending order (SPEC

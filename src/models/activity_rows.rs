@@ -10,7 +10,7 @@
 
 use serde_json::{json, Value};
 
-use crate::enums::{ActivityType, ActorType, ExecutionStatus, Provider};
+use crate::enums::{ActivityType, ActorType, ExecutionStatus, JobType, Provider};
 use crate::models::playlist::Playlist;
 use crate::models::schedule::Schedule;
 use crate::models::snapshot::Snapshot;
@@ -429,10 +429,7 @@ impl NewActivity {
             Some(_) => ExecutionStatus::Failed,
         };
         let description = match error {
-            None => format!(
-                "Schedule #{} ran {} on \"{}\": {} tracks added, {} in total",
-                schedule.id, schedule.job_type, outcome.playlist_name, outcome.added, outcome.total
-            ),
+            None => Self::run_description(schedule, outcome),
             Some(message) => format!("Schedule #{} failed: {message}", schedule.id),
         };
         let mut metadata = json!({
@@ -453,6 +450,29 @@ impl NewActivity {
             .actor(actor, actor_name)
             .metadata(metadata)
             .written_back(outcome.spotify_snapshot_id.as_deref())
+    }
+
+    /// What a successful run did, in the words of its job: a shuffle
+    /// speaks of the shuffle and its algorithm, a raid of the tracks it
+    /// added.
+    fn run_description(schedule: &Schedule, outcome: &RunOutcome) -> String {
+        let (id, name) = (schedule.id, &outcome.playlist_name);
+        let algorithm = schedule.algorithm_name.as_deref().unwrap_or("default");
+        match schedule.job_type {
+            JobType::Shuffle => format!(
+                "Scheduled shuffle of \"{name}\" ({algorithm}), schedule #{id}: {} tracks",
+                outcome.total
+            ),
+            JobType::Raid => format!(
+                "Scheduled raid into \"{name}\", schedule #{id}: {} tracks added, {} in total",
+                outcome.added, outcome.total
+            ),
+            JobType::RaidAndShuffle => format!(
+                "Scheduled raid and shuffle of \"{name}\" ({algorithm}), schedule #{id}: \
+                 {} tracks added, {} in total",
+                outcome.added, outcome.total
+            ),
+        }
     }
 
     /// `snapshot_create`: a manual snapshot (automatic ones log nothing;

@@ -153,6 +153,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(api_doc::docs())
         .service(public("/").get(web_app::index))
         .service(public("/assets/{name}").get(web_app::asset))
+        .service(public("/favicon.ico").get(web_app::favicon))
         .default_service(web::to(errors::not_found));
 }
 

@@ -10,7 +10,7 @@
 //! are Spotify operations of the caller: a third at once answers 429.
 
 use actix_web::http::header;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -89,24 +89,37 @@ pub struct CallbackParams {
     /// The state `authorize` made: single use, ten minutes.
     #[param(max_length = 2048, pattern = "^[^\\u0000]*$")]
     state: Option<String>,
-    /// Spotify's error (the user declined): answered 400.
+    /// Spotify's error (the user declined): sent back with `access_denied`.
     #[param(max_length = 2048, pattern = "^[^\\u0000]*$")]
     error: Option<String>,
 }
+
+/// Where a refused callback sends the browser: the app's Settings page with
+/// the reason's code.
+pub const REFUSED_LOCATION: &str = "/#/settings?spotify_error=";
 
 /// Spotify's redirect after consent (the redirect URI to register). No
 /// bearer token: the single-use `state` names the authorization, and the
 /// `shuffify_spotify` cookie `authorize` set must come with it (without it
 /// the state is left unused). Exchanges the code, stores the tokens sealed
-/// and logs `provider_connect`, then sends the browser to the app. A
-/// Spotify account already linked to another user is refused (409). A
-/// browser (`Accept` with `text/html`) is sent back to
-/// `/#/settings?spotify_error=<code>` instead of a JSON error, the code one
-/// of `access_denied`, `state_invalid`, `cookie_mismatch`,
-/// `account_linked_elsewhere`, `exchange_failed`.
-/// A state of the wrong shape is a 400 before any lookup; one that
-/// matches nothing takes a token from the address's login bucket, and
-/// while that bucket is empty the next ones answer 429.
+/// and logs `provider_connect`, then sends the browser to the app (`/`).
+///
+/// Only a browser comes here, sent by Spotify, so nothing here answers
+/// JSON: a callback that links nothing sends the browser to
+/// `/#/settings?spotify_error=<code>`, where the app says why. The code is
+/// one of `access_denied` (declined on Spotify's page), `state_invalid`
+/// (missing, unknown or used state, or its login ended), `expired` (older
+/// than its ten minutes), `cookie_mismatch` (another browser started it),
+/// `account_linked_elsewhere` (the Spotify account belongs to another
+/// user), `exchange_failed` (Spotify refused the code or failed during
+/// the exchange), `rate_limited` (this address guessed too many states)
+/// and `unavailable` (the service failed; logged). Nothing from Spotify or
+/// the request is echoed in the URL. Only a query outside its own schema
+/// (a value over 2048 characters or holding a NUL, which no redirect from
+/// Spotify carries) is answered with the JSON 400. A state of the wrong shape is
+/// refused before any lookup; one that matches nothing takes a token from
+/// the address's login bucket, and while that bucket is empty the next
+/// ones are refused (`rate_limited`) before their lookup.
 #[utoipa::path(
     get, path = "/api/providers/spotify/callback", tag = "providers",
     params(
@@ -115,19 +128,16 @@ pub struct CallbackParams {
             description = "The nonce `authorize` set in this browser"),
     ),
     responses(
-        (status = 303, description = "Connected, on to the app (`/`, and the cookie cleared); \
-            or, for a browser, refused: on to `/#/settings?spotify_error=<code>`",
+        (status = 303, description = "Connected, on to the app (`/`), the cookie cleared \
+            (`Set-Cookie: shuffify_spotify=; Max-Age=0` on the same path); or refused, on to \
+            `/#/settings?spotify_error=<code>` with no cookie sent, the code one of \
+            `access_denied`, `state_invalid`, `expired`, `cookie_mismatch`, \
+            `account_linked_elsewhere`, `exchange_failed`, `rate_limited`, `unavailable`",
             headers(
                 ("Location" = String,
                     description = "`/`, or `/#/settings?spotify_error=<code>`"),
-                ("Set-Cookie" = String,
-                    description = "On success, `shuffify_spotify=; Max-Age=0` on the same path"),
             )),
         (status = 404, response = NotFound),
-        (status = 409, response = Conflict),
-        (status = 429, response = RateLimited),
-        (status = 502, response = UpstreamError),
-        (status = 503, response = UpstreamUnavailable),
     ),
 )]
 pub async fn callback(
@@ -139,26 +149,38 @@ pub async fn callback(
     let spotify = state.spotify()?;
     let config = spotify.config.clone();
     let cookie = spotify_cookie::read(&req);
-    match connect(&state, spotify, client, params.into_inner(), cookie).await {
-        Ok(()) => Ok(HttpResponse::SeeOther()
-            .insert_header((header::LOCATION, "/"))
-            .cookie(spotify_cookie::cleared(&config))
-            .finish()),
+    let code = match connect(&state, spotify, client, params.into_inner(), cookie).await {
+        Ok(()) => {
+            return Ok(HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, "/"))
+                .cookie(spotify_cookie::cleared(&config))
+                .finish())
+        }
         Err(CallbackError {
             refusal: Some(refusal),
-            ..
-        }) if spotify_cookie::wants_html(&req) => Ok(HttpResponse::SeeOther()
-            .insert_header((
-                header::LOCATION,
-                format!("/#/settings?spotify_error={}", refusal.code()),
-            ))
-            .finish()),
-        Err(failed) => Err(failed.error),
-    }
+            error,
+        }) => {
+            log::info!("Spotify callback refused ({}): {error}", refusal.code());
+            refusal.code()
+        }
+        Err(CallbackError { error, .. }) => match error {
+            AppError::RateLimited { .. } => "rate_limited",
+            malformed @ AppError::Validation { .. } => return Err(malformed),
+            other => {
+                if other.status_code().is_server_error() {
+                    let request_id = crate::request_id::current().unwrap_or_default();
+                    log::error!("request {request_id} failed: Spotify callback: {other}");
+                }
+                "unavailable"
+            }
+        },
+    };
+    Ok(HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, format!("{REFUSED_LOCATION}{code}")))
+        .finish())
 }
 
-/// The callback's work, for [`callback`] to answer a browser or a JSON
-/// client.
+/// The callback's work, for [`callback`] to answer with a redirect.
 async fn connect(
     state: &AppState,
     spotify: std::sync::Arc<crate::providers::spotify::Spotify>,
@@ -166,20 +188,21 @@ async fn connect(
     params: CallbackParams,
     cookie: Option<String>,
 ) -> Result<(), CallbackError> {
-    let too_long = [&params.code, &params.state, &params.error]
+    // Outside the query's own schema: no redirect from Spotify carries
+    // such a value, so the answer is the 400 itself (no refusal).
+    let malformed = [&params.code, &params.state, &params.error]
         .iter()
         .any(|v| {
             v.as_ref()
-                .is_some_and(|v| v.chars().count() > CALLBACK_VALUE_MAX)
+                .is_some_and(|v| v.chars().count() > CALLBACK_VALUE_MAX || v.contains('\0'))
         });
-    if too_long {
-        return Err(CallbackError::refused(
-            CallbackRefusal::StateInvalid,
-            AppError::invalid(
-                "query",
-                format!("code, state and error are at most {CALLBACK_VALUE_MAX} characters"),
+    if malformed {
+        return Err(CallbackError::from(AppError::invalid(
+            "query",
+            format!(
+                "code, state and error are at most {CALLBACK_VALUE_MAX} characters, with no NUL"
             ),
-        ));
+        )));
     }
     let given_state = present(&params.state).map(String::from);
     if let Some(given) = &given_state {

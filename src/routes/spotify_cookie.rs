@@ -10,7 +10,6 @@
 
 use actix_web::cookie::time::Duration;
 use actix_web::cookie::{Cookie, SameSite};
-use actix_web::http::header;
 use actix_web::HttpRequest;
 
 use crate::config::SpotifyConfig;
@@ -38,16 +37,6 @@ pub fn cleared(config: &SpotifyConfig) -> Cookie<'static> {
 /// The nonce the request's browser holds, if any.
 pub fn read(req: &HttpRequest) -> Option<String> {
     req.cookie(NAME).map(|c| c.value().to_string())
-}
-
-/// Whether the request comes from a browser navigating (its `Accept` asks
-/// for HTML): such a request is answered with a redirect to the app rather
-/// than a JSON error.
-pub fn wants_html(req: &HttpRequest) -> bool {
-    req.headers()
-        .get_all(header::ACCEPT)
-        .filter_map(|v| v.to_str().ok())
-        .any(|v| v.to_ascii_lowercase().contains("text/html"))
 }
 
 fn scoped(config: &SpotifyConfig, value: String) -> Cookie<'static> {

@@ -1,6 +1,8 @@
-//! The web app: `/` and `/assets/*` (SPEC §10.15). Its three files live in
-//! `web/` and are compiled into the binary, so `cargo run --release` serves
-//! them with no build step and nothing fetched from elsewhere. Routing
+//! The web app: `/`, `/assets/*` and `/favicon.ico` (SPEC §10.15). Its
+//! files live in `web/` and are compiled into the binary, so `cargo run
+//! --release` serves them with no build step and nothing fetched from
+//! elsewhere. The icon is one SVG, linked by the page and also answered at
+//! `/favicon.ico` for clients that ask there regardless. Routing
 //! inside the app is by fragment (`/#/playlists`), so every other unknown
 //! path still answers the JSON 404.
 //!
@@ -22,6 +24,8 @@ use actix_web::{web, HttpResponse};
 const INDEX: &str = include_str!("../../web/index.html");
 const SCRIPT: &str = include_str!("../../web/app.js");
 const STYLE: &str = include_str!("../../web/app.css");
+const ICON: &str = include_str!("../../web/icon.svg");
+const SVG: &str = "image/svg+xml";
 
 /// Only the app's own files, and calls to its own origin.
 const POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
@@ -43,12 +47,18 @@ pub async fn index() -> HttpResponse {
     file("text/html; charset=utf-8", INDEX)
 }
 
-/// `/assets/{name}`: the script and the style sheet; anything else is the
-/// JSON 404.
+/// `/favicon.ico`: the app's icon (an SVG, whatever the name says).
+pub async fn favicon() -> HttpResponse {
+    file(SVG, ICON)
+}
+
+/// `/assets/{name}`: the script, the style sheet and the icon; anything
+/// else is the JSON 404.
 pub async fn asset(name: web::Path<String>) -> HttpResponse {
     match name.as_str() {
         "app.js" => file("text/javascript; charset=utf-8", SCRIPT),
         "app.css" => file("text/css; charset=utf-8", STYLE),
+        "icon.svg" => file(SVG, ICON),
         _ => actix_web::ResponseError::error_response(&crate::error::AppError::NotFound),
     }
 }

@@ -27,6 +27,10 @@ use crate::validate::truncate_chars;
 /// Longest description kept, in characters.
 pub const MAX_DESCRIPTION_CHARS: usize = 500;
 
+/// Rows per statement of [`ActivityLogService::write_history`] (13 columns
+/// each, well under SQLite's 32,766 bound variables).
+const HISTORY_CHUNK: usize = 500;
+
 pub struct ActivityLogService;
 
 /// One day's count in a summary, oldest first.
@@ -85,6 +89,49 @@ impl ActivityLogService {
                 None
             }
         }
+    }
+
+    /// Writes rows that happened earlier, each at its own time, outside any
+    /// request (every context column null), in as many multi-row inserts
+    /// as it takes. For a user with no rows yet only, and oldest first:
+    /// then ids still rise with `created_at`, which the listing's keyset
+    /// and the live stream's `id > N` rely on. Unlike [`Self::log`] a
+    /// failure is the caller's: the history is written whole or not at
+    /// all, inside the caller's transaction.
+    pub fn write_history(
+        conn: &mut DbConnection,
+        user_id: i64,
+        rows: &[(NaiveDateTime, NewActivity)],
+    ) -> QueryResult<usize> {
+        let in_order = rows.windows(2).all(|pair| pair[0].0 <= pair[1].0);
+        let own = rows.iter().all(|(_, row)| row.user_id == user_id);
+        if !in_order || !own || ActivityLog::last_id(conn, user_id)? != 0 {
+            return Err(diesel::result::Error::RollbackTransaction);
+        }
+        ActivityLog::lock_user_order(conn, user_id)?;
+        let inserts: Vec<ActivityLogInsert<'_>> = rows
+            .iter()
+            .map(|(at, row)| ActivityLogInsert {
+                user_id: row.user_id,
+                activity_type: row.activity_type,
+                description: truncate_chars(&row.description, MAX_DESCRIPTION_CHARS),
+                playlist_id: row.playlist_id.as_deref(),
+                playlist_name: row.playlist_name.as_deref(),
+                actor_type: row.actor_type,
+                actor_name: row.actor_name.as_deref(),
+                metadata: row.metadata.clone().map(Json),
+                created_at: *at,
+                request_id: None,
+                ip_address: None,
+                user_agent: None,
+                session_id: None,
+            })
+            .collect();
+        let mut written = 0;
+        for chunk in inserts.chunks(HISTORY_CHUNK) {
+            written += ActivityLog::insert_many(conn, chunk)?;
+        }
+        Ok(written)
     }
 
     /// The newest `limit` rows of a user, optionally of one type.

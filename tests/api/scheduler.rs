@@ -133,6 +133,18 @@ async fn a_due_schedule_runs_as_the_scheduler_and_moves_on() {
     assert!(runs
         .iter()
         .any(|r| r["actor_name"] == format!("Schedule #{}", interval.id)));
+    // A shuffle's row speaks of the shuffle, not of tracks added.
+    let interval_row = runs
+        .iter()
+        .find(|r| r["metadata"]["schedule_id"] == interval.id)
+        .unwrap();
+    assert_eq!(
+        interval_row["description"],
+        format!(
+            "Scheduled shuffle of \"Due\" (basic), schedule #{}: 10 tracks",
+            interval.id
+        )
+    );
 }
 
 #[actix_web::test]

@@ -291,6 +291,14 @@ async fn run_now_raids_new_tracks_once_in_source_order() {
     let row = &app.activity(&user).await[0];
     assert_eq!(row["activity_type"], "schedule_run");
     assert_eq!(row["actor_type"], "user");
+    assert_eq!(
+        row["description"],
+        format!(
+            "Scheduled raid into \"{}\", schedule #{}: 3 tracks added, 5 in total",
+            after.body["name"].as_str().unwrap(),
+            schedule["id"]
+        )
+    );
     assert_eq!(row["playlist_id"], tid);
     assert_eq!(
         row["metadata"],
@@ -376,6 +384,12 @@ async fn run_now_shuffles_and_raid_and_shuffle_does_both() {
         snaps.body["items"][0]["snapshot_type"],
         "scheduled_pre_execution"
     );
+    let row = &app.activity(&user).await[0];
+    assert_eq!(row["activity_type"], "schedule_run");
+    assert_eq!(
+        row["description"],
+        format!("Scheduled shuffle of \"T\" (basic), schedule #{schedule}: 20 tracks")
+    );
 
     let res = app.as_user(&user).post("/api/schedules", json!({"job_type": "raid_and_shuffle", "target_playlist_id": tid, "source_playlist_ids": [source["id"]], "algorithm_name": "balanced"})).await;
     let exec = app
@@ -397,6 +411,15 @@ async fn run_now_shuffles_and_raid_and_shuffle_does_both() {
     // they stayed in the last section and kept their order 1 time in 120.)
     let appended: Vec<String> = (0..5).map(|i| format!("ms:{i}")).collect();
     assert_ne!(&order[20..], &appended[..]);
+    let row = &app.activity(&user).await[0];
+    assert_eq!(
+        row["description"],
+        format!(
+            "Scheduled raid and shuffle of \"T\" (balanced), schedule #{}: \
+             5 tracks added, 25 in total",
+            res.body["id"]
+        )
+    );
     let types: Vec<String> = app
         .as_user(&user)
         .get(&format!("/api/playlists/{tid}/snapshots"))

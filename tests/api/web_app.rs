@@ -1,5 +1,5 @@
-//! The web app's routes (SPEC §10.15): `/` and `/assets/*` serve the app
-//! from the binary under a Content-Security-Policy that lets only its own
+//! The web app's routes (SPEC §10.15): `/`, `/assets/*` and `/favicon.ico`
+//! serve the app from the binary under a Content-Security-Policy that lets only its own
 //! files run; every other unknown path is still the JSON 404.
 
 use actix_web::http::StatusCode;
@@ -51,4 +51,24 @@ async fn other_unknown_paths_are_still_the_json_404() {
     let res = app.post("/", None, serde_json::json!({})).await;
     res.error(405, "method_not_allowed");
     assert_eq!(res.header("allow"), Some("GET"));
+}
+
+#[actix_web::test]
+async fn the_icon_is_linked_by_the_page_and_served_at_favicon_ico() {
+    let app = spawn_app().await;
+    let page = app.get("/", None).await;
+    assert!(
+        page.text
+            .contains(r#"<link rel="icon" href="/assets/icon.svg""#),
+        "{}",
+        page.text
+    );
+    for path in ["/assets/icon.svg", "/favicon.ico"] {
+        let icon = app.get(path, None).await;
+        assert_eq!(icon.status, StatusCode::OK, "{path}");
+        assert_eq!(icon.header("content-type"), Some("image/svg+xml"), "{path}");
+        assert!(icon.text.starts_with("<svg "), "{path}: {}", icon.text);
+        assert!(icon.header("content-security-policy").is_some(), "{path}");
+        assert_eq!(icon.header("x-content-type-options"), Some("nosniff"));
+    }
 }

@@ -69,6 +69,8 @@ after(async () => {
 });
 
 const open = [];
+/** Requests outside the API that failed (the page, its assets, its icon). */
+const failed = [];
 
 /** A new tab of its own (its own sessionStorage, so its own session); each
  *  test's tabs are closed after it, so their live streams end. */
@@ -77,11 +79,17 @@ async function tab(width = 1280) {
   open.push(context);
   const page = await context.newPage();
   page.on("pageerror", (err) => { throw err; });
+  page.on("response", (res) => {
+    const url = new URL(res.url());
+    if (url.origin === base && !url.pathname.startsWith("/api/") && res.status() >= 400) failed.push(`${res.status()} ${url.pathname}`);
+  });
+  page.on("requestfailed", (req) => { if (new URL(req.url()).origin === base && !req.url().includes("/api/")) failed.push(`failed ${req.url()}`); });
   return page;
 }
 
 afterEach(async () => {
   while (open.length) await open.pop().close();
+  assert.deepEqual(failed.splice(0), [], "no page, asset or icon request failed");
 });
 
 async function shot(page, name) {
@@ -119,6 +127,30 @@ async function trackOrder(page) {
 const TRACKS = Array.from({ length: 12 }, (_, i) =>
   `web:${i} | Song ${i} | Artist ${i % 4} | Album ${i % 3} | ${80 + i * 7}`).join("\n");
 
+test("signed out: no menu, and every request of the page answers (the icon too)", async () => {
+  const page = await tab();
+  const answers = [];
+  page.on("response", (res) => answers.push([res.status(), new URL(res.url()).pathname]));
+  await page.goto(base);
+  await page.getByRole("heading", { name: "Welcome" }).waitFor();
+  await page.waitForLoadState("networkidle");
+  assert.ok(await page.locator("#nav").isHidden(), "no menu signed out");
+  assert.ok(await page.locator("#signout").isHidden(), "no Sign out signed out");
+  assert.equal(await page.getByRole("link", { name: "Settings" }).count(), 0, "no menu links");
+  // Every element the app hides with `hidden` stays hidden, whatever its CSS.
+  const shown = await page.evaluate(() => [...document.querySelectorAll("[hidden]")]
+    .filter((el) => getComputedStyle(el).display !== "none").map((el) => el.outerHTML.slice(0, 80)));
+  assert.deepEqual(shown, []);
+  assert.deepEqual(answers.filter(([status]) => status >= 400), [], "no request failed");
+  // The icon the page links, and the one browsers ask for unprompted.
+  const icon = await page.locator("link[rel=icon]").getAttribute("href");
+  for (const path of [icon, "/favicon.ico"]) {
+    const res = await page.request.get(`${base}${path}`);
+    assert.equal(res.status(), 200, path);
+    assert.equal(res.headers()["content-type"], "image/svg+xml");
+  }
+});
+
 test("register, create a playlist, shuffle: the row appears in the live feed without a reload", async () => {
   const feed = await tab();
   await feed.goto(base);
@@ -132,8 +164,11 @@ test("register, create a playlist, shuffle: the row appears in the live feed wit
   await register.locator(".field-error", { hasText: "username" }).waitFor();
   await register.getByLabel(/^Username/).fill("alice");
   await register.getByRole("button", { name: "Create account" }).click();
-  await register.getByText("Account created").waitFor();
-  await signIn(feed, "alice");
+  // Registering signs in: on to the activity page, the menu shown.
+  await feed.getByRole("heading", { name: "Activity" }).waitFor();
+  await feed.getByText("Welcome to Shuffify: your account is ready.").waitFor();
+  assert.ok(await feed.locator("#nav").isVisible(), "the menu shows once signed in");
+  await feed.getByText("Signed in as alice").waitFor();
   await feed.locator("[data-live].on").waitFor();
 
   // Another tab (its own session) creates and shuffles a playlist.
@@ -254,7 +289,7 @@ test("run a schedule now, and the scheduler's own run reaches the live feed", as
   await page.goto(`${base}/#/schedules`);
   const create = page.locator("form[aria-label='New schedule']");
   await create.getByLabel("Job").selectOption("shuffle");
-  await create.getByLabel("Target playlist").selectOption({ label: "Road Trip" });
+  await create.getByLabel("Target playlist").selectOption({ label: "Road Trip · 12 tracks" });
   await create.getByLabel("Schedule type").selectOption("cron");
   // A cron the parser refuses is shown next to its field.
   await create.getByLabel(/^When/).fill("every tuesday");
@@ -543,4 +578,70 @@ test("webhooks: add one, its secret shown once, a test ping, a delivery in the l
   await phone.locator("section[aria-label=Webhooks]").screenshot({ path: join(SHOTS, "webhooks-phone.png") });
   const width = await phone.evaluate(() => document.documentElement.scrollWidth);
   assert.ok(width <= 390, `no sideways scrolling at phone width (${width}px)`);
+});
+
+test("pickers tell same-named playlists apart, and Create schedule is disabled at 5 with the reason", async () => {
+  const page = await tab();
+  await signIn(page, "alice");
+  const twins = [];
+  for (const tracks of [[{ uri: "twin:1", name: "One" }, { uri: "twin:2", name: "Two" }], [{ uri: "twin:1", name: "One" }, { uri: "twin:2", name: "Two" }]]) {
+    const { status, body } = await call(page, "POST", "/api/playlists", { name: "Twin Mix", tracks });
+    assert.equal(status, 201);
+    twins.push(body.id);
+  }
+  await page.goto(`${base}/#/schedules`);
+  const create = page.locator("form[aria-label='New schedule']");
+  const target = create.getByLabel("Target playlist");
+  await target.locator("option", { hasText: "Twin Mix" }).first().waitFor({ state: "attached" });
+  const labels = await target.locator("option", { hasText: "Twin Mix" }).allTextContents();
+  assert.deepEqual(labels.sort(), twins.map((id) => `Twin Mix · 2 tracks · id ${id.slice(0, 6)}`).sort());
+  const sources = await create.getByLabel("Sources (for raids)").locator("option", { hasText: "Twin Mix" }).allTextContents();
+  assert.deepEqual(sources.sort(), labels.sort(), "the same names in every picker");
+  // A playlist with a name of its own has no id in its label.
+  assert.ok((await target.locator("option").allTextContents()).some((l) => /^Road Trip · \d+ tracks$/.test(l)));
+  // The upstream sources' picker on a playlist's page says the same.
+  await page.goto(`${base}/#/playlists/${twins[0]}`);
+  const own = page.locator("form[aria-label='Upstream sources']").getByLabel("One of your playlists");
+  await own.locator("option", { hasText: "Twin Mix" }).first().waitFor({ state: "attached" });
+  assert.deepEqual(await own.locator("option", { hasText: "Twin Mix" }).allTextContents(),
+    [`Twin Mix · 2 tracks · id ${twins[1].slice(0, 6)}`]);
+
+  // Up to the cap of 5 schedules, then the button says why it is off.
+  const { body: existing } = await call(page, "GET", "/api/schedules");
+  for (let i = existing.items.length; i < 5; i++) {
+    const { status } = await call(page, "POST", "/api/schedules", { job_type: "shuffle", target_playlist_id: twins[i % 2], algorithm_name: "basic" });
+    assert.equal(status, 201);
+  }
+  await page.goto(`${base}/#/playlists`);
+  await page.goto(`${base}/#/schedules`);
+  const button = page.locator("form[aria-label='New schedule']").getByRole("button", { name: "Create schedule" });
+  await button.waitFor();
+  assert.ok(await button.isDisabled(), "disabled at the cap");
+  const note = page.locator("form[aria-label='New schedule'] .cap-note");
+  assert.equal(await note.textContent(), "You have 5 schedules, the most an account keeps. Delete one to create another.");
+  assert.equal(await button.getAttribute("aria-describedby"), await note.getAttribute("id"));
+  await shot(page, "schedules-at-cap");
+  // Deleting one enables it again.
+  await page.locator("form[aria-label^='Schedule ']").first().getByRole("button", { name: "Delete" }).click();
+  await page.waitForFunction(() => document.querySelectorAll("form[aria-label^='Schedule ']").length === 4);
+  await page.locator("form[aria-label='New schedule']").getByRole("button", { name: "Create schedule" }).waitFor();
+  assert.ok(await page.locator("form[aria-label='New schedule']").getByRole("button", { name: "Create schedule" }).isEnabled());
+  assert.equal(await page.locator(".cap-note").count(), 0);
+});
+
+test("cancelling at Spotify comes back to Settings with the reason in words", async () => {
+  const page = await tab();
+  await signIn(page, "bob");
+  await page.goto(`${base}/#/settings`);
+  spotify.cancelNext();
+  const callback = page.waitForResponse((r) => r.url().includes("/api/providers/spotify/callback"));
+  await page.getByRole("button", { name: "Connect Spotify" }).click();
+  const answer = await callback;
+  assert.equal(answer.status(), 303);
+  assert.equal(answer.headers().location, "/#/settings?spotify_error=access_denied");
+  await page.getByText("Spotify was not connected: the authorization was declined on Spotify's page.").waitFor();
+  assert.equal(new URL(page.url()).hash, "#/settings", "the code is dropped from the address");
+  await page.getByRole("heading", { name: "Settings" }).waitFor();
+  assert.equal((await call(page, "GET", "/api/providers/spotify")).body.connected, false);
+  await shot(page, "settings-spotify-cancelled");
 });

@@ -1,6 +1,7 @@
 // A fake Spotify for the browser test, in Node's standard library only:
 // the consent page answers at once with a redirect back (as if the user
-// agreed), the token endpoint checks PKCE, and the Web API serves the one
+// agreed; or, after cancelNext(), as if they pressed Cancel), the token
+// endpoint checks PKCE, and the Web API serves the one
 // account's playlists with paging and writes. The Rust suite has the full
 // fake (tests/api/fake_spotify.rs); this one covers what a browser does.
 //
@@ -24,6 +25,7 @@ export async function startFakeSpotify() {
   const tokens = new Set();
   const playlists = new Map();
   let counter = 0;
+  let cancel = false;
   const server = createServer(async (req, res) => {
     const url = new URL(req.url, "http://fake");
     const body = await new Promise((ok) => {
@@ -36,10 +38,16 @@ export async function startFakeSpotify() {
       res.end(JSON.stringify(value));
     };
     if (url.pathname === "/authorize") {
-      const code = `code${++counter}`;
-      codes.set(code, url.searchParams.get("code_challenge"));
       const back = new URL(url.searchParams.get("redirect_uri"));
-      back.searchParams.set("code", code);
+      if (cancel) {
+        // Spotify's answer to Cancel on its consent page.
+        cancel = false;
+        back.searchParams.set("error", "access_denied");
+      } else {
+        const code = `code${++counter}`;
+        codes.set(code, url.searchParams.get("code_challenge"));
+        back.searchParams.set("code", code);
+      }
       back.searchParams.set("state", url.searchParams.get("state"));
       res.writeHead(302, { Location: back.toString() });
       return res.end();
@@ -109,6 +117,8 @@ export async function startFakeSpotify() {
       const items = names.map((_, i) => `spotify:track:${id}t${i}`);
       playlists.set(id, { name, owner, items, names: Object.fromEntries(items.map((u, i) => [u, names[i]])), snapshot: 1 });
     },
+    /** The next consent is cancelled by the user. */
+    cancelNext() { cancel = true; },
     /** The track names in Spotify's order. */
     order(id) {
       const p = playlists.get(id);

@@ -63,8 +63,10 @@ pub struct ConnectionStatus {
 pub enum CallbackRefusal {
     /// Spotify answered `error=` (the user declined).
     AccessDenied,
-    /// The state is missing, unknown, used or expired.
+    /// The state is missing, unknown or used, or its login has ended.
     StateInvalid,
+    /// The state is known but older than its ten minutes.
+    Expired,
     /// The browser lacks the cookie of the authorization it completes.
     CookieMismatch,
     /// The Spotify account is already linked to another user.
@@ -78,6 +80,7 @@ impl CallbackRefusal {
         match self {
             CallbackRefusal::AccessDenied => "access_denied",
             CallbackRefusal::StateInvalid => "state_invalid",
+            CallbackRefusal::Expired => "expired",
             CallbackRefusal::CookieMismatch => "cookie_mismatch",
             CallbackRefusal::AccountLinkedElsewhere => "account_linked_elsewhere",
             CallbackRefusal::ExchangeFailed => "exchange_failed",
@@ -85,9 +88,9 @@ impl CallbackRefusal {
     }
 }
 
-/// A callback that linked nothing: the error a JSON client gets, and the
-/// refusal a browser is told about (`None` when the service itself failed:
-/// then the browser gets the error too).
+/// A callback that linked nothing: the refusal the browser is sent back
+/// with, and the error behind it, for the log (`None` when the service
+/// itself failed: the route then sends its own code).
 #[derive(Debug)]
 pub struct CallbackError {
     pub refusal: Option<CallbackRefusal>,
@@ -166,9 +169,14 @@ fn take(
 ) -> Result<OAuthState, CallbackError> {
     write_transaction(conn, |conn| {
         let now = db::now();
-        let found = OAuthState::find(conn, &token_hash(state))?
-            .filter(|found| found.expires_at > now)
-            .ok_or_else(CallbackError::state_invalid)?;
+        let found =
+            OAuthState::find(conn, &token_hash(state))?.ok_or_else(CallbackError::state_invalid)?;
+        if found.expires_at <= now {
+            return Err(CallbackError::refused(
+                CallbackRefusal::Expired,
+                AppError::invalid("state", "expired; start again"),
+            ));
+        }
         if !nonce_matches(found.nonce_hash.as_deref(), cookie) {
             return Err(CallbackError::refused(
                 CallbackRefusal::CookieMismatch,

@@ -2,9 +2,10 @@
 //! stream ticket and a Spotify callback's `state`. The wrong shape is
 //! refused without a single statement; a well-formed value that matches
 //! nothing takes a token from the address's login bucket, and once that
-//! bucket is empty the next guesses are 429 before any lookup, so even a
-//! real ticket or state presented then is not spent. One that matches costs
-//! nothing.
+//! bucket is empty the next guesses are refused (429 for a ticket, the
+//! callback's `rate_limited` redirect for a state) before any lookup, so
+//! even a real ticket or state presented then is not spent. One that
+//! matches costs nothing.
 
 use actix_web::http::StatusCode;
 use actix_web::test::TestRequest;
@@ -15,6 +16,7 @@ use shuffify::services::auth::new_token;
 
 use crate::fake_spotify::FakeSpotify;
 use crate::helpers::{spawn_app_on, spawn_app_with, TestDb, TestResponse};
+use crate::spotify::sent_back_with;
 
 /// The guesser's address, apart from the 127.0.0.1 of the test users'
 /// own logins.
@@ -72,13 +74,12 @@ async fn tickets_and_states_of_the_wrong_shape_are_refused_without_a_statement()
     for bad in ["forged", long.as_str(), "abcdefghij+klmnopqrstu", "%2e%2e"] {
         let uri = format!("/api/providers/spotify/callback?code=c&state={bad}");
         let res = app.call(get_from(GUESSER, &uri)).await;
-        let error = res.error(400, "validation_failed");
-        assert_eq!(error["details"][0]["field"], "state", "{}", res.text);
+        assert_eq!(sent_back_with(&res), "state_invalid");
         no_statements(&res);
         // Spotify's refusal with such a state does not look it up either.
         let uri = format!("/api/providers/spotify/callback?error=access_denied&state={bad}");
         let res = app.call(get_from(GUESSER, &uri)).await;
-        res.error(400, "validation_failed");
+        assert_eq!(sent_back_with(&res), "state_invalid");
         no_statements(&res);
     }
 
@@ -150,7 +151,7 @@ async fn unknown_tickets_drain_the_login_bucket_then_answer_429_before_any_looku
 }
 
 #[actix_web::test]
-async fn unknown_states_drain_the_login_bucket_then_answer_429_before_any_lookup() {
+async fn unknown_states_drain_the_login_bucket_then_are_refused_before_any_lookup() {
     let fake = FakeSpotify::start();
     let configured = fake.clone();
     let app = spawn_app_with(move |s| {
@@ -164,14 +165,12 @@ async fn unknown_states_drain_the_login_bucket_then_answer_429_before_any_lookup
 
     for _ in 0..2 {
         let uri = format!("/api/providers/spotify/callback?code=c&state={}", guessed());
-        let error = app.call(get_from(GUESSER, &uri)).await;
-        let error = error.error(400, "validation_failed");
-        assert_eq!(error["details"][0]["field"], "state");
+        let res = app.call(get_from(GUESSER, &uri)).await;
+        assert_eq!(sent_back_with(&res), "state_invalid");
     }
     let uri = format!("/api/providers/spotify/callback?code=c&state={}", guessed());
-    app.call(get_from(GUESSER, &uri))
-        .await
-        .error(429, "rate_limited");
+    let res = app.call(get_from(GUESSER, &uri)).await;
+    assert_eq!(sent_back_with(&res), "rate_limited");
 
     // A real state presented from the guesser's address now is refused
     // before its lookup, and still works from elsewhere.
@@ -184,7 +183,10 @@ async fn unknown_states_drain_the_login_bucket_then_answer_429_before_any_lookup
             .insert_header(("Cookie", cookie.as_str()))
             .to_request()
     };
-    app.call(from(GUESSER)).await.error(429, "rate_limited");
+    assert_eq!(
+        sent_back_with(&app.call(from(GUESSER)).await),
+        "rate_limited"
+    );
     let done = app.call(from("127.0.0.1:40000")).await;
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.text);
 }

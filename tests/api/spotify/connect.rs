@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use shuffify::db::schema::provider_connections;
 
-use super::connected;
+use super::{connected, sent_back_with};
 use crate::fake_spotify::{FakeSpotify, Injected, ACCOUNT};
 use crate::helpers::{rows_of, sample_tracks, spawn_app, spawn_app_with};
 
@@ -116,20 +116,22 @@ async fn connecting_stores_sealed_tokens_and_logs_provider_connect() {
 }
 
 #[actix_web::test]
-async fn a_replayed_forged_expired_or_refused_state_is_a_400() {
+async fn a_replayed_forged_expired_or_refused_state_is_sent_back_with_its_code() {
     let fake = FakeSpotify::start();
     let app = spawn_app_with(|s| fake.configure(s)).await;
     let user = app.user("stater").await;
     let (callback, _) = app.connect_spotify(&fake, &user).await;
 
     // The same callback again: the state was used up.
-    app.get(&callback, None)
-        .await
-        .error(400, "validation_failed");
+    assert_eq!(
+        sent_back_with(&app.get(&callback, None).await),
+        "state_invalid"
+    );
     // A state nobody issued.
-    app.get("/api/providers/spotify/callback?code=x&state=forged", None)
-        .await
-        .error(400, "validation_failed");
+    let forged = app
+        .get("/api/providers/spotify/callback?code=x&state=forged", None)
+        .await;
+    assert_eq!(sent_back_with(&forged), "state_invalid");
 
     // An expired one, even from the browser that started it.
     let (url, cookie) = app.start_spotify(&user).await;
@@ -142,29 +144,24 @@ async fn a_replayed_forged_expired_or_refused_state_is_a_400() {
         .execute(&mut app.conn())
         .unwrap();
     let expired = app.spotify_callback(&late, Some(&cookie), None).await;
-    assert_eq!(
-        expired.error(400, "validation_failed")["details"][0]["field"],
-        "state"
-    );
+    assert_eq!(sent_back_with(&expired), "expired");
 
-    // The user declined: 400, and the state cannot be used afterwards.
+    // The user declined, and the state cannot be used afterwards.
     let (url, cookie) = app.start_spotify(&user).await;
     let declined_then_used = fake.consent(&url);
     let state = declined_then_used.split("state=").nth(1).unwrap();
-    app.spotify_callback(
-        &format!("/api/providers/spotify/callback?error=access_denied&state={state}"),
-        Some(&cookie),
-        None,
-    )
-    .await
-    .error(400, "validation_failed");
+    let declined = app
+        .spotify_callback(
+            &format!("/api/providers/spotify/callback?error=access_denied&state={state}"),
+            Some(&cookie),
+            None,
+        )
+        .await;
+    assert_eq!(sent_back_with(&declined), "access_denied");
     let used = app
         .spotify_callback(&declined_then_used, Some(&cookie), None)
         .await;
-    assert_eq!(
-        used.error(400, "validation_failed")["details"][0]["field"],
-        "state"
-    );
+    assert_eq!(sent_back_with(&used), "state_invalid");
 
     // Only the first connection logged a row.
     let activity = app.activity(&user).await;
@@ -366,9 +363,10 @@ async fn starting_many_authorizations_keeps_only_the_newest_five() {
     assert_eq!(pending, 5);
     // The oldest no longer works, even with its cookie; the newest does.
     let oldest = fake.consent(&started[0].0);
-    app.spotify_callback(&oldest, Some(&started[0].1), None)
-        .await
-        .error(400, "validation_failed");
+    let res = app
+        .spotify_callback(&oldest, Some(&started[0].1), None)
+        .await;
+    assert_eq!(sent_back_with(&res), "state_invalid");
     let newest = fake.consent(&started[7].0);
     let done = app
         .spotify_callback(&newest, Some(&started[7].1), None)

@@ -62,6 +62,18 @@ pub async fn connected_to(
 }
 
 /// The `shuffify_spotify` cookie a response sets (or clears), if any.
+/// The code a callback that linked nothing sent the browser back to the
+/// settings page with: a 303 to `/#/settings?spotify_error=<code>`, no
+/// cookie cleared or set, no body.
+pub fn sent_back_with(res: &TestResponse) -> &str {
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text);
+    assert!(spotify_cookie(res).is_none(), "{:?}", res.headers);
+    assert!(res.text.is_empty(), "{}", res.text);
+    res.header("location")
+        .and_then(|l| l.strip_prefix("/#/settings?spotify_error="))
+        .unwrap_or_else(|| panic!("location {:?}", res.header("location")))
+}
+
 pub fn spotify_cookie(res: &TestResponse) -> Option<Cookie<'static>> {
     res.headers
         .get_all("set-cookie")
