@@ -102,6 +102,39 @@ impl User {
             .get_result(c))
     }
 
+    /// Stores a new display name and email.
+    pub fn set_profile(
+        conn: &mut DbConnection,
+        id: i64,
+        display_name: &str,
+        email: Option<&str>,
+        at: NaiveDateTime,
+    ) -> QueryResult<User> {
+        crate::db::with_backend!(conn, |c| diesel::update(users::table.find(id))
+            .set((
+                users::display_name.eq(display_name),
+                users::email.eq(email),
+                users::updated_at.eq(at),
+            ))
+            .returning(User::as_returning())
+            .get_result(c))
+    }
+
+    /// Stores a new password hash.
+    pub fn set_password_hash(
+        conn: &mut DbConnection,
+        id: i64,
+        password_hash: &str,
+        at: NaiveDateTime,
+    ) -> QueryResult<usize> {
+        diesel::update(users::table.find(id))
+            .set((
+                users::password_hash.eq(password_hash),
+                users::updated_at.eq(at),
+            ))
+            .execute(conn)
+    }
+
     pub fn delete(conn: &mut DbConnection, id: i64) -> QueryResult<usize> {
         diesel::delete(users::table.find(id)).execute(conn)
     }
