@@ -86,15 +86,20 @@ impl QueryNames {
         if unknown.is_empty() {
             return Ok(());
         }
+        let total = unknown.len();
+        unknown.truncate(MAX_REPORTED);
+        let more = match total - unknown.len() {
+            0 => String::new(),
+            n => format!(" and {n} more"),
+        };
         let message = format!(
-            "unknown query parameter{}: {}",
-            if unknown.len() == 1 { "" } else { "s" },
+            "unknown query parameter{}: {}{more}",
+            if total == 1 { "" } else { "s" },
             unknown.join(", ")
         );
         let accepted = format!("unknown parameter; accepted: {}", self.listed());
         let details = unknown
             .into_iter()
-            .take(MAX_REPORTED)
             .map(|name| FieldError::new(name, accepted.clone()))
             .collect();
         Err(AppError::Validation { message, details })
@@ -139,5 +144,54 @@ pub fn check(req: &HttpRequest) -> AppResult<()> {
     match pending {
         Some(Pending(names)) => names.names.check(req.query_string()),
         None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(list: &[&str]) -> QueryNames {
+        QueryNames(list.iter().map(|n| n.to_string()).collect())
+    }
+
+    fn refused(names: &QueryNames, query: &str) -> (String, Vec<FieldError>) {
+        match names.check(query) {
+            Err(AppError::Validation { message, details }) => (message, details),
+            other => panic!("{query}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn known_names_pass_whatever_their_values() {
+        let list = names(&["limit", "types"]);
+        for query in ["", "limit=5", "types=&limit=", "limit=x&limit=y", "&&"] {
+            assert!(list.check(query).is_ok(), "{query}");
+        }
+    }
+
+    #[test]
+    fn unknown_names_are_listed_once_each_and_bounded() {
+        let list = names(&["limit"]);
+        let (message, details) = refused(&list, "a=1&b&a=2&limit=3&c=");
+        assert_eq!(message, "unknown query parameters: a, b, c");
+        assert_eq!(
+            details,
+            ["a", "b", "c"]
+                .map(|f| FieldError::new(f, "unknown parameter; accepted: limit"))
+                .to_vec()
+        );
+        let (_, details) = refused(&names(&[]), "x=1");
+        assert_eq!(details[0].message, "unknown parameter; accepted: none");
+
+        let many: Vec<String> = (0..50)
+            .map(|i| format!("p{i}={}", "v".repeat(10)))
+            .collect();
+        let (message, details) = refused(&list, &many.join("&"));
+        assert_eq!(details.len(), MAX_REPORTED);
+        assert!(message.ends_with(" and 40 more"), "{message}");
+        let long = "n".repeat(1000);
+        let (_, details) = refused(&list, &long);
+        assert_eq!(details[0].field.len(), MAX_NAME_CHARS);
     }
 }

@@ -184,7 +184,10 @@ impl SessionView {
     security(("bearer" = [])),
     responses((status = 200, description = "The live sessions", body = Items<SessionView>)),
 )]
-pub async fn list_sessions(state: web::Data<AppState>, auth: AuthUser) -> AppResult<HttpResponse> {
+pub async fn list_my_sessions(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+) -> AppResult<HttpResponse> {
     let (user_id, current) = (auth.id(), auth.session.id);
     let sessions = db::run(&state.pool, move |conn| {
         ProfileService::sessions(conn, user_id)
@@ -219,7 +222,7 @@ pub struct SessionIdParam {
         (status = 409, response = Conflict),
     ),
 )]
-pub async fn end_session(
+pub async fn end_my_session(
     state: web::Data<AppState>,
     auth: AuthUser,
     path: web::Path<i64>,

@@ -235,8 +235,8 @@ pub fn endpoints() -> Vec<Endpoint> {
             .delete(account::delete_account),
         resource("/api/me/export").get(account::export_account),
         resource("/api/me/password").post(me::change_password),
-        resource("/api/me/sessions").get(me::list_sessions),
-        resource("/api/me/sessions/{id}").delete(me::end_session),
+        resource("/api/me/sessions").get(me::list_my_sessions),
+        resource("/api/me/sessions/{id}").delete(me::end_my_session),
         resource("/api/settings")
             .get(settings::get_settings)
             .patch(settings::update_settings),

@@ -1,9 +1,11 @@
 //! 401 first: on every route that needs a token, a missing, malformed,
-//! unknown, expired or revoked token answers 401 with the error body and
-//! `WWW-Authenticate: Bearer` before anything else about the request is
-//! judged: path values, query values, `Content-Type`, the body's size and
-//! JSON, whether Spotify is configured, whether the resource exists. Only
-//! routing (404, 405) and the head's limits (431) come before it.
+//! unknown, expired or revoked token answers 401 with the error body (its
+//! message says which), and `WWW-Authenticate: Bearer` (with
+//! `error="invalid_token"` when a token was sent), before anything else
+//! about the request is judged: path values, query values and names,
+//! `Content-Type`, the body's size and JSON, whether Spotify is configured,
+//! whether the resource exists. Only routing (404, 405) and the head's
+//! limits (431) come before it.
 //!
 //! The table is the router's own ([`shuffify::routes::endpoints`]); what
 //! may be called without a token is listed here, apart from the router, so

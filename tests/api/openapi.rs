@@ -273,3 +273,15 @@ async fn every_route_takes_exactly_the_query_parameters_it_documents() {
     assert!(lenient.contains(&format!("GET {callback}")));
     assert!(checked >= 50, "{checked}");
 }
+
+/// Operation ids are unique (`openapi-spec-validator`, which the fuzzing
+/// script runs first, refuses a document where two are the same).
+#[actix_web::test]
+async fn operation_ids_are_unique() {
+    let doc = document().await;
+    let mut seen = BTreeSet::new();
+    for (path, method, operation) in operations(&doc) {
+        let id = operation["operationId"].as_str().unwrap_or_default();
+        assert!(seen.insert(id.to_string()), "{method} {path}: {id} again");
+    }
+}
