@@ -81,6 +81,7 @@ text_enum! {
         WebhookDelete,
         WebhookDisabled,
         PasswordChange,
+        ProfileUpdate,
     }
 }
 
@@ -184,8 +185,9 @@ mod tests {
     fn activity_types_are_snake_case_and_round_trip() {
         // SPEC §2's 21, and §10.20's provider_connect, provider_disconnect
         // and playlist_sync; account_export; webhook_create,
-        // webhook_delete and webhook_disabled; password_change.
-        assert_eq!(ActivityType::iter().count(), 29);
+        // webhook_delete and webhook_disabled; password_change and
+        // profile_update.
+        assert_eq!(ActivityType::iter().count(), 30);
         for t in ActivityType::iter() {
             let s = t.to_string();
             assert!(s.len() <= 50);

@@ -48,6 +48,48 @@ impl FieldError {
     }
 }
 
+/// Why a bearer token that was sent does not work. Each says only what
+/// the token's own holder already could know: nothing about whose it was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TokenProblem {
+    /// Not a token this service issued (or its account is gone).
+    #[error("the bearer token is unknown; log in for a new one")]
+    Unknown,
+    #[error("the bearer token has expired; log in again")]
+    Expired,
+    /// Its session was ended: a logout, or ended from another session.
+    #[error("the bearer token was revoked (its session was ended); log in again")]
+    Revoked,
+}
+
+/// Why a stream ticket does not open a stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TicketProblem {
+    #[error("the stream ticket is unknown; ask POST /api/activity/stream/tickets for one")]
+    Unknown,
+    #[error(
+        "the stream ticket was already used; ask POST /api/activity/stream/tickets for a new one"
+    )]
+    Used,
+    #[error("the stream ticket has expired; ask POST /api/activity/stream/tickets for a new one")]
+    Expired,
+    /// The session that asked for it has ended since.
+    #[error("the session the stream ticket was made for has ended; log in again")]
+    SessionEnded,
+}
+
+/// `2 MiB`, `512 KiB`, `100 bytes`: a size as a limit's message names it.
+pub fn size_text(bytes: usize) -> String {
+    const MIB: usize = 1024 * 1024;
+    if bytes >= MIB && bytes.is_multiple_of(MIB) {
+        format!("{} MiB", bytes / MIB)
+    } else if bytes >= 1024 && bytes.is_multiple_of(1024) {
+        format!("{} KiB", bytes / 1024)
+    } else {
+        format!("{bytes} bytes")
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     /// 400: the request was understood but its values are not acceptable.
@@ -56,8 +98,16 @@ pub enum AppError {
         message: String,
         details: Vec<FieldError>,
     },
-    #[error("authentication required")]
+    /// 401: no bearer token was sent.
+    #[error("authentication required: send Authorization: Bearer <token>")]
     Unauthorized,
+    /// 401: a bearer token was sent, and it is not one that works now;
+    /// `WWW-Authenticate` says `error="invalid_token"`.
+    #[error("{0}")]
+    InvalidToken(TokenProblem),
+    /// 401: the stream ticket is not one that opens a stream now.
+    #[error("{0}")]
+    InvalidTicket(TicketProblem),
     /// 401 for a failed login: one message for an unknown user and a wrong
     /// password alike.
     #[error("invalid username or password")]
@@ -78,8 +128,9 @@ pub enum AppError {
     Conflict(String),
     #[error("the resource has changed since it was read")]
     PreconditionFailed,
-    #[error("request body too large")]
-    PayloadTooLarge,
+    /// 413: the body is over the route's limit, in bytes.
+    #[error("the body exceeds the limit of {}", size_text(*.0))]
+    PayloadTooLarge(usize),
     /// 429: a rate, a lockout or a cap on concurrent things; the message
     /// names the limit and its number.
     #[error("{message}")]
@@ -172,14 +223,16 @@ impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
         match self {
             AppError::Validation { .. } => StatusCode::BAD_REQUEST,
-            AppError::Unauthorized | AppError::BadCredentials | AppError::WrongPassword => {
-                StatusCode::UNAUTHORIZED
-            }
+            AppError::Unauthorized
+            | AppError::InvalidToken(_)
+            | AppError::InvalidTicket(_)
+            | AppError::BadCredentials
+            | AppError::WrongPassword => StatusCode::UNAUTHORIZED,
             AppError::NotFound | AppError::NotAvailable(_) => StatusCode::NOT_FOUND,
             AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
-            AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Upstream(_) => StatusCode::BAD_GATEWAY,
             AppError::UpstreamUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -202,9 +255,13 @@ impl ResponseError for AppError {
         };
         let mut response = error_body(self.status_code(), self.code(), message, details);
         let extra = match self {
-            AppError::Unauthorized | AppError::BadCredentials => {
+            AppError::Unauthorized | AppError::InvalidTicket(_) | AppError::BadCredentials => {
                 Some((header::WWW_AUTHENTICATE, "Bearer".to_string()))
             }
+            AppError::InvalidToken(_) => Some((
+                header::WWW_AUTHENTICATE,
+                "Bearer error=\"invalid_token\"".to_string(),
+            )),
             AppError::RateLimited {
                 retry_after_secs, ..
             }

@@ -259,6 +259,19 @@ pub fn whole_u64(n: &serde_json::Number) -> Option<u64> {
     })
 }
 
+/// An email address as registration and the profile take it: at most
+/// 254 characters, text, `@`, a domain with a dot, no whitespace.
+pub fn check_email(field: &str, email: &str, errors: &mut Vec<FieldError>) {
+    let valid = EMAIL.fits(email)
+        && email
+            .split_once('@')
+            .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))
+        && !email.chars().any(char::is_whitespace);
+    if !valid {
+        errors.push(FieldError::new(field, "must be an email address"));
+    }
+}
+
 /// Username characters: a-z, 0-9, `_`, `.` and `-`.
 pub fn username_chars(username: &str) -> bool {
     username

@@ -306,7 +306,8 @@ const ACTIVITY_TYPES = ["shuffle", "workshop_commit", "workshop_session_save", "
   "schedule_toggle", "schedule_run", "snapshot_create", "snapshot_restore", "snapshot_delete",
   "settings_change", "login", "logout", "login_failed", "playlist_create", "playlist_update", "playlist_delete",
   "provider_connect", "provider_disconnect", "playlist_sync",
-  "account_export", "webhook_create", "webhook_delete", "webhook_disabled", "password_change"];
+  "account_export", "webhook_create", "webhook_delete", "webhook_disabled",
+  "password_change", "profile_update"];
 
 /** A short browser name from a User-Agent ("Firefox"), or null. Written
  *  here rather than taken from a parser library: the app has no build step
@@ -828,9 +829,95 @@ async function settingsPage() {
   // said once, then dropped from the address so a reload does not repeat it.
   const spotifyError = hashRoute().query.get("spotify_error");
   if (spotifyError) history.replaceState(null, "", "#/settings");
-  const [spotify, webhooks] = await Promise.all([spotifyCard(spotifyError), webhooksCard()]);
-  page("Settings", h("div", { class: "grid" }, h("section", { class: "card" }, settingsForm), spotify, accountCard()),
+  const [spotify, webhooks, me, sessions] = await Promise.all([spotifyCard(spotifyError), webhooksCard(),
+    api("GET", "/api/me"), sessionsCard()]);
+  page("Settings", h("div", { class: "grid" }, profileCard(me), passwordCard(sessions)), sessions,
+    h("div", { class: "grid" }, h("section", { class: "card" }, settingsForm), spotify, accountCard()),
     webhooks);
+}
+
+/** Your name as shown, and your email; an emptied field is cleared. */
+function profileCard(me) {
+  const profileForm = form({ "aria-label": "Profile" }, [
+    h("h2", {}, "Profile"),
+    field("Display name (1–100 characters; empty: your username)", text("display_name", { value: me.display_name, autocomplete: "name", maxlength: 100 })),
+    field("Email (optional)", h("input", { type: "email", name: "email", value: me.email || "", autocomplete: "email", maxlength: 254 })),
+    h("div", { class: "actions" }, h("button", { type: "submit" }, "Save profile")),
+  ], async (data, el) => {
+    const name = data.get("display_name").trim();
+    const email = data.get("email").trim();
+    const user = await api("PATCH", "/api/me", { display_name: name || null, email: email || null });
+    sessionStorage.setItem(USER_KEY, JSON.stringify(user));
+    el.querySelector("[name=display_name]").value = user.display_name;
+    el.prepend(h("p", { class: "notice", role: "status" }, "Profile saved."));
+  });
+  return h("section", { class: "card" }, profileForm);
+}
+
+/** A new password; the other sessions end with it (and `sessions`, the
+ *  Sessions card, is re-drawn to show it). */
+function passwordCard(sessions) {
+  const passwordForm = form({ "aria-label": "Password" }, [
+    h("h2", {}, "Password"),
+    field("Current password", h("input", { type: "password", name: "current_password", autocomplete: "current-password", required: true })),
+    field("New password (8–128 characters)", h("input", { type: "password", name: "new_password", autocomplete: "new-password", required: true })),
+    field("New password again", h("input", { type: "password", name: "confirm", autocomplete: "new-password", required: true })),
+    h("div", { class: "actions" }, h("button", { type: "submit" }, "Change password")),
+  ], async (data, el) => {
+    if (data.get("new_password") !== data.get("confirm")) {
+      throw new ApiError(400, { error: { message: "The password was not changed.", details: [
+        { field: "confirm", message: "does not match the new password" }] } });
+    }
+    // A wrong current password is a 401 without WWW-Authenticate: `api`
+    // leaves the session be and the form shows the message.
+    await api("POST", "/api/me/password", {
+      current_password: data.get("current_password"), new_password: data.get("new_password"),
+    });
+    el.reset();
+    el.prepend(h("p", { class: "notice", role: "status" },
+      "Password changed. Every other device and browser was signed out; this one stays signed in."));
+    sessions.refresh();
+  });
+  return h("section", { class: "card" }, passwordForm);
+}
+
+/** Where you are signed in: each live session with its address and
+ *  browser; any but this one can be signed out. */
+async function sessionsCard() {
+  const card = h("section", { class: "card", "aria-label": "Sessions" }, h("h2", {}, "Sessions"));
+  const body = h("div", {});
+  card.append(h("p", { class: "muted" }, "Where your account is signed in now, newest first."), body);
+  const fail = (err) => body.prepend(h("p", { class: "form-error", role: "alert" }, err.message + advice(err)));
+  const end = async (ids) => {
+    for (const id of ids) {
+      try { await api("DELETE", `/api/me/sessions/${id}`); }
+      // Ended meanwhile (elsewhere, or it expired): what was wanted.
+      catch (err) { if (err.status !== 404) throw err; }
+    }
+  };
+  const draw = async () => {
+    const { items } = await api("GET", "/api/me/sessions");
+    const others = items.filter((s) => !s.current).map((s) => s.id);
+    const act = (label, ids, cls) => h("button", { type: "button", class: cls, onclick: async (event) => {
+      event.target.disabled = true;
+      try { await end(ids); await draw(); } catch (err) { fail(err); event.target.disabled = false; }
+    } }, label);
+    const rows = items.map((s) => h("tr", { "data-session": s.id },
+      h("td", {}, when(s.created_at)),
+      h("td", {}, when(s.expires_at)),
+      h("td", {}, s.ip_address || "unknown"),
+      h("td", { title: s.user_agent || "" }, browserName(s.user_agent) || "unknown"),
+      h("td", {}, s.current ? h("span", { class: "pill good" }, "this device") : act("Sign out", [s.id], "secondary"))));
+    body.replaceChildren(
+      h("div", { class: "scroll" }, h("table", { "aria-label": "Your sessions" },
+        h("thead", {}, h("tr", {}, ["Signed in", "Expires", "Address", "Browser", ""].map((t) => h("th", {}, t)))),
+        h("tbody", {}, rows))),
+      others.length ? h("div", { class: "actions" }, act("Sign out everywhere else", others, "danger"))
+        : h("p", { class: "muted" }, "No other session is signed in."));
+  };
+  card.refresh = () => draw().catch(fail);
+  await card.refresh();
+  return card;
 }
 
 /** Your data: download all of it, or delete the account (with the

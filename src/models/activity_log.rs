@@ -337,6 +337,23 @@ impl ActivityLog {
         }
     }
 
+    /// [`Self::recent`] of any of several types.
+    pub fn recent_among(
+        conn: &mut DbConnection,
+        user_id: i64,
+        limit: i64,
+        types: &[ActivityType],
+    ) -> QueryResult<Vec<ActivityLog>> {
+        let newest_first = (activity_log::created_at.desc(), activity_log::id.desc());
+        db::with_backend!(conn, |c| activity_log::table
+            .filter(activity_log::user_id.eq(user_id))
+            .filter(activity_log::activity_type.eq_any(types))
+            .order(newest_first)
+            .limit(limit.max(0))
+            .select(ActivityLog::as_select())
+            .load(c))
+    }
+
     /// Up to `limit` rows of a user at or after `since` (all when `None`),
     /// newest first, starting after the keyset position `after`: the
     /// unfiltered listing and the `/since` feed.

@@ -174,6 +174,37 @@ impl NewActivity {
         }))
     }
 
+    /// `logout` of a session its user ended from another one (`DELETE
+    /// /api/me/sessions/{id}`): `metadata.session_id` names the ended
+    /// session, as a logout's does; the row's context names the session
+    /// that ended it.
+    pub fn session_end(user: &User, session_id: i64) -> Self {
+        Self::by(user, ActivityType::Logout, "Signed out another session").metadata(json!({
+            "session_id": session_id,
+        }))
+    }
+
+    /// `password_change`: the password changed and every other session
+    /// ended (`sessions_ended` counts them). Never the password itself.
+    pub fn password_change(user: &User, sessions_ended: usize) -> Self {
+        Self::by(user, ActivityType::PasswordChange, "Changed password").metadata(json!({
+            "sessions_ended": sessions_ended,
+        }))
+    }
+
+    /// `profile_update`: the display name or email changed;
+    /// `changed_fields` lists only what really changed, and `changes` each
+    /// one's old and new value.
+    pub fn profile_update(user: &User, changes: &Changes) -> Self {
+        let changed_fields = changes.fields();
+        Self::by(
+            user,
+            ActivityType::ProfileUpdate,
+            format!("Updated profile: {}", changed_fields.join(", ")),
+        )
+        .metadata(json!({ "changed_fields": changed_fields, "changes": changes.to_json() }))
+    }
+
     /// `playlist_create`.
     pub fn playlist_create(user: &User, playlist: &Playlist, track_count: usize) -> Self {
         Self::on_playlist(

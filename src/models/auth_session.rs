@@ -6,6 +6,7 @@ use diesel::prelude::*;
 
 use crate::db::schema::{auth_sessions, users};
 use crate::db::DbConnection;
+use crate::error::TokenProblem;
 use crate::models::User;
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
@@ -26,21 +27,64 @@ pub struct AuthSession {
 }
 
 impl AuthSession {
-    /// The live session for a token hash, with its active user.
-    pub fn find_active(
+    /// The session of a token hash, live or not, with its user: whether
+    /// it still works is [`Self::problem`].
+    pub fn find_by_token(
         conn: &mut DbConnection,
         token_hash: &str,
-        now: NaiveDateTime,
     ) -> QueryResult<Option<(AuthSession, User)>> {
         auth_sessions::table
             .inner_join(users::table)
             .filter(auth_sessions::token_hash.eq(token_hash))
-            .filter(auth_sessions::revoked_at.is_null())
-            .filter(auth_sessions::expires_at.gt(now))
-            .filter(users::is_active.eq(true))
             .select((AuthSession::as_select(), User::as_select()))
             .first(conn)
             .optional()
+    }
+
+    /// Why this session's token no longer works at `now`, if it does not:
+    /// revoked (logged out, ended from another session, or its user made
+    /// inactive) before expired.
+    pub fn problem(&self, user: &User, now: NaiveDateTime) -> Option<TokenProblem> {
+        if self.revoked_at.is_some() || !user.is_active {
+            Some(TokenProblem::Revoked)
+        } else if self.expires_at <= now {
+            Some(TokenProblem::Expired)
+        } else {
+            None
+        }
+    }
+
+    /// The user's live sessions, newest first.
+    pub fn live_of_user(
+        conn: &mut DbConnection,
+        user_id: i64,
+        now: NaiveDateTime,
+    ) -> QueryResult<Vec<AuthSession>> {
+        auth_sessions::table
+            .filter(auth_sessions::user_id.eq(user_id))
+            .filter(auth_sessions::revoked_at.is_null())
+            .filter(auth_sessions::expires_at.gt(now))
+            .order((auth_sessions::created_at.desc(), auth_sessions::id.desc()))
+            .select(AuthSession::as_select())
+            .load(conn)
+    }
+
+    /// Ends every live session of the user but `keep`; how many it ended.
+    pub fn revoke_others(
+        conn: &mut DbConnection,
+        user_id: i64,
+        keep: i64,
+        at: NaiveDateTime,
+    ) -> QueryResult<usize> {
+        diesel::update(
+            auth_sessions::table
+                .filter(auth_sessions::user_id.eq(user_id))
+                .filter(auth_sessions::id.ne(keep))
+                .filter(auth_sessions::revoked_at.is_null())
+                .filter(auth_sessions::expires_at.gt(at)),
+        )
+        .set(auth_sessions::revoked_at.eq(Some(at)))
+        .execute(conn)
     }
 
     /// Which of `ids` are live sessions (not revoked, not expired) of

@@ -10,6 +10,7 @@ use diesel::prelude::*;
 
 use crate::db::schema::stream_tickets;
 use crate::db::DbConnection;
+use crate::error::TicketProblem;
 
 /// What a redeemed ticket proves: whose stream, under which session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Queryable)]
@@ -42,20 +43,25 @@ impl NewStreamTicket<'_> {
     }
 }
 
-/// Whether an unused, unexpired ticket has this hash: a read, so a guess
-/// that matches nothing never takes the write lock.
-pub fn is_redeemable(
+/// Why the ticket with this hash cannot be redeemed at `now` (`None`: it
+/// can): a read, so a guess that matches nothing never takes the write
+/// lock. A ticket forgotten an hour after it expired is unknown.
+pub fn problem(
     conn: &mut DbConnection,
     ticket_hash: &str,
     now: NaiveDateTime,
-) -> QueryResult<bool> {
-    diesel::select(diesel::dsl::exists(
-        stream_tickets::table
-            .filter(stream_tickets::ticket_hash.eq(ticket_hash))
-            .filter(stream_tickets::used_at.is_null())
-            .filter(stream_tickets::expires_at.gt(now)),
-    ))
-    .get_result(conn)
+) -> QueryResult<Option<TicketProblem>> {
+    let found: Option<(Option<NaiveDateTime>, NaiveDateTime)> = stream_tickets::table
+        .filter(stream_tickets::ticket_hash.eq(ticket_hash))
+        .select((stream_tickets::used_at, stream_tickets::expires_at))
+        .first(conn)
+        .optional()?;
+    Ok(match found {
+        None => Some(TicketProblem::Unknown),
+        Some((Some(_), _)) => Some(TicketProblem::Used),
+        Some((None, expires_at)) if expires_at <= now => Some(TicketProblem::Expired),
+        Some(_) => None,
+    })
 }
 
 /// Uses up the ticket with this hash: `Some` for the first redemption of

@@ -102,6 +102,24 @@ impl User {
             .get_result(c))
     }
 
+    /// Stores a new display name and email.
+    pub fn set_profile(
+        conn: &mut DbConnection,
+        id: i64,
+        display_name: &str,
+        email: Option<&str>,
+        at: NaiveDateTime,
+    ) -> QueryResult<User> {
+        crate::db::with_backend!(conn, |c| diesel::update(users::table.find(id))
+            .set((
+                users::display_name.eq(display_name),
+                users::email.eq(email),
+                users::updated_at.eq(at),
+            ))
+            .returning(User::as_returning())
+            .get_result(c))
+    }
+
     /// Replaces the password hash (of a password validated and hashed by
     /// the caller).
     pub fn set_password_hash(

@@ -72,6 +72,43 @@ pub async fn export_account(state: web::Data<AppState>, auth: AuthUser) -> AppRe
         .streaming(body))
 }
 
+/// Checks the password a signed-in caller gives to confirm an action, as a
+/// login checks it: the address's login bucket and the username's lockout
+/// first (429), then the hash. A wrong one counts toward the lockout (its
+/// reservation stays) and logs `login_failed`: 401 `WrongPassword`, without
+/// `WWW-Authenticate`. A right one leaves its reservation for the caller
+/// to clear.
+pub(crate) async fn confirm_password(
+    client: ClientAddr,
+    state: &AppState,
+    auth: &AuthUser,
+    password: String,
+) -> AppResult<()> {
+    let username = auth.user.username.clone();
+    state.address_limits.check_login(client).await?;
+    state.throttle.reserve(&username).await?;
+    let hash = Some(auth.user.password_hash.clone());
+    let matched = match state.passwords.verify(password, hash).await {
+        Ok(matched) => matched,
+        Err(err) => {
+            // Never judged: the attempt does not count against the name.
+            state.throttle.release(&username).await;
+            return Err(err);
+        }
+    };
+    if !matched {
+        // The reservation stays: a real failed attempt.
+        let user = auth.user.clone();
+        db::run(&state.pool, move |conn| {
+            AuthService::record_failed_login(conn, &user);
+            Ok(())
+        })
+        .await?;
+        return Err(AppError::WrongPassword);
+    }
+    Ok(())
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeleteAccountBody {
@@ -110,27 +147,7 @@ pub async fn delete_account(
     validate::LOGIN_PASSWORD.check("password", &password, &mut errors);
     AppError::ensure_valid(errors)?;
     let username = auth.user.username.clone();
-    state.address_limits.check_login(client).await?;
-    state.throttle.reserve(&username).await?;
-    let hash = Some(auth.user.password_hash.clone());
-    let matched = match state.passwords.verify(password, hash).await {
-        Ok(matched) => matched,
-        Err(err) => {
-            // Never judged: the attempt does not count against the name.
-            state.throttle.release(&username).await;
-            return Err(err);
-        }
-    };
-    if !matched {
-        // The reservation stays: a real failed attempt.
-        let user = auth.user.clone();
-        db::run(&state.pool, move |conn| {
-            AuthService::record_failed_login(conn, &user);
-            Ok(())
-        })
-        .await?;
-        return Err(AppError::WrongPassword);
-    }
+    confirm_password(client, &state, &auth, password).await?;
     let user_id = auth.id();
     db::run(&state.pool, move |conn| {
         AccountService::delete(conn, user_id)

@@ -1,7 +1,8 @@
 //! `GET /api/activity` and its siblings: the caller's own trail.
 //!
-//! Query values: unknown parameters are ignored and an empty value counts as
-//! absent; an invalid value of a known one is a 400 naming it.
+//! Query values: an empty value counts as absent; an invalid value of a
+//! known parameter is a 400 naming it, and so is an unknown parameter
+//! (`routes::known_params`).
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -238,22 +239,30 @@ pub async fn list_activity(bearer: Bearer, req: HttpRequest) -> AppResult<HttpRe
 pub struct RecentParams {
     #[param(value_type = Option<i64>, minimum = 1, maximum = 100, default = 20)]
     limit: Option<String>,
-    /// Only rows of this type.
+    /// Activity types, comma-separated, as the listing takes them.
+    #[param(value_type = Option<Vec<ActivityType>>, style = Form, explode = false)]
+    types: Option<String>,
+    /// One activity type (the older spelling; with `types`, rows of any
+    /// type either names).
     #[serde(rename = "type")]
-    #[param(value_type = Option<ActivityType>)]
+    #[param(rename = "type", value_type = Option<ActivityType>)]
     activity_type: Option<String>,
 }
 
 impl RecentParams {
-    fn parse(&self) -> AppResult<(i64, Option<ActivityType>)> {
+    fn parse(&self) -> AppResult<(i64, Vec<ActivityType>)> {
         let mut errors = Vec::new();
         let limit = parse_int("limit", present(&self.limit), 20i64, 1, 100, &mut errors);
-        let types = parse_list::<ActivityType>("type", present(&self.activity_type), &mut errors);
-        if types.len() > 1 {
+        let mut types = parse_list::<ActivityType>("types", present(&self.types), &mut errors);
+        let single = parse_list::<ActivityType>("type", present(&self.activity_type), &mut errors);
+        if single.len() > 1 {
             errors.push(FieldError::new("type", "takes one activity type"));
         }
         AppError::ensure_valid(errors)?;
-        Ok((limit, types.first().copied()))
+        types.extend(single);
+        types.sort();
+        types.dedup();
+        Ok((limit, types))
     }
 }
 
@@ -268,12 +277,12 @@ pub async fn recent_activity(bearer: Bearer, req: HttpRequest) -> AppResult<Http
     let query_string = req.query_string().to_owned();
     let items = bearer
         .run(move |conn, auth| {
-            let (limit, activity_type) = query::<RecentParams>(&query_string)?.parse()?;
-            Ok(ActivityLogService::get_recent(
+            let (limit, types) = query::<RecentParams>(&query_string)?.parse()?;
+            Ok(ActivityLogService::get_recent_of(
                 conn,
                 auth.id(),
                 limit,
-                activity_type,
+                &types,
             ))
         })
         .await?;

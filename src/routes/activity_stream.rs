@@ -30,12 +30,13 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::client_addr::ClientAddr;
 use crate::db::{self, Pool};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, TicketProblem};
 use crate::live::{Frame, Next, Subscription, REPLAY_PAGE};
 use crate::models::stream_ticket::{self, NewStreamTicket};
 use crate::models::{ActivityLog, AuthSession};
 use crate::routes::authenticated::AuthUser;
 use crate::routes::error_responses::RateLimited;
+use crate::routes::known_params;
 use crate::routes::params::{present, query};
 use crate::services::auth::{new_token, token_hash, token_shaped, TOKEN_CHARS};
 use crate::state::AppState;
@@ -129,6 +130,9 @@ pub async fn stream_activity(
         Err(_) => ticket_in(req.query_string()),
     };
     let resume = params.and_then(|params| last_event_id(&req, &params));
+    // Judged by the middleware when a bearer token came; with a ticket,
+    // here, once the ticket is good.
+    let known = known_params::check(&req);
     let (user_id, session_id, resume, last_id) = match AuthUser::of(&req) {
         // A bearer token, checked before this handler ran (`Access`).
         Some(auth) => {
@@ -141,32 +145,35 @@ pub async fn stream_activity(
             (user_id, auth.session.id, resume, last_id)
         }
         None => {
-            let ticket = ticket
-                .filter(|t| token_shaped(t, TOKEN_CHARS))
-                .ok_or(AppError::Unauthorized)?;
+            let ticket = ticket.ok_or(AppError::Unauthorized)?;
+            if !token_shaped(&ticket, TOKEN_CHARS) {
+                return Err(AppError::InvalidTicket(TicketProblem::Unknown));
+            }
             let hash = token_hash(&ticket);
             state.address_limits.refuse_spent_guesser(client).await?;
             let lookup = hash.clone();
-            let redeemable = db::run(&state.pool, move |conn| {
-                Ok(stream_ticket::is_redeemable(conn, &lookup, db::now())?)
+            let problem = db::run(&state.pool, move |conn| {
+                Ok(stream_ticket::problem(conn, &lookup, db::now())?)
             })
             .await?;
-            if !redeemable {
+            if let Some(problem) = problem {
                 state.address_limits.charge_guess(client).await;
-                return Err(AppError::Unauthorized);
+                return Err(AppError::InvalidTicket(problem));
             }
             db::run(&state.pool, move |conn| {
                 db::write_transaction(conn, |conn| {
                     let now = db::now();
-                    let holder =
-                        stream_ticket::redeem(conn, &hash, now)?.ok_or(AppError::Unauthorized)?;
+                    // Redeemed meanwhile by another stream (or just expired).
+                    let holder = stream_ticket::redeem(conn, &hash, now)?
+                        .ok_or(AppError::InvalidTicket(TicketProblem::Used))?;
                     // The session that asked for it must still be live: a
                     // ticket does not outlive a logout.
                     if AuthSession::live_among(conn, &[holder.session_id], now)?.is_empty() {
-                        return Err(AppError::Unauthorized);
+                        return Err(AppError::InvalidTicket(TicketProblem::SessionEnded));
                     }
                     // A bad query is a 400 that rolls the redemption back:
                     // the ticket is spent only by a stream that opens.
+                    known?;
                     let resume = resume?;
                     let last_id = ActivityLog::last_id(conn, holder.user_id)?;
                     Ok((holder.user_id, holder.session_id, resume, last_id))

@@ -47,7 +47,8 @@ pub const DOCUMENT_PATH: &str = "/api/openapi.json";
             every error is the `Error` body; timestamps are RFC 3339 UTC with six fractional \
             digits; every response carries `X-Request-Id` (the client's, when it sent a sane \
             one: at most 128 printable ASCII characters, no `\"`); an empty query value counts \
-            as absent and unknown query parameters are ignored; unknown body fields are a 400.",
+            as absent; a query parameter an operation does not take is a 400 (after the \
+            token's 401), as is an unknown body field.",
         license(name = "MIT"),
     ),
     paths(
@@ -60,6 +61,10 @@ pub const DOCUMENT_PATH: &str = "/api/openapi.json";
         auth::login,
         auth::logout,
         me::get_me,
+        me::update_me,
+        me::change_password,
+        me::list_my_sessions,
+        me::end_my_session,
         account::export_account,
         account::delete_account,
         settings::get_settings,

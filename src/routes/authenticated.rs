@@ -4,7 +4,9 @@
 //! middleware in front of its handler ([`Access`], applied by
 //! `routes::Endpoint` to each method it registers): it looks the bearer
 //! token up and answers 401 with `WWW-Authenticate: Bearer` when it is
-//! missing, malformed, unknown, expired or revoked; otherwise it leaves the
+//! missing, malformed, unknown, expired or revoked (the message says which
+//! of the last three, and the header adds `error="invalid_token"` when a
+//! token was sent: `AppError::InvalidToken`); otherwise it leaves the
 //! caller in the request's extensions, where [`AuthUser`] and [`Bearer`]
 //! find it. It runs before the handler's extractors, so nothing of an
 //! unauthenticated request (path values, query, `Content-Type`, body size
@@ -22,7 +24,7 @@ use actix_web::middleware::{from_fn, Next};
 use actix_web::{http::header, web, FromRequest, HttpMessage, HttpRequest, Route};
 
 use crate::db::{self, DbConnection};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, TokenProblem};
 use crate::models::{AuthSession, User};
 use crate::services::auth::AuthService;
 use crate::state::AppState;
@@ -128,13 +130,13 @@ async fn proceed<B: MessageBody + 'static>(
 /// The session and user of `token`: 401 when there is none, or it is
 /// far from a token's length, or not live.
 async fn authenticate(req: &ServiceRequest, token: Option<String>) -> AppResult<AuthUser> {
-    let token = token
-        .filter(|t| t.len() <= MAX_TOKEN_LEN)
-        .ok_or(AppError::Unauthorized)?;
+    let token = token.ok_or(AppError::Unauthorized)?;
+    if token.len() > MAX_TOKEN_LEN {
+        return Err(AppError::InvalidToken(TokenProblem::Unknown));
+    }
     let pool = app_state(req.request())?.pool.clone();
     db::run(&pool, move |conn| {
-        let (session, user) =
-            AuthService::authenticate(conn, &token)?.ok_or(AppError::Unauthorized)?;
+        let (session, user) = AuthService::authenticate(conn, &token)?;
         Ok(AuthUser { user, session })
     })
     .await

@@ -28,13 +28,16 @@ macro_rules! error_responses {
 }
 
 error_responses! {
-    BadRequest: "`validation_failed`: a value is not acceptable; `details` names each field.";
-    Unauthorized: "`unauthorized`: the bearer token is missing, unknown, expired or revoked \
-        (or, at login, the username or password is wrong).",
-        "WWW-Authenticate" = "`Bearer`";
+    BadRequest: "`validation_failed`: a value is not acceptable, or the query has a parameter \
+        this operation does not take; `details` names each field (an unknown parameter's \
+        message lists the accepted ones).";
+    Unauthorized: "`unauthorized`: the bearer token is missing, unknown, expired or revoked, \
+        and the message says which (or, at login, the username or password is wrong).",
+        "WWW-Authenticate" = "`Bearer`, or `Bearer error=\"invalid_token\"` when a token was \
+            sent";
     UnauthorizedOrWrongPassword: "`unauthorized`: the bearer token is missing, unknown, \
-        expired or revoked (with `WWW-Authenticate: Bearer`), or the password given to \
-        confirm is wrong (without it: the token still works).";
+        expired or revoked (with `WWW-Authenticate`), or the password given to confirm is \
+        wrong (without it: the token still works).";
     NotFound: "`not_found`: no such resource among the caller's own (another user's \
         answers exactly as a missing one).";
     Conflict: "`conflict`: the request conflicts with what is stored (a cap named with \

@@ -48,10 +48,10 @@ pub fn json_config(limit: usize) -> web::JsonConfig {
         .limit(limit)
         .content_type_required(false)
         .content_type(|_| true)
-        .error_handler(|err, _req: &HttpRequest| {
+        .error_handler(move |err, _req: &HttpRequest| {
             let app_err = match err {
                 JsonPayloadError::Overflow { .. }
-                | JsonPayloadError::OverflowKnownLength { .. } => AppError::PayloadTooLarge,
+                | JsonPayloadError::OverflowKnownLength { .. } => AppError::PayloadTooLarge(limit),
                 JsonPayloadError::Deserialize(e) if e.is_data() => {
                     serde_error("body", e.to_string())
                 }
@@ -101,10 +101,16 @@ pub async fn json_errors(
         return Ok(res.map_into_left_body());
     }
     let code = crate::error::code_for_status(status);
-    let message = status
-        .canonical_reason()
-        .unwrap_or("error")
-        .to_ascii_lowercase();
+    let message = if status == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE {
+        // A raw body (`web::Bytes`) over the payload limit: the default
+        // one, as no route sets another for raw bodies.
+        crate::error::AppError::PayloadTooLarge(crate::routes::BODY_LIMIT).to_string()
+    } else {
+        status
+            .canonical_reason()
+            .unwrap_or("error")
+            .to_ascii_lowercase()
+    };
     let (request, _) = res.into_parts();
     let body = crate::error::error_body(status, code, message, &[]);
     Ok(actix_web::dev::ServiceResponse::new(request, body).map_into_right_body())

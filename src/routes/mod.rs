@@ -13,6 +13,7 @@ pub mod body;
 pub mod error_responses;
 pub mod errors;
 pub mod health;
+pub mod known_params;
 pub mod me;
 pub mod params;
 pub mod playlists;
@@ -31,9 +32,13 @@ pub mod workshop;
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use actix_web::body::BoxBody;
+use actix_web::dev::ServiceRequest;
+use actix_web::middleware::{from_fn, Next};
 use actix_web::web;
 
 pub use authenticated::Access;
+pub use known_params::QueryNames;
 
 /// Request bodies above this answer 413 (SPEC §5).
 pub const BODY_LIMIT: usize = 2 * 1024 * 1024;
@@ -49,11 +54,24 @@ pub const LARGE_BODY_LIMIT: usize = 8 * 1024 * 1024;
 /// handler's extractors run, so a bad token is a 401 before anything of
 /// the request is judged; the 405 of a method it does not have still
 /// comes first. A token is required unless the endpoint is [`public`].
+///
+/// Each method also declares the query parameters it takes ([`query`],
+/// before the method): under `/api/` any other is a 400, judged after the
+/// token (`known_params`), unless the endpoint [`takes_any_query`].
+///
+/// [`query`]: Endpoint::query
+/// [`takes_any_query`]: Endpoint::takes_any_query
 pub struct Endpoint {
     path: &'static str,
     access: Access,
     resource: actix_web::Resource,
     allowed: Rc<RefCell<Vec<&'static str>>>,
+    /// Unknown query parameters are refused (the API's routes).
+    strict_query: bool,
+    /// The query parameters of the next method registered.
+    next_query: QueryNames,
+    /// Each registered method's query parameters (`None`: any).
+    query_names: Vec<(&'static str, Option<QueryNames>)>,
 }
 
 /// Starts an [`Endpoint`] at `path` whose methods take a bearer token.
@@ -80,6 +98,9 @@ pub fn resource_with(path: &'static str, access: Access) -> Endpoint {
         access,
         resource,
         allowed,
+        strict_query: path.starts_with("/api/"),
+        next_query: QueryNames::default(),
+        query_names: Vec::new(),
     }
 }
 
@@ -94,7 +115,8 @@ macro_rules! endpoint_methods {
                     F::Output: actix_web::Responder + 'static,
                 {
                     self.allowed.borrow_mut().push($method);
-                    let route = self.access.guard(web::$route().to(handler));
+                    let route = self.check_query($method, web::$route().to(handler));
+                    let route = self.access.guard(route);
                     self.resource = self.resource.route(route);
                     self
                 }
@@ -111,6 +133,46 @@ endpoint_methods! {
 }
 
 impl Endpoint {
+    /// The query parameters of `P` are taken by the next method registered
+    /// (several calls add up); a method registered without any takes none.
+    pub fn query<P: utoipa::IntoParams>(mut self) -> Self {
+        self.next_query = std::mem::take(&mut self.next_query).and::<P>();
+        self
+    }
+
+    /// Its methods take any query parameter, and ignore those they do not
+    /// know (Spotify's callback: Spotify chooses what it sends).
+    pub fn takes_any_query(mut self) -> Self {
+        self.strict_query = false;
+        self
+    }
+
+    /// `route` with the unknown-parameter check in front of its handler
+    /// (inside the token check `guard` adds after it).
+    fn check_query(&mut self, method: &'static str, route: actix_web::Route) -> actix_web::Route {
+        let names = std::mem::take(&mut self.next_query);
+        if !self.strict_query {
+            self.query_names.push((method, None));
+            return route;
+        }
+        self.query_names.push((method, Some(names.clone())));
+        let checked = Rc::new(known_params::Checked {
+            names,
+            defer_without_caller: self.access == Access::TokenOrTicket,
+        });
+        route.wrap(from_fn(move |req: ServiceRequest, next: Next<BoxBody>| {
+            known_params::refuse_unknown(checked.clone(), req, next)
+        }))
+    }
+
+    /// The query parameters `method` takes: `None` when it takes any.
+    pub fn query_names(&self, method: &str) -> Option<&[String]> {
+        self.query_names
+            .iter()
+            .find(|(m, _)| *m == method)
+            .and_then(|(_, names)| names.as_ref().map(QueryNames::names))
+    }
+
     /// Extractor settings for this resource alone (e.g. a larger body limit).
     pub fn app_data<U: 'static>(mut self, data: U) -> Self {
         self.resource = self.resource.app_data(data);
@@ -172,15 +234,22 @@ pub fn endpoints() -> Vec<Endpoint> {
         resource("/api/auth/logout").post(auth::logout),
         resource("/api/me")
             .get(me::get_me)
+            .patch(me::update_me)
             .delete(account::delete_account),
         resource("/api/me/export").get(account::export_account),
+        resource("/api/me/password").post(me::change_password),
+        resource("/api/me/sessions").get(me::list_my_sessions),
+        resource("/api/me/sessions/{id}").delete(me::end_my_session),
         resource("/api/settings")
             .get(settings::get_settings)
             .patch(settings::update_settings),
-        resource("/api/tracks").get(tracks::search_tracks),
+        resource("/api/tracks")
+            .query::<tracks::TrackSearch>()
+            .get(tracks::search_tracks),
         resource("/api/algorithms").get(algorithms::list_algorithms),
         resource("/api/playlists")
             .app_data(errors::json_config(LARGE_BODY_LIMIT))
+            .query::<playlists::ListParams>()
             .get(playlists::list_playlists)
             .post(playlists::create_playlist),
         resource("/api/playlists/{id}")
@@ -191,6 +260,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         resource("/api/playlists/{id}/undo").post(playlists::undo_playlist),
         resource("/api/playlists/{id}/sync").post(providers::sync_playlist),
         resource("/api/playlists/{id}/snapshots")
+            .query::<snapshots::ListParams>()
             .get(snapshots::list_snapshots)
             .post(snapshots::create_snapshot),
         resource("/api/snapshots/{sid}")
@@ -219,25 +289,43 @@ pub fn endpoints() -> Vec<Endpoint> {
             .delete(schedules::delete_schedule),
         resource("/api/schedules/{id}/toggle").post(schedules::toggle_schedule),
         resource("/api/schedules/{id}/run").post(schedules::run_schedule),
-        resource("/api/schedules/{id}/history").get(schedules::schedule_history),
+        resource("/api/schedules/{id}/history")
+            .query::<schedules::HistoryParams>()
+            .get(schedules::schedule_history),
         resource("/api/workshop/sessions/{sid}")
             .get(workshop::get_session)
             .patch(workshop::update_session)
             .delete(workshop::delete_session),
-        resource("/api/activity").get(activity::list_activity),
-        resource("/api/activity/recent").get(activity::recent_activity),
-        resource("/api/activity/since").get(activity::activity_since),
-        resource("/api/activity/summary").get(activity::activity_summary),
-        resource("/api/activity/export").get(activity::export_activity),
+        resource("/api/activity")
+            .query::<activity::ListingParams>()
+            .get(activity::list_activity),
+        resource("/api/activity/recent")
+            .query::<activity::RecentParams>()
+            .get(activity::recent_activity),
+        resource("/api/activity/since")
+            .query::<activity::SinceParams>()
+            .get(activity::activity_since),
+        resource("/api/activity/summary")
+            .query::<activity::SummaryParams>()
+            .get(activity::activity_summary),
+        resource("/api/activity/export")
+            .query::<activity::ListingParams>()
+            .query::<activity::ExportParams>()
+            .get(activity::export_activity),
         resource_with("/api/activity/stream", Access::TokenOrTicket)
+            .query::<activity_stream::StreamParams>()
             .get(activity_stream::stream_activity),
         resource("/api/activity/stream/tickets").post(activity_stream::create_ticket),
         resource("/api/providers/spotify")
             .get(providers::get_connection)
             .delete(providers::delete_connection),
         resource("/api/providers/spotify/authorize").post(providers::authorize),
-        public("/api/providers/spotify/callback").get(providers::callback),
-        resource("/api/providers/spotify/playlists").get(providers::list_spotify_playlists),
+        public("/api/providers/spotify/callback")
+            .takes_any_query()
+            .get(providers::callback),
+        resource("/api/providers/spotify/playlists")
+            .query::<providers::SpotifyListParams>()
+            .get(providers::list_spotify_playlists),
         resource("/api/providers/spotify/import").post(providers::import_playlist),
         resource("/api/webhooks")
             .get(webhooks::list_webhooks)
@@ -245,7 +333,9 @@ pub fn endpoints() -> Vec<Endpoint> {
         resource("/api/webhooks/{id}")
             .get(webhooks::get_webhook)
             .delete(webhooks::delete_webhook),
-        resource("/api/webhooks/{id}/deliveries").get(webhooks::list_deliveries),
+        resource("/api/webhooks/{id}/deliveries")
+            .query::<webhooks::DeliveriesParams>()
+            .get(webhooks::list_deliveries),
         resource("/api/webhooks/{id}/test").post(webhooks::test_webhook),
     ]
 }

@@ -36,7 +36,7 @@ use crate::db::schema::{
     workshop_sessions,
 };
 use crate::db::{write_transaction, DbConnection};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, TokenProblem};
 use crate::models::User;
 
 pub struct AccountService;
@@ -49,7 +49,7 @@ impl AccountService {
         write_transaction(conn, |conn| {
             User::lock(conn, user_id)
                 .optional()?
-                .ok_or(AppError::Unauthorized)?;
+                .ok_or(AppError::InvalidToken(TokenProblem::Revoked))?;
             // Webhooks first (their deliveries by cascade): the delivery
             // worker locks a webhook before its deliveries and may write a
             // row of this user meanwhile, so deleting in the same order
@@ -84,7 +84,7 @@ impl AccountService {
             diesel::delete(activity_log::table.filter(activity_log::user_id.eq(user_id)))
                 .execute(conn)?;
             if User::delete(conn, user_id)? == 0 {
-                return Err(AppError::Unauthorized);
+                return Err(AppError::InvalidToken(TokenProblem::Revoked));
             }
             Ok(())
         })

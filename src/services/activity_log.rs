@@ -145,6 +145,23 @@ impl ActivityLogService {
         or_empty(result, "recent", user_id)
     }
 
+    /// [`Self::get_recent`] of any of `types` (every type when empty).
+    pub fn get_recent_of(
+        conn: &mut DbConnection,
+        user_id: i64,
+        limit: i64,
+        types: &[ActivityType],
+    ) -> Vec<ActivityLog> {
+        match types {
+            [] => Self::get_recent(conn, user_id, limit, None),
+            [one] => Self::get_recent(conn, user_id, limit, Some(*one)),
+            many => {
+                let result = ActivityLog::recent_among(conn, user_id, limit, many);
+                or_empty(result, "recent", user_id)
+            }
+        }
+    }
+
     /// Every row of a user with `created_at >= since`, newest first.
     pub fn get_activity_since(
         conn: &mut DbConnection,

@@ -10,7 +10,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 use crate::db::{self, write_transaction, DbConnection};
-use crate::error::{AppError, AppResult, FieldError};
+use crate::error::{AppError, AppResult, FieldError, TokenProblem};
 use crate::models::provider_connection::OAuthState;
 use crate::models::{AuthSession, NewActivity, NewAuthSession, NewUser, User, UserSettings};
 use crate::password::hash_password;
@@ -87,14 +87,7 @@ impl Registration {
             validate::DISPLAY_NAME.check_trimmed("display_name", display_name, &mut errors);
         }
         if let Some(email) = &self.email {
-            let valid = validate::EMAIL.fits(email)
-                && email
-                    .split_once('@')
-                    .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))
-                && !email.chars().any(char::is_whitespace);
-            if !valid {
-                errors.push(FieldError::new("email", "must be an email address"));
-            }
+            validate::check_email("email", email, &mut errors);
         }
         AppError::ensure_valid(errors)
     }
@@ -221,16 +214,15 @@ impl AuthService {
         })
     }
 
-    /// The session and user a bearer token stands for, if it is live.
-    pub fn authenticate(
-        conn: &mut DbConnection,
-        token: &str,
-    ) -> AppResult<Option<(AuthSession, User)>> {
-        Ok(AuthSession::find_active(
-            conn,
-            &token_hash(token),
-            db::now(),
-        )?)
+    /// The session and user a bearer token stands for, if it is live;
+    /// otherwise the 401 saying why (unknown, expired or revoked).
+    pub fn authenticate(conn: &mut DbConnection, token: &str) -> AppResult<(AuthSession, User)> {
+        let (session, user) = AuthSession::find_by_token(conn, &token_hash(token))?
+            .ok_or(AppError::InvalidToken(TokenProblem::Unknown))?;
+        match session.problem(&user, db::now()) {
+            Some(problem) => Err(AppError::InvalidToken(problem)),
+            None => Ok((session, user)),
+        }
     }
 
     /// Ends a session and records it; the Spotify authorizations it

@@ -14,6 +14,7 @@ pub mod export_stream;
 pub mod job_executor;
 pub mod job_plan;
 pub mod playlists;
+pub mod profile;
 pub mod rewrite;
 pub mod schedule_rules;
 pub mod schedules;

@@ -204,8 +204,12 @@ async fn logout_revokes_the_token() {
         .await;
     assert_eq!(res.status, StatusCode::NO_CONTENT, "{}", res.text);
     let me = app.as_user(&user).get("/api/me").await;
-    me.error(401, "unauthorized");
-    assert_eq!(me.header("www-authenticate"), Some("Bearer"));
+    let error = me.error(401, "unauthorized");
+    assert!(error["message"].as_str().unwrap().contains("revoked"));
+    assert_eq!(
+        me.header("www-authenticate"),
+        Some("Bearer error=\"invalid_token\"")
+    );
     let rows = ActivityLogService::get_recent(&mut app.conn(), user.id, 20, None);
     assert_eq!(rows[0].activity_type, ActivityType::Logout);
     assert!(rows[0].metadata.as_ref().unwrap().value()["session_id"].is_i64());

@@ -113,8 +113,11 @@ async fn listing_filters_alone_and_combined() {
         item_ids(&get!("types=shuffle&actors=user&playlist_id=p1&range=24h&q=road").body),
         vec![shuffle]
     );
-    // Empty values are absent; unknown parameters are ignored.
-    assert_eq!(item_ids(&get!("types=&q=&frobnicate=1").body).len(), 5);
+    // Empty values are absent; an unknown parameter is a 400 naming it.
+    assert_eq!(item_ids(&get!("types=&q=").body).len(), 5);
+    let unknown = get!("types=&q=&frobnicate=1");
+    let error = unknown.error(400, "validation_failed");
+    assert_eq!(error["details"][0]["field"], "frobnicate");
 }
 
 fn urlencode(s: &str) -> String {

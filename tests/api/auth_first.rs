@@ -1,9 +1,11 @@
 //! 401 first: on every route that needs a token, a missing, malformed,
-//! unknown, expired or revoked token answers 401 with the error body and
-//! `WWW-Authenticate: Bearer` before anything else about the request is
-//! judged: path values, query values, `Content-Type`, the body's size and
-//! JSON, whether Spotify is configured, whether the resource exists. Only
-//! routing (404, 405) and the head's limits (431) come before it.
+//! unknown, expired or revoked token answers 401 with the error body (its
+//! message says which), and `WWW-Authenticate: Bearer` (with
+//! `error="invalid_token"` when a token was sent), before anything else
+//! about the request is judged: path values, query values and names,
+//! `Content-Type`, the body's size and JSON, whether Spotify is configured,
+//! whether the resource exists. Only routing (404, 405) and the head's
+//! limits (431) come before it.
 //!
 //! The table is the router's own ([`shuffify::routes::endpoints`]); what
 //! may be called without a token is listed here, apart from the router, so
@@ -54,22 +56,66 @@ fn oversized_body() -> Vec<u8> {
     vec![b' '; shuffify::routes::BODY_LIMIT + 1]
 }
 
-/// How each request carries (or fails to carry) a token.
-fn credentials(revoked: &str, expired: &str) -> Vec<(String, Option<String>)> {
+/// How each request carries (or fails to carry) a token, and what its
+/// 401 says: a word of its message, and its `WWW-Authenticate`
+/// (`error="invalid_token"` when a token was sent).
+fn credentials(
+    revoked: &str,
+    expired: &str,
+) -> Vec<(String, Option<String>, &'static str, &'static str)> {
     let unknown = shuffify::services::auth::new_token();
     assert_eq!(unknown.len(), 43);
+    let none = "Bearer";
+    let invalid = "Bearer error=\"invalid_token\"";
     vec![
-        ("no Authorization".into(), None),
-        ("Basic scheme".into(), Some("Basic YWxpY2U6c2VjcmV0".into())),
-        ("Bearer x".into(), Some("Bearer x".into())),
-        ("empty Bearer".into(), Some("Bearer ".into())),
+        (
+            "no Authorization".into(),
+            None,
+            "authentication required",
+            none,
+        ),
+        (
+            "Basic scheme".into(),
+            Some("Basic YWxpY2U6c2VjcmV0".into()),
+            "authentication required",
+            none,
+        ),
+        (
+            "Bearer x".into(),
+            Some("Bearer x".into()),
+            "unknown",
+            invalid,
+        ),
+        (
+            "empty Bearer".into(),
+            Some("Bearer ".into()),
+            "authentication required",
+            none,
+        ),
         (
             "a 500-character token".into(),
             Some(format!("Bearer {}", "a".repeat(500))),
+            "unknown",
+            invalid,
         ),
-        ("a revoked token".into(), Some(format!("Bearer {revoked}"))),
-        ("an expired token".into(), Some(format!("Bearer {expired}"))),
-        ("an unknown token".into(), Some(format!("Bearer {unknown}"))),
+        (
+            "a revoked token".into(),
+            Some(format!("Bearer {revoked}")),
+            "revoked",
+            invalid,
+        ),
+        (
+            "an expired token".into(),
+            Some(format!("Bearer {expired}")),
+            "expired",
+            invalid,
+        ),
+        (
+            "an unknown token".into(),
+            Some(format!("Bearer {unknown}")),
+            "unknown",
+            invalid,
+        ),
     ]
 }
 
@@ -199,7 +245,7 @@ where
     let mut sent = 0;
     let mut wrong = Vec::new();
     for (method, pattern, path) in secured_requests() {
-        for (who, authorization) in &credentials {
+        for (who, authorization, says, challenge) in &credentials {
             for (what, content_type, body) in bodies(&method) {
                 for uri in [path.clone(), format!("{path}?{JUNK_QUERY}")] {
                     let mut req = test::TestRequest::default()
@@ -218,9 +264,11 @@ where
                     sent += 1;
                     let right = res.status == StatusCode::UNAUTHORIZED
                         && res.body["error"]["code"] == "unauthorized"
-                        && res.body["error"]["message"].is_string()
+                        && res.body["error"]["message"]
+                            .as_str()
+                            .is_some_and(|m| m.contains(says))
                         && res.body["error"]["details"] == serde_json::json!([])
-                        && res.header("www-authenticate") == Some("Bearer");
+                        && res.header("www-authenticate") == Some(challenge);
                     if !right {
                         wrong.push(format!(
                             "{method} {uri} ({pattern}) with {who} and {what}: {} {}",

@@ -23,6 +23,7 @@ mod hostile;
 mod http_conventions;
 mod isolation;
 mod log_failures;
+mod me;
 mod openapi;
 mod playlists;
 mod query_plans;

@@ -468,6 +468,67 @@ test("download my data, then delete my account with its password and name typed 
   assert.equal(login.status, 401);
 });
 
+test("settings: profile, a password change, and signing out another browser", async () => {
+  const reg = await fetch(`${base}/api/auth/register`, {
+    method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ username: "traveler", password: PASSWORD }),
+  });
+  assert.equal(reg.status, 201);
+  const laptop = await tab();
+  const phone = await tab(390);
+  await signIn(phone, "traveler");
+  await signIn(laptop, "traveler");
+  await laptop.goto(`${base}/#/settings`);
+  const sessions = laptop.locator("section[aria-label='Sessions']");
+  await sessions.locator("tbody tr").nth(1).waitFor();
+  assert.equal(await sessions.locator("tbody tr").count(), 2);
+  await sessions.locator("tbody tr").first().getByText("this device").waitFor();
+
+  // The profile.
+  const profile = laptop.locator("form[aria-label='Profile']");
+  await profile.getByLabel(/^Display name/).fill("Tra Veler");
+  await profile.getByLabel(/^Email/).fill("not-an-email");
+  await profile.getByRole("button", { name: "Save profile" }).click();
+  await profile.locator(".field-error", { hasText: "email" }).waitFor();
+  await profile.getByLabel(/^Email/).fill("traveler@example.com");
+  await profile.getByRole("button", { name: "Save profile" }).click();
+  await profile.getByText("Profile saved.").waitFor();
+
+  // Sign the phone out from here; the phone finds itself signed out.
+  await sessions.getByRole("button", { name: "Sign out", exact: true }).click();
+  await sessions.getByText("No other session is signed in.").waitFor();
+  await phone.reload();
+  await phone.getByRole("heading", { name: "Sign in" }).waitFor();
+
+  // A wrong current password says so and keeps this session.
+  await signIn(phone, "traveler");
+  await laptop.reload();
+  await sessions.getByRole("button", { name: "Sign out everywhere else" }).waitFor();
+  const password = laptop.locator("form[aria-label='Password']");
+  await password.getByLabel("Current password").fill("not my password");
+  await password.getByLabel(/^New password \(/).fill("a brand new password");
+  await password.getByLabel("New password again").fill("a brand new password");
+  await password.getByRole("button", { name: "Change password" }).click();
+  await password.getByText("the password is wrong").waitFor();
+  assert.equal(new URL(laptop.url()).hash, "#/settings");
+  await shot(laptop, "settings-account");
+
+  // The right one: the other sessions end, this one stays.
+  await password.getByLabel("Current password").fill(PASSWORD);
+  await password.getByRole("button", { name: "Change password" }).click();
+  await password.getByText(/Every other device and browser was signed out/).waitFor();
+  await sessions.getByText("No other session is signed in.").waitFor();
+  await phone.reload();
+  await phone.getByRole("heading", { name: "Sign in" }).waitFor();
+  await laptop.reload();
+  await laptop.getByRole("heading", { name: "Settings" }).waitFor();
+  const me = await call(laptop, "GET", "/api/me");
+  assert.equal(me.status, 200);
+  assert.equal(me.body.display_name, "Tra Veler");
+  const rows = await call(laptop, "GET", "/api/activity?types=password_change,profile_update,logout");
+  assert.deepEqual(rows.body.items.map((r) => r.activity_type), ["password_change", "logout", "profile_update"]);
+});
+
 /** A webhook receiver on loopback: answers 204 and keeps each request. */
 async function startReceiver() {
   const got = [];
