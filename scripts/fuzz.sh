@@ -3,7 +3,7 @@
 # validates GET /api/openapi.json as OpenAPI 3.1, then runs Schemathesis
 # with every check, every operation but logout (it would revoke the
 # fuzzing token) and the live stream (it never ends), every phase, and the
-# declarations of schemathesis.toml (SPEC §10.13). Fails on any failure.
+# declarations of schemathesis.toml (docs/development.md, "Fuzzing"). Fails on any failure.
 #
 #   scripts/fuzz.sh http://127.0.0.1:8080
 #

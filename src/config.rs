@@ -15,7 +15,7 @@ use std::env;
 use base64::Engine;
 use ipnet::IpNet;
 
-/// Spotify as a playlist provider (SPEC §10.17); `None` in [`Settings`]
+/// Spotify as a playlist provider (docs/spotify.md); `None` in [`Settings`]
 /// when `SPOTIFY_CLIENT_ID` is empty. Its `Debug` leaves the secret and
 /// the key out, so a logged `Settings` never carries them.
 #[derive(Clone)]
@@ -140,13 +140,13 @@ pub struct Settings {
     /// (`crate::client_addr`).
     pub trusted_proxies: Vec<IpNet>,
     /// How often the live stream looks for new rows, and how often it
-    /// sends a heartbeat and checks its sessions (SPEC §6: at least every
+    /// sends a heartbeat and checks its sessions (docs/api.md: at least every
     /// 15 s); not read from the environment; tests shorten them.
     pub stream_tick: std::time::Duration,
     pub stream_heartbeat: std::time::Duration,
-    /// The job lease of SPEC §10.6; not read from the environment.
+    /// The job lease (docs/api.md, "Schedules"); not read from the environment.
     pub lease: Lease,
-    /// Per-address token buckets of SPEC §10.8 (login 20/s, bursts of 100;
+    /// Per-address token buckets (docs/architecture.md) (login 20/s, bursts of 100;
     /// register 10/s, bursts of 100); fixed by the spec, not read from the
     /// environment; tests lower them (a rate of 0 refills once a day, so a
     /// test's bucket holds its burst and no more).
@@ -155,9 +155,9 @@ pub struct Settings {
     pub register_per_second: u32,
     pub register_burst: u32,
     /// How long a request waits for a password-hashing slot before 429
-    /// (SPEC §10.8: 5 s); not read from the environment.
+    /// (docs/architecture.md, "Limits, addresses and guesses": 5 s); not read from the environment.
     pub hash_wait: std::time::Duration,
-    /// Spotify, when configured (SPEC §10.17).
+    /// Spotify, when configured (docs/spotify.md).
     pub spotify: Option<SpotifyConfig>,
     /// Calls to Spotify in flight at once in this process, and threads of
     /// the pool that runs Spotify work (1-256).
@@ -196,7 +196,7 @@ pub struct Settings {
     pub log_format: crate::logging::LogFormat,
 }
 
-/// How a running job keeps its claim (SPEC §10.6): its process renews
+/// How a running job keeps its claim (docs/api.md, "Schedules"): its process renews
 /// `heartbeat_at` every `renew_every`; an execution whose heartbeat is
 /// older than `expires_after` is taken for dead. Fixed by the spec; only
 /// tests shorten them.

@@ -157,7 +157,7 @@ impl SnapshotType {
 
 text_enum! {
     /// Where a playlist's order lives: only here (`local`), or on Spotify,
-    /// with this service holding a linked copy (SPEC §9).
+    /// with this service holding a linked copy (docs/spotify.md).
     Provider { Local, Spotify }
 }
 
@@ -183,7 +183,7 @@ mod tests {
 
     #[test]
     fn activity_types_are_snake_case_and_round_trip() {
-        // SPEC §2's 21, and §10.20's provider_connect, provider_disconnect
+        // The original 21; the Spotify provider's provider_connect, provider_disconnect
         // and playlist_sync; account_export; webhook_create,
         // webhook_delete and webhook_disabled; password_change and
         // profile_update.

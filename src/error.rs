@@ -1,7 +1,7 @@
 //! The one error type of the service, and how it reaches a client.
 //!
 //! Policy: every failure, from a handler, an extractor, the router or the
-//! database, leaves as the JSON body of SPEC §5,
+//! database, leaves as the JSON error body (docs/api.md, "API conventions"),
 //! `{"error": {"code", "message", "details", "request_id"}}`. Client mistakes
 //! are 4xx with a message that names what was wrong; anything unexpected is a
 //! 500 `internal` whose message says nothing about internals (the cause goes
@@ -143,7 +143,7 @@ pub enum AppError {
     #[error("{0}")]
     Upstream(String),
     /// 503: a playlist provider is unavailable or asks us to wait longer
-    /// than a request can (SPEC §10.19), with its `Retry-After`.
+    /// than a request can (docs/spotify.md), with its `Retry-After`.
     #[error("{message}")]
     UpstreamUnavailable {
         message: String,
@@ -193,7 +193,7 @@ impl AppError {
     }
 }
 
-/// The body of every error response (SPEC §5).
+/// The body of every error response (docs/api.md, "API conventions").
 #[derive(Serialize, utoipa::ToSchema)]
 #[schema(as = Error, example = json!({"error": {
     "code": "validation_failed", "message": "the request has invalid fields",
@@ -279,7 +279,7 @@ impl ResponseError for AppError {
     }
 }
 
-/// The SPEC §5 error body, for a given status, code and message.
+/// The error body (docs/api.md, "API conventions"), for a given status, code and message.
 pub fn error_body(
     status: StatusCode,
     code: &str,

@@ -65,7 +65,7 @@ fn cors(origins: &[String]) -> Cors {
 }
 
 /// Routes whose query string carries a credential: the live stream's
-/// ticket (SPEC §10.2) and Spotify's authorization code and state.
+/// ticket (docs/api.md, "The live feed") and Spotify's authorization code and state.
 const SECRET_QUERIES: [&str; 2] = ["/api/activity/stream", "/api/providers/spotify/callback"];
 
 /// The request line of the access log, as `%r` writes it, but without the

@@ -1,5 +1,5 @@
-//! The live activity stream (`GET /api/activity/stream`, SPEC §6, §10.2,
-//! §10.3): each open stream gets the caller's new rows as they are written,
+//! The live activity stream (`GET /api/activity/stream`, docs/api.md and
+//! docs/architecture.md, "The live feed"): each open stream gets the caller's new rows as they are written,
 //! by this instance, another one, the scheduler or the CLI.
 //!
 //! How rows reach streams: **one tail query per instance**, fanned out in
@@ -70,7 +70,7 @@ pub struct Frame {
 }
 
 impl Frame {
-    /// `id: N`, `event: activity`, `data: <the item of SPEC §6>`.
+    /// `id: N`, `event: activity`, `data: <the listing's item>`.
     pub fn activity(row: &ActivityLog) -> Frame {
         let data = serde_json::to_string(row).unwrap_or_default();
         Frame {

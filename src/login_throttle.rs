@@ -1,4 +1,4 @@
-//! The login throttle (SPEC §6, §10.7): failed logins per username, known or
+//! The login throttle (docs/api.md; docs/architecture.md, "Limits, addresses and guesses"): failed logins per username, known or
 //! not, kept in this process's memory. After 10 failures within 15 minutes
 //! further attempts are refused (429) before any password check.
 //!

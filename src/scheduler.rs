@@ -8,7 +8,7 @@
 //! run's time), so runs missed during downtime are coalesced into one.
 //!
 //! The loop runs on a thread of its own and blocks only on the database.
-//! Each tick first marks runs whose lease expired (SPEC §10.6) as
+//! Each tick first marks runs whose lease expired (docs/api.md, "Schedules") as
 //! `interrupted`. On shutdown it starts no new run, finishes the job in
 //! hand, then stops.
 

@@ -27,9 +27,9 @@ pub struct AppState {
     /// Per-address buckets for login and registration; in the
     /// database on PostgreSQL, so instances share them.
     pub address_limits: AddressLimits,
-    /// Bounded password hashing, away from the pool (SPEC §10.8).
+    /// Bounded password hashing, away from the pool (docs/architecture.md, "Limits, addresses and guesses").
     pub passwords: PasswordHashing,
-    /// Concurrent `GET /api/activity/export` responses (SPEC §10.9).
+    /// Concurrent `GET /api/activity/export` responses (docs/api.md, "Limits").
     pub exports: StreamLimiter,
     /// The live activity stream: its tail and open streams, capped per
     /// user, per client address and per instance.
@@ -39,7 +39,7 @@ pub struct AppState {
     /// here, holding no thread or connection, and leaves the other half of
     /// the pool to everyone else.
     rewrites: Arc<tokio::sync::Semaphore>,
-    /// Spotify, when configured (SPEC §10.17).
+    /// Spotify, when configured (docs/spotify.md).
     pub spotify: Option<Arc<Spotify>>,
     /// Begun on SIGTERM: long-running work subscribes to it and stops
     /// (`crate::shutdown`).

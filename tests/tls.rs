@@ -1,4 +1,4 @@
-//! PostgreSQL over TLS, with `--features postgres-tls` (SPEC §10.16): the
+//! PostgreSQL over TLS, with `--features postgres-tls` (docs/development.md, "PostgreSQL over TLS"): the
 //! service's own pool connects with `sslmode=require` and the server reports
 //! the session encrypted. Not skipped when the server cannot be reached: with
 //! the feature on, that is a failure.

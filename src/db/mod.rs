@@ -148,7 +148,7 @@ where
 
 /// A pooled connection taken when needed and given back in between: for
 /// work that calls a provider between its statements, which must hold no
-/// connection across the call (SPEC §10.19). Runs on a blocking thread.
+/// connection across the call (docs/spotify.md). Runs on a blocking thread.
 pub struct Checkout {
     pool: Pool,
     conn: Option<r2d2::PooledConnection<ConnectionManager>>,

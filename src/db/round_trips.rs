@@ -1,4 +1,4 @@
-//! How many statements each request sends to the database (SPEC §10.12).
+//! How many statements each request sends to the database (docs/performance.md).
 //!
 //! Every pooled connection carries [`Counter`], a diesel instrumentation
 //! that bumps a thread-local count on each statement it starts (queries,

@@ -14,7 +14,7 @@ use crate::db::{self, DbConnection, Json, RawJson};
 use crate::enums::{ActivityType, ActorType};
 use crate::models::User;
 
-/// One row, serialized exactly as an activity item of SPEC §6.
+/// One row, serialized exactly as an activity item of docs/api.md.
 #[derive(
     Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Serialize, utoipa::ToSchema,
 )]
@@ -43,7 +43,7 @@ pub struct ActivityLog {
     pub actor_type: ActorType,
     #[schema(required = true)]
     pub actor_name: Option<String>,
-    /// Small structured context of the action (SPEC §4); never secrets.
+    /// Small structured context of the action (docs/api.md, "Reading your trail"); never secrets.
     #[schema(value_type = Option<std::collections::HashMap<String, serde_json::Value>>, required = true)]
     pub metadata: Option<RawJson>,
     #[serde(serialize_with = "crate::timestamp::serialize")]
@@ -230,8 +230,8 @@ impl ActivityLog {
             .execute(c))
     }
 
-    /// Makes one user's activity ids visible in ascending order (SPEC
-    /// §10.3), for the live stream's `id > N`: on PostgreSQL an id is drawn
+    /// Makes one user's activity ids visible in ascending order
+    /// (docs/architecture.md, "The live feed"), for the live stream's `id > N`: on PostgreSQL an id is drawn
     /// before its transaction commits, so two writers of one user could
     /// commit out of order; a transaction-scoped advisory lock on the user,
     /// taken just before the insert, serialises them from there to commit.

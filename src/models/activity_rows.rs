@@ -1,4 +1,4 @@
-//! The activity rows of SPEC §4, one named constructor per row kind: reading
+//! The activity rows (docs/api.md, "Reading your trail"), one named constructor per row kind: reading
 //! this file is reading the hook table. Every service that records an
 //! action builds its row here, so a row's description and metadata are
 //! written once, and a new field in the table is a change in one place.
@@ -626,7 +626,7 @@ impl NewActivity {
     }
 
     /// Adds `provider` and `spotify_snapshot_id` to a rewrite's row when
-    /// the new order was written to the provider (SPEC §10.20).
+    /// the new order was written to the provider (docs/spotify.md).
     pub fn written_back(self, spotify_snapshot_id: Option<&str>) -> Self {
         match spotify_snapshot_id {
             None => self,

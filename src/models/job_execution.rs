@@ -1,6 +1,6 @@
 //! `job_executions`: one row per run of a schedule.
 //!
-//! A `running` execution holds a lease (SPEC §10.6): `heartbeat_at` is set
+//! A `running` execution holds a lease (docs/api.md, "Schedules"): `heartbeat_at` is set
 //! when it starts and renewed by its process; once neither `heartbeat_at`
 //! nor, on rows without one, `started_at` is newer than the expiry cutoff,
 //! any instance may mark it `failed` with `interrupted`.

@@ -113,7 +113,7 @@ impl ProviderConnection {
             .optional()
     }
 
-    /// The row, locked until the transaction ends (SPEC §10.18: a refresh
+    /// The row, locked until the transaction ends (docs/spotify.md: a refresh
     /// locks it and reads it again first).
     pub fn lock(
         conn: &mut DbConnection,

@@ -1,5 +1,5 @@
 //! `stream_tickets`: how a browser opens the live activity stream
-//! (SPEC §10.2). `EventSource` cannot send `Authorization`, so the app asks
+//! (docs/api.md, "The live feed"). `EventSource` cannot send `Authorization`, so the app asks
 //! for a ticket with its bearer token and puts the ticket in the stream's
 //! URL: random, stored as its SHA-256 only, valid for one stream within 60
 //! seconds, and bound to the session that asked, so the stream ends with

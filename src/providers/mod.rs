@@ -1,4 +1,4 @@
-//! Playlist providers beyond the local catalog (SPEC §9): today Spotify.
+//! Playlist providers beyond the local catalog (docs/spotify.md): today Spotify.
 //! A provider's client lives here (HTTP, OAuth, sealing tokens at rest);
 //! what is stored and when is `services::spotify`'s business.
 

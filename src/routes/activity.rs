@@ -380,7 +380,7 @@ impl SinceParams {
 
 /// What happened since a time, or since the caller's last login: paged by
 /// `limit` and `cursor`, newest first; the service resolves the cutoff
-/// (SPEC §10.4).
+/// (docs/api.md, "Reading your trail").
 #[utoipa::path(
     get, path = "/api/activity/since", tag = "activity",
     security(("bearer" = [])),

@@ -1,7 +1,7 @@
 //! `GET /api/activity/stream` (Server-Sent Events of the caller's new
 //! activity rows) and `POST /api/activity/stream/tickets`.
 //!
-//! Authentication (SPEC §10.2): API clients send `Authorization: Bearer`.
+//! Authentication (docs/api.md, "The live feed"): API clients send `Authorization: Bearer`.
 //! A browser's `EventSource` cannot send headers, so the web app first asks
 //! for a ticket with its bearer token and opens
 //! `/api/activity/stream?ticket=T&last_event_id=N`: the ticket is random,
@@ -41,7 +41,7 @@ use crate::routes::params::{present, query};
 use crate::services::auth::{new_token, token_hash, token_shaped, TOKEN_CHARS};
 use crate::state::AppState;
 
-/// How long a stream ticket is good for (SPEC §10.2).
+/// How long a stream ticket is good for (docs/api.md, "The live feed").
 pub const TICKET_TTL_SECS: i64 = 60;
 
 /// A ticket to open one stream.

@@ -8,7 +8,7 @@ use crate::services::shuffle::{all, describe, AlgorithmInfo};
 
 /// The seven shuffle algorithms and their parameters.
 ///
-/// `{items}`, like every list (SPEC §6, §10.14).
+/// `{items}`, like every list (docs/api.md, "API conventions").
 #[utoipa::path(
     get, path = "/api/algorithms", tag = "catalog",
     security(("bearer" = [])),

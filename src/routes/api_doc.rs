@@ -247,7 +247,7 @@ fn add_conventions(operation: &mut Operation) {
 /// The document as JSON, built once. Two keywords utoipa's types lack are
 /// written here: every response header this document names is sent on
 /// every such response, so each is `required`; and an empty query value
-/// counts as absent (SPEC §5), so every optional query parameter has
+/// counts as absent (docs/api.md, "API conventions"), so every optional query parameter has
 /// `allowEmptyValue`.
 pub fn document() -> &'static str {
     static DOCUMENT: OnceLock<String> = OnceLock::new();

@@ -109,7 +109,7 @@ fn client_info(req: &HttpRequest, client: ClientAddr) -> ClientInfo {
 
 /// Opens a session and answers its bearer token.
 ///
-/// A login, in the order that keeps attackers cheap (SPEC §10.7, §10.8):
+/// A login, in the order that keeps attackers cheap (docs/architecture.md, "Limits, addresses and guesses"):
 /// shape (400), the address's bucket, the name's throttle (an attempt is
 /// reserved before its password is checked), one short checkout to find
 /// the user, the password check on a bounded hashing slot with no

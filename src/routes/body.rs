@@ -11,7 +11,7 @@
 //!
 //! NUL is refused here, once for every body, because PostgreSQL cannot
 //! store it in text (it answered 500) while SQLite silently can: the same
-//! input must get the same 400 on both backends (SPEC §5, issue 8 item 7).
+//! input must get the same 400 on both backends (docs/api.md, "API conventions", issue 8 item 7).
 
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest};

@@ -116,10 +116,10 @@ pub async fn json_errors(
     Ok(actix_web::dev::ServiceResponse::new(request, body).map_into_right_body())
 }
 
-/// Largest request head the service reads (SPEC §10.10), in bytes: the
+/// Largest request head the service reads (docs/api.md, "Limits"), in bytes: the
 /// request line plus every header line.
 pub const MAX_HEAD_BYTES: usize = 32 * 1024;
-/// Most header fields a request may carry (SPEC §10.10).
+/// Most header fields a request may carry (docs/api.md, "Limits").
 pub const MAX_HEADER_FIELDS: usize = 64;
 
 /// Checks the request head before routing: over 32 KiB or more than 64

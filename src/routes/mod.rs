@@ -40,14 +40,14 @@ use actix_web::web;
 pub use authenticated::Access;
 pub use known_params::QueryNames;
 
-/// Request bodies above this answer 413 (SPEC §5).
+/// Request bodies above this answer 413 (docs/api.md, "API conventions").
 pub const BODY_LIMIT: usize = 2 * 1024 * 1024;
 /// The larger limit of playlist creation and workshop commits.
 pub const LARGE_BODY_LIMIT: usize = 8 * 1024 * 1024;
 
 /// A resource whose methods are registered through it, so that any other
 /// method answers 405 with the JSON error body and an `Allow` header
-/// listing the registered ones (SPEC §10.10). It keeps its path and
+/// listing the registered ones (docs/api.md, "Limits"). It keeps its path and
 /// methods, so the router's table can be read back ([`endpoints`]).
 ///
 /// Each method it registers is checked for its [`Access`] before its

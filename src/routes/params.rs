@@ -25,7 +25,7 @@ pub fn query<P: serde::de::DeserializeOwned>(query_string: &str) -> AppResult<P>
         })
 }
 
-/// A query value as sent, with empty meaning absent (SPEC §5; the
+/// A query value as sent, with empty meaning absent (docs/api.md, "API conventions"; the
 /// document's `allowEmptyValue`). Not trimmed: `limit=%205` is not a number.
 pub fn present(value: &Option<String>) -> Option<&str> {
     value.as_deref().filter(|v| !v.is_empty())

@@ -1,5 +1,5 @@
 //! `/api/providers/spotify/*` and `POST /api/playlists/{id}/sync`: Spotify
-//! as a playlist provider (SPEC §9, §10.17-10.21). Without Spotify
+//! as a playlist provider (docs/spotify.md). Without Spotify
 //! configured, the status answers `{configured: false, connected: false}`
 //! and every other route here answers 404 saying so.
 //!

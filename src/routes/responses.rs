@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use crate::enums::ActivityType;
 use crate::services::activity_log::DayCount;
 
-/// `{items}`: every list that is not paged (SPEC §5).
+/// `{items}`: every list that is not paged (docs/api.md, "API conventions").
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Items<T> {
     pub items: Vec<T>,

@@ -1,4 +1,4 @@
-//! The web app: `/`, `/assets/*` and `/favicon.ico` (SPEC §10.15). Its
+//! The web app: `/`, `/assets/*` and `/favicon.ico` (docs/architecture.md). Its
 //! files live in `web/` and are compiled into the binary, so `cargo run
 //! --release` serves them with no build step and nothing fetched from
 //! elsewhere. The icon is one SVG, linked by the page and also answered at

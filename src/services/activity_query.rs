@@ -1,4 +1,4 @@
-//! The filtered activity listing of SPEC §6 (`GET /api/activity`):
+//! The filtered activity listing (`GET /api/activity`, docs/api.md):
 //! [`ActivityQuery`] in, [`ActivityPage`] out, through
 //! [`ActivityLogService::query`].
 //!

@@ -1,4 +1,4 @@
-//! `GET /api/activity/since` (SPEC §6 and §10.4): the caller's rows at or
+//! `GET /api/activity/since` (docs/api.md, "Reading your trail"): the caller's rows at or
 //! after a cutoff, paged exactly like the listing.
 //!
 //! The cutoff is a time the client names, or `last_login`: the creation

@@ -68,7 +68,7 @@ fn check_username(username: &str, errors: &mut Vec<FieldError>) {
 
 /// The shape of a login: a username that could exist and a password no
 /// longer than any can be. Checked before the throttle, the hash and the
-/// database (SPEC §10.7), so junk names cost nothing and are never kept.
+/// database (docs/architecture.md, "Limits, addresses and guesses"), so junk names cost nothing and are never kept.
 pub fn validate_login(username: &str, password: &str) -> AppResult<()> {
     let mut errors = Vec::new();
     check_username(username, &mut errors);

@@ -1,5 +1,5 @@
 //! The job executor: runs one schedule's job (raid, shuffle or both) as
-//! SPEC §8 describes, records the execution and the schedule's `last_*`
+//! docs/api.md ("Schedules") describes, records the execution and the schedule's `last_*`
 //! fields, and logs exactly one `schedule_run` row per run: success,
 //! failure, refusal or interruption.
 //!
@@ -13,7 +13,7 @@
 //! Spotify failure fails the run with its message (see `perform`).
 //!
 //! While a run is in hand, a heartbeat thread renews its lease on a
-//! connection of its own (SPEC §10.6), outside the job's transaction; when
+//! connection of its own (docs/api.md, "Schedules"), outside the job's transaction; when
 //! the process dies, the lease expires and any instance's scheduler marks
 //! the run `interrupted` with its `schedule_run` row ([`JobExecutor::recover`]).
 //! Scheduled jobs compute their order under the playlist lock rather than
@@ -161,7 +161,7 @@ impl JobExecutor {
     ///
     /// It takes a [`Checkout`], not a connection: a run that reads a
     /// Spotify source or writes a linked target gives its connection back
-    /// while it calls Spotify (SPEC §10.19).
+    /// while it calls Spotify (docs/spotify.md).
     pub fn run(
         &self,
         db: &mut Checkout,
@@ -473,7 +473,7 @@ impl JobExecutor {
         Ok(finished)
     }
 
-    /// The `schedule_run` row of one run (SPEC §4).
+    /// The `schedule_run` row of one run (docs/api.md, "Reading your trail").
     fn log_run(
         conn: &mut DbConnection,
         schedule: &Schedule,
@@ -504,7 +504,7 @@ enum Next {
 }
 
 /// Why a run failed, and the automatic snapshots it still leaves (its
-/// `schedule_run` row lists them: SPEC §4).
+/// `schedule_run` row lists them: docs/api.md, "Reading your trail").
 struct Failure {
     error: AppError,
     snapshot_ids: Vec<i64>,

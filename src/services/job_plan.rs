@@ -1,5 +1,5 @@
 //! What a scheduled job will do to its target, computed under the target's
-//! lock before anything is written: the raid's additions (SPEC §8: the
+//! lock before anything is written: the raid's additions (docs/api.md, "Schedules": the
 //! sources' tracks the target lacks, once each, in source order, up to the
 //! track limit) and the shuffle of the result. The executor then writes it
 //! here only ([`JobPlan::apply_local`]), or first to Spotify for a linked
@@ -228,7 +228,7 @@ impl JobPlan {
     }
 
     /// Writes the plan to a local target, one rewrite per step (each with
-    /// its automatic snapshot and version), as SPEC §8 describes.
+    /// its automatic snapshot and version), as docs/api.md ("Schedules") describes.
     pub fn apply_local(
         &self,
         conn: &mut DbConnection,

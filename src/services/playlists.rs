@@ -26,7 +26,7 @@ use crate::services::ActivityLogService;
 
 /// Most tracks a playlist (or a commit) may hold.
 pub const MAX_TRACKS: usize = 10_000;
-/// Most playlists one user may keep (SPEC §10.9).
+/// Most playlists one user may keep (docs/api.md, "Limits").
 pub const MAX_PLAYLISTS: i64 = 500;
 /// An `If-Match` precondition on a playlist's version, compared strongly
 /// (RFC 9110 §13.1.1).
@@ -55,7 +55,7 @@ pub struct Rewritten {
     pub playlist: Playlist,
     pub snapshot_id: Option<i64>,
     /// Spotify's snapshot after the new order was written there, for a
-    /// linked playlist (SPEC §10.20: its row and answer carry it).
+    /// linked playlist (docs/spotify.md: its row and answer carry it).
     pub spotify_snapshot_id: Option<String>,
 }
 
@@ -384,7 +384,7 @@ impl PlaylistService {
     }
 
     /// Creates a playlist as [`Self::create`] does but logs nothing: for
-    /// the demo data, which SPEC §4 says has no activity type.
+    /// the demo's playlists, whose history the demo writes itself, back-dated.
     pub fn create_unlogged(
         conn: &mut DbConnection,
         owner: &User,

@@ -1,4 +1,4 @@
-//! The rules a schedule must satisfy (SPEC §6), the same for a create and
+//! The rules a schedule must satisfy (docs/api.md, "Schedules"), the same for a create and
 //! for the merged result of a PATCH, and when it runs next.
 //!
 //! An interval schedule first runs one interval after it is created or
@@ -88,7 +88,7 @@ impl ScheduleInput {
     }
 }
 
-/// Checks the rules of SPEC §6; returns the target playlist.
+/// Checks those rules; returns the target playlist.
 pub(crate) fn validate(
     conn: &mut DbConnection,
     user: &User,

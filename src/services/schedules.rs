@@ -64,7 +64,7 @@ impl SchedulePatch {
 }
 
 impl ScheduleInput {
-    /// The fields whose values differ in `after`, in the order of SPEC §6,
+    /// The fields whose values differ in `after`, in the order the API documents them,
     /// with their old and new values (`updated_fields` and `changes` of
     /// `schedule_update`).
     pub fn changes(&self, after: &ScheduleInput) -> Changes {

@@ -26,7 +26,7 @@ pub struct SourceInput {
     pub source_name: Option<String>,
 }
 
-/// Upstream sources one playlist may take (SPEC §10.9).
+/// Upstream sources one playlist may take (docs/api.md, "Limits").
 pub const MAX_SOURCES: usize = 20;
 
 /// The `source_playlist_id` of a `spotify_liked` source.
@@ -84,7 +84,7 @@ impl UpstreamService {
 
     /// Adds a Spotify playlist (own or collaborative) as a source of `target`,
     /// checked through the caller's connection, with no connection held
-    /// while Spotify answers (SPEC §10.21). `(source, created)`.
+    /// while Spotify answers (docs/spotify.md). `(source, created)`.
     pub fn add_spotify(
         pool: &Pool,
         spotify: &Spotify,

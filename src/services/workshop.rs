@@ -19,7 +19,7 @@ use crate::services::ActivityLogService;
 
 /// Sessions one user may keep per playlist.
 pub const MAX_SESSIONS: i64 = 10;
-/// Sessions one user may keep over all playlists (SPEC §10.9).
+/// Sessions one user may keep over all playlists (docs/api.md, "Limits").
 pub const MAX_SESSIONS_PER_USER: i64 = 100;
 
 /// How many entries were added and removed, counting duplicates.

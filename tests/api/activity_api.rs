@@ -336,7 +336,7 @@ async fn since_a_time_and_since_last_login() {
 }
 
 /// `since` pages like the listing: every row once, newest first, the same
-/// cutoff named on every page (SPEC §6, §10.4).
+/// cutoff named on every page (docs/api.md, "Reading your trail").
 #[actix_web::test]
 async fn since_pages_through_every_row_once() {
     let app = spawn_app().await;

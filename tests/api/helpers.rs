@@ -221,7 +221,7 @@ pub struct TestResponse {
     pub headers: HeaderMap,
     pub body: Value,
     pub text: String,
-    /// Statements the request sent to the database (SPEC §10.12).
+    /// Statements the request sent to the database (docs/performance.md).
     pub round_trips: Option<u32>,
 }
 
@@ -230,7 +230,7 @@ impl TestResponse {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
-    /// Asserts the SPEC §5 error body and returns its `error` object.
+    /// Asserts the error body (docs/api.md, "API conventions") and returns its `error` object.
     pub fn error(&self, status: u16, code: &str) -> &Value {
         assert_eq!(self.status.as_u16(), status, "body: {}", self.text);
         let error = &self.body["error"];

@@ -1,4 +1,4 @@
-//! SPEC §5 conventions that hold for every route: error bodies, request ids,
+//! The conventions that hold for every route (docs/api.md, "API conventions"): error bodies, request ids,
 //! body limits, health and metrics.
 
 use actix_web::http::{Method, StatusCode};

@@ -99,7 +99,7 @@ async fn every_operation_states_its_security_errors_and_request_id() {
         "/api/openapi.json",
         "/api/auth/register",
         "/api/auth/login",
-        // SPEC §10.1: authenticated by its single-use `state`.
+        // Authenticated by its single-use `state`, not a token.
         "/api/providers/spotify/callback",
     ]
     .into();

@@ -1,4 +1,4 @@
-//! SPEC §10.12: every request counts the statements it sends to the
+//! Every request counts the statements it sends to the
 //! database, and an authenticated read makes at most two round trips: the
 //! token's lookup and its own query. Counted on both backends (on SQLite a
 //! statement is not a network round trip, but the count is the same).

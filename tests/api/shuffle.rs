@@ -11,7 +11,7 @@ async fn algorithms_describe_their_parameters() {
     let user = app.user("curious").await;
     let res = app.as_user(&user).get("/api/algorithms").await;
     assert_eq!(res.status, StatusCode::OK);
-    // `{items}`, like every list (SPEC §10.14; it was a bare array).
+    // `{items}`, like every list (docs/api.md, "API conventions"; it was a bare array).
     assert!(res.body.is_object(), "{}", res.text);
     let list = res.body["items"].as_array().unwrap();
     let keys: Vec<&str> = list.iter().map(|a| a["key"].as_str().unwrap()).collect();

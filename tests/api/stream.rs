@@ -1,4 +1,4 @@
-//! The live activity stream over HTTP (SPEC §6, §10.2, §10.3, §10.9):
+//! The live activity stream over HTTP (docs/api.md, "The live feed"; docs/architecture.md, "The live feed"; docs/api.md, "Limits"):
 //! delivery of new rows, resume with `Last-Event-ID` with no gap and no
 //! duplicate, tickets, caps, slow consumers, sessions that end, and rows
 //! written through another instance. Every case runs on a database that
@@ -140,7 +140,7 @@ async fn a_new_row_reaches_an_open_stream_as_its_item() {
     assert_eq!(event.event, "activity");
     assert_eq!(event.data["activity_type"], "playlist_create");
     let listed = app.as_user(&user).get("/api/activity/recent?limit=1").await;
-    assert_eq!(event.data, listed.body["items"][0], "the item of SPEC §6");
+    assert_eq!(event.data, listed.body["items"][0], "the listing's item");
     assert_eq!(event.id, listed.body["items"][0]["id"].as_i64().unwrap());
 }
 

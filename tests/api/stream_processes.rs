@@ -1,5 +1,5 @@
 //! Two `serve` processes on one database, spoken to over real HTTP: a row
-//! written through instance A reaches a stream open on instance B (SPEC §6:
+//! written through instance A reaches a stream open on instance B (docs/api.md:
 //! "rows written by any instance on the same database arrive"). On
 //! PostgreSQL when `TEST_DATABASE_URL` is set, else on one SQLite file.
 

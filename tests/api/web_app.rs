@@ -1,4 +1,4 @@
-//! The web app's routes (SPEC §10.15): `/`, `/assets/*` and `/favicon.ico`
+//! The web app's routes (docs/architecture.md): `/`, `/assets/*` and `/favicon.ico`
 //! serve the app from the binary under a Content-Security-Policy that lets only its own
 //! files run; every other unknown path is still the JSON 404.
 

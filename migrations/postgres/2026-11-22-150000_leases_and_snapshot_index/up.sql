@@ -1,4 +1,4 @@
--- SPEC §10.6: a running execution carries a lease, renewed by its process;
+-- A running execution carries a lease, renewed by its process;
 -- NULL on rows written before leases (their started_at stands in).
 ALTER TABLE job_executions ADD COLUMN heartbeat_at TIMESTAMP;
 

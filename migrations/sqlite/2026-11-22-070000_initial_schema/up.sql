@@ -1,4 +1,4 @@
--- The whole data model of SPEC §2. Timestamps are written by the service
+-- The whole data model. Timestamps are written by the service
 -- (UTC, microseconds) and never defaulted here; JSON columns hold JSON text.
 
 CREATE TABLE users (

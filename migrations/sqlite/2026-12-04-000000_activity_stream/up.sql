@@ -1,4 +1,4 @@
--- The live activity stream (SPEC §10.2): a browser's EventSource cannot
+-- The live activity stream (docs/api.md, "The live feed"): a browser's EventSource cannot
 -- send a header, so it presents a ticket instead of the bearer token:
 -- random, stored as its SHA-256, valid 60 seconds for one stream, bound to
 -- the session that asked for it.

@@ -1,4 +1,4 @@
--- Spotify as a playlist provider (SPEC §9, §10.17-10.21).
+-- Spotify as a playlist provider (docs/spotify.md).
 
 -- One connected account per user and provider. The tokens are sealed with
 -- AES-256-GCM under TOKEN_ENCRYPTION_KEY (nonce and ciphertext, base64),

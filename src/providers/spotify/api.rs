@@ -178,7 +178,7 @@ impl PlaylistItem {
 }
 
 /// Whether the Web API can write `uri` back into a playlist: tracks and
-/// episodes only (SPEC §10.19), not local files.
+/// episodes only (docs/spotify.md), not local files.
 pub fn writable_uri(uri: &str) -> bool {
     let id = |prefix: &str| {
         uri.strip_prefix(prefix)

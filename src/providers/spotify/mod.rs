@@ -7,7 +7,7 @@
 //! The PKCE verifier is not stored anywhere: it is derived from the
 //! authorization's random `state` with HMAC-SHA-256 under the token key,
 //! so the callback recomputes it from the `state` it is given, and the
-//! database keeps only the state's hash and the challenge (SPEC §10.18).
+//! database keeps only the state's hash and the challenge (docs/spotify.md).
 
 pub mod api;
 pub mod http;

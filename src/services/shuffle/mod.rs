@@ -1,4 +1,4 @@
-//! The seven shuffle algorithms of SPEC §7 and what they share: the track
+//! The seven shuffle algorithms (listed by `GET /api/algorithms`) and what they share: the track
 //! facts they look at, their parameter schemas and validation, and the
 //! seeded random source.
 //!
@@ -144,7 +144,7 @@ impl utoipa::PartialSchema for AlgorithmKey {
         utoipa::openapi::ObjectBuilder::new()
             .schema_type(utoipa::openapi::Type::String)
             .enum_values(Some(keys()))
-            .description(Some("A shuffle algorithm (SPEC §7)."))
+            .description(Some("A shuffle algorithm (see GET /api/algorithms)."))
             .into()
     }
 }
@@ -267,7 +267,7 @@ pub fn validate_params(
     params::validate(algorithm.parameters(), given, "params")
 }
 
-/// The split of SPEC §7: `n` items into `sections` near-equal runs, the
+/// The split the algorithms share: `n` items into `sections` near-equal runs, the
 /// earlier ones taking the remainder. Returns each run's length.
 pub(crate) fn section_lengths(n: usize, sections: usize) -> Vec<usize> {
     let base = n / sections;

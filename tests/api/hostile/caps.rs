@@ -1,4 +1,4 @@
-//! Per-user and per-playlist caps (SPEC §10.9): beyond each, a 409 whose
+//! Per-user and per-playlist caps (docs/api.md, "Limits"): beyond each, a 409 whose
 //! message names the cap and its number, and nothing stored; a raid stops
 //! at the track limit and says how many it left out. The fill-up rows are
 //! inserted through the models (the caps are what is under test, not the
