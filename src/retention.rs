@@ -25,12 +25,16 @@ pub struct PruneScope {
 
 /// The cutoff of an age: now minus `age`, in whole seconds (so the time a
 /// command prints is exactly the one it used). An age reaching back before
-/// the calendar's start gives its first instant, which no row precedes.
+/// year 1 gives year 1's first instant, which no row precedes (and which
+/// PostgreSQL, unlike chrono's earliest date, can compare).
 pub fn cutoff_for(age: chrono::Duration) -> NaiveDateTime {
     use chrono::Timelike;
+    let year_one = chrono::NaiveDate::from_ymd_opt(1, 1, 1)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .unwrap_or(NaiveDateTime::MIN);
     let cutoff = db::now()
         .checked_sub_signed(age)
-        .unwrap_or(NaiveDateTime::MIN);
+        .map_or(year_one, |c| c.max(year_one));
     cutoff.with_nanosecond(0).unwrap_or(cutoff)
 }
 

@@ -42,10 +42,20 @@ impl DatabaseUrl {
             }
             return Ok(DatabaseUrl::Sqlite(path.to_string()));
         }
+        // Only a short, plain scheme is echoed: a value with no scheme at
+        // all (`host=db password=...`) may be a secret from end to end.
         let scheme = url.split(':').next().unwrap_or_default();
-        Err(format!(
-            "DATABASE_URL scheme {scheme:?} is not supported: use sqlite:// or postgres://"
-        ))
+        let plain = url.contains(':')
+            && scheme.len() <= 16
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '+');
+        Err(if plain {
+            format!("DATABASE_URL scheme {scheme:?} is not supported: use sqlite:// or postgres://")
+        } else {
+            "DATABASE_URL has no scheme this service supports: use sqlite://PATH or postgres://..."
+                .to_string()
+        })
     }
 
     /// `:memory:`: a database private to its one connection.

@@ -93,7 +93,7 @@ impl AccountAdmin {
     /// gone.
     pub fn delete(conn: &mut DbConnection, user: &User) -> AppResult<()> {
         AccountService::delete(conn, user.id).map_err(|err| match err {
-            AppError::Unauthorized => AppError::NotFound,
+            AppError::Unauthorized | AppError::InvalidToken(_) => AppError::NotFound,
             other => other,
         })?;
         // What is keyed by the name rather than the id.

@@ -76,6 +76,8 @@ impl ProfileService {
         }
         write_transaction(conn, |conn| {
             let now = db::now();
+            User::lock(conn, user.id)?;
+            still_signed_in(conn, current, now)?;
             let live = auth_sessions::table
                 .filter(auth_sessions::id.eq(id))
                 .filter(auth_sessions::user_id.eq(user.id))
@@ -107,6 +109,9 @@ impl ProfileService {
         write_transaction(conn, |conn| {
             let now = db::now();
             User::lock(conn, user.id)?;
+            // The current password was checked against the hash read with
+            // the token; a change since then ended this session.
+            still_signed_in(conn, current, now)?;
             User::set_password_hash(conn, user.id, new_hash, now)?;
             let ended = AuthSession::revoke_others(conn, user.id, current, now)?;
             diesel::delete(
@@ -119,4 +124,20 @@ impl ProfileService {
             Ok(ended)
         })
     }
+}
+
+/// Under the user's lock: the caller's session `current` is still live.
+/// The token was checked before the request's transaction began, so
+/// another session may have ended it since (a password change, "sign out
+/// everywhere else", the command line); then the caller acts no more, and
+/// two sessions changing the password at once cannot both succeed.
+fn still_signed_in(
+    conn: &mut DbConnection,
+    current: i64,
+    now: chrono::NaiveDateTime,
+) -> AppResult<()> {
+    if AuthSession::live_among(conn, &[current], now)?.is_empty() {
+        return Err(AppError::InvalidToken(crate::error::TokenProblem::Revoked));
+    }
+    Ok(())
 }

@@ -481,6 +481,80 @@ async fn a_password_change_ends_the_other_sessions_but_not_the_callers() {
     assert!(!changes[0].to_string().contains("a-brand-new-pw"));
 }
 
+/// The token is checked before the request's transaction begins. A session
+/// ended in between (here by a password change from another session) acts
+/// no more: two sessions changing the password at once cannot both
+/// succeed, each ending the other. The service is called as the request
+/// would call it once its token had passed.
+#[actix_web::test]
+async fn a_session_ended_after_its_token_was_checked_changes_nothing() {
+    use shuffify::error::{AppError, TokenProblem};
+    use shuffify::models::User;
+    use shuffify::services::profile::ProfileService;
+
+    let app = spawn_app().await;
+    let user = app.user("racer").await;
+    let other = another_login(&app, &user, "Other/1").await;
+    let sessions = app.get("/api/me/sessions", Some(&other)).await;
+    let other_id = sessions.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["current"] == json!(true))
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let mine_id = sessions.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["current"] == json!(false))
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+
+    // The first session changes the password, ending the other.
+    let res = app
+        .as_user(&user)
+        .post(
+            "/api/me/password",
+            json!({"current_password": user.password, "new_password": "the-first-change"}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::NO_CONTENT, "{}", res.text);
+
+    // The other's request had passed its token check before that.
+    let mut conn = app.conn();
+    let row = User::find(&mut conn, user.id).unwrap().unwrap();
+    let err = ProfileService::change_password(&mut conn, &row, other_id, "not-a-real-hash")
+        .expect_err("an ended session changes no password");
+    assert!(
+        matches!(err, AppError::InvalidToken(TokenProblem::Revoked)),
+        "{err:?}"
+    );
+    let err = ProfileService::end_session(&mut conn, &row, other_id, mine_id)
+        .expect_err("an ended session ends no other");
+    assert!(
+        matches!(err, AppError::InvalidToken(TokenProblem::Revoked)),
+        "{err:?}"
+    );
+    drop(conn);
+
+    // The first change stands, and the first session is still signed in.
+    assert_eq!(
+        app.login(&user.username, "the-first-change").await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.as_user(&user).get("/api/me").await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        rows_of(&app.activity(&user).await, "password_change").len(),
+        1
+    );
+}
+
 #[actix_web::test]
 async fn a_wrong_current_password_is_a_401_that_counts_toward_the_lockout() {
     let app = spawn_app().await;
