@@ -555,6 +555,74 @@ async fn a_session_ended_after_its_token_was_checked_changes_nothing() {
     );
 }
 
+/// Eight sessions of one user change the password at once, each to its
+/// own: exactly one succeeds and ends the seven others, which answer 401
+/// "revoked" and change nothing (real parallel requests on a database
+/// several connections share: a SQLite file, or PostgreSQL).
+#[actix_web::test]
+async fn parallel_password_changes_from_every_session_leave_exactly_one() {
+    let app = crate::helpers::spawn_shared_app().await;
+    let user = app.user("stampede").await;
+    let mut tokens = vec![user.token.clone()];
+    for i in 0..7 {
+        tokens.push(another_login(&app, &user, &format!("Racer/{i}")).await);
+    }
+    let results = futures_util::future::join_all(tokens.iter().enumerate().map(|(i, token)| {
+        app.send(
+            Method::POST,
+            "/api/me/password",
+            Some(token),
+            Some(json!({
+                "current_password": user.password,
+                "new_password": format!("new-password-{i}"),
+            })),
+            &[],
+        )
+    }))
+    .await;
+
+    let winners: Vec<usize> = (0..results.len())
+        .filter(|&i| results[i].status == StatusCode::NO_CONTENT)
+        .collect();
+    assert_eq!(
+        winners.len(),
+        1,
+        "{:?}",
+        results.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
+    for (i, res) in results.iter().enumerate() {
+        if i != winners[0] {
+            let error = res.error(401, "unauthorized");
+            assert!(
+                error["message"].as_str().unwrap().contains("revoked"),
+                "{error}"
+            );
+        }
+    }
+    let winner = winners[0];
+    assert_eq!(
+        app.get("/api/me", Some(&tokens[winner])).await.status,
+        StatusCode::OK
+    );
+    for i in 0..tokens.len() {
+        let res = app
+            .login(&user.username, &format!("new-password-{i}"))
+            .await;
+        let expected = if i == winner {
+            StatusCode::OK
+        } else {
+            StatusCode::UNAUTHORIZED
+        };
+        assert_eq!(res.status, expected, "password {i}: {}", res.text);
+    }
+    let rows = app
+        .get("/api/activity?types=password_change", Some(&tokens[winner]))
+        .await;
+    let items = rows.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{}", rows.text);
+    assert_eq!(items[0]["metadata"], json!({"sessions_ended": 7}));
+}
+
 #[actix_web::test]
 async fn a_wrong_current_password_is_a_401_that_counts_toward_the_lockout() {
     let app = spawn_app().await;
