@@ -151,6 +151,15 @@ impl r2d2::ManageConnection for ConnectionManager {
                     "PRAGMA wal_autocheckpoint = {};",
                     super::checkpoint::BACKSTOP_PAGES
                 ))?;
+                if self.url.is_shared_memory() {
+                    // A shared-cache database locks per table, and a reader's
+                    // table lock makes a concurrent writer fail at once with
+                    // SQLITE_LOCKED ("database table is locked"), which no
+                    // busy timeout waits for. Read-uncommitted readers take
+                    // no table locks; writers of this process already queue
+                    // (see `write_queue`). Files (WAL) are unaffected.
+                    conn.batch_execute("PRAGMA read_uncommitted = 1;")?;
+                }
                 conn.set_instrumentation(super::round_trips::Counter);
                 Ok(DbConnection::Sqlite(conn))
             }
@@ -221,5 +230,42 @@ mod tests {
         assert!(DatabaseUrl::parse("mysql://x")
             .unwrap_err()
             .contains("mysql"));
+    }
+
+    /// Two connections of one shared-cache in-memory database (the form
+    /// the test suite uses): a write while the other connection is inside a
+    /// read transaction on the same table succeeds. Without read-uncommitted
+    /// reads the reader's table lock made the writer fail at once with
+    /// "database table is locked" (SQLITE_LOCKED, which no busy timeout
+    /// waits for): a webhook created while the delivery worker was reading
+    /// answered 500.
+    #[test]
+    fn a_shared_memory_reader_does_not_lock_out_a_writer() {
+        use diesel::connection::SimpleConnection;
+        use diesel::prelude::*;
+        use r2d2::ManageConnection;
+
+        let url =
+            DatabaseUrl::parse("file:manager_reader_writer?mode=memory&cache=shared").unwrap();
+        let manager = super::ConnectionManager::new(url);
+        let mut reader = manager.connect().unwrap();
+        let mut writer = manager.connect().unwrap();
+        writer
+            .batch_execute("CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (1);")
+            .unwrap();
+        reader.batch_execute("BEGIN").unwrap();
+        #[derive(QueryableByName)]
+        struct X {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            x: i64,
+        }
+        let seen: Vec<X> = diesel::sql_query("SELECT x FROM t")
+            .load(&mut reader)
+            .unwrap();
+        assert_eq!(seen[0].x, 1);
+        writer
+            .batch_execute("INSERT INTO t VALUES (2)")
+            .expect("a write beside an open read transaction");
+        reader.batch_execute("COMMIT").unwrap();
     }
 }

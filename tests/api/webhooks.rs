@@ -327,6 +327,7 @@ async fn a_receiver_that_always_fails_gets_the_webhook_disabled_with_its_row() {
         .as_user(&alice)
         .post("/api/webhooks", json!({"url": receiver.url}))
         .await;
+    assert_eq!(created.status, 201, "{}", created.text);
     let hook = created.body["id"].as_i64().unwrap();
     app.playlist(&alice, "Doomed", json!([])).await;
     let path = format!("/api/webhooks/{hook}");
