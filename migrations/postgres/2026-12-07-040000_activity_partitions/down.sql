@@ -1,5 +1,7 @@
 -- Back to one plain table: every partition's rows, the same sequence, the
 -- primary key on id alone.
+ALTER TABLE webhook_deliveries DROP COLUMN activity_created_at;
+ALTER TABLE webhooks DROP COLUMN last_activity_at;
 ALTER TABLE activity_log RENAME TO activity_log_partitioned;
 ALTER TABLE activity_log_partitioned
     RENAME CONSTRAINT activity_log_pkey TO activity_log_partitioned_pkey;

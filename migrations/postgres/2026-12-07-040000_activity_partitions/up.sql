@@ -88,3 +88,10 @@ CREATE INDEX ix_activity_user_created_type ON activity_log (user_id, created_at,
 -- The live stream's tail and replay: `user_id = ? AND id > ?`.
 CREATE INDEX ix_activity_user_id_id ON activity_log (user_id, id);
 ANALYZE activity_log;
+
+-- Reads by id are bounded in time too, so that they look only in the newest
+-- partitions: a webhook's cursor keeps its row's time beside its id, and a
+-- delivery the time of the row it delivers (NULL, unbounded, for those made
+-- before this migration).
+ALTER TABLE webhooks ADD COLUMN last_activity_at TIMESTAMP;
+ALTER TABLE webhook_deliveries ADD COLUMN activity_created_at TIMESTAMP;

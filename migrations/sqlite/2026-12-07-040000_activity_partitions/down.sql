@@ -1,4 +1,2 @@
--- Partitioning activity_log is PostgreSQL's alone (migrations/postgres has
--- this migration's work); SQLite keeps one table, and this folder keeps the
--- two lists of migrations alike.
-SELECT 1;
+ALTER TABLE webhook_deliveries DROP COLUMN activity_created_at;
+ALTER TABLE webhooks DROP COLUMN last_activity_at;
