@@ -297,20 +297,31 @@ mod tests {
 
     #[test]
     fn months_and_names() {
-        assert_eq!(month_start(at(2026, 12, 7)), at(2026, 12, 1) - chrono::Duration::minutes(13 * 60 + 5));
-        assert_eq!(partition_name(month_start(at(2027, 3, 31))), "activity_log_p2027_03");
-        assert_eq!(partition_name(month_start(at(1, 1, 1))), "activity_log_p0001_01");
+        assert_eq!(
+            month_start(at(2026, 12, 7)),
+            at(2026, 12, 1) - chrono::Duration::minutes(13 * 60 + 5)
+        );
+        assert_eq!(
+            partition_name(month_start(at(2027, 3, 31))),
+            "activity_log_p2027_03"
+        );
+        assert_eq!(
+            partition_name(month_start(at(1, 1, 1))),
+            "activity_log_p0001_01"
+        );
     }
 
     #[test]
     fn bounds_as_postgresql_prints_them() {
-        let (from, to) = parse_bound(
-            "FOR VALUES FROM ('2026-12-01 00:00:00') TO ('2027-01-01 00:00:00')",
-        )
-        .unwrap();
+        let (from, to) =
+            parse_bound("FOR VALUES FROM ('2026-12-01 00:00:00') TO ('2027-01-01 00:00:00')")
+                .unwrap();
         assert_eq!(from, month_start(at(2026, 12, 7)));
         assert_eq!(to, month_start(at(2027, 1, 7)));
         assert_eq!(parse_bound("DEFAULT"), None);
-        assert_eq!(parse_bound("FOR VALUES FROM (MINVALUE) TO ('2027-01-01 00:00:00')"), None);
+        assert_eq!(
+            parse_bound("FOR VALUES FROM (MINVALUE) TO ('2027-01-01 00:00:00')"),
+            None
+        );
     }
 }

@@ -206,7 +206,9 @@ impl Webhook {
             DbConnection::Sqlite(c) => diesel::sql_query(format!(
                 "UPDATE webhooks SET claimed_by = ?2, claimed_until = ?3 WHERE id IN \
                  (SELECT w.id FROM webhooks w WHERE {} ORDER BY w.id LIMIT ?4) RETURNING id",
-                HAS_WORK.replace("$1", "?1").replace("{FLOOR}", &sqlite_floor)
+                HAS_WORK
+                    .replace("$1", "?1")
+                    .replace("{FLOOR}", &sqlite_floor)
             ))
             .bind::<Timestamp, _>(now)
             .bind::<Text, _>(instance)
