@@ -126,11 +126,12 @@ pub fn drop_months_before(conn: &mut DbConnection, cutoff: NaiveDateTime) -> Que
             diesel::sql_query("SET LOCAL lock_timeout = '5s'").execute(pg)?;
             // Writes into this month wait from here, so the count is
             // exactly what the drop removes.
-            diesel::sql_query(format!("LOCK TABLE {name} IN SHARE MODE")).execute(pg)?;
-            let rows = diesel::sql_query(format!("SELECT COUNT(*) AS n FROM {name}"))
+            let table = quoted(&name);
+            diesel::sql_query(format!("LOCK TABLE {table} IN SHARE MODE")).execute(pg)?;
+            let rows = diesel::sql_query(format!("SELECT COUNT(*) AS n FROM {table}"))
                 .get_result::<Count>(pg)?
                 .n;
-            diesel::sql_query(format!("DROP TABLE {name}")).execute(pg)?;
+            diesel::sql_query(format!("DROP TABLE {table}")).execute(pg)?;
             Ok(Some(rows.max(0) as u64))
         });
         match dropped {
@@ -179,6 +180,12 @@ pub async fn run_every(pool: Pool, every: std::time::Duration) {
             Err(err) => log::warn!("partitions: upkeep task failed: {err}"),
         }
     }
+}
+
+/// A partition's name as an SQL identifier: the catalog may hold one made
+/// by hand, under any name.
+fn quoted(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 #[derive(QueryableByName)]

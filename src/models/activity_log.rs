@@ -194,6 +194,25 @@ pub fn id_read_floor(last_seen: Option<NaiveDateTime>) -> NaiveDateTime {
         .map_or(year_one, |t| t.max(year_one))
 }
 
+/// A read by id's `created_at >= since`, boxed. On PostgreSQL a plain
+/// comparison, which prunes partitions. On SQLite, which has none, it is
+/// written `+created_at`, which no index can serve, so the read keeps its
+/// plan: it walks each user's ids from the cursor (`ix_activity_user_id`,
+/// whose entries end in the id) and checks the time on the few rows it
+/// finds, instead of reading the user's whole last hour by time. Both
+/// backends thus return the same rows.
+pub fn created_since(
+    backend: db::Backend,
+    since: NaiveDateTime,
+) -> Box<dyn BoxableExpression<activity_log::table, db::MultiBackend, SqlType = Bool>> {
+    match backend {
+        db::Backend::Postgres => Box::new(activity_log::created_at.ge(since)),
+        db::Backend::Sqlite => {
+            Box::new(sql::<Bool>("+created_at >= ").bind::<diesel::sql_types::Timestamp, _>(since))
+        }
+    }
+}
+
 // The table again, under another name, for a count inside a read of it.
 diesel::alias!(activity_log as counted: CountedActivity);
 const COUNTED: diesel::query_source::Alias<CountedActivity> = counted;
@@ -304,10 +323,12 @@ impl ActivityLog {
         since: NaiveDateTime,
         limit: i64,
     ) -> QueryResult<Vec<ActivityLog>> {
+        let backend = conn.backend();
         activity_log::table
+            .into_boxed()
             .filter(activity_log::user_id.eq(user_id))
             .filter(activity_log::id.gt(after_id))
-            .filter(activity_log::created_at.ge(since))
+            .filter(created_since(backend, since))
             .order(activity_log::id.asc())
             .limit(limit)
             .select(ActivityLog::as_select())
@@ -339,10 +360,11 @@ impl ActivityLog {
         else {
             return Ok(Vec::new());
         };
+        let backend = conn.backend();
         activity_log::table
             .into_boxed()
             .filter(condition)
-            .filter(activity_log::created_at.ge(since))
+            .filter(created_since(backend, since))
             .order(activity_log::id.asc())
             .limit(limit)
             .select(ActivityLog::as_select())

@@ -178,16 +178,18 @@ impl Webhook {
                 OR (NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.webhook_id = w.id \
                         AND d.status = 'pending') \
                     AND EXISTS (SELECT 1 FROM activity_log a WHERE a.user_id = w.user_id \
-                        AND a.id > w.last_activity_id AND a.created_at >= {FLOOR})))";
+                        AND a.id > w.last_activity_id AND {FLOOR})))";
         // The cursor row's time less the margin of reads by id
         // (`activity_log::id_read_floor`), so PostgreSQL looks only in the
         // newest partitions.
         let pg_floor = format!(
-            "COALESCE(w.last_activity_at - INTERVAL '{ID_READ_MARGIN_SECS} seconds', \
+            "a.created_at >= COALESCE(w.last_activity_at - INTERVAL '{ID_READ_MARGIN_SECS} seconds', \
              TIMESTAMP '0001-01-01 00:00:00')"
         );
+        // On SQLite, `+` keeps the time from choosing the index (see
+        // `activity_log::created_since`).
         let sqlite_floor = format!(
-            "COALESCE(strftime('%Y-%m-%d %H:%M:%f', w.last_activity_at, \
+            "+a.created_at >= COALESCE(strftime('%Y-%m-%d %H:%M:%f', w.last_activity_at, \
              '-{ID_READ_MARGIN_SECS} seconds'), '0001-01-01 00:00:00')"
         );
         let ids: Vec<ClaimedId> = match conn {

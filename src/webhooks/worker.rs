@@ -64,7 +64,7 @@ use crate::config::Settings;
 use crate::db::schema::{activity_log, webhook_deliveries, webhooks};
 use crate::db::{self, DbConnection, Pool};
 use crate::enums::DeliveryStatus;
-use crate::models::activity_log::id_read_floor;
+use crate::models::activity_log::{created_since, id_read_floor};
 use crate::models::webhook::{AttemptRecord, Delivery, Webhook};
 use crate::models::{ActivityLog, NewActivity};
 use crate::services::activity_log::ActivityLogService;
@@ -539,11 +539,15 @@ enum Event {
 /// reads only the newest partitions.
 fn next_event(conn: &mut DbConnection, hook: &Webhook) -> QueryResult<Event> {
     let since = id_read_floor(hook.last_activity_at);
-    let after = activity_log::table
-        .filter(activity_log::user_id.eq(hook.user_id))
-        .filter(activity_log::id.gt(hook.last_activity_id))
-        .filter(activity_log::created_at.ge(since));
-    let newest: Option<(i64, NaiveDateTime)> = after
+    let backend = conn.backend();
+    let after = || {
+        activity_log::table
+            .into_boxed()
+            .filter(activity_log::user_id.eq(hook.user_id))
+            .filter(activity_log::id.gt(hook.last_activity_id))
+            .filter(created_since(backend, since))
+    };
+    let newest: Option<(i64, NaiveDateTime)> = after()
         .order(activity_log::id.desc())
         .select((activity_log::id, activity_log::created_at))
         .first(conn)
@@ -551,7 +555,7 @@ fn next_event(conn: &mut DbConnection, hook: &Webhook) -> QueryResult<Event> {
     let Some(newest) = newest else {
         return Ok(Event::None);
     };
-    let first = after
+    let first = after()
         .filter(activity_log::id.le(newest.0))
         .order(activity_log::id.asc())
         .select(ActivityLog::as_select());

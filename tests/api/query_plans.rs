@@ -248,3 +248,38 @@ fn bound_activity_reads_use_the_user_index() {
         );
     }
 }
+
+/// The live tail as sent, bounded in time too since partitioning (an hour
+/// before now, written `+created_at` on SQLite: `activity_log::created_since`):
+/// on SQLite it still walks `ix_activity_user_id` (whose entries end in the
+/// rowid, the id) from each watched user's cursor, in id order, not the
+/// user's last hour by time. PostgreSQL's plan is read in `partitions.rs`.
+#[test]
+fn bound_tail_uses_the_user_index_on_sqlite() {
+    use diesel::sql_types::{BigInt, Timestamp};
+    let (db, _) = seeded("");
+    let mut conn = db.conn();
+    if conn.backend() != Backend::Sqlite {
+        return;
+    }
+    let sql = "SELECT id FROM activity_log WHERE ((user_id = ? AND id > ?) \
+               OR (user_id = ? AND id > ?)) AND +created_at >= ? ORDER BY id ASC LIMIT ?";
+    let plan = diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}"))
+        .bind::<BigInt, _>(1)
+        .bind::<BigInt, _>(1900)
+        .bind::<BigInt, _>(2)
+        .bind::<BigInt, _>(2050)
+        .bind::<Timestamp, _>(db::now() - chrono::Duration::hours(1))
+        .bind::<BigInt, _>(1000)
+        .load::<SqlitePlanRow>(&mut conn)
+        .unwrap()
+        .into_iter()
+        .map(|r| r.detail)
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        plan.contains("INDEX ix_activity_user_id (user_id=? AND rowid>?)"),
+        "{plan}"
+    );
+    assert!(!plan.contains("created_at"), "{plan}");
+}
