@@ -192,6 +192,9 @@ pub struct Settings {
     /// (another instance's rows, retries coming due): 1 s; not read from
     /// the environment.
     pub webhook_poll: std::time::Duration,
+    /// How often `serve` keeps `activity_log`'s monthly partitions ahead
+    /// (PostgreSQL; `db::partitions`): 1 h; not read from the environment.
+    pub partition_upkeep: std::time::Duration,
     /// How `serve` writes its log lines (`LOG_FORMAT`).
     pub log_format: crate::logging::LogFormat,
 }
@@ -253,6 +256,7 @@ impl Default for Settings {
             webhook_timeout: std::time::Duration::from_secs(5),
             webhook_disable_after: 50,
             webhook_poll: std::time::Duration::from_secs(1),
+            partition_upkeep: std::time::Duration::from_secs(60 * 60),
             log_format: crate::logging::LogFormat::Text,
         }
     }
@@ -403,6 +407,7 @@ impl Settings {
             ),
             webhook_disable_after: defaults.webhook_disable_after,
             webhook_poll: defaults.webhook_poll,
+            partition_upkeep: defaults.partition_upkeep,
             log_format: match env.var("LOG_FORMAT") {
                 None => defaults.log_format,
                 Some(value) => value.trim().parse().unwrap_or_else(|problem| {

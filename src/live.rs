@@ -66,6 +66,8 @@ pub const REPLAY_PAGE: i64 = 100;
 #[derive(Debug, Clone)]
 pub struct Frame {
     pub id: Option<i64>,
+    /// The row's time, for the next read by id to start from.
+    pub created_at: Option<chrono::NaiveDateTime>,
     pub bytes: Bytes,
 }
 
@@ -75,6 +77,7 @@ impl Frame {
         let data = serde_json::to_string(row).unwrap_or_default();
         Frame {
             id: Some(row.id),
+            created_at: Some(row.created_at),
             bytes: Bytes::from(format!("id: {}\nevent: activity\ndata: {data}\n\n", row.id)),
         }
     }
@@ -83,6 +86,7 @@ impl Frame {
     pub fn comment(text: &str) -> Frame {
         Frame {
             id: None,
+            created_at: None,
             bytes: Bytes::from(format!(": {text}\n\n")),
         }
     }
@@ -428,9 +432,12 @@ fn tail(
     conn: &mut db::DbConnection,
     cursors: Vec<(i64, i64)>,
 ) -> diesel::QueryResult<Vec<ActivityLog>> {
+    // New rows were written just now: an hour back bounds them, and lets
+    // PostgreSQL read only the newest partitions.
+    let since = crate::models::activity_log::id_read_floor(Some(db::now()));
     let mut rows = Vec::new();
     for chunk in cursors.chunks(USERS_PER_QUERY) {
-        rows.extend(ActivityLog::after_each(conn, chunk, ROWS_PER_QUERY)?);
+        rows.extend(ActivityLog::after_each(conn, chunk, since, ROWS_PER_QUERY)?);
     }
     rows.sort_by_key(|row| row.id);
     Ok(rows)

@@ -256,6 +256,11 @@ const DRAIN_SECS: u64 = 5;
 fn serve(settings: Settings, demo: bool) -> Result<(), String> {
     log::info!("{}", settings.summary());
     let pool = open_database(&settings)?;
+    // Every instance keeps the partitions ahead, scheduler or not; a
+    // failure only leaves rows to the DEFAULT partition until next time.
+    if let Err(err) = db::partitions::upkeep_now(&pool) {
+        log::warn!("partitions: upkeep failed: {err}");
+    }
     if demo {
         let mut conn = pool.get().map_err(|e| e.to_string())?;
         match shuffify::services::demo::ensure_demo(&mut conn).map_err(|e| e.to_string())? {
@@ -292,8 +297,18 @@ fn serve(settings: Settings, demo: bool) -> Result<(), String> {
     let bind_addr = settings.bind_addr.clone();
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     let retention_days = settings.activity_retention_days;
+    let partition_upkeep = settings.partition_upkeep;
     let shutdown = state.shutdown.clone();
     actix_web::rt::System::new().block_on(async move {
+        {
+            let (pool, stopped) = (pool.clone(), shutdown.clone());
+            actix_web::rt::spawn(async move {
+                tokio::select! {
+                    _ = db::partitions::run_every(pool, partition_upkeep) => {}
+                    _ = stopped.begun() => {}
+                }
+            });
+        }
         if retention_days > 0 {
             let stopped = shutdown.clone();
             actix_web::rt::spawn(async move {

@@ -3,13 +3,19 @@
 //! activity and logs no row; it logs a line with the count. `shuffify
 //! activity prune` deletes through the same functions, for every user or
 //! one ([`PruneScope`]), and counts first with [`count`] for `--dry-run`.
+//!
+//! On PostgreSQL a prune of every user's rows first drops the monthly
+//! partitions wholly older than the cutoff (`db::partitions`), counting
+//! their rows, then deletes in batches what is left before the cutoff: the
+//! rows of the cutoff's own month and of the DEFAULT partition. A prune of
+//! one user's rows deletes in batches only.
 
 use std::time::Duration;
 
 use chrono::NaiveDateTime;
 use diesel::QueryResult;
 
-use crate::db::{self, DbConnection, Pool};
+use crate::db::{self, partitions, DbConnection, Pool};
 use crate::models::ActivityLog;
 
 /// Rows per prune `DELETE`.
@@ -44,9 +50,15 @@ pub fn count(conn: &mut DbConnection, scope: &PruneScope) -> QueryResult<u64> {
 }
 
 /// Deletes the rows of `scope`, `batch_size` rows per statement so no
-/// single transaction grows large; returns the count.
+/// single transaction grows large (whole months by dropping their
+/// partitions, on PostgreSQL, when every user's rows go); returns the count.
 pub fn prune(conn: &mut DbConnection, scope: &PruneScope, batch_size: i64) -> QueryResult<u64> {
-    ActivityLog::delete_before(conn, scope.cutoff, scope.user_id, batch_size)
+    let dropped = match scope.user_id {
+        None => partitions::drop_months_before(conn, scope.cutoff)?,
+        Some(_) => 0,
+    };
+    let deleted = ActivityLog::delete_before(conn, scope.cutoff, scope.user_id, batch_size)?;
+    Ok(dropped + deleted)
 }
 
 /// Deletes every user's rows older than `cutoff`; returns the count.

@@ -54,6 +54,11 @@ pub fn prune(settings: &Settings, args: Prune<'_>) -> Result<(), String> {
             rows(count(&mut conn)?)
         ));
     }
+    // The partitions' upkeep first (PostgreSQL), as `serve` does: a month
+    // whose rows wait in the DEFAULT partition gets its own, to be dropped
+    // whole once it is past the cutoff.
+    shuffify::db::partitions::upkeep(&mut conn, shuffify::db::now())
+        .map_err(|e| format!("the partitions' upkeep failed: {e}"))?;
     let deleted = retention::prune(&mut conn, &scope, PRUNE_BATCH_SIZE)
         .map_err(|e| format!("the prune failed: {e}"))?;
     print(&format!("deleted {}\n", rows(deleted)))

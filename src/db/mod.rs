@@ -15,6 +15,7 @@ pub mod json;
 mod location;
 mod manager;
 pub mod migrations;
+pub mod partitions;
 mod pool_errors;
 mod round_trips;
 pub mod schema;

@@ -264,6 +264,7 @@ diesel::table! {
         claimed_by -> Nullable<Text>,
         claimed_until -> Nullable<Timestamp>,
         created_at -> Timestamp,
+        last_activity_at -> Nullable<Timestamp>,
     }
 }
 
@@ -280,6 +281,7 @@ diesel::table! {
         next_attempt_at -> Nullable<Timestamp>,
         succeeded_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
+        activity_created_at -> Nullable<Timestamp>,
     }
 }
 

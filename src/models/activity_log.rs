@@ -173,6 +173,46 @@ pub(crate) struct ActivityLogInsert<'a> {
     pub session_id: Option<i64>,
 }
 
+/// How far before the last row seen a read by id still looks: an hour.
+/// Reads by id (the live tail, a stream's replay, webhook delivery) also
+/// bound `created_at` from below, so that PostgreSQL reads only the newest
+/// monthly partitions (docs/architecture.md, "Partitions"); the hour covers
+/// rows stamped before a slow transaction committed them. A row written
+/// with a time older than that (a back-dated import, the demo trail) is
+/// not news, and these reads pass it by; the listing shows it.
+pub const ID_READ_MARGIN_SECS: i64 = 60 * 60;
+
+/// The lower bound of `created_at` for a read by id after a row of time
+/// `last_seen` (or, for the live tail, after now): an hour before it; with
+/// no row seen, the first instant of year 1, which bounds nothing.
+pub fn id_read_floor(last_seen: Option<NaiveDateTime>) -> NaiveDateTime {
+    let year_one = NaiveDate::from_ymd_opt(1, 1, 1)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .unwrap_or(NaiveDateTime::MIN);
+    last_seen
+        .and_then(|t| t.checked_sub_signed(chrono::Duration::seconds(ID_READ_MARGIN_SECS)))
+        .map_or(year_one, |t| t.max(year_one))
+}
+
+/// A read by id's `created_at >= since`, boxed. On PostgreSQL a plain
+/// comparison, which prunes partitions. On SQLite, which has none, it is
+/// written `+created_at`, which no index can serve, so the read keeps its
+/// plan: it walks each user's ids from the cursor (`ix_activity_user_id`,
+/// whose entries end in the id) and checks the time on the few rows it
+/// finds, instead of reading the user's whole last hour by time. Both
+/// backends thus return the same rows.
+pub fn created_since(
+    backend: db::Backend,
+    since: NaiveDateTime,
+) -> Box<dyn BoxableExpression<activity_log::table, db::MultiBackend, SqlType = Bool>> {
+    match backend {
+        db::Backend::Postgres => Box::new(activity_log::created_at.ge(since)),
+        db::Backend::Sqlite => {
+            Box::new(sql::<Bool>("+created_at >= ").bind::<diesel::sql_types::Timestamp, _>(since))
+        }
+    }
+}
+
 // The table again, under another name, for a count inside a read of it.
 diesel::alias!(activity_log as counted: CountedActivity);
 const COUNTED: diesel::query_source::Alias<CountedActivity> = counted;
@@ -258,16 +298,37 @@ impl ActivityLog {
             .map(|id| id.unwrap_or(0))
     }
 
-    /// A user's rows after `after_id`, oldest first: a stream's replay.
+    /// The time of a user's newest row at or below id `id` (`None` when
+    /// there is none): where a read by id resumes, in time.
+    pub fn time_of(
+        conn: &mut DbConnection,
+        user_id: i64,
+        id: i64,
+    ) -> QueryResult<Option<NaiveDateTime>> {
+        activity_log::table
+            .filter(activity_log::user_id.eq(user_id))
+            .filter(activity_log::id.le(id))
+            .order(activity_log::id.desc())
+            .select(activity_log::created_at)
+            .first(conn)
+            .optional()
+    }
+
+    /// A user's rows after `after_id` written at or after `since` (see
+    /// [`id_read_floor`]), oldest first: a stream's replay.
     pub fn after(
         conn: &mut DbConnection,
         user_id: i64,
         after_id: i64,
+        since: NaiveDateTime,
         limit: i64,
     ) -> QueryResult<Vec<ActivityLog>> {
+        let backend = conn.backend();
         activity_log::table
+            .into_boxed()
             .filter(activity_log::user_id.eq(user_id))
             .filter(activity_log::id.gt(after_id))
+            .filter(created_since(backend, since))
             .order(activity_log::id.asc())
             .limit(limit)
             .select(ActivityLog::as_select())
@@ -276,10 +337,12 @@ impl ActivityLog {
 
     /// Each watched user's rows after that user's cursor, oldest first, in
     /// one statement: the live stream's tail (`cursors` are `(user_id,
-    /// last id seen)`; at most a few hundred per call).
+    /// last id seen)`; at most a few hundred per call), written at or after
+    /// `since` (the tail passes [`id_read_floor`] of now).
     pub fn after_each(
         conn: &mut DbConnection,
         cursors: &[(i64, i64)],
+        since: NaiveDateTime,
         limit: i64,
     ) -> QueryResult<Vec<ActivityLog>> {
         type Condition =
@@ -297,9 +360,11 @@ impl ActivityLog {
         else {
             return Ok(Vec::new());
         };
+        let backend = conn.backend();
         activity_log::table
             .into_boxed()
             .filter(condition)
+            .filter(created_since(backend, since))
             .order(activity_log::id.asc())
             .limit(limit)
             .select(ActivityLog::as_select())
@@ -532,9 +597,14 @@ impl ActivityLog {
             if batch.is_empty() {
                 return Ok(total);
             }
-            let deleted =
-                diesel::delete(activity_log::table.filter(activity_log::id.eq_any(&batch)))
-                    .execute(conn)?;
+            // The time bound lets PostgreSQL look only in the partitions
+            // that can hold such rows.
+            let deleted = diesel::delete(
+                activity_log::table
+                    .filter(activity_log::id.eq_any(&batch))
+                    .filter(activity_log::created_at.lt(cutoff)),
+            )
+            .execute(conn)?;
             total += deleted as u64;
         }
     }

@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::db::schema::{webhook_deliveries, webhooks};
 use crate::db::{self, DbConnection, Json};
 use crate::enums::{ActivityType, DeliveryStatus};
+use crate::models::activity_log::ID_READ_MARGIN_SECS;
 
 /// A webhook as stored. Serialized as the API shows it: never the secret,
 /// the cursor or the claim.
@@ -48,6 +49,10 @@ pub struct Webhook {
     pub claimed_until: Option<NaiveDateTime>,
     #[serde(serialize_with = "crate::timestamp::serialize")]
     pub created_at: NaiveDateTime,
+    /// The time of the row `last_activity_id` names (`None` when unknown):
+    /// reads after the cursor are bounded in time from it too.
+    #[serde(skip)]
+    pub last_activity_at: Option<NaiveDateTime>,
 }
 
 impl Webhook {
@@ -78,6 +83,7 @@ pub struct NewWebhook {
     pub consecutive_failures: i32,
     pub last_activity_id: i64,
     pub created_at: NaiveDateTime,
+    pub last_activity_at: Option<NaiveDateTime>,
 }
 
 impl NewWebhook {
@@ -134,9 +140,18 @@ impl Webhook {
         diesel::delete(webhooks::table.find(id)).execute(conn)
     }
 
-    pub fn set_cursor(conn: &mut DbConnection, id: i64, last_activity_id: i64) -> QueryResult<()> {
+    /// Moves the cursor to the row `last_activity_id`, written at `at`.
+    pub fn set_cursor(
+        conn: &mut DbConnection,
+        id: i64,
+        last_activity_id: i64,
+        at: Option<NaiveDateTime>,
+    ) -> QueryResult<()> {
         diesel::update(webhooks::table.find(id))
-            .set(webhooks::last_activity_id.eq(last_activity_id))
+            .set((
+                webhooks::last_activity_id.eq(last_activity_id),
+                webhooks::last_activity_at.eq(at),
+            ))
             .execute(conn)
             .map(|_| ())
     }
@@ -163,12 +178,26 @@ impl Webhook {
                 OR (NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.webhook_id = w.id \
                         AND d.status = 'pending') \
                     AND EXISTS (SELECT 1 FROM activity_log a WHERE a.user_id = w.user_id \
-                        AND a.id > w.last_activity_id)))";
+                        AND a.id > w.last_activity_id AND {FLOOR})))";
+        // The cursor row's time less the margin of reads by id
+        // (`activity_log::id_read_floor`), so PostgreSQL looks only in the
+        // newest partitions.
+        let pg_floor = format!(
+            "a.created_at >= COALESCE(w.last_activity_at - INTERVAL '{ID_READ_MARGIN_SECS} seconds', \
+             TIMESTAMP '0001-01-01 00:00:00')"
+        );
+        // On SQLite, `+` keeps the time from choosing the index (see
+        // `activity_log::created_since`).
+        let sqlite_floor = format!(
+            "+a.created_at >= COALESCE(strftime('%Y-%m-%d %H:%M:%f', w.last_activity_at, \
+             '-{ID_READ_MARGIN_SECS} seconds'), '0001-01-01 00:00:00')"
+        );
         let ids: Vec<ClaimedId> = match conn {
             DbConnection::Postgres(pg) => diesel::sql_query(format!(
                 "UPDATE webhooks SET claimed_by = $2, claimed_until = $3 WHERE id IN \
-                 (SELECT w.id FROM webhooks w WHERE {HAS_WORK} ORDER BY w.id \
-                  LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING id"
+                 (SELECT w.id FROM webhooks w WHERE {} ORDER BY w.id \
+                  LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING id",
+                HAS_WORK.replace("{FLOOR}", &pg_floor)
             ))
             .bind::<Timestamp, _>(now)
             .bind::<Text, _>(instance)
@@ -179,7 +208,9 @@ impl Webhook {
             DbConnection::Sqlite(c) => diesel::sql_query(format!(
                 "UPDATE webhooks SET claimed_by = ?2, claimed_until = ?3 WHERE id IN \
                  (SELECT w.id FROM webhooks w WHERE {} ORDER BY w.id LIMIT ?4) RETURNING id",
-                HAS_WORK.replace("$1", "?1")
+                HAS_WORK
+                    .replace("$1", "?1")
+                    .replace("{FLOOR}", &sqlite_floor)
             ))
             .bind::<Timestamp, _>(now)
             .bind::<Text, _>(instance)
@@ -222,6 +253,7 @@ impl Webhook {
         id: i64,
         instance: &str,
         last_activity_id: i64,
+        last_activity_at: Option<NaiveDateTime>,
         until: NaiveDateTime,
     ) -> QueryResult<bool> {
         diesel::update(
@@ -231,6 +263,7 @@ impl Webhook {
         )
         .set((
             webhooks::last_activity_id.eq(last_activity_id),
+            webhooks::last_activity_at.eq(last_activity_at),
             webhooks::claimed_until.eq(Some(until)),
         ))
         .execute(conn)
@@ -318,6 +351,9 @@ pub struct Delivery {
     pub succeeded_at: Option<NaiveDateTime>,
     #[serde(skip)]
     pub created_at: NaiveDateTime,
+    /// The delivered row's `created_at`, so it is found in its partition.
+    #[serde(skip)]
+    pub activity_created_at: Option<NaiveDateTime>,
 }
 
 /// What one attempt changed on its delivery.
@@ -339,6 +375,7 @@ impl Delivery {
         conn: &mut DbConnection,
         webhook_id: i64,
         activity_id: i64,
+        activity_created_at: NaiveDateTime,
         now: NaiveDateTime,
     ) -> QueryResult<Delivery> {
         db::with_backend!(conn, |c| diesel::insert_into(webhook_deliveries::table)
@@ -349,6 +386,7 @@ impl Delivery {
                 webhook_deliveries::attempts.eq(0),
                 webhook_deliveries::next_attempt_at.eq(Some(now)),
                 webhook_deliveries::created_at.eq(now),
+                webhook_deliveries::activity_created_at.eq(Some(activity_created_at)),
             ))
             .returning(Delivery::as_returning())
             .get_result(c))

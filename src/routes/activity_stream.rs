@@ -32,6 +32,7 @@ use crate::client_addr::ClientAddr;
 use crate::db::{self, Pool};
 use crate::error::{AppError, AppResult, TicketProblem};
 use crate::live::{Frame, Next, Subscription, REPLAY_PAGE};
+use crate::models::activity_log::id_read_floor;
 use crate::models::stream_ticket::{self, NewStreamTicket};
 use crate::models::{ActivityLog, AuthSession};
 use crate::routes::authenticated::AuthUser;
@@ -247,6 +248,7 @@ fn events(
         pool,
         user_id,
         last_sent: start,
+        last_sent_at: None,
         replaying: true,
         pending: VecDeque::from([Bytes::from_static(b"retry: 3000\n: open\n\n")]),
     };
@@ -262,14 +264,27 @@ fn events(
             }
             if body.replaying {
                 let (pool, user_id, after) = (body.pool.clone(), body.user_id, body.last_sent);
-                let page = db::run(&pool, move |conn| {
-                    Ok(ActivityLog::after(conn, user_id, after, REPLAY_PAGE)?)
+                let seen_at = body.last_sent_at;
+                let (page, seen_at) = db::run(&pool, move |conn| {
+                    // Bounded in time too, from the last row sent (looked
+                    // up once, for where the stream started).
+                    let seen_at = match seen_at {
+                        Some(at) => Some(at),
+                        None => ActivityLog::time_of(conn, user_id, after)?,
+                    };
+                    let since = id_read_floor(seen_at);
+                    let page = ActivityLog::after(conn, user_id, after, since, REPLAY_PAGE)?;
+                    Ok((page, seen_at))
                 })
                 .await
                 .ok()?;
+                body.last_sent_at = seen_at;
                 body.replaying = page.len() as i64 == REPLAY_PAGE;
                 for row in &page {
-                    body.last_sent = body.last_sent.max(row.id);
+                    if row.id > body.last_sent {
+                        body.last_sent = row.id;
+                        body.last_sent_at = Some(row.created_at);
+                    }
                     body.pending.push_back(Frame::activity(row).bytes);
                 }
                 continue;
@@ -287,7 +302,10 @@ fn events(
             };
             match frame.id {
                 Some(id) if id <= body.last_sent => continue,
-                Some(id) => body.last_sent = id,
+                Some(id) => {
+                    body.last_sent = id;
+                    body.last_sent_at = frame.created_at.or(body.last_sent_at);
+                }
                 None => {}
             }
             return Some((Ok(frame.bytes), body));
@@ -301,6 +319,8 @@ struct Body {
     pool: Pool,
     user_id: i64,
     last_sent: i64,
+    /// The time of the row `last_sent` names, once known.
+    last_sent_at: Option<chrono::NaiveDateTime>,
     replaying: bool,
     pending: VecDeque<Bytes>,
 }

@@ -45,13 +45,21 @@ impl WebhookService {
                 consecutive_failures: 0,
                 last_activity_id: 0,
                 created_at: db::now(),
+                last_activity_at: None,
             }
             .insert(conn)?;
             ActivityLogService::log(conn, NewActivity::webhook_create(user, &webhook));
             // The log's per-user lock is held to commit, so every row of
             // this user not yet visible will have a higher id.
             webhook.last_activity_id = ActivityLog::last_id(conn, user.id)?;
-            Webhook::set_cursor(conn, webhook.id, webhook.last_activity_id)?;
+            webhook.last_activity_at =
+                ActivityLog::time_of(conn, user.id, webhook.last_activity_id)?;
+            Webhook::set_cursor(
+                conn,
+                webhook.id,
+                webhook.last_activity_id,
+                webhook.last_activity_at,
+            )?;
             Ok((webhook, secret))
         })
     }

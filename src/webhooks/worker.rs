@@ -64,6 +64,7 @@ use crate::config::Settings;
 use crate::db::schema::{activity_log, webhook_deliveries, webhooks};
 use crate::db::{self, DbConnection, Pool};
 use crate::enums::DeliveryStatus;
+use crate::models::activity_log::{created_since, id_read_floor};
 use crate::models::webhook::{AttemptRecord, Delivery, Webhook};
 use crate::models::{ActivityLog, NewActivity};
 use crate::services::activity_log::ActivityLogService;
@@ -437,14 +438,16 @@ fn next_step(conn: &mut DbConnection, ctx: &Ctx, mut hook: Webhook) -> QueryResu
             Some(delivery) => delivery,
             None => match next_event(conn, &hook)? {
                 Event::None => break,
-                Event::Skipped(newest) => {
-                    Webhook::set_cursor(conn, id, newest)?;
+                Event::Skipped((newest, at)) => {
+                    Webhook::set_cursor(conn, id, newest, Some(at))?;
                     hook.last_activity_id = newest;
+                    hook.last_activity_at = Some(at);
                     continue;
                 }
                 Event::Found(row) => {
                     hook.last_activity_id = row.id;
-                    let delivery = Delivery::start(conn, id, row.id, now)?;
+                    hook.last_activity_at = Some(row.created_at);
+                    let delivery = Delivery::start(conn, id, row.id, row.created_at, now)?;
                     return attempt(conn, ctx, hook, delivery, &row, now);
                 }
             },
@@ -452,11 +455,20 @@ fn next_step(conn: &mut DbConnection, ctx: &Ctx, mut hook: Webhook) -> QueryResu
         if delivery.next_attempt_at.is_some_and(|at| at > now) {
             break;
         }
-        let row = activity_log::table
-            .find(delivery.activity_id)
-            .select(ActivityLog::as_select())
-            .first(conn)
-            .optional()?;
+        // With its time known, the row is looked for in its partition only.
+        let row = match delivery.activity_created_at {
+            Some(at) => activity_log::table
+                .find(delivery.activity_id)
+                .filter(activity_log::created_at.eq(at))
+                .select(ActivityLog::as_select())
+                .first(conn)
+                .optional()?,
+            None => activity_log::table
+                .find(delivery.activity_id)
+                .select(ActivityLog::as_select())
+                .first(conn)
+                .optional()?,
+        };
         let Some(row) = row else {
             // Pruned (retention) before it could be sent.
             Delivery::record(
@@ -496,6 +508,7 @@ fn attempt(
         hook.id,
         &ctx.instance,
         hook.last_activity_id,
+        hook.last_activity_at,
         now + ctx.timings.lease(),
     )?;
     if !renewed {
@@ -512,8 +525,8 @@ fn attempt(
 enum Event {
     /// No newer row.
     None,
-    /// Newer rows, none of a type it takes: the newest of them.
-    Skipped(i64),
+    /// Newer rows, none of a type it takes: the newest of them (id, time).
+    Skipped((i64, NaiveDateTime)),
     /// The first newer row of a type it takes.
     Found(Box<ActivityLog>),
 }
@@ -521,19 +534,29 @@ enum Event {
 /// The owner's first row after the cursor that the webhook takes. The
 /// newest row is read first and bounds the search: one user's rows
 /// commit in id order, so no row at or below it can still appear, and
-/// moving the cursor there skips nothing.
+/// moving the cursor there skips nothing. Both reads are bounded in time
+/// from the cursor row's (`activity_log::id_read_floor`), so PostgreSQL
+/// reads only the newest partitions.
 fn next_event(conn: &mut DbConnection, hook: &Webhook) -> QueryResult<Event> {
-    let after = activity_log::table
-        .filter(activity_log::user_id.eq(hook.user_id))
-        .filter(activity_log::id.gt(hook.last_activity_id));
-    let newest: Option<i64> = after
-        .select(diesel::dsl::max(activity_log::id))
-        .first(conn)?;
+    let since = id_read_floor(hook.last_activity_at);
+    let backend = conn.backend();
+    let after = || {
+        activity_log::table
+            .into_boxed()
+            .filter(activity_log::user_id.eq(hook.user_id))
+            .filter(activity_log::id.gt(hook.last_activity_id))
+            .filter(created_since(backend, since))
+    };
+    let newest: Option<(i64, NaiveDateTime)> = after()
+        .order(activity_log::id.desc())
+        .select((activity_log::id, activity_log::created_at))
+        .first(conn)
+        .optional()?;
     let Some(newest) = newest else {
         return Ok(Event::None);
     };
-    let first = after
-        .filter(activity_log::id.le(newest))
+    let first = after()
+        .filter(activity_log::id.le(newest.0))
         .order(activity_log::id.asc())
         .select(ActivityLog::as_select());
     let found = match hook.type_list() {

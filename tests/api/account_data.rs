@@ -76,10 +76,13 @@ fn columns_named(conn: &mut DbConnection, names: &[&str]) -> Vec<(String, String
                 }
             }
         }
+        // A partition's rows are its table's (activity_log's months).
         DbConnection::Postgres(c) => {
             let columns: Vec<Column> = diesel::sql_query(
                 "SELECT table_name::text AS table_name, column_name::text AS column_name \
-                 FROM information_schema.columns WHERE table_schema = current_schema()",
+                 FROM information_schema.columns WHERE table_schema = current_schema() \
+                 AND table_name::text NOT IN (SELECT relname::text FROM pg_class \
+                     WHERE relispartition AND relnamespace = current_schema()::regnamespace)",
             )
             .load(c)
             .unwrap();

@@ -146,7 +146,7 @@ fn the_suite_runs_on_the_backend_it_was_asked_for() {
 }
 
 /// Applies the embedded migrations up to and including `version`.
-fn migrate_through(conn: &mut DbConnection, version: &str) {
+pub(crate) fn migrate_through(conn: &mut DbConnection, version: &str) {
     use diesel_migrations::MigrationHarness;
     loop {
         let applied = match conn {
