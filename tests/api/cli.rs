@@ -62,7 +62,13 @@ fn shuffify_in(cwd: &Path, url: &str, args: &[&str], stdin: Option<&str>) -> Run
     {
         let mut input = child.stdin.take().unwrap();
         if let Some(text) = stdin {
-            input.write_all(text.as_bytes()).unwrap();
+            // A command that refuses before reading stdin (a missing
+            // database, a bad flag) may have exited already: its closed
+            // pipe is its answer, read from the exit code below.
+            match input.write_all(text.as_bytes()) {
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+                other => other.unwrap(),
+            }
         }
     }
     let output = child.wait_with_output().unwrap();
