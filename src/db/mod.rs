@@ -11,6 +11,7 @@
 
 pub mod backup;
 pub mod checkpoint;
+mod fixed_sql;
 pub mod json;
 mod location;
 mod manager;
@@ -18,6 +19,7 @@ pub mod migrations;
 mod pool_errors;
 mod round_trips;
 pub mod schema;
+mod stored_time;
 mod sqlite_planner;
 pub mod text_search;
 mod write_queue;
@@ -25,10 +27,12 @@ mod write_queue;
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::prelude::*;
 
+pub use fixed_sql::{fixed_sql, FixedSql};
 pub use json::{Json, RawJson};
 pub use location::{describe_database_url, require_existing, sqlite_file, without_password};
 pub use manager::{ConnectionManager, DatabaseUrl};
-pub use round_trips::{count as count_round_trips, RoundTrips};
+pub use stored_time::StoredTime;
+pub use round_trips::{count as count_round_trips, BlockingTrips, RoundTrips};
 
 /// A connection to whichever backend `DATABASE_URL` names.
 #[derive(diesel::MultiConnection)]
