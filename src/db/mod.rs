@@ -19,8 +19,8 @@ pub mod migrations;
 mod pool_errors;
 mod round_trips;
 pub mod schema;
-mod stored_time;
 mod sqlite_planner;
+mod stored_time;
 pub mod text_search;
 mod write_queue;
 
@@ -31,8 +31,8 @@ pub use fixed_sql::{fixed_sql, FixedSql};
 pub use json::{Json, RawJson};
 pub use location::{describe_database_url, require_existing, sqlite_file, without_password};
 pub use manager::{ConnectionManager, DatabaseUrl};
-pub use stored_time::StoredTime;
 pub use round_trips::{count as count_round_trips, BlockingTrips, RoundTrips};
+pub use stored_time::StoredTime;
 
 /// A connection to whichever backend `DATABASE_URL` names.
 #[derive(diesel::MultiConnection)]

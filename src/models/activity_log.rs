@@ -196,9 +196,11 @@ macro_rules! newest_after {
             Some((at, id)) => db::with_backend!($conn, |c| $rows
                 .filter(activity_log::created_at.le(db::StoredTime(at)))
                 .filter(
-                    activity_log::created_at.lt(db::StoredTime(at)).or(activity_log::created_at
-                        .eq(db::StoredTime(at))
-                        .and(activity_log::id.lt(id))),
+                    activity_log::created_at
+                        .lt(db::StoredTime(at))
+                        .or(activity_log::created_at
+                            .eq(db::StoredTime(at))
+                            .and(activity_log::id.lt(id))),
                 )
                 .order(newest_first)
                 .limit($limit)

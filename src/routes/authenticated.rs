@@ -150,12 +150,13 @@ struct PendingToken {
 /// from a token's length, is a 401 at once; otherwise the handler looks
 /// the token up with its read, and when it answered without doing so,
 /// the token is looked up now and its 401 wins.
-async fn token_on_read<B: MessageBody + 'static>(
-    req: ServiceRequest,
-    next: Next<B>,
-) -> Answer<B> {
+async fn token_on_read<B: MessageBody + 'static>(req: ServiceRequest, next: Next<B>) -> Answer<B> {
     let token = match bearer_token(req.request()) {
-        None => return Ok(req.error_response(AppError::Unauthorized).map_into_right_body()),
+        None => {
+            return Ok(req
+                .error_response(AppError::Unauthorized)
+                .map_into_right_body())
+        }
         Some(token) if token.len() > MAX_TOKEN_LEN => {
             let err = AppError::InvalidToken(TokenProblem::Unknown);
             return Ok(req.error_response(err).map_into_right_body());

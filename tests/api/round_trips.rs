@@ -108,9 +108,7 @@ async fn activity_reads_take_one_trip_with_their_token() {
     let login = app.login(&alice.username, &alice.password).await;
     assert_eq!(login.status, 200, "{}", login.text);
     let second = login.body["token"].as_str().unwrap().to_string();
-    let sessions = app
-        .get("/api/me/sessions", Some(&second))
-        .await;
+    let sessions = app.get("/api/me/sessions", Some(&second)).await;
     assert_eq!(sessions.status, 200, "{}", sessions.text);
     let first_id = sessions.body["items"]
         .as_array()
@@ -130,9 +128,7 @@ async fn activity_reads_take_one_trip_with_their_token() {
             assert!(res.text.contains("revoked"), "{path}{query}: {}", res.text);
         }
     }
-    let logout = app
-        .post("/api/auth/logout", Some(&second), json!({}))
-        .await;
+    let logout = app.post("/api/auth/logout", Some(&second), json!({})).await;
     assert!(logout.status.is_success(), "{}", logout.text);
     for path in reads {
         for query in ["", "&unknown=1"] {
