@@ -254,7 +254,7 @@ pub struct Bearer {
 /// Who [`Bearer::run`] runs for: a caller the middleware authenticated, or
 /// a token it leaves to the read.
 enum Caller {
-    Known(AuthUser),
+    Known(Box<AuthUser>),
     Token(Arc<PendingToken>),
 }
 
@@ -266,7 +266,7 @@ impl Bearer {
         T: Send + 'static,
     {
         match self.caller {
-            Caller::Known(auth) => db::run(&self.pool, move |conn| f(conn, auth)).await,
+            Caller::Known(auth) => db::run(&self.pool, move |conn| f(conn, *auth)).await,
             Caller::Token(pending) => {
                 pending.taken.store(true, Ordering::Release);
                 db::run(&self.pool, move |conn| {
@@ -289,7 +289,7 @@ impl FromRequest for Bearer {
         let pending = req.extensions().get::<Arc<PendingToken>>().cloned();
         let caller = match pending {
             Some(pending) => Ok(Caller::Token(pending)),
-            None => caller(req).map(Caller::Known),
+            None => caller(req).map(|auth| Caller::Known(Box::new(auth))),
         };
         ready(caller.and_then(|caller| {
             Ok(Bearer {
