@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The HTTP load table of README "Performance": builds the release binary,
+# The HTTP load table of docs/performance.md: builds the release binary,
 # installs wrk from Debian's packages when it is missing, and runs
 # scripts/load/load.py on SQLite and, when one answers, PostgreSQL.
 #
@@ -8,7 +8,8 @@
 #   scripts/load.sh --duration 15        # extra arguments go to load.py
 #
 # LOAD_PG_URL (default postgres://postgres@127.0.0.1:5432/postgres) names the
-# server; its database `shuffify_load` is dropped and recreated.
+# server; the run makes a database of its own there (`shuffify_load_<pid>`)
+# and drops it at the end.
 # SHUFFIFY_BIN skips the build and measures that binary instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -33,6 +33,17 @@ pub async fn log(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<Logged>, Error> {
+    // With the line filtered out (`RUST_LOG=warn`), nothing of it is
+    // gathered: the request line, the decoded path and the address are
+    // three allocations a request.
+    if !log::log_enabled!(target: TARGET, log::Level::Info) {
+        let res = next.call(req).await?;
+        return Ok(res.map_body(|_, body| Logged {
+            body: body.boxed(),
+            size: 0,
+            entry: None,
+        }));
+    }
     let entry = Entry {
         started: Instant::now(),
         request_line: crate::access_log_request_line(&req),
@@ -57,7 +68,7 @@ pub async fn log(
     Ok(res.map_body(move |_, body| Logged {
         body: body.boxed(),
         size: 0,
-        entry,
+        entry: Some(entry),
     }))
 }
 
@@ -104,7 +115,8 @@ impl Entry {
 pub struct Logged {
     body: BoxBody,
     size: usize,
-    entry: Entry,
+    /// `None` when the access log is filtered out.
+    entry: Option<Entry>,
 }
 
 impl MessageBody for Logged {
@@ -129,6 +141,8 @@ impl MessageBody for Logged {
 
 impl Drop for Logged {
     fn drop(&mut self) {
-        self.entry.write(self.size);
+        if let Some(entry) = &self.entry {
+            entry.write(self.size);
+        }
     }
 }

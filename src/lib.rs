@@ -105,7 +105,7 @@ pub fn app(
             let method = metrics::method_label(req.method());
             let fut = srv.call(req);
             async move {
-                let (res, round_trips) = db::count_round_trips(fut).await;
+                let (res, round_trips, blocking_trips) = db::count_round_trips(fut).await;
                 let mut res = res?;
                 let route = res
                     .request()
@@ -114,10 +114,12 @@ pub fn app(
                 let status = res.status().as_u16();
                 metrics::global().http_request(&route, method, status, started.elapsed());
                 log::debug!(
-                    "{method} {route} {status}: {} database round trips",
-                    round_trips.0
+                    "{method} {route} {status}: {} database round trips in {} trips",
+                    round_trips.0,
+                    blocking_trips.0
                 );
                 res.response_mut().extensions_mut().insert(round_trips);
+                res.response_mut().extensions_mut().insert(blocking_trips);
                 Ok(res)
             }
         })

@@ -5,8 +5,8 @@
 
 Normally run through `scripts/load.sh`, which installs wrk and builds the
 release binary first. For each backend (SQLite on a temp file; PostgreSQL on
-a fresh database `shuffify_load` when `--postgres` names a server that
-answers), it:
+a fresh database `shuffify_load_<pid>` when `--postgres` names a server that
+answers, dropped again at the end), it:
 
   1. migrates a new database and starts `serve` on a free loopback port;
   2. registers 100 users over HTTP and signs each in (real argon2 hashes,
@@ -24,8 +24,13 @@ answers), it:
      through `GET /api/activity/export` and reports how far the server's
      resident memory grew meanwhile.
 
-Standard library only; loopback only; the server and its files are removed
-at the end. Numbers are from one machine at one moment: read the ratios.
+At the end it prints both backends side by side: for each request its
+share of `/health` in the same run, req/s, p99 and failed requests.
+
+Standard library only; loopback only; the servers (stopped by their own
+process ids, on SIGINT and SIGTERM too), their files and the PostgreSQL
+database are removed at the end. Numbers are from one machine at one
+moment: read the ratios.
 """
 
 import argparse
@@ -33,6 +38,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -327,6 +333,23 @@ def print_export(backend, result):
           f"{elapsed:.1f} s; server memory grew by {growth / 1024:.1f} MiB at most")
 
 
+def print_both(tables):
+    """One table, the backends side by side: share of /health, req/s,
+    p99 and failures of each request."""
+    labels = [label for label, _ in tables[0][1]]
+    head = " | ".join(f"{name} share | req/s | p99 | failed" for name, _ in tables)
+    print(f"\nBoth backends, {args.connections} connections, {args.duration} s per row\n")
+    print(f"| request | {head} |")
+    print("|---|" + "---|---|---|---|" * len(tables))
+    for i, label in enumerate(labels):
+        cells = []
+        for _, rows in tables:
+            health = rows[0][1][0]
+            rps, p99, failed = rows[i][1]
+            cells.append(f"{rps / health:.3f} | {rps:,.0f} | {p99:.1f} ms | {failed}")
+        print(f"| {label.strip()} | {' | '.join(cells)} |")
+
+
 def print_table(backend, rows):
     health = rows[0][1][0]
     shuffle_empty = rows[4][1][0]
@@ -350,8 +373,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--bin", required=True, help="the release binary")
     parser.add_argument("--postgres", default=None,
-                        help="a postgres:// URL of a server (its `shuffify_load` "
-                             "database is dropped and recreated)")
+                        help="a postgres:// URL of a server (the run makes a database "
+                             "`shuffify_load_<pid>` there and drops it at the end)")
     parser.add_argument("--only", choices=["sqlite", "postgres"], default=None)
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=64)
@@ -361,12 +384,25 @@ if __name__ == "__main__":
     if not shutil.which("wrk"):
         sys.exit("wrk is missing: scripts/load.sh installs it")
 
+    # A signal stops the run through the `finally` blocks: servers
+    # stopped, files and database removed.
+    def interrupted(signum, _frame):
+        raise SystemExit(f"stopped by signal {signum}")
+
+    signal.signal(signal.SIGTERM, interrupted)
+    signal.signal(signal.SIGINT, interrupted)
+
     workdir = tempfile.mkdtemp(prefix="shuffify-load-")
+    # Its own database, so that two runs on one server do not collide.
+    database = f"shuffify_load_{os.getpid()}"
+    admin = None
+    tables = []
     try:
         if args.only in (None, "sqlite"):
             path = os.path.join(workdir, "load.db")
-            print_table("SQLite", measure("sqlite", args.bin, f"sqlite://{path}", path,
-                                          args, workdir))
+            rows = measure("sqlite", args.bin, f"sqlite://{path}", path, args, workdir)
+            tables.append(("SQLite", rows))
+            print_table("SQLite", rows)
             if args.export_rows:
                 path = os.path.join(workdir, "export.db")
                 print_export("SQLite", export_memory("sqlite", args.bin, f"sqlite://{path}",
@@ -374,18 +410,25 @@ if __name__ == "__main__":
         if args.only in (None, "postgres") and args.postgres:
             if postgres_answers(args.postgres):
                 admin = args.postgres
-                run_sql("postgres", admin, "DROP DATABASE IF EXISTS shuffify_load")
-                run_sql("postgres", admin, "CREATE DATABASE shuffify_load")
-                url = urllib.parse.urlparse(admin)._replace(path="/shuffify_load").geturl()
-                print_table("PostgreSQL", measure("postgres", args.bin, url, url,
-                                                  args, workdir))
+                run_sql("postgres", admin, f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+                run_sql("postgres", admin, f"CREATE DATABASE {database}")
+                url = urllib.parse.urlparse(admin)._replace(path=f"/{database}").geturl()
+                rows = measure("postgres", args.bin, url, url, args, workdir)
+                tables.append(("PostgreSQL", rows))
+                print_table("PostgreSQL", rows)
                 if args.export_rows:
-                    run_sql("postgres", admin, "DROP DATABASE IF EXISTS shuffify_load")
-                    run_sql("postgres", admin, "CREATE DATABASE shuffify_load")
+                    run_sql("postgres", admin, f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+                    run_sql("postgres", admin, f"CREATE DATABASE {database}")
                     print_export("PostgreSQL", export_memory("postgres", args.bin, url, url,
                                                              args.export_rows, workdir))
             else:
                 print(f"\nPostgreSQL: {args.postgres} does not answer; skipped",
                       file=sys.stderr)
+        if tables:
+            print_both(tables)
     finally:
+        if admin is not None:
+            subprocess.run(["psql", "-q", admin, "-c",
+                            f"DROP DATABASE IF EXISTS {database} WITH (FORCE)"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         shutil.rmtree(workdir, ignore_errors=True)

@@ -11,6 +11,7 @@
 
 pub mod backup;
 pub mod checkpoint;
+mod fixed_sql;
 pub mod json;
 mod location;
 mod manager;
@@ -20,16 +21,19 @@ mod pool_errors;
 mod round_trips;
 pub mod schema;
 mod sqlite_planner;
+mod stored_time;
 pub mod text_search;
 mod write_queue;
 
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::prelude::*;
 
+pub use fixed_sql::{fixed_sql, FixedSql};
 pub use json::{Json, RawJson};
 pub use location::{describe_database_url, require_existing, sqlite_file, without_password};
 pub use manager::{ConnectionManager, DatabaseUrl};
-pub use round_trips::{count as count_round_trips, RoundTrips};
+pub use round_trips::{count as count_round_trips, BlockingTrips, RoundTrips};
+pub use stored_time::StoredTime;
 
 /// A connection to whichever backend `DATABASE_URL` names.
 #[derive(diesel::MultiConnection)]

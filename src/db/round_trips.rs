@@ -9,6 +9,10 @@
 //! middleware logs the total at debug level and leaves it in the
 //! response's extensions as [`RoundTrips`], where tests read it.
 //!
+//! The same tally counts the request's trips to the blocking pool (each
+//! `db::run`, `run_in` or `run_on`), left beside it as [`BlockingTrips`]:
+//! a trip costs more than a statement on SQLite.
+//!
 //! Work outside a request (the scheduler, an export's body after its
 //! handler returned) runs outside any tally and is not counted.
 
@@ -22,12 +26,24 @@ thread_local! {
 }
 
 tokio::task_local! {
-    static REQUEST: Cell<u32>;
+    static REQUEST: Tally;
+}
+
+/// What one request has sent so far.
+#[derive(Default)]
+struct Tally {
+    statements: Cell<u32>,
+    trips: Cell<u32>,
 }
 
 /// The statements one request sent, in its response's extensions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RoundTrips(pub u32);
+
+/// The trips one request made to the blocking pool, in its response's
+/// extensions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockingTrips(pub u32);
 
 /// The instrumentation every pooled connection carries.
 pub(crate) struct Counter;
@@ -45,19 +61,27 @@ pub(crate) fn on_this_thread() -> u64 {
     ON_THIS_THREAD.with(Cell::get)
 }
 
-/// Adds `n` statements to the current request's tally, if there is one.
+/// Adds one trip to the blocking pool and its `n` statements to the
+/// current request's tally, if there is one.
 pub(crate) fn add(n: u64) {
     let n = u32::try_from(n).unwrap_or(u32::MAX);
-    let _ = REQUEST.try_with(|total| total.set(total.get().saturating_add(n)));
+    let _ = REQUEST.try_with(|tally| {
+        tally
+            .statements
+            .set(tally.statements.get().saturating_add(n));
+        tally.trips.set(tally.trips.get().saturating_add(1));
+    });
 }
 
 /// Runs `fut` with a tally of its own, and hands back the tally with its
 /// output.
-pub async fn count<F: Future>(fut: F) -> (F::Output, RoundTrips) {
+pub async fn count<F: Future>(fut: F) -> (F::Output, RoundTrips, BlockingTrips) {
     REQUEST
-        .scope(Cell::new(0), async move {
+        .scope(Tally::default(), async move {
             let output = fut.await;
-            (output, RoundTrips(REQUEST.with(Cell::get)))
+            let (statements, trips) =
+                REQUEST.with(|tally| (tally.statements.get(), tally.trips.get()));
+            (output, RoundTrips(statements), BlockingTrips(trips))
         })
         .await
 }

@@ -234,11 +234,13 @@ macro_rules! newest_after {
             // redundant `created_at <= t` gives PostgreSQL an index range
             // to scan backwards instead of an OR it cannot.
             Some((at, id)) => db::with_backend!($conn, |c| $rows
-                .filter(activity_log::created_at.le(at))
+                .filter(activity_log::created_at.le(db::StoredTime(at)))
                 .filter(
                     activity_log::created_at
-                        .lt(at)
-                        .or(activity_log::created_at.eq(at).and(activity_log::id.lt(id))),
+                        .lt(db::StoredTime(at))
+                        .or(activity_log::created_at
+                            .eq(db::StoredTime(at))
+                            .and(activity_log::id.lt(id))),
                 )
                 .order(newest_first)
                 .limit($limit)
@@ -430,7 +432,7 @@ impl ActivityLog {
         limit: i64,
     ) -> QueryResult<Vec<ActivityLog>> {
         // With no lower bound, the epoch stands in: one shape, not two.
-        let since = since.unwrap_or(DateTime::UNIX_EPOCH.naive_utc());
+        let since = db::StoredTime(since.unwrap_or(DateTime::UNIX_EPOCH.naive_utc()));
         let mine = activity_log::table
             .filter(activity_log::user_id.eq(user_id))
             .filter(activity_log::created_at.ge(since));
@@ -462,7 +464,7 @@ impl ActivityLog {
         after: Option<(NaiveDateTime, i64)>,
         limit: i64,
     ) -> QueryResult<(Vec<ActivityLog>, Option<i64>)> {
-        let since = since.unwrap_or(DateTime::UNIX_EPOCH.naive_utc());
+        let since = db::StoredTime(since.unwrap_or(DateTime::UNIX_EPOCH.naive_utc()));
         let mine = activity_log::table
             .filter(activity_log::user_id.eq(user_id))
             .filter(activity_log::created_at.ge(since));
@@ -506,8 +508,8 @@ impl ActivityLog {
         start: NaiveDateTime,
     ) -> QueryResult<Vec<(NaiveDate, ActivityType, i64)>> {
         // diesel cannot group by an expression and select it too, so the
-        // day is literal SQL; the statements are still cached, keyed by
-        // their text.
+        // day is literal SQL, which diesel would prepare again on every
+        // run; its text is a constant, so `db::fixed_sql` caches it.
         let mine = activity_log::table.filter(activity_log::user_id.eq(user_id));
         match conn {
             // SQLite stores "YYYY-MM-DD HH:MM:SS.ffffff": the day is its
@@ -515,16 +517,18 @@ impl ActivityLog {
             // indexes, so the groups come out of the index in order, with
             // no sort.
             DbConnection::Sqlite(c) => {
-                let rows: Vec<(String, ActivityType, i64)> = mine
-                    .filter(
+                struct SummarySqlite;
+                let rows: Vec<(String, ActivityType, i64)> = db::fixed_sql::<SummarySqlite, _>(
+                    mine.filter(
                         sql::<Bool>("substr(created_at, 1, 10) >= ")
                             .bind::<Text, _>(start.date().to_string()),
                     )
                     .group_by(sql::<Text>("substr(created_at, 1, 10), activity_type"))
                     .select(sql::<(Text, Text, BigInt)>(
                         "substr(created_at, 1, 10), activity_type, COUNT(*)",
-                    ))
-                    .load(c)?;
+                    )),
+                )
+                .load(c)?;
                 // The rows come day by day: read each day's text once,
                 // not once per (day, type) row through chrono's parser.
                 let mut last: Option<(String, NaiveDate)> = None;
@@ -545,13 +549,17 @@ impl ActivityLog {
                     .collect()
             }
             // PostgreSQL reads `ix_activity_user_created_type` alone.
-            DbConnection::Postgres(c) => mine
-                .filter(activity_log::created_at.ge(start))
-                .group_by(sql::<Date>("created_at::date, activity_type"))
-                .select(sql::<(Date, Text, BigInt)>(
-                    "created_at::date, activity_type, COUNT(*)",
-                ))
-                .load(c),
+            DbConnection::Postgres(c) => {
+                struct SummaryPostgres;
+                db::fixed_sql::<SummaryPostgres, _>(
+                    mine.filter(activity_log::created_at.ge(start))
+                        .group_by(sql::<Date>("created_at::date, activity_type"))
+                        .select(sql::<(Date, Text, BigInt)>(
+                            "created_at::date, activity_type, COUNT(*)",
+                        )),
+                )
+                .load(c)
+            }
         }
     }
 

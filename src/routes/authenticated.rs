@@ -15,8 +15,19 @@
 //! used to answer 400 first, at random. Routing (404, 405) and the head's
 //! limits (431) still come first: the middleware wraps each registered
 //! method, not the resource.
+//!
+//! The hot activity reads ([`Access::TokenOnRead`]) leave the lookup to
+//! their handler, which runs it on the read's own connection in the
+//! read's one trip to the blocking pool (a trip costs more than the
+//! lookup); nothing is cached, so a logout or an ended session is seen by
+//! the next request on every instance. They judge nothing of the request
+//! before the token, and when the unknown-parameter check answers before
+//! the handler runs, the middleware looks the token up then and a bad
+//! token's 401 replaces that answer.
 
 use std::future::{ready, Ready};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
@@ -45,6 +56,16 @@ pub enum Access {
     /// the handler redeems (the live stream: a browser's `EventSource`
     /// cannot send `Authorization`). A request with neither is a 401 there.
     TokenOrTicket,
+    /// A live bearer token, looked up by the handler's [`Bearer::run`] on
+    /// the read's own connection, in the read's one trip to the blocking
+    /// pool: for the hot reads, whose handlers take only [`Bearer`] and
+    /// judge nothing of the request before it (they parse their query
+    /// inside `run`, after the token). The middleware answers a missing
+    /// or oversized token itself; when the handler answers without having
+    /// run (the unknown-parameter check refused the request first), it
+    /// looks the token up then, and a bad token's 401 replaces that
+    /// answer, so the 401 still comes first.
+    TokenOnRead,
 }
 
 impl Access {
@@ -54,6 +75,7 @@ impl Access {
             Access::Public => route,
             Access::Token => route.wrap(from_fn(require_token)),
             Access::TokenOrTicket => route.wrap(from_fn(token_unless_ticket)),
+            Access::TokenOnRead => route.wrap(from_fn(token_on_read)),
         }
     }
 }
@@ -68,6 +90,12 @@ pub struct AuthUser {
 impl AuthUser {
     pub fn id(&self) -> i64 {
         self.user.id
+    }
+
+    /// The live session and user of `token`, or the 401 saying why not.
+    fn look_up(conn: &mut DbConnection, token: &str) -> AppResult<AuthUser> {
+        let (session, user) = AuthService::authenticate(conn, token)?;
+        Ok(AuthUser { user, session })
     }
 
     /// The caller the middleware authenticated, if it did.
@@ -109,6 +137,49 @@ async fn token_unless_ticket<B: MessageBody + 'static>(
     }
 }
 
+/// A token the handler looks up on its own connection ([`Access::TokenOnRead`]).
+#[derive(Debug)]
+struct PendingToken {
+    token: String,
+    /// Set once [`Bearer::run`] has taken the token to the database: its
+    /// answer (the read, or the 401) is then the request's.
+    taken: AtomicBool,
+}
+
+/// [`Access::TokenOnRead`]: a request without a token, or with one far
+/// from a token's length, is a 401 at once; otherwise the handler looks
+/// the token up with its read, and when it answered without doing so,
+/// the token is looked up now and its 401 wins.
+async fn token_on_read<B: MessageBody + 'static>(req: ServiceRequest, next: Next<B>) -> Answer<B> {
+    let token = match bearer_token(req.request()) {
+        None => {
+            return Ok(req
+                .error_response(AppError::Unauthorized)
+                .map_into_right_body())
+        }
+        Some(token) if token.len() > MAX_TOKEN_LEN => {
+            let err = AppError::InvalidToken(TokenProblem::Unknown);
+            return Ok(req.error_response(err).map_into_right_body());
+        }
+        Some(token) => token,
+    };
+    let pending = Arc::new(PendingToken {
+        token,
+        taken: AtomicBool::new(false),
+    });
+    req.extensions_mut().insert(pending.clone());
+    let res = next.call(req).await?;
+    if pending.taken.load(Ordering::Acquire) {
+        return Ok(res.map_into_left_body());
+    }
+    let (http_req, res) = res.into_parts();
+    let token = pending.token.clone();
+    match authenticate_token(&http_req, token).await {
+        Ok(_) => Ok(ServiceResponse::new(http_req, res).map_into_left_body()),
+        Err(err) => Ok(ServiceResponse::from_err(err, http_req).map_into_right_body()),
+    }
+}
+
 /// Hands an authenticated request to the handler with its caller, or
 /// answers the failure (401, or the database's 5xx) without calling it.
 async fn proceed<B: MessageBody + 'static>(
@@ -134,12 +205,13 @@ async fn authenticate(req: &ServiceRequest, token: Option<String>) -> AppResult<
     if token.len() > MAX_TOKEN_LEN {
         return Err(AppError::InvalidToken(TokenProblem::Unknown));
     }
-    let pool = app_state(req.request())?.pool.clone();
-    db::run(&pool, move |conn| {
-        let (session, user) = AuthService::authenticate(conn, &token)?;
-        Ok(AuthUser { user, session })
-    })
-    .await
+    authenticate_token(req.request(), token).await
+}
+
+/// [`authenticate`] of a token already taken from the request.
+async fn authenticate_token(req: &HttpRequest, token: String) -> AppResult<AuthUser> {
+    let pool = app_state(req)?.pool.clone();
+    db::run(&pool, move |conn| AuthUser::look_up(conn, &token)).await
 }
 
 fn app_state(req: &HttpRequest) -> AppResult<&web::Data<AppState>> {
@@ -172,12 +244,18 @@ impl FromRequest for AuthUser {
 /// The caller and the pool, for read handlers: [`Bearer::run`] runs their
 /// statements on one connection in one trip to the blocking pool. An
 /// authenticated read makes two database round trips, the token's and its
-/// own, as it did when the token was looked up on the read's connection;
-/// the middleware's trip of its own is what a 401 that always comes first
-/// costs (README, "What made the difference").
+/// own; on a route registered with [`Access::TokenOnRead`] both run in
+/// that one trip (docs/performance.md, "What made the difference").
 pub struct Bearer {
-    auth: AuthUser,
+    caller: Caller,
     pool: db::Pool,
+}
+
+/// Who [`Bearer::run`] runs for: a caller the middleware authenticated, or
+/// a token it leaves to the read.
+enum Caller {
+    Known(Box<AuthUser>),
+    Token(Arc<PendingToken>),
 }
 
 impl Bearer {
@@ -187,8 +265,19 @@ impl Bearer {
         F: FnOnce(&mut DbConnection, AuthUser) -> AppResult<T> + Send + 'static,
         T: Send + 'static,
     {
-        let auth = self.auth;
-        db::run(&self.pool, move |conn| f(conn, auth)).await
+        match self.caller {
+            Caller::Known(auth) => db::run(&self.pool, move |conn| f(conn, *auth)).await,
+            Caller::Token(pending) => {
+                pending.taken.store(true, Ordering::Release);
+                db::run(&self.pool, move |conn| {
+                    let auth = AuthUser::look_up(conn, &pending.token)?;
+                    // The rows this request writes name the session it used.
+                    crate::request_context::set_session(auth.session.id);
+                    f(conn, auth)
+                })
+                .await
+            }
+        }
     }
 }
 
@@ -197,9 +286,14 @@ impl FromRequest for Bearer {
     type Future = Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(caller(req).and_then(|auth| {
+        let pending = req.extensions().get::<Arc<PendingToken>>().cloned();
+        let caller = match pending {
+            Some(pending) => Ok(Caller::Token(pending)),
+            None => caller(req).map(|auth| Caller::Known(Box::new(auth))),
+        };
+        ready(caller.and_then(|caller| {
             Ok(Bearer {
-                auth,
+                caller,
                 pool: app_state(req)?.pool.clone(),
             })
         }))

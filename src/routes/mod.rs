@@ -296,16 +296,16 @@ pub fn endpoints() -> Vec<Endpoint> {
             .get(workshop::get_session)
             .patch(workshop::update_session)
             .delete(workshop::delete_session),
-        resource("/api/activity")
+        resource_with("/api/activity", Access::TokenOnRead)
             .query::<activity::ListingParams>()
             .get(activity::list_activity),
-        resource("/api/activity/recent")
+        resource_with("/api/activity/recent", Access::TokenOnRead)
             .query::<activity::RecentParams>()
             .get(activity::recent_activity),
-        resource("/api/activity/since")
+        resource_with("/api/activity/since", Access::TokenOnRead)
             .query::<activity::SinceParams>()
             .get(activity::activity_since),
-        resource("/api/activity/summary")
+        resource_with("/api/activity/summary", Access::TokenOnRead)
             .query::<activity::SummaryParams>()
             .get(activity::activity_summary),
         resource("/api/activity/export")

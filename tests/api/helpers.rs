@@ -223,6 +223,8 @@ pub struct TestResponse {
     pub text: String,
     /// Statements the request sent to the database (docs/performance.md).
     pub round_trips: Option<u32>,
+    /// Trips the request made to the blocking pool.
+    pub blocking_trips: Option<u32>,
 }
 
 impl TestResponse {
@@ -352,6 +354,11 @@ where
             .extensions()
             .get::<shuffify::db::RoundTrips>()
             .map(|n| n.0);
+        let blocking_trips = res
+            .response()
+            .extensions()
+            .get::<shuffify::db::BlockingTrips>()
+            .map(|n| n.0);
         let bytes = test::read_body(res).await;
         let text = String::from_utf8_lossy(&bytes).to_string();
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
@@ -361,6 +368,7 @@ where
             body,
             text,
             round_trips,
+            blocking_trips,
         }
     }
 

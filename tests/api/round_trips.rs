@@ -81,3 +81,59 @@ async fn authenticated_reads_make_at_most_two_round_trips() {
         shuffled.round_trips
     );
 }
+
+/// The activity reads look their token up on their own connection, in
+/// the one trip to the blocking pool that runs their query, and a bad
+/// token is still a 401 before a bad query: also when the query check
+/// refuses the request before the handler runs, and after a logout or a
+/// session ended from another one.
+#[actix_web::test]
+async fn activity_reads_take_one_trip_with_their_token() {
+    let app = spawn_app().await;
+    let alice = app.user("alice").await;
+    let client = app.as_user(&alice);
+    let reads = [
+        "/api/activity/recent?limit=20",
+        "/api/activity?limit=50",
+        "/api/activity/since?since=2020-01-01T00:00:00Z",
+        "/api/activity/summary?days=30",
+    ];
+    for path in reads {
+        let res = client.get(path).await;
+        assert_eq!(res.status, 200, "{path}: {}", res.text);
+        assert_eq!(res.blocking_trips, Some(1), "{path}");
+        assert_eq!(res.round_trips, Some(2), "{path}");
+    }
+    // Two sessions of one user: the second ends the first, then logs out.
+    let login = app.login(&alice.username, &alice.password).await;
+    assert_eq!(login.status, 200, "{}", login.text);
+    let second = login.body["token"].as_str().unwrap().to_string();
+    let sessions = app.get("/api/me/sessions", Some(&second)).await;
+    assert_eq!(sessions.status, 200, "{}", sessions.text);
+    let first_id = sessions.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["current"] == json!(false))
+        .map(|s| s["id"].as_i64().unwrap())
+        .expect("the first session is listed");
+    let ended = app
+        .delete(&format!("/api/me/sessions/{first_id}"), Some(&second))
+        .await;
+    assert!(ended.status.is_success(), "{}", ended.text);
+    for path in reads {
+        for query in ["", "&unknown=1", "&limit=x"] {
+            let res = app.get(&format!("{path}{query}"), Some(&alice.token)).await;
+            assert_eq!(res.status, 401, "{path}{query}: {}", res.text);
+            assert!(res.text.contains("revoked"), "{path}{query}: {}", res.text);
+        }
+    }
+    let logout = app.post("/api/auth/logout", Some(&second), json!({})).await;
+    assert!(logout.status.is_success(), "{}", logout.text);
+    for path in reads {
+        for query in ["", "&unknown=1"] {
+            let res = app.get(&format!("{path}{query}"), Some(&second)).await;
+            assert_eq!(res.status, 401, "{path}{query}: {}", res.text);
+        }
+    }
+}
