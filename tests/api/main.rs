@@ -25,6 +25,7 @@ mod isolation;
 mod log_failures;
 mod me;
 mod openapi;
+mod playlist_orders;
 mod playlists;
 mod query_plans;
 mod round_trips;

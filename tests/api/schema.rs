@@ -120,7 +120,7 @@ fn migrations_apply_to_an_empty_database_and_are_idempotent() {
         "user_settings",
         "tracks",
         "playlists",
-        "playlist_tracks",
+        "playlist_orders",
         "workshop_sessions",
         "upstream_sources",
         "schedules",
@@ -146,7 +146,7 @@ fn the_suite_runs_on_the_backend_it_was_asked_for() {
 }
 
 /// Applies the embedded migrations up to and including `version`.
-fn migrate_through(conn: &mut DbConnection, version: &str) {
+pub(crate) fn migrate_through(conn: &mut DbConnection, version: &str) {
     use diesel_migrations::MigrationHarness;
     loop {
         let applied = match conn {

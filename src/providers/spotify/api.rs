@@ -136,6 +136,10 @@ pub struct Playable {
 pub struct PlaylistItem {
     /// `None` for an item Spotify no longer serves.
     pub item: Option<Playable>,
+    /// When the item was added to the playlist, in unix seconds; `None`
+    /// when Spotify gives no time (very old playlists) or one that is not
+    /// RFC 3339.
+    pub added_at: Option<i64>,
 }
 
 /// An entry as it comes: `item` for a development-mode app, `track` for
@@ -147,12 +151,22 @@ struct Entry {
     item: Option<Option<Playable>>,
     #[serde(default)]
     track: Option<Playable>,
+    /// Read leniently: an odd time never costs the entry.
+    #[serde(default)]
+    added_at: Option<serde_json::Value>,
 }
 
 impl From<Entry> for PlaylistItem {
     fn from(entry: Entry) -> Self {
+        let added_at = entry
+            .added_at
+            .as_ref()
+            .and_then(serde_json::Value::as_str)
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.timestamp());
         PlaylistItem {
             item: entry.item.unwrap_or(entry.track),
+            added_at,
         }
     }
 }
