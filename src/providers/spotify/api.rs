@@ -477,6 +477,20 @@ mod tests {
     }
 
     #[test]
+    fn an_entry_keeps_spotifys_added_time_and_survives_an_odd_one() {
+        let song = json!({"uri": "spotify:track:a", "name": "a"});
+        let added = |value: serde_json::Value| {
+            serde_json::from_value::<PlaylistItem>(json!({"added_at": value, "item": song}))
+                .unwrap()
+                .added_at
+        };
+        assert_eq!(added(json!("2026-03-09T00:00:01Z")), Some(1_773_014_401));
+        assert_eq!(added(json!(null)), None);
+        assert_eq!(added(json!("yesterday")), None);
+        assert_eq!(added(json!(17)), None);
+    }
+
+    #[test]
     fn an_entry_reads_item_and_falls_back_to_track_only_where_item_is_absent() {
         let song = |id: &str| json!({"uri": format!("spotify:track:{id}"), "name": id});
         let today =
