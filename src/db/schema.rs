@@ -97,10 +97,10 @@ diesel::table! {
 }
 
 diesel::table! {
-    playlist_tracks (playlist_id, position) {
+    playlist_orders (playlist_id) {
         playlist_id -> Text,
-        position -> Integer,
-        track_uri -> Text,
+        track_count -> Integer,
+        entries -> Text,
     }
 }
 
@@ -293,7 +293,7 @@ diesel::joinable!(stream_tickets -> auth_sessions (session_id));
 diesel::joinable!(user_settings -> users (user_id));
 diesel::joinable!(track_facts -> users (user_id));
 diesel::joinable!(playlists -> users (owner_id));
-diesel::joinable!(playlist_tracks -> playlists (playlist_id));
+diesel::joinable!(playlist_orders -> playlists (playlist_id));
 diesel::joinable!(workshop_sessions -> users (user_id));
 diesel::joinable!(upstream_sources -> users (user_id));
 diesel::joinable!(schedules -> users (user_id));
@@ -310,7 +310,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     tracks,
     track_facts,
     playlists,
-    playlist_tracks,
+    playlist_orders,
     workshop_sessions,
     upstream_sources,
     schedules,

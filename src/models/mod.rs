@@ -8,6 +8,7 @@ pub mod auth_session;
 pub mod job_execution;
 pub mod login_failure;
 pub mod playlist;
+pub mod playlist_order;
 pub mod provider_connection;
 pub mod provider_pause;
 pub mod schedule;

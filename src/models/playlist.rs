@@ -1,22 +1,20 @@
-//! `playlists` and `playlist_tracks`. Order is `position` (from 0);
-//! duplicates are allowed. Two services call the queries here:
+//! `playlists`, and the reads and writes of their orders, which are kept
+//! one row per playlist in `models::playlist_order` (an entry's position
+//! is its index, from 0; duplicates are allowed). Two services call the
+//! queries here:
 //! `services::playlists` (CRUD and reads) and `services::rewrite` (orders,
 //! and the provider columns a write-back or sync moves). A linked
 //! playlist's provider columns are [`ProviderLink`], embedded in the row.
-
-use std::collections::HashMap;
 
 use chrono::NaiveDateTime;
 use diesel::dsl::count_star;
 use diesel::prelude::*;
 
-use crate::db::schema::{playlist_tracks, playlists, track_facts, tracks};
+use crate::db::schema::playlists;
 use crate::db::DbConnection;
 use crate::enums::Provider;
-use crate::models::track::{OwnFacts, Track};
-
-/// Rows per INSERT into `playlist_tracks` (3 columns each).
-const INSERT_CHUNK: usize = 1000;
+use crate::models::playlist_order::PlaylistOrder;
+use crate::models::track::Track;
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Insertable)]
 #[diesel(table_name = playlists)]
@@ -83,14 +81,6 @@ impl ProviderLink {
     pub fn is_linked(&self) -> bool {
         self.provider != Provider::Local
     }
-}
-
-#[derive(Debug, Insertable)]
-#[diesel(table_name = playlist_tracks)]
-struct PlaylistTrackRow<'a> {
-    playlist_id: &'a str,
-    position: i32,
-    track_uri: &'a str,
 }
 
 /// The fields a metadata change writes.
@@ -190,13 +180,7 @@ impl Playlist {
             .select(Playlist::as_select())
             .load(conn)?;
         let ids: Vec<&String> = page.iter().map(|p| &p.id).collect();
-        let counts: HashMap<String, i64> = playlist_tracks::table
-            .filter(playlist_tracks::playlist_id.eq_any(ids))
-            .group_by(playlist_tracks::playlist_id)
-            .select((playlist_tracks::playlist_id, count_star()))
-            .load::<(String, i64)>(conn)?
-            .into_iter()
-            .collect();
+        let counts = PlaylistOrder::counts(conn, &ids)?;
         let items = page
             .into_iter()
             .map(|p| {
@@ -213,35 +197,16 @@ impl Playlist {
         owner_id: i64,
         uris: &[&str],
     ) -> QueryResult<Vec<String>> {
-        let mut held = Vec::new();
-        for chunk in uris.chunks(1000) {
-            held.extend(
-                playlist_tracks::table
-                    .inner_join(playlists::table)
-                    .filter(playlists::owner_id.eq(owner_id))
-                    .filter(playlist_tracks::track_uri.eq_any(chunk))
-                    .select(playlist_tracks::track_uri)
-                    .distinct()
-                    .load::<String>(conn)?,
-            );
-        }
-        Ok(held)
+        PlaylistOrder::held_uris(conn, owner_id, uris)
     }
 
     /// The track URIs in order.
     pub fn track_uris(conn: &mut DbConnection, id: &str) -> QueryResult<Vec<String>> {
-        playlist_tracks::table
-            .filter(playlist_tracks::playlist_id.eq(id))
-            .order(playlist_tracks::position.asc())
-            .select(playlist_tracks::track_uri)
-            .load(conn)
+        PlaylistOrder::uris(conn, id)
     }
 
     pub fn track_count(conn: &mut DbConnection, id: &str) -> QueryResult<i64> {
-        playlist_tracks::table
-            .filter(playlist_tracks::playlist_id.eq(id))
-            .count()
-            .get_result(conn)
+        PlaylistOrder::count(conn, id)
     }
 
     /// The tracks in order, with their catalog entries as `owner_id`
@@ -252,46 +217,26 @@ impl Playlist {
         id: &str,
         owner_id: i64,
     ) -> QueryResult<Vec<(i32, Track)>> {
-        let rows: Vec<(i32, Track, Option<OwnFacts>)> = playlist_tracks::table
-            .inner_join(tracks::table.on(tracks::uri.eq(playlist_tracks::track_uri)))
-            .left_join(
-                track_facts::table.on(track_facts::uri
-                    .eq(playlist_tracks::track_uri)
-                    .and(track_facts::user_id.eq(owner_id))),
-            )
-            .filter(playlist_tracks::playlist_id.eq(id))
-            .order(playlist_tracks::position.asc())
-            .select((
-                playlist_tracks::position,
-                Track::as_select(),
-                Option::<OwnFacts>::as_select(),
-            ))
-            .load(conn)?;
-        Ok(rows
-            .into_iter()
-            .map(|(position, track, own)| (position, track.described(own)))
-            .collect())
+        PlaylistOrder::tracks(conn, id, owner_id)
     }
 
-    /// Replaces the whole order. The URIs must be in the catalog.
+    /// Replaces the whole order, in one row write. Entries keep the added
+    /// time of the same URI in the order replaced; new ones are stamped
+    /// now. The URIs must be in the catalog.
     pub fn replace_tracks(conn: &mut DbConnection, id: &str, uris: &[String]) -> QueryResult<()> {
-        diesel::delete(playlist_tracks::table.filter(playlist_tracks::playlist_id.eq(id)))
-            .execute(conn)?;
-        let rows: Vec<PlaylistTrackRow> = uris
-            .iter()
-            .enumerate()
-            .map(|(position, uri)| PlaylistTrackRow {
-                playlist_id: id,
-                position: position as i32,
-                track_uri: uri,
-            })
-            .collect();
-        for chunk in rows.chunks(INSERT_CHUNK) {
-            crate::db::with_backend!(&mut *conn, |c| diesel::insert_into(playlist_tracks::table)
-                .values(chunk)
-                .execute(c))?;
-        }
-        Ok(())
+        Self::replace_tracks_added(conn, id, uris, None)
+    }
+
+    /// [`Self::replace_tracks`] with a provider's added times (`added[i]`
+    /// for `uris[i]`, where it has one): an import's or a sync's.
+    pub fn replace_tracks_added(
+        conn: &mut DbConnection,
+        id: &str,
+        uris: &[String],
+        added: Option<&[Option<i64>]>,
+    ) -> QueryResult<()> {
+        let now = crate::db::now().and_utc().timestamp();
+        PlaylistOrder::replace(conn, id, uris, added, now)
     }
 
     /// Stamps a change; `new_version` bumps `version` (name, description or

@@ -162,8 +162,7 @@ impl Track {
             "SELECT t.id, t.uri, {name} AS name, {artists} AS artists, \
              {album} AS album_name, {duration} AS duration_ms, {tempo} AS tempo, \
              t.created_at \
-             FROM (SELECT pt.track_uri AS uri FROM playlist_tracks pt \
-                   JOIN playlists p ON p.id = pt.playlist_id WHERE p.owner_id = ? \
+             FROM ({held} \
                    UNION SELECT uri FROM track_facts WHERE user_id = ?) held \
              JOIN tracks t ON t.uri = held.uri \
              LEFT JOIN track_facts f ON f.uri = t.uri AND f.user_id = ?",
@@ -172,6 +171,7 @@ impl Track {
             album = view("album_name"),
             duration = view("duration_ms"),
             tempo = view("tempo"),
+            held = crate::models::playlist_order::PlaylistOrder::held_sql(conn.backend()),
         );
         sql.push_str(&format!(
             " WHERE lower({name}) LIKE ? ESCAPE '\\' OR lower({artists}) LIKE ? ESCAPE '\\' \

@@ -357,7 +357,8 @@ impl PlaylistService {
         input: &NewPlaylistInput,
     ) -> AppResult<PlaylistView> {
         write_transaction(conn, |conn| {
-            let (playlist, track_count) = Self::insert(conn, owner, input, ProviderLink::local())?;
+            let (playlist, track_count) =
+                Self::insert(conn, owner, input, ProviderLink::local(), None)?;
             ActivityLogService::log(
                 conn,
                 NewActivity::playlist_create(owner, &playlist, track_count),
@@ -367,15 +368,18 @@ impl PlaylistService {
     }
 
     /// Creates a playlist linked to a provider's (an import), its tracks'
-    /// fields taken from the provider; logs `playlist_create` with the
-    /// provider. The caller holds a write transaction.
+    /// fields taken from the provider and each entry added when the
+    /// provider says (`added[i]` for `input.tracks[i]`, else now); logs
+    /// `playlist_create` with the provider. The caller holds a write
+    /// transaction.
     pub fn create_linked(
         conn: &mut DbConnection,
         owner: &User,
         input: &NewPlaylistInput,
         link: ProviderLink,
+        added: &[Option<i64>],
     ) -> AppResult<PlaylistView> {
-        let (playlist, track_count) = Self::insert(conn, owner, input, link)?;
+        let (playlist, track_count) = Self::insert(conn, owner, input, link, Some(added))?;
         ActivityLogService::log(
             conn,
             NewActivity::playlist_import(owner, &playlist, track_count),
@@ -391,18 +395,20 @@ impl PlaylistService {
         input: &NewPlaylistInput,
     ) -> AppResult<PlaylistView> {
         write_transaction(conn, |conn| {
-            let (playlist, _) = Self::insert(conn, owner, input, ProviderLink::local())?;
+            let (playlist, _) = Self::insert(conn, owner, input, ProviderLink::local(), None)?;
             Self::view(conn, &playlist)
         })
     }
 
     /// The rows of a new playlist and its catalog entries, under the
     /// owner's lock (the per-user cap); returns it and its track count.
+    /// Its entries are added now, or when `added` says (an import's).
     fn insert(
         conn: &mut DbConnection,
         owner: &User,
         input: &NewPlaylistInput,
         link: ProviderLink,
+        added: Option<&[Option<i64>]>,
     ) -> AppResult<(Playlist, usize)> {
         User::lock(conn, owner.id)?;
         if Playlist::count_owned(conn, owner.id)? >= MAX_PLAYLISTS {
@@ -434,7 +440,7 @@ impl PlaylistService {
         };
         playlist.insert(conn)?;
         let uris: Vec<String> = input.tracks.iter().map(|t| t.uri.clone()).collect();
-        Playlist::replace_tracks(conn, &playlist.id, &uris)?;
+        Playlist::replace_tracks_added(conn, &playlist.id, &uris, added)?;
         Ok((playlist, uris.len()))
     }
 

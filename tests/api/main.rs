@@ -26,6 +26,7 @@ mod log_failures;
 mod me;
 mod openapi;
 mod partitions;
+mod playlist_orders;
 mod playlists;
 mod query_plans;
 mod round_trips;

@@ -120,7 +120,7 @@ fn migrations_apply_to_an_empty_database_and_are_idempotent() {
         "user_settings",
         "tracks",
         "playlists",
-        "playlist_tracks",
+        "playlist_orders",
         "workshop_sessions",
         "upstream_sources",
         "schedules",

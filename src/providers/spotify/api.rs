@@ -136,6 +136,10 @@ pub struct Playable {
 pub struct PlaylistItem {
     /// `None` for an item Spotify no longer serves.
     pub item: Option<Playable>,
+    /// When the item was added to the playlist, in unix seconds; `None`
+    /// when Spotify gives no time (very old playlists) or one that is not
+    /// RFC 3339.
+    pub added_at: Option<i64>,
 }
 
 /// An entry as it comes: `item` for a development-mode app, `track` for
@@ -147,12 +151,22 @@ struct Entry {
     item: Option<Option<Playable>>,
     #[serde(default)]
     track: Option<Playable>,
+    /// Read leniently: an odd time never costs the entry.
+    #[serde(default)]
+    added_at: Option<serde_json::Value>,
 }
 
 impl From<Entry> for PlaylistItem {
     fn from(entry: Entry) -> Self {
+        let added_at = entry
+            .added_at
+            .as_ref()
+            .and_then(serde_json::Value::as_str)
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.timestamp());
         PlaylistItem {
             item: entry.item.unwrap_or(entry.track),
+            added_at,
         }
     }
 }
@@ -460,6 +474,20 @@ mod tests {
             .unwrap()
             .uri()
             .map(String::from)
+    }
+
+    #[test]
+    fn an_entry_keeps_spotifys_added_time_and_survives_an_odd_one() {
+        let song = json!({"uri": "spotify:track:a", "name": "a"});
+        let added = |value: serde_json::Value| {
+            serde_json::from_value::<PlaylistItem>(json!({"added_at": value, "item": song}))
+                .unwrap()
+                .added_at
+        };
+        assert_eq!(added(json!("2026-03-09T00:00:01Z")), Some(1_773_014_401));
+        assert_eq!(added(json!(null)), None);
+        assert_eq!(added(json!("yesterday")), None);
+        assert_eq!(added(json!(17)), None);
     }
 
     #[test]

@@ -31,8 +31,12 @@ enum ProviderStep {
         spotify_snapshot_id: String,
     },
     /// The order comes from Spotify, at `spotify_snapshot_id` (`None`
-    /// when some of Spotify's items are not in the copy).
-    Synced { spotify_snapshot_id: Option<String> },
+    /// when some of Spotify's items are not in the copy); `added_at[i]` is
+    /// when Spotify says entry `i` was added, where it says.
+    Synced {
+        spotify_snapshot_id: Option<String>,
+        added_at: Vec<Option<i64>>,
+    },
 }
 
 impl RewriteTarget {
@@ -61,12 +65,14 @@ impl RewriteTarget {
         }
     }
 
-    /// A linked playlist taking the order Spotify holds at `snapshot`.
-    pub fn synced(playlist: Playlist, snapshot: Option<&str>) -> Self {
+    /// A linked playlist taking the order Spotify holds at `snapshot`,
+    /// its entries added when Spotify says (`added_at[i]` for entry `i`).
+    pub fn synced(playlist: Playlist, snapshot: Option<&str>, added_at: Vec<Option<i64>>) -> Self {
         RewriteTarget {
             playlist,
             provider: Some(ProviderStep::Synced {
                 spotify_snapshot_id: snapshot.map(String::from),
+                added_at,
             }),
         }
     }
@@ -168,7 +174,13 @@ pub fn replace_order(
         }
         _ => take_auto_snapshot(conn, playlist, current, why)?,
     };
-    Playlist::replace_tracks(conn, &playlist.id, order)?;
+    // An entry keeps its added time across the rewrite; a sync takes
+    // Spotify's where Spotify has one.
+    let added = match &target.provider {
+        Some(ProviderStep::Synced { added_at, .. }) => Some(added_at.as_slice()),
+        _ => None,
+    };
+    Playlist::replace_tracks_added(conn, &playlist.id, order, added)?;
     let spotify_snapshot_id = match &target.provider {
         Some(ProviderStep::WrittenBack {
             spotify_snapshot_id,
@@ -179,6 +191,7 @@ pub fn replace_order(
         }
         Some(ProviderStep::Synced {
             spotify_snapshot_id,
+            ..
         }) => {
             Playlist::set_provider_state(
                 conn,

@@ -116,6 +116,7 @@ impl SpotifyService {
             )));
         }
         let tracks = Self::linked_tracks(&items);
+        let added = Self::linked_added_at(&items);
         // Spotify's snapshot is kept only when every item is in the copy:
         // a rewrite may then trust it without reading the items again.
         let whole = tracks.len() == items.len();
@@ -141,7 +142,7 @@ impl SpotifyService {
             // playlist waits here and then finds this one's link.
             User::lock(conn, user.id)?;
             Self::refuse_linked_twice(conn, user.id, spotify_playlist_id)?;
-            PlaylistService::create_linked(conn, user, &input, link)
+            PlaylistService::create_linked(conn, user, &input, link, &added)
         })
     }
 
@@ -166,8 +167,7 @@ impl SpotifyService {
     pub(super) fn linked_tracks(items: &[PlaylistItem]) -> Vec<TrackInput> {
         items
             .iter()
-            .filter_map(|entry| entry.item.as_ref())
-            .filter(|t| !t.is_local && api::writable_uri(&t.uri))
+            .filter_map(Self::linked_item)
             .map(|t| TrackInput {
                 uri: t.uri.clone(),
                 name: TRACK_NAME.truncate(&t.name).to_string(),
@@ -189,5 +189,24 @@ impl SpotifyService {
                 tempo: None,
             })
             .collect()
+    }
+
+    /// Spotify's added time of each item [`Self::linked_tracks`] keeps, in
+    /// the same order.
+    pub(super) fn linked_added_at(items: &[PlaylistItem]) -> Vec<Option<i64>> {
+        items
+            .iter()
+            .filter(|entry| Self::linked_item(entry).is_some())
+            .map(|entry| entry.added_at)
+            .collect()
+    }
+
+    /// The item of an entry a linked playlist keeps: a track or an episode
+    /// the Web API can write back, not a local file.
+    fn linked_item(entry: &PlaylistItem) -> Option<&api::Playable> {
+        entry
+            .item
+            .as_ref()
+            .filter(|t| !t.is_local && api::writable_uri(&t.uri))
     }
 }

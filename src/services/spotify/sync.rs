@@ -68,6 +68,7 @@ impl SpotifyService {
             })?;
             let (info, items) = fetched.map_err(AppError::Conflict)?;
             let tracks = Self::linked_tracks(&items);
+            let added = Self::linked_added_at(&items);
             let whole = tracks.len() == items.len();
             let written = write_transaction(db.conn()?, |conn| {
                 let locked = PlaylistService::lock_owned(conn, user.id, playlist_id)?;
@@ -77,7 +78,16 @@ impl SpotifyService {
                 if locked.version != read.version || locked.link != read.link {
                     return Ok(None);
                 }
-                Self::pull(conn, user, locked, &tracks, &info.snapshot_id, whole).map(Some)
+                Self::pull(
+                    conn,
+                    user,
+                    locked,
+                    &tracks,
+                    &added,
+                    &info.snapshot_id,
+                    whole,
+                )
+                .map(Some)
             })?;
             if let Some(answer) = written {
                 return Ok(answer);
@@ -88,8 +98,9 @@ impl SpotifyService {
         )))
     }
 
-    /// Writes Spotify's order (`tracks`, at `snapshot`; `whole` when every
-    /// item is in the copy, else the snapshot is not kept) into the locked
+    /// Writes Spotify's order (`tracks`, added at `added`, at `snapshot`;
+    /// `whole` when every item is in the copy, else the snapshot is not
+    /// kept) into the locked
     /// linked playlist: nothing when it is already there (only an out of
     /// sync mark is cleared), else with an `auto_pre_sync` snapshot, a new
     /// version and a `playlist_sync` row.
@@ -98,6 +109,7 @@ impl SpotifyService {
         user: &User,
         locked: Playlist,
         tracks: &[TrackInput],
+        added: &[Option<i64>],
         snapshot: &str,
         whole: bool,
     ) -> AppResult<SyncAnswer> {
@@ -119,7 +131,7 @@ impl SpotifyService {
         let new_tracks: Vec<NewTrack> =
             tracks.iter().map(|t| NewTrack::from_view(t, now)).collect();
         NewTrack::replace_all(conn, locked.owner_id, &new_tracks)?;
-        let target = RewriteTarget::synced(locked, kept);
+        let target = RewriteTarget::synced(locked, kept, added.to_vec());
         let written = replace_order(conn, &target, &current, &remote, Rewrite::Sync)?
             .ok_or_else(|| AppError::Internal("a changed sync wrote nothing".into()))?;
         ActivityLogService::log(

@@ -171,3 +171,19 @@ async fn an_import_on_the_spotify_pool_carries_its_request_context() {
     assert!(connected["context"]["request_id"].is_string());
     assert_eq!(connected["context"]["session_id"], session);
 }
+
+#[actix_web::test]
+async fn an_import_records_when_spotify_says_each_entry_was_added() {
+    let (fake, app, user) = connected("stamper").await;
+    fake.add_playlist("dated", ACCOUNT, 3);
+
+    let imported = app.import(&user, "dated").await;
+
+    let id = imported["id"].as_str().unwrap();
+    let entries =
+        shuffify::models::playlist_order::PlaylistOrder::entries(&mut app.conn(), id).unwrap();
+    let listed: Vec<String> = entries.iter().map(|e| e.uri.clone()).collect();
+    assert_eq!(listed, uris(&imported));
+    // The fake's entries were all added at 2026-01-01T00:00:00Z.
+    assert!(entries.iter().all(|e| e.added_at == 1_767_225_600));
+}
