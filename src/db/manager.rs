@@ -165,7 +165,8 @@ impl r2d2::ManageConnection for ConnectionManager {
             }
             DatabaseUrl::Postgres(url) => {
                 let mut conn = diesel::PgConnection::establish(url)?;
-                conn.batch_execute("SET TIME ZONE 'UTC'")?;
+                // ISO dates: partition upkeep reads its range bounds as text.
+                conn.batch_execute("SET TIME ZONE 'UTC'; SET DateStyle = 'ISO, MDY';")?;
                 conn.set_instrumentation(super::round_trips::Counter);
                 Ok(DbConnection::Postgres(conn))
             }

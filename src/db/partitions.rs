@@ -124,10 +124,13 @@ pub fn drop_months_before(conn: &mut DbConnection, cutoff: NaiveDateTime) -> Que
                 return Ok(None);
             }
             diesel::sql_query("SET LOCAL lock_timeout = '5s'").execute(pg)?;
-            // Writes into this month wait from here, so the count is
-            // exactly what the drop removes.
+            // The parent first, as writers and PostgreSQL's own drop take
+            // them (partition first would deadlock against a writer or a
+            // batched delete holding the parent). Writes wait from here,
+            // so the count is exactly what the drop removes; reads go on
+            // until the drop itself.
+            diesel::sql_query("LOCK TABLE activity_log IN SHARE ROW EXCLUSIVE MODE").execute(pg)?;
             let table = quoted(&name);
-            diesel::sql_query(format!("LOCK TABLE {table} IN SHARE MODE")).execute(pg)?;
             let rows = diesel::sql_query(format!("SELECT COUNT(*) AS n FROM {table}"))
                 .get_result::<Count>(pg)?
                 .n;
@@ -269,6 +272,11 @@ fn create_month(
     ))
     .execute(pg)?;
     if has_default {
+        // Writers wait at the parent, so a row of this month waiting to be
+        // written is routed afresh, into the new partition, once this
+        // commits (waiting at the DEFAULT partition instead, it would fail
+        // its new constraint there and be lost).
+        diesel::sql_query("LOCK TABLE activity_log IN SHARE ROW EXCLUSIVE MODE").execute(pg)?;
         diesel::sql_query(format!(
             "LOCK TABLE {DEFAULT_PARTITION} IN ACCESS EXCLUSIVE MODE"
         ))

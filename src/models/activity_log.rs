@@ -189,7 +189,11 @@ pub fn id_read_floor(last_seen: Option<NaiveDateTime>) -> NaiveDateTime {
     let year_one = NaiveDate::from_ymd_opt(1, 1, 1)
         .and_then(|d| d.and_hms_opt(0, 0, 0))
         .unwrap_or(NaiveDateTime::MIN);
+    // Never above now: a row stamped by an instance whose clock ran fast
+    // must not push the floor past the rows the others write after it.
+    let now = chrono::Utc::now().naive_utc();
     last_seen
+        .map(|t| t.min(now))
         .and_then(|t| t.checked_sub_signed(chrono::Duration::seconds(ID_READ_MARGIN_SECS)))
         .map_or(year_one, |t| t.max(year_one))
 }
