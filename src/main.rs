@@ -274,10 +274,9 @@ fn serve(settings: Settings, demo: bool) -> Result<(), String> {
     }
     let state = web::Data::new(AppState::new(pool.clone(), settings.clone()));
     let scheduler = settings.scheduler_enabled.then(|| {
-        shuffify::scheduler::spawn(
+        shuffify::scheduler::spawn_with(
             pool.clone(),
-            std::time::Duration::from_secs(settings.scheduler_tick_secs),
-            settings.lease,
+            shuffify::scheduler::Options::from_settings(&settings),
             state.spotify.clone(),
         )
     });
@@ -335,7 +334,7 @@ fn serve(settings: Settings, demo: bool) -> Result<(), String> {
     webhooks.stop();
     // The HTTP server has drained; let the job in hand finish.
     if let Some(scheduler) = scheduler {
-        log::info!("waiting for the scheduler's job in hand");
+        log::info!("waiting for the scheduler's runs in hand");
         scheduler.stop();
     }
     Ok(())
