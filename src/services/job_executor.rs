@@ -197,6 +197,21 @@ impl JobExecutor {
         schedule_id: i64,
         instance: &str,
     ) -> AppResult<Option<JobExecution>> {
+        match self.begin_claimed(db, schedule_id, instance)? {
+            Some(run) => self.carry_out_claimed(db, run).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The first transaction of [`Self::run_claimed`]; `None` when there
+    /// is nothing to run. An instance that stops between this and
+    /// [`Self::carry_out_claimed`] (it died) leaves a run for recovery.
+    pub fn begin_claimed(
+        &self,
+        db: &mut Checkout,
+        schedule_id: i64,
+        instance: &str,
+    ) -> AppResult<Option<ClaimedRun>> {
         let trigger = Trigger::Scheduler;
         let begun = write_transaction(db.conn()?, |conn| {
             let Some(schedule) = Schedule::lock(conn, schedule_id)? else {
@@ -215,12 +230,14 @@ impl JobExecutor {
             if let Begun::Started(_) = begun {
                 Schedule::start_claim(conn, schedule.id, instance)?;
             }
-            Ok::<_, AppError>(Some((schedule, begun)))
+            Ok::<_, AppError>(Some(ClaimedRun { schedule, begun }))
         })?;
-        let Some((schedule, begun)) = begun else {
-            return Ok(None);
-        };
-        self.carry_out(db, &schedule, &trigger, begun).map(Some)
+        Ok(begun)
+    }
+
+    /// The job of a run [`Self::begin_claimed`] began, and how it ended.
+    pub fn carry_out_claimed(&self, db: &mut Checkout, run: ClaimedRun) -> AppResult<JobExecution> {
+        self.carry_out(db, &run.schedule, &Trigger::Scheduler, run.begun)
     }
 
     /// With the schedule locked: marks a dead predecessor `interrupted`,
@@ -605,6 +622,22 @@ impl JobExecutor {
                 outcome,
             ),
         );
+    }
+}
+
+/// A claimed schedule's run after its first transaction.
+pub struct ClaimedRun {
+    schedule: Schedule,
+    begun: Begun,
+}
+
+impl ClaimedRun {
+    /// Its execution: `running`, or already `failed` when it met a live run.
+    pub fn execution(&self) -> Option<&JobExecution> {
+        match &self.begun {
+            Begun::Started(execution) | Begun::Refused(execution) => Some(execution),
+            Begun::Busy => None,
+        }
     }
 }
 
