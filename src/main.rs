@@ -25,7 +25,7 @@
 //! signal of `shuffify::shutdown` (open live streams end at once,
 //! background work stops), drain requests in flight for at most 5 s and
 //! stop the scheduler before its next run; `serve` then exits 0, once the
-//! scheduler's job in hand (if any) has ended.
+//! scheduler's runs in hand (if any) have ended.
 
 mod cli;
 
@@ -332,7 +332,7 @@ fn serve(settings: Settings, demo: bool) -> Result<(), String> {
         server.await.map_err(|e| format!("server error: {e}"))
     })?;
     webhooks.stop();
-    // The HTTP server has drained; let the job in hand finish.
+    // The HTTP server has drained; let the runs in hand finish.
     if let Some(scheduler) = scheduler {
         log::info!("waiting for the scheduler's runs in hand");
         scheduler.stop();

@@ -12,6 +12,12 @@
 //! writes Spotify between transactions, holding no connection, and a
 //! Spotify failure fails the run with its message (see `perform`).
 //!
+//! A scheduled run holds its schedule's claim (`crate::scheduler`): the
+//! first transaction checks the claim is still this instance's and marks it
+//! started; whichever transaction records how the run ended (success,
+//! failure, refusal, or interruption by recovery) also sets `next_run_at`
+//! and ends the claim, so a due occurrence gets exactly one execution.
+//!
 //! While a run is in hand, a heartbeat thread renews its lease on a
 //! connection of its own (docs/api.md, "Schedules"), outside the job's transaction; when
 //! the process dies, the lease expires and any instance's scheduler marks
