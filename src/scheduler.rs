@@ -88,9 +88,7 @@ pub fn recover_interrupted(pool: &Pool, lease: Lease) -> Result<usize, String> {
 }
 
 fn recover(db: &mut Checkout, executor: &JobExecutor) {
-    let recovered = db
-        .conn()
-        .and_then(|conn| executor.recover(conn).map_err(Into::into));
+    let recovered = db.conn().and_then(|conn| executor.recover(conn));
     if let Err(err) = recovered {
         log::warn!("scheduler: cannot recover interrupted runs: {err}");
     }
@@ -188,7 +186,9 @@ struct Queue {
 
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, Queue> {
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Waits until `deadline`, or with `for_worker` until a worker is free
@@ -274,11 +274,7 @@ pub fn spawn(
 }
 
 /// Starts the claiming thread and `options.workers` workers.
-pub fn spawn_with(
-    pool: Pool,
-    options: Options,
-    spotify: Option<Arc<Spotify>>,
-) -> SchedulerHandle {
+pub fn spawn_with(pool: Pool, options: Options, spotify: Option<Arc<Spotify>>) -> SchedulerHandle {
     let workers = options.workers.max(1);
     if workers as u32 >= pool.max_size() {
         log::warn!(

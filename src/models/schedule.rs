@@ -278,7 +278,11 @@ impl Schedule {
 
     /// Gives back `instance`'s unstarted claims on `ids`, so that another
     /// instance may take them at once; returns how many.
-    pub fn release_claims(conn: &mut DbConnection, ids: &[i64], instance: &str) -> QueryResult<usize> {
+    pub fn release_claims(
+        conn: &mut DbConnection,
+        ids: &[i64],
+        instance: &str,
+    ) -> QueryResult<usize> {
         diesel::update(
             schedules::table
                 .filter(schedules::id.eq_any(ids))

@@ -129,7 +129,10 @@ fn claimed(conn: &mut DbConnection) -> i64 {
 fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + limit;
     while !done() {
-        assert!(Instant::now() < deadline, "timed out after {limit:?}: {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {limit:?}: {what}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -144,8 +147,14 @@ fn assert_each_ran_once(conn: &mut DbConnection, ids: &[i64], made_due_at: Naive
         *per_schedule.entry(id).or_default() += 1;
     }
     let rows = run_rows(conn);
-    let twice: Vec<_> = ids.iter().filter(|id| per_schedule.get(id) > Some(&1)).collect();
-    let missing: Vec<_> = ids.iter().filter(|id| !per_schedule.contains_key(id)).collect();
+    let twice: Vec<_> = ids
+        .iter()
+        .filter(|id| per_schedule.get(id) > Some(&1))
+        .collect();
+    let missing: Vec<_> = ids
+        .iter()
+        .filter(|id| !per_schedule.contains_key(id))
+        .collect();
     assert!(twice.is_empty(), "ran more than once: {twice:?}");
     assert!(missing.is_empty(), "never ran: {missing:?}");
     for id in ids {
@@ -276,7 +285,10 @@ fn a_killed_instance_loses_no_due_schedule_and_a_stopped_one_leaves_no_claim() {
 
 /// A scheduler instance of its own: an executor with `lease`, and an id.
 fn instance(pool: &Pool, lease: Lease) -> (JobExecutor, String) {
-    (JobExecutor::new(pool.clone(), lease), scheduler::instance_id())
+    (
+        JobExecutor::new(pool.clone(), lease),
+        scheduler::instance_id(),
+    )
 }
 
 fn claim(pool: &Pool, instance: &str, lease: Duration) -> Vec<i64> {
@@ -308,9 +320,14 @@ fn a_claim_that_runs_out_before_its_run_started_is_run_once_by_another_instance(
         made_due_at - chrono::Duration::minutes(1),
     );
     let (a, a_id) = instance(&db.pool, Lease::default());
-    let (b, _) = instance(&db.pool, Lease::default());
+    let (b, b_id) = instance(&db.pool, Lease::default());
+    let late = |id: i64| {
+        a.run_claimed(&mut Checkout::new(db.pool.clone()), id, &a_id)
+            .unwrap()
+    };
 
-    // A claims all three, then stops before starting any (it died).
+    // A claims all three, then stops before starting any (it died, or
+    // stalled).
     let mut taken = claim(&db.pool, &a_id, a.lease().expires_after);
     taken.sort_unstable();
     assert_eq!(taken, ids);
@@ -318,17 +335,27 @@ fn a_claim_that_runs_out_before_its_run_started_is_run_once_by_another_instance(
     assert_eq!(tick(&db.pool, &b), 0);
     assert_eq!(executions(&mut db.conn()).len(), 0);
 
-    // A's lease runs out.
+    // A's lease runs out; B claims them.
     diesel::update(schedules::table)
         .set(schedules::claimed_until.eq(Some(db::now() - chrono::Duration::seconds(1))))
         .execute(&mut db.conn())
         .unwrap();
-    assert_eq!(tick(&db.pool, &b), 3);
+    let mut retaken = claim(&db.pool, &b_id, b.lease().expires_after);
+    retaken.sort_unstable();
+    assert_eq!(retaken, ids);
 
-    // A comes back to its old claims: they are gone, it runs nothing.
+    // A comes back to its old claims before B started them: they are B's
+    // now, A runs nothing; then B runs each once.
     for id in &ids {
-        let late = a.run_claimed(&mut Checkout::new(db.pool.clone()), *id, &a_id);
-        assert!(late.unwrap().is_none(), "schedule {id} ran twice");
+        assert!(late(*id).is_none(), "A ran schedule {id} on a lost claim");
+    }
+    for id in &ids {
+        let ran = b.run_claimed(&mut Checkout::new(db.pool.clone()), *id, &b_id);
+        assert!(ran.unwrap().is_some(), "B runs schedule {id}");
+    }
+    // And after: nothing to run, for A or anyone.
+    for id in &ids {
+        assert!(late(*id).is_none(), "schedule {id} ran twice");
     }
     assert_eq!(tick(&db.pool, &b), 0, "nothing is due any more");
     assert_each_ran_once(&mut db.conn(), &ids, made_due_at);
@@ -454,7 +481,9 @@ fn a_stopped_loop_gives_back_the_claims_it_had_not_started() {
     drop(conn);
 
     let second = scheduler::spawn_with(db.pool.clone(), options, None);
-    wait_for("the rest ran", GUARD, || executions(&mut db.conn()).len() >= 30);
+    wait_for("the rest ran", GUARD, || {
+        executions(&mut db.conn()).len() >= 30
+    });
     second.stop();
     assert_each_ran_once(&mut db.conn(), &ids, made_due_at);
 }

@@ -33,7 +33,10 @@ impl Server {
             if let Some(status) = self.child.try_wait().unwrap() {
                 return status;
             }
-            assert!(Instant::now() < deadline, "serve did not exit within {limit:?}");
+            assert!(
+                Instant::now() < deadline,
+                "serve did not exit within {limit:?}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
