@@ -124,6 +124,9 @@ pub struct Settings {
     pub db_pool_size: u32,
     pub scheduler_enabled: bool,
     pub scheduler_tick_secs: u64,
+    /// Scheduled runs at once in this process (`SCHEDULER_WORKERS`, 1-64):
+    /// the scheduler never holds more claims than it has workers.
+    pub scheduler_workers: usize,
     pub session_ttl_hours: i64,
     pub activity_retention_days: u32,
     pub cors_allowed_origins: Vec<String>,
@@ -144,7 +147,9 @@ pub struct Settings {
     /// 15 s); not read from the environment; tests shorten them.
     pub stream_tick: std::time::Duration,
     pub stream_heartbeat: std::time::Duration,
-    /// The job lease (docs/api.md, "Schedules"); not read from the environment.
+    /// The job lease (docs/api.md, "Schedules"): how long an unstarted
+    /// claim on a schedule and a run's heartbeat hold
+    /// (`SCHEDULER_LEASE_SECS`); tests shorten it further.
     pub lease: Lease,
     /// Per-address token buckets (docs/architecture.md) (login 20/s, bursts of 100;
     /// register 10/s, bursts of 100); fixed by the spec, not read from the
@@ -201,8 +206,10 @@ pub struct Settings {
 
 /// How a running job keeps its claim (docs/api.md, "Schedules"): its process renews
 /// `heartbeat_at` every `renew_every`; an execution whose heartbeat is
-/// older than `expires_after` is taken for dead. Fixed by the spec; only
-/// tests shorten them.
+/// older than `expires_after` is taken for dead, and an unstarted claim on
+/// a schedule runs out `expires_after` after it was made.
+/// `SCHEDULER_LEASE_SECS` sets `expires_after` ([`Lease::expiring_after`]);
+/// tests shorten both.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Lease {
     pub renew_every: std::time::Duration,
@@ -211,9 +218,18 @@ pub struct Lease {
 
 impl Default for Lease {
     fn default() -> Self {
+        Lease::expiring_after(std::time::Duration::from_secs(60))
+    }
+}
+
+impl Lease {
+    /// A lease of `expires_after`, renewed every 10 s, or six times
+    /// within it when it is shorter than a minute, so that a renewal late
+    /// by a few seconds does not lose it.
+    pub fn expiring_after(expires_after: std::time::Duration) -> Self {
         Lease {
-            renew_every: std::time::Duration::from_secs(10),
-            expires_after: std::time::Duration::from_secs(60),
+            renew_every: (expires_after / 6).min(std::time::Duration::from_secs(10)),
+            expires_after,
         }
     }
 }
@@ -226,6 +242,7 @@ impl Default for Settings {
             db_pool_size: 8,
             scheduler_enabled: true,
             scheduler_tick_secs: 30,
+            scheduler_workers: 4,
             session_ttl_hours: 720,
             activity_retention_days: 0,
             cors_allowed_origins: Vec::new(),
@@ -300,9 +317,11 @@ fn dotenv_line_number(content: &str, text: &str) -> usize {
 
 /// The bounds of the integer variables: `(name, min, max)`, checked by
 /// [`Settings::from_env`] and listed in `docs/configuration.md`.
-pub const RANGES: [(&str, u64, u64); 15] = [
+pub const RANGES: [(&str, u64, u64); 17] = [
     ("DB_POOL_SIZE", 1, 256),
     ("SCHEDULER_TICK_SECS", 1, 3_600),
+    ("SCHEDULER_WORKERS", 1, 64),
+    ("SCHEDULER_LEASE_SECS", 10, 3_600),
     ("SESSION_TTL_HOURS", 1, SESSION_TTL_HOURS_MAX as u64),
     ("ACTIVITY_RETENTION_DAYS", 0, 36_500),
     ("STREAM_SEND_TIMEOUT_SECS", 1, 600),
@@ -354,6 +373,7 @@ impl Settings {
             db_pool_size: env.ranged("DB_POOL_SIZE", defaults.db_pool_size),
             scheduler_enabled: env.boolean("SCHEDULER_ENABLED", defaults.scheduler_enabled),
             scheduler_tick_secs: env.ranged("SCHEDULER_TICK_SECS", defaults.scheduler_tick_secs),
+            scheduler_workers: env.ranged("SCHEDULER_WORKERS", defaults.scheduler_workers),
             session_ttl_hours: env.ranged("SESSION_TTL_HOURS", defaults.session_ttl_hours),
             activity_retention_days: env
                 .ranged("ACTIVITY_RETENTION_DAYS", defaults.activity_retention_days),
@@ -377,7 +397,9 @@ impl Settings {
             trusted_proxies: env.list("TRUSTED_PROXIES", trusted_proxy),
             stream_tick: defaults.stream_tick,
             stream_heartbeat: defaults.stream_heartbeat,
-            lease: defaults.lease,
+            lease: Lease::expiring_after(std::time::Duration::from_secs(
+                env.ranged("SCHEDULER_LEASE_SECS", 60u64),
+            )),
             login_per_second: defaults.login_per_second,
             login_burst: defaults.login_burst,
             register_per_second: defaults.register_per_second,
@@ -450,7 +472,12 @@ impl Settings {
              cors_allowed_origins={cors}, log_format={log_format}, bind={bind}",
             url = crate::db::describe_database_url(&self.database_url),
             scheduler = if self.scheduler_enabled {
-                format!("on (tick {} s)", self.scheduler_tick_secs)
+                format!(
+                    "on (tick {} s, {} workers, lease {} s)",
+                    self.scheduler_tick_secs,
+                    self.scheduler_workers,
+                    self.lease.expires_after.as_secs()
+                )
             } else {
                 "off".to_string()
             },
@@ -921,7 +948,27 @@ mod tests {
         assert!(read(&[])
             .unwrap()
             .summary()
-            .contains("scheduler=on (tick 30 s)"));
+            .contains("scheduler=on (tick 30 s, 4 workers, lease 60 s)"));
+    }
+
+    #[test]
+    fn scheduler_workers_and_lease_are_read_and_the_lease_is_renewed_well_within_itself() {
+        let defaults = read(&[]).unwrap();
+        assert_eq!(defaults.scheduler_workers, 4);
+        assert_eq!(defaults.lease, Lease::default());
+        assert_eq!(defaults.lease.expires_after.as_secs(), 60);
+        assert_eq!(defaults.lease.renew_every.as_secs(), 10);
+        let set = read(&[("SCHEDULER_WORKERS", "16"), ("SCHEDULER_LEASE_SECS", "10")]).unwrap();
+        assert_eq!(set.scheduler_workers, 16);
+        assert_eq!(set.lease.expires_after.as_secs(), 10);
+        assert!(set.lease.renew_every * 5 < set.lease.expires_after);
+        let long = read(&[("SCHEDULER_LEASE_SECS", "3600")]).unwrap();
+        assert_eq!(long.lease.renew_every.as_secs(), 10);
+        let err = refused(&[("SCHEDULER_WORKERS", "0"), ("SCHEDULER_LEASE_SECS", "9")]);
+        assert!(
+            err.contains("SCHEDULER_WORKERS") && err.contains("SCHEDULER_LEASE_SECS"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -25,7 +25,7 @@
 //! signal of `shuffify::shutdown` (open live streams end at once,
 //! background work stops), drain requests in flight for at most 5 s and
 //! stop the scheduler before its next run; `serve` then exits 0, once the
-//! scheduler's job in hand (if any) has ended.
+//! scheduler's runs in hand (if any) have ended.
 
 mod cli;
 
@@ -279,10 +279,9 @@ fn serve(settings: Settings, demo: bool) -> Result<(), String> {
     }
     let state = web::Data::new(AppState::new(pool.clone(), settings.clone()));
     let scheduler = settings.scheduler_enabled.then(|| {
-        shuffify::scheduler::spawn(
+        shuffify::scheduler::spawn_with(
             pool.clone(),
-            std::time::Duration::from_secs(settings.scheduler_tick_secs),
-            settings.lease,
+            shuffify::scheduler::Options::from_settings(&settings),
             state.spotify.clone(),
         )
     });
@@ -348,9 +347,9 @@ fn serve(settings: Settings, demo: bool) -> Result<(), String> {
         server.await.map_err(|e| format!("server error: {e}"))
     })?;
     webhooks.stop();
-    // The HTTP server has drained; let the job in hand finish.
+    // The HTTP server has drained; let the runs in hand finish.
     if let Some(scheduler) = scheduler {
-        log::info!("waiting for the scheduler's job in hand");
+        log::info!("waiting for the scheduler's runs in hand");
         scheduler.stop();
     }
     Ok(())

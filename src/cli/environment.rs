@@ -11,6 +11,8 @@ variable takes its default, and an invalid value stops start-up naming the varia
   DB_POOL_SIZE                  database connections in the pool, 1-256 [default: 8]
   SCHEDULER_ENABLED             run the schedule loop inside serve (true or false) [default: true]
   SCHEDULER_TICK_SECS           seconds between looks for due schedules, 1-3600 [default: 30]
+  SCHEDULER_WORKERS             scheduled runs at once per process (claims held at most), 1-64 [default: 4]
+  SCHEDULER_LEASE_SECS          an unstarted claim on a due schedule, and a run's heartbeat, last this long, 10-3600 [default: 60]
   SESSION_TTL_HOURS             lifetime of a login token, in hours, 1-87600 (10 years) [default: 720]
   ACTIVITY_RETENTION_DAYS       0 keeps activity forever; N > 0 prunes rows older than N days once a day, 0-36500 [default: 0]
   CORS_ALLOWED_ORIGINS          comma-separated origins (scheme://host[:port], no path or slash) allowed to call the API from a browser [default: none]

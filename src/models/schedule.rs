@@ -1,7 +1,10 @@
-//! `schedules`: jobs that run on an interval or a cron expression.
+//! `schedules`: jobs that run on an interval or a cron expression, and the
+//! claims (`claimed_by`, `claimed_until`) by which one instance at a time
+//! runs a due occurrence (`crate::scheduler`).
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text, Timestamp};
 use serde::Serialize;
 
 use crate::db::schema::schedules;
@@ -184,37 +187,118 @@ impl Schedule {
         diesel::delete(schedules::table.find(id)).execute(conn)
     }
 
-    /// Enabled schedules whose `next_run_at` has come, oldest first.
-    pub fn due(
+    /// Claims up to `limit` due schedules (enabled, `next_run_at` come)
+    /// that no claim holds, or whose unstarted claim ran out, for
+    /// `instance` until `until`, the longest due first; returns their ids,
+    /// in no particular order.
+    ///
+    /// One statement: on PostgreSQL the rows are taken `FOR UPDATE SKIP
+    /// LOCKED`, so instances claiming at once take different schedules,
+    /// and a row another instance claimed meanwhile fails the claim test
+    /// once that claim commits. On SQLite the caller's `BEGIN IMMEDIATE`
+    /// serialises claims. A started claim (`claimed_until` NULL) is never
+    /// taken: it ends with its run.
+    pub fn claim_due(
         conn: &mut DbConnection,
+        instance: &str,
         now: NaiveDateTime,
+        until: NaiveDateTime,
         limit: i64,
-    ) -> QueryResult<Vec<Schedule>> {
-        schedules::table
-            .filter(schedules::is_enabled.eq(true))
-            .filter(schedules::next_run_at.le(now))
-            .order((schedules::next_run_at.asc(), schedules::id.asc()))
-            .limit(limit)
-            .select(Schedule::as_select())
-            .load(conn)
+    ) -> QueryResult<Vec<i64>> {
+        const DUE: &str = "s.is_enabled AND s.next_run_at <= $1 \
+            AND (s.claimed_by IS NULL OR s.claimed_until < $1) \
+            ORDER BY s.next_run_at, s.id LIMIT $4";
+        let ids: Vec<ClaimedId> = match conn {
+            DbConnection::Postgres(pg) => diesel::sql_query(format!(
+                "UPDATE schedules SET claimed_by = $2, claimed_until = $3 WHERE id IN \
+                 (SELECT s.id FROM schedules s WHERE {DUE} FOR UPDATE SKIP LOCKED) RETURNING id"
+            ))
+            .bind::<Timestamp, _>(now)
+            .bind::<Text, _>(instance)
+            .bind::<Timestamp, _>(until)
+            .bind::<BigInt, _>(limit)
+            .load(pg)?,
+            // SQLite numbers `?NNN` parameters as PostgreSQL does `$N`.
+            DbConnection::Sqlite(c) => diesel::sql_query(format!(
+                "UPDATE schedules SET claimed_by = ?2, claimed_until = ?3 WHERE id IN \
+                 (SELECT s.id FROM schedules s WHERE {}) RETURNING id",
+                DUE.replace("$1", "?1").replace("$4", "?4")
+            ))
+            .bind::<Timestamp, _>(now)
+            .bind::<Text, _>(instance)
+            .bind::<Timestamp, _>(until)
+            .bind::<BigInt, _>(limit)
+            .load(c)?,
+        };
+        Ok(ids.into_iter().map(|row| row.id).collect())
     }
 
-    /// Moves `next_run_at` from `seen` to `next` only if it still holds
-    /// `seen`: exactly one of several racing processes wins the run.
-    pub fn claim(
+    /// Who holds a claim on the schedule, and until when (`None` once its
+    /// run started).
+    pub fn claim_of(
         conn: &mut DbConnection,
         id: i64,
-        seen: NaiveDateTime,
-        next: Option<NaiveDateTime>,
-    ) -> QueryResult<bool> {
+    ) -> QueryResult<(Option<String>, Option<NaiveDateTime>)> {
+        schedules::table
+            .find(id)
+            .select((schedules::claimed_by, schedules::claimed_until))
+            .first(conn)
+    }
+
+    /// Marks `instance`'s claim started (it then ends only with its run);
+    /// `false` when `instance` holds no unstarted claim on it.
+    pub fn start_claim(conn: &mut DbConnection, id: i64, instance: &str) -> QueryResult<bool> {
         let updated = diesel::update(
             schedules::table
                 .find(id)
-                .filter(schedules::is_enabled.eq(true))
-                .filter(schedules::next_run_at.eq(seen)),
+                .filter(schedules::claimed_by.eq(instance))
+                .filter(schedules::claimed_until.is_not_null()),
         )
-        .set(schedules::next_run_at.eq(next))
+        .set(schedules::claimed_until.eq(None::<NaiveDateTime>))
         .execute(conn)?;
         Ok(updated == 1)
     }
+
+    /// Ends the schedule's claim, whoever holds it, and sets the next run:
+    /// the last step of a scheduled run.
+    pub fn end_claim(
+        conn: &mut DbConnection,
+        id: i64,
+        next_run_at: Option<NaiveDateTime>,
+    ) -> QueryResult<()> {
+        diesel::update(schedules::table.find(id))
+            .set((
+                schedules::next_run_at.eq(next_run_at),
+                schedules::claimed_by.eq(None::<String>),
+                schedules::claimed_until.eq(None::<NaiveDateTime>),
+            ))
+            .execute(conn)
+            .map(|_| ())
+    }
+
+    /// Gives back `instance`'s unstarted claims on `ids`, so that another
+    /// instance may take them at once; returns how many.
+    pub fn release_claims(
+        conn: &mut DbConnection,
+        ids: &[i64],
+        instance: &str,
+    ) -> QueryResult<usize> {
+        diesel::update(
+            schedules::table
+                .filter(schedules::id.eq_any(ids))
+                .filter(schedules::claimed_by.eq(instance))
+                .filter(schedules::claimed_until.is_not_null()),
+        )
+        .set((
+            schedules::claimed_by.eq(None::<String>),
+            schedules::claimed_until.eq(None::<NaiveDateTime>),
+        ))
+        .execute(conn)
+    }
+}
+
+#[derive(QueryableByName)]
+struct ClaimedId {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
 }

@@ -12,6 +12,12 @@
 //! writes Spotify between transactions, holding no connection, and a
 //! Spotify failure fails the run with its message (see `perform`).
 //!
+//! A scheduled run holds its schedule's claim (`crate::scheduler`): the
+//! first transaction checks the claim is still this instance's and marks it
+//! started; whichever transaction records how the run ended (success,
+//! failure, refusal, or interruption by recovery) also sets `next_run_at`
+//! and ends the claim, so a due occurrence gets exactly one execution.
+//!
 //! While a run is in hand, a heartbeat thread renews its lease on a
 //! connection of its own (docs/api.md, "Schedules"), outside the job's transaction; when
 //! the process dies, the lease expires and any instance's scheduler marks
@@ -39,6 +45,7 @@ use crate::services::job_plan::{self, Fetched, JobPlan, Source};
 use crate::services::playlists::PlaylistService;
 use crate::services::rewrite::linked::{self, Unfinished};
 use crate::services::rewrite::{replace_order, Rewrite, RewriteTarget};
+use crate::services::schedule_rules::next_run;
 use crate::services::spotify::SpotifyService;
 use crate::services::ActivityLogService;
 use crate::validate::truncate_chars;
@@ -142,6 +149,11 @@ impl JobExecutor {
         self
     }
 
+    /// The lease its runs hold, and its claims.
+    pub fn lease(&self) -> Lease {
+        self.lease
+    }
+
     /// Renews `execution_id`'s lease on a connection of its own until the
     /// returned guard is dropped.
     pub fn keep_alive(&self, execution_id: i64) -> Heartbeat {
@@ -168,33 +180,120 @@ impl JobExecutor {
         schedule: &Schedule,
         trigger: &Trigger,
     ) -> AppResult<JobExecution> {
-        let started = write_transaction(db.conn()?, |conn| {
+        let begun = write_transaction(db.conn()?, |conn| {
             let schedule = Schedule::lock(conn, schedule.id)?.ok_or(AppError::NotFound)?;
-            let now = db::now();
-            for dead in JobExecution::expired(conn, self.lease_cutoff(now), Some(schedule.id))? {
-                Self::interrupt(conn, &schedule, &dead, self.lease_cutoff(now), now)?;
+            self.begin(conn, &schedule, trigger)
+        })?;
+        self.carry_out(db, schedule, trigger, begun)
+    }
+
+    /// Runs the due schedule `schedule_id` that `instance` claimed
+    /// (`crate::scheduler`), as the scheduler; `None` when there is
+    /// nothing to run: the claim was taken over after it ran out (or the
+    /// schedule deleted), or the schedule was disabled or moved since.
+    ///
+    /// The first transaction locks the schedule, checks the claim, and
+    /// inserts the `running` execution marking the claim started, so an
+    /// instance that dies from here on leaves a run for recovery to mark
+    /// `interrupted`, never one to start again. Every way the run ends
+    /// ([`Self::finish`]) moves `next_run_at` on and ends the claim.
+    pub fn run_claimed(
+        &self,
+        db: &mut Checkout,
+        schedule_id: i64,
+        instance: &str,
+    ) -> AppResult<Option<JobExecution>> {
+        match self.begin_claimed(db, schedule_id, instance)? {
+            Some(run) => self.carry_out_claimed(db, run).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The first transaction of [`Self::run_claimed`]; `None` when there
+    /// is nothing to run. An instance that stops between this and
+    /// [`Self::carry_out_claimed`] (it died) leaves a run for recovery.
+    pub fn begin_claimed(
+        &self,
+        db: &mut Checkout,
+        schedule_id: i64,
+        instance: &str,
+    ) -> AppResult<Option<ClaimedRun>> {
+        let trigger = Trigger::Scheduler;
+        let begun = write_transaction(db.conn()?, |conn| {
+            let Some(schedule) = Schedule::lock(conn, schedule_id)? else {
+                return Ok(None);
+            };
+            match Schedule::claim_of(conn, schedule.id)? {
+                (Some(by), Some(_)) if by == instance => {}
+                _ => return Ok(None),
             }
-            if JobExecution::is_running(conn, schedule.id)? {
+            let due = schedule.next_run_at.is_some_and(|at| at <= db::now());
+            if !schedule.is_enabled || !due {
+                Schedule::end_claim(conn, schedule.id, schedule.next_run_at)?;
                 return Ok(None);
             }
+            let begun = self.begin(conn, &schedule, &trigger)?;
+            if let Begun::Started(_) = begun {
+                Schedule::start_claim(conn, schedule.id, instance)?;
+            }
+            Ok::<_, AppError>(Some(ClaimedRun { schedule, begun }))
+        })?;
+        Ok(begun)
+    }
+
+    /// The job of a run [`Self::begin_claimed`] began, and how it ended.
+    pub fn carry_out_claimed(&self, db: &mut Checkout, run: ClaimedRun) -> AppResult<JobExecution> {
+        self.carry_out(db, &run.schedule, &Trigger::Scheduler, run.begun)
+    }
+
+    /// With the schedule locked: marks a dead predecessor `interrupted`,
+    /// then inserts the `running` execution, unless another run holds a
+    /// live lease (a scheduled run is then recorded refused, at once).
+    fn begin(
+        &self,
+        conn: &mut DbConnection,
+        schedule: &Schedule,
+        trigger: &Trigger,
+    ) -> AppResult<Begun> {
+        let now = db::now();
+        for dead in JobExecution::expired(conn, self.lease_cutoff(now), Some(schedule.id))? {
+            Self::interrupt(conn, schedule, &dead, self.lease_cutoff(now), now)?;
+        }
+        if JobExecution::is_running(conn, schedule.id)? {
+            if let Trigger::Manual(_) = trigger {
+                return Ok(Begun::Busy);
+            }
+            let refusal = format!("schedule #{} is already running", schedule.id);
             let execution =
                 JobExecution::start(conn, schedule.id, trigger.triggered_by(), db::now())?;
-            Ok::<_, AppError>(Some(execution))
-        })?;
-        let Some(execution) = started else {
-            let refusal = format!("schedule #{} is already running", schedule.id);
-            if let Trigger::Manual(_) = trigger {
-                return Err(AppError::Conflict(refusal));
-            }
-            let refused = write_transaction(db.conn()?, |conn| {
-                let execution =
-                    JobExecution::start(conn, schedule.id, trigger.triggered_by(), db::now())?;
-                Self::finish(conn, schedule, trigger, &execution, Err((&refusal, &[])))
-            })?;
-            metrics::global().job_run(refused.status.as_ref());
-            return Ok(refused);
-        };
+            let refused = Self::finish(conn, schedule, trigger, &execution, Err((&refusal, &[])))?;
+            return Ok(Begun::Refused(refused));
+        }
+        let execution = JobExecution::start(conn, schedule.id, trigger.triggered_by(), db::now())?;
+        Ok(Begun::Started(execution))
+    }
 
+    /// The job of a begun run, and how it ended.
+    fn carry_out(
+        &self,
+        db: &mut Checkout,
+        schedule: &Schedule,
+        trigger: &Trigger,
+        begun: Begun,
+    ) -> AppResult<JobExecution> {
+        let execution = match begun {
+            Begun::Started(execution) => execution,
+            Begun::Refused(refused) => {
+                metrics::global().job_run(refused.status.as_ref());
+                return Ok(refused);
+            }
+            Begun::Busy => {
+                return Err(AppError::Conflict(format!(
+                    "schedule #{} is already running",
+                    schedule.id
+                )))
+            }
+        };
         let heartbeat = self.keep_alive(execution.id);
         let finished = match self.perform(db, schedule, trigger, &execution) {
             Ok(finished) => finished,
@@ -418,6 +517,14 @@ impl JobExecutor {
             ExecutionStatus::Failed.as_ref(),
             Some(INTERRUPTED),
         )?;
+        // A scheduled run that started holds its schedule's claim until it
+        // ends: ending it here moves the schedule on, so an interrupted
+        // occurrence is not run again before its next time.
+        if dead.triggered_by == TriggeredBy::Scheduler {
+            if let (Some(_), None) = Schedule::claim_of(conn, schedule.id)? {
+                Schedule::end_claim(conn, schedule.id, Self::next_after(schedule, now))?;
+            }
+        }
         let trigger = Trigger::Scheduler;
         Self::log_run(
             conn,
@@ -469,8 +576,37 @@ impl JobExecutor {
             now,
         )?;
         Schedule::record_run(conn, schedule.id, now, status.as_ref(), error)?;
+        if let Trigger::Scheduler = trigger {
+            // Read after the update above, which holds the row: a PATCH or
+            // a toggle during the run is taken into account.
+            let current = Schedule::find(conn, schedule.id)?.ok_or(AppError::NotFound)?;
+            Schedule::end_claim(conn, schedule.id, Self::next_after(&current, now))?;
+        }
         Self::log_run(conn, schedule, trigger, finished.id, error, outcome);
         Ok(finished)
+    }
+
+    /// When a schedule runs next after a scheduled run at `now`: missed
+    /// slots are coalesced into this run. A disabled schedule keeps what
+    /// it has (none); a stored value that no longer parses stops it rather
+    /// than have it spin.
+    fn next_after(
+        schedule: &Schedule,
+        now: chrono::NaiveDateTime,
+    ) -> Option<chrono::NaiveDateTime> {
+        if !schedule.is_enabled {
+            return schedule.next_run_at;
+        }
+        match next_run(schedule.schedule_type, &schedule.schedule_value, now) {
+            Ok(next) => Some(next),
+            Err(message) => {
+                log::warn!(
+                    "scheduler: schedule #{} has no next run ({message}); it will not run again",
+                    schedule.id
+                );
+                None
+            }
+        }
     }
 
     /// The `schedule_run` row of one run (docs/api.md, "Reading your trail").
@@ -493,6 +629,32 @@ impl JobExecutor {
             ),
         );
     }
+}
+
+/// A claimed schedule's run after its first transaction.
+pub struct ClaimedRun {
+    schedule: Schedule,
+    begun: Begun,
+}
+
+impl ClaimedRun {
+    /// Its execution: `running`, or already `failed` when it met a live run.
+    pub fn execution(&self) -> Option<&JobExecution> {
+        match &self.begun {
+            Begun::Started(execution) | Begun::Refused(execution) => Some(execution),
+            Begun::Busy => None,
+        }
+    }
+}
+
+/// How a run's first transaction ended.
+enum Begun {
+    /// Its `running` execution, and a heartbeat to start.
+    Started(JobExecution),
+    /// A scheduled run that met a live one, recorded `failed`.
+    Refused(JobExecution),
+    /// A run-now that met a live one: a 409.
+    Busy,
 }
 
 /// What a run's locked transaction left to do.

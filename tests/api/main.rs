@@ -31,6 +31,7 @@ mod playlists;
 mod query_plans;
 mod round_trips;
 mod scheduler;
+mod scheduler_claims;
 mod schedules;
 mod schema;
 mod security_headers;

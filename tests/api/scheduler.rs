@@ -43,7 +43,7 @@ fn make_due(conn: &mut DbConnection, id: i64, at: NaiveDateTime) {
 
 /// A playlist of `n` tracks and a shuffle schedule on it, inserted directly
 /// (no per-user limit), due a minute ago.
-fn due_shuffle(
+pub fn due_shuffle(
     conn: &mut DbConnection,
     user_id: i64,
     n: usize,

@@ -20,6 +20,28 @@ pub struct Server {
     pub port: u16,
 }
 
+impl Server {
+    /// The process id, for a signal.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits at most `limit` for the process to exit; its status.
+    pub fn wait_exit(&mut self, limit: Duration) -> std::process::ExitStatus {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "serve did not exit within {limit:?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -42,13 +64,14 @@ fn serve(database_url: &str) -> Server {
 /// `serve` on `database_url` with these variables besides.
 pub fn serve_with(database_url: &str, vars: &[(&str, &str)]) -> Server {
     let port = free_port();
+    // `vars` come last, so they may also turn the scheduler on.
     let child = Command::new(env!("CARGO_BIN_EXE_shuffify"))
         .arg("serve")
-        .envs(vars.iter().copied())
         .env("DATABASE_URL", database_url)
         .env("BIND_ADDR", format!("127.0.0.1:{port}"))
         .env("SCHEDULER_ENABLED", "false")
         .env("RUST_LOG", "warn")
+        .envs(vars.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

@@ -1,0 +1,2 @@
+ALTER TABLE schedules DROP COLUMN claimed_until;
+ALTER TABLE schedules DROP COLUMN claimed_by;
