@@ -47,6 +47,7 @@ pub struct ActivityLog {
     #[schema(value_type = Option<std::collections::HashMap<String, serde_json::Value>>, required = true)]
     pub metadata: Option<RawJson>,
     #[serde(serialize_with = "crate::timestamp::serialize")]
+    #[diesel(deserialize_as = crate::db::StoredTime)]
     pub created_at: NaiveDateTime,
     /// Where the action came from: the request that wrote the row; `null`
     /// for rows no request wrote (the scheduler's, the command line's).

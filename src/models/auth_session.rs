@@ -15,7 +15,9 @@ pub struct AuthSession {
     pub id: i64,
     pub user_id: i64,
     pub token_hash: String,
+    #[diesel(deserialize_as = crate::db::StoredTime)]
     pub created_at: NaiveDateTime,
+    #[diesel(deserialize_as = crate::db::StoredTime)]
     pub expires_at: NaiveDateTime,
     pub revoked_at: Option<NaiveDateTime>,
     pub ip_address: Option<String>,

@@ -19,7 +19,9 @@ pub struct User {
     pub is_active: bool,
     pub login_count: i32,
     pub last_login_at: Option<NaiveDateTime>,
+    #[diesel(deserialize_as = crate::db::StoredTime)]
     pub created_at: NaiveDateTime,
+    #[diesel(deserialize_as = crate::db::StoredTime)]
     pub updated_at: NaiveDateTime,
 }
 
