@@ -11,6 +11,7 @@
 
 pub mod backup;
 pub mod checkpoint;
+mod claims;
 mod fixed_sql;
 pub mod json;
 mod location;
@@ -28,6 +29,7 @@ mod write_queue;
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::prelude::*;
 
+pub use claims::{claim_batch, Claim};
 pub use fixed_sql::{fixed_sql, FixedSql};
 pub use json::{Json, RawJson};
 pub use location::{describe_database_url, require_existing, sqlite_file, without_password};

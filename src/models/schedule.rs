@@ -4,7 +4,6 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text, Timestamp};
 use serde::Serialize;
 
 use crate::db::schema::schedules;
@@ -206,31 +205,15 @@ impl Schedule {
         limit: i64,
     ) -> QueryResult<Vec<i64>> {
         const DUE: &str = "s.is_enabled AND s.next_run_at <= $1 \
-            AND (s.claimed_by IS NULL OR s.claimed_until < $1) \
-            ORDER BY s.next_run_at, s.id LIMIT $4";
-        let ids: Vec<ClaimedId> = match conn {
-            DbConnection::Postgres(pg) => diesel::sql_query(format!(
-                "UPDATE schedules SET claimed_by = $2, claimed_until = $3 WHERE id IN \
-                 (SELECT s.id FROM schedules s WHERE {DUE} FOR UPDATE SKIP LOCKED) RETURNING id"
-            ))
-            .bind::<Timestamp, _>(now)
-            .bind::<Text, _>(instance)
-            .bind::<Timestamp, _>(until)
-            .bind::<BigInt, _>(limit)
-            .load(pg)?,
-            // SQLite numbers `?NNN` parameters as PostgreSQL does `$N`.
-            DbConnection::Sqlite(c) => diesel::sql_query(format!(
-                "UPDATE schedules SET claimed_by = ?2, claimed_until = ?3 WHERE id IN \
-                 (SELECT s.id FROM schedules s WHERE {}) RETURNING id",
-                DUE.replace("$1", "?1").replace("$4", "?4")
-            ))
-            .bind::<Timestamp, _>(now)
-            .bind::<Text, _>(instance)
-            .bind::<Timestamp, _>(until)
-            .bind::<BigInt, _>(limit)
-            .load(c)?,
+            AND (s.claimed_by IS NULL OR s.claimed_until < $1)";
+        let claim = crate::db::Claim {
+            table: "schedules",
+            alias: "s",
+            postgres_condition: DUE,
+            sqlite_condition: DUE,
+            order: "s.next_run_at, s.id",
         };
-        Ok(ids.into_iter().map(|row| row.id).collect())
+        crate::db::claim_batch(conn, &claim, instance, now, until, limit)
     }
 
     /// Who holds a claim on the schedule, and until when (`None` once its
@@ -297,8 +280,3 @@ impl Schedule {
     }
 }
 
-#[derive(QueryableByName)]
-struct ClaimedId {
-    #[diesel(sql_type = BigInt)]
-    id: i64,
-}

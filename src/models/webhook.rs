@@ -5,7 +5,6 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text, Timestamp};
 use serde::Serialize;
 
 use crate::db::schema::{webhook_deliveries, webhooks};
@@ -93,12 +92,6 @@ impl NewWebhook {
             .returning(Webhook::as_returning())
             .get_result(c))
     }
-}
-
-#[derive(QueryableByName)]
-struct ClaimedId {
-    #[diesel(sql_type = BigInt)]
-    id: i64,
 }
 
 impl Webhook {
@@ -192,33 +185,14 @@ impl Webhook {
             "+a.created_at >= COALESCE(strftime('%Y-%m-%d %H:%M:%f', w.last_activity_at, \
              '-{ID_READ_MARGIN_SECS} seconds'), '0001-01-01 00:00:00')"
         );
-        let ids: Vec<ClaimedId> = match conn {
-            DbConnection::Postgres(pg) => diesel::sql_query(format!(
-                "UPDATE webhooks SET claimed_by = $2, claimed_until = $3 WHERE id IN \
-                 (SELECT w.id FROM webhooks w WHERE {} ORDER BY w.id \
-                  LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING id",
-                HAS_WORK.replace("{FLOOR}", &pg_floor)
-            ))
-            .bind::<Timestamp, _>(now)
-            .bind::<Text, _>(instance)
-            .bind::<Timestamp, _>(until)
-            .bind::<BigInt, _>(limit)
-            .load(pg)?,
-            // SQLite numbers `?NNN` parameters as PostgreSQL does `$N`.
-            DbConnection::Sqlite(c) => diesel::sql_query(format!(
-                "UPDATE webhooks SET claimed_by = ?2, claimed_until = ?3 WHERE id IN \
-                 (SELECT w.id FROM webhooks w WHERE {} ORDER BY w.id LIMIT ?4) RETURNING id",
-                HAS_WORK
-                    .replace("$1", "?1")
-                    .replace("{FLOOR}", &sqlite_floor)
-            ))
-            .bind::<Timestamp, _>(now)
-            .bind::<Text, _>(instance)
-            .bind::<Timestamp, _>(until)
-            .bind::<BigInt, _>(limit)
-            .load(c)?,
+        let claim = db::Claim {
+            table: "webhooks",
+            alias: "w",
+            postgres_condition: &HAS_WORK.replace("{FLOOR}", &pg_floor),
+            sqlite_condition: &HAS_WORK.replace("{FLOOR}", &sqlite_floor),
+            order: "w.id",
         };
-        Ok(ids.into_iter().map(|row| row.id).collect())
+        db::claim_batch(conn, &claim, instance, now, until, limit)
     }
 
     /// The webhook, if `instance` still holds a live claim on it (it was
