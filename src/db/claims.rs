@@ -14,7 +14,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text, Timestamp};
 
-use super::DbConnection;
+use super::{Backend, DbConnection};
 
 /// What to claim. The conditions and the order name the table by
 /// `alias`, and may use the statement's parameters: `$1` now, `$2` the
@@ -48,38 +48,53 @@ pub fn claim_batch(
     until: NaiveDateTime,
     limit: i64,
 ) -> QueryResult<Vec<i64>> {
+    let ids: Vec<ClaimedId> = match conn {
+        DbConnection::Postgres(pg) => diesel::sql_query(claim_statement(claim, Backend::Postgres))
+            .bind::<Timestamp, _>(now)
+            .bind::<Text, _>(instance)
+            .bind::<Timestamp, _>(until)
+            .bind::<BigInt, _>(limit)
+            .load(pg)?,
+        DbConnection::Sqlite(c) => diesel::sql_query(claim_statement(claim, Backend::Sqlite))
+            .bind::<Timestamp, _>(now)
+            .bind::<Text, _>(instance)
+            .bind::<Timestamp, _>(until)
+            .bind::<BigInt, _>(limit)
+            .load(c)?,
+    };
+    Ok(ids.into_iter().map(|row| row.id).collect())
+}
+
+/// The claim's statement as `backend` is sent it.
+///
+/// On PostgreSQL the candidates' ids come back as an array
+/// (`id = ANY(ARRAY(…))`): the subquery then runs once, before the
+/// update, which finds its rows by primary key. Written `id IN (…)`,
+/// PostgreSQL's generic plan (a prepared statement after its fifth run,
+/// which cannot see that the limit is small) joined the candidates to a
+/// scan of the whole table: 20 ms a claim at 100,000 schedules, 350 ms
+/// under load, which capped the scheduler near 50 runs a second.
+pub fn claim_statement(claim: &Claim<'_>, backend: Backend) -> String {
     let Claim {
         table,
         alias: a,
         order,
         ..
     } = claim;
-    let statement = |condition: &str, lock: &str| {
-        format!(
+    match backend {
+        Backend::Postgres => format!(
+            "UPDATE {table} SET claimed_by = $2, claimed_until = $3 WHERE id = ANY(ARRAY(\
+             SELECT {a}.id FROM {table} {a} WHERE {condition} ORDER BY {order} \
+             LIMIT $4 FOR UPDATE SKIP LOCKED)) RETURNING id",
+            condition = claim.postgres_condition
+        ),
+        Backend::Sqlite => sqlite_parameters(&format!(
             "UPDATE {table} SET claimed_by = $2, claimed_until = $3 WHERE id IN \
              (SELECT {a}.id FROM {table} {a} WHERE {condition} ORDER BY {order} \
-              LIMIT $4{lock}) RETURNING id"
-        )
-    };
-    let ids: Vec<ClaimedId> = match conn {
-        DbConnection::Postgres(pg) => {
-            diesel::sql_query(statement(claim.postgres_condition, " FOR UPDATE SKIP LOCKED"))
-                .bind::<Timestamp, _>(now)
-                .bind::<Text, _>(instance)
-                .bind::<Timestamp, _>(until)
-                .bind::<BigInt, _>(limit)
-                .load(pg)?
-        }
-        DbConnection::Sqlite(c) => {
-            diesel::sql_query(sqlite_parameters(&statement(claim.sqlite_condition, "")))
-                .bind::<Timestamp, _>(now)
-                .bind::<Text, _>(instance)
-                .bind::<Timestamp, _>(until)
-                .bind::<BigInt, _>(limit)
-                .load(c)?
-        }
-    };
-    Ok(ids.into_iter().map(|row| row.id).collect())
+              LIMIT $4) RETURNING id",
+            condition = claim.sqlite_condition
+        )),
+    }
 }
 
 /// `sql` with PostgreSQL's numbered parameters (`$1`) written as SQLite

@@ -29,7 +29,7 @@ mod write_queue;
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::prelude::*;
 
-pub use claims::{claim_batch, Claim};
+pub use claims::{claim_batch, claim_statement, Claim};
 pub use fixed_sql::{fixed_sql, FixedSql};
 pub use json::{Json, RawJson};
 pub use location::{describe_database_url, require_existing, sqlite_file, without_password};

@@ -182,10 +182,18 @@ mod tests {
             (1, 2, 3, 123_456_789),
         ] {
             let t = day.and_hms_nano_opt(h, m, s, nanos).unwrap();
-            assert_eq!(parse_sqlite_text(&sqlite_text(&t).unwrap()), Some(t), "{t:?}");
+            assert_eq!(
+                parse_sqlite_text(&sqlite_text(&t).unwrap()),
+                Some(t),
+                "{t:?}"
+            );
         }
         // Fewer fractional digits than a whole group, as `%.f` reads them.
-        for text in ["2026-03-09 07:05:03.5", "2026-03-09 07:05:03.12", "0001-01-01 00:00:00"] {
+        for text in [
+            "2026-03-09 07:05:03.5",
+            "2026-03-09 07:05:03.12",
+            "0001-01-01 00:00:00",
+        ] {
             let chrono = NaiveDateTime::parse_from_str(text, "%F %T%.f").unwrap();
             assert_eq!(parse_sqlite_text(text), Some(chrono), "{text}");
         }

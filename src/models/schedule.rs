@@ -186,6 +186,18 @@ impl Schedule {
         diesel::delete(schedules::table.find(id)).execute(conn)
     }
 
+    /// Which schedules a claim takes: enabled, due, and held by no claim
+    /// or by an unstarted one that ran out; the longest due first.
+    pub const DUE_CLAIM: crate::db::Claim<'static> = crate::db::Claim {
+        table: "schedules",
+        alias: "s",
+        postgres_condition: Self::DUE,
+        sqlite_condition: Self::DUE,
+        order: "s.next_run_at, s.id",
+    };
+    const DUE: &'static str = "s.is_enabled AND s.next_run_at <= $1 \
+        AND (s.claimed_by IS NULL OR s.claimed_until < $1)";
+
     /// Claims up to `limit` due schedules (enabled, `next_run_at` come)
     /// that no claim holds, or whose unstarted claim ran out, for
     /// `instance` until `until`, the longest due first; returns their ids,
@@ -204,16 +216,7 @@ impl Schedule {
         until: NaiveDateTime,
         limit: i64,
     ) -> QueryResult<Vec<i64>> {
-        const DUE: &str = "s.is_enabled AND s.next_run_at <= $1 \
-            AND (s.claimed_by IS NULL OR s.claimed_until < $1)";
-        let claim = crate::db::Claim {
-            table: "schedules",
-            alias: "s",
-            postgres_condition: DUE,
-            sqlite_condition: DUE,
-            order: "s.next_run_at, s.id",
-        };
-        crate::db::claim_batch(conn, &claim, instance, now, until, limit)
+        crate::db::claim_batch(conn, &Self::DUE_CLAIM, instance, now, until, limit)
     }
 
     /// Who holds a claim on the schedule, and until when (`None` once its
@@ -279,4 +282,3 @@ impl Schedule {
         .execute(conn)
     }
 }
-

@@ -283,3 +283,47 @@ fn bound_tail_uses_the_user_index_on_sqlite() {
     );
     assert!(!plan.contains("created_at"), "{plan}");
 }
+
+/// The scheduler's claim as PostgreSQL runs it once prepared: its generic
+/// plan (which cannot see that the limit is small) finds the claimed rows
+/// by primary key, never by a scan of every schedule. Written `id IN
+/// (SELECT … LIMIT $4 FOR UPDATE SKIP LOCKED)`, the plan hash-joined the
+/// candidates to a sequential scan of the table, which capped the
+/// scheduler near 50 runs a second at 100,000 due schedules.
+#[test]
+fn the_schedule_claim_reads_by_key_in_its_generic_plan() {
+    let db = TestDb::new();
+    let mut conn = db.conn();
+    if conn.backend() != Backend::Postgres {
+        return;
+    }
+    let user = create_user(&mut conn, "claimer");
+    conn.batch_execute(&format!(
+        "INSERT INTO schedules (user_id, job_type, target_playlist_id, target_playlist_name, \
+         schedule_type, schedule_value, next_run_at, created_at, updated_at) \
+         SELECT {user}, 'shuffle', 'p' || g, 'x', 'interval', '60', \
+                now() - make_interval(secs => g), now(), now() \
+         FROM generate_series(1, 5000) g; \
+         ANALYZE schedules; \
+         SET plan_cache_mode = force_generic_plan; \
+         PREPARE claim(timestamp, text, timestamp, bigint) AS {};",
+        db::claim_statement(
+            &shuffify::models::schedule::Schedule::DUE_CLAIM,
+            Backend::Postgres
+        )
+    ))
+    .unwrap();
+    let plan = diesel::sql_query(
+        "EXPLAIN EXECUTE claim(now()::timestamp, 'i', now()::timestamp + interval '1 minute', 4)",
+    )
+    .load::<PgPlanRow>(&mut conn)
+    .unwrap()
+    .into_iter()
+    .map(|r| r.line)
+    .collect::<Vec<_>>()
+    .join("\n");
+    conn.batch_execute("DEALLOCATE claim; RESET plan_cache_mode")
+        .unwrap();
+    assert!(!plan.contains("Seq Scan"), "a scan of the table:\n{plan}");
+    assert!(plan.contains("schedules_pkey"), "not by key:\n{plan}");
+}
