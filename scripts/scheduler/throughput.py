@@ -14,59 +14,10 @@ playlists are made through the API (so the script follows whatever stores
 an order); the schedules are inserted with SQL (the API caps them at 5 per
 user). Standard library and `psql` only. Everything stays on loopback.
 """
-import argparse, json, os, socket, subprocess, sys, time, urllib.request
+import argparse, os, sys, time
 
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def call(base, method, path, token=None, body=None):
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(base + path, data=data, method=method)
-    req.add_header("Content-Type", "application/json")
-    if token:
-        req.add_header("Authorization", f"Bearer {token}")
-    with urllib.request.urlopen(req, timeout=60) as r:
-        text = r.read()
-        return json.loads(text) if text else None
-
-
-def psql(url, sql):
-    out = subprocess.run(["psql", url, "-qtAX", "-v", "ON_ERROR_STOP=1", "-c", sql],
-                         capture_output=True, text=True)
-    if out.returncode != 0:
-        sys.exit(f"psql failed: {out.stderr}")
-    return out.stdout.strip()
-
-
-def serve(binary, db_url, extra):
-    port = free_port()
-    env = dict(os.environ, DATABASE_URL=db_url, BIND_ADDR=f"127.0.0.1:{port}",
-               SCHEDULER_ENABLED="false", RUST_LOG="warn")
-    env.update(extra)
-    proc = subprocess.Popen([binary, "serve"], env=env)
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(600):
-        try:
-            call(base, "GET", "/health")
-            return proc, base
-        except Exception:
-            time.sleep(0.1)
-    proc.kill()
-    sys.exit("serve never answered /health")
-
-
-def stop(proc):
-    proc.terminate()
-    try:
-        proc.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from serve import Server, call, psql, stop_all_on_signals  # noqa: E402
 
 
 def main():
@@ -78,11 +29,13 @@ def main():
     ap.add_argument("--instances", default="1,2")
     ap.add_argument("--workers", default="4")
     args = ap.parse_args()
+    stop_all_on_signals()
     name = f"sched_tp_{os.getpid()}"
     psql(f"{args.server}/postgres", f"CREATE DATABASE {name}")
     db_url = f"{args.server}/{name}"
     try:
-        setup, base = serve(args.binary, db_url, {})
+        setup = Server(args.binary, db_url)
+        base = setup.base
         try:
             per_user = 250
             for u in range((args.schedules + per_user - 1) // per_user):
@@ -96,7 +49,7 @@ def main():
                     call(base, "POST", "/api/playlists", token,
                          {"name": f"TP {u}/{p}", "tracks": tracks})
         finally:
-            stop(setup)
+            setup.stop()
         psql(db_url, """
             INSERT INTO schedules (user_id, job_type, target_playlist_id, target_playlist_name,
                 source_playlist_ids, algorithm_name, algorithm_params, schedule_type,
@@ -112,9 +65,9 @@ def main():
                 before = int(psql(db_url, "SELECT COALESCE(MAX(id), 0) FROM job_executions"))
                 psql(db_url, "UPDATE schedules SET next_run_at = "
                              "(now() AT TIME ZONE 'utc') - interval '1 minute'")
-                procs = [serve(args.binary, db_url, {
+                procs = [Server(args.binary, db_url, {
                     "SCHEDULER_ENABLED": "true", "SCHEDULER_TICK_SECS": "1",
-                    "SCHEDULER_WORKERS": workers})[0] for _ in range(instances)]
+                    "SCHEDULER_WORKERS": workers}) for _ in range(instances)]
                 try:
                     deadline = time.time() + 1800
                     while True:
@@ -127,7 +80,7 @@ def main():
                         time.sleep(0.2)
                 finally:
                     for p in procs:
-                        stop(p)
+                        p.stop()
                 secs, runs, distinct = psql(db_url, f"""
                     SELECT EXTRACT(EPOCH FROM MAX(completed_at) - MIN(started_at)),
                            COUNT(*), COUNT(DISTINCT schedule_id)

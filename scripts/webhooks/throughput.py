@@ -10,10 +10,13 @@ delivery from its row's commit (the item's `created_at`): p50, p99, max.
 
 Standard library only. Everything stays on loopback.
 """
-import argparse, json, os, socket, subprocess, sys, threading, time, urllib.request
+import argparse, json, os, sys, threading, time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from serve import Server, call, stop_all_on_signals  # noqa: E402
 
 received = []  # (event id, arrival unix time, created_at unix time)
 lock = threading.Lock()
@@ -37,25 +40,6 @@ class Receiver(BaseHTTPRequestHandler):
         pass
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def call(base, method, path, token=None, body=None):
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(base + path, data=data, method=method)
-    req.add_header("Content-Type", "application/json")
-    if token:
-        req.add_header("Authorization", f"Bearer {token}")
-    with urllib.request.urlopen(req, timeout=60) as r:
-        text = r.read()
-        return json.loads(text) if text else None
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--binary", default="target/release/shuffify")
@@ -63,6 +47,7 @@ def main():
     ap.add_argument("--rows", type=int, default=10_000)
     ap.add_argument("--users", type=int, default=100)
     args = ap.parse_args()
+    stop_all_on_signals()
     db_url = args.database_url or f"sqlite:///tmp/webhook-throughput-{os.getpid()}.db"
 
     receiver = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
@@ -70,19 +55,10 @@ def main():
     threading.Thread(target=receiver.serve_forever, daemon=True).start()
     hook_url = f"http://127.0.0.1:{receiver.server_address[1]}/in"
 
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = dict(os.environ, DATABASE_URL=db_url, BIND_ADDR=f"127.0.0.1:{port}",
-               SCHEDULER_ENABLED="false", WEBHOOK_ALLOW_PRIVATE="true",
-               WEBHOOK_ALLOWED_HOSTS="127.0.0.1", RUST_LOG="warn")
-    server = subprocess.Popen([args.binary, "serve"], env=env)
+    server = Server(args.binary, db_url, {"WEBHOOK_ALLOW_PRIVATE": "true",
+                                           "WEBHOOK_ALLOWED_HOSTS": "127.0.0.1"}, wait=20)
+    base = server.base
     try:
-        for _ in range(200):
-            try:
-                call(base, "GET", "/health")
-                break
-            except Exception:
-                time.sleep(0.1)
         tokens = []
         tag = os.getpid()
         for n in range(args.users):
@@ -120,8 +96,7 @@ def main():
             "lag_max_ms": round(lags[-1] * 1000, 1),
         }))
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        server.stop(timeout=10)
         receiver.shutdown()
 
 
