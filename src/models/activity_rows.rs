@@ -284,7 +284,11 @@ impl NewActivity {
         track_count: usize,
         snapshot_id: Option<i64>,
     ) -> Self {
-        let noun = if removed == 1 { "duplicate" } else { "duplicates" };
+        let noun = if removed == 1 {
+            "duplicate"
+        } else {
+            "duplicates"
+        };
         Self::on_playlist(
             user,
             ActivityType::PlaylistDedupe,

@@ -123,7 +123,10 @@ async fn a_preview_answers_the_same_and_changes_nothing() {
         )
         .await;
     assert_eq!(done.body["removed"], preview.body["removed"]);
-    assert_eq!(done.body["playlist"]["tracks"], preview.body["playlist"]["tracks"]);
+    assert_eq!(
+        done.body["playlist"]["tracks"],
+        preview.body["playlist"]["tracks"]
+    );
 }
 
 #[actix_web::test]
@@ -155,14 +158,20 @@ async fn by_track_compares_name_and_first_artist_without_case_or_accents() {
             json!({"by": "uri"}),
         )
         .await;
-    assert_eq!(by_uri.body["removed"], json!([{"uri": "tr:4", "position": 5}]));
+    assert_eq!(
+        by_uri.body["removed"],
+        json!([{"uri": "tr:4", "position": 5}])
+    );
 
     // By track: tr:2 matches tr:1 (same name and first artist, folded);
     // tr:3 has another artist, tr:6 another first artist; tracks without an
     // artist match only by URI.
     let res = app
         .as_user(&user)
-        .post(&format!("/api/playlists/{id}/dedupe"), json!({"by": "track"}))
+        .post(
+            &format!("/api/playlists/{id}/dedupe"),
+            json!({"by": "track"}),
+        )
         .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text);
     assert_eq!(
@@ -243,7 +252,10 @@ async fn bad_requests_are_400s_and_if_match_is_honoured() {
         .as_user(&user)
         .post(&format!("{path}?dry_run=yes"), json!({"by": "uri"}))
         .await;
-    assert_eq!(res.error(400, "validation_failed")["details"][0]["field"], "dry_run");
+    assert_eq!(
+        res.error(400, "validation_failed")["details"][0]["field"],
+        "dry_run"
+    );
     let res = app
         .as_user(&user)
         .post(&format!("{path}?dryrun=true"), json!({"by": "uri"}))

@@ -66,7 +66,10 @@ async fn patch_validates_pinned_positions_and_logs_the_change() {
     assert_eq!(res.header("etag"), Some("\"2\""));
     let row = &app.activity(&user).await[0];
     assert_eq!(row["activity_type"], "playlist_update");
-    assert_eq!(row["metadata"]["changed_fields"], json!(["pinned_positions"]));
+    assert_eq!(
+        row["metadata"]["changed_fields"],
+        json!(["pinned_positions"])
+    );
     assert_eq!(
         row["metadata"]["changes"],
         json!({"pinned_positions": {"from": [], "to": [0, 3, 9999]}})
@@ -285,4 +288,3 @@ async fn a_workshop_commit_ignores_pins() {
     assert_eq!(res.body["changed"], false, "{}", res.text);
     assert_eq!(uris(&res.body["playlist"]), reversed);
 }
-

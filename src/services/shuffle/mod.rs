@@ -429,7 +429,9 @@ mod properties {
         match key {
             "basic" => json!({"keep_first": keep}),
             "balanced" | "stratified" => json!({"keep_first": keep, "section_count": sections}),
-            "percentage" => json!({"shuffle_percentage": pct, "shuffle_location": if seed % 2 == 0 { "front" } else { "back" }}),
+            "percentage" => {
+                json!({"shuffle_percentage": pct, "shuffle_location": if seed % 2 == 0 { "front" } else { "back" }})
+            }
             _ => json!({}),
         }
     }

@@ -314,7 +314,10 @@ async fn a_dedupe_writes_the_new_order_back_and_undo_writes_the_old_one() {
         "the pinned t2 stays in slot 4; the others close ranks around it"
     );
     assert_eq!(fake.items("dups"), order, "Spotify holds the deduped order");
-    assert_eq!(res.body["playlist"]["tracks"], preview.body["playlist"]["tracks"]);
+    assert_eq!(
+        res.body["playlist"]["tracks"],
+        preview.body["playlist"]["tracks"]
+    );
     assert_eq!(res.body["provider"], "spotify");
     let snapshot = format!("snap-dups-{}", fake.lock().playlists["dups"].snapshot);
     assert_eq!(res.body["spotify_snapshot_id"], snapshot);
