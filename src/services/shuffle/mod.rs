@@ -430,7 +430,7 @@ mod properties {
             "basic" => json!({"keep_first": keep}),
             "balanced" | "stratified" => json!({"keep_first": keep, "section_count": sections}),
             "percentage" => {
-                json!({"shuffle_percentage": pct, "shuffle_location": if seed % 2 == 0 { "front" } else { "back" }})
+                json!({"shuffle_percentage": pct, "shuffle_location": if seed.is_multiple_of(2) { "front" } else { "back" }})
             }
             _ => json!({}),
         }
