@@ -82,6 +82,7 @@ text_enum! {
         WebhookDisabled,
         PasswordChange,
         ProfileUpdate,
+        PlaylistDedupe,
     }
 }
 
@@ -145,6 +146,7 @@ text_enum! {
         AutoPreRestore,
         ScheduledPreExecution,
         AutoPreSync,
+        AutoPreDedupe,
     }
 }
 
@@ -186,8 +188,8 @@ mod tests {
         // The original 21; the Spotify provider's provider_connect, provider_disconnect
         // and playlist_sync; account_export; webhook_create,
         // webhook_delete and webhook_disabled; password_change and
-        // profile_update.
-        assert_eq!(ActivityType::iter().count(), 30);
+        // profile_update; playlist_dedupe.
+        assert_eq!(ActivityType::iter().count(), 31);
         for t in ActivityType::iter() {
             let s = t.to_string();
             assert!(s.len() <= 50);

@@ -231,6 +231,27 @@ pub mod schema {
             .into()
     }
 
+    /// A playlist's pinned positions: distinct slots, at most
+    /// [`MAX_PINNED`](crate::models::playlist::MAX_PINNED).
+    pub fn pinned_positions() -> RefOr<Schema> {
+        use crate::models::playlist::{MAX_PINNED, MAX_PINNED_POSITION};
+        utoipa::openapi::schema::ArrayBuilder::new()
+            .items(
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .minimum(Some(0))
+                    .maximum(Some(MAX_PINNED_POSITION as i64)),
+            )
+            .max_items(Some(MAX_PINNED))
+            .unique_items(true)
+            .description(Some(format!(
+                "0-based slots whose entries every shuffle leaves in place and a dedupe \
+                 never removes: distinct integers from 0 to {MAX_PINNED_POSITION}, at most \
+                 {MAX_PINNED}; `[]` clears them. A slot past the end pins nothing."
+            )))
+            .into()
+    }
+
     /// Any text without NUL (ids, cursors, search terms).
     pub fn text() -> RefOr<Schema> {
         ObjectBuilder::new()

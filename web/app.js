@@ -307,7 +307,7 @@ const ACTIVITY_TYPES = ["shuffle", "workshop_commit", "workshop_session_save", "
   "settings_change", "login", "logout", "login_failed", "playlist_create", "playlist_update", "playlist_delete",
   "provider_connect", "provider_disconnect", "playlist_sync",
   "account_export", "webhook_create", "webhook_delete", "webhook_disabled",
-  "password_change", "profile_update"];
+  "password_change", "profile_update", "playlist_dedupe"];
 
 /** A short browser name from a User-Agent ("Firefox"), or null. Written
  *  here rather than taken from a parser library: the app has no build step
@@ -574,8 +574,74 @@ async function playlistPage(id) {
   // `ETag`: a compressing proxy may weaken that, and a weak tag never matches.
   let version = `"${playlist.version}"`;
   const reload = () => route();
-  const tracks = h("tbody", {}, playlist.tracks.map((t) => h("tr", {},
-    h("td", {}, t.position + 1), h("td", {}, t.name), h("td", {}, t.artists.join(", ")), h("td", {}, t.album_name || ""), h("td", {}, t.tempo ?? ""))));
+
+  // Pins: a pinned slot keeps its track through every shuffle, and a
+  // dedupe never removes it. Toggling one saves the whole set.
+  const pinned = new Set(playlist.pinned_positions);
+  const pinError = h("div", { role: "alert" });
+  async function togglePin(position) {
+    const next = new Set(pinned);
+    if (next.has(position)) next.delete(position); else next.add(position);
+    pinError.replaceChildren();
+    try {
+      await api("PATCH", `/api/playlists/${id}`, { pinned_positions: [...next].sort((a, b) => a - b) }, { "If-Match": version });
+      flash = next.has(position) ? `Pinned track ${position + 1}: shuffles leave it where it is.` : `Unpinned track ${position + 1}.`;
+      reload();
+    } catch (err) {
+      pinError.replaceChildren(h("p", { class: "form-error" }, err.message + advice(err)));
+    }
+  }
+  const tracks = h("tbody", {}, playlist.tracks.map((t) => {
+    const isPinned = pinned.has(t.position);
+    return h("tr", { class: isPinned ? "pinned" : null },
+      h("td", {}, t.position + 1),
+      h("td", {}, t.name),
+      h("td", {}, t.artists.join(", ")), h("td", {}, t.album_name || ""), h("td", {}, t.tempo ?? ""),
+      h("td", {}, h("button", { type: "button", class: isPinned ? "pin on" : "pin secondary", "aria-pressed": String(isPinned),
+        "aria-label": `Pin ${t.name} (track ${t.position + 1})`, title: isPinned ? "Pinned: shuffles leave it here. Click to unpin." : "Pin it to this position",
+        onclick: () => togglePin(t.position) }, isPinned ? "Pinned" : "Pin")));
+  }));
+  const pastEnd = playlist.pinned_positions.filter((p) => p >= playlist.tracks.length);
+  const pinNote = h("p", { class: "muted" }, pinned.size
+    ? `${pinned.size} pinned position${pinned.size === 1 ? "" : "s"}: shuffles order the other tracks around them.`
+      + (pastEnd.length ? ` Past the end (no effect yet): ${pastEnd.map((p) => p + 1).join(", ")}.` : "")
+    : "Pin a track to keep it at its position when the playlist is shuffled.");
+
+  // Remove duplicates: a preview (dry run) of what would go, then confirm.
+  const dedupeResult = h("div", { "aria-live": "polite" });
+  const dedupe = form({ "aria-label": "Remove duplicates", onreload: reload }, [
+    h("h2", {}, "Remove duplicates"),
+    field("Duplicates are", h("select", { name: "by" },
+      h("option", { value: "uri" }, "The same track (same URI)"),
+      h("option", { value: "track" }, "The same name and first artist (ignoring case and accents)"))),
+    h("p", { class: "muted" }, "The first of each stays; a pinned track always stays. Undo brings them back."),
+    h("div", { class: "actions" }, h("button", { type: "submit" }, "Preview duplicates")),
+    dedupeResult,
+  ], async (data) => {
+    const by = data.get("by");
+    const preview = await api("POST", `/api/playlists/${id}/dedupe?dry_run=true`, { by }, { "If-Match": version });
+    if (!preview.removed.length) {
+      dedupeResult.replaceChildren(h("p", { class: "notice", role: "status" }, "No duplicates: nothing to remove."));
+      return;
+    }
+    const names = Object.fromEntries(playlist.tracks.map((t) => [t.position, t.name]));
+    const n = preview.removed.length;
+    dedupeResult.replaceChildren(
+      h("p", {}, `${n} ${n === 1 ? "entry" : "entries"} would be removed:`),
+      h("ul", { class: "removed", "aria-label": "Duplicates to remove" }, preview.removed.map((r) =>
+        h("li", {}, `#${r.position + 1} ${names[r.position] ?? r.uri}`, h("span", { class: "muted" }, ` (${r.uri})`)))),
+      h("div", { class: "actions" },
+        h("button", { type: "button", class: "danger", onclick: async (event) => {
+          event.target.disabled = true;
+          clearErrors(dedupe);
+          try {
+            const result = await api("POST", `/api/playlists/${id}/dedupe`, { by }, { "If-Match": version });
+            flash = result.changed ? `Removed ${result.removed.length} duplicate${result.removed.length === 1 ? "" : "s"}.` : "No duplicates: nothing to remove.";
+            reload();
+          } catch (err) { event.target.disabled = false; showError(dedupe, err, reload); }
+        } }, `Remove ${n} duplicate${n === 1 ? "" : "s"}`),
+        h("button", { type: "button", class: "secondary", onclick: () => dedupeResult.replaceChildren() }, "Cancel")));
+  });
 
   const shuffle = form({ "aria-label": "Shuffle", onreload: reload }, [
     h("h2", {}, "Shuffle"),
@@ -729,10 +795,11 @@ async function playlistPage(id) {
 
   page(playlist.name,
     h("p", { class: "muted" }, `Version ${playlist.version} · ${playlist.tracks.length} tracks · changed ${when(playlist.updated_at)} · id ${playlist.id}`,
-      playlist.provider === "spotify" ? ` · linked to Spotify playlist ${playlist.spotify_playlist_id}: shuffles, commits, restores and undo write to Spotify too` : ""),
+      playlist.provider === "spotify" ? ` · linked to Spotify playlist ${playlist.spotify_playlist_id}: shuffles, commits, dedupes, restores and undo write to Spotify too` : ""),
     h("div", { class: "grid" }, h("section", { class: "card" }, shuffle), h("section", { class: "card" }, snapshotForm)),
-    h("section", { class: "card" }, h("h2", {}, "Tracks"), h("div", { class: "scroll" }, h("table", { "aria-label": "Tracks" },
-      h("thead", {}, h("tr", {}, h("th", {}, "#"), h("th", {}, "Name"), h("th", {}, "Artists"), h("th", {}, "Album"), h("th", {}, "Tempo"))), tracks))),
+    h("section", { class: "card" }, h("h2", {}, "Tracks"), pinNote, pinError, h("div", { class: "scroll" }, h("table", { "aria-label": "Tracks", class: "tracks" },
+      h("thead", {}, h("tr", {}, h("th", {}, "#"), h("th", {}, "Name"), h("th", {}, "Artists"), h("th", {}, "Album"), h("th", {}, "Tempo"), h("th", {}, "Pin"))), tracks))),
+    h("section", { class: "card" }, dedupe),
     h("div", { class: "grid" }, h("section", { class: "card" }, workshop, h("h2", {}, "Saved sessions"), sessions), h("section", { class: "card" }, sourceForm)));
   drawOrder();
   await Promise.all([drawSessions(), drawSnapshots(), drawSources()]);

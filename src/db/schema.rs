@@ -93,6 +93,7 @@ diesel::table! {
         provider_snapshot_id -> Nullable<Text>,
         provider_out_of_sync -> Bool,
         provider_writing_since -> Nullable<Timestamp>,
+        pinned_positions -> Text,
     }
 }
 

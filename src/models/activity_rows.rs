@@ -273,6 +273,36 @@ impl NewActivity {
         }))
     }
 
+    /// `playlist_dedupe`: `by` says what made two entries the same (`uri`
+    /// or `track`), `removed` how many entries went, `track_count` how
+    /// many are left.
+    pub fn playlist_dedupe(
+        user: &User,
+        playlist: &Playlist,
+        by: &str,
+        removed: usize,
+        track_count: usize,
+        snapshot_id: Option<i64>,
+    ) -> Self {
+        let noun = if removed == 1 {
+            "duplicate"
+        } else {
+            "duplicates"
+        };
+        Self::on_playlist(
+            user,
+            ActivityType::PlaylistDedupe,
+            format!("Removed {removed} {noun} from \"{}\"", playlist.name),
+            playlist,
+        )
+        .metadata(json!({
+            "by": by,
+            "removed": removed,
+            "track_count": track_count,
+            "snapshot_id": snapshot_id,
+        }))
+    }
+
     /// `workshop_commit`: `added` and `removed` are counts.
     pub fn workshop_commit(
         user: &User,

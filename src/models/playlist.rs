@@ -6,12 +6,14 @@
 //! and the provider columns a write-back or sync moves). A linked
 //! playlist's provider columns are [`ProviderLink`], embedded in the row.
 
+use std::collections::BTreeSet;
+
 use chrono::NaiveDateTime;
 use diesel::dsl::count_star;
 use diesel::prelude::*;
 
 use crate::db::schema::playlists;
-use crate::db::DbConnection;
+use crate::db::{DbConnection, Json};
 use crate::enums::Provider;
 use crate::models::playlist_order::PlaylistOrder;
 use crate::models::track::Track;
@@ -27,9 +29,18 @@ pub struct Playlist {
     pub version: i32,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// The pinned slots, a JSON array of distinct integers; read them with
+    /// [`Playlist::pinned`].
+    pub pinned_positions: Json,
     #[diesel(embed)]
     pub link: ProviderLink,
 }
+
+/// Most slots a playlist may pin.
+pub const MAX_PINNED: usize = 100;
+/// The highest slot that may be pinned (a playlist holds at most 10,000
+/// tracks).
+pub const MAX_PINNED_POSITION: usize = 9_999;
 
 /// Where a playlist's order lives. A local playlist has only `provider`;
 /// a linked one names the provider's playlist, the provider account that
@@ -90,9 +101,36 @@ pub struct PlaylistChanges {
     pub name: Option<String>,
     pub description: Option<String>,
     pub is_public: Option<bool>,
+    // Pinned positions (kept apart from the fields above).
+    pub pinned_positions: Option<Json>,
 }
 
 impl Playlist {
+    /// The pinned slots (0-based positions), sorted: every shuffle leaves
+    /// the entry in each of them where it is, and a dedupe never removes
+    /// it. A slot may lie past the end of the order; it then pins nothing.
+    /// Anything that is not a whole number in range reads as unpinned
+    /// (the API writes only valid sets).
+    pub fn pinned(&self) -> BTreeSet<usize> {
+        self.pinned_positions
+            .0
+            .as_array()
+            .map(|slots| {
+                slots
+                    .iter()
+                    .filter_map(|v| v.as_u64())
+                    .filter_map(|v| usize::try_from(v).ok())
+                    .filter(|v| *v <= MAX_PINNED_POSITION)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// A pin set as stored: a sorted JSON array.
+    pub fn pins_json(pins: &BTreeSet<usize>) -> Json {
+        Json(serde_json::json!(pins))
+    }
+
     pub fn insert(&self, conn: &mut DbConnection) -> QueryResult<()> {
         crate::db::with_backend!(&mut *conn, |c| diesel::insert_into(playlists::table)
             .values(self)

@@ -78,6 +78,7 @@ pub const DOCUMENT_PATH: &str = "/api/openapi.json";
         playlists::delete_playlist,
         playlists::shuffle_playlist,
         playlists::undo_playlist,
+        playlists::dedupe_playlist,
         snapshots::list_snapshots,
         snapshots::create_snapshot,
         snapshots::get_snapshot,

@@ -258,6 +258,9 @@ pub fn endpoints() -> Vec<Endpoint> {
             .delete(playlists::delete_playlist),
         resource("/api/playlists/{id}/shuffle").post(playlists::shuffle_playlist),
         resource("/api/playlists/{id}/undo").post(playlists::undo_playlist),
+        resource("/api/playlists/{id}/dedupe")
+            .query::<playlists::DedupeParams>()
+            .post(playlists::dedupe_playlist),
         resource("/api/playlists/{id}/sync").post(providers::sync_playlist),
         resource("/api/playlists/{id}/snapshots")
             .query::<snapshots::ListParams>()

@@ -1,4 +1,7 @@
-//! `/api/playlists`: create, list, read, update, delete, and shuffle/undo.
+//! `/api/playlists`: create, list, read, update, delete, shuffle/undo and
+//! dedupe.
+
+use std::collections::BTreeSet;
 
 use actix_web::{http::header, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
@@ -7,14 +10,16 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::db;
 use crate::error::{AppError, AppResult, FieldError};
-use crate::models::playlist::PlaylistChanges;
+use crate::models::playlist::{Playlist, PlaylistChanges, MAX_PINNED, MAX_PINNED_POSITION};
 use crate::routes::authenticated::AuthUser;
 use crate::routes::body::{Json, WholeNumber};
 use crate::routes::error_responses::{Conflict, NotFound, PreconditionFailed, RateLimited};
 use crate::routes::params::{
-    etag, if_match, limit_offset, not_null, nullable, optional_body, IfMatchParam, PlaylistIdParam,
+    etag, if_match, limit_offset, not_null, nullable, optional_body, present, IfMatchParam,
+    PlaylistIdParam,
 };
 use crate::routes::responses::CountedPage;
+use crate::services::dedupe::{DedupeAnswer, DedupeBy, DedupeService};
 use crate::services::playlists::{
     NewPlaylistInput, PlaylistChange, PlaylistService, PlaylistSummary, PlaylistView, TrackInput,
     MAX_TRACKS,
@@ -141,6 +146,7 @@ fn validate_track(i: usize, t: TrackBody, errors: &mut Vec<FieldError>) -> Track
                 ("update_playlist" = (operation_id = "update_playlist", parameters(("id" = "$response.body#/id")))),
                 ("shuffle_playlist" = (operation_id = "shuffle_playlist", parameters(("id" = "$response.body#/id")))),
                 ("undo_playlist" = (operation_id = "undo_playlist", parameters(("id" = "$response.body#/id")))),
+                ("dedupe_playlist" = (operation_id = "dedupe_playlist", parameters(("id" = "$response.body#/id")))),
                 ("sync_playlist" = (operation_id = "sync_playlist", parameters(("id" = "$response.body#/id")))),
                 ("create_snapshot" = (operation_id = "create_snapshot", parameters(("id" = "$response.body#/id")))),
                 ("list_snapshots" = (operation_id = "list_snapshots", parameters(("id" = "$response.body#/id")))),
@@ -281,10 +287,54 @@ pub struct UpdateBody {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = bool)]
     is_public: Option<Option<bool>>,
+    // Pinned positions.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(schema_with = validate::schema::pinned_positions)]
+    pinned_positions: Option<Option<Value>>,
 }
 
-/// Renames, describes or publishes a playlist (`playlist_update`, when
-/// something changed).
+/// `pinned_positions` of a PATCH: an array of distinct whole numbers from
+/// 0 to 9,999, at most 100 of them; each problem recorded, naming where.
+fn parse_pinned_positions(value: &Value, errors: &mut Vec<FieldError>) -> BTreeSet<usize> {
+    const FIELD: &str = "pinned_positions";
+    let Some(items) = value.as_array() else {
+        errors.push(FieldError::new(
+            FIELD,
+            format!("must be an array of distinct integers from 0 to {MAX_PINNED_POSITION}"),
+        ));
+        return BTreeSet::new();
+    };
+    if items.len() > MAX_PINNED {
+        errors.push(FieldError::new(
+            FIELD,
+            format!("at most {MAX_PINNED} positions"),
+        ));
+        return BTreeSet::new();
+    }
+    let mut pins = BTreeSet::new();
+    for (i, item) in items.iter().enumerate() {
+        let slot = item
+            .as_number()
+            .and_then(validate::whole_i64)
+            .and_then(|n| usize::try_from(n).ok())
+            .filter(|n| *n <= MAX_PINNED_POSITION);
+        match slot {
+            None => errors.push(FieldError::new(
+                format!("{FIELD}[{i}]"),
+                format!("must be an integer from 0 to {MAX_PINNED_POSITION}"),
+            )),
+            Some(slot) if !pins.insert(slot) => errors.push(FieldError::new(
+                format!("{FIELD}[{i}]"),
+                format!("repeats position {slot}; positions must be distinct"),
+            )),
+            Some(_) => {}
+        }
+    }
+    pins
+}
+
+/// Renames, describes, publishes a playlist or sets its pinned positions
+/// (`playlist_update`, when something changed).
 #[utoipa::path(
     patch, path = "/api/playlists/{id}", tag = "playlists",
     security(("bearer" = [])),
@@ -310,6 +360,9 @@ pub async fn update_playlist(
         name: not_null("name", body.name, &mut errors),
         description: not_null("description", body.description, &mut errors),
         is_public: not_null("is_public", body.is_public, &mut errors),
+        // Pinned positions.
+        pinned_positions: not_null("pinned_positions", body.pinned_positions, &mut errors)
+            .map(|v| Playlist::pins_json(&parse_pinned_positions(&v, &mut errors))),
     };
     if let Some(name) = &changes.name {
         validate_name(name, &mut errors);
@@ -442,4 +495,91 @@ pub async fn undo_playlist(
     Ok(HttpResponse::Ok()
         .insert_header(etag(view.version))
         .json(view))
+}
+
+/// What makes two entries of the playlist the same.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"by": "track"}))]
+pub struct DedupeBody {
+    /// `uri`: the same track URI; `track`: the same name and first artist,
+    /// without case or accents (a track with no known name or artist
+    /// matches only by its URI).
+    #[schema(value_type = DedupeBy)]
+    by: Value,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DedupeParams {
+    /// `true`: answer what the dedupe would do, and change and log nothing.
+    #[param(value_type = Option<bool>, default = false)]
+    dry_run: Option<String>,
+}
+
+/// Removes the playlist's duplicate entries, keeping the first of each
+/// (an entry in a pinned slot is never removed: its unpinned duplicates go
+/// instead); the others close ranks. One rewrite like a shuffle: an
+/// `auto_pre_dedupe` snapshot first (undo reverts it), a new version,
+/// written back to Spotify for a linked playlist, one `playlist_dedupe`
+/// row. Nothing to remove writes and logs nothing (`changed: false`).
+/// `?dry_run=true` answers the same, with the playlist as it would be, and
+/// changes nothing.
+#[utoipa::path(
+    post, path = "/api/playlists/{id}/dedupe", tag = "playlists",
+    security(("bearer" = [])),
+    params(PlaylistIdParam, DedupeParams, IfMatchParam),
+    request_body = DedupeBody,
+    responses(
+        (status = 200, description = "The playlist, whether it changed, what was removed \
+            (positions in the order before) and the automatic snapshot",
+            body = DedupeAnswer,
+            headers(("ETag" = String, description = "The version, quoted"))),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 412, response = PreconditionFailed),
+        (status = 429, response = RateLimited),
+    ),
+)]
+pub async fn dedupe_playlist(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    path: web::Path<String>,
+    params: web::Query<DedupeParams>,
+    body: Json<DedupeBody>,
+) -> AppResult<HttpResponse> {
+    let mut errors = Vec::new();
+    let dry_run = match present(&params.dry_run) {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => {
+            errors.push(FieldError::new("dry_run", "must be true or false"));
+            false
+        }
+    };
+    let by = body.into_inner().by;
+    let by = by.as_str().and_then(DedupeBy::parse);
+    if by.is_none() {
+        errors.push(FieldError::new("by", "must be one of: uri, track"));
+    }
+    AppError::ensure_valid(errors)?;
+    let by = by.unwrap_or(DedupeBy::Uri);
+    let precondition = if_match(&req);
+    let id = path.into_inner();
+    let answer = if dry_run {
+        db::run(&state.pool, move |conn| {
+            DedupeService::preview(conn, &auth.user, &id, by, precondition)
+        })
+        .await?
+    } else {
+        state
+            .run_rewrite(auth.id(), move |db, spotify| {
+                DedupeService::dedupe(db, spotify, &auth.user, &id, by, precondition.clone())
+            })
+            .await?
+    };
+    Ok(HttpResponse::Ok()
+        .insert_header(etag(answer.playlist.version))
+        .json(answer))
 }

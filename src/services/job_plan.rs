@@ -99,7 +99,7 @@ impl JobPlan {
             schedule.job_type,
             JobType::Shuffle | JobType::RaidAndShuffle
         ) {
-            plan.shuffle(conn, schedule)?;
+            plan.shuffle(conn, schedule, target)?;
         }
         Ok(plan)
     }
@@ -155,7 +155,14 @@ impl JobPlan {
         Ok(())
     }
 
-    fn shuffle(&mut self, conn: &mut DbConnection, schedule: &Schedule) -> AppResult<()> {
+    /// The scheduled shuffle of the order as it then is (after the raid,
+    /// which only appends), leaving the target's pinned slots in place.
+    fn shuffle(
+        &mut self,
+        conn: &mut DbConnection,
+        schedule: &Schedule,
+        target: &Playlist,
+    ) -> AppResult<()> {
         let key = schedule
             .algorithm_name
             .as_deref()
@@ -170,7 +177,7 @@ impl JobPlan {
                 schedule.id
             )));
         }
-        let order = order_uris(chosen, &params, &tracks, rand::random());
+        let order = order_uris(chosen, &params, &tracks, rand::random(), &target.pinned());
         if order != before {
             self.shuffled = Some(order);
         }

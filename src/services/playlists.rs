@@ -91,6 +91,9 @@ pub struct PlaylistView {
     /// The linked Spotify playlist; only on a linked playlist.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub spotify_playlist_id: Option<String>,
+    /// The pinned slots, sorted (see `PATCH /api/playlists/{id}`).
+    #[schema(schema_with = crate::validate::schema::pinned_positions)]
+    pub pinned_positions: Vec<usize>,
     pub tracks: Vec<PlaylistTrackView>,
     #[serde(serialize_with = "crate::timestamp::serialize")]
     pub updated_at: chrono::NaiveDateTime,
@@ -102,7 +105,7 @@ pub struct PlaylistView {
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[schema(example = json!({
     "playlist": {"id": "XiZ9cSNar5OCsS1r8dQ7bR", "name": "Road Trip", "description": "",
-        "is_public": false, "owner_id": 1, "version": 2, "tracks": [
+        "is_public": false, "owner_id": 1, "version": 2, "pinned_positions": [], "tracks": [
             {"position": 0, "uri": "demo:2", "name": "Echo", "artists": ["Kite Theory"],
              "album_name": null, "duration_ms": 0, "tempo": 128.0},
             {"position": 1, "uri": "demo:1", "name": "Lantern", "artists": ["Neon Harbor"],
@@ -229,6 +232,7 @@ impl PlaylistService {
             version: playlist.version,
             provider: playlist.link.provider,
             spotify_playlist_id: playlist.link.playlist_id.clone(),
+            pinned_positions: playlist.pinned().into_iter().collect(),
             tracks,
             updated_at: playlist.updated_at,
         }
@@ -436,6 +440,7 @@ impl PlaylistService {
             version: 1,
             created_at: now,
             updated_at: now,
+            pinned_positions: Playlist::pins_json(&BTreeSet::new()),
             link,
         };
         playlist.insert(conn)?;
@@ -445,7 +450,9 @@ impl PlaylistService {
     }
 
     /// Applies a metadata change. A change that changes nothing writes and
-    /// logs nothing; `version` moves only when the name or description did.
+    /// logs nothing; `version` moves when the name, the description or the
+    /// pinned positions did (they change what a shuffle does), not for
+    /// `is_public`.
     pub fn update(
         conn: &mut DbConnection,
         user: &User,
@@ -462,6 +469,10 @@ impl PlaylistService {
                     .filter(|n| *n != playlist.name),
                 description: changes.description.filter(|d| *d != playlist.description),
                 is_public: changes.is_public.filter(|p| *p != playlist.is_public),
+                // Pinned positions.
+                pinned_positions: changes
+                    .pinned_positions
+                    .filter(|p| *p != playlist.pinned_positions),
             };
             let changed = Changes::new()
                 .field(
@@ -481,12 +492,23 @@ impl PlaylistService {
                     "is_public",
                     &playlist.is_public,
                     changes.is_public.as_ref().unwrap_or(&playlist.is_public),
+                )
+                // Pinned positions.
+                .field(
+                    "pinned_positions",
+                    &playlist.pinned_positions,
+                    changes
+                        .pinned_positions
+                        .as_ref()
+                        .unwrap_or(&playlist.pinned_positions),
                 );
             if changed.is_empty() {
                 return Self::view(conn, &playlist);
             }
             Playlist::apply(conn, id, &changes)?;
-            let new_version = changes.name.is_some() || changes.description.is_some();
+            let new_version = changes.name.is_some()
+                || changes.description.is_some()
+                || changes.pinned_positions.is_some();
             let updated = Playlist::touch(conn, id, new_version, db::now())?;
             let track_count = Playlist::track_count(conn, id)?;
             ActivityLogService::log(

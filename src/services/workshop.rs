@@ -88,11 +88,13 @@ impl WorkshopService {
         };
         let catalog = PlaylistService::require_held(conn, user.id, "track_uris", &uris)?;
         let tracks: Vec<&Track> = uris.iter().filter_map(|u| catalog.get(u)).collect();
+        // The workshop orders what the client sent: pins do not apply.
         Ok(order_uris(
             chosen,
             &p,
             &tracks,
             seed.unwrap_or_else(rand::random),
+            &Default::default(),
         ))
     }
 

@@ -25,7 +25,7 @@ use shuffify::services::playlists::{NewPlaylistInput, PlaylistService, TrackInpu
 use crate::helpers::{create_user, rows_of, spawn_app, wait_until, TestDb};
 
 /// One scheduler tick over `pool`'s database, not shutting down.
-fn tick(pool: &Pool) -> usize {
+pub fn tick(pool: &Pool) -> usize {
     let executor = JobExecutor::new(pool.clone(), Lease::default());
     scheduler::tick(
         &mut Checkout::new(pool.clone()),

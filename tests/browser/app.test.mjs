@@ -259,6 +259,50 @@ test("undo restores the order", async () => {
   assert.deepEqual(await trackOrder(page), before);
 });
 
+test("remove duplicates after a preview, and a pinned track stays put through a shuffle", async () => {
+  const page = await tab();
+  await signIn(page, "alice");
+  // Twelve tunes, with Tune 1 again fifth and Tune 5 again last.
+  const tune = (i) => ({ uri: `dup:${i}`, name: `Tune ${i}`, artists: ["Kite Theory"] });
+  const tracks = [0, 1, 2, 3, 1, 4, 5, 6, 7, 8, 9, 10, 11, 5].map(tune);
+  const { body: created } = await call(page, "POST", "/api/playlists", { name: "Doubles", tracks });
+  await page.goto(`${base}/#/playlists/${created.id}`);
+  await page.getByRole("heading", { name: "Doubles" }).waitFor();
+
+  const dedupe = page.locator("form[aria-label='Remove duplicates']");
+  await dedupe.getByRole("button", { name: "Preview duplicates" }).click();
+  const listed = dedupe.getByRole("list", { name: "Duplicates to remove" });
+  await listed.waitFor();
+  assert.deepEqual(await listed.locator("li").allTextContents(), ["#5 Tune 1 (dup:1)", "#14 Tune 5 (dup:5)"]);
+  // The preview changed nothing.
+  assert.equal((await trackOrder(page)).length, 14);
+  assert.equal((await call(page, "GET", `/api/playlists/${created.id}`)).body.version, 1);
+  await shot(page, "dedupe-preview");
+  await dedupe.getByRole("button", { name: "Remove 2 duplicates" }).click();
+  await page.getByText("Removed 2 duplicates.").waitFor();
+  const deduped = Array.from({ length: 12 }, (_, i) => `Tune ${i}`);
+  assert.deepEqual(await trackOrder(page), deduped);
+  const { body: trail } = await call(page, "GET", "/api/activity?types=playlist_dedupe&limit=1");
+  assert.equal(trail.items[0].metadata.removed, 2);
+
+  // Pin the fifth track, then shuffle: it stays fifth while the rest moves.
+  await page.getByRole("button", { name: "Pin Tune 4 (track 5)" }).click();
+  await page.getByText("Pinned track 5").waitFor();
+  const pin = page.getByRole("button", { name: "Pin Tune 4 (track 5)" });
+  assert.equal(await pin.getAttribute("aria-pressed"), "true");
+  assert.match(await page.locator("table[aria-label=Tracks] tbody tr").nth(4).getAttribute("class"), /pinned/);
+  const shuffle = page.locator("form[aria-label=Shuffle]");
+  await shuffle.getByLabel("Algorithm").selectOption("basic");
+  await shuffle.getByLabel(/^Seed/).fill("42");
+  await shuffle.getByRole("button", { name: "Shuffle", exact: true }).click();
+  await page.waitForFunction((b) => [...document.querySelectorAll("table[aria-label=Tracks] tbody tr td:nth-child(2)")]
+    .map((td) => td.textContent).join() !== b, deduped.join());
+  const shuffled = await trackOrder(page);
+  assert.equal(shuffled[4], "Tune 4", "the pinned track kept its place");
+  assert.deepEqual([...shuffled].sort(), [...deduped].sort());
+  await shot(page, "playlist-pins");
+});
+
 test("a stale edit answers 412, is shown, and recovers after a reload", async () => {
   const page = await tab();
   await signIn(page, "alice");

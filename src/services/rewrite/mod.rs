@@ -1,6 +1,6 @@
 //! Rewriting a playlist's order: the one way an order changes, local or
 //! linked to Spotify, for a shuffle, a workshop commit, a restore or undo,
-//! a sync and a scheduled raid or shuffle alike.
+//! a sync, a dedupe and a scheduled raid or shuffle alike.
 //!
 //! - [`order`]: writing an order here (compare, automatic snapshot, write,
 //!   version), what every rewrite ends with.

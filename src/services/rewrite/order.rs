@@ -102,6 +102,8 @@ pub enum Rewrite<'a> {
     ScheduledShuffle { schedule_id: i64 },
     /// A sync that found another order on Spotify.
     Sync,
+    /// A dedupe by the owner, with what made two entries the same.
+    Dedupe { by: &'a str },
 }
 
 impl Rewrite<'_> {
@@ -113,6 +115,7 @@ impl Rewrite<'_> {
             Rewrite::Raid { .. } => SnapshotType::AutoPreRaid,
             Rewrite::ScheduledShuffle { .. } => SnapshotType::ScheduledPreExecution,
             Rewrite::Sync => SnapshotType::AutoPreSync,
+            Rewrite::Dedupe { .. } => SnapshotType::AutoPreDedupe,
         }
     }
 
@@ -128,6 +131,7 @@ impl Rewrite<'_> {
                 format!("Before schedule #{schedule_id} shuffle")
             }
             Rewrite::Sync => "Before sync from Spotify".to_string(),
+            Rewrite::Dedupe { by } => format!("Before removing duplicates by {by}"),
         }
     }
 

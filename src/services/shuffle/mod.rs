@@ -3,7 +3,8 @@
 //! seeded random source.
 //!
 //! Every algorithm returns a permutation of the input positions (duplicates
-//! kept). Randomness comes only from a ChaCha8 stream seeded with a `u64`,
+//! kept). A playlist's pinned positions are applied around the algorithm
+//! ([`order_pinned`]): it orders only the entries of the free slots. Randomness comes only from a ChaCha8 stream seeded with a `u64`,
 //! and the Fisher–Yates shuffle and bounded draws are written here rather
 //! than borrowed from `rand`, whose algorithms may change between releases:
 //! the same seed gives the same order in every release.
@@ -19,7 +20,7 @@ pub mod service;
 mod stratified;
 mod tempo_gradient;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -51,17 +52,60 @@ impl From<&Track> for TrackFacts {
     }
 }
 
-/// The new order of `tracks` (in playlist order), as their URIs: the one
-/// place a stored playlist meets an algorithm.
+/// The new order of `tracks` (in playlist order), as their URIs, with the
+/// entries of the `pinned` slots left where they are: the one place a
+/// stored playlist meets an algorithm. A workshop's order passes no pins.
 pub fn order_uris(
     algorithm: &dyn Algorithm,
     params: &Params,
     tracks: &[&Track],
     seed: u64,
+    pinned: &BTreeSet<usize>,
 ) -> Vec<String> {
     let facts: Vec<TrackFacts> = tracks.iter().map(|t| TrackFacts::from(*t)).collect();
-    let order = algorithm.order(&facts, params, &mut ShuffleRng::from_seed(seed));
+    let order = order_pinned(
+        algorithm,
+        &facts,
+        params,
+        &mut ShuffleRng::from_seed(seed),
+        pinned,
+    );
     order.into_iter().map(|i| tracks[i].uri.clone()).collect()
+}
+
+/// [`Algorithm::order`] with the entries of the `pinned` slots, and of the
+/// slots `0..keep_first` for the algorithms that take it, left in place:
+/// the algorithm orders the entries of the other slots among themselves
+/// (with `keep_first` 0), and they fill those slots in that order.
+///
+/// When no pin lies within the order beyond what `keep_first` already
+/// holds, the algorithm runs exactly as it always has (so a playlist
+/// without pins shuffles to the same order for the same seed).
+pub fn order_pinned(
+    algorithm: &dyn Algorithm,
+    tracks: &[TrackFacts],
+    params: &Params,
+    rng: &mut ShuffleRng,
+    pinned: &BTreeSet<usize>,
+) -> Vec<usize> {
+    let n = tracks.len();
+    let keep = params::int(params, "keep_first").min(n);
+    if pinned.range(keep..n).next().is_none() {
+        return algorithm.order(tracks, params, rng);
+    }
+    let held = crate::services::pins::held_slots(pinned, keep, n);
+    let free: Vec<usize> = (0..n).filter(|i| !held.contains(i)).collect();
+    let rest: Vec<TrackFacts> = free.iter().map(|&i| tracks[i].clone()).collect();
+    let mut rest_params = params.clone();
+    if let Some(keep_first) = rest_params.get_mut("keep_first") {
+        *keep_first = Value::from(0);
+    }
+    let rest_order = algorithm.order(&rest, &rest_params, rng);
+    let mut order: Vec<usize> = (0..n).collect();
+    for (slot, k) in free.iter().zip(rest_order) {
+        order[*slot] = free[k];
+    }
+    order
 }
 
 /// The seeded random source of one shuffle.
@@ -379,6 +423,19 @@ mod properties {
         })
     }
 
+    /// Parameters that exercise `algorithm`: `keep_first`, sections, a
+    /// percentage at the front or the back.
+    fn any_params(key: &str, keep: i64, sections: i64, pct: i64, seed: u64) -> Value {
+        match key {
+            "basic" => json!({"keep_first": keep}),
+            "balanced" | "stratified" => json!({"keep_first": keep, "section_count": sections}),
+            "percentage" => {
+                json!({"shuffle_percentage": pct, "shuffle_location": if seed.is_multiple_of(2) { "front" } else { "back" }})
+            }
+            _ => json!({}),
+        }
+    }
+
     proptest! {
         #[test]
         fn every_algorithm_returns_a_permutation(tracks in arb_tracks(), seed in any::<u64>(), keep in 0i64..80, sections in 2i64..=10, pct in 0i64..=100) {
@@ -394,6 +451,53 @@ mod properties {
                 prop_assert!(is_permutation(&order, tracks.len()), "{} gave {:?}", algorithm.key(), order);
                 let again = algorithm.order(&tracks, &params, &mut ShuffleRng::from_seed(seed));
                 prop_assert_eq!(order, again);
+            }
+        }
+
+        #[test]
+        fn pinned_slots_hold_their_entries_and_the_rest_is_a_permutation_of_the_rest(
+            tracks in arb_tracks(),
+            seed in any::<u64>(),
+            pins in prop::collection::btree_set(0usize..70, 0..12),
+            keep in 0i64..80,
+            sections in 2i64..=10,
+            pct in 0i64..=100,
+        ) {
+            let n = tracks.len();
+            for algorithm in all() {
+                let params = validate_params(*algorithm, &any_params(algorithm.key(), keep, sections, pct, seed)).unwrap();
+                let order = order_pinned(*algorithm, &tracks, &params, &mut ShuffleRng::from_seed(seed), &pins);
+                let held = crate::services::pins::held_slots(&pins, params::int(&params, "keep_first"), n);
+                for &slot in &held {
+                    prop_assert_eq!(order[slot], slot, "{} moved pinned slot {}", algorithm.key(), slot);
+                }
+                let mut rest: Vec<usize> = (0..n).filter(|i| !held.contains(i)).map(|i| order[i]).collect();
+                rest.sort_unstable();
+                let free: Vec<usize> = (0..n).filter(|i| !held.contains(i)).collect();
+                prop_assert_eq!(rest, free, "{}: the free slots hold the free entries", algorithm.key());
+                let again = order_pinned(*algorithm, &tracks, &params, &mut ShuffleRng::from_seed(seed), &pins);
+                prop_assert_eq!(order, again);
+            }
+        }
+
+        #[test]
+        fn without_pins_every_algorithm_orders_as_it_always_has(
+            tracks in arb_tracks(),
+            seed in any::<u64>(),
+            keep in 0i64..80,
+            sections in 2i64..=10,
+            pct in 0i64..=100,
+        ) {
+            let n = tracks.len();
+            for algorithm in all() {
+                let params = validate_params(*algorithm, &any_params(algorithm.key(), keep, sections, pct, seed)).unwrap();
+                let plain = algorithm.order(&tracks, &params, &mut ShuffleRng::from_seed(seed));
+                // No pins, pins past the end, and pins the kept prefix already holds.
+                let kept = params::int(&params, "keep_first").min(n);
+                for pins in [BTreeSet::new(), BTreeSet::from([n, n + 5]), (0..kept).collect()] {
+                    let pinned = order_pinned(*algorithm, &tracks, &params, &mut ShuffleRng::from_seed(seed), &pins);
+                    prop_assert_eq!(&pinned, &plain, "{} with pins {:?}", algorithm.key(), pins);
+                }
             }
         }
 

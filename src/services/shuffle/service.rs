@@ -137,7 +137,7 @@ impl ShuffleService {
             let rows = PlaylistService::tracks(conn, playlist)?;
             let tracks: Vec<&Track> = rows.iter().map(|(_, t)| t).collect();
             let current: Vec<String> = tracks.iter().map(|t| t.uri.clone()).collect();
-            let new_order = order_uris(algorithm, &params, &tracks, seed);
+            let new_order = order_uris(algorithm, &params, &tracks, seed, &playlist.pinned());
             let catalog: HashMap<String, Track> =
                 rows.into_iter().map(|(_, t)| (t.uri.clone(), t)).collect();
             Ok(Planned {

@@ -260,3 +260,110 @@ async fn an_append_that_did_not_land_is_sent_again() {
     assert_eq!(fake.items("again").len(), 150);
     assert_eq!(fake.items("again"), uris(&res.body["playlist"]));
 }
+
+#[actix_web::test]
+async fn a_dedupe_writes_the_new_order_back_and_undo_writes_the_old_one() {
+    let (fake, app, user) = connected("dedupelinked").await;
+    let items: Vec<String> = ["t1", "t2", "t1", "t3", "t2", "t4", "t5", "t6"]
+        .iter()
+        .map(|t| format!("spotify:track:{t}"))
+        .collect();
+    fake.add_playlist_items("dups", ACCOUNT, items.clone());
+    let linked = app.import(&user, "dups").await;
+    let id = linked["id"].as_str().unwrap();
+    assert_eq!(uris(&linked), items);
+    // Slot 4 (the second t2) is pinned: the first t2 goes instead.
+    let res = app
+        .as_user(&user)
+        .patch(
+            &format!("/api/playlists/{id}"),
+            json!({"pinned_positions": [4]}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+
+    // A preview asks nothing of Spotify.
+    let writes = fake.requests_matching("PUT /v1/playlists/dups/items");
+    let preview = app
+        .as_user(&user)
+        .post(
+            &format!("/api/playlists/{id}/dedupe?dry_run=true"),
+            json!({"by": "uri"}),
+        )
+        .await;
+    assert_eq!(preview.status, StatusCode::OK, "{}", preview.text);
+    assert_eq!(fake.items("dups"), items);
+
+    let res = app
+        .as_user(&user)
+        .post(&format!("/api/playlists/{id}/dedupe"), json!({"by": "uri"}))
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+    assert_eq!(res.body["changed"], true);
+    assert_eq!(
+        res.body["removed"],
+        json!([
+            {"uri": "spotify:track:t2", "position": 1},
+            {"uri": "spotify:track:t1", "position": 2},
+        ])
+    );
+    let order = uris(&res.body["playlist"]);
+    assert_eq!(
+        order,
+        ["t1", "t3", "t4", "t5", "t2", "t6"].map(|t| format!("spotify:track:{t}")),
+        "the pinned t2 stays in slot 4; the others close ranks around it"
+    );
+    assert_eq!(fake.items("dups"), order, "Spotify holds the deduped order");
+    assert_eq!(
+        res.body["playlist"]["tracks"],
+        preview.body["playlist"]["tracks"]
+    );
+    assert_eq!(res.body["provider"], "spotify");
+    let snapshot = format!("snap-dups-{}", fake.lock().playlists["dups"].snapshot);
+    assert_eq!(res.body["spotify_snapshot_id"], snapshot);
+    assert_eq!(
+        fake.requests_matching("PUT /v1/playlists/dups/items"),
+        writes + 1
+    );
+    let activity = app.activity(&user).await;
+    let row = rows_of(&activity, "playlist_dedupe")[0];
+    assert_eq!(row["metadata"]["provider"], "spotify");
+    assert_eq!(row["metadata"]["spotify_snapshot_id"], snapshot);
+    assert_eq!(row["metadata"]["removed"], 2);
+
+    let undone = app
+        .as_user(&user)
+        .post_empty(&format!("/api/playlists/{id}/undo"))
+        .await;
+    assert_eq!(undone.status, StatusCode::OK, "{}", undone.text);
+    assert_eq!(fake.items("dups"), items, "undo wrote the duplicates back");
+}
+
+#[actix_web::test]
+async fn a_shuffle_of_a_linked_playlist_keeps_its_pins_on_spotify() {
+    let (fake, app, user) = connected("pinnedlinked").await;
+    fake.add_playlist("pinmix", ACCOUNT, 40);
+    let linked = app.import(&user, "pinmix").await;
+    let id = linked["id"].as_str().unwrap();
+    app.as_user(&user)
+        .patch(
+            &format!("/api/playlists/{id}"),
+            json!({"pinned_positions": [0, 20, 39]}),
+        )
+        .await;
+    let res = app
+        .as_user(&user)
+        .post(
+            &format!("/api/playlists/{id}/shuffle"),
+            json!({"algorithm": "basic", "seed": 11}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+    let before = uris(&linked);
+    let order = fake.items("pinmix");
+    assert_eq!(order, uris(&res.body["playlist"]));
+    assert_ne!(order, before);
+    for slot in [0, 20, 39] {
+        assert_eq!(order[slot], before[slot]);
+    }
+}
