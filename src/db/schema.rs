@@ -93,6 +93,8 @@ diesel::table! {
         provider_snapshot_id -> Nullable<Text>,
         provider_out_of_sync -> Bool,
         provider_writing_since -> Nullable<Timestamp>,
+        rotation_max_tracks -> Nullable<Integer>,
+        rotation_archive_playlist_id -> Nullable<Text>,
     }
 }
 

@@ -187,6 +187,7 @@ pub fn insert_playlist(conn: &mut DbConnection, owner: i64, id: String, name: &s
         version: 1,
         created_at: now,
         updated_at: now,
+        rotation: Default::default(),
         link: ProviderLink::local(),
     };
     playlist.insert(conn).expect("insert playlist");
