@@ -16,6 +16,7 @@ pub mod job_plan;
 pub mod playlists;
 pub mod profile;
 pub mod rewrite;
+pub mod rotation;
 pub mod schedule_rules;
 pub mod schedules;
 pub mod settings;

@@ -29,6 +29,7 @@ mod partitions;
 mod playlist_orders;
 mod playlists;
 mod query_plans;
+mod rotation;
 mod round_trips;
 mod scheduler;
 mod scheduler_claims;
