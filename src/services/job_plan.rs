@@ -166,8 +166,7 @@ impl JobPlan {
     ) -> AppResult<()> {
         // What the target's archive holds went there by rotation: a raid
         // does not bring it back.
-        let mut seen: HashSet<String> = HashSet::new();
-        let _ = archived;
+        let mut seen = archived;
         seen.extend(self.current.iter().cloned());
         let mut fresh = Vec::new();
         for source in sources(conn, schedule)? {
