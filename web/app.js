@@ -793,6 +793,45 @@ async function playlistPage(id) {
     if (!list.items.length) sources.append(h("li", { class: "muted" }, "No upstream sources."));
   }
 
+  // Rotation: the size a raid leaves the playlist at, the tracks added
+  // longest ago moving to an archive (or dropped).
+  const rotation = playlist.rotation;
+  const others = mine.items.filter((p) => p.id !== id);
+  const archiveName = (archiveId) => {
+    const found = mine.items.find((p) => p.id === archiveId);
+    return found ? `"${found.name}"` : `playlist ${archiveId}`;
+  };
+  const archivePicker = h("select", { name: "archive_playlist_id" },
+    h("option", { value: "" }, "None: drop them"), playlistOptions(others, mine.items));
+  archivePicker.value = (rotation && rotation.archive_playlist_id) || "";
+  const rotationForm = form({ "aria-label": "Rotation", onreload: reload }, [
+    h("h2", {}, "Rotation"),
+    h("p", { class: "muted", "data-rotation": rotation ? "on" : "off" }, rotation
+      ? `After each raid this playlist keeps at most ${rotation.max_tracks} tracks; the ones added longest ago ${
+        rotation.archive_playlist_id ? `move to the end of ${archiveName(rotation.archive_playlist_id)}` : "are dropped"}.`
+      : "Off: raids add tracks until the playlist holds 10,000."),
+    field("Most tracks to keep (1–10,000)", h("input", { type: "number", name: "rotation", min: 1, max: 10000,
+      value: rotation ? rotation.max_tracks : "" })),
+    field("Archive for the tracks that rotate out", archivePicker),
+    h("div", { class: "actions" },
+      h("button", { type: "submit" }, "Save rotation"),
+      h("button", { type: "button", class: "secondary", disabled: !rotation, onclick: stopRotation }, "Turn off")),
+  ], async (data) => {
+    const body = { max_tracks: Number(data.get("rotation")) };
+    if (data.get("archive_playlist_id")) body.archive_playlist_id = data.get("archive_playlist_id");
+    await api("PATCH", `/api/playlists/${id}`, { rotation: body }, { "If-Match": version });
+    flash = "Rotation saved.";
+    reload();
+  });
+  async function stopRotation() {
+    clearErrors(rotationForm);
+    try {
+      await api("PATCH", `/api/playlists/${id}`, { rotation: null }, { "If-Match": version });
+      flash = "Rotation turned off.";
+      reload();
+    } catch (err) { showError(rotationForm, err, reload); }
+  }
+
   page(playlist.name,
     h("p", { class: "muted" }, `Version ${playlist.version} · ${playlist.tracks.length} tracks · changed ${when(playlist.updated_at)} · id ${playlist.id}`,
       playlist.provider === "spotify" ? ` · linked to Spotify playlist ${playlist.spotify_playlist_id}: shuffles, commits, dedupes, restores and undo write to Spotify too` : ""),
@@ -800,7 +839,7 @@ async function playlistPage(id) {
     h("section", { class: "card" }, h("h2", {}, "Tracks"), pinNote, pinError, h("div", { class: "scroll" }, h("table", { "aria-label": "Tracks", class: "tracks" },
       h("thead", {}, h("tr", {}, h("th", {}, "#"), h("th", {}, "Name"), h("th", {}, "Artists"), h("th", {}, "Album"), h("th", {}, "Tempo"), h("th", {}, "Pin"))), tracks))),
     h("section", { class: "card" }, dedupe),
-    h("div", { class: "grid" }, h("section", { class: "card" }, workshop, h("h2", {}, "Saved sessions"), sessions), h("section", { class: "card" }, sourceForm)));
+    h("div", { class: "grid" }, h("section", { class: "card" }, workshop, h("h2", {}, "Saved sessions"), sessions), h("section", { class: "card" }, sourceForm, rotationForm)));
   drawOrder();
   await Promise.all([drawSessions(), drawSnapshots(), drawSources()]);
 }

@@ -94,6 +94,8 @@ diesel::table! {
         provider_out_of_sync -> Bool,
         provider_writing_since -> Nullable<Timestamp>,
         pinned_positions -> Text,
+        rotation_max_tracks -> Nullable<Integer>,
+        rotation_archive_playlist_id -> Nullable<Text>,
     }
 }
 

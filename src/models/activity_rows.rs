@@ -32,6 +32,18 @@ pub struct RunOutcome {
     pub snapshot_ids: Vec<i64>,
     /// Spotify's snapshot after the run wrote a linked target there.
     pub spotify_snapshot_id: Option<String>,
+    /// What the target's rotation did, when it has one and the run raided.
+    pub rotation: Option<RotationOutcome>,
+}
+
+/// What a raid's rotation did: entries that left the target, where they
+/// went, and how many of them the archive could not take (or all of
+/// them, without an archive).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RotationOutcome {
+    pub rotated_out: usize,
+    pub archive_playlist_id: Option<String>,
+    pub dropped: usize,
 }
 
 /// What a sync changed: items added and removed (counted with their
@@ -235,6 +247,31 @@ impl NewActivity {
             "track_count": track_count,
             "changed_fields": changes.fields(),
             "changes": changes.to_json(),
+        }))
+    }
+
+    /// `playlist_update` of a rotation's archive: a raid of
+    /// `rotated_from` moved entries to its end (`changes.track_count`).
+    /// Its actor is the run's: the owner for a run-now, the scheduler else.
+    pub fn rotation_archive(
+        archive: &Playlist,
+        (actor, actor_name): (ActorType, String),
+        changes: &Changes,
+        track_count: usize,
+        rotated_from: &str,
+    ) -> Self {
+        Self::new(
+            archive.owner_id,
+            ActivityType::PlaylistUpdate,
+            format!("Rotated tracks into playlist \"{}\"", archive.name),
+        )
+        .playlist(&archive.id, &archive.name)
+        .actor(actor, actor_name)
+        .metadata(json!({
+            "track_count": track_count,
+            "changed_fields": changes.fields(),
+            "changes": changes.to_json(),
+            "rotated_from_playlist_id": rotated_from,
         }))
     }
 
@@ -505,6 +542,11 @@ impl NewActivity {
         });
         if let Some(message) = error {
             metadata["error"] = json!(message);
+        }
+        if let Some(rotation) = &outcome.rotation {
+            metadata["rotated_out"] = json!(rotation.rotated_out);
+            metadata["archive_playlist_id"] = json!(rotation.archive_playlist_id);
+            metadata["rotation_dropped"] = json!(rotation.dropped);
         }
         Self::new(schedule.user_id, ActivityType::ScheduleRun, description)
             .playlist(&schedule.target_playlist_id, &outcome.playlist_name)

@@ -22,7 +22,7 @@ pub mod webhook;
 pub mod workshop_session;
 
 pub use activity_log::{ActivityLog, NewActivity};
-pub use activity_rows::{AlgorithmUsed, Changes, RunOutcome, SyncCounts};
+pub use activity_rows::{AlgorithmUsed, Changes, RotationOutcome, RunOutcome, SyncCounts};
 pub use auth_session::{AuthSession, NewAuthSession};
 pub use user::{NewUser, User};
 pub use user_settings::UserSettings;

@@ -15,7 +15,7 @@ use diesel::prelude::*;
 use crate::db::schema::playlists;
 use crate::db::{DbConnection, Json};
 use crate::enums::Provider;
-use crate::models::playlist_order::PlaylistOrder;
+use crate::models::playlist_order::{OrderEntry, PlaylistOrder};
 use crate::models::track::Track;
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Insertable)]
@@ -34,6 +34,8 @@ pub struct Playlist {
     pub pinned_positions: Json,
     #[diesel(embed)]
     pub link: ProviderLink,
+    #[diesel(embed)]
+    pub rotation: RotationColumns,
 }
 
 /// Most slots a playlist may pin.
@@ -91,6 +93,55 @@ impl ProviderLink {
 
     pub fn is_linked(&self) -> bool {
         self.provider != Provider::Local
+    }
+}
+
+/// A playlist's rotation as stored: both `None` when it has none; an
+/// archive only with a size (`Playlist::rotation` reads them together).
+/// Deleting the archive sets `archive_playlist_id` to `None` (the foreign
+/// key's `ON DELETE SET NULL`): the rotation keeps its size and drops what
+/// it rotates out.
+#[derive(Debug, Clone, Default, PartialEq, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = playlists, treat_none_as_null = true)]
+pub struct RotationColumns {
+    #[diesel(column_name = rotation_max_tracks)]
+    pub max_tracks: Option<i32>,
+    #[diesel(column_name = rotation_archive_playlist_id)]
+    pub archive_playlist_id: Option<String>,
+}
+
+/// A playlist's rotation: after a raid leaves it with more than
+/// `max_tracks` entries, those added longest ago move to the end of the
+/// archive (or are dropped when there is none).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"max_tracks": 100, "archive_playlist_id": "Yq3XcSNar5OCsS1r8dQ7bR"}))]
+pub struct Rotation {
+    /// 1–10,000.
+    #[schema(minimum = 1, maximum = 10000)]
+    pub max_tracks: usize,
+    /// Another playlist of the owner's, local or linked; `null`: the
+    /// entries rotated out are dropped.
+    pub archive_playlist_id: Option<String>,
+}
+
+impl RotationColumns {
+    /// The columns of `rotation` (`None` clears it).
+    pub fn of(rotation: Option<&Rotation>) -> Self {
+        match rotation {
+            None => RotationColumns::default(),
+            Some(r) => RotationColumns {
+                max_tracks: Some(r.max_tracks as i32),
+                archive_playlist_id: r.archive_playlist_id.clone(),
+            },
+        }
+    }
+
+    /// The rotation these columns hold, if any.
+    pub fn get(&self) -> Option<Rotation> {
+        self.max_tracks.map(|n| Rotation {
+            max_tracks: n.max(0) as usize,
+            archive_playlist_id: self.archive_playlist_id.clone(),
+        })
     }
 }
 
@@ -243,6 +294,11 @@ impl Playlist {
         PlaylistOrder::uris(conn, id)
     }
 
+    /// The entries in order, with when each was added.
+    pub fn entries(conn: &mut DbConnection, id: &str) -> QueryResult<Vec<OrderEntry>> {
+        PlaylistOrder::entries(conn, id)
+    }
+
     pub fn track_count(conn: &mut DbConnection, id: &str) -> QueryResult<i64> {
         PlaylistOrder::count(conn, id)
     }
@@ -370,6 +426,27 @@ impl Playlist {
                 playlists::provider_out_of_sync.eq(true),
                 playlists::provider_writing_since.eq(None::<NaiveDateTime>),
             ))
+            .execute(conn)
+            .map(|_| ())
+    }
+
+    /// The ids of the playlists whose rotation archives into `id`.
+    pub fn archiving_into(conn: &mut DbConnection, id: &str) -> QueryResult<Vec<String>> {
+        playlists::table
+            .filter(playlists::rotation_archive_playlist_id.eq(id))
+            .select(playlists::id)
+            .order(playlists::id.asc())
+            .load(conn)
+    }
+
+    /// Sets (or clears) the rotation.
+    pub fn set_rotation(
+        conn: &mut DbConnection,
+        id: &str,
+        rotation: &RotationColumns,
+    ) -> QueryResult<()> {
+        diesel::update(playlists::table.find(id))
+            .set(rotation)
             .execute(conn)
             .map(|_| ())
     }

@@ -10,7 +10,9 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::db;
 use crate::error::{AppError, AppResult, FieldError};
-use crate::models::playlist::{Playlist, PlaylistChanges, MAX_PINNED, MAX_PINNED_POSITION};
+use crate::models::playlist::{
+    Playlist, PlaylistChanges, Rotation, MAX_PINNED, MAX_PINNED_POSITION,
+};
 use crate::routes::authenticated::AuthUser;
 use crate::routes::body::{Json, WholeNumber};
 use crate::routes::error_responses::{Conflict, NotFound, PreconditionFailed, RateLimited};
@@ -291,6 +293,64 @@ pub struct UpdateBody {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(schema_with = validate::schema::pinned_positions)]
     pinned_positions: Option<Option<Value>>,
+    /// The playlist's rotation; `null` clears it (the one field that may
+    /// be `null`).
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<RotationBody>)]
+    rotation: Option<Option<RotationBody>>,
+}
+
+/// A rotation: after a raid leaves the playlist with more than
+/// `max_tracks` entries, those added longest ago move to the end of the
+/// archive, or are dropped without one (docs/api.md, "Rotation").
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"max_tracks": 100, "archive_playlist_id": "Yq3XcSNar5OCsS1r8dQ7bR"}))]
+pub struct RotationBody {
+    #[schema(value_type = i64, minimum = 1, maximum = 10000)]
+    max_tracks: WholeNumber,
+    /// Another playlist of yours (local or linked to Spotify), never this
+    /// one nor one whose rotation archives into this one; an unknown id or
+    /// another user's playlist is a 400 too.
+    #[serde(default)]
+    #[schema(max_length = 64)]
+    archive_playlist_id: Option<String>,
+}
+
+/// Longest archive id read (playlist ids have 22 characters).
+const MAX_ARCHIVE_ID_CHARS: usize = 64;
+
+/// The rotation a PATCH sets: absent, cleared (`Some(None)`) or valid.
+fn validate_rotation(
+    body: Option<Option<RotationBody>>,
+    errors: &mut Vec<FieldError>,
+) -> Option<Option<Rotation>> {
+    let body = match body {
+        None => return None,
+        Some(None) => return Some(None),
+        Some(Some(body)) => body,
+    };
+    let max_tracks = body.max_tracks.0;
+    if !(1..=MAX_TRACKS as i64).contains(&max_tracks) {
+        errors.push(FieldError::new(
+            "rotation.max_tracks",
+            format!("must be an integer from 1 to {MAX_TRACKS}"),
+        ));
+    }
+    if body
+        .archive_playlist_id
+        .as_ref()
+        .is_some_and(|id| id.is_empty() || id.chars().count() > MAX_ARCHIVE_ID_CHARS)
+    {
+        errors.push(FieldError::new(
+            "rotation.archive_playlist_id",
+            "is not a playlist of yours",
+        ));
+    }
+    Some(Some(Rotation {
+        max_tracks: max_tracks.clamp(1, MAX_TRACKS as i64) as usize,
+        archive_playlist_id: body.archive_playlist_id,
+    }))
 }
 
 /// `pinned_positions` of a PATCH: an array of distinct whole numbers from
@@ -333,7 +393,7 @@ fn parse_pinned_positions(value: &Value, errors: &mut Vec<FieldError>) -> BTreeS
     pins
 }
 
-/// Renames, describes, publishes a playlist or sets its pinned positions
+/// Renames, describes or publishes a playlist, or sets its pinned positions or its rotation
 /// (`playlist_update`, when something changed).
 #[utoipa::path(
     patch, path = "/api/playlists/{id}", tag = "playlists",
@@ -370,11 +430,12 @@ pub async fn update_playlist(
     if let Some(description) = &changes.description {
         validate_description(description, &mut errors);
     }
+    let rotation = validate_rotation(body.rotation, &mut errors);
     AppError::ensure_valid(errors)?;
     let precondition = if_match(&req);
     let id = path.into_inner();
     let view = db::run(&state.pool, move |conn| {
-        PlaylistService::update(conn, &auth.user, &id, changes, precondition)
+        PlaylistService::update(conn, &auth.user, &id, changes, rotation, precondition)
     })
     .await?;
     Ok(HttpResponse::Ok()

@@ -45,6 +45,7 @@ use crate::services::job_plan::{self, Fetched, JobPlan, Source};
 use crate::services::playlists::PlaylistService;
 use crate::services::rewrite::linked::{self, Unfinished};
 use crate::services::rewrite::{replace_order, Rewrite, RewriteTarget};
+use crate::services::rotation::{self, ArchiveBack};
 use crate::services::schedule_rules::next_run;
 use crate::services::spotify::SpotifyService;
 use crate::services::ActivityLogService;
@@ -329,12 +330,14 @@ impl JobExecutor {
     /// The job and its bookkeeping. Spotify sources are read first, with
     /// no connection held, and their tracks added to the catalog. Then one
     /// transaction holds the target's lock and plans the job: a local
-    /// target is written there and then, with the execution; an `Err`
-    /// rolls it all back. A linked target's new order goes through the
-    /// write-back ([`linked`]): claimed with its automatic snapshots in that
-    /// transaction, sent to Spotify, then written here with the execution.
-    /// A failure before anything reached Spotify drops the snapshots; one
-    /// part-way keeps them (the run's row lists them).
+    /// target (with a local rotation archive) is written there and then,
+    /// with the execution; an `Err` rolls it all back. A linked target's
+    /// new order, or a linked archive's, goes through the write-back
+    /// ([`linked`]): claimed with its automatic snapshots in that
+    /// transaction, sent to Spotify (the archive first, so entries that
+    /// rotate out are never in neither playlist), then written here with the
+    /// execution. A failure before anything reached Spotify drops the
+    /// snapshots; one part-way keeps them (the run's row lists them).
     fn perform(
         &self,
         db: &mut Checkout,
@@ -351,36 +354,115 @@ impl JobExecutor {
             .spotify
             .as_ref()
             .map_or(Duration::ZERO, |s| s.claim_wait);
-        let (target, plan, snapshot_ids) = loop {
+        let planned = loop {
             match self.plan_step(db, schedule, trigger, execution, &fetched)? {
                 Next::Done(finished) => return Ok(finished),
                 Next::WriteBack(planned) => break *planned,
                 Next::Busy => linked::wait_for_claim(db, started, wait)?,
             }
         };
+        let WriteBack {
+            target,
+            plan,
+            snapshot_ids,
+            target_back,
+            archive,
+        } = planned;
         let spotify = self.spotify.as_deref().ok_or_else(spotify_missing)?;
+        let actor = trigger.actor(schedule.id);
+        let archive_sent = match archive.as_ref().filter(|a| a.changes()) {
+            Some(back) => match back.send(db, spotify) {
+                Ok(spotify_snapshot_id) => Some(spotify_snapshot_id),
+                Err(unfinished) => {
+                    if target_back {
+                        rotation::release_claim(db, &target.id, &snapshot_ids)?;
+                    }
+                    return Err(Failure::unfinished(unfinished, &back.snapshot_ids));
+                }
+            },
+            None => None,
+        };
         let (current, order) = (&plan.current, plan.final_order());
-        let spotify_snapshot_id = linked::send(db, spotify, &target, current, order, &snapshot_ids)
-            .map_err(|unfinished| Failure::unfinished(unfinished, &snapshot_ids))?;
-        linked::land(db, &target.id, |conn| {
+        let target_sent = if target_back {
+            match linked::send(db, spotify, &target, current, order, &snapshot_ids) {
+                Ok(spotify_snapshot_id) => Some(spotify_snapshot_id),
+                Err(unfinished) => {
+                    if let (Some(back), Some(sent)) = (&archive, archive_sent) {
+                        back.land_alone(db, schedule.id, &target.id, &actor, sent);
+                    }
+                    return Err(Failure::unfinished(unfinished, &snapshot_ids));
+                }
+            }
+        } else {
+            None
+        };
+        let landed = write_transaction(db.conn()?, |conn| {
             let locked = Self::lock_target(conn, schedule)?;
-            let why = Rewrite::ScheduledShuffle {
-                schedule_id: schedule.id,
+            let mut outcome = match target_sent.clone() {
+                Some(spotify_snapshot_id) => {
+                    let why = Rewrite::ScheduledShuffle {
+                        schedule_id: schedule.id,
+                    };
+                    let written_back =
+                        RewriteTarget::written_back(locked, None, spotify_snapshot_id);
+                    let done = replace_order(conn, &written_back, current, order, why)?
+                        .ok_or_else(|| {
+                            AppError::Internal("a changed order wrote nothing".into())
+                        })?;
+                    let mut outcome = plan.outcome(&done.playlist, snapshot_ids.clone());
+                    outcome.spotify_snapshot_id = done.spotify_snapshot_id;
+                    plan.archive_locally(conn, schedule, &actor, &mut outcome)?;
+                    outcome
+                }
+                None => {
+                    // A local target whose archive went to Spotify: written
+                    // now, unless it changed since the plan.
+                    if locked.version != target.version {
+                        return Err(AppError::Conflict(format!(
+                            "playlist {} changed while its rotation was written to Spotify",
+                            target.id
+                        )));
+                    }
+                    plan.apply_local(conn, schedule, locked, &actor)?
+                }
             };
-            let written_back = RewriteTarget::written_back(locked, None, spotify_snapshot_id);
-            let done = replace_order(conn, &written_back, current, order, why)?
-                .ok_or_else(|| AppError::Internal("a changed order wrote nothing".into()))?;
-            let mut outcome = plan.outcome(&done.playlist, snapshot_ids.clone());
-            outcome.spotify_snapshot_id = done.spotify_snapshot_id;
+            if let Some(back) = &archive {
+                if let Some(rotation) = &mut outcome.rotation {
+                    rotation.dropped = back.appended.dropped;
+                }
+                if let Some(sent) = archive_sent.clone() {
+                    back.land(conn, schedule.id, &target.id, &actor, sent)?;
+                }
+            }
             Self::finish(conn, schedule, trigger, execution, Ok(&outcome))
+        });
+        landed.map_err(|error| {
+            // Spotify has what we do not.
+            if target_sent.is_some() {
+                if let Ok(conn) = db.conn() {
+                    let _ = Playlist::mark_out_of_sync(conn, &target.id);
+                }
+            }
+            if let (Some(back), Some(_)) = (&archive, &archive_sent) {
+                back.mark_out_of_sync(db);
+            }
+            Failure {
+                error,
+                snapshot_ids: if target_sent.is_some() {
+                    snapshot_ids.clone()
+                } else {
+                    Vec::new()
+                },
+            }
         })
-        .map_err(|unfinished| Failure::unfinished(unfinished, &snapshot_ids))
     }
 
     /// One transaction with the target locked: plans the job; a local (or
-    /// unchanged) target is written there and then, with the execution; a
-    /// linked one is claimed with its automatic snapshots ([`Next::Busy`]
-    /// while another write of it to Spotify is under way).
+    /// unchanged) target with nothing for a linked archive is written there
+    /// and then, with the execution; otherwise the linked playlists it
+    /// writes are claimed, both or neither, with their automatic snapshots
+    /// ([`Next::Busy`] while another write of either to Spotify is under
+    /// way).
     fn plan_step(
         &self,
         db: &mut Checkout,
@@ -393,21 +475,50 @@ impl JobExecutor {
             let target = Self::lock_target(conn, schedule)?;
             let plan = JobPlan::compute(conn, schedule, &target, fetched)?;
             let unchanged = plan.final_order() == plan.current.as_slice();
-            if !target.link.is_linked() || unchanged {
-                let outcome = plan.apply_local(conn, schedule, target)?;
+            let target_back = target.link.is_linked() && !unchanged;
+            let mut archive = match plan.rotation.as_ref().and_then(|r| r.to_archive.as_ref()) {
+                Some(to_archive) => ArchiveBack::plan(conn, to_archive)?,
+                None => None,
+            };
+            let archive_back = archive.as_ref().is_some_and(ArchiveBack::changes);
+            if !target_back && !archive_back {
+                let actor = trigger.actor(schedule.id);
+                let mut outcome = plan.apply_local(conn, schedule, target, &actor)?;
+                if let (Some(back), Some(rotation)) = (&archive, &mut outcome.rotation) {
+                    rotation.dropped = back.appended.dropped;
+                }
                 let finished = Self::finish(conn, schedule, trigger, execution, Ok(&outcome))?;
                 return Ok(Next::Done(finished));
             }
             if self.spotify.is_none() {
                 return Err(spotify_missing());
             }
-            let steps = plan.steps(schedule).into_iter();
-            Ok(
-                match linked::claim(conn, &target, steps.map(|(before, _, why)| (before, why)))? {
-                    Some(snapshot_ids) => Next::WriteBack(Box::new((target, plan, snapshot_ids))),
-                    None => Next::Busy,
-                },
-            )
+            let now = db::now();
+            let archive_busy = archive_back
+                && archive
+                    .as_ref()
+                    .is_some_and(|a| linked::claim_is_live(&a.archive.link, now));
+            if archive_busy || (target_back && linked::claim_is_live(&target.link, now)) {
+                return Ok(Next::Busy);
+            }
+            let mut snapshot_ids = Vec::new();
+            if target_back {
+                let steps = plan.steps(schedule).into_iter();
+                let claimed =
+                    linked::claim(conn, &target, steps.map(|(before, _, why)| (before, why)))?;
+                snapshot_ids = claimed.ok_or_else(linked::write_under_way)?;
+            }
+            if let Some(back) = archive.as_mut().filter(|_| archive_back) {
+                back.claim(conn, schedule.id)?
+                    .ok_or_else(linked::write_under_way)?;
+            }
+            Ok(Next::WriteBack(Box::new(WriteBack {
+                target,
+                plan,
+                snapshot_ids,
+                target_back,
+                archive,
+            })))
         })
     }
 
@@ -660,9 +771,20 @@ enum Begun {
 /// What a run's locked transaction left to do.
 enum Next {
     Done(JobExecution),
-    WriteBack(Box<(Playlist, JobPlan, Vec<i64>)>),
+    WriteBack(Box<WriteBack>),
     /// Another write of the target to Spotify is under way.
     Busy,
+}
+
+/// A run that writes to Spotify: its target and plan, the target's
+/// snapshots when its own order goes there (`target_back`), and its
+/// rotation's linked archive, claimed when its order changes.
+struct WriteBack {
+    target: Playlist,
+    plan: JobPlan,
+    snapshot_ids: Vec<i64>,
+    target_back: bool,
+    archive: Option<ArchiveBack>,
 }
 
 /// Why a run failed, and the automatic snapshots it still leaves (its

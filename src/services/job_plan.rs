@@ -1,23 +1,26 @@
 //! What a scheduled job will do to its target, computed under the target's
 //! lock before anything is written: the raid's additions (docs/api.md, "Schedules": the
 //! sources' tracks the target lacks, once each, in source order, up to the
-//! track limit) and the shuffle of the result. The executor then writes it
-//! here only ([`JobPlan::apply_local`]), or first to Spotify for a linked
-//! target.
+//! track limit), the target's rotation (docs/api.md, "Rotation": after the
+//! raid, before the shuffle) and the shuffle of the result. The executor
+//! then writes it here only ([`JobPlan::apply_local`]), or first to
+//! Spotify for a linked target or archive.
 
 use std::collections::{HashMap, HashSet};
 
 use crate::db::DbConnection;
-use crate::enums::{JobType, SourceType};
+use crate::enums::{ActorType, JobType, SourceType};
 use crate::error::{AppError, AppResult};
 use crate::models::playlist::Playlist;
+use crate::models::playlist_order::OrderEntry;
 use crate::models::schedule::Schedule;
 use crate::models::track::Track;
 use crate::models::upstream_source::UpstreamSource;
-use crate::models::RunOutcome;
+use crate::models::{RotationOutcome, RunOutcome};
 use crate::providers::spotify::api::writable_uri;
 use crate::services::playlists::{PlaylistService, MAX_TRACKS};
 use crate::services::rewrite::{replace_order, Rewrite, RewriteTarget};
+use crate::services::rotation::{self, ArchivePlan};
 use crate::services::shuffle::{choose, order_uris, ChoiceFields};
 
 /// A raid's sources: a playlist here, a Spotify playlist (by its id), or
@@ -62,12 +65,41 @@ pub struct Fetched {
 #[derive(Debug, Clone)]
 pub struct JobPlan {
     pub current: Vec<String>,
-    /// After the raid, when it adds anything.
+    /// After the raid and the rotation, when they change anything.
     pub raided: Option<Vec<String>>,
     pub added: usize,
     pub left_out: usize,
     /// After the shuffle, when it changes anything.
     pub shuffled: Option<Vec<String>>,
+    /// What the target's rotation does, when it has one and the job raids.
+    pub rotation: Option<PlannedRotation>,
+}
+
+/// A raid's rotation: how many entries leave the target, the archive named
+/// (gone archives read as none), and what moves there.
+#[derive(Debug, Clone)]
+pub struct PlannedRotation {
+    pub rotated_out: usize,
+    pub archive_playlist_id: Option<String>,
+    /// The archive (locked) and the entries moving there; `None` when
+    /// nothing moves or there is no archive.
+    pub to_archive: Option<ArchivePlan>,
+}
+
+impl PlannedRotation {
+    /// Its outcome when nothing was appended to an archive: every entry
+    /// that left was dropped unless it had an archive to go to.
+    fn outcome_without_archive(&self) -> RotationOutcome {
+        RotationOutcome {
+            rotated_out: self.rotated_out,
+            archive_playlist_id: self.archive_playlist_id.clone(),
+            dropped: if self.archive_playlist_id.is_some() {
+                0
+            } else {
+                self.rotated_out
+            },
+        }
+    }
 }
 
 impl JobPlan {
@@ -81,19 +113,39 @@ impl JobPlan {
         target: &Playlist,
         fetched: &Fetched,
     ) -> AppResult<JobPlan> {
-        let current = PlaylistService::track_uris(conn, target)?;
+        let entries = Playlist::entries(conn, &target.id)?;
+        let current = entries.iter().map(|e| e.uri.clone()).collect();
         let mut plan = JobPlan {
             current,
             raided: None,
             added: 0,
             left_out: 0,
             shuffled: None,
+            rotation: None,
         };
         if matches!(schedule.job_type, JobType::Raid | JobType::RaidAndShuffle) {
-            plan.raid(conn, schedule, target, fetched)?;
+            // The archive is locked after the target, as every writer of
+            // both takes them (a loop of archives is refused).
+            let archive = match target.rotation.get() {
+                Some(rotation) => match rotation.archive_playlist_id {
+                    Some(id) => {
+                        Playlist::lock(conn, &id)?.filter(|a| a.owner_id == target.owner_id)
+                    }
+                    None => None,
+                },
+                None => None,
+            };
+            let archived: HashSet<String> = match &archive {
+                Some(archive) => PlaylistService::track_uris(conn, archive)?
+                    .into_iter()
+                    .collect(),
+                None => HashSet::new(),
+            };
+            plan.raid(conn, schedule, target, fetched, archived)?;
             // Items of a Spotify source past its first 10,000 were never
             // read: left out, as the tracks a full playlist cannot take.
             plan.left_out += fetched.unread;
+            plan.rotate(target, &entries, archive);
         }
         if matches!(
             schedule.job_type,
@@ -110,8 +162,12 @@ impl JobPlan {
         schedule: &Schedule,
         target: &Playlist,
         fetched: &Fetched,
+        archived: HashSet<String>,
     ) -> AppResult<()> {
-        let mut seen: HashSet<String> = self.current.iter().cloned().collect();
+        // What the target's archive holds went there by rotation: a raid
+        // does not bring it back.
+        let mut seen = archived;
+        seen.extend(self.current.iter().cloned());
         let mut fresh = Vec::new();
         for source in sources(conn, schedule)? {
             let uris = match &source {
@@ -153,6 +209,33 @@ impl JobPlan {
             self.raided = Some(raided);
         }
         Ok(())
+    }
+
+    /// The target's rotation after the raid: the order it leaves, and what
+    /// moves to the `archive` (locked by the caller). Entries the raid added
+    /// were added now.
+    fn rotate(&mut self, target: &Playlist, entries: &[OrderEntry], archive: Option<Playlist>) {
+        let Some(setting) = target.rotation.get() else {
+            return;
+        };
+        let order = self.raided.clone().unwrap_or_else(|| self.current.clone());
+        let now = crate::db::now().and_utc().timestamp();
+        let mut added_at: Vec<i64> = entries.iter().map(|e| e.added_at).collect();
+        added_at.resize(order.len(), now);
+        // Pinned slots never rotate out.
+        let pinned = target.pinned();
+        let rotated = rotation::rotate(&added_at, setting.max_tracks, &pinned);
+        let moved: Vec<String> = rotated.removed.iter().map(|&i| order[i].clone()).collect();
+        if !moved.is_empty() {
+            self.raided = Some(rotated.kept.iter().map(|&i| order[i].clone()).collect());
+        }
+        self.rotation = Some(PlannedRotation {
+            rotated_out: moved.len(),
+            archive_playlist_id: archive.as_ref().map(|a| a.id.clone()),
+            to_archive: archive
+                .filter(|_| !moved.is_empty())
+                .map(|archive| ArchivePlan { archive, moved }),
+        });
     }
 
     /// The scheduled shuffle of the order as it then is (after the raid,
@@ -231,16 +314,23 @@ impl JobPlan {
             playlist_name: target.name.clone(),
             snapshot_ids,
             spotify_snapshot_id: None,
+            rotation: self
+                .rotation
+                .as_ref()
+                .map(PlannedRotation::outcome_without_archive),
         }
     }
 
     /// Writes the plan to a local target, one rewrite per step (each with
-    /// its automatic snapshot and version), as docs/api.md ("Schedules") describes.
+    /// its automatic snapshot and version), as docs/api.md ("Schedules")
+    /// describes, and what its rotation moves to a local archive; `actor`
+    /// names the run's actor for the archive's row.
     pub fn apply_local(
         &self,
         conn: &mut DbConnection,
         schedule: &Schedule,
         mut target: Playlist,
+        actor: &(ActorType, String),
     ) -> AppResult<RunOutcome> {
         let mut snapshot_ids = Vec::new();
         for (before, after, why) in self.steps(schedule) {
@@ -256,6 +346,56 @@ impl JobPlan {
                 target = written.playlist;
             }
         }
-        Ok(self.outcome(&target, snapshot_ids))
+        let mut outcome = self.outcome(&target, snapshot_ids);
+        self.archive_locally(conn, schedule, actor, &mut outcome)?;
+        Ok(outcome)
+    }
+
+    /// Appends what the rotation moves to its archive when the archive is
+    /// local (a linked one is written back by the executor), with the
+    /// archive's snapshot, version and `playlist_update` row; records in
+    /// `outcome` how many entries it could not take. The archive is read
+    /// again here, under its lock: a linked target's run lands after its
+    /// write to Spotify, and the archive may have changed since the plan.
+    pub fn archive_locally(
+        &self,
+        conn: &mut DbConnection,
+        schedule: &Schedule,
+        actor: &(ActorType, String),
+        outcome: &mut RunOutcome,
+    ) -> AppResult<()> {
+        let Some(plan) = self.rotation.as_ref().and_then(|r| r.to_archive.as_ref()) else {
+            return Ok(());
+        };
+        if plan.archive.link.is_linked() {
+            return Ok(());
+        }
+        let Some(archive) = Playlist::lock(conn, &plan.archive.id)? else {
+            // Deleted since the plan: what moved is dropped.
+            if let Some(rotation) = &mut outcome.rotation {
+                rotation.dropped = rotation.rotated_out;
+                rotation.archive_playlist_id = None;
+            }
+            return Ok(());
+        };
+        let current = PlaylistService::track_uris(conn, &archive)?;
+        let appended = plan.append_to(&current);
+        if let Some(rotation) = &mut outcome.rotation {
+            rotation.dropped = appended.dropped;
+        }
+        let why = Rewrite::RotationIn {
+            schedule_id: schedule.id,
+        };
+        let target = RewriteTarget::new(archive);
+        if let Some(written) = replace_order(conn, &target, &current, &appended.order, why)? {
+            rotation::log_archived(
+                conn,
+                &written.playlist,
+                actor.clone(),
+                (current.len(), appended.order.len()),
+                &schedule.target_playlist_id,
+            );
+        }
+        Ok(())
     }
 }

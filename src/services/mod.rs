@@ -18,6 +18,7 @@ pub mod pins;
 pub mod playlists;
 pub mod profile;
 pub mod rewrite;
+pub mod rotation;
 pub mod schedule_rules;
 pub mod schedules;
 pub mod settings;

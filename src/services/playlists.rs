@@ -17,7 +17,7 @@ use serde::Serialize;
 use crate::db::{self, write_transaction, DbConnection};
 use crate::enums::Provider;
 use crate::error::{AppError, AppResult, FieldError};
-use crate::models::playlist::{Playlist, PlaylistChanges, ProviderLink};
+use crate::models::playlist::{Playlist, PlaylistChanges, ProviderLink, Rotation, RotationColumns};
 use crate::models::snapshot::Snapshot;
 use crate::models::track::{NewTrack, Track, TrackView};
 use crate::models::workshop_session::WorkshopSession;
@@ -97,6 +97,8 @@ pub struct PlaylistView {
     pub tracks: Vec<PlaylistTrackView>,
     #[serde(serialize_with = "crate::timestamp::serialize")]
     pub updated_at: chrono::NaiveDateTime,
+    /// Its rotation (docs/api.md, "Rotation"), or `null`.
+    pub rotation: Option<Rotation>,
 }
 
 /// The answer to a request that may rewrite a playlist's order (shuffle,
@@ -165,6 +167,8 @@ pub struct PlaylistSummary {
     pub provider: Provider,
     #[serde(serialize_with = "crate::timestamp::serialize")]
     pub updated_at: chrono::NaiveDateTime,
+    /// Its rotation, or `null`.
+    pub rotation: Option<Rotation>,
 }
 
 /// One track of a new playlist, validated: the fields a client reads back.
@@ -235,6 +239,7 @@ impl PlaylistService {
             pinned_positions: playlist.pinned().into_iter().collect(),
             tracks,
             updated_at: playlist.updated_at,
+            rotation: playlist.rotation.get(),
         }
     }
 
@@ -256,6 +261,7 @@ impl PlaylistService {
                 version: p.version,
                 provider: p.link.provider,
                 updated_at: p.updated_at,
+                rotation: p.rotation.get(),
             })
             .collect();
         Ok((items, total))
@@ -441,6 +447,7 @@ impl PlaylistService {
             created_at: now,
             updated_at: now,
             pinned_positions: Playlist::pins_json(&BTreeSet::new()),
+            rotation: Default::default(),
             link,
         };
         playlist.insert(conn)?;
@@ -450,17 +457,29 @@ impl PlaylistService {
     }
 
     /// Applies a metadata change. A change that changes nothing writes and
-    /// logs nothing; `version` moves when the name, the description or the
-    /// pinned positions did (they change what a shuffle does), not for
-    /// `is_public`.
+    /// logs nothing; `version` moves when the name, the description, the
+    /// pinned positions or the rotation did (they change what a shuffle or
+    /// a raid does), not for `is_public`. `rotation`: absent (`None`),
+    /// cleared (`Some(None)`) or set; an archive that is not the owner's,
+    /// is the playlist itself or leads back to it is a 400.
     pub fn update(
         conn: &mut DbConnection,
         user: &User,
         id: &str,
         changes: PlaylistChanges,
+        rotation: Option<Option<Rotation>>,
         if_match: Option<IfMatch>,
     ) -> AppResult<PlaylistView> {
-        Self::with_locked(conn, user.id, id, |conn, playlist| {
+        write_transaction(conn, |conn| {
+            // Rotation: the owner's lock first, so two changes that would
+            // each close a loop of archives cannot both pass the check.
+            if rotation.is_some() {
+                User::lock(conn, user.id)?;
+            }
+            let playlist = Self::lock_owned(conn, user.id, id)?;
+            if let Some(Some(new)) = &rotation {
+                check_archive(conn, user.id, id, new)?;
+            }
             check_version(&playlist, if_match.as_ref())?;
             let changes = PlaylistChanges {
                 name: changes
@@ -502,13 +521,28 @@ impl PlaylistService {
                         .as_ref()
                         .unwrap_or(&playlist.pinned_positions),
                 );
+            // Rotation: `{max_tracks, archive_playlist_id}` or null.
+            let old_rotation = playlist.rotation.get();
+            let new_rotation = rotation.unwrap_or_else(|| old_rotation.clone());
+            let rotation_changed = new_rotation != old_rotation;
+            let changed = changed.field("rotation", &old_rotation, &new_rotation);
             if changed.is_empty() {
                 return Self::view(conn, &playlist);
             }
-            Playlist::apply(conn, id, &changes)?;
+            if changes.name.is_some()
+                || changes.description.is_some()
+                || changes.is_public.is_some()
+                || changes.pinned_positions.is_some()
+            {
+                Playlist::apply(conn, id, &changes)?;
+            }
+            if rotation_changed {
+                Playlist::set_rotation(conn, id, &RotationColumns::of(new_rotation.as_ref()))?;
+            }
             let new_version = changes.name.is_some()
                 || changes.description.is_some()
-                || changes.pinned_positions.is_some();
+                || changes.pinned_positions.is_some()
+                || rotation_changed;
             let updated = Playlist::touch(conn, id, new_version, db::now())?;
             let track_count = Playlist::track_count(conn, id)?;
             ActivityLogService::log(
@@ -525,7 +559,14 @@ impl PlaylistService {
         id: &str,
         if_match: Option<IfMatch>,
     ) -> AppResult<()> {
-        Self::with_locked(conn, user.id, id, |conn, playlist| {
+        write_transaction(conn, |conn| {
+            // The playlists that archive into this one lose their archive
+            // (ON DELETE SET NULL): locked first, as a raid of theirs locks
+            // them before their archive.
+            for target in Playlist::archiving_into(conn, id)? {
+                Playlist::lock(conn, &target)?;
+            }
+            let playlist = Self::lock_owned(conn, user.id, id)?;
             check_version(&playlist, if_match.as_ref())?;
             let track_count = Playlist::track_count(conn, id)?;
             Playlist::delete(conn, id)?;
@@ -603,6 +644,51 @@ impl PlaylistService {
         }
         Self::require_in_catalog(conn, user_id, field, uris)
     }
+}
+
+/// 400 unless a rotation of `id` may archive where `rotation` says: into
+/// another playlist of the owner's whose own archive does not lead back to
+/// `id` (followed through each archive's archive: a loop of archives could
+/// deadlock two raids). Another user's playlist reads as unknown here, a
+/// 400 like an unknown id, not a 404: the playlist being changed exists.
+fn check_archive(
+    conn: &mut DbConnection,
+    owner_id: i64,
+    id: &str,
+    rotation: &Rotation,
+) -> AppResult<()> {
+    const FIELD: &str = "rotation.archive_playlist_id";
+    let Some(archive_id) = rotation.archive_playlist_id.as_deref() else {
+        return Ok(());
+    };
+    if archive_id == id {
+        return Err(AppError::invalid(
+            FIELD,
+            "a playlist cannot be its own archive",
+        ));
+    }
+    let mut next = Playlist::find_owned(conn, owner_id, archive_id)?
+        .ok_or_else(|| AppError::invalid(FIELD, "is not a playlist of yours"))?
+        .rotation
+        .archive_playlist_id;
+    // Each step is another playlist of the owner's: the cap bounds the walk.
+    for _ in 0..MAX_PLAYLISTS {
+        match next {
+            None => return Ok(()),
+            Some(step) if step == id => {
+                return Err(AppError::invalid(
+                    FIELD,
+                    "that playlist's rotation archives into this one (directly or through \
+                     its archive's archive)",
+                ))
+            }
+            Some(step) => {
+                next = Playlist::find_owned(conn, owner_id, &step)?
+                    .and_then(|p| p.rotation.archive_playlist_id)
+            }
+        }
+    }
+    Ok(())
 }
 
 /// 400 on `field`: `what`, naming the first 20 of `uris` (each once).

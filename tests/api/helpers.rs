@@ -188,6 +188,7 @@ pub fn insert_playlist(conn: &mut DbConnection, owner: i64, id: String, name: &s
         created_at: now,
         updated_at: now,
         pinned_positions: Json(serde_json::json!([])),
+        rotation: Default::default(),
         link: ProviderLink::local(),
     };
     playlist.insert(conn).expect("insert playlist");

@@ -31,6 +31,7 @@ mod pins;
 mod playlist_orders;
 mod playlists;
 mod query_plans;
+mod rotation;
 mod round_trips;
 mod scheduler;
 mod scheduler_claims;

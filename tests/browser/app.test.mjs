@@ -750,3 +750,39 @@ test("cancelling at Spotify comes back to Settings with the reason in words", as
   assert.equal((await call(page, "GET", "/api/providers/spotify")).body.connected, false);
   await shot(page, "settings-spotify-cancelled");
 });
+
+test("rotation: a size and an archive set on the playlist page, a bad size shown by its field, then off", async () => {
+  const page = await tab();
+  await page.goto(`${base}/#/signin`);
+  const registered = await page.evaluate(async (password) => (await fetch("/api/auth/register", {
+    method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ username: "rosa", password }),
+  })).status, PASSWORD);
+  assert.equal(registered, 201);
+  await signIn(page, "rosa");
+  const made = [];
+  for (const name of ["Daily Mix", "Daily Mix archive"]) {
+    const { status, body } = await call(page, "POST", "/api/playlists", { name, tracks: [{ uri: `rot:${made.length}`, name: "Song" }] });
+    assert.equal(status, 201);
+    made.push(body.id);
+  }
+  await page.goto(`${base}/#/playlists/${made[0]}`);
+  const rotation = page.locator("form[aria-label=Rotation]");
+  await rotation.locator("[data-rotation=off]").waitFor();
+  await rotation.getByLabel(/^Most tracks/).fill("0");
+  await rotation.getByRole("button", { name: "Save rotation" }).click();
+  await rotation.locator(".field-error", { hasText: "rotation.max_tracks" }).waitFor();
+  await rotation.getByLabel(/^Most tracks/).fill("25");
+  await rotation.getByLabel(/^Archive/).selectOption(made[1]);
+  await rotation.getByRole("button", { name: "Save rotation" }).click();
+  await page.locator(".notice", { hasText: "Rotation saved." }).waitFor();
+  const on = page.locator("form[aria-label=Rotation] [data-rotation=on]");
+  assert.match(await on.textContent(), /keeps at most 25 tracks.*"Daily Mix archive"/);
+  const { body } = await call(page, "GET", `/api/playlists/${made[0]}`);
+  assert.deepEqual(body.rotation, { max_tracks: 25, archive_playlist_id: made[1] });
+  await shot(page, "rotation");
+  await page.locator("form[aria-label=Rotation]").getByRole("button", { name: "Turn off" }).click();
+  await page.locator(".notice", { hasText: "Rotation turned off." }).waitFor();
+  await page.locator("form[aria-label=Rotation] [data-rotation=off]").waitFor();
+  assert.equal((await call(page, "GET", `/api/playlists/${made[0]}`)).body.rotation, null);
+});

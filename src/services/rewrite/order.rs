@@ -100,6 +100,9 @@ pub enum Rewrite<'a> {
     Raid { schedule_id: i64 },
     /// A schedule's shuffle.
     ScheduledShuffle { schedule_id: i64 },
+    /// A schedule's raid of another playlist rotated entries into this
+    /// one, its archive.
+    RotationIn { schedule_id: i64 },
     /// A sync that found another order on Spotify.
     Sync,
     /// A dedupe by the owner, with what made two entries the same.
@@ -112,7 +115,7 @@ impl Rewrite<'_> {
             Rewrite::Shuffle { .. } => SnapshotType::AutoPreShuffle,
             Rewrite::Commit => SnapshotType::AutoPreCommit,
             Rewrite::Restore { .. } => SnapshotType::AutoPreRestore,
-            Rewrite::Raid { .. } => SnapshotType::AutoPreRaid,
+            Rewrite::Raid { .. } | Rewrite::RotationIn { .. } => SnapshotType::AutoPreRaid,
             Rewrite::ScheduledShuffle { .. } => SnapshotType::ScheduledPreExecution,
             Rewrite::Sync => SnapshotType::AutoPreSync,
             Rewrite::Dedupe { .. } => SnapshotType::AutoPreDedupe,
@@ -129,6 +132,9 @@ impl Rewrite<'_> {
             Rewrite::Raid { schedule_id } => format!("Before schedule #{schedule_id} raid"),
             Rewrite::ScheduledShuffle { schedule_id } => {
                 format!("Before schedule #{schedule_id} shuffle")
+            }
+            Rewrite::RotationIn { schedule_id } => {
+                format!("Before schedule #{schedule_id} rotated tracks in")
             }
             Rewrite::Sync => "Before sync from Spotify".to_string(),
             Rewrite::Dedupe { by } => format!("Before removing duplicates by {by}"),

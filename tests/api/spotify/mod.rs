@@ -4,7 +4,8 @@
 //! one user per Spotify account (`binding`), listing and importing
 //! (`import`), playlists the account only follows (`followed`), Liked
 //! Songs as a raid source (`liked`), rewrites written back (`write_back`),
-//! syncing (`sync`), scheduled runs with Spotify sources (`raids`), the
+//! syncing (`sync`), scheduled runs with Spotify sources (`raids`),
+//! rotation into and out of linked playlists (`rotation`), the
 //! Web API as Spotify serves it to a development-mode app (`dev_mode`),
 //! the bounds on Spotify work (`pool`) and retries that cannot duplicate
 //! (`retries`). Runs on both backends like the rest of the suite.
@@ -18,6 +19,7 @@ mod liked;
 mod pool;
 mod raids;
 mod retries;
+mod rotation;
 mod sync;
 mod write_back;
 
