@@ -77,6 +77,36 @@ where
     run.body
 }
 
+/// Makes `schedule` due and runs one scheduler tick, as `serve` would;
+/// how many schedules it ran.
+async fn tick_due<S, B>(app: &TestApp<S>, schedule: i64) -> usize
+where
+    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = Error>,
+    B: MessageBody,
+{
+    diesel::update(shuffify::db::schema::schedules::table.find(schedule))
+        .set(
+            shuffify::db::schema::schedules::next_run_at
+                .eq(Some(shuffify::db::now() - chrono::Duration::minutes(1))),
+        )
+        .execute(&mut app.conn())
+        .unwrap();
+    let executor = shuffify::services::job_executor::JobExecutor::new(
+        app.db.pool.clone(),
+        shuffify::config::Lease::default(),
+    );
+    let pool = app.db.pool.clone();
+    actix_web::web::block(move || {
+        shuffify::scheduler::tick(
+            &mut shuffify::db::Checkout::new(pool),
+            &executor,
+            &std::sync::atomic::AtomicBool::new(false),
+        )
+    })
+    .await
+    .unwrap()
+}
+
 #[actix_web::test]
 async fn a_rotation_is_set_shown_logged_and_cleared_by_null() {
     let app = spawn_app().await;
@@ -471,28 +501,7 @@ async fn a_scheduled_raid_and_shuffle_rotates_after_the_raid_and_before_the_shuf
         )
         .await;
     let schedule = raid(&app, &user, &target, &[&source], "raid_and_shuffle").await;
-    diesel::update(shuffify::db::schema::schedules::table.find(schedule))
-        .set(
-            shuffify::db::schema::schedules::next_run_at
-                .eq(Some(shuffify::db::now() - chrono::Duration::minutes(1))),
-        )
-        .execute(&mut app.conn())
-        .unwrap();
-    let executor = shuffify::services::job_executor::JobExecutor::new(
-        app.db.pool.clone(),
-        shuffify::config::Lease::default(),
-    );
-    let pool = app.db.pool.clone();
-    let ran = actix_web::web::block(move || {
-        shuffify::scheduler::tick(
-            &mut shuffify::db::Checkout::new(pool),
-            &executor,
-            &std::sync::atomic::AtomicBool::new(false),
-        )
-    })
-    .await
-    .unwrap();
-    assert_eq!(ran, 1);
+    assert_eq!(tick_due(&app, schedule).await, 1);
     // The four oldest left before the shuffle: what stays is the newest
     // six, in some order; the archive has the four, oldest first.
     let read = app
@@ -518,4 +527,50 @@ async fn a_scheduled_raid_and_shuffle_rotates_after_the_raid_and_before_the_shuf
         archive_row["metadata"]["changes"],
         json!({"track_count": {"from": 0, "to": 4}})
     );
+}
+
+/// Pins and rotation together, on a scheduled raid_and_shuffle: the pinned
+/// entries neither rotate out (the oldest of all is pinned) nor move in the
+/// shuffle; the oldest unpinned go to the archive, oldest first.
+#[actix_web::test]
+async fn a_scheduled_raid_and_shuffle_keeps_pinned_entries_through_rotation_and_shuffle() {
+    let app = spawn_app().await;
+    let user = app.user("pinned").await;
+    let target = id(&app.playlist(&user, "Target", tracks("t", 6)).await);
+    let source = id(&app.playlist(&user, "Source", tracks("s", 4)).await);
+    let archive = id(&app.playlist(&user, "Archive", json!([])).await);
+    set_added(&mut app.conn(), &target, &[1, 2, 3, 4, 5, 6]);
+    let patched = app
+        .as_user(&user)
+        .patch(
+            &format!("/api/playlists/{target}"),
+            json!({"pinned_positions": [3, 0],
+                   "rotation": {"max_tracks": 6, "archive_playlist_id": archive}}),
+        )
+        .await;
+    assert_eq!(patched.status, StatusCode::OK, "{}", patched.text);
+    assert_eq!(patched.body["pinned_positions"], json!([0, 3]));
+    let schedule = raid(&app, &user, &target, &[&source], "raid_and_shuffle").await;
+    assert_eq!(tick_due(&app, schedule).await, 1);
+    let read = app
+        .as_user(&user)
+        .get(&format!("/api/playlists/{target}"))
+        .await;
+    let order = uris(&read.body);
+    assert_eq!(
+        (order[0].as_str(), order[3].as_str()),
+        ("t:0", "t:3"),
+        "{order:?}"
+    );
+    let mut rest = [&order[1], &order[2], &order[4], &order[5]].map(|u| u.to_string());
+    rest.sort();
+    assert_eq!(rest, ["s:0", "s:1", "s:2", "s:3"]);
+    let archived = app
+        .as_user(&user)
+        .get(&format!("/api/playlists/{archive}"))
+        .await;
+    assert_eq!(uris(&archived.body), ["t:1", "t:2", "t:4", "t:5"]);
+    let run_row = rows_of(&app.activity(&user).await, "schedule_run")[0].clone();
+    assert_eq!(run_row["metadata"]["rotated_out"], 4);
+    assert_eq!(run_row["metadata"]["archive_playlist_id"], archive);
 }
