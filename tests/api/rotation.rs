@@ -77,6 +77,25 @@ where
     run.body
 }
 
+/// PATCHes `playlist`'s rotation (a setting or `null`) as `user`.
+async fn set_rotation<S, B>(
+    app: &TestApp<S>,
+    user: &TestUser,
+    playlist: &str,
+    rotation: Value,
+) -> crate::helpers::TestResponse
+where
+    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = Error>,
+    B: MessageBody,
+{
+    app.as_user(user)
+        .patch(
+            &format!("/api/playlists/{playlist}"),
+            json!({ "rotation": rotation }),
+        )
+        .await
+}
+
 /// Makes `schedule` due and runs one scheduler tick, as `serve` would;
 /// how many schedules it ran.
 async fn tick_due<S, B>(app: &TestApp<S>, schedule: i64) -> usize
@@ -213,10 +232,7 @@ async fn a_rotation_that_cannot_be_is_a_400_naming_the_field() {
             archive,
         ),
     ] {
-        let res = app
-            .as_user(&user)
-            .patch(&patch(&a), json!({"rotation": body}))
-            .await;
+        let res = set_rotation(&app, &user, &a, json!(body)).await;
         let error = res.error(400, "validation_failed");
         assert_eq!(error["details"][0]["field"], field, "{body}: {}", res.text);
     }
@@ -226,47 +242,44 @@ async fn a_rotation_that_cannot_be_is_a_400_naming_the_field() {
         json!({}),
         json!({"max_tracks": 5, "extra": 1}),
     ] {
-        let res = app
-            .as_user(&user)
-            .patch(&patch(&a), json!({"rotation": body}))
-            .await;
+        let res = set_rotation(&app, &user, &a, json!(body)).await;
         res.error(400, "validation_failed");
     }
     // A archives into B: B may not archive into A, nor C close a loop.
-    let ok = app
-        .as_user(&user)
-        .patch(
-            &patch(&a),
-            json!({"rotation": {"max_tracks": 5, "archive_playlist_id": b}}),
-        )
-        .await;
+    let ok = set_rotation(
+        &app,
+        &user,
+        &a,
+        json!({"max_tracks": 5, "archive_playlist_id": b}),
+    )
+    .await;
     assert_eq!(ok.status, StatusCode::OK, "{}", ok.text);
-    let res = app
-        .as_user(&user)
-        .patch(
-            &patch(&b),
-            json!({"rotation": {"max_tracks": 5, "archive_playlist_id": a}}),
-        )
-        .await;
+    let res = set_rotation(
+        &app,
+        &user,
+        &b,
+        json!({"max_tracks": 5, "archive_playlist_id": a}),
+    )
+    .await;
     assert_eq!(
         res.error(400, "validation_failed")["details"][0]["field"],
         archive
     );
-    let ok = app
-        .as_user(&user)
-        .patch(
-            &patch(&b),
-            json!({"rotation": {"max_tracks": 5, "archive_playlist_id": c}}),
-        )
-        .await;
+    let ok = set_rotation(
+        &app,
+        &user,
+        &b,
+        json!({"max_tracks": 5, "archive_playlist_id": c}),
+    )
+    .await;
     assert_eq!(ok.status, StatusCode::OK, "{}", ok.text);
-    let res = app
-        .as_user(&user)
-        .patch(
-            &patch(&c),
-            json!({"rotation": {"max_tracks": 5, "archive_playlist_id": a}}),
-        )
-        .await;
+    let res = set_rotation(
+        &app,
+        &user,
+        &c,
+        json!({"max_tracks": 5, "archive_playlist_id": a}),
+    )
+    .await;
     assert_eq!(
         res.error(400, "validation_failed")["details"][0]["field"],
         archive
@@ -315,12 +328,7 @@ async fn a_raid_over_the_limit_drops_the_oldest_ties_by_position_without_an_arch
     let source = id(&app.playlist(&user, "Source", tracks("s", 2)).await);
     // t:1 and t:2 were added at the same, oldest, time: t:1 goes first.
     set_added(&mut app.conn(), &target, &[500, 100, 100, 300]);
-    app.as_user(&user)
-        .patch(
-            &format!("/api/playlists/{target}"),
-            json!({"rotation": {"max_tracks": 5}}),
-        )
-        .await;
+    set_rotation(&app, &user, &target, json!({"max_tracks": 5})).await;
     let schedule = raid(&app, &user, &target, &[&source], "raid").await;
     let run = run_now(&app, &user, schedule).await;
     assert_eq!(run["tracks_added"], 2);
@@ -354,12 +362,13 @@ async fn a_raid_moves_the_oldest_to_the_end_of_the_archive_with_its_own_row() {
     let archive = app.playlist(&user, "Archive", tracks("a", 1)).await;
     let archive_id = id(&archive);
     set_added(&mut app.conn(), &target, &[400, 300, 100, 200]);
-    app.as_user(&user)
-        .patch(
-            &format!("/api/playlists/{target}"),
-            json!({"rotation": {"max_tracks": 4, "archive_playlist_id": archive_id}}),
-        )
-        .await;
+    set_rotation(
+        &app,
+        &user,
+        &target,
+        json!({"max_tracks": 4, "archive_playlist_id": archive_id}),
+    )
+    .await;
     let started = shuffify::db::now().and_utc().timestamp();
     let schedule = raid(&app, &user, &target, &[&source], "raid").await;
     let run = run_now(&app, &user, schedule).await;
@@ -425,12 +434,13 @@ async fn a_raid_does_not_add_what_the_archive_holds() {
     let archive = app
         .playlist(&user, "Archive", json!([{"uri": "x:2", "name": "x2"}]))
         .await;
-    app.as_user(&user)
-        .patch(
-            &format!("/api/playlists/{target}"),
-            json!({"rotation": {"max_tracks": 100, "archive_playlist_id": archive["id"]}}),
-        )
-        .await;
+    set_rotation(
+        &app,
+        &user,
+        &target,
+        json!({"max_tracks": 100, "archive_playlist_id": archive["id"]}),
+    )
+    .await;
     let schedule = raid(&app, &user, &target, &[&id(&source)], "raid").await;
     let run = run_now(&app, &user, schedule).await;
     assert_eq!(run["tracks_added"], 2);
@@ -459,12 +469,13 @@ async fn a_full_archive_takes_what_fits_and_the_rest_is_dropped_and_counted() {
         .collect();
     PlaylistOrder::write(&mut app.conn(), &archive, &full).unwrap();
     set_added(&mut app.conn(), &target, &[10, 20, 30]);
-    app.as_user(&user)
-        .patch(
-            &format!("/api/playlists/{target}"),
-            json!({"rotation": {"max_tracks": 3, "archive_playlist_id": archive}}),
-        )
-        .await;
+    set_rotation(
+        &app,
+        &user,
+        &target,
+        json!({"max_tracks": 3, "archive_playlist_id": archive}),
+    )
+    .await;
     let schedule = raid(&app, &user, &target, &[&source], "raid").await;
     run_now(&app, &user, schedule).await;
     let read = app
@@ -494,12 +505,13 @@ async fn a_scheduled_raid_and_shuffle_rotates_after_the_raid_and_before_the_shuf
     let source = id(&app.playlist(&user, "Source", tracks("s", 4)).await);
     let archive = id(&app.playlist(&user, "Archive", json!([])).await);
     set_added(&mut app.conn(), &target, &[1, 2, 3, 4, 5, 6]);
-    app.as_user(&user)
-        .patch(
-            &format!("/api/playlists/{target}"),
-            json!({"rotation": {"max_tracks": 6, "archive_playlist_id": archive}}),
-        )
-        .await;
+    set_rotation(
+        &app,
+        &user,
+        &target,
+        json!({"max_tracks": 6, "archive_playlist_id": archive}),
+    )
+    .await;
     let schedule = raid(&app, &user, &target, &[&source], "raid_and_shuffle").await;
     assert_eq!(tick_due(&app, schedule).await, 1);
     // The four oldest left before the shuffle: what stays is the newest
