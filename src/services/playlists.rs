@@ -477,10 +477,10 @@ impl PlaylistService {
                 User::lock(conn, user.id)?;
             }
             let playlist = Self::lock_owned(conn, user.id, id)?;
+            check_version(&playlist, if_match.as_ref())?;
             if let Some(Some(new)) = &rotation {
                 check_archive(conn, user.id, id, new)?;
             }
-            check_version(&playlist, if_match.as_ref())?;
             let changes = PlaylistChanges {
                 name: changes
                     .name
@@ -560,6 +560,14 @@ impl PlaylistService {
         if_match: Option<IfMatch>,
     ) -> AppResult<()> {
         write_transaction(conn, |conn| {
+            // Another user's or an unknown playlist is a 404 before any lock.
+            Self::owned(conn, user.id, id)?;
+            // The owner's lock: a PATCH that points a rotation at this
+            // playlist holds it too, so the list below cannot grow before
+            // the delete (a playlist that started archiving here after the
+            // list was read would be locked by a raid while the delete,
+            // holding this one, clears its archive: a deadlock).
+            User::lock(conn, user.id)?;
             // The playlists that archive into this one lose their archive
             // (ON DELETE SET NULL): locked first, as a raid of theirs locks
             // them before their archive.

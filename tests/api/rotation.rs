@@ -586,3 +586,22 @@ async fn a_scheduled_raid_and_shuffle_keeps_pinned_entries_through_rotation_and_
     assert_eq!(run_row["metadata"]["rotated_out"], 4);
     assert_eq!(run_row["metadata"]["archive_playlist_id"], archive);
 }
+
+/// A stale `If-Match` is a 412 before the archive is judged: the
+/// precondition comes first, as on every playlist write.
+#[actix_web::test]
+async fn a_stale_version_is_a_412_before_the_archive_is_judged() {
+    let app = spawn_app().await;
+    let user = app.user("stale").await;
+    let target = id(&app.playlist(&user, "Target", tracks("t", 2)).await);
+    let res = app
+        .as_user(&user)
+        .send(
+            actix_web::http::Method::PATCH,
+            &format!("/api/playlists/{target}"),
+            Some(json!({"rotation": {"max_tracks": 5, "archive_playlist_id": target}})),
+            &[("If-Match", "\"7\"")],
+        )
+        .await;
+    res.error(412, "precondition_failed");
+}
