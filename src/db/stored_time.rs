@@ -150,17 +150,25 @@ impl ToSql<Timestamp, Pg> for StoredTime {
 mod tests {
     use super::*;
 
-    #[test]
-    fn writes_what_diesel_writes() {
+    /// Times with none, 3, 6 and 9 fractional digits, midnight and the
+    /// day's last second.
+    fn samples() -> Vec<NaiveDateTime> {
         let day = chrono::NaiveDate::from_ymd_opt(2026, 3, 9).unwrap();
-        for (h, m, s, nanos) in [
+        [
             (0, 0, 0, 0),
             (23, 59, 59, 120_000_000),
             (7, 5, 3, 123_456_000),
             (12, 0, 1, 1_000),
             (1, 2, 3, 123_456_789),
-        ] {
-            let t = day.and_hms_nano_opt(h, m, s, nanos).unwrap();
+        ]
+        .into_iter()
+        .map(|(h, m, s, nanos)| day.and_hms_nano_opt(h, m, s, nanos).unwrap())
+        .collect()
+    }
+
+    #[test]
+    fn writes_what_diesel_writes() {
+        for t in samples() {
             assert_eq!(
                 sqlite_text(&t).unwrap(),
                 t.format("%F %T%.f").to_string(),
@@ -173,15 +181,7 @@ mod tests {
 
     #[test]
     fn reads_what_it_writes_and_what_chrono_reads() {
-        let day = chrono::NaiveDate::from_ymd_opt(2026, 3, 9).unwrap();
-        for (h, m, s, nanos) in [
-            (0, 0, 0, 0),
-            (23, 59, 59, 120_000_000),
-            (7, 5, 3, 123_456_000),
-            (12, 0, 1, 1_000),
-            (1, 2, 3, 123_456_789),
-        ] {
-            let t = day.and_hms_nano_opt(h, m, s, nanos).unwrap();
+        for t in samples() {
             assert_eq!(
                 parse_sqlite_text(&sqlite_text(&t).unwrap()),
                 Some(t),
